@@ -1,0 +1,252 @@
+"""The command-line interface: parse arguments, call the library, render, map errors to exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tokenaudit import __version__
+from tokenaudit.audit import run_audit
+from tokenaudit.console import stderr_console, wants_color
+from tokenaudit.errors import ExitCode, StrictRejectError, TokenauditError, UsageError
+from tokenaudit.ingest import LoadedEvents, Period, load_events
+from tokenaudit.metrics import GROUP_KEYS, totals
+from tokenaudit.output import emit, write_atomic
+from tokenaudit.policy import load_policy
+from tokenaudit.readers import READERS
+from tokenaudit.render import Format, render
+from tokenaudit.render.csv_format import render as render_csv
+from tokenaudit.report import Document, TableView, audit_document, quality_notes, totals_document
+
+app = typer.Typer(
+    help="Audit what AI-assistant token spend bought: totals, Goodhart-risk flags, outcome-adjusted ranks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+policy_app = typer.Typer(help="Validate and inspect policy files.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+Inputs = Annotated[list[str], typer.Argument(help="Files, folders or globs to read; '-' reads standard input.")]
+PolicyOption = Annotated[Path | None, typer.Option("--policy", "-p", help="Policy YAML file.", show_default=False)]
+FormatOption = Annotated[
+    Format | None,
+    typer.Option("--format", "-f", help="Output format [default: table on a terminal, else json].", show_default=False),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.", show_default=False),
+]
+SinceOption = Annotated[
+    dt.datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="First day to include (inclusive).", show_default=False),
+]
+UntilOption = Annotated[
+    dt.datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Last day to include (inclusive).", show_default=False),
+]
+TzOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone for days and zone-less timestamps [default: policy timezone].",
+        show_default=False,
+    ),
+]
+InputFormatOption = Annotated[
+    str | None,
+    typer.Option("--input-format", help="Skip auto-detection and read every input as this format.", show_default=False),
+]
+DeveloperOption = Annotated[
+    str | None,
+    typer.Option("--developer", help="Owner of inputs that carry no identity.", show_default=False),
+]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option("--rejects", help="Write every rejected row (file, line, reason) to this CSV.", show_default=False),
+]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 4) if any row is rejected.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print no diagnostics, only errors.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tokenaudit {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """tokenaudit: totals, flags and outcome-adjusted rankings from the logs your AI tools export."""
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn library errors into one line on stderr and the documented exit code."""
+    try:
+        yield
+    except TokenauditError as exc:
+        stderr_console().print(f"tokenaudit: error: {exc.message}", markup=False)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        stderr_console().print("tokenaudit: interrupted", markup=False)
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if os.environ.get("TOKENAUDIT_DEBUG"):
+            raise
+        message = f"tokenaudit: internal error: {type(exc).__name__}: {exc} (set TOKENAUDIT_DEBUG=1 for details)"
+        stderr_console().print(message, markup=False)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _format(chosen: Format | None, output: Path | None) -> Format:
+    if chosen is not None:
+        return chosen
+    env = os.environ.get("TOKENAUDIT_FORMAT")
+    if env:
+        try:
+            return Format(env)
+        except ValueError:
+            msg = f"TOKENAUDIT_FORMAT: unknown format {env!r}; expected one of: {', '.join(f.value for f in Format)}"
+            raise UsageError(msg) from None
+    return Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON
+
+
+def _load(
+    inputs: list[str],
+    policy_path: Path | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    tz: str | None,
+    input_format: str | None,
+    developer: str | None,
+) -> LoadedEvents:
+    policy = load_policy(policy_path)
+    timezone = tz or policy.timezone
+    if tz:
+        policy.model_validate({"timezone": tz})  # same check as the policy key, same message
+    if since and until and since > until:
+        msg = f"--since {since.date()} is after --until {until.date()}"
+        raise UsageError(msg)
+    period = Period(since=since.date() if since else None, until=until.date() if until else None, timezone=timezone)
+    return load_events(inputs, policy, period, input_format=input_format, developer=developer)
+
+
+def _finish(
+    loaded: LoadedEvents,
+    document: Document,
+    output_format: Format,
+    output: Path | None,
+    rejects: Path | None,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Write rejects, then the result, then diagnostics; enforce --strict."""
+    if rejects is not None:
+        rows = [list(row) for row in loaded.rejects.iter_rows()]
+        write_atomic(rejects, render_csv(TableView("rejects", list(loaded.rejects.columns), rows)))
+    count = loaded.quality.rows_rejected
+    if strict and count:
+        first = loaded.rejects.row(0, named=True)
+        msg = (
+            f"{count} rows rejected (--strict); first: {first['source_file']}:{first['source_line']}: {first['reason']}"
+        )
+        raise StrictRejectError(msg)
+    color = output is None and wants_color(sys.stdout)
+    emit(render(document, output_format, color=color), output)
+    if not quiet:
+        console = stderr_console()
+        notes = quality_notes(loaded.quality) if output_format is not Format.TABLE else []
+        for note in notes:
+            console.print(f"tokenaudit: {note}", markup=False)
+        if count and rejects is None:
+            first = loaded.rejects.row(0, named=True)
+            console.print(
+                f"tokenaudit: first rejected row: {first['source_file']}:{first['source_line']}: {first['reason']}",
+                markup=False,
+            )
+        if output is not None:
+            console.print(f"tokenaudit: wrote {output}", markup=False)
+
+
+@app.command("totals")
+def totals_command(
+    inputs: Inputs,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by", "-b", help=f"Group by one or more of: {', '.join(GROUP_KEYS)} (repeat or comma-separate)."
+        ),
+    ] = None,
+    policy: PolicyOption = None,
+    output_format: FormatOption = None,
+    output: OutputOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    tz: TzOption = None,
+    input_format: InputFormatOption = None,
+    developer: DeveloperOption = None,
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Token totals and request counts, grouped by developer (default), team, tool, model, day or week."""
+    with _user_errors():
+        keys = [key.strip() for item in (by or ["developer"]) for key in item.split(",") if key.strip()]
+        chosen = _format(output_format, output)
+        loaded = _load(inputs, policy, since, until, tz, input_format, developer)
+        frame = totals(loaded.events, keys, loaded.period.timezone)
+        _finish(loaded, totals_document(frame, keys, loaded), chosen, output, rejects, strict, quiet)
+
+
+@app.command("audit")
+def audit_command(
+    inputs: Inputs,
+    policy: PolicyOption = None,
+    output_format: FormatOption = None,
+    output: OutputOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    tz: TzOption = None,
+    input_format: InputFormatOption = None,
+    developer: DeveloperOption = None,
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """The full audit: per-developer usage and the raw token leaderboard (JSON is the stable interface)."""
+    with _user_errors():
+        chosen = _format(output_format, output)
+        loaded = _load(inputs, policy, since, until, tz, input_format, developer)
+        _finish(loaded, audit_document(run_audit(loaded)), chosen, output, rejects, strict, quiet)
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file to validate.")]) -> None:
+    """Validate a policy file; print one line naming the file, line and key of the first problem."""
+    with _user_errors():
+        load_policy(file)
+        typer.echo(f"{file}: ok")
+
+
+@app.command("formats")
+def formats_command() -> None:
+    """List the supported input formats and the command or API call that produces each."""
+    for reader in READERS:
+        typer.echo(f"{reader.name}\n  {reader.title}\n  produced by: {reader.exported_by}\n  limits: {reader.limits}\n")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

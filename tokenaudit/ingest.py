@@ -1,0 +1,147 @@
+"""From INPUT arguments to one clean event frame: read, resolve identities, deduplicate, price, filter.
+
+This is the single pass every command starts with, so that ``totals``, ``audit`` and later reports can
+never disagree about which events exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from tokenaudit.identity import resolve_identities
+from tokenaudit.policy import Policy
+from tokenaudit.pricing import apply_prices
+from tokenaudit.readers import read_sources
+from tokenaudit.readers.base import ReadContext
+from tokenaudit.readers.sources import resolve
+from tokenaudit.schema import EVENT_SCHEMA, total_tokens
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive local-date bounds (either may be open) and the time zone that defines a day."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    timezone: str = "UTC"
+
+    def as_dict(self) -> dict[str, str | None]:
+        """JSON form; open bounds are null."""
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "timezone": self.timezone,
+        }
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """What one input file contributed, for the data-quality section."""
+
+    file: str
+    format: str
+    events: int
+    first: dt.datetime | None
+    last: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """Everything a reader of the report needs to trust (or doubt) the totals."""
+
+    rows_read: int
+    rows_rejected: int
+    duplicates_dropped: int
+    outside_period: int
+    unpriced_models: list[str]
+    unmatched_identities: list[str]
+    sources: list[SourceSummary]
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoadedEvents:
+    """Deduplicated, identity-resolved, priced events inside the period, plus what was set aside."""
+
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    quality: DataQuality
+    period: Period
+
+
+def deduplicate(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Keep one row per ``dedup_key``: the one with the most tokens (streamed partial lines lose).
+
+    Ties go to the earliest file and line, so the result does not depend on the order of inputs.
+    """
+    return (
+        events.with_columns(_total=total_tokens())
+        .sort(["dedup_key", "_total", "source_file", "source_line"], descending=[False, True, False, False])
+        .unique("dedup_key", keep="first", maintain_order=True)
+        .drop("_total")
+    )
+
+
+def _in_period(period: Period) -> pl.Expr:
+    local_day = pl.col("timestamp").dt.convert_time_zone(period.timezone).dt.date()
+    keep = pl.lit(value=True)
+    if period.since:
+        keep &= local_day >= period.since
+    if period.until:
+        keep &= local_day <= period.until
+    return keep
+
+
+def load_events(
+    inputs: Sequence[str],
+    policy: Policy,
+    period: Period,
+    *,
+    input_format: str | None = None,
+    developer: str | None = None,
+    stdin: Iterable[bytes] | None = None,
+) -> LoadedEvents:
+    """Read and clean every input; raise :class:`~tokenaudit.errors.InputError` on unreadable ones."""
+    resolved = resolve(inputs, stdin=stdin)
+    context = ReadContext(policy=policy, timezone=period.timezone, developer=developer)
+    result = read_sources(resolved.sources, context, input_format)
+    raw = result.events
+    unique = deduplicate(raw.lazy()).collect()
+    duplicates = raw.height - unique.height
+    resolved_events = resolve_identities_and_price(unique.lazy(), policy).collect()
+    inside = resolved_events.filter(_in_period(period))
+    unmatched = (
+        sorted(inside.filter(~pl.col("identity_matched"))["developer"].unique().to_list()) if policy.identities else []
+    )
+    unpriced = sorted(inside.filter(pl.col("cost_usd").is_null())["model"].fill_null("(no model)").unique().to_list())
+    sources = (
+        raw.group_by("source_file", "source_format")
+        .agg(
+            pl.len().alias("events"),
+            pl.col("timestamp").min().alias("first"),
+            pl.col("timestamp").max().alias("last"),
+        )
+        .sort("source_file")
+    )
+    quality = DataQuality(
+        rows_read=raw.height + result.rejects.height,
+        rows_rejected=result.rejects.height,
+        duplicates_dropped=duplicates,
+        outside_period=resolved_events.height - inside.height,
+        unpriced_models=unpriced,
+        unmatched_identities=unmatched,
+        sources=[SourceSummary(*row) for row in sources.iter_rows()],
+        skipped_files=resolved.skipped,
+    )
+    events = inside.select(*EVENT_SCHEMA).drop("dedup_key")
+    return LoadedEvents(events=events, rejects=result.rejects, quality=quality, period=period)
+
+
+def resolve_identities_and_price(events: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
+    """Canonical developers and teams, then costs from the price table where the export had none."""
+    resolved = resolve_identities(events, policy)
+    return apply_prices(resolved, policy.pricing.models)

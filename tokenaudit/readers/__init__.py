@@ -1,0 +1,53 @@
+"""Reader registry: format auto-detection from content, with ``--input-format`` as the override."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from tokenaudit.errors import InputError, UsageError
+from tokenaudit.readers.base import ReadContext, Reader, ReadResult
+from tokenaudit.readers.generic import GenericReader
+from tokenaudit.readers.sources import Source
+from tokenaudit.schema import empty_events, empty_rejects
+
+READERS: tuple[Reader, ...] = (GenericReader(),)
+"""Most specific first: the generic reader, which only needs column names, comes last."""
+
+
+def reader_named(name: str) -> Reader:
+    """The reader for ``--input-format NAME``."""
+    for reader in READERS:
+        if reader.name == name:
+            return reader
+    msg = f"unknown input format {name!r}; expected one of: {', '.join(r.name for r in READERS)}"
+    raise UsageError(msg)
+
+
+def detect(source: Source, context: ReadContext) -> Reader:
+    """The first reader that recognises ``source``, or an error saying what each reader missed."""
+    if not source.head.strip():
+        msg = f"{source.name}: the file is empty"
+        raise InputError(msg)
+    tried = []
+    for reader in READERS:
+        detection = reader.detect(source, context)
+        if detection.matched:
+            return reader
+        tried.append(f"{reader.name} ({detection.detail})")
+    msg = f"{source.name}: no reader recognises this file; tried: {'; '.join(tried)}"
+    raise InputError(msg)
+
+
+def read_sources(sources: Sequence[Source], context: ReadContext, input_format: str | None = None) -> ReadResult:
+    """Read every source with its reader (batched per reader) into one event frame plus rejects."""
+    forced = reader_named(input_format) if input_format else None
+    batches: dict[str, tuple[Reader, list[Source]]] = {}
+    for source in sources:
+        reader = forced or detect(source, context)
+        batches.setdefault(reader.name, (reader, []))[1].append(source)
+    results = [reader.read(batch, context) for reader, batch in batches.values()]
+    events = pl.concat([empty_events(), *(result.events for result in results)], how="vertical")
+    rejects = pl.concat([empty_rejects(), *(result.rejects for result in results)], how="vertical")
+    return ReadResult(events=events, rejects=rejects)

@@ -1,0 +1,57 @@
+"""The reader interface: every input format is one module implementing :class:`Reader`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import polars as pl
+
+from tokenaudit.policy import Policy
+from tokenaudit.readers.sources import Source
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a reader may need beyond the bytes: the policy and the user's overrides."""
+
+    policy: Policy
+    timezone: str = "UTC"
+    developer: str | None = None
+    """``--developer``: the owner of files that carry no identity (transcripts)."""
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """Canonical events (see :mod:`tokenaudit.schema`) and the rows that could not be read."""
+
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Whether a reader recognises a source; ``detail`` says why not, for the error message."""
+
+    matched: bool
+    detail: str = ""
+
+
+class Reader(Protocol):
+    """One input format. ``name`` is what ``--input-format`` takes."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    exported_by: ClassVar[str]
+    """The command or API call that produces this format (shown by ``tokenaudit formats``)."""
+    limits: ClassVar[str]
+    """What this source cannot show (e.g. daily aggregates have no request timing)."""
+
+    def detect(self, source: Source, context: ReadContext) -> Detection:
+        """Recognise the format from content (not only the extension)."""
+        ...
+
+    def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
+        """Read all given sources of this format into canonical events plus rejects."""
+        ...

@@ -1,0 +1,206 @@
+"""Flat exports in the canonical shape: CSV, TSV, JSON Lines and Parquet, optionally gzip-compressed.
+
+Column names default to the canonical names (``tokenaudit.schema``); the policy's ``columns:`` section
+maps other names onto them (``input_tokens: "Input (w/o Cache Write)"``). Duplicates: rows with the same
+``request_id`` are one event; rows without one are duplicates only when every canonical field agrees.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import ClassVar
+
+import polars as pl
+
+from tokenaudit.errors import InputError
+from tokenaudit.readers import coerce
+from tokenaudit.readers.base import Detection, ReadContext, ReadResult
+from tokenaudit.readers.jsonlines import extract_fields, scan_lines
+from tokenaudit.readers.sources import Source
+from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
+
+_TEXT_COLUMNS = ("developer", "team", "tool", "model", "session_id", "request_id", "prompt_hash", "grain")
+_COUNT_COLUMNS = ("requests", "accepted", "rejected")
+_OPTIONAL = (*_TEXT_COLUMNS, "cost_usd", *_COUNT_COLUMNS)
+PARQUET_MAGIC = b"PAR1"
+
+
+def _kind(source: Source) -> str:
+    """csv, tsv, jsonl or parquet, from magic bytes first and the extension second."""
+    head = source.head
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    text = source.head_text().lstrip()
+    if source.suffix in {".jsonl", ".ndjson", ".json"} or text.startswith("{"):
+        return "jsonl"
+    if source.suffix == ".tsv" or ("\t" in text.split("\n", 1)[0] and "," not in text.split("\n", 1)[0]):
+        return "tsv"
+    return "csv"
+
+
+def _header(source: Source, kind: str) -> list[str]:
+    if kind == "parquet":
+        return list(pl.read_parquet_schema(source.payload()))
+    text = source.head_text()
+    if kind == "jsonl":
+        try:
+            first = json.loads(text.lstrip().split("\n", 1)[0])
+        except ValueError:
+            return []
+        return list(first) if isinstance(first, dict) else []
+    delimiter = "\t" if kind == "tsv" else ","
+    return next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=delimiter), [])
+
+
+class GenericReader:
+    """CSV/TSV/JSONL/Parquet with canonical (or policy-mapped) column names."""
+
+    name: ClassVar[str] = "generic"
+    title: ClassVar[str] = "Flat events (CSV, TSV, JSON Lines, Parquet; .gz accepted)"
+    exported_by: ClassVar[str] = (
+        "any tool or SQL query that writes one row per request with the canonical columns "
+        "(rename others with the policy's columns: section)"
+    )
+    limits: ClassVar[str] = "as complete as the export: timing detectors need one row per request"
+
+    def detect(self, source: Source, context: ReadContext) -> Detection:
+        """Matches when the header holds every required column (after the policy's mapping)."""
+        kind = _kind(source)
+        try:
+            header = set(_header(source, kind))
+        except (pl.exceptions.PolarsError, OSError, StopIteration) as exc:
+            return Detection(False, f"cannot read a {kind} header ({exc})")
+        missing = [name for name in REQUIRED_COLUMNS if context.policy.columns.get(name, name) not in header]
+        if missing:
+            shown = ", ".join(repr(context.policy.columns.get(name, name)) for name in missing)
+            return Detection(False, f"missing column {shown}")
+        return Detection(True)
+
+    def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
+        """Read every source; the first failing field of a row becomes its reject reason."""
+        results = [self._read_one(source, context) for source in sources]
+        events = pl.concat([events for events, _ in results], how="vertical")
+        rejects = pl.concat([rejects for _, rejects in results], how="vertical")
+        return ReadResult(events=events, rejects=rejects)
+
+    def _read_one(self, source: Source, context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+        kind = _kind(source)
+        columns = {name: context.policy.columns.get(name, name) for name in (*REQUIRED_COLUMNS, *_OPTIONAL)}
+        header = _header(source, kind)
+        missing = [columns[name] for name in REQUIRED_COLUMNS if columns[name] not in header]
+        if missing:
+            msg = (
+                f"{source.name}: missing required column {missing[0]!r} (found: {', '.join(header) or 'none'});"
+                " map your column names in the policy's columns: section"
+            )
+            raise InputError(msg)
+        present = {name: column for name, column in columns.items() if column in header}
+        raw_frame, line_rejects = self._raw_rows(source, kind, present)
+        parsed: dict[str, coerce.Parsed] = {
+            "timestamp": coerce.timestamp(present["timestamp"], context.timezone),
+            "developer": coerce.text(present["developer"], required=True),
+            **{name: coerce.count(present[name]) for name in TOKEN_COLUMNS},
+            **{name: coerce.text(present[name]) for name in _TEXT_COLUMNS if name in present},
+            **{name: coerce.count(present[name], required=False) for name in _COUNT_COLUMNS if name in present},
+        }
+        if "cost_usd" in present:
+            parsed["cost_usd"] = coerce.money(present["cost_usd"])
+        raw = (
+            pl.col("line")
+            if kind == "jsonl"
+            else pl.struct([pl.col(column) for column in present.values()]).struct.json_encode()
+        )
+        good, rejects = coerce.split_rejects(raw_frame.lazy(), parsed, raw=raw)
+        events = conform(
+            good.with_columns(
+                pl.col("tool").fill_null("generic") if "tool" in present else pl.lit("generic").alias("tool"),
+                pl.col("requests").fill_null(1) if "requests" in present else pl.lit(1).alias("requests"),
+                pl.col("grain").fill_null("request") if "grain" in present else pl.lit("request").alias("grain"),
+                source_format=pl.lit(self.name),
+            )
+        ).with_columns(dedup_key=_dedup_key())
+        try:
+            return events.collect(), pl.concat([line_rejects, rejects.collect()], how="vertical")
+        except pl.exceptions.PolarsError as exc:
+            msg = f"{source.name}: cannot read as {kind}: {str(exc).splitlines()[0]}"
+            raise InputError(msg) from None
+
+    def _raw_rows(self, source: Source, kind: str, present: dict[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Every wanted column as text, with ``source_file``/``source_line``; plus unparseable lines."""
+        no_rejects = pl.DataFrame(
+            schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String}
+        )
+        if kind == "jsonl":
+            return extract_fields(scan_lines([source]), {column: column for column in present.values()})
+        wanted = list(dict.fromkeys(present.values()))
+        located = [pl.lit(source.name).alias("source_file")]
+        try:
+            if kind == "parquet":
+                frame = (
+                    pl.scan_parquet(source.payload())
+                    .select([pl.col(column).cast(pl.String) for column in wanted])
+                    .with_columns(*located, source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+                    .collect()
+                )
+            else:
+                frame = (
+                    pl.scan_csv(
+                        source.payload(),
+                        separator="\t" if kind == "tsv" else ",",
+                        infer_schema=False,
+                        encoding="utf8-lossy",
+                        missing_columns="insert",
+                    )
+                    .select(wanted)
+                    .with_columns(*located, source_line=pl.int_range(2, pl.len() + 2, dtype=pl.Int64))
+                    .collect()
+                )
+        except pl.exceptions.ComputeError:
+            if kind == "parquet":
+                raise
+            return _csv_with_ragged_rows(source, "\t" if kind == "tsv" else ",", wanted)
+        return frame, no_rejects
+
+
+def _csv_with_ragged_rows(source: Source, delimiter: str, wanted: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Slow path for a CSV Polars refuses (rows with more fields than the header): reject those rows."""
+    text = source.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader)
+    good: list[list[str]] = []
+    bad: list[tuple[int, str, str]] = []
+    for row in reader:
+        line = reader.line_num
+        if len(row) == len(header):
+            good.append([*row, str(line)])
+        elif row:
+            reason = f"has {len(row)} fields; the header has {len(header)}"
+            bad.append((line, reason, delimiter.join(row)))
+    frame = pl.DataFrame(good, schema=[*header, "source_line"], orient="row").select(
+        *wanted, pl.lit(source.name).alias("source_file"), pl.col("source_line").cast(pl.Int64)
+    )
+    rejects = pl.DataFrame(
+        {
+            "source_file": [source.name] * len(bad),
+            "source_line": [line for line, _, _ in bad],
+            "reason": [reason for _, reason, _ in bad],
+            "raw": [raw for _, _, raw in bad],
+        },
+        schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String},
+    )
+    return frame, rejects
+
+
+def _dedup_key() -> pl.Expr:
+    """``rid:<request_id>``, or a hash of every canonical field when there is no request id."""
+    content = pl.struct(
+        "timestamp", "developer", "tool", "model", "session_id", *TOKEN_COLUMNS, "cost_usd", "requests"
+    ).hash(seed=0)
+    return (
+        pl.when(pl.col("request_id").is_not_null())
+        .then(pl.lit("rid:") + pl.col("request_id"))
+        .otherwise(pl.lit("row:") + content.cast(pl.String))
+    )

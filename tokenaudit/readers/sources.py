@@ -1,0 +1,143 @@
+"""Turning the user's INPUT arguments into concrete, readable sources.
+
+Files, globs, directories (walked recursively) and ``-`` for standard input are accepted. Compressed
+files (``.gz``) are decompressed here, once, so that readers only ever see plain bytes or a path.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import sys
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from tokenaudit.errors import InputError
+
+HEAD_BYTES = 64 * 1024
+DATA_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".txt"})
+"""Extensions that a directory walk picks up; anything else in a folder is listed as skipped."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a path on disk, or bytes already in memory (stdin, a decompressed file)."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    @property
+    def suffix(self) -> str:
+        """The data extension, ignoring a compression suffix (``events.csv.gz`` -> ``.csv``)."""
+        name = self.name.lower().removesuffix(".gz")
+        return Path(name).suffix
+
+    @cached_property
+    def head(self) -> bytes:
+        """The first bytes, for sniffing the format from content."""
+        if self.data is not None:
+            return self.data[:HEAD_BYTES]
+        assert self.path is not None
+        with self.path.open("rb") as handle:
+            return handle.read(HEAD_BYTES)
+
+    def head_text(self) -> str:
+        """The head as text (undecodable bytes replaced), without a UTF-8 byte-order mark."""
+        return self.head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+    def payload(self) -> Path | bytes:
+        """What to hand to a Polars reader."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path
+
+    def read_bytes(self) -> bytes:
+        """The whole content in memory."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The sources found, and the files passed over during directory walks (with why)."""
+
+    sources: list[Source]
+    skipped: list[tuple[str, str]]
+
+
+def _decompress(path: Path) -> Source:
+    try:
+        data = gzip.decompress(path.read_bytes())
+    except EOFError:
+        msg = f"{path}: the gzip stream is cut short (file truncated?); re-export or re-copy it"
+        raise InputError(msg) from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        msg = f"{path}: not a valid gzip file ({exc})"
+        raise InputError(msg) from None
+    return Source(name=str(path), path=path, data=data)
+
+
+def _from_file(path: Path) -> Source:
+    if not path.is_file():
+        msg = f"{path}: not a regular file"
+        raise InputError(msg)
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        msg = f"{path}: cannot open: {exc.strerror or exc}"
+        raise InputError(msg) from None
+    if path.name.lower().endswith(".gz"):
+        return _decompress(path)
+    return Source(name=str(path), path=path)
+
+
+def _walk(directory: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    found, skipped = [], []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        if any(part.startswith(".") for part in path.relative_to(directory).parts):
+            continue
+        data_name = path.name.lower().removesuffix(".gz")
+        if Path(data_name).suffix in DATA_SUFFIXES:
+            found.append(path)
+        else:
+            skipped.append((str(path), "not a data file extension"))
+    return found, skipped
+
+
+def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Resolved:
+    """Expand INPUT arguments into sources, in a stable order, failing on anything missing."""
+    sources: list[Source] = []
+    skipped: list[tuple[str, str]] = []
+    for item in inputs:
+        if item == "-":
+            data = b"".join(stdin) if stdin is not None else sys.stdin.buffer.read()
+            sources.append(Source(name="<stdin>", data=data))
+            continue
+        path = Path(item)
+        if path.is_dir():
+            files, passed = _walk(path)
+            skipped.extend(passed)
+            if not files:
+                msg = f"{item}: the directory holds no data files ({', '.join(sorted(DATA_SUFFIXES))})"
+                raise InputError(msg)
+            sources.extend(_from_file(file) for file in files)
+        elif path.exists():
+            sources.append(_from_file(path))
+        elif glob.has_magic(item):
+            matches = sorted(Path(match) for match in glob.glob(item, recursive=True))
+            if not matches:
+                msg = f"{item}: no file matches this pattern"
+                raise InputError(msg)
+            sources.extend(_from_file(match) for match in matches if match.is_file())
+        else:
+            msg = f"{item}: no such file or directory"
+            raise InputError(msg)
+    return Resolved(sources=sources, skipped=skipped)

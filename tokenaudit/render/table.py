@@ -1,0 +1,40 @@
+"""The terminal table (Rich). Colour only when the caller says the stream is a colour terminal."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tokenaudit.report import TableView
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def render(view: TableView, *, color: bool, width: int | None = None) -> str:
+    """The view as a box-drawn table followed by its notes."""
+    table = Table(title=view.title, title_justify="left", header_style="bold" if color else None)
+    for index, column in enumerate(view.columns):
+        numeric = bool(view.rows) and all(isinstance(row[index], int) for row in view.rows)
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in view.rows:
+        table.add_row(*(_cell(value) for value in row))
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        width=width or 160,
+        highlight=False,
+        soft_wrap=False,
+    )
+    console.print(table)
+    for note in view.notes:
+        console.print(f"[dim]{note}[/dim]" if color else note, markup=color)
+    return buffer.getvalue()

@@ -1,0 +1,82 @@
+"""The canonical event schema every reader normalises into.
+
+One row is one API request (``grain == "request"``) or one vendor time bucket that stands for
+``requests`` requests (``grain == "hour"`` / ``"day"``). Token columns are non-negative integers;
+``total_tokens`` is derived with :func:`total_tokens`, never stored. ``input_tokens`` is always
+*uncached* input: readers of sources whose input includes cached tokens (OpenAI, Codex, LiteLLM)
+subtract the cached part so that the four token columns add up without double counting.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+UTC_DATETIME: Final = pl.Datetime("us", "UTC")
+
+TOKEN_COLUMNS: Final = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+EVENT_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "timestamp": UTC_DATETIME,
+    "developer": pl.String(),
+    "team": pl.String(),
+    "tool": pl.String(),
+    "model": pl.String(),
+    "session_id": pl.String(),
+    "request_id": pl.String(),
+    "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "cache_read_tokens": pl.Int64(),
+    "cache_write_tokens": pl.Int64(),
+    "cost_usd": pl.Float64(),
+    "requests": pl.Int64(),
+    "grain": pl.String(),
+    "prompt_hash": pl.String(),
+    "accepted": pl.Int64(),
+    "rejected": pl.Int64(),
+    "source_format": pl.String(),
+    "source_file": pl.String(),
+    "source_line": pl.Int64(),
+    "dedup_key": pl.String(),
+}
+"""Column name -> dtype. ``dedup_key`` identifies one real-world event across overlapping exports."""
+
+REQUIRED_COLUMNS: Final = ("timestamp", "developer", *TOKEN_COLUMNS)
+"""Columns a flat export must provide (directly or through the policy's ``columns:`` map)."""
+
+GRAINS: Final = ("request", "hour", "day")
+
+REJECT_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "source_file": pl.String(),
+    "source_line": pl.Int64(),
+    "reason": pl.String(),
+    "raw": pl.String(),
+}
+"""One row per input row that could not be read: where it was and why."""
+
+
+def total_tokens() -> pl.Expr:
+    """Sum of the four token columns: the number a token leaderboard ranks by."""
+    return pl.sum_horizontal(*TOKEN_COLUMNS).alias("total_tokens")
+
+
+def conform(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Add missing optional columns as nulls and order/cast columns to :data:`EVENT_SCHEMA`."""
+    present = set(frame.collect_schema().names())
+    return frame.select(
+        [
+            (pl.col(name) if name in present else pl.lit(None)).cast(dtype).alias(name)
+            for name, dtype in EVENT_SCHEMA.items()
+        ]
+    )
+
+
+def empty_events() -> pl.DataFrame:
+    """An event frame with no rows and the canonical schema."""
+    return pl.DataFrame(schema=EVENT_SCHEMA)
+
+
+def empty_rejects() -> pl.DataFrame:
+    """A rejects frame with no rows."""
+    return pl.DataFrame(schema=REJECT_SCHEMA)
