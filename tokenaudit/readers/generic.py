@@ -22,7 +22,7 @@ from tokenaudit.readers.jsonlines import extract_fields, scan_lines
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
 
-_TEXT_COLUMNS = ("developer", "team", "tool", "model", "session_id", "request_id", "prompt_hash", "grain")
+_TEXT_COLUMNS = ("team", "tool", "model", "session_id", "request_id", "prompt_hash", "grain")
 _COUNT_COLUMNS = ("requests", "accepted", "rejected")
 _OPTIONAL = (*_TEXT_COLUMNS, "cost_usd", *_COUNT_COLUMNS)
 PARQUET_MAGIC = b"PAR1"

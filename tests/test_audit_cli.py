@@ -1,0 +1,146 @@
+"""The audit and totals commands: the JSON contract, grouping, periods, identities, costs, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, by_developer, run_cli, run_json
+
+EVENTS = str(FIXTURES / "generic" / "events.csv")
+
+
+def _policy(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_audit_json_contract() -> None:
+    document = run_json("audit", EVENTS)
+    assert document["schema_version"] == 1
+    assert set(document) >= {"schema_version", "period", "summary", "developers", "data_quality", "notice"}
+    assert "not verdicts" in document["notice"]
+    first = document["developers"][0]
+    assert set(first) >= {"developer", "team", "tokens", "requests", "active_days", "cost_usd", "flags", "rank"}
+    assert set(first["tokens"]) == {"input", "output", "cache_read", "cache_write", "total"}
+    assert [(d["developer"], d["rank"]["tokens"]) for d in document["developers"]] == [
+        ("ana@acme.io", 1),
+        ("bo@acme.io", 2),
+        ("cy@acme.io", 3),
+    ]
+    assert document["summary"]["tokens"]["total"] == sum(d["tokens"]["total"] for d in document["developers"])
+    assert document["period"]["first_event"] == "2026-03-02T09:05:11.482000Z"
+
+
+def test_default_format_off_a_terminal_is_json_and_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert json.loads(run_cli("audit", EVENTS).stdout)["schema_version"] == 1
+    monkeypatch.setenv("TOKENAUDIT_FORMAT", "csv")
+    assert run_cli("audit", EVENTS).stdout.startswith("rank,developer,team,total")
+
+
+def test_active_days_and_days_follow_the_time_zone() -> None:
+    # bo's 2026-03-02T23:59:59+01:00 is 22:59 UTC on the 2nd but 09:59 on the 3rd in Sydney.
+    utc = by_developer(run_json("totals", EVENTS, "--by", "developer"))
+    assert utc["ana@acme.io"]["active_days"] == 2
+    days = run_json("totals", EVENTS, "--by", "developer,day", "--tz", "Australia/Sydney")
+    bo_days = sorted(g["day"] for g in days["groups"] if g["developer"] == "bo@acme.io")
+    assert bo_days == ["2026-03-03", "2026-03-04"]
+
+
+def test_since_until_are_inclusive_local_days() -> None:
+    document = run_json("totals", EVENTS, "--since", "2026-03-03", "--until", "2026-03-04")
+    groups = by_developer(document)
+    assert groups["ana@acme.io"]["tokens"]["total"] == 5400 + 700 + 41000 + 9000
+    assert groups["bo@acme.io"]["tokens"]["total"] == 100
+    assert "cy@acme.io" not in groups
+    assert document["data_quality"]["outside_period"] == 4
+    assert document["period"]["since"] == "2026-03-03"
+
+
+def test_since_after_until_is_a_usage_error() -> None:
+    result = run_cli("totals", EVENTS, "--since", "2026-03-05", "--until", "2026-03-01")
+    assert result.exit_code == 2
+    assert "is after --until" in result.stderr
+
+
+def test_identity_map_joins_aliases_and_gives_teams(tmp_path: Path) -> None:
+    policy = _policy(
+        tmp_path,
+        "identities:\n  ana:\n    team: payments\n    aliases: [ANA@acme.io]\n"
+        "  bo:\n    team: payments\n    aliases: [bo@acme.io]\n",
+    )
+    document = run_json("audit", EVENTS, "--policy", policy)
+    developers = by_developer(document)
+    assert developers["ana"]["team"] == "payments"
+    assert developers["cy@acme.io"]["team"] is None
+    assert document["data_quality"]["unmatched_identities"] == ["cy@acme.io"]
+    teams = run_json("totals", EVENTS, "--by", "team", "--policy", policy)["groups"]
+    assert [(g["team"], g["tokens"]["total"]) for g in teams] == [("payments", 127290 + 124188), (None, 12300)]
+
+
+def test_unknown_model_is_unpriced_not_zero() -> None:
+    developers = by_developer(run_json("audit", EVENTS))
+    assert developers["cy@acme.io"]["cost_usd"] is None
+    assert developers["cy@acme.io"]["unpriced_tokens"] == 12300
+    # claude-opus-4-1: $15 in, $75 out, $1.50 cache read, $18.75 cache write per million tokens.
+    expected_bo = (98 * 15 + 4020 * 75 + 120030 * 1.5 + 40 * 18.75) / 1e6
+    assert abs(developers["bo@acme.io"]["cost_usd"] - expected_bo) < 1e-6
+    result = run_cli("audit", EVENTS, "--format", "table")
+    assert "unpriced" in result.stdout
+    assert "unpriced models (cost left out, not $0): gpt-5.2-codex" in result.stdout
+
+
+def test_policy_prices_price_an_unknown_model(tmp_path: Path) -> None:
+    policy = _policy(
+        tmp_path, "pricing:\n  models:\n    gpt-5.2-codex: {input: 1, output: 10, cache_read: 0.1, cache_write: 1}\n"
+    )
+    developers = by_developer(run_json("audit", EVENTS, "--policy", policy))
+    assert abs(developers["cy@acme.io"]["cost_usd"] - (3000 * 1 + 300 * 10 + 9000 * 0.1) / 1e6) < 1e-9
+
+
+def test_output_file_is_written_and_stdout_stays_empty(tmp_path: Path) -> None:
+    target = tmp_path / "reports" / "audit.json"
+    result = run_cli("audit", EVENTS, "--format", "json", "--output", str(target))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert json.loads(target.read_text())["schema_version"] == 1
+    assert [p.name for p in target.parent.iterdir()] == ["audit.json"]
+
+
+def test_failed_run_leaves_an_existing_report_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "audit.json"
+    target.write_text("previous report")
+    result = run_cli("audit", str(tmp_path / "missing.csv"), "--output", str(target))
+    assert result.exit_code == 3
+    assert target.read_text() == "previous report"
+
+
+def test_markdown_and_csv_carry_the_same_numbers() -> None:
+    markdown = run_cli("audit", EVENTS, "--format", "markdown").stdout
+    assert "| 1 | ana@acme.io |  | 127,290 | 5,932 | 3,828 | 104,982 | 12,548 | 3 | 2 |" in markdown
+    csv_text = run_cli("audit", EVENTS, "--format", "csv").stdout.splitlines()
+    assert csv_text[0] == "rank,developer,team,total,input,output,cache_read,cache_write,requests,active_days,cost"
+    assert csv_text[1].startswith("1,ana@acme.io,,127290,5932,3828,104982,12548,3,2,")
+    assert csv_text[2].startswith("2,bo@acme.io,,124188,98,4020,120030,40,2,2,")
+
+
+def test_unknown_group_key_is_a_usage_error() -> None:
+    result = run_cli("totals", EVENTS, "--by", "project")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "tokenaudit: error: --by: unknown key 'project'; expected any of: developer, team, tool, model, day, week"
+    )
+
+
+def test_week_grouping_uses_iso_weeks() -> None:
+    groups = run_json("totals", EVENTS, "--by", "week")["groups"]
+    assert [g["week"] for g in groups] == ["2026-W10"]
+
+
+def test_formats_lists_the_generic_reader() -> None:
+    result = run_cli("formats")
+    assert result.exit_code == 0
+    assert "generic" in result.stdout
+    assert "produced by:" in result.stdout

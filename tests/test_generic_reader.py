@@ -1,0 +1,193 @@
+"""The generic flat reader: exact totals across CSV, JSONL and Parquet, duplicates and bad rows."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import FIXTURES, by_developer, run_cli, run_json
+
+GENERIC = FIXTURES / "generic"
+TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def expected_totals(*paths: Path) -> dict[str, dict[str, int]]:
+    """Per-developer sums computed with the csv module, deduplicated on request_id."""
+    seen: set[str] = set()
+    sums: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TOKENS, 0))
+    for path in paths:
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row["request_id"] in seen:
+                    continue
+                seen.add(row["request_id"])
+                for name in TOKENS:
+                    sums[row["developer"]][name] += int(row[name])
+    return dict(sums)
+
+
+def as_tokens(row: dict[str, int]) -> dict[str, int]:
+    parts = {
+        "input": row["input_tokens"],
+        "output": row["output_tokens"],
+        "cache_read": row["cache_read_tokens"],
+        "cache_write": row["cache_write_tokens"],
+    }
+    return {**parts, "total": sum(parts.values())}
+
+
+@pytest.fixture
+def converted(tmp_path: Path) -> dict[str, Path]:
+    """The same events as CSV, TSV, JSONL, Parquet and gzip-compressed CSV."""
+    frame = pl.read_csv(GENERIC / "events.csv", infer_schema=False)
+    paths = {
+        "csv": GENERIC / "events.csv",
+        "tsv": tmp_path / "events.tsv",
+        "jsonl": tmp_path / "events.jsonl",
+        "parquet": tmp_path / "events.parquet",
+        "gz": tmp_path / "events.csv.gz",
+    }
+    frame.write_csv(paths["tsv"], separator="\t")
+    frame.with_columns(pl.col(name).cast(pl.Int64) for name in TOKENS).write_ndjson(paths["jsonl"])
+    frame.with_columns(pl.col(name).cast(pl.Int64) for name in TOKENS).write_parquet(paths["parquet"])
+    paths["gz"].write_bytes(gzip.compress((GENERIC / "events.csv").read_bytes()))
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv", "jsonl", "parquet", "gz"])
+def test_totals_match_the_raw_file_exactly(converted: dict[str, Path], kind: str) -> None:
+    expected = expected_totals(GENERIC / "events.csv")
+    groups = by_developer(run_json("totals", str(converted[kind])))
+    assert {dev: row["tokens"] for dev, row in groups.items()} == {
+        dev: as_tokens(sums) for dev, sums in expected.items()
+    }
+    assert groups["ana@acme.io"]["requests"] == 3
+
+
+def test_overlapping_exports_count_each_event_once() -> None:
+    single = run_json("totals", str(GENERIC / "events.csv"))
+    both = run_json("totals", str(GENERIC / "events.csv"), str(GENERIC / "overlap.csv"))
+    twice = run_json("totals", str(GENERIC / "events.csv"), str(GENERIC / "events.csv"))
+    expected = expected_totals(GENERIC / "events.csv", GENERIC / "overlap.csv")
+    assert {d: r["tokens"] for d, r in by_developer(both).items()} == {d: as_tokens(s) for d, s in expected.items()}
+    assert both["data_quality"]["duplicates_dropped"] == 2
+    assert by_developer(twice) == by_developer(single)
+    assert twice["data_quality"]["duplicates_dropped"] == 6
+
+
+def test_rows_without_request_id_are_duplicates_only_when_identical(tmp_path: Path) -> None:
+    header = "timestamp,developer,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens\n"
+    row = "2026-03-02T10:00:00Z,ana@acme.io,100,10,0,0\n"
+    other = "2026-03-02T10:00:00Z,ana@acme.io,100,11,0,0\n"
+    (tmp_path / "a.csv").write_text(header + row + other)
+    (tmp_path / "b.csv").write_text(header + row)
+    document = run_json("totals", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"))
+    assert by_developer(document)["ana@acme.io"]["tokens"]["output"] == 21
+    assert document["data_quality"]["duplicates_dropped"] == 1
+
+
+def test_policy_column_map_reads_foreign_headers(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "columns:\n  timestamp: When\n  developer: User\n  input_tokens: Input\n  output_tokens: Output\n"
+        "  cache_read_tokens: Cache Read\n  cache_write_tokens: Cache Write\n  request_id: Request\n"
+    )
+    groups = by_developer(run_json("totals", str(GENERIC / "mapped.csv"), "--policy", str(policy)))
+    assert groups["ana@acme.io"]["tokens"] == {
+        "input": 300,
+        "output": 30,
+        "cache_read": 3000,
+        "cache_write": 0,
+        "total": 3330,
+    }
+
+
+def test_bad_rows_are_rejected_with_file_line_and_reason(tmp_path: Path) -> None:
+    rejects = tmp_path / "rejects.csv"
+    result = run_cli("totals", str(GENERIC / "bad_rows.csv"), "--format", "json", "--rejects", str(rejects))
+    assert result.exit_code == 0
+    groups = by_developer(json.loads(result.stdout))
+    assert groups["ana@acme.io"]["tokens"]["input"] == 100
+    assert groups["bo@acme.io"]["tokens"]["input"] == 7
+    with rejects.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(int(r["source_line"]), r["reason"]) for r in rows] == [
+        (3, "input_tokens: expected a non-negative integer, got 'abc'"),
+        (4, "input_tokens: expected a non-negative integer, got '-5'"),
+        (5, "timestamp: expected an ISO 8601 timestamp or epoch seconds/milliseconds, got '2026-03-32T10:03:00Z'"),
+        (6, "developer: missing; expected a value"),
+        (7, "input_tokens: '99999999999999999999' is beyond the 64-bit integer range"),
+    ]
+    assert all(r["source_file"].endswith("bad_rows.csv") for r in rows)
+    assert "5 rows rejected" in result.stderr
+
+
+def test_strict_makes_a_rejected_row_fatal() -> None:
+    result = run_cli("totals", str(GENERIC / "bad_rows.csv"), "--strict", "--format", "json")
+    assert result.exit_code == 4
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "tokenaudit: error: 5 rows rejected (--strict); first: "
+        f"{GENERIC / 'bad_rows.csv'}:3: input_tokens: expected a non-negative integer, got 'abc'"
+    ]
+
+
+def test_truncated_json_line_is_rejected_and_the_rest_read() -> None:
+    result = run_cli("totals", str(GENERIC / "truncated.jsonl"), "--format", "json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert by_developer(document)["ana@acme.io"]["tokens"]["input"] == 105
+    assert document["data_quality"]["rows_rejected"] == 1
+    assert f"{GENERIC / 'truncated.jsonl'}:3: not valid JSON" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing_column.csv", "missing column 'output_tokens'"),
+        ("empty.csv", "the file is empty"),
+        ("does_not_exist.csv", "no such file or directory"),
+    ],
+)
+def test_unreadable_input_is_one_line_and_exit_3(name: str, message: str) -> None:
+    result = run_cli("totals", str(GENERIC / name))
+    assert result.exit_code == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"tokenaudit: error: {GENERIC / name}: ")
+    assert message in lines[0]
+
+
+def test_stdin_is_read_with_dash() -> None:
+    data = (GENERIC / "events.csv").read_bytes()
+    result = run_cli("totals", "-", "--format", "json", stdin=data)
+    assert result.exit_code == 0, result.stderr
+    assert by_developer(json.loads(result.stdout))["bo@acme.io"]["tokens"]["total"] == 124188
+
+
+def test_directory_input_walks_data_files_and_lists_others(tmp_path: Path) -> None:
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "events.csv").write_bytes((GENERIC / "events.csv").read_bytes())
+    (tmp_path / "notes.md").write_text("not data")
+    document = run_json("totals", str(tmp_path))
+    assert by_developer(document)["cy@acme.io"]["tokens"]["total"] == 12300
+    assert document["data_quality"]["skipped_files"] == [
+        {"file": str(tmp_path / "notes.md"), "reason": "not a data file extension"}
+    ]
+
+
+def test_ragged_csv_row_is_rejected_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "timestamp,developer,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens\n"
+        "2026-03-02T10:00:00Z,ana@acme.io,1,2,3,4\n"
+        "2026-03-02T10:01:00Z,ana@acme.io,1,2,3,4,5\n"
+    )
+    document = run_json("totals", str(path))
+    assert by_developer(document)["ana@acme.io"]["tokens"]["total"] == 10
+    assert document["data_quality"]["rows_rejected"] == 1
