@@ -121,7 +121,7 @@ def test_markdown_and_csv_carry_the_same_numbers() -> None:
     markdown = run_cli("audit", EVENTS, "--format", "markdown").stdout
     assert "| 1 | ana@acme.io |  | 127,290 | 5,932 | 3,828 | 104,982 | 12,548 | 3 | 2 |" in markdown
     csv_text = run_cli("audit", EVENTS, "--format", "csv").stdout.splitlines()
-    assert csv_text[0] == "rank,developer,team,total,input,output,cache_read,cache_write,requests,active_days,cost"
+    assert csv_text[0] == "rank,developer,team,total,input,output,cache_read,cache_write,requests,active_days,cost,risk"
     assert csv_text[1].startswith("1,ana@acme.io,,127290,5932,3828,104982,12548,3,2,")
     assert csv_text[2].startswith("2,bo@acme.io,,124188,98,4020,120030,40,2,2,")
 

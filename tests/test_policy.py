@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from pydantic import BaseModel
 
 from tokenaudit.errors import PolicyError
 from tokenaudit.policy import Policy, load_policy, parse_policy
@@ -19,10 +20,20 @@ def test_example_policy_is_valid() -> None:
     assert result.stdout.strip() == f"{ROOT / 'config.example.yaml'}: ok"
 
 
+def _keys(model: type[BaseModel]) -> set[str]:
+    keys = set(model.model_fields)
+    for info in model.model_fields.values():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            keys |= _keys(info.annotation)
+    return keys
+
+
 def test_every_policy_key_is_documented_in_the_example() -> None:
     example = (ROOT / "config.example.yaml").read_text()
     for name in Policy.model_fields:
         assert f"\n{name}:" in example, name
+    for name in _keys(Policy) - {"low", "medium", "high"}:
+        assert f" {name}:" in example or f"\n{name}:" in example, name
 
 
 def test_no_policy_means_defaults() -> None:

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from tokenaudit.detectors import Findings, build_context, run_detectors
 from tokenaudit.ingest import LoadedEvents
 from tokenaudit.metrics import totals, usage_aggregates
+from tokenaudit.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -21,10 +23,11 @@ class AuditResult:
     developers: pl.DataFrame
     summary: pl.DataFrame
     loaded: LoadedEvents
+    findings: Findings
 
 
-def run_audit(loaded: LoadedEvents) -> AuditResult:
-    """Total each developer's usage and rank them by tokens (1 = most tokens, ties share a rank)."""
+def run_audit(loaded: LoadedEvents, policy: Policy) -> AuditResult:
+    """Total each developer's usage, rank them by tokens (1 = most, ties share a rank), run detectors."""
     timezone = loaded.period.timezone
     per_developer = totals(loaded.events, ["developer"], timezone)
     teams = loaded.events.group_by("developer").agg(pl.col("team").drop_nulls().mode().sort().first().alias("team"))
@@ -40,4 +43,9 @@ def run_audit(loaded: LoadedEvents) -> AuditResult:
         pl.col("timestamp").min().alias("first_event"),
         pl.col("timestamp").max().alias("last_event"),
     )
-    return AuditResult(developers=developers, summary=summary, loaded=loaded)
+    context = build_context(loaded.events, developers, policy.flags, policy.leaderboard, timezone)
+    findings = run_detectors(context)
+    developers = developers.join(findings.risk, on="developer", how="left").with_columns(
+        pl.col("risk_level").fill_null("none"), pl.col("risk_score").fill_null(0.0)
+    )
+    return AuditResult(developers=developers, summary=summary, loaded=loaded, findings=findings)

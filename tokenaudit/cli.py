@@ -19,7 +19,7 @@ from tokenaudit.errors import ExitCode, StrictRejectError, TokenauditError, Usag
 from tokenaudit.ingest import LoadedEvents, Period, load_events
 from tokenaudit.metrics import GROUP_KEYS, totals
 from tokenaudit.output import emit, write_atomic
-from tokenaudit.policy import load_policy
+from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers import READERS
 from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render as render_csv
@@ -131,7 +131,7 @@ def _load(
     tz: str | None,
     input_format: str | None,
     developer: str | None,
-) -> LoadedEvents:
+) -> tuple[Policy, LoadedEvents]:
     policy = load_policy(policy_path)
     timezone = tz or policy.timezone
     if tz:
@@ -140,7 +140,7 @@ def _load(
         msg = f"--since {since.date()} is after --until {until.date()}"
         raise UsageError(msg)
     period = Period(since=since.date() if since else None, until=until.date() if until else None, timezone=timezone)
-    return load_events(inputs, policy, period, input_format=input_format, developer=developer)
+    return policy, load_events(inputs, policy, period, input_format=input_format, developer=developer)
 
 
 def _finish(
@@ -205,7 +205,7 @@ def totals_command(
     with _user_errors():
         keys = [key.strip() for item in (by or ["developer"]) for key in item.split(",") if key.strip()]
         chosen = _format(output_format, output)
-        loaded = _load(inputs, policy, since, until, tz, input_format, developer)
+        _, loaded = _load(inputs, policy, since, until, tz, input_format, developer)
         frame = totals(loaded.events, keys, loaded.period.timezone)
         _finish(loaded, totals_document(frame, keys, loaded), chosen, output, rejects, strict, quiet)
 
@@ -228,8 +228,8 @@ def audit_command(
     """The full audit: per-developer usage and the raw token leaderboard (JSON is the stable interface)."""
     with _user_errors():
         chosen = _format(output_format, output)
-        loaded = _load(inputs, policy, since, until, tz, input_format, developer)
-        _finish(loaded, audit_document(run_audit(loaded)), chosen, output, rejects, strict, quiet)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer)
+        _finish(loaded, audit_document(run_audit(loaded, settings)), chosen, output, rejects, strict, quiet)
 
 
 @policy_app.command("check")

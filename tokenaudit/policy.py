@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tokenaudit.detectors.config import Flags
 from tokenaudit.errors import PolicyError
 from tokenaudit.schema import EVENT_SCHEMA
 
@@ -81,6 +82,7 @@ class Policy(_Strict):
     identities: dict[str, Identity] = Field(default_factory=dict)
     leaderboard: Leaderboard = Field(default_factory=Leaderboard)
     pricing: Pricing = Field(default_factory=Pricing)
+    flags: Flags = Field(default_factory=Flags)
 
     @field_validator("timezone")
     @classmethod

@@ -14,6 +14,7 @@ import polars as pl
 
 from tokenaudit import __version__
 from tokenaudit.audit import AuditResult
+from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 
 SCHEMA_VERSION: Final = 1
@@ -119,9 +120,43 @@ def _period_dict(period: Period, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _flag_dict(flag: Flag) -> dict[str, Any]:
+    return {
+        "id": flag.id,
+        "family": flag.family,
+        "severity": flag.severity,
+        "strength": flag.strength,
+        "reason": flag.reason,
+        "evidence": flag.evidence,
+        "consider": list(flag.consider),
+    }
+
+
+RISK_ORDER: Final = ("high", "medium", "low", "none")
+
+
+def _flag_notes(developers: list[dict[str, Any]]) -> list[str]:
+    """Flagged developers, highest risk first, each flag with its reason."""
+    ranked = sorted(
+        (d for d in developers if d["flags"]),
+        key=lambda d: (RISK_ORDER.index(d["risk"]["level"]), -d["risk"]["score"], d["developer"]),
+    )
+    return [
+        f"{d['developer']} — risk {d['risk']['level']}: "
+        + "; ".join(f"{f['id']} ({f['severity']}): {f['reason']}" for f in d["flags"])
+        for d in ranked
+    ]
+
+
 def audit_document(result: AuditResult) -> Document:
     """The ``audit`` output: stable JSON (``schema_version``) and the leaderboard table."""
     summary = result.summary.row(0, named=True)
+    flags: dict[str, list[dict[str, Any]]] = {}
+    for flag in result.findings.flags:
+        flags.setdefault(flag.developer, []).append(_flag_dict(flag))
+    skipped: dict[str, list[dict[str, str]]] = {}
+    for row in result.findings.not_evaluated.sort("developer", "id").iter_rows(named=True):
+        skipped.setdefault(row["developer"], []).append({"id": row["id"], "needs": row["needs"]})
     developers = [
         {
             "developer": row["developer"],
@@ -131,7 +166,13 @@ def audit_document(result: AuditResult) -> Document:
             "active_days": row["active_days"],
             "cost_usd": _money(row["cost_usd"]),
             "unpriced_tokens": row["unpriced_tokens"],
-            "flags": [],
+            "flags": flags.get(row["developer"], []),
+            "risk": {
+                "level": row["risk_level"],
+                "score": row["risk_score"],
+                "families": row["families"] or [],
+            },
+            "not_evaluated": skipped.get(row["developer"], []),
             "rank": {"tokens": row["rank_tokens"]},
         }
         for row in result.developers.iter_rows(named=True)
@@ -150,6 +191,7 @@ def audit_document(result: AuditResult) -> Document:
             "tokens": _tokens(summary),
             "cost_usd": _money(summary["cost_usd"]),
             "unpriced_tokens": summary["unpriced_tokens"],
+            "risk_levels": {level: sum(d["risk"]["level"] == level for d in developers) for level in RISK_ORDER},
         },
         "developers": developers,
         "data_quality": _quality_dict(quality),
@@ -168,6 +210,7 @@ def audit_document(result: AuditResult) -> Document:
             "requests",
             "active days",
             "cost",
+            "risk",
         ],
         rows=[
             [
@@ -178,10 +221,11 @@ def audit_document(result: AuditResult) -> Document:
                 d["requests"],
                 d["active_days"],
                 _cost_cell(d["cost_usd"], d["unpriced_tokens"]),
+                d["risk"]["level"],
             ]
             for d in developers
         ],
-        notes=[NOTICE, *quality_notes(quality)],
+        notes=[NOTICE, *_flag_notes(developers), *quality_notes(quality)],
     )
     return Document(data=data, table=table)
 

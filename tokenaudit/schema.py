@@ -61,6 +61,11 @@ def total_tokens() -> pl.Expr:
     return pl.sum_horizontal(*TOKEN_COLUMNS).alias("total_tokens")
 
 
+def context_tokens() -> pl.Expr:
+    """Context sent with a request: uncached input plus cache reads and writes."""
+    return pl.sum_horizontal("input_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
 def conform(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Add missing optional columns as nulls and order/cast columns to :data:`EVENT_SCHEMA`."""
     present = set(frame.collect_schema().names())

@@ -1,0 +1,232 @@
+"""Each detector on hand-built events: one case that must fire (with its evidence), one near miss."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from synthetic import START, events, human_offsets, org
+
+from tokenaudit.detectors import Findings, build_context, run_detectors
+from tokenaudit.policy import Policy, parse_policy
+
+DAY = 86_400
+LEADERBOARD = 'leaderboard:\n  snapshot_weekday: friday\n  snapshot_time: "17:00"\n  launched: 2026-10-05\n'
+
+
+def detect(frame: pl.DataFrame, policy: Policy | None = None) -> Findings:
+    settings = policy or Policy()
+    developers = frame.group_by("developer").agg(pl.col("team").first())
+    return run_detectors(build_context(frame, developers, settings.flags, settings.leaderboard, "UTC"))
+
+
+def flag(findings: Findings, developer: str, detector: str) -> dict[str, Any] | None:
+    found = [f for f in findings.flags if f.developer == developer and f.id == detector]
+    return None if not found else {"severity": found[0].severity, **found[0].evidence, "reason": found[0].reason}
+
+
+def risk(findings: Findings, developer: str) -> str:
+    return str(findings.risk.filter(pl.col("developer") == developer)["risk_level"].item())
+
+
+def needs(findings: Findings, developer: str, detector: str) -> str | None:
+    rows = findings.not_evaluated.filter((pl.col("developer") == developer) & (pl.col("id") == detector))
+    return None if rows.is_empty() else str(rows["needs"].item())
+
+
+def test_honest_humans_are_not_flagged() -> None:
+    findings = detect(org(12))
+    assert findings.flags == []
+    assert set(findings.risk["risk_level"]) == {"none"}
+
+
+def test_machine_regularity_fires_on_a_ten_minute_loop() -> None:
+    loop = events("bot", np.arange(0, 20 * DAY, 600.0))
+    found = flag(detect(pl.concat([org(12), loop])), "bot", "machine_regularity")
+    assert found is not None
+    assert found["severity"] == "high"
+    assert found["n_intervals"] == 2879
+    assert found["burstiness"] == -1.0
+    assert found["modal_share"] == 1.0
+    assert found["median_interval_s"] == 600.0
+    assert "100% of 2,879 gaps" in found["reason"]
+
+
+def test_machine_regularity_near_miss_fully_jittered_loop() -> None:
+    rng = np.random.default_rng(7)
+    starts = np.cumsum(rng.uniform(1, 1200, size=2000))
+    findings = detect(pl.concat([org(12), events("jittery", starts)]))
+    assert flag(findings, "jittery", "machine_regularity") is None
+    assert needs(findings, "jittery", "machine_regularity") is None
+
+
+def test_no_rest_rhythm_fires_on_round_the_clock_activity() -> None:
+    minutes = np.arange(0, 12 * DAY, 60.0)
+    found = flag(detect(pl.concat([org(12), events("allday", minutes, session_every=60)])), "allday", "no_rest_rhythm")
+    assert found is not None
+    assert found["severity"] == "high"
+    assert found["quiet_share"] == pytest.approx(8 / 24, abs=1e-4)
+    assert found["active_hours"] == 24.0
+    assert found["active_minutes"] == 12 * 24 * 60
+
+
+def test_no_rest_rhythm_ignores_night_owls_in_any_time_zone() -> None:
+    owl = events("owl", human_offsets(99, per_day=40, start_hour=20.0), session_every=5)
+    findings = detect(pl.concat([org(12), owl]))
+    assert flag(findings, "owl", "no_rest_rhythm") is None
+    assert needs(findings, "owl", "no_rest_rhythm") is None
+
+
+def test_repetition_fires_on_a_few_prompts_resubmitted() -> None:
+    offsets = human_offsets(5, per_day=4)[:60]
+    hashes: list[str | None] = [f"h{i % 6}" for i in range(60)]
+    found = flag(detect(pl.concat([org(12), events("dup", offsets, prompt_hashes=hashes)])), "dup", "repetition")
+    assert found is not None
+    assert (found["severity"], found["basis"], found["n"]) == ("high", "prompts", 60)
+    assert found["share"] == pytest.approx(0.9)
+    assert found["top3_share"] == pytest.approx(0.5)
+
+
+def test_repetition_near_miss_below_the_low_band() -> None:
+    offsets = human_offsets(5, per_day=4)[:60]
+    hashes: list[str | None] = [f"h{i}" for i in range(45)] + [f"h{i}" for i in range(15)]
+    findings = detect(pl.concat([org(12), events("some", offsets, prompt_hashes=hashes)]))
+    assert flag(findings, "some", "repetition") is None
+
+
+def test_context_stuffing_fires_on_huge_context_tiny_output() -> None:
+    stuffer = events(
+        "stuffer",
+        human_offsets(3, per_day=30),
+        input_tokens=0,
+        cache_read_tokens=180_000,
+        cache_write_tokens=0,
+        output_tokens=50,
+        session_every=5,
+    )
+    found = flag(detect(pl.concat([org(12), stuffer])), "stuffer", "context_stuffing")
+    assert found is not None
+    assert found["severity"] == "high"
+    assert (found["median_context"], found["context_per_output"], found["peer_median_context"]) == (
+        180_000.0,
+        3600.0,
+        23_000.0,
+    )
+
+
+def test_context_stuffing_near_miss_under_the_absolute_floor() -> None:
+    reader = events(
+        "reader",
+        human_offsets(3, per_day=30),
+        input_tokens=0,
+        cache_read_tokens=90_000,
+        cache_write_tokens=0,
+        output_tokens=50,
+        session_every=5,
+    )
+    assert flag(detect(pl.concat([org(12), reader])), "reader", "context_stuffing") is None
+
+
+def test_volume_alone_gives_low_risk_at_most() -> None:
+    heavy = events("heavy", human_offsets(4, per_day=30), input_tokens=200_000, session_every=5)
+    findings = detect(pl.concat([org(12), heavy]))
+    found = flag(findings, "heavy", "volume_outlier")
+    assert found is not None and found["severity"] in {"medium", "high"}
+    assert risk(findings, "heavy") == "low"
+
+
+def _spiker() -> pl.DataFrame:
+    human = human_offsets(11, days=28, per_day=30)
+    # Each Friday 17:00 UTC snapshot (days 4, 11, 18, 25): 300 extra requests in the 20 hours before it.
+    bursts = np.concatenate([d * DAY + 17 * 3600 - np.linspace(60, 20 * 3600, 300) for d in (4, 11, 18, 25)])
+    return events("spiker", np.sort(np.concatenate([human, bursts])), session_every=5)
+
+
+def test_snapshot_spike_fires_before_leaderboard_snapshots() -> None:
+    frame = pl.concat([org(12, days=28), _spiker()])
+    found = flag(detect(frame, parse_policy(LEADERBOARD)), "spiker", "snapshot_spike")
+    assert found is not None
+    assert found["severity"] in {"medium", "high"}
+    assert found["snapshots"] == 3  # the week of the 4th starts before the first event
+    assert found["consistency"] == 1.0
+    assert found["share"] > 0.6
+
+
+def test_snapshot_spike_thresholds_come_from_the_policy() -> None:
+    frame = pl.concat([org(12, days=28), _spiker()])
+    strict = parse_policy(LEADERBOARD + "flags:\n  snapshot_spike:\n    lift: {low: 50, medium: 60, high: 70}\n")
+    assert flag(detect(frame, strict), "spiker", "snapshot_spike") is None
+    capped = parse_policy(LEADERBOARD + "flags:\n  snapshot_spike:\n    max_severity: low\n")
+    assert flag(detect(frame, capped), "spiker", "snapshot_spike")["severity"] == "low"  # type: ignore[index]
+
+
+def test_timing_detectors_without_a_leaderboard_are_not_evaluated() -> None:
+    findings = detect(pl.concat([org(12, days=28), _spiker()]))
+    assert flag(findings, "spiker", "snapshot_spike") is None
+    assert needs(findings, "spiker", "snapshot_spike") == "leaderboard.snapshot_weekday in the policy"
+    assert needs(findings, "spiker", "launch_step") == "leaderboard.launched in the policy"
+
+
+def _ramp(developer: str, seed: int, factor: int) -> pl.DataFrame:
+    offsets = human_offsets(seed, days=56, per_day=20)
+    after = offsets >= (dt.datetime(2026, 10, 5, tzinfo=dt.UTC) - START).total_seconds()
+    extra = np.repeat(offsets[after], factor - 1) + np.tile(np.arange(1, factor) * 7.0, after.sum())
+    return events(developer, np.sort(np.concatenate([offsets, extra])), session_every=5)
+
+
+def test_launch_step_fires_on_a_solo_jump_after_launch() -> None:
+    frame = pl.concat([org(12, days=56), _ramp("ramper", 21, 6)])
+    found = flag(detect(frame, parse_policy(LEADERBOARD)), "ramper", "launch_step")
+    assert found is not None
+    assert found["step"] == pytest.approx(6.0, rel=0.05)
+    assert found["alarm"] is True
+    assert found["severity"] in {"high", "medium"}
+
+
+def test_launch_step_near_miss_when_the_whole_team_ramps() -> None:
+    frame = pl.concat([_ramp(f"dev{i:02d}", i, 6) for i in range(12)])
+    findings = detect(frame, parse_policy(LEADERBOARD))
+    assert [f for f in findings.flags if f.id == "launch_step"] == []
+
+
+def _decisions(developer: str, accepted: int, rejected: int) -> pl.DataFrame:
+    day = events(developer, np.array([3600.0]), tool="cursor")
+    return day.with_columns(
+        pl.lit(accepted, pl.Int64).alias("accepted"),
+        pl.lit(rejected, pl.Int64).alias("rejected"),
+        pl.lit("day").alias("grain"),
+    )
+
+
+def test_rejected_work_fires_on_low_acceptance() -> None:
+    peers = [_decisions(f"dev{i:02d}", 160 + i, 40 - i) for i in range(12)]
+    findings = detect(pl.concat([*peers, _decisions("rejecter", 40, 160)]))
+    found = flag(findings, "rejecter", "rejected_work")
+    assert found is not None
+    assert (found["decisions"], found["raw_acceptance"]) == (200, 0.2)
+    assert found["severity"] == "high"
+
+
+def test_rejected_work_needs_enough_decisions() -> None:
+    peers = [_decisions(f"dev{i:02d}", 160 + i, 40 - i) for i in range(12)]
+    findings = detect(pl.concat([*peers, _decisions("few", 2, 8)]))
+    assert flag(findings, "few", "rejected_work") is None
+    assert needs(findings, "few", "rejected_work").startswith("accept/reject decisions (at least 50")  # type: ignore[union-attr]
+
+
+def test_daily_aggregates_are_not_evaluated_for_timing() -> None:
+    daily = _decisions("daily", 10, 0)
+    findings = detect(pl.concat([org(12), daily]))
+    assert needs(findings, "daily", "machine_regularity").startswith("per-request timestamps")  # type: ignore[union-attr]
+    assert needs(findings, "daily", "no_rest_rhythm").startswith("per-request timestamps")  # type: ignore[union-attr]
+
+
+def test_a_loop_with_repeated_prompts_is_high_risk() -> None:
+    n = int(20 * DAY / 600)
+    loop = events("bot", np.arange(0, 20 * DAY, 600.0), prompt_hashes=[f"t{i % 3}" for i in range(n)])
+    findings = detect(pl.concat([org(12), loop]))
+    assert risk(findings, "bot") == "high"
+    assert {f.id for f in findings.flags if f.developer == "bot"} >= {"machine_regularity", "repetition"}

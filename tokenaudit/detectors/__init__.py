@@ -1,0 +1,167 @@
+"""Goodhart-risk detectors: registry, the single entry point, and how flags combine into risk.
+
+No single signal convicts (method study §4): a developer's risk is *medium* or *high* only with
+"how" evidence (automation, waste, timing or yield), materiality (above the peer median in tokens),
+and corroboration for *high*. Flags are prompts for a conversation, not verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+from tokenaudit.detectors import context, regularity, rejected, repetition, rest, timing, volume
+from tokenaudit.detectors.base import ORG, SEVERITIES, Detector, DetectorContext, Flag
+from tokenaudit.detectors.config import Flags
+from tokenaudit.metrics import local_day
+from tokenaudit.policy import Leaderboard
+from tokenaudit.schema import total_tokens
+
+DETECTORS: Final[tuple[Detector, ...]] = (
+    volume.DETECTOR,
+    regularity.DETECTOR,
+    rest.DETECTOR,
+    repetition.DETECTOR,
+    context.DETECTOR,
+    timing.SNAPSHOT_SPIKE,
+    timing.LAUNCH_STEP,
+    rejected.DETECTOR,
+)
+CORE_FAMILIES: Final = ("automation", "waste", "timing", "yield")
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Flags, what could not be evaluated (and why), and the per-developer risk."""
+
+    flags: list[Flag]
+    not_evaluated: pl.DataFrame
+    """developer, id, needs."""
+    risk: pl.DataFrame
+    """developer, risk_level, risk_score, families (list), material (bool)."""
+
+
+def peer_groups(developers: pl.DataFrame, min_team_size: int = 8) -> pl.DataFrame:
+    """Each developer's peer group: their team when it has enough developers with data, else the org."""
+    team_size = pl.len().over("team")
+    return developers.with_columns(
+        peer_group=pl.when(pl.col("team").is_not_null() & (team_size >= min_team_size))
+        .then(pl.col("team"))
+        .otherwise(pl.lit(ORG))
+    ).with_columns(n_peers=pl.len().over("peer_group"))
+
+
+def build_context(
+    events: pl.DataFrame, developers: pl.DataFrame, flags: Flags, leaderboard: Leaderboard, timezone: str
+) -> DetectorContext:
+    """Apply the policy's exclusions and assemble what detectors read."""
+    kept = events.filter(
+        ~pl.col("developer").is_in(flags.service_accounts)
+        & ~pl.col("model").fill_null("").is_in(flags.ignore_models)
+        & ((pl.col("grain") != "request") | (total_tokens() >= flags.min_request_tokens))
+    )
+    people = (
+        kept.group_by("developer")
+        .agg(total_tokens().sum(), local_day(timezone).n_unique().alias("active_days"))
+        .join(developers.select("developer", "team"), on="developer", how="left")
+        .sort("developer")
+    )
+    return DetectorContext(
+        events=kept,
+        requests=kept.filter(pl.col("grain") == "request"),
+        developers=peer_groups(people),
+        flags=flags,
+        leaderboard=leaderboard,
+    )
+
+
+def _evidence(row: dict[str, object], names: tuple[str, ...]) -> dict[str, object]:
+    values = {name: row.get(name) for name in names}
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in values.items()}
+
+
+def run_detectors(ctx: DetectorContext) -> Findings:
+    """Run every enabled detector and combine the results into flags and risk levels."""
+    flags: list[Flag] = []
+    skipped: list[pl.DataFrame] = []
+    severities: list[pl.DataFrame] = []
+    for detector in DETECTORS:
+        if not getattr(ctx.flags, detector.id).enabled:
+            continue
+        frame = detector.compute(ctx)
+        evaluated = frame.filter(pl.col("needs").is_null())
+        skipped.append(
+            frame.filter(pl.col("needs").is_not_null()).select("developer", pl.lit(detector.id).alias("id"), "needs")
+        )
+        fired = evaluated.filter(pl.col("severity") > 0).sort("developer")
+        severities.append(
+            fired.select(
+                "developer", pl.lit(detector.family).alias("family"), "severity", pl.lit(detector.id).alias("id")
+            )
+        )
+        flags.extend(
+            Flag(
+                developer=row["developer"],
+                id=detector.id,
+                family=detector.family,
+                severity=SEVERITIES[row["severity"]],
+                strength=round(float(row["strength"] or 0.0), 3),
+                reason=detector.reason(row),
+                evidence=json.loads(json.dumps(_evidence(row, detector.evidence), default=str)),
+                consider=detector.consider,
+            )
+            for row in fired.iter_rows(named=True)
+        )
+    not_evaluated = pl.concat(
+        [pl.DataFrame(schema={"developer": pl.String, "id": pl.String, "needs": pl.String}), *skipped]
+    )
+    return Findings(flags=flags, not_evaluated=not_evaluated, risk=combine(ctx, severities))
+
+
+def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFrame:
+    """Risk level per developer from the per-family maxima (method study §4)."""
+    fired = pl.concat(
+        [
+            pl.DataFrame(schema={"developer": pl.String, "family": pl.String, "severity": pl.Int32, "id": pl.String}),
+            *(frame.with_columns(pl.col("severity").cast(pl.Int32)) for frame in severities),
+        ]
+    )
+    families = fired.group_by("developer", "family").agg(pl.col("severity").max())
+    per_family = families.pivot(on="family", index="developer", values="severity")
+    for family in ("inflation", *CORE_FAMILIES):
+        if family not in per_family.columns:
+            per_family = per_family.with_columns(pl.lit(0, pl.Int32).alias(family))
+    timing_fired = fired.filter(pl.col("id").is_in(["snapshot_spike", "launch_step"])).select("developer").unique()
+    core = pl.max_horizontal(*CORE_FAMILIES)
+    support = pl.sum_horizontal(*((pl.col(f) >= 1).cast(pl.Int32) for f in CORE_FAMILIES))
+    volume_sev = pl.col("inflation")
+    material = pl.col("material")
+    level = (
+        pl.when(material & (core == 3) & ((support >= 2) | (volume_sev >= 2)))
+        .then(pl.lit("high"))
+        .when(material & ((core == 3) | ((core == 2) & ((support >= 2) | (volume_sev >= 2)))))
+        .then(pl.lit("medium"))
+        .when(pl.max_horizontal(core, volume_sev) >= 1)
+        .then(pl.lit("low"))
+        .otherwise(pl.lit("none"))
+    )
+    developers = ctx.developers.with_columns(
+        material=pl.col("total_tokens") >= pl.col("total_tokens").median().over("peer_group")
+    )
+    return (
+        developers.select("developer", "material")
+        .join(per_family.fill_null(0), on="developer", how="left")
+        .with_columns(pl.col("inflation", *CORE_FAMILIES).fill_null(0))
+        .with_columns(material=pl.col("material") | pl.col("developer").is_in(timing_fired["developer"].implode()))
+        .with_columns(
+            risk_level=level,
+            risk_score=(core + 0.5 * (support - 1).clip(0) + 0.5 * volume_sev).cast(pl.Float64),
+            families=pl.concat_list(
+                [pl.when(pl.col(f) >= 1).then(pl.lit(f)) for f in ("inflation", *CORE_FAMILIES)]
+            ).list.drop_nulls(),
+        )
+        .select("developer", "risk_level", "risk_score", "families", "material")
+    )

@@ -1,0 +1,130 @@
+"""What every detector shares: its context, its output rows, and severity bands as expressions.
+
+A detector is a plain function from a :class:`DetectorContext` to one row per developer with a
+``severity`` (0 none … 3 high), a ``strength`` in [0, 1], the statistics behind it, and ``needs`` (why
+it could not be evaluated, else null). Turning those rows into readable flags happens once, in
+:mod:`tokenaudit.detectors`, so every detector explains itself the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import polars as pl
+
+from tokenaudit.detectors.config import Bands, Flags
+from tokenaudit.policy import Leaderboard
+
+SEVERITIES: Final = ("none", "low", "medium", "high")
+SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES)}
+Family = Literal["inflation", "automation", "waste", "timing", "yield"]
+ORG: Final = "(org)"
+
+
+@dataclass(frozen=True)
+class DetectorContext:
+    """Inputs to every detector.
+
+    ``events``: canonical events after the policy's exclusions. ``requests``: only per-request rows
+    (timing needs them). ``developers``: one row per developer with ``team``, ``peer_group``,
+    ``n_peers``, ``total_tokens`` and ``active_days``.
+    """
+
+    events: pl.DataFrame
+    requests: pl.DataFrame
+    developers: pl.DataFrame
+    flags: Flags
+    leaderboard: Leaderboard
+    has_outcomes: bool = False
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A registered detector: stable id, family, honest explanations, and its computation."""
+
+    id: str
+    family: Family
+    consider: tuple[str, ...]
+    """Honest explanations a lead should rule out before reading anything into the flag."""
+    compute: Callable[[DetectorContext], pl.DataFrame]
+    reason: Callable[[dict[str, Any]], str]
+    evidence: tuple[str, ...]
+    """Columns of the computed frame reported as evidence (statistic, baseline, thresholds, n)."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One finding for one developer."""
+
+    developer: str
+    id: str
+    family: Family
+    severity: str
+    strength: float
+    reason: str
+    evidence: dict[str, Any]
+    consider: tuple[str, ...] = field(default_factory=tuple)
+
+
+def band_severity(value: pl.Expr, bands: Bands) -> pl.Expr:
+    """0–3 from the statistic and its bands; bands may run upwards or downwards."""
+    if bands.high >= bands.low:
+        return (
+            pl.when(value >= bands.high).then(3).when(value >= bands.medium).then(2).when(value >= bands.low).then(1)
+        ).otherwise(0)
+    return (
+        pl.when(value <= bands.high).then(3).when(value <= bands.medium).then(2).when(value <= bands.low).then(1)
+    ).otherwise(0)
+
+
+def band_strength(value: pl.Expr, bands: Bands) -> pl.Expr:
+    """Where the statistic sits between the low and high thresholds, clipped to [0, 1]."""
+    span = bands.high - bands.low
+    return ((value - bands.low) / span).clip(0.0, 1.0) if span else (value >= bands.low).cast(pl.Float64)
+
+
+def robust_z(value: str | pl.Expr, group: str = "peer_group") -> pl.Expr:
+    """Iglewicz–Hoaglin modified z within ``group``; falls back to the mean absolute deviation.
+
+    Median/MAD rather than mean/stdev, because token volumes are heavy-tailed and the gamers we look
+    for would otherwise inflate the very baseline they are compared with.
+    """
+    x = pl.col(value) if isinstance(value, str) else value
+    median = x.median().over(group)
+    deviation = (x - median).abs()
+    mad = deviation.median().over(group)
+    mean_ad = deviation.mean().over(group)
+    return (
+        pl.when(mad > 0)
+        .then(0.6745 * (x - median) / mad)
+        .when(mean_ad > 0)
+        .then((x - median) / (1.253314 * mean_ad))
+        .otherwise(0.0)
+    )
+
+
+def capped(severity: pl.Expr, maximum: str) -> pl.Expr:
+    """Apply a detector's ``max_severity`` from the policy."""
+    return pl.min_horizontal(severity, pl.lit(SEVERITY_RANK[maximum]))
+
+
+def not_evaluated(condition: pl.Expr, needs: str) -> pl.Expr:
+    """``needs`` text where ``condition`` holds (the minimum data is missing), else null."""
+    return pl.when(condition).then(pl.lit(needs)).otherwise(pl.lit(None, pl.String))
+
+
+def fmt_int(value: float | int | None) -> str:
+    """12,345."""
+    return "n/a" if value is None else f"{round(value):,}"
+
+
+def fmt_pct(value: float | None) -> str:
+    """42%."""
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def fmt_num(value: float | None, digits: int = 2) -> str:
+    """A plain number with fixed decimals."""
+    return "n/a" if value is None else f"{value:.{digits}f}"

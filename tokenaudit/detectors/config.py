@@ -1,0 +1,143 @@
+"""Policy models for the ``flags:`` section: one block per detector, every default documented.
+
+Defaults follow the method study (``shared/goodhart-methods.md`` §3), calibrated on the simulator's
+honest population; the README lists where and why they depart from it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Severity = Literal["low", "medium", "high"]
+Positive = Annotated[float, Field(gt=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    max_severity: Severity = "high"
+    """Cap this detector's severity (e.g. ``low`` to keep it as corroboration only)."""
+
+
+class Bands(BaseModel):
+    """Thresholds for low / medium / high, in the statistic's own direction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    low: float
+    medium: float
+    high: float
+
+    @model_validator(mode="after")
+    def _monotone(self) -> Bands:
+        ascending = self.low <= self.medium <= self.high
+        descending = self.low >= self.medium >= self.high
+        if not (ascending or descending):
+            msg = "expected low, medium and high in order (all increasing or all decreasing)"
+            raise ValueError(msg)
+        return self
+
+
+class VolumeOutlier(_Block):
+    """S1: robust z of log10(total tokens) within the peer group."""
+
+    z: Bands = Bands(low=3.5, medium=5.0, high=7.0)
+    min_peers: int = 8
+    min_active_days: int = 5
+
+
+class MachineRegularity(_Block):
+    """S2: session/episode starts too regular for a person."""
+
+    burstiness: Bands = Bands(low=-0.3, medium=-0.5, high=-0.75)
+    modal_share: Bands = Bands(low=0.3, medium=0.5, high=0.7)
+    phase_lock: Share = 0.5
+    """Minute-of-hour phase lock (mean resultant length) that alone gives at most medium."""
+    min_intervals: int = 20
+    min_days: int = 3
+    episode_gap_seconds: Positive = 90
+    min_sessions_for_session_series: int = 20
+
+
+class NoRestRhythm(_Block):
+    """S3: no daily rest period: share of activity in the developer's own quietest 8 hours."""
+
+    quiet_share: Bands = Bands(low=0.08, medium=0.15, high=0.25)
+    active_hours: Bands = Bands(low=14, medium=16, high=20)
+    min_active_days: int = 10
+    min_active_minutes: int = 200
+
+
+class Repetition(_Block):
+    """S4: the same prompt (hash) or the same session opener, again and again."""
+
+    share: Bands = Bands(low=0.3, medium=0.5, high=0.75)
+    min_peer_ratio: Positive = 3.0
+    min_prompts: int = 50
+    min_sessions: int = 30
+
+
+class ContextStuffing(_Block):
+    """S5: context re-read far above same-tool peers, with little output."""
+
+    z_one: Positive = 3.5
+    z_both: Positive = 3.5
+    z_high: Positive = 5.0
+    min_median_context: Positive = 100_000
+    min_context_per_output: Positive = 1_000
+    min_requests: int = 100
+    min_peers: int = 5
+
+
+class SnapshotSpike(_Block):
+    """S6: usage concentrated in the window before leaderboard snapshots."""
+
+    window_hours: Positive = 24
+    lift: Bands = Bands(low=2.0, medium=3.0, high=5.0)
+    min_share_medium: Share = 0.25
+    min_share_high: Share = 0.4
+    consistency: Share = 0.67
+    min_snapshots: int = 3
+    min_active_days: int = 5
+
+
+class LaunchStep(_Block):
+    """S7: a step up in daily tokens after the leaderboard launch, relative to peers."""
+
+    window_days: int = 28
+    relative_step: Bands = Bands(low=2.0, medium=3.0, high=5.0)
+    cusum_k: Positive = 1.0
+    cusum_h: Positive = 5.0
+    alarm_within_days: int = 14
+    min_active_days_each_side: int = 10
+
+
+class RejectedWork(_Block):
+    """S9: acceptance far below peers where the source reports accept/reject decisions."""
+
+    z: Bands = Bands(low=-2.5, medium=-3.5, high=-5.0)
+    min_decisions: int = 50
+
+
+class Flags(BaseModel):
+    """The ``flags:`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_request_tokens: int = Field(default=0, ge=0)
+    """Requests below this many tokens are ignored by the detectors (auxiliary title/summary calls)."""
+    ignore_models: list[str] = Field(default_factory=list)
+    service_accounts: list[str] = Field(default_factory=list)
+    """Developers (canonical ids) exempt from flags: triage bots, CI review actions under a personal key."""
+    volume_outlier: VolumeOutlier = VolumeOutlier()
+    machine_regularity: MachineRegularity = MachineRegularity()
+    no_rest_rhythm: NoRestRhythm = NoRestRhythm()
+    repetition: Repetition = Repetition()
+    context_stuffing: ContextStuffing = ContextStuffing()
+    snapshot_spike: SnapshotSpike = SnapshotSpike()
+    launch_step: LaunchStep = LaunchStep()
+    rejected_work: RejectedWork = RejectedWork()

@@ -1,0 +1,159 @@
+"""S2 ``machine_regularity`` (automation): session or episode starts too regular for a person.
+
+People work in bursts with heavy-tailed pauses; a loop fires at its period. The series is session
+starts when there are enough of them, else *episode* starts (runs of requests separated by a pause),
+never single requests: a cron run that sends five requests looks bursty request by request.
+Statistics: finite-size corrected burstiness A_n (Kim & Jo 2016), the share of intervals near the
+modal interval (a loop mixed with human use), and phase lock to the loop's period (cron schedules).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from tokenaudit.detectors.base import (
+    Detector,
+    DetectorContext,
+    band_severity,
+    band_strength,
+    capped,
+    fmt_num,
+    fmt_pct,
+    not_evaluated,
+)
+
+_LOG_BIN = math.log(1.02)
+
+
+def _starts(context: DetectorContext) -> pl.DataFrame:
+    """One row per start (session start, or episode start for developers with few sessions)."""
+    config = context.flags.machine_regularity
+    requests = context.requests.select("developer", "session_id", "timestamp").sort("developer", "timestamp")
+    sessions = (
+        requests.filter(pl.col("session_id").is_not_null())
+        .group_by("developer", "session_id")
+        .agg(pl.col("timestamp").min())
+        .with_columns(kind=pl.lit("session"))
+    )
+    gap = pl.col("timestamp").diff().over("developer").dt.total_seconds(fractional=True)
+    episodes = requests.filter(gap.is_null() | (gap > config.episode_gap_seconds)).with_columns(kind=pl.lit("episode"))
+    use_sessions = (
+        sessions.group_by("developer")
+        .len()
+        .filter(pl.col("len") >= config.min_sessions_for_session_series)
+        .select("developer")
+    )
+    return pl.concat(
+        [
+            sessions.join(use_sessions, on="developer", how="semi").select("developer", "timestamp", "kind"),
+            episodes.join(use_sessions, on="developer", how="anti").select("developer", "timestamp", "kind"),
+        ]
+    ).sort("developer", "timestamp")
+
+
+def compute(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: n intervals, CV, A_n, modal-interval share, phase lock, days spanned."""
+    config = context.flags.machine_regularity
+    intervals = (
+        _starts(context)
+        .with_columns(delta=pl.col("timestamp").diff().over("developer").dt.total_seconds(fractional=True))
+        .filter(pl.col("delta") > 1)
+        .with_columns(log_bin=(pl.col("delta").log() / _LOG_BIN).floor().cast(pl.Int64))
+    )
+    bins = intervals.group_by("developer", "log_bin").len()
+    modal = (
+        bins.sort("len", "log_bin", descending=[True, False])
+        .group_by("developer", maintain_order=True)
+        .first()
+        .select("developer", pl.col("log_bin").alias("modal_bin"))
+    )
+    near_modal = (
+        bins.join(modal, on="developer")
+        .filter((pl.col("log_bin") - pl.col("modal_bin")).abs() <= 1)
+        .group_by("developer")
+        .agg(pl.col("len").sum().alias("near_modal"))
+    )
+    cv = pl.col("delta").std() / pl.col("delta").mean()
+    stats = intervals.group_by("developer").agg(
+        pl.len().alias("n_intervals"),
+        cv.alias("cv"),
+        pl.col("delta").median().alias("median_interval_s"),
+        pl.col("timestamp").dt.date().n_unique().alias("days"),
+    )
+    n = pl.col("n_intervals").cast(pl.Float64)
+    burstiness = ((n + 1).sqrt() * pl.col("cv") - (n - 1).sqrt()) / (
+        ((n + 1).sqrt() - 2) * pl.col("cv") + (n - 1).sqrt()
+    )
+    period = (pl.col("median_interval_s") / 60).round().clip(1) * 60
+    phase = (
+        intervals.join(stats.select("developer", period.alias("period")), on="developer")
+        .with_columns(angle=2 * math.pi * (pl.col("timestamp").dt.epoch("s") % pl.col("period")) / pl.col("period"))
+        .group_by("developer")
+        .agg((pl.col("angle").cos().mean().pow(2) + pl.col("angle").sin().mean().pow(2)).sqrt().alias("phase_lock"))
+    )
+    frame = (
+        context.developers.select("developer", "peer_group")
+        .join(stats, on="developer", how="left")
+        .join(near_modal, on="developer", how="left")
+        .join(phase, on="developer", how="left")
+        .with_columns(
+            burstiness.alias("burstiness"),
+            (pl.col("near_modal").fill_null(0) / pl.col("n_intervals")).alias("modal_share"),
+            pl.col("n_intervals").fill_null(0),
+        )
+    )
+    phase_severity = pl.when((pl.col("phase_lock") >= config.phase_lock) & (pl.col("n_intervals") >= 30)).then(2)
+    severity = pl.max_horizontal(
+        band_severity(pl.col("burstiness"), config.burstiness),
+        band_severity(pl.col("modal_share"), config.modal_share),
+        phase_severity.otherwise(0),
+    )
+    strength = pl.max_horizontal(
+        band_strength(pl.col("burstiness"), config.burstiness),
+        band_strength(pl.col("modal_share"), config.modal_share),
+    )
+    return frame.with_columns(
+        capped(severity, config.max_severity).alias("severity"),
+        strength.alias("strength"),
+        pl.col("burstiness").median().over("peer_group").alias("peer_median_burstiness"),
+        not_evaluated(
+            (pl.col("n_intervals") < config.min_intervals) | (pl.col("days").fill_null(0) < config.min_days),
+            f"per-request timestamps: at least {config.min_intervals} session/episode intervals over "
+            f"{config.min_days} days",
+        ).alias("needs"),
+    )
+
+
+def reason(row: dict[str, Any]) -> str:
+    """Say which regularity statistic stands out and how it compares with peers."""
+    return (
+        f"{fmt_pct(row['modal_share'])} of {row['n_intervals']:,} gaps between session/episode starts were within "
+        f"±2% of {fmt_num(row['median_interval_s'] / 60, 1)} min (regularity A = {fmt_num(row['burstiness'])}); "
+        f"peer median A = {fmt_num(row['peer_median_burstiness'])}, people are near 0 or above."
+    )
+
+
+DETECTOR = Detector(
+    id="machine_regularity",
+    family="automation",
+    consider=(
+        "a legitimate scheduled automation under a personal key (belongs on the service-account list)",
+        "an IDE extension that polls",
+        "an evaluation harness",
+    ),
+    compute=compute,
+    reason=reason,
+    evidence=(
+        "n_intervals",
+        "cv",
+        "burstiness",
+        "modal_share",
+        "phase_lock",
+        "median_interval_s",
+        "days",
+        "peer_median_burstiness",
+    ),
+)
