@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,8 @@ from tokenaudit import __version__
 from tokenaudit.audit import run_audit
 from tokenaudit.console import stderr_console, wants_color
 from tokenaudit.errors import ExitCode, StrictRejectError, TokenauditError, UsageError
+from tokenaudit.evaluate import LEVELS, evaluate, evaluation_data, evaluation_text, read_audit, read_labels
+from tokenaudit.explain import explain
 from tokenaudit.ingest import LoadedEvents, Period, load_events
 from tokenaudit.metrics import GROUP_KEYS, totals
 from tokenaudit.output import emit, write_atomic
@@ -23,6 +26,8 @@ from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers import READERS
 from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render as render_csv
+from tokenaudit.render.explain import explain_data, explain_text
+from tokenaudit.render.json_format import render as render_json
 from tokenaudit.report import Document, TableView, audit_document, quality_notes, totals_document
 
 app = typer.Typer(
@@ -74,6 +79,13 @@ RejectsOption = Annotated[
 ]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 4) if any row is rejected.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print no diagnostics, only errors.")]
+
+
+class TextFormat(StrEnum):
+    """``--format`` for commands whose output is a text page or JSON (explain, evaluate)."""
+
+    TEXT = "text"
+    JSON = "json"
 
 
 def _version(value: bool) -> None:
@@ -230,6 +242,52 @@ def audit_command(
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer)
         _finish(loaded, audit_document(run_audit(loaded, settings)), chosen, output, rejects, strict, quiet)
+
+
+@app.command("explain")
+def explain_command(
+    developer: Annotated[str, typer.Argument(help="The developer to explain (canonical id or as in the data).")],
+    inputs: Inputs,
+    policy: PolicyOption = None,
+    output_format: Annotated[
+        TextFormat | None,
+        typer.Option(
+            "--format", "-f", help="text or json [default: text on a terminal, else json].", show_default=False
+        ),
+    ] = None,
+    output: OutputOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    tz: TzOption = None,
+    input_format: InputFormatOption = None,
+) -> None:
+    """One developer's evidence: daily sparkline, hour-of-week heatmap, gap histogram, flags vs peers."""
+    with _user_errors():
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, None)
+        explanation = explain(run_audit(loaded, settings), developer)
+        text_output = output_format is TextFormat.TEXT or (
+            output_format is None and output is None and sys.stdout.isatty()
+        )
+        emit(explain_text(explanation) if text_output else render_json(explain_data(explanation)), output)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    labels: Annotated[Path, typer.Argument(help="Ground-truth labels CSV (simulate writes labels.csv).")],
+    audit_json: Annotated[Path, typer.Argument(help="An 'audit --format json' output.")],
+    at: Annotated[str, typer.Option("--at", help="Risk level that counts as flagged: low, medium or high.")] = "medium",
+    output_format: Annotated[
+        TextFormat | None, typer.Option("--format", "-f", help="text or json.", show_default=False)
+    ] = None,
+    output: OutputOption = None,
+) -> None:
+    """Precision, recall and false-positive rates of an audit's flags against planted labels."""
+    with _user_errors():
+        if at not in LEVELS:
+            raise UsageError(f"--at: expected one of {', '.join(LEVELS)}, got {at!r}")
+        result = evaluate(read_labels(labels), read_audit(audit_json), at)
+        text_output = output_format is not TextFormat.JSON
+        emit(evaluation_text(result) if text_output else render_json(evaluation_data(result)), output)
 
 
 @policy_app.command("check")

@@ -1,0 +1,152 @@
+"""Measuring the detectors against ground truth (the simulator's ``labels.csv``).
+
+A detector that is never measured is a guess. This compares an audit's risk levels with planted
+labels: precision and recall at a risk level, recall per gaming style and intensity, false-positive
+rate per honest archetype, and average precision of the risk score.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from tokenaudit.errors import InputError
+
+LEVELS: Final = ("low", "medium", "high")
+_REQUIRED: Final = ("developer", "label", "archetype", "style", "intensity")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Headline figures plus per-style and per-archetype breakdowns."""
+
+    at_level: str
+    overall: dict[str, Any]
+    by_style: pl.DataFrame
+    by_archetype: pl.DataFrame
+    missing: list[str]
+
+
+def read_labels(path: Path) -> pl.DataFrame:
+    """Ground-truth labels; one line naming the file and the missing column on error."""
+    try:
+        labels = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        msg = f"{path}: cannot read labels CSV: {str(exc).splitlines()[0]}"
+        raise InputError(msg) from None
+    missing = [name for name in _REQUIRED if name not in labels.columns]
+    if missing:
+        msg = f"{path}: missing column {missing[0]!r}; expected {', '.join(_REQUIRED)}"
+        raise InputError(msg)
+    return labels.select(_REQUIRED)
+
+
+def read_audit(path: Path) -> pl.DataFrame:
+    """developer, risk_level, risk_score from an ``audit --format json`` document."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        rows = [(d["developer"], d["risk"]["level"], float(d["risk"]["score"])) for d in document["developers"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = f"{path}: not an audit JSON document ({type(exc).__name__}: {exc})"
+        raise InputError(msg) from None
+    return pl.DataFrame(
+        rows, schema={"developer": pl.String, "risk_level": pl.String, "risk_score": pl.Float64}, orient="row"
+    )
+
+
+def _average_precision(frame: pl.DataFrame) -> float | None:
+    """Area under the precision–recall curve of ``risk_score`` (ties broken pessimistically)."""
+    positives = frame["is_gamer"].sum()
+    if not positives:
+        return None
+    ranked = frame.sort(["risk_score", "is_gamer"], descending=[True, False]).with_columns(
+        hits=pl.col("is_gamer").cast(pl.Int64).cum_sum(), seen=pl.int_range(1, pl.len() + 1)
+    )
+    precision_at_hits = ranked.filter(pl.col("is_gamer")).select((pl.col("hits") / pl.col("seen")).mean())
+    return float(precision_at_hits.item())
+
+
+def evaluate(labels: pl.DataFrame, audit: pl.DataFrame, at_level: str = "medium") -> Evaluation:
+    """Score flags at ``at_level`` or above against the labels."""
+    threshold = LEVELS.index(at_level)
+    rank = {name: index for index, name in enumerate(LEVELS)}
+    joined = labels.join(audit, on="developer", how="inner").with_columns(
+        is_gamer=pl.col("label") == "gamer",
+        flagged=pl.col("risk_level").replace_strict(rank, default=-1, return_dtype=pl.Int64) >= threshold,
+    )
+    missing = sorted(set(labels["developer"]) - set(joined["developer"]))
+    tp = joined.filter(pl.col("is_gamer") & pl.col("flagged")).height
+    fp = joined.filter(~pl.col("is_gamer") & pl.col("flagged")).height
+    gamers = joined.filter(pl.col("is_gamer")).height
+    honest = joined.height - gamers
+    overall = {
+        "developers": joined.height,
+        "gamers": gamers,
+        "honest": honest,
+        "true_positives": tp,
+        "false_positives": fp,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / gamers if gamers else None,
+        "false_positive_rate": fp / honest if honest else None,
+        "average_precision": _average_precision(joined),
+    }
+    by_style = (
+        joined.filter(pl.col("is_gamer"))
+        .group_by("style", "intensity")
+        .agg(pl.len().alias("n"), pl.col("flagged").sum().alias("detected"))
+        .with_columns(recall=pl.col("detected") / pl.col("n"))
+        .sort("style", "intensity")
+    )
+    by_archetype = (
+        joined.filter(~pl.col("is_gamer"))
+        .group_by("archetype")
+        .agg(pl.len().alias("n"), pl.col("flagged").sum().alias("flagged"))
+        .with_columns(false_positive_rate=pl.col("flagged") / pl.col("n"))
+        .sort("archetype")
+    )
+    return Evaluation(at_level, overall, by_style, by_archetype, missing)
+
+
+def evaluation_data(result: Evaluation) -> dict[str, Any]:
+    """JSON form."""
+    return {
+        "at_level": result.at_level,
+        "overall": result.overall,
+        "by_style": result.by_style.to_dicts(),
+        "by_archetype": result.by_archetype.to_dicts(),
+        "labels_missing_from_audit": result.missing,
+    }
+
+
+def evaluation_text(result: Evaluation) -> str:
+    """Plain-text report for the terminal and for RESULTS files."""
+    o = result.overall
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    lines = [
+        f"Flagged = risk {result.at_level} or above. {o['developers']} developers: {o['gamers']} planted gamers, "
+        f"{o['honest']} honest.",
+        f"precision {pct(o['precision'])}  recall {pct(o['recall'])}  "
+        f"false-positive rate {pct(o['false_positive_rate'])}  average precision {pct(o['average_precision'])}",
+        "",
+        "Recall by style and intensity:",
+        *(
+            f"  {r['style']:<20} ×{r['intensity']:<5} {r['detected']}/{r['n']}  recall {r['recall']:.2f}"
+            for r in result.by_style.iter_rows(named=True)
+        ),
+        "",
+        "False positives by honest archetype:",
+        *(
+            f"  {r['archetype']:<20} {r['flagged']}/{r['n']}  rate {r['false_positive_rate']:.2f}"
+            for r in result.by_archetype.iter_rows(named=True)
+        ),
+    ]
+    if result.missing:
+        lines += ["", f"labelled developers absent from the audit: {', '.join(result.missing)}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,144 @@
+"""Drill-down for one developer: the evidence behind the audit, beside the peer baseline.
+
+Everything here is computed from the same events and findings as the audit, so the numbers in
+``explain`` and ``audit`` cannot disagree.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+from tokenaudit.audit import AuditResult
+from tokenaudit.detectors.base import Flag
+from tokenaudit.errors import UsageError
+from tokenaudit.metrics import local_day
+from tokenaudit.schema import total_tokens
+
+GAP_EDGES_S: Final = (60, 120, 300, 600, 1800, 3600, 3 * 3600)
+GAP_LABELS: Final = ("<1m", "1-2m", "2-5m", "5-10m", "10-30m", "30-60m", "1-3h", ">3h")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One developer's evidence: series for charts and the flags with their numbers."""
+
+    developer: str
+    team: str | None
+    risk_level: str
+    rank_tokens: int
+    daily: pl.DataFrame
+    """day, tokens, peer_median_tokens."""
+    hour_of_week: pl.DataFrame
+    """weekday (1 = Monday), hour, active_minutes — in the audit's time zone."""
+    gaps: pl.DataFrame
+    """bucket, count, share, peer_share — gaps between request bursts."""
+    top_prompts: pl.DataFrame
+    """prompt_hash (shortened), count, share — never prompt text."""
+    flags: list[Flag]
+    not_evaluated: list[tuple[str, str]]
+    timezone: str
+
+
+def _find(result: AuditResult, developer: str) -> str:
+    known = result.developers["developer"].to_list()
+    if developer in known:
+        return developer
+    folded = {name.lower(): name for name in known}
+    if developer.lower() in folded:
+        return str(folded[developer.lower()])
+    close = difflib.get_close_matches(developer, known, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    msg = f"developer {developer!r} is not in the audited data{hint}"
+    raise UsageError(msg)
+
+
+def _bucket(seconds: pl.Expr) -> pl.Expr:
+    """The label of the [edge, next edge) bucket a gap falls in."""
+    expr = pl.when(seconds < GAP_EDGES_S[0]).then(pl.lit(GAP_LABELS[0]))
+    for edge, label in zip(GAP_EDGES_S[1:], GAP_LABELS[1:-1], strict=True):
+        expr = expr.when(seconds < edge).then(pl.lit(label))
+    return expr.otherwise(pl.lit(GAP_LABELS[-1]))
+
+
+def _gap_histogram(requests: pl.DataFrame) -> pl.DataFrame:
+    """Gaps between consecutive requests of each developer, bucketed, per developer."""
+    gaps = (
+        requests.sort("developer", "timestamp")
+        .with_columns(gap=pl.col("timestamp").diff().over("developer").dt.total_seconds())
+        .filter(pl.col("gap").is_not_null())
+        .with_columns(bucket=_bucket(pl.col("gap")))
+    )
+    return (
+        gaps.group_by("developer", "bucket")
+        .len("count")
+        .with_columns(share=pl.col("count") / pl.col("count").sum().over("developer"))
+    )
+
+
+def explain(result: AuditResult, developer: str) -> Explanation:
+    """Collect the drill-down for ``developer`` (exact or case-insensitive name)."""
+    name = _find(result, developer)
+    timezone = result.loaded.period.timezone
+    events = result.loaded.events
+    mine = events.filter(pl.col("developer") == name)
+    row = result.developers.filter(pl.col("developer") == name).row(0, named=True)
+    daily_all = events.group_by("developer", local_day(timezone).alias("day")).agg(total_tokens().sum().alias("tokens"))
+    # Peers who did not work on a day count as zero that day, so weekends do not look busy.
+    peers = result.developers.filter(pl.col("developer") != name).select("developer")
+    peer_median = (
+        peers.join(daily_all.select("day").unique(), how="cross")
+        .join(daily_all, on=["developer", "day"], how="left")
+        .group_by("day")
+        .agg(pl.col("tokens").fill_null(0).median().alias("peer_median_tokens"))
+    )
+    daily = (
+        daily_all.filter(pl.col("developer") == name)
+        .select("day", "tokens")
+        .join(peer_median, on="day", how="left")
+        .sort("day")
+    )
+    local = pl.col("timestamp").dt.convert_time_zone(timezone)
+    hour_of_week = (
+        mine.filter(pl.col("grain") == "request")
+        .select(local.dt.truncate("1m").alias("minute"))
+        .unique()
+        .group_by(pl.col("minute").dt.weekday().alias("weekday"), pl.col("minute").dt.hour().alias("hour"))
+        .len("active_minutes")
+        .sort("weekday", "hour")
+    )
+    histogram = _gap_histogram(events.filter(pl.col("grain") == "request"))
+    peer_share = histogram.group_by("bucket").agg(pl.col("share").median().alias("peer_share"))
+    gaps = (
+        histogram.filter(pl.col("developer") == name)
+        .drop("developer")
+        .join(peer_share, on="bucket", how="full", coalesce=True)
+        .with_columns(pl.col("count").fill_null(0), pl.col("share").fill_null(0.0))
+        .sort(pl.col("bucket").cast(pl.Enum(list(GAP_LABELS))))
+    )
+    prompts = mine.filter(pl.col("prompt_hash").is_not_null())
+    top_prompts = (
+        prompts.group_by(pl.col("prompt_hash").str.slice(0, 12))
+        .len("count")
+        .filter(pl.col("count") > 1)
+        .with_columns(share=pl.col("count") / max(prompts.height, 1))
+        .sort("count", "prompt_hash", descending=[True, False])
+        .head(5)
+    )
+    skipped = result.findings.not_evaluated.filter(pl.col("developer") == name).sort("id")
+    return Explanation(
+        developer=name,
+        team=row["team"],
+        risk_level=row["risk_level"],
+        rank_tokens=row["rank_tokens"],
+        daily=daily,
+        hour_of_week=hour_of_week,
+        gaps=gaps,
+        top_prompts=top_prompts,
+        flags=[flag for flag in result.findings.flags if flag.developer == name],
+        not_evaluated=[(r["id"], r["needs"]) for r in skipped.iter_rows(named=True)],
+        timezone=timezone,
+    )

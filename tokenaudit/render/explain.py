@@ -1,0 +1,117 @@
+"""``explain`` output: a terminal page of small charts, or the same data as JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tokenaudit.explain import Explanation
+from tokenaudit.report import NOTICE, SCHEMA_VERSION
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+_SHADES = " ░▒▓█"
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _scaled(values: list[float], alphabet: str) -> str:
+    top = max(values, default=0) or 1
+    return "".join(alphabet[round(value / top * (len(alphabet) - 1))] for value in values)
+
+
+def explain_data(explanation: Explanation) -> dict[str, Any]:
+    """The drill-down as JSON (same ``schema_version`` family as ``audit``)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "notice": NOTICE,
+        "developer": explanation.developer,
+        "team": explanation.team,
+        "risk": explanation.risk_level,
+        "rank": {"tokens": explanation.rank_tokens},
+        "timezone": explanation.timezone,
+        "daily_tokens": [
+            {"day": row["day"].isoformat(), "tokens": row["tokens"], "peer_median": row["peer_median_tokens"]}
+            for row in explanation.daily.iter_rows(named=True)
+        ],
+        "hour_of_week": [dict(row) for row in explanation.hour_of_week.iter_rows(named=True)],
+        "gaps_between_requests": [
+            {
+                "bucket": r["bucket"],
+                "count": r["count"],
+                "share": round(r["share"], 4),
+                "peer_share": None if r["peer_share"] is None else round(r["peer_share"], 4),
+            }
+            for r in explanation.gaps.iter_rows(named=True)
+        ],
+        "top_repeated_prompts": [dict(row) for row in explanation.top_prompts.iter_rows(named=True)],
+        "flags": [
+            {
+                "id": f.id,
+                "severity": f.severity,
+                "reason": f.reason,
+                "evidence": f.evidence,
+                "consider": list(f.consider),
+            }
+            for f in explanation.flags
+        ],
+        "not_evaluated": [{"id": key, "needs": why} for key, why in explanation.not_evaluated],
+    }
+
+
+def _daily_lines(explanation: Explanation) -> list[str]:
+    rows = list(explanation.daily.iter_rows(named=True))
+    if not rows:
+        return ["  (no activity)"]
+    first: dt.date = rows[0]["day"]
+    last: dt.date = rows[-1]["day"]
+    by_day = {row["day"]: row for row in rows}
+    span = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    mine = [float(by_day[d]["tokens"]) if d in by_day else 0.0 for d in span]
+    peers = [float(by_day[d]["peer_median_tokens"]) if d in by_day else 0.0 for d in span]
+    scale = max(*mine, *peers, 1.0)
+    return [
+        f"  {first} … {last}  (max {int(max(mine)):,} tokens/day)",
+        "  this developer  " + _scaled([*mine, scale], _BLOCKS)[:-1],
+        "  peer median     " + _scaled([*peers, scale], _BLOCKS)[:-1],
+    ]
+
+
+def _heatmap_lines(explanation: Explanation) -> list[str]:
+    grid = {(r["weekday"], r["hour"]): r["active_minutes"] for r in explanation.hour_of_week.iter_rows(named=True)}
+    top = max(grid.values(), default=0) or 1
+    lines = ["       " + "".join(f"{h:<3}" if h % 3 == 0 else "" for h in range(24))]
+    for weekday in range(1, 8):
+        cells = "".join(_SHADES[round(grid.get((weekday, h), 0) / top * (len(_SHADES) - 1))] for h in range(24))
+        lines.append(f"  {_DAYS[weekday - 1]}  {cells}")
+    return lines
+
+
+def explain_text(explanation: Explanation) -> str:
+    """A terminal page: header, flags, then the charts."""
+    e = explanation
+    lines = [
+        f"{e.developer} ({e.team or 'no team'}) — risk {e.risk_level}, raw token rank {e.rank_tokens}",
+        NOTICE,
+        "",
+        "Flags:" if e.flags else "Flags: none",
+    ]
+    for flag in e.flags:
+        lines.append(f"  [{flag.severity}] {flag.id}: {flag.reason}")
+        lines.append("      evidence: " + ", ".join(f"{k}={v}" for k, v in flag.evidence.items()))
+        lines.append("      consider: " + "; ".join(flag.consider))
+    if e.not_evaluated:
+        lines.append("Not evaluated:")
+        lines.extend(f"  {key}: needs {why}" for key, why in e.not_evaluated)
+    lines += ["", "Daily tokens (sparkline):", *_daily_lines(e), "", f"Active minutes by hour of week ({e.timezone}):"]
+    lines += _heatmap_lines(e)
+    lines += ["", "Gaps between requests (share; peer median share):"]
+    for row in e.gaps.iter_rows(named=True):
+        bar = "█" * round(row["share"] * 40)
+        peer = "n/a" if row["peer_share"] is None else f"{row['peer_share']:.0%}"
+        lines.append(f"  {row['bucket']:>7} {bar:<40} {row['share']:>4.0%}  ({peer})")
+    if not e.top_prompts.is_empty():
+        lines += ["", "Most repeated prompts (hash prefix, never text):"]
+        lines.extend(
+            f"  {r['prompt_hash']}  ×{r['count']:,}  ({r['share']:.0%} of prompts)"
+            for r in e.top_prompts.iter_rows(named=True)
+        )
+    return "\n".join(lines) + "\n"
