@@ -77,3 +77,21 @@ def test_evaluate_rejects_a_non_audit_file(tmp_path: Path) -> None:
     result = run_cli("evaluate", str(labels), str(bogus))
     assert result.exit_code == 3
     assert "not an audit JSON document" in result.stderr
+
+
+def test_fail_on_exits_1_when_risk_reaches_the_level(org_csv: Path, tmp_path: Path) -> None:
+    failing = run_cli("audit", str(org_csv), "--format", "json", "--fail-on", "high")
+    assert failing.exit_code == 1
+    assert json.loads(failing.stdout)["summary"]["risk_levels"]["high"] == 1
+    assert "1 developer(s) at risk high or above (--fail-on)" in failing.stderr
+    relaxed = tmp_path / "relaxed.yaml"
+    relaxed.write_text(
+        "flags:\n"
+        + "".join(
+            f"  {name}:\n    max_severity: low\n"
+            for name in ("machine_regularity", "no_rest_rhythm", "repetition", "volume_outlier")
+        )
+    )
+    passing = run_cli("audit", str(org_csv), "--format", "json", "--fail-on", "medium", "--policy", str(relaxed))
+    assert passing.exit_code == 0, passing.stderr
+    assert json.loads(passing.stdout)["summary"]["risk_levels"]["high"] == 0

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 
 from tokenaudit import __version__
@@ -81,6 +82,14 @@ StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 4) if a
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print no diagnostics, only errors.")]
 
 
+class FailOn(StrEnum):
+    """``--fail-on`` levels, lowest first."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
 class TextFormat(StrEnum):
     """``--format`` for commands whose output is a text page or JSON (explain, evaluate)."""
 
@@ -111,6 +120,8 @@ def _user_errors() -> Iterator[None]:
     except TokenauditError as exc:
         stderr_console().print(f"tokenaudit: error: {exc.message}", markup=False)
         raise typer.Exit(int(exc.exit_code)) from None
+    except typer.Exit:
+        raise
     except KeyboardInterrupt:
         stderr_console().print("tokenaudit: interrupted", markup=False)
         raise typer.Exit(130) from None
@@ -236,12 +247,26 @@ def audit_command(
     rejects: RejectsOption = None,
     strict: StrictOption = False,
     quiet: QuietOption = False,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 if any developer's risk is at or above this level.", show_default=False),
+    ] = None,
 ) -> None:
-    """The full audit: per-developer usage and the raw token leaderboard (JSON is the stable interface)."""
+    """The full audit: usage, the raw token leaderboard, Goodhart-risk flags (JSON is the stable interface)."""
     with _user_errors():
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer)
-        _finish(loaded, audit_document(run_audit(loaded, settings)), chosen, output, rejects, strict, quiet)
+        result = run_audit(loaded, settings)
+        _finish(loaded, audit_document(result), chosen, output, rejects, strict, quiet)
+        if fail_on is not None:
+            at_or_above = [level.value for level in FailOn][list(FailOn).index(fail_on) :]
+            hits = result.developers.filter(pl.col("risk_level").is_in(at_or_above)).height
+            if hits:
+                if not quiet:
+                    stderr_console().print(
+                        f"tokenaudit: {hits} developer(s) at risk {fail_on.value} or above (--fail-on)", markup=False
+                    )
+                raise typer.Exit(int(ExitCode.FLAGS_AT_OR_ABOVE_FAIL_ON))
 
 
 @app.command("explain")

@@ -58,10 +58,8 @@ def _find(result: AuditResult, developer: str) -> str:
 
 def _bucket(seconds: pl.Expr) -> pl.Expr:
     """The label of the [edge, next edge) bucket a gap falls in."""
-    expr = pl.when(seconds < GAP_EDGES_S[0]).then(pl.lit(GAP_LABELS[0]))
-    for edge, label in zip(GAP_EDGES_S[1:], GAP_LABELS[1:-1], strict=True):
-        expr = expr.when(seconds < edge).then(pl.lit(label))
-    return expr.otherwise(pl.lit(GAP_LABELS[-1]))
+    index = pl.sum_horizontal([(seconds >= edge).cast(pl.Int32) for edge in GAP_EDGES_S])
+    return index.replace_strict(dict(enumerate(GAP_LABELS)), return_dtype=pl.String)
 
 
 def _gap_histogram(requests: pl.DataFrame) -> pl.DataFrame:
