@@ -30,6 +30,7 @@ from tokenaudit.render.csv_format import render as render_csv
 from tokenaudit.render.explain import explain_data, explain_text
 from tokenaudit.render.json_format import render as render_json
 from tokenaudit.report import Document, TableView, audit_document, quality_notes, totals_document
+from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
 app = typer.Typer(
     help="Audit what AI-assistant token spend bought: totals, Goodhart-risk flags, outcome-adjusted ranks.",
@@ -313,6 +314,26 @@ def evaluate_command(
         result = evaluate(read_labels(labels), read_audit(audit_json), at)
         text_output = output_format is not TextFormat.JSON
         emit(evaluation_text(result) if text_output else render_json(evaluation_data(result)), output)
+
+
+@app.command("simulate")
+def simulate_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the organisation into.")],
+    developers: Annotated[int, typer.Option(min=5, help="Number of developers.")] = 200,
+    days: Annotated[int, typer.Option(min=7, help="Length of the period in days.")] = 56,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes byte-identical files.")] = 0,
+    quiet: QuietOption = False,
+) -> None:
+    """Write a synthetic organisation with planted tokenmaxxers and ground-truth labels."""
+    with _user_errors():
+        try:
+            config = SimulationConfig(developers=developers, days=days, seed=seed)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        written = write_simulation(simulate(config), out)
+        if not quiet:
+            for path in written:
+                stderr_console().print(f"tokenaudit: wrote {path}", markup=False)
 
 
 @policy_app.command("check")

@@ -7,22 +7,20 @@ duplicate keys are rejected too, because YAML would otherwise keep the last one 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tokenaudit.detectors.config import Flags
+from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.errors import PolicyError
 from tokenaudit.schema import EVENT_SCHEMA
 
 NonNegative = Annotated[float, Field(ge=0)]
-Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 class _Strict(BaseModel):
@@ -49,27 +47,6 @@ class Pricing(_Strict):
     """Prices that override or extend the built-in table (``tokenaudit.pricing``)."""
 
     models: dict[str, ModelPrice] = Field(default_factory=dict)
-
-
-class Leaderboard(_Strict):
-    """When the organisation's token leaderboard was launched and when it takes snapshots."""
-
-    snapshot_weekday: Weekday | None = None
-    snapshot_time: str = "00:00"
-    launched: dt.date | None = None
-
-    @field_validator("snapshot_time", mode="before")
-    @classmethod
-    def _hh_mm(cls, value: object) -> object:
-        # YAML 1.1 reads an unquoted 17:00 as the base-60 integer 1020, so insist on a string.
-        try:
-            dt.time.fromisoformat(str(value)) if isinstance(value, str) else None
-        except ValueError:
-            value = None
-        if not isinstance(value, str):
-            msg = 'expected a quoted time of day such as "17:00"'
-            raise ValueError(msg)
-        return value
 
 
 class Policy(_Strict):

@@ -15,9 +15,8 @@ import polars as pl
 
 from tokenaudit.detectors import context, regularity, rejected, repetition, rest, timing, volume
 from tokenaudit.detectors.base import ORG, SEVERITIES, Detector, DetectorContext, Flag
-from tokenaudit.detectors.config import Flags
+from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.metrics import local_day
-from tokenaudit.policy import Leaderboard
 from tokenaudit.schema import total_tokens
 
 DETECTORS: Final[tuple[Detector, ...]] = (
@@ -134,7 +133,12 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
     for family in ("inflation", *CORE_FAMILIES):
         if family not in per_family.columns:
             per_family = per_family.with_columns(pl.lit(0, pl.Int32).alias(family))
-    timing_fired = fired.filter(pl.col("id").is_in(["snapshot_spike", "launch_step"])).select("developer").unique()
+    # Gaming the leaderboard's timing makes usage material even below the median, if the signal is clear.
+    timing_fired = (
+        fired.filter(pl.col("id").is_in(["snapshot_spike", "launch_step"]) & (pl.col("severity") >= 2))
+        .select("developer")
+        .unique()
+    )
     core = pl.max_horizontal(*CORE_FAMILIES)
     support = pl.sum_horizontal(*((pl.col(f) >= 1).cast(pl.Int32) for f in CORE_FAMILIES))
     volume_sev = pl.col("inflation")

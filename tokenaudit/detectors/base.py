@@ -14,8 +14,7 @@ from typing import Any, Final, Literal
 
 import polars as pl
 
-from tokenaudit.detectors.config import Bands, Flags
-from tokenaudit.policy import Leaderboard
+from tokenaudit.detectors.config import Bands, Flags, Leaderboard
 
 SEVERITIES: Final = ("none", "low", "medium", "high")
 SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES)}

@@ -6,13 +6,38 @@ honest population; the README lists where and why they depart from it.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["low", "medium", "high"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Positive = Annotated[float, Field(gt=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class Leaderboard(BaseModel):
+    """When the organisation's token leaderboard was launched and when it takes snapshots."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    snapshot_weekday: Weekday | None = None
+    snapshot_time: str = "00:00"
+    launched: dt.date | None = None
+
+    @field_validator("snapshot_time", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 17:00 as the base-60 integer 1020, so insist on a string.
+        try:
+            dt.time.fromisoformat(str(value)) if isinstance(value, str) else None
+        except ValueError:
+            value = None
+        if not isinstance(value, str):
+            msg = 'expected a quoted time of day such as "17:00"'
+            raise ValueError(msg)
+        return value
 
 
 class _Block(BaseModel):
@@ -53,6 +78,10 @@ class VolumeOutlier(_Block):
 class MachineRegularity(_Block):
     """S2: session/episode starts too regular for a person."""
 
+    local_variation: Bands = Bands(low=0.75, medium=0.6, high=0.45)
+    """Shinomoto's local variation LV of consecutive gaps: 1 for random, above for bursty people, 0 for a clock."""
+    steady_share: Bands = Bands(low=0.25, medium=0.3, high=0.45)
+    """Share of consecutive gap pairs within 10% of each other."""
     burstiness: Bands = Bands(low=-0.3, medium=-0.5, high=-0.75)
     modal_share: Bands = Bands(low=0.3, medium=0.5, high=0.7)
     phase_lock: Share = 0.5
@@ -67,17 +96,19 @@ class NoRestRhythm(_Block):
     """S3: no daily rest period: share of activity in the developer's own quietest 8 hours."""
 
     quiet_share: Bands = Bands(low=0.08, medium=0.15, high=0.25)
+    rest_hours: Bands = Bands(low=8, medium=7, high=5)
+    """Longest run of (circularly) consecutive hours holding under ``quiet_hour_share`` of activity."""
+    quiet_hour_share: Share = 0.01
     active_hours: Bands = Bands(low=14, medium=16, high=20)
     min_active_days: int = 10
     min_active_minutes: int = 200
 
 
 class Repetition(_Block):
-    """S4: the same prompt (hash) or the same session opener, again and again."""
+    """S4: sessions opened with a prompt (or an exact opening context) already used in an earlier session."""
 
-    share: Bands = Bands(low=0.3, medium=0.5, high=0.75)
+    share: Bands = Bands(low=0.3, medium=0.45, high=0.6)
     min_peer_ratio: Positive = 3.0
-    min_prompts: int = 50
     min_sessions: int = 30
 
 
@@ -85,10 +116,10 @@ class ContextStuffing(_Block):
     """S5: context re-read far above same-tool peers, with little output."""
 
     z_one: Positive = 3.5
-    z_both: Positive = 3.5
-    z_high: Positive = 5.0
+    z_both: Positive = 3.0
+    z_high: Positive = 3.5
     min_median_context: Positive = 100_000
-    min_context_per_output: Positive = 1_000
+    min_context_per_output: Positive = 200
     min_requests: int = 100
     min_peers: int = 5
 
@@ -109,11 +140,12 @@ class LaunchStep(_Block):
     """S7: a step up in daily tokens after the leaderboard launch, relative to peers."""
 
     window_days: int = 28
+    """Days before and after the launch compared (only days inside the data count)."""
     relative_step: Bands = Bands(low=2.0, medium=3.0, high=5.0)
     cusum_k: Positive = 1.0
     cusum_h: Positive = 5.0
     alarm_within_days: int = 14
-    min_active_days_each_side: int = 10
+    min_active_days_each_side: int = 6
 
 
 class RejectedWork(_Block):

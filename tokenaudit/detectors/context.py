@@ -1,7 +1,8 @@
 """S5 ``context_stuffing`` (waste): tokens dominated by re-read context, with little output.
 
-Two statistics on the developer's main tool, each as a robust z within same-tool peers: the median
-context per request, and context per output token. Cache reads alone are no signal (80–99% is normal
+Two statistics on the developer's main tool, each as a robust z among everyone in the organisation on
+the same tool (tools disagree on what they count, and teams are too small for a stable baseline): the
+median context per request, and context per output token. Cache reads alone are no signal (80–99% is normal
 for agents), so both an absolute floor and a peer comparison are required.
 """
 
@@ -42,14 +43,13 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     frame = (
         context.developers.select("developer", "peer_group")
         .join(main, on="developer", how="left")
-        .with_columns(_group=pl.concat_str("peer_group", "tool", separator="|"))
         .with_columns(
             pl.col("n_requests").fill_null(0),
-            robust_z(pl.col("median_context").clip(1).log10(), group="_group").alias("z_context"),
-            robust_z(pl.col("context_per_output").clip(1).log10(), group="_group").alias("z_ratio"),
-            pl.len().over("_group").alias("n_tool_peers"),
-            pl.col("median_context").median().over("_group").alias("peer_median_context"),
-            pl.col("context_per_output").median().over("_group").alias("peer_median_ratio"),
+            robust_z(pl.col("median_context").clip(1).log10(), group="tool").alias("z_context"),
+            robust_z(pl.col("context_per_output").clip(1).log10(), group="tool").alias("z_ratio"),
+            pl.len().over("tool").alias("n_tool_peers"),
+            pl.col("median_context").median().over("tool").alias("peer_median_context"),
+            pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
         )
     )
     floors = (pl.col("median_context") >= config.min_median_context) & (
@@ -70,12 +70,12 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     )
     return frame.with_columns(
         capped(severity, config.max_severity).alias("severity"),
-        ((low_z - config.z_one) / (config.z_high - config.z_one)).clip(0.0, 1.0).alias("strength"),
+        ((low_z - config.z_both) / max(config.z_high - config.z_both, 1e-9)).clip(0.0, 1.0).alias("strength"),
         not_evaluated(
             (pl.col("n_requests") < config.min_requests) | (pl.col("n_tool_peers") < config.min_peers),
             f"at least {config.min_requests} requests and {config.min_peers} peers on the same tool",
         ).alias("needs"),
-    ).drop("_group")
+    )
 
 
 def reason(row: dict[str, Any]) -> str:

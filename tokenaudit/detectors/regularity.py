@@ -3,8 +3,10 @@
 People work in bursts with heavy-tailed pauses; a loop fires at its period. The series is session
 starts when there are enough of them, else *episode* starts (runs of requests separated by a pause),
 never single requests: a cron run that sends five requests looks bursty request by request.
-Statistics: finite-size corrected burstiness A_n (Kim & Jo 2016), the share of intervals near the
-modal interval (a loop mixed with human use), and phase lock to the loop's period (cron schedules).
+Statistics: Shinomoto's local variation LV of consecutive gaps and the share of consecutive gap pairs
+within 10% of each other (both local, so a loop stays visible through nights, weekends and mixed human
+use, where whole-series statistics blur), the finite-size corrected burstiness A_n (Kim & Jo 2016), the
+share of gaps near the modal gap, and phase lock to the loop's period (cron schedules).
 """
 
 from __future__ import annotations
@@ -77,9 +79,13 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         .agg(pl.col("len").sum().alias("near_modal"))
     )
     cv = pl.col("delta").std() / pl.col("delta").mean()
+    following = pl.col("delta").shift(-1)
+    pair = (pl.col("delta") - following) / (pl.col("delta") + following)
     stats = intervals.group_by("developer").agg(
         pl.len().alias("n_intervals"),
         cv.alias("cv"),
+        (3 * pair.pow(2)).mean().alias("local_variation"),
+        (pair.abs() < 0.1).filter(following.is_not_null()).mean().alias("steady_share"),
         pl.col("delta").median().alias("median_interval_s"),
         pl.col("timestamp").dt.date().n_unique().alias("days"),
     )
@@ -107,11 +113,15 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     )
     phase_severity = pl.when((pl.col("phase_lock") >= config.phase_lock) & (pl.col("n_intervals") >= 30)).then(2)
     severity = pl.max_horizontal(
+        band_severity(pl.col("local_variation"), config.local_variation),
+        band_severity(pl.col("steady_share"), config.steady_share),
         band_severity(pl.col("burstiness"), config.burstiness),
         band_severity(pl.col("modal_share"), config.modal_share),
         phase_severity.otherwise(0),
     )
     strength = pl.max_horizontal(
+        band_strength(pl.col("local_variation"), config.local_variation),
+        band_strength(pl.col("steady_share"), config.steady_share),
         band_strength(pl.col("burstiness"), config.burstiness),
         band_strength(pl.col("modal_share"), config.modal_share),
     )
@@ -119,6 +129,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         capped(severity, config.max_severity).alias("severity"),
         strength.alias("strength"),
         pl.col("burstiness").median().over("peer_group").alias("peer_median_burstiness"),
+        pl.col("local_variation").median().over("peer_group").alias("peer_median_local_variation"),
         not_evaluated(
             (pl.col("n_intervals") < config.min_intervals) | (pl.col("days").fill_null(0) < config.min_days),
             f"per-request timestamps: at least {config.min_intervals} session/episode intervals over "
@@ -130,9 +141,10 @@ def compute(context: DetectorContext) -> pl.DataFrame:
 def reason(row: dict[str, Any]) -> str:
     """Say which regularity statistic stands out and how it compares with peers."""
     return (
-        f"{fmt_pct(row['modal_share'])} of {row['n_intervals']:,} gaps between session/episode starts were within "
-        f"±2% of {fmt_num(row['median_interval_s'] / 60, 1)} min (regularity A = {fmt_num(row['burstiness'])}); "
-        f"peer median A = {fmt_num(row['peer_median_burstiness'])}, people are near 0 or above."
+        f"{fmt_pct(row['steady_share'])} of {row['n_intervals']:,} gaps between session/episode starts matched the "
+        f"previous gap within 10% (median gap {fmt_num(row['median_interval_s'] / 60, 1)} min; local variation "
+        f"{fmt_num(row['local_variation'])}, peer median {fmt_num(row['peer_median_local_variation'])}: "
+        "people are near 1 or above, a clock is 0)."
     )
 
 
@@ -148,12 +160,15 @@ DETECTOR = Detector(
     reason=reason,
     evidence=(
         "n_intervals",
+        "local_variation",
+        "steady_share",
         "cv",
         "burstiness",
         "modal_share",
         "phase_lock",
         "median_interval_s",
         "days",
+        "peer_median_local_variation",
         "peer_median_burstiness",
     ),
 )

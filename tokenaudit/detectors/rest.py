@@ -1,9 +1,10 @@
 """S3 ``no_rest_rhythm`` (automation): activity with no daily rest period.
 
 A person sleeps, whatever their time zone: in their own quietest 8 hours of the day there is almost
-no activity. An overnight agent or a 24/7 loop fills that window. The window is found per developer
-(the quietest 8 consecutive hours of their 24-hour profile of active minutes), so night owls and
-people in other time zones are not penalised and no time zone is needed.
+no activity, and there is a long run of nearly empty hours (rest hours). An overnight agent or a 24/7
+loop fills that window and breaks the run. Both are found per developer on their circular 24-hour
+profile of active minutes, so night owls and people in other time zones are not penalised and no time
+zone is needed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ from tokenaudit.detectors.base import (
 )
 
 _WINDOW = 8
+
+
+def _rest_hours(profile: pl.DataFrame, quiet_share: float) -> pl.DataFrame:
+    """Longest circular run of hours each holding under ``quiet_share`` of the developer's activity."""
+    quiet = profile.with_columns(quiet=pl.col("active") < quiet_share * pl.col("active").sum().over("developer"))
+    # Two laps of the clock, so that a run across midnight is one run.
+    laps = pl.concat([quiet, quiet.with_columns(pl.col("hour") + 24)]).sort("developer", "hour")
+    runs = laps.with_columns(
+        run=(pl.col("quiet") != pl.col("quiet").shift(1)).fill_null(value=True).cum_sum().over("developer")
+    )
+    longest = runs.filter(pl.col("quiet")).group_by("developer", "run").len()
+    return longest.group_by("developer").agg(pl.col("len").max().clip(upper_bound=24).alias("rest_hours"))
 
 
 def compute(context: DetectorContext) -> pl.DataFrame:
@@ -56,30 +69,36 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         .agg(pl.col("hours").median().alias("active_hours"), pl.len().alias("days"))
     )
     totals = minutes.group_by("developer").len("active_minutes")
+    rest = _rest_hours(complete, config.quiet_hour_share)
     frame = (
         context.developers.select("developer", "peer_group")
         .join(quiet, on="developer", how="left")
         .join(daily_hours, on="developer", how="left")
         .join(totals, on="developer", how="left")
+        .join(rest, on="developer", how="left")
         .with_columns(
             (pl.col("quiet_minutes") / pl.col("active_minutes")).alias("quiet_share"),
             pl.col("active_minutes").fill_null(0),
             pl.col("days").fill_null(0),
+            pl.col("rest_hours").fill_null(0),
             ((pl.col("quiet_end_hour") - _WINDOW + 1) % 24).alias("quiet_start_hour_utc"),
         )
     )
     severity = pl.max_horizontal(
         band_severity(pl.col("quiet_share"), config.quiet_share),
+        band_severity(pl.col("rest_hours"), config.rest_hours),
         band_severity(pl.col("active_hours"), config.active_hours),
     )
     strength = pl.max_horizontal(
         band_strength(pl.col("quiet_share"), config.quiet_share),
+        band_strength(pl.col("rest_hours"), config.rest_hours),
         band_strength(pl.col("active_hours"), config.active_hours),
     )
     return frame.with_columns(
         capped(severity, config.max_severity).alias("severity"),
         strength.alias("strength"),
         pl.col("quiet_share").median().over("peer_group").alias("peer_median_quiet_share"),
+        pl.col("rest_hours").median().over("peer_group").alias("peer_median_rest_hours"),
         not_evaluated(
             (pl.col("days") < config.min_active_days) | (pl.col("active_minutes") < config.min_active_minutes),
             f"per-request timestamps on at least {config.min_active_days} days and "
@@ -92,9 +111,10 @@ def reason(row: dict[str, Any]) -> str:
     """Quote the quiet-window share and the active hours against peers."""
     start = int(row["quiet_start_hour_utc"])
     return (
-        f"{fmt_pct(row['quiet_share'])} of {fmt_int(row['active_minutes'])} active minutes fell in the developer's "
-        f"own quietest 8 hours ({start:02d}:00–{(start + 8) % 24:02d}:00 UTC), peer median "
-        f"{fmt_pct(row['peer_median_quiet_share'])}; active in {fmt_num(row['active_hours'], 0)} hours on a median day."
+        f"the longest daily rest was {row['rest_hours']} hours (peer median {fmt_num(row['peer_median_rest_hours'], 0)}"
+        f"); {fmt_pct(row['quiet_share'])} of {fmt_int(row['active_minutes'])} active minutes fell in the "
+        f"developer's own quietest 8 hours ({start:02d}:00–{(start + 8) % 24:02d}:00 UTC), peer median "
+        f"{fmt_pct(row['peer_median_quiet_share'])}."
     )
 
 

@@ -111,13 +111,20 @@ def reason_snapshot(row: dict[str, Any]) -> str:
 
 
 def compute_launch(context: DetectorContext) -> pl.DataFrame:
-    """Step in median workday tokens after launch, relative to peers, with a CUSUM alarm."""
+    """Step in mean workday tokens after launch, relative to peers' step, with a CUSUM alarm.
+
+    Only workdays inside the data count (days before the first event are unknown, not zero); days
+    without activity inside it count as zero, so a developer who simply starts working more shows.
+    """
     config = context.flags.launch_step
     launched = context.leaderboard.launched
     if launched is None:
         return _unevaluated(context, "leaderboard.launched in the policy")
-    start, end = launched - dt.timedelta(days=config.window_days), launched + dt.timedelta(days=config.window_days)
-    days = pl.DataFrame({"day": pl.date_range(start, end - dt.timedelta(days=1), eager=True)}).filter(
+    first, last = context.events["timestamp"].min(), context.events["timestamp"].max()
+    assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
+    start = max(launched - dt.timedelta(days=config.window_days), first.date())
+    end = min(launched + dt.timedelta(days=config.window_days - 1), last.date())
+    days = pl.DataFrame({"day": pl.date_range(start, max(start, end), eager=True)}).filter(
         pl.col("day").dt.weekday() <= 5
     )
     daily = context.events.group_by("developer", pl.col("timestamp").dt.date().alias("day")).agg(total_tokens().sum())
@@ -128,7 +135,6 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
         .with_columns(pl.col("total_tokens").fill_null(0), post=pl.col("day") >= launched)
         .sort("developer", "day")
     )
-    pre = pl.col("total_tokens").filter(~pl.col("post"))
     log_tokens = (pl.col("total_tokens") + 1).log()
     log_pre = log_tokens.filter(~pl.col("post"))
     mu = log_pre.median().over("developer")
@@ -141,8 +147,8 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
         grid.with_columns(cusum=cusum)
         .group_by("developer")
         .agg(
-            pre.median().alias("pre_median"),
-            pl.col("total_tokens").filter(pl.col("post")).median().alias("post_median"),
+            pl.col("total_tokens").filter(~pl.col("post")).mean().alias("pre_mean"),
+            pl.col("total_tokens").filter(pl.col("post")).mean().alias("post_mean"),
             (pl.col("total_tokens") > 0).filter(~pl.col("post")).sum().alias("pre_days"),
             (pl.col("total_tokens") > 0).filter(pl.col("post")).sum().alias("post_days"),
             ((pl.col("cusum") >= config.cusum_h) & (pl.col("day") < alarm_by)).any().alias("alarm"),
@@ -151,7 +157,7 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
     frame = (
         context.developers.select("developer", "peer_group")
         .join(stats, on="developer", how="left")
-        .with_columns(step=(pl.col("post_median") + 1) / (pl.col("pre_median") + 1))
+        .with_columns(step=pl.col("post_mean") / pl.col("pre_mean"))
         .with_columns(
             (pl.col("step") / pl.col("step").median().over("peer_group")).alias("relative_step"),
             pl.col("step").median().over("peer_group").alias("peer_median_step"),
@@ -165,7 +171,7 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
         band_strength(pl.col("relative_step"), config.relative_step).alias("strength"),
         not_evaluated(
             (pl.col("pre_days").fill_null(0) < minimum) | (pl.col("post_days").fill_null(0) < minimum),
-            f"at least {minimum} active days on each side of the leaderboard launch",
+            f"at least {minimum} active workdays on each side of the leaderboard launch",
         ).alias("needs"),
     )
 
@@ -173,7 +179,7 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
 def reason_launch(row: dict[str, Any]) -> str:
     """Quote the step against the peers' step."""
     return (
-        f"median workday tokens rose {fmt_num(row['step'], 1)}× after the leaderboard launch, "
+        f"mean workday tokens rose {fmt_num(row['step'], 1)}× after the leaderboard launch, "
         f"{fmt_num(row['relative_step'], 1)}× the peer median step of {fmt_num(row['peer_median_step'], 1)}×"
         f"{' (a sustained change within two weeks)' if row['alarm'] else ''}."
     )
@@ -201,5 +207,5 @@ LAUNCH_STEP = Detector(
     ),
     compute=compute_launch,
     reason=reason_launch,
-    evidence=("pre_median", "post_median", "step", "relative_step", "peer_median_step", "alarm"),
+    evidence=("pre_mean", "post_mean", "pre_days", "post_days", "step", "relative_step", "peer_median_step", "alarm"),
 )
