@@ -142,9 +142,9 @@ def _flag_notes(developers: list[dict[str, Any]]) -> list[str]:
         key=lambda d: (RISK_ORDER.index(d["risk"]["level"]), -d["risk"]["score"], d["developer"]),
     )
     return [
-        f"{d['developer']} — risk {d['risk']['level']}: "
-        + "; ".join(f"{f['id']} ({f['severity']}): {f['reason']}" for f in d["flags"])
+        f"{d['developer']} (risk {d['risk']['level']}) {f['id']} [{f['severity']}]: {f['reason']}"
         for d in ranked
+        for f in d["flags"]
     ]
 
 
