@@ -8,11 +8,19 @@ import polars as pl
 
 from tokenaudit.errors import InputError, UsageError
 from tokenaudit.readers.base import ReadContext, Reader, ReadResult
+from tokenaudit.readers.claude_code import ClaudeCodeReader
+from tokenaudit.readers.codex import CodexReader
 from tokenaudit.readers.generic import GenericReader
+from tokenaudit.readers.otel import ClaudeCodeOtelReader
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_events, empty_rejects
 
-READERS: tuple[Reader, ...] = (GenericReader(),)
+READERS: tuple[Reader, ...] = (
+    ClaudeCodeReader(),
+    CodexReader(),
+    ClaudeCodeOtelReader(),
+    GenericReader(),
+)
 """Most specific first: the generic reader, which only needs column names, comes last."""
 
 

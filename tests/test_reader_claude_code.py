@@ -1,0 +1,194 @@
+"""Claude Code transcripts: exact totals, the duplicate rules, rejects, identity and detection."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import FIXTURES, by_developer, run_cli, run_json
+
+from tokenaudit.errors import InputError
+from tokenaudit.ingest import Period, load_events
+from tokenaudit.policy import Policy, parse_policy
+from tokenaudit.readers import READERS, detect
+from tokenaudit.readers.base import ReadContext, ReadResult
+from tokenaudit.readers.claude_code import ClaudeCodeReader
+from tokenaudit.readers.sources import resolve
+
+ROOT = FIXTURES / "claude_code"
+ANA = ROOT / "ana@acme.io" / "projects" / "-home-ana-src-payments"
+SESSION_A = ANA / "5b1d0c7e-2f4a-4a51-9d0e-8c3f1a7b2e90.jsonl"
+RESUMED = ANA / "9c2e7a10-44d1-4b8e-a0f3-2d6c5e8b1f47.jsonl"
+SUBAGENT = ANA / "5b1d0c7e-2f4a-4a51-9d0e-8c3f1a7b2e90" / "subagents" / "agent-a1b2c3d.jsonl"
+BO = ROOT / "bo@acme.io" / "projects" / "-home-bo-src-api" / "e1f0a9b8-7c6d-4e5f-8a9b-0c1d2e3f4a5b.jsonl"
+
+
+def read(*inputs: Path, policy: Policy | None = None, developer: str | None = None) -> ReadResult:
+    sources = resolve([str(path) for path in inputs]).sources
+    return ClaudeCodeReader().read(sources, ReadContext(policy=policy or Policy(), developer=developer))
+
+
+def tokens(inp: int, out: int, cache_read: int, cache_write: int) -> dict[str, int]:
+    total = inp + out + cache_read + cache_write
+    return {"input": inp, "output": out, "cache_read": cache_read, "cache_write": cache_write, "total": total}
+
+
+def test_totals_per_developer_are_exact() -> None:
+    document = run_json("totals", str(ROOT))
+    groups = by_developer(document)
+    # ana: msg_A1 (final streamed line), msg_A2, msg_A3 (main-chain copy), msg_A4 (resumed file), msg_S1 (subagent).
+    assert groups["ana@acme.io"]["tokens"] == tokens(
+        412 + 20 + 1000 + 7 + 30,
+        918 + 300 + 2000 + 70 + 40,
+        30512 + 32560 + 40000 + 7000 + 6000,
+        2048 + (100 + 50) + 0 + 700 + 500,
+    )
+    assert groups["ana@acme.io"]["requests"] == 5
+    # bo: two good responses; the one with input_tokens "12x" is rejected.
+    assert groups["bo@acme.io"]["tokens"] == tokens(100 + 1, 200 + 2, 400 + 4, 300 + 3)
+    assert groups["bo@acme.io"]["requests"] == 2
+    quality = document["data_quality"]
+    # msg_A1's partial streamed line and its copy in the resumed file.
+    assert quality["duplicates_dropped"] == 2
+    assert quality["rows_rejected"] == 2
+
+
+def test_streamed_lines_count_once_with_the_largest_usage_and_the_first_time() -> None:
+    loaded = load_events([str(SESSION_A)], Policy(), Period())
+    first = loaded.events.filter(pl.col("request_id") == "req_011CXa9pQ2A1")
+    assert first.height == 1
+    assert first["output_tokens"].to_list() == [918]
+    assert first["timestamp"].dt.strftime("%H:%M:%S%.3f").to_list() == ["14:05:09.001"]
+
+
+def test_resumed_copy_in_another_file_is_the_same_response() -> None:
+    events = read(SESSION_A, RESUMED).events.filter(pl.col("request_id") == "req_011CXa9pQ2A1")
+    assert events["dedup_key"].unique().to_list() == ["claude-code:msg_01HkT8A1:req_011CXa9pQ2A1"]
+    assert sorted(events["source_file"].unique().to_list()) == sorted([str(SESSION_A), str(RESUMED)])
+
+
+def test_sidechain_replay_of_a_parent_message_is_not_counted_again() -> None:
+    events = read(ROOT).events
+    replayed = events.filter(pl.col("request_id") == "req_011CXsubR9")
+    assert replayed.is_empty()
+    parent = events.filter(pl.col("request_id") == "req_011CXa9pQ2A3")
+    assert parent["cache_read_tokens"].to_list() == [40000]
+    own = events.filter(pl.col("request_id") == "req_011CXsubS1")
+    assert own["input_tokens"].to_list() == [30]
+
+
+def test_sidechain_file_alone_counts_its_copy() -> None:
+    # Without the parent transcript there is nothing to prefer, so the replay is the only record.
+    events = read(SUBAGENT).events
+    assert sorted(events["request_id"].to_list()) == ["req_011CXsubR9", "req_011CXsubS1"]
+
+
+def test_missing_request_id_keys_on_the_message_id() -> None:
+    events = read(SESSION_A).events.filter(pl.col("dedup_key") == "claude-code:msg_01HkT8A2")
+    assert events.height == 1
+    assert events["request_id"].to_list() == [None]
+
+
+def test_message_seen_with_and_without_request_id_is_one_response(tmp_path: Path) -> None:
+    project = tmp_path / "ana@acme.io" / "projects" / "p"
+    project.mkdir(parents=True)
+    line = SESSION_A.read_text().splitlines()[3]
+    (project / "a.jsonl").write_text(line + "\n")
+    (project / "b.jsonl").write_text(line.replace(',"requestId":"req_011CXa9pQ2A1"', "") + "\n")
+    assert read(project).events["dedup_key"].unique().to_list() == ["claude-code:msg_01HkT8A1"]
+
+
+def test_cache_write_uses_the_5m_and_1h_breakdown_and_cost_is_dollars() -> None:
+    row = read(SESSION_A).events.filter(pl.col("dedup_key") == "claude-code:msg_01HkT8A2").row(0, named=True)
+    assert row["cache_write_tokens"] == 100 + 50
+    assert row["cost_usd"] == pytest.approx(0.0123)
+    assert row["session_id"] == "5b1d0c7e-2f4a-4a51-9d0e-8c3f1a7b2e90"
+    assert (row["tool"], row["grain"], row["requests"], row["source_format"]) == (
+        "claude-code",
+        "request",
+        1,
+        "claude-code",
+    )
+
+
+def test_timestamps_other_than_utc_z_get_the_full_parser_and_its_reasons(tmp_path: Path) -> None:
+    project = tmp_path / "ana@acme.io" / "projects" / "p"
+    project.mkdir(parents=True)
+    line = SESSION_A.read_text().splitlines()[7]
+    offset = line.replace('"2026-03-02T15:00:00.000Z"', '"2026-03-02T16:00:00.000+01:00"')
+    impossible = line.replace('"2026-03-02T15:00:00.000Z"', '"2026-03-32T15:00:00Z"').replace("A3", "A9")
+    (project / "s.jsonl").write_text(f"{offset}\n{impossible}\n")
+    result = read(project)
+    assert result.events["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S").to_list() == ["2026-03-02T15:00:00"]
+    assert result.rejects["reason"].to_list() == [
+        "timestamp: expected an ISO 8601 timestamp or epoch seconds/milliseconds, got '2026-03-32T15:00:00Z'"
+    ]
+
+
+def test_synthetic_lines_are_neither_events_nor_rejects() -> None:
+    result = read(SESSION_A)
+    assert "<synthetic>" not in result.events["model"].to_list()
+    assert result.rejects.is_empty()
+
+
+def test_usage_outside_message_is_ignored() -> None:
+    # Line 5 is a tool result whose toolUseResult carries its own usage block: not an API call here.
+    assert 5 not in read(SESSION_A).events["source_line"].to_list()
+
+
+def test_truncated_last_line_and_bad_count_are_rejected_with_their_line() -> None:
+    rejects = read(ROOT).rejects.sort("source_file", "source_line")
+    assert [(Path(r["source_file"]).name, r["source_line"], r["reason"]) for r in rejects.iter_rows(named=True)] == [
+        (RESUMED.name, 4, "not valid JSON (truncated or corrupted line)"),
+        (BO.name, 3, "message.usage.input_tokens: expected a non-negative integer, got '12x'"),
+    ]
+    assert rejects["raw"][0].startswith('{"parentUuid":"u-b2"')
+
+
+def test_owner_is_the_folder_that_holds_projects() -> None:
+    developers = read(ROOT).events.group_by("source_file").agg(pl.col("developer").first())
+    assert dict(developers.iter_rows()) == {
+        str(SESSION_A): "ana@acme.io",
+        str(RESUMED): "ana@acme.io",
+        str(SUBAGENT): "ana@acme.io",
+        str(BO): "bo@acme.io",
+    }
+
+
+def test_developer_flag_and_owner_pattern_win_over_the_folder() -> None:
+    assert set(read(ROOT, developer="carol@acme.io").events["developer"]) == {"carol@acme.io"}
+    policy = parse_policy(r"owner_pattern: 'claude_code/(?P<developer>[a-z]+)@'")
+    assert set(read(ROOT, policy=policy).events["developer"]) == {"ana", "bo"}
+    document = run_json("totals", str(BO), "--developer", "bob")
+    assert set(by_developer(document)) == {"bob"}
+
+
+def test_relative_paths_and_links_name_the_owner_by_the_path_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT / "ana@acme.io")
+    assert set(read(Path("projects")).events["developer"]) == {"ana@acme.io"}
+    (tmp_path / "zed@acme.io").symlink_to(ROOT / "bo@acme.io", target_is_directory=True)
+    assert set(read(tmp_path / "zed@acme.io" / "projects").events["developer"]) == {"zed@acme.io"}
+
+
+def test_no_owner_is_an_input_error(tmp_path: Path) -> None:
+    target = tmp_path / ".claude" / "projects" / "-home-x"
+    target.mkdir(parents=True)
+    shutil.copy(BO, target / BO.name)
+    with pytest.raises(InputError, match="pass --developer NAME or set owner_pattern"):
+        read(target)
+    result = run_cli("totals", str(tmp_path / ".claude" / "projects"), "--format", "json")
+    assert result.exit_code == 3
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_detection_picks_this_reader_and_generic_does_not_match() -> None:
+    context = ReadContext(policy=Policy())
+    for source in resolve([str(ROOT)]).sources:
+        assert detect(source, context).name == "claude-code"
+        generic = next(reader for reader in READERS if reader.name == "generic")
+        assert not generic.detect(source, context).matched
+        assert [reader.name for reader in READERS if reader.detect(source, context).matched] == ["claude-code"]

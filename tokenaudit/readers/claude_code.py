@@ -1,0 +1,221 @@
+"""Claude Code session transcripts: ``~/.claude/projects/<project>/<session>.jsonl`` (and ``…/subagents/*.jsonl``).
+
+Only lines with ``message.usage`` carry tokens; the rest (prompts, tool results, snapshots) are skipped
+unparsed: a line is decoded only if it mentions ``"usage"`` or does not end like a JSON object (a
+truncated line, which becomes a reject). ``<synthetic>`` lines are Claude Code's own notices, not API
+calls: they are left out of every total and are not rejects.
+
+Duplicates. Claude Code writes one API response as several lines (one per content block; streamed lines
+repeat the input counts with a partial output count), and resumed sessions copy history into new files.
+The rule, applied over every transcript read together:
+
+* ``dedup_key`` is ``claude-code:<message.id>:<requestId>``; the global dedup then keeps the line with
+  the most tokens, i.e. the response's final usage.
+* A message id seen without a ``requestId`` (older or newer builds omit it), or under several request
+  ids, is one response all the same: every copy is keyed ``claude-code:<message.id>``.
+* A sidechain line (``isSidechain: true``: subagent and ``/btw`` transcripts) whose message id also has a
+  main-chain line is a replay of the parent's message under a new request id, often with a larger cache
+  read: it is dropped, so the parent's own usage counts, once.
+* Lines without a message id fall back to ``claude-code:req:<requestId>``, then the line's ``uuid``.
+
+All copies of a response take its earliest timestamp (as codeburn does): the kept row is the last,
+complete one, but the request happened when the first line was written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import polars as pl
+
+from tokenaudit.readers import coerce
+from tokenaudit.readers.base import Detection, ReadContext, ReadResult
+from tokenaudit.readers.jsonlines import _leaf, _struct_for, extract_fields, scan_lines
+from tokenaudit.readers.owner import owner_column
+from tokenaudit.readers.sources import Source
+from tokenaudit.schema import conform
+
+_PATHS = {
+    "timestamp": "timestamp",
+    "session_id": "sessionId",
+    "request_id": "requestId",
+    "sidechain": "isSidechain",
+    "uuid": "uuid",
+    "cost": "costUSD",
+    "message_id": "message.id",
+    "model": "message.model",
+    "input": "message.usage.input_tokens",
+    "output": "message.usage.output_tokens",
+    "cache_read": "message.usage.cache_read_input_tokens",
+    "cache_creation": "message.usage.cache_creation_input_tokens",
+    "cache_5m": "message.usage.cache_creation.ephemeral_5m_input_tokens",
+    "cache_1h": "message.usage.cache_creation.ephemeral_1h_input_tokens",
+}
+_USAGE = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
+SYNTHETIC_MODEL = "<synthetic>"
+_LINE_KIND = re.compile(
+    r'"type"\s*:\s*"(?:user|assistant|system|summary|progress|file-history-snapshot|queue-operation)"'
+)
+_CLAUDE_KEYS = re.compile(r'"(?:sessionId|leafUuid|parentUuid)"\s*:')
+
+# Line handling shared by the agent-log readers (this one, codex and otel).
+
+ENDS_LIKE_OBJECT = pl.col("line").str.tail(4).str.strip_chars_end().str.ends_with("}")
+"""Cheap completeness test: every transcript line is a JSON object, so a cut-off line ends otherwise."""
+
+
+def candidate_lines(lines: pl.LazyFrame, *markers: str) -> pl.LazyFrame:
+    """Lines worth decoding: those holding one of ``markers``, plus any not ending like a JSON object.
+
+    The second part keeps truncated lines (the usual defect of a log copied while it was written) so
+    they are rejected with their line number instead of vanishing with the lines we skip.
+    """
+    line = pl.col("line")
+    wanted = pl.any_horizontal([line.str.contains(marker, literal=True) for marker in markers])
+    return lines.filter(wanted | ~ENDS_LIKE_OBJECT)
+
+
+def decode_candidates(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`~tokenaudit.readers.jsonlines.extract_fields`, with one JSON parse per line when all is well.
+
+    Logs run to gigabytes, and validating each line before decoding it doubles the cost. So one pass
+    decodes the lines that end like an object and keeps only the wanted fields (not the line: the
+    prompts and responses in it would cost memory and have no business in the output), plus the text
+    of the cut-off lines, which then take the line-by-line path for their reject reason. Only if the
+    pass fails (a line corrupted mid-file, a field of unexpected shape) does everything take that path.
+    Returns rows of ``source_file``, ``source_line`` and the fields, and the rejected lines.
+    """
+    whole = ENDS_LIKE_OBJECT
+    decoded = lines.select(
+        "source_file",
+        "source_line",
+        pl.when(~whole).then(pl.col("line")).alias("line"),
+        pl.when(whole).then(pl.col("line")).str.json_decode(_struct_for(paths)).alias("_doc"),
+    ).select("source_file", "source_line", "line", *[_leaf(path).alias(name) for name, path in paths.items()])
+    try:
+        frame = decoded.collect()
+    except pl.exceptions.ComputeError:
+        rows, invalid = extract_fields(lines, paths)
+        return rows.drop("line"), invalid
+    cut_off = pl.col("line").is_not_null()
+    more, invalid = extract_fields(frame.lazy().filter(cut_off).select(lines.collect_schema().names()), paths)
+    return pl.concat([frame.filter(~cut_off).drop("line"), more.drop("line")], how="vertical"), invalid
+
+
+def utc_timestamp(frame: pl.LazyFrame, column: str, timezone: str, *, field: str) -> tuple[pl.LazyFrame, coerce.Parsed]:
+    """:func:`~tokenaudit.readers.coerce.timestamp`, fast for the ISO 8601 ``...Z`` stamps agent logs write.
+
+    coerce tries several formats on every row, and Polars evaluates every branch of an expression, so
+    the only way to skip that work is to give coerce a column that is empty wherever the common format
+    already parsed. The other rows (offsets, epochs, garbage) get coerce's parse and its reasons.
+    Returns ``frame`` with that column added, and the parsed timestamp.
+    """
+    fast = pl.col(column).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC")
+    rest = f"_{column}_rest"
+    slow = coerce.timestamp(rest, timezone, field=field)
+    masked = frame.with_columns(pl.when(fast.is_null()).then(pl.col(column)).alias(rest))
+    return masked, coerce.Parsed(pl.coalesce(fast, slow.value), pl.when(fast.is_null()).then(slow.problem))
+
+
+def fields_as_json(paths: Mapping[str, str]) -> pl.Expr:
+    """What a reject shows of a decoded line: its fields under their source names, not its text."""
+    return pl.struct([pl.col(name).alias(path) for name, path in paths.items()]).struct.json_encode()
+
+
+def _dedup_key() -> pl.Expr:
+    message, request = pl.col("message_id"), pl.col("request_id")
+    prefix = pl.lit("claude-code:")
+    without_message = pl.coalesce(
+        pl.lit("req:") + request,
+        pl.lit("uuid:") + pl.col("uuid"),
+        pl.col("source_file") + pl.lit(":") + pl.col("source_line").cast(pl.String),
+    )
+    return (
+        pl.when(message.is_null())
+        .then(prefix + without_message)
+        .when(request.is_null() | (request.n_unique().over("message_id") > 1))
+        .then(prefix + message)
+        .otherwise(prefix + message + pl.lit(":") + request)
+        .alias("dedup_key")
+    )
+
+
+def _sidechain_replay() -> pl.Expr:
+    """A sidechain copy of a message that also has a main-chain line (ccusage #913)."""
+    side = pl.col("sidechain").fill_null("false") == "true"
+    return pl.col("message_id").is_not_null() & side & (~side).any().over("message_id")
+
+
+class ClaudeCodeReader:
+    """Claude Code's local JSONL transcripts, one row per API response."""
+
+    name: ClassVar[str] = "claude-code"
+    title: ClassVar[str] = "Claude Code session transcripts (JSONL)"
+    exported_by: ClassVar[str] = (
+        "Claude Code writes them: copy ~/.claude/projects/ (or $CLAUDE_CONFIG_DIR/projects/) per person, "
+        "e.g. to exports/<email>/projects/"
+    )
+    limits: ClassVar[str] = (
+        "no identity in the files (owner from --developer, owner_pattern or the folder holding projects/); "
+        "kept 30 days by default (cleanupPeriodDays); cost rarely present, so priced from the price table; "
+        "the format is internal to Claude Code and may change"
+    )
+
+    def detect(self, source: Source, context: ReadContext) -> Detection:
+        """JSON lines with Claude Code's line kinds and its camelCase session keys."""
+        text = source.head_text().lstrip()
+        if not text.startswith("{"):
+            return Detection(False, "not JSON lines")
+        if _LINE_KIND.search(text) and _CLAUDE_KEYS.search(text):
+            return Detection(True)
+        return Detection(False, "no Claude Code transcript lines (type user/assistant with sessionId)")
+
+    def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
+        """Every usage line of every transcript, deduplicated by the module's rule."""
+        developer = owner_column(sources, context, ("projects",))
+        rows, invalid = decode_candidates(candidate_lines(scan_lines(sources), '"usage"'), _PATHS)
+        usage, timestamp = utc_timestamp(
+            rows.lazy().filter(
+                pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE]),
+                pl.col("model").fill_null("") != SYNTHETIC_MODEL,
+            ),
+            "timestamp",
+            context.timezone,
+            field="timestamp",
+        )
+        parsed = {
+            "timestamp": timestamp,
+            **{name: coerce.text(name) for name in ("session_id", "request_id", "message_id", "uuid", "model")},
+            "sidechain": coerce.text("sidechain", field="isSidechain"),
+            "input_tokens": coerce.count("input", field=_PATHS["input"]),
+            "output_tokens": coerce.count("output", field=_PATHS["output"]),
+            "cache_read_tokens": coerce.count("cache_read", field=_PATHS["cache_read"], required=False),
+            "cache_creation": coerce.count("cache_creation", field=_PATHS["cache_creation"], required=False),
+            "cache_5m": coerce.count("cache_5m", field=_PATHS["cache_5m"], required=False),
+            "cache_1h": coerce.count("cache_1h", field=_PATHS["cache_1h"], required=False),
+            "has_breakdown": coerce.Parsed(
+                pl.col("cache_5m").is_not_null() | pl.col("cache_1h").is_not_null(), pl.lit(None, pl.String)
+            ),
+            "cost_usd": coerce.money("cost", field="costUSD"),
+        }
+        good, rejects = coerce.split_rejects(usage, parsed, raw=fields_as_json(_PATHS))
+        events = (
+            good.filter(~_sidechain_replay())
+            .with_columns(
+                developer,
+                _dedup_key(),
+                cache_write_tokens=pl.when("has_breakdown")
+                .then(pl.col("cache_5m") + pl.col("cache_1h"))
+                .otherwise("cache_creation"),
+                tool=pl.lit("claude-code"),
+                grain=pl.lit("request"),
+                requests=pl.lit(1),
+                source_format=pl.lit(self.name),
+            )
+            .with_columns(pl.col("timestamp").min().over("dedup_key"))
+        )
+        return ReadResult(
+            events=conform(events).collect(), rejects=pl.concat([invalid, rejects.collect()], how="vertical")
+        )

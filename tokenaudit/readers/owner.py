@@ -1,0 +1,79 @@
+"""Who owns a transcript: agent logs (Claude Code, Codex) name no person, so the owner comes from outside.
+
+The rule, in order, per file:
+
+1. ``--developer`` (``ReadContext.developer``) owns every file;
+2. else the policy's ``owner_pattern``, a regex with a named group ``developer``, searched in the path
+   as given and then in the absolute path;
+3. else the name of the folder that holds the tool's data folder (``projects/`` for Claude Code,
+   ``sessions/`` for Codex), e.g. ``exports/ana@acme.io/projects/-home-ana-src/1.jsonl`` -> ``ana@acme.io``.
+   The tool's own folder (``~/.claude``, ``~/.codex``) names no person, so it does not count.
+
+Paths are made absolute without following symbolic links, so a link named after a person counts as
+that person's folder.
+
+A file none of these names is an :class:`~tokenaudit.errors.InputError`: guessing an owner would put
+one person's tokens on another's line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from pathlib import Path, PurePath
+
+import polars as pl
+
+from tokenaudit.errors import InputError
+from tokenaudit.readers.base import ReadContext
+from tokenaudit.readers.sources import Source
+
+_TOOL_FOLDERS = frozenset({".claude", "claude", ".codex", "codex"})
+"""Folder names that say which tool wrote the data, not whose it is."""
+
+
+def _from_pattern(pattern: re.Pattern[str], paths: Sequence[str]) -> str | None:
+    for path in paths:
+        match = pattern.search(path)
+        if match and match.group("developer"):
+            return match.group("developer")
+    return None
+
+
+def _from_folder(path: PurePath, anchors: Collection[str]) -> str | None:
+    """The folder holding the nearest ancestor named one of ``anchors`` (unless it is a tool folder)."""
+    parents = path.parents
+    for index, parent in enumerate(parents[:-1]):
+        if parent.name in anchors:
+            holder = parents[index + 1].name
+            return holder if holder and holder not in _TOOL_FOLDERS else None
+    return None
+
+
+def owners(sources: Sequence[Source], context: ReadContext, anchors: Collection[str]) -> dict[str, str]:
+    """``source.name`` -> developer for every source, or an InputError naming the first ownerless file."""
+    if context.developer:
+        return {source.name: context.developer for source in sources}
+    pattern = re.compile(context.policy.owner_pattern) if context.policy.owner_pattern else None
+    found: dict[str, str] = {}
+    for source in sources:
+        given = PurePath(source.name).as_posix()
+        absolute = Path(source.path).absolute().as_posix() if source.path is not None else given
+        owner = (_from_pattern(pattern, [given, absolute]) if pattern else None) or _from_folder(
+            PurePath(absolute), anchors
+        )
+        if owner is None:
+            folders = " or ".join(f"{anchor}/" for anchor in anchors)
+            msg = (
+                f"{source.name}: cannot tell whose log this is (no folder above {folders} names a person);"
+                " pass --developer NAME or set owner_pattern in the policy"
+            )
+            raise InputError(msg)
+        found[source.name] = owner
+    return found
+
+
+def owner_column(sources: Sequence[Source], context: ReadContext, anchors: Collection[str]) -> pl.Expr:
+    """``developer`` for each row from its ``source_file``, by :func:`owners`."""
+    mapping = owners(sources, context, anchors)
+    return pl.col("source_file").replace_strict(mapping, return_dtype=pl.String).alias("developer")
