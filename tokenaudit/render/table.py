@@ -31,7 +31,7 @@ def render(view: TableView, *, color: bool, width: int | None = None) -> str:
         file=buffer,
         force_terminal=color,
         no_color=not color,
-        width=width or 160,
+        width=width or shutil.get_terminal_size((160, 24)).columns,
         highlight=False,
         soft_wrap=False,
     )
