@@ -191,3 +191,11 @@ def test_ragged_csv_row_is_rejected_not_fatal(tmp_path: Path) -> None:
     document = run_json("totals", str(path))
     assert by_developer(document)["ana@acme.io"]["tokens"]["total"] == 10
     assert document["data_quality"]["rows_rejected"] == 1
+
+
+def test_an_empty_file_among_others_is_listed_not_fatal(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    document = run_json("totals", str(GENERIC / "events.csv"), str(empty))
+    assert by_developer(document)["cy@acme.io"]["tokens"]["total"] == 12300
+    assert document["data_quality"]["skipped_files"] == [{"file": str(empty), "reason": "empty file"}]

@@ -98,7 +98,7 @@ def quality_notes(quality: DataQuality) -> list[str]:
         more = f" and {len(quality.unmatched_identities) - 5} more" if len(quality.unmatched_identities) > 5 else ""
         notes.append(f"identities not in the policy map: {shown}{more}")
     if quality.skipped_files:
-        notes.append(f"{_plural(len(quality.skipped_files), 'non-data file')} skipped in input folders")
+        notes.append(f"{_plural(len(quality.skipped_files), 'file')} skipped (empty or not data; see data_quality)")
     return notes
 
 

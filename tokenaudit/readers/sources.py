@@ -140,4 +140,10 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
         else:
             msg = f"{item}: no such file or directory"
             raise InputError(msg)
-    return Resolved(sources=sources, skipped=skipped)
+    # An empty export (a day without usage) adds nothing and is listed; only all-empty input is an error.
+    empty = [source for source in sources if not source.head.strip()]
+    if empty and len(empty) == len(sources):
+        msg = f"{empty[0].name}: the file is empty" if len(empty) == 1 else f"all {len(empty)} inputs are empty"
+        raise InputError(msg)
+    skipped.extend((source.name, "empty file") for source in empty)
+    return Resolved(sources=[source for source in sources if source.head.strip()], skipped=skipped)
