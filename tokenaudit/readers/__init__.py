@@ -7,10 +7,13 @@ from collections.abc import Sequence
 import polars as pl
 
 from tokenaudit.errors import InputError, UsageError
+from tokenaudit.readers.anthropic import AnthropicMessagesUsageReader, ClaudeCodeAnalyticsReader
 from tokenaudit.readers.base import ReadContext, Reader, ReadResult
 from tokenaudit.readers.claude_code import ClaudeCodeReader
 from tokenaudit.readers.codex import CodexReader
 from tokenaudit.readers.generic import GenericReader
+from tokenaudit.readers.litellm import LiteLLMReader
+from tokenaudit.readers.openai import OpenAIUsageReader
 from tokenaudit.readers.otel import ClaudeCodeOtelReader
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_events, empty_rejects
@@ -19,6 +22,10 @@ READERS: tuple[Reader, ...] = (
     ClaudeCodeReader(),
     CodexReader(),
     ClaudeCodeOtelReader(),
+    ClaudeCodeAnalyticsReader(),
+    AnthropicMessagesUsageReader(),
+    OpenAIUsageReader(),
+    LiteLLMReader(),
     GenericReader(),
 )
 """Most specific first: the generic reader, which only needs column names, comes last."""
