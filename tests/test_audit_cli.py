@@ -144,3 +144,27 @@ def test_formats_lists_the_generic_reader() -> None:
     assert result.exit_code == 0
     assert "generic" in result.stdout
     assert "produced by:" in result.stdout
+
+
+def test_identities_csv_merges_into_the_map(tmp_path: Path) -> None:
+    mapping = tmp_path / "people.csv"
+    mapping.write_text("alias,developer,team\nana@acme.io,ana,payments\nbo@acme.io,bo,\nBO-GH,bo,search\n")
+    document = run_json("audit", EVENTS, "--identities", str(mapping))
+    developers = by_developer(document)
+    assert (developers["ana"]["team"], developers["bo"]["team"]) == ("payments", "search")
+    assert document["data_quality"]["unmatched_identities"] == ["cy@acme.io"]
+    strict = run_cli("audit", EVENTS, "--identities", str(mapping), "--strict-identities")
+    assert strict.exit_code == 5
+    assert strict.stderr.strip() == (
+        "tokenaudit: error: 1 identities are not in the identity map (--strict-identities): cy@acme.io"
+    )
+
+
+def test_identities_csv_with_a_clash_names_the_line(tmp_path: Path) -> None:
+    mapping = tmp_path / "people.csv"
+    mapping.write_text("alias,developer\nana@acme.io,ana\nANA@acme.io,bo\n")
+    result = run_cli("audit", EVENTS, "--identities", str(mapping))
+    assert result.exit_code == 3
+    assert result.stderr.strip() == (
+        f"tokenaudit: error: {mapping}:2: alias 'ana@acme.io' is given to more than one developer"
+    )

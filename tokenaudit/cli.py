@@ -17,9 +17,10 @@ import typer
 from tokenaudit import __version__
 from tokenaudit.audit import run_audit
 from tokenaudit.console import stderr_console, wants_color
-from tokenaudit.errors import ExitCode, StrictRejectError, TokenauditError, UsageError
+from tokenaudit.errors import ExitCode, StrictRejectError, TokenauditError, UnmatchedIdentityError, UsageError
 from tokenaudit.evaluate import LEVELS, evaluate, evaluation_data, evaluation_text, read_audit, read_labels
 from tokenaudit.explain import explain
+from tokenaudit.identity import read_identity_csv, with_identities
 from tokenaudit.ingest import LoadedEvents, Period, load_events
 from tokenaudit.metrics import GROUP_KEYS, totals
 from tokenaudit.output import emit, write_atomic
@@ -80,6 +81,16 @@ RejectsOption = Annotated[
     typer.Option("--rejects", help="Write every rejected row (file, line, reason) to this CSV.", show_default=False),
 ]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 4) if any row is rejected.")]
+IdentitiesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--identities", help="alias,developer,team CSV merged into the policy's identity map.", show_default=False
+    ),
+]
+StrictIdentitiesOption = Annotated[
+    bool,
+    typer.Option("--strict-identities", help="Fail (exit 5) if any identity is not in the identity map."),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print no diagnostics, only errors.")]
 
 
@@ -155,8 +166,11 @@ def _load(
     tz: str | None,
     input_format: str | None,
     developer: str | None,
+    identities: Path | None = None,
 ) -> tuple[Policy, LoadedEvents]:
     policy = load_policy(policy_path)
+    if identities is not None:
+        policy = with_identities(policy, read_identity_csv(identities))
     timezone = tz or policy.timezone
     if tz:
         policy.model_validate({"timezone": tz})  # same check as the policy key, same message
@@ -165,6 +179,15 @@ def _load(
         raise UsageError(msg)
     period = Period(since=since.date() if since else None, until=until.date() if until else None, timezone=timezone)
     return policy, load_events(inputs, policy, period, input_format=input_format, developer=developer)
+
+
+def _check_identities(loaded: LoadedEvents, strict: bool) -> None:
+    """``--strict-identities``: every identity in the data must be in the identity map."""
+    unmatched = loaded.quality.unmatched_identities
+    if strict and unmatched:
+        shown = ", ".join(unmatched[:5]) + (f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else "")
+        msg = f"{len(unmatched)} identities are not in the identity map (--strict-identities): {shown}"
+        raise UnmatchedIdentityError(msg)
 
 
 def _finish(
@@ -224,12 +247,15 @@ def totals_command(
     rejects: RejectsOption = None,
     strict: StrictOption = False,
     quiet: QuietOption = False,
+    identities: IdentitiesOption = None,
+    strict_identities: StrictIdentitiesOption = False,
 ) -> None:
     """Token totals and request counts, grouped by developer (default), team, tool, model, day or week."""
     with _user_errors():
         keys = [key.strip() for item in (by or ["developer"]) for key in item.split(",") if key.strip()]
         chosen = _format(output_format, output)
-        _, loaded = _load(inputs, policy, since, until, tz, input_format, developer)
+        _, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        _check_identities(loaded, strict_identities)
         frame = totals(loaded.events, keys, loaded.period.timezone)
         _finish(loaded, totals_document(frame, keys, loaded), chosen, output, rejects, strict, quiet)
 
@@ -252,11 +278,14 @@ def audit_command(
         FailOn | None,
         typer.Option("--fail-on", help="Exit 1 if any developer's risk is at or above this level.", show_default=False),
     ] = None,
+    identities: IdentitiesOption = None,
+    strict_identities: StrictIdentitiesOption = False,
 ) -> None:
     """The full audit: usage, the raw token leaderboard, Goodhart-risk flags (JSON is the stable interface)."""
     with _user_errors():
         chosen = _format(output_format, output)
-        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        _check_identities(loaded, strict_identities)
         result = run_audit(loaded, settings)
         _finish(loaded, audit_document(result), chosen, output, rejects, strict, quiet)
         if fail_on is not None:

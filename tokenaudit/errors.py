@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     USAGE_OR_POLICY = 2
     UNREADABLE_INPUT = 3
     REJECTED_ROWS_STRICT = 4
+    UNMATCHED_IDENTITIES_STRICT = 5
     INTERNAL = 70
 
 
@@ -52,3 +53,9 @@ class StrictRejectError(TokenauditError):
     """``--strict`` was given and at least one row was rejected."""
 
     exit_code = ExitCode.REJECTED_ROWS_STRICT
+
+
+class UnmatchedIdentityError(TokenauditError):
+    """``--strict-identities`` was given and some identity is not in the identity map."""
+
+    exit_code = ExitCode.UNMATCHED_IDENTITIES_STRICT
