@@ -10,6 +10,7 @@ import typer.main
 from tokenaudit.cli import app
 from tokenaudit.detectors import DETECTORS
 from tokenaudit.errors import ExitCode
+from tokenaudit.readers import READERS
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -36,3 +37,8 @@ def test_every_exit_code_is_in_the_readme(code: ExitCode) -> None:
 @pytest.mark.parametrize("detector", [d.id for d in DETECTORS])
 def test_every_detector_is_in_the_readme(detector: str) -> None:
     assert f"`{detector}`" in README
+
+
+@pytest.mark.parametrize("reader", [r.name for r in READERS])
+def test_every_input_format_is_in_the_readme(reader: str) -> None:
+    assert f"| `{reader}` |" in README
