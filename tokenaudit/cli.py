@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 import typer
@@ -38,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 policy_app = typer.Typer(help="Validate and inspect policy files.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
@@ -173,7 +175,11 @@ def _load(
         policy = with_identities(policy, read_identity_csv(identities))
     timezone = tz or policy.timezone
     if tz:
-        policy.model_validate({"timezone": tz})  # same check as the policy key, same message
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"--tz: expected an IANA time zone such as 'Europe/Berlin', got {tz!r}"
+            raise UsageError(msg) from None
     if since and until and since > until:
         msg = f"--since {since.date()} is after --until {until.date()}"
         raise UsageError(msg)

@@ -61,6 +61,7 @@ class DataQuality:
     unmatched_identities: list[str]
     sources: list[SourceSummary]
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    encoding_repaired: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def load_events(
         unmatched_identities=unmatched,
         sources=[SourceSummary(*row) for row in sources.iter_rows()],
         skipped_files=resolved.skipped,
+        encoding_repaired=list(result.repaired),
     )
     events = inside.select(*EVENT_SCHEMA).drop("dedup_key")
     return LoadedEvents(events=events, rejects=result.rejects, quality=quality, period=period)

@@ -113,6 +113,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` merges are allowed; explicit keys may override merged ones
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 msg = f"duplicate key {key!r}"

@@ -75,6 +75,7 @@ def _quality_dict(quality: DataQuality) -> dict[str, Any]:
             for s in quality.sources
         ],
         "skipped_files": [{"file": name, "reason": why} for name, why in quality.skipped_files],
+        "encoding_repaired": quality.encoding_repaired,
     }
 
 
@@ -97,6 +98,8 @@ def quality_notes(quality: DataQuality) -> list[str]:
         shown = ", ".join(quality.unmatched_identities[:5])
         more = f" and {len(quality.unmatched_identities) - 5} more" if len(quality.unmatched_identities) > 5 else ""
         notes.append(f"identities not in the policy map: {shown}{more}")
+    if quality.encoding_repaired:
+        notes.append(f"invalid UTF-8 replaced (numbers unaffected) in: {', '.join(quality.encoding_repaired)}")
     if quality.skipped_files:
         notes.append(f"{_plural(len(quality.skipped_files), 'file')} skipped (empty or not data; see data_quality)")
     return notes

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 
 import polars as pl
 
 from tokenaudit.errors import InputError, UsageError
 from tokenaudit.readers.anthropic import AnthropicMessagesUsageReader, ClaudeCodeAnalyticsReader
-from tokenaudit.readers.base import ReadContext, Reader, ReadResult
+from tokenaudit.readers.base import Detection, ReadContext, Reader, ReadResult
 from tokenaudit.readers.claude_code import ClaudeCodeReader
 from tokenaudit.readers.codex import CodexReader
 from tokenaudit.readers.generic import GenericReader
@@ -47,7 +48,11 @@ def detect(source: Source, context: ReadContext) -> Reader:
         raise InputError(msg)
     tried = []
     for reader in READERS:
-        detection = reader.detect(source, context)
+        try:
+            detection = reader.detect(source, context)
+        except (ValueError, csv.Error, pl.exceptions.PolarsError) as exc:
+            # A detector choking on foreign content is a "no", never a crash of the whole run.
+            detection = Detection(False, f"unreadable as this format ({type(exc).__name__})")
         if detection.matched:
             return reader
         tried.append(f"{reader.name} ({detection.detail})")
@@ -62,7 +67,34 @@ def read_sources(sources: Sequence[Source], context: ReadContext, input_format: 
     for source in sources:
         reader = forced or detect(source, context)
         batches.setdefault(reader.name, (reader, []))[1].append(source)
-    results = [reader.read(batch, context) for reader, batch in batches.values()]
+    results = [_read_batch(reader, batch, context) for reader, batch in batches.values()]
     events = pl.concat([empty_events(), *(result.events for result in results)], how="vertical")
     rejects = pl.concat([empty_rejects(), *(result.rejects for result in results)], how="vertical")
-    return ReadResult(events=events, rejects=rejects)
+    repaired = tuple(name for result in results for name in result.repaired)
+    return ReadResult(events=events, rejects=rejects, repaired=repaired)
+
+
+def _read_batch(reader: Reader, batch: list[Source], context: ReadContext) -> ReadResult:
+    """Read a batch; if Polars refuses invalid UTF-8, replace the bad bytes in the files that have them.
+
+    Token counts are ASCII digits, so replacing undecodable bytes (typically in a name) with U+FFFD keeps
+    every number exact; the report lists the files so the damaged names can be checked.
+    """
+    try:
+        return reader.read(batch, context)
+    except pl.exceptions.ComputeError as exc:
+        if "utf8" not in str(exc).lower() and "utf-8" not in str(exc).lower():
+            raise
+    repaired: list[str] = []
+    clean: list[Source] = []
+    for source in batch:
+        data = source.read_bytes()
+        try:
+            data.decode("utf-8")
+            clean.append(source)
+        except UnicodeDecodeError:
+            repaired.append(source.name)
+            fixed = data.decode("utf-8", errors="replace").encode("utf-8")
+            clean.append(Source(name=source.name, path=source.path, data=fixed))
+    result = reader.read(clean, context)
+    return ReadResult(events=result.events, rejects=result.rejects, repaired=tuple(repaired))

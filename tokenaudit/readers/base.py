@@ -28,6 +28,8 @@ class ReadResult:
 
     events: pl.DataFrame
     rejects: pl.DataFrame
+    repaired: tuple[str, ...] = ()
+    """Files whose invalid UTF-8 bytes were replaced (U+FFFD) so that their rows could be read."""
 
 
 @dataclass(frozen=True)

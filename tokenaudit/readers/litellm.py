@@ -80,7 +80,10 @@ _FIELDS = {
 
 def _csv_header(source: Source) -> list[str]:
     first = source.head_text().split("\n", 1)[0].rstrip("\r")
-    return next(csv.reader([first]), [])
+    try:
+        return next(csv.reader([first]), [])
+    except csv.Error:  # binary content (e.g. Parquet) is not a CSV header
+        return []
 
 
 def _is_csv(source: Source) -> bool:
