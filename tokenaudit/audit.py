@@ -6,28 +6,92 @@ output format is built from one computed result and formats cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from tokenaudit.detectors import Findings, build_context, run_detectors
+from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents
-from tokenaudit.metrics import totals, usage_aggregates
+from tokenaudit.metrics import local_day, totals, usage_aggregates
+from tokenaudit.outcomes.read import OutcomeRead, weighted_values
 from tokenaudit.policy import Policy
+from tokenaudit.ranking import RankingFit, effective_tokens, rank_developers
+
+
+@dataclass(frozen=True)
+class OutcomeJoin:
+    """Outcomes joined to the audited developers, and what did not join."""
+
+    outcomes: pl.DataFrame
+    """Identity-resolved outcomes of audited developers inside the window, with ``value``."""
+    read: OutcomeRead
+    unmatched: list[str]
+    """People named in outcome exports who have no token usage under any alias (listed, never dropped)."""
+    without_outcomes: list[str]
+    """Audited developers with no outcome at all: often an alias missing from the identity map."""
+    outside_window: int
+    window: tuple[dt.date, dt.date]
 
 
 @dataclass(frozen=True)
 class AuditResult:
-    """Per-developer figures (one row each, leaderboard order) plus org totals and data quality."""
+    """Per-developer rows (totals, token rank, risk), the period summary and the detector findings."""
 
     developers: pl.DataFrame
     summary: pl.DataFrame
     loaded: LoadedEvents
     findings: Findings
+    ranking: RankingFit | None = None
+    outcomes: OutcomeJoin | None = None
+    outcome_kinds: list[str] = field(default_factory=list)
+    """Every kind of the policy's weights and of the data, sorted."""
+    outcome_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """developer -> outcome kind -> count, for developers with any outcome."""
+    outcome_weights: dict[str, float] = field(default_factory=dict)
+    spearman_raw_vs_adjusted: float | None = None
 
 
-def run_audit(loaded: LoadedEvents, policy: Policy) -> AuditResult:
-    """Total each developer's usage, rank them by tokens (1 = most, ties share a rank), run detectors."""
+def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> OutcomeJoin:
+    """Map outcome identities to canonical developers and keep those inside the period plus the lag.
+
+    The window is the audit period (or the span of the events) extended by ``outcomes.outcome_lag_days``,
+    because a pull request merges some days after the tokens that produced it.
+    """
+    resolved = resolve_identities(read.outcomes.lazy(), policy).collect()
+    days = loaded.events.select(local_day(loaded.period.timezone).alias("day"))
+    first = loaded.period.since or days["day"].min()
+    last = loaded.period.until or days["day"].max()
+    if not isinstance(first, dt.date) or not isinstance(last, dt.date):
+        first = last = dt.date.min
+    last = last + dt.timedelta(days=policy.outcomes.outcome_lag_days)
+    local = pl.col("timestamp").dt.convert_time_zone(loaded.period.timezone).dt.date()
+    inside = resolved.filter(local.is_between(first, last))
+    users = set(loaded.events["developer"].unique().to_list())
+    named = set(inside["developer"].unique().to_list())
+    return OutcomeJoin(
+        outcomes=weighted_values(inside.filter(pl.col("developer").is_in(list(users))), policy.outcomes),
+        read=read,
+        unmatched=sorted(named - users),
+        without_outcomes=sorted(users - named),
+        outside_window=resolved.height - inside.height,
+        window=(first, last),
+    )
+
+
+def outcome_counts(outcomes: pl.DataFrame, kinds: list[str]) -> dict[str, dict[str, int]]:
+    """developer -> kind -> count, with zeros for kinds a developer has none of."""
+    totals_by_kind = outcomes.group_by("developer", "kind").agg(pl.col("count").sum())
+    counts: dict[str, dict[str, int]] = {}
+    for developer, kind, count in totals_by_kind.iter_rows():
+        counts.setdefault(developer, dict.fromkeys(kinds, 0))[kind] = int(count)
+    return counts
+
+
+def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None = None) -> AuditResult:
+    """Total each developer's usage, rank them by tokens (1 = most, ties share a rank), rank them by outcome
+    yield when outcomes are given, and run the detectors."""
     timezone = loaded.period.timezone
     per_developer = totals(loaded.events, ["developer"], timezone)
     teams = loaded.events.group_by("developer").agg(pl.col("team").drop_nulls().mode().sort().first().alias("team"))
@@ -43,9 +107,60 @@ def run_audit(loaded: LoadedEvents, policy: Policy) -> AuditResult:
         pl.col("timestamp").min().alias("first_event"),
         pl.col("timestamp").max().alias("last_event"),
     )
-    context = build_context(loaded.events, developers, policy.flags, policy.leaderboard, timezone)
+    yields, fit, joined, spearman, counts, kinds = None, None, None, None, {}, []
+    if outcomes is not None:
+        joined = join_outcomes(outcomes, loaded, policy)
+        exposure = loaded.events.group_by("developer").agg((effective_tokens().sum() / 1e6).alias("exposure"))
+        ranking = rank_developers(
+            developers.select("developer", "team", "active_days").join(exposure, on="developer"),
+            joined.outcomes,
+            policy.outcomes.weights,
+            policy.ranking,
+        )
+        fit = ranking.fit
+        kinds = sorted(set(policy.outcomes.weights) | set(joined.outcomes["kind"].unique().to_list()))
+        counts = outcome_counts(joined.outcomes, kinds)
+        ranked = ranking.developers.drop("team", "active_days")
+        developers = developers.join(ranked, on="developer", how="left").with_columns(
+            # The raw board is by total tokens; compare positions among the ranked developers only.
+            rank_shift=pl.when(pl.col("status") == "ranked").then(
+                pl.col("total_tokens").rank("min", descending=True).over("status").cast(pl.Int64)
+                - pl.col("rank_adjusted")
+            )
+        )
+        spearman = _spearman(developers.filter(pl.col("status") == "ranked"))
+        yields = developers.select(
+            "developer",
+            "status",
+            "outcome_score",
+            "yield_mean",
+            "yield_median",
+            "yield_p10",
+            "yield_p90",
+            "peer_median_yield",
+        )
+    context = build_context(loaded.events, developers, policy.flags, policy.leaderboard, timezone, yields)
     findings = run_detectors(context)
     developers = developers.join(findings.risk, on="developer", how="left").with_columns(
         pl.col("risk_level").fill_null("none"), pl.col("risk_score").fill_null(0.0)
     )
-    return AuditResult(developers=developers, summary=summary, loaded=loaded, findings=findings)
+    return AuditResult(
+        developers=developers,
+        summary=summary,
+        loaded=loaded,
+        findings=findings,
+        ranking=fit,
+        outcomes=joined,
+        outcome_kinds=kinds,
+        outcome_counts=counts,
+        outcome_weights=dict(policy.outcomes.weights),
+        spearman_raw_vs_adjusted=spearman,
+    )
+
+
+def _spearman(ranked: pl.DataFrame) -> float | None:
+    """Rank correlation between the raw token board and the adjusted board (how much the board changes)."""
+    if ranked.height < 3:
+        return None
+    value = ranked.select(pl.corr("total_tokens", "yield_mean", method="spearman")).item()
+    return None if value is None else round(float(value), 4)

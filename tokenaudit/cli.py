@@ -16,14 +16,27 @@ import polars as pl
 import typer
 
 from tokenaudit import __version__
-from tokenaudit.audit import run_audit
+from tokenaudit.audit import AuditResult, run_audit
 from tokenaudit.console import stderr_console, wants_color
 from tokenaudit.errors import ExitCode, StrictRejectError, TokenauditError, UnmatchedIdentityError, UsageError
-from tokenaudit.evaluate import LEVELS, evaluate, evaluation_data, evaluation_text, read_audit, read_labels
+from tokenaudit.evaluate import (
+    LEVELS,
+    evaluate,
+    evaluate_ranking,
+    evaluation_data,
+    evaluation_text,
+    ranking_data,
+    ranking_text,
+    read_audit,
+    read_labels,
+    read_ranks,
+)
 from tokenaudit.explain import explain
 from tokenaudit.identity import read_identity_csv, with_identities
 from tokenaudit.ingest import LoadedEvents, Period, load_events
 from tokenaudit.metrics import GROUP_KEYS, totals
+from tokenaudit.outcomes.read import FORMATS as OUTCOME_FORMATS
+from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.output import emit, write_atomic
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers import READERS
@@ -31,7 +44,15 @@ from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render as render_csv
 from tokenaudit.render.explain import explain_data, explain_text
 from tokenaudit.render.json_format import render as render_json
-from tokenaudit.report import Document, TableView, audit_document, quality_notes, totals_document
+from tokenaudit.report import (
+    Document,
+    TableView,
+    audit_document,
+    outcome_notes,
+    quality_notes,
+    rank_document,
+    totals_document,
+)
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
 app = typer.Typer(
@@ -94,6 +115,14 @@ StrictIdentitiesOption = Annotated[
     typer.Option("--strict-identities", help="Fail (exit 5) if any identity is not in the identity map."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print no diagnostics, only errors.")]
+OutcomesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--outcomes",
+        help="Outcome export (gh pr list JSON, GitHub REST pulls, Jira CSV, generic CSV/JSONL); repeatable.",
+        show_default=False,
+    ),
+]
 
 
 class FailOn(StrEnum):
@@ -187,9 +216,11 @@ def _load(
     return policy, load_events(inputs, policy, period, input_format=input_format, developer=developer)
 
 
-def _check_identities(loaded: LoadedEvents, strict: bool) -> None:
-    """``--strict-identities``: every identity in the data must be in the identity map."""
+def _check_identities(loaded: LoadedEvents, strict: bool, result: AuditResult | None = None) -> None:
+    """``--strict-identities``: every identity in the usage and outcome data must be in the identity map."""
     unmatched = loaded.quality.unmatched_identities
+    if result is not None and result.outcomes is not None:
+        unmatched = sorted(set(unmatched) | set(result.outcomes.unmatched))
     if strict and unmatched:
         shown = ", ".join(unmatched[:5]) + (f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else "")
         msg = f"{len(unmatched)} identities are not in the identity map (--strict-identities): {shown}"
@@ -204,14 +235,18 @@ def _finish(
     rejects: Path | None,
     strict: bool,
     quiet: bool,
+    result: AuditResult | None = None,
 ) -> None:
-    """Write rejects, then the result, then diagnostics; enforce --strict."""
+    """Write rejects (usage and outcome rows), then the result, then diagnostics; enforce --strict."""
+    rejected = loaded.rejects
+    if result is not None and result.outcomes is not None:
+        rejected = pl.concat([rejected, result.outcomes.read.rejects])
     if rejects is not None:
-        rows = [list(row) for row in loaded.rejects.iter_rows()]
-        write_atomic(rejects, render_csv(TableView("rejects", list(loaded.rejects.columns), rows)))
-    count = loaded.quality.rows_rejected
+        rows = [list(row) for row in rejected.iter_rows()]
+        write_atomic(rejects, render_csv(TableView("rejects", list(rejected.columns), rows)))
+    count = rejected.height
     if strict and count:
-        first = loaded.rejects.row(0, named=True)
+        first = rejected.row(0, named=True)
         msg = (
             f"{count} rows rejected (--strict); first: {first['source_file']}:{first['source_line']}: {first['reason']}"
         )
@@ -220,11 +255,11 @@ def _finish(
     emit(render(document, output_format, color=color), output)
     if not quiet:
         console = stderr_console()
-        notes = quality_notes(loaded.quality) if output_format is not Format.TABLE else []
-        for note in notes:
+        notes = quality_notes(loaded.quality) + (outcome_notes(result) if result else [])
+        for note in notes if output_format is not Format.TABLE else []:
             console.print(f"tokenaudit: {note}", markup=False)
         if count and rejects is None:
-            first = loaded.rejects.row(0, named=True)
+            first = rejected.row(0, named=True)
             console.print(
                 f"tokenaudit: first rejected row: {first['source_file']}:{first['source_line']}: {first['reason']}",
                 markup=False,
@@ -286,14 +321,15 @@ def audit_command(
     ] = None,
     identities: IdentitiesOption = None,
     strict_identities: StrictIdentitiesOption = False,
+    outcomes: OutcomesOption = None,
 ) -> None:
-    """The full audit: usage, the raw token leaderboard, Goodhart-risk flags (JSON is the stable interface)."""
+    """The full audit: usage, raw vs outcome-adjusted ranks, Goodhart-risk flags (JSON is the stable interface)."""
     with _user_errors():
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        _check_identities(loaded, strict_identities)
-        result = run_audit(loaded, settings)
-        _finish(loaded, audit_document(result), chosen, output, rejects, strict, quiet)
+        result = _audit(settings, loaded, outcomes)
+        _check_identities(loaded, strict_identities, result)
+        _finish(loaded, audit_document(result), chosen, output, rejects, strict, quiet, result)
         if fail_on is not None:
             at_or_above = [level.value for level in FailOn][list(FailOn).index(fail_on) :]
             hits = result.developers.filter(pl.col("risk_level").is_in(at_or_above)).height
@@ -303,6 +339,45 @@ def audit_command(
                         f"tokenaudit: {hits} developer(s) at risk {fail_on.value} or above (--fail-on)", markup=False
                     )
                 raise typer.Exit(int(ExitCode.FLAGS_AT_OR_ABOVE_FAIL_ON))
+
+
+def _audit(settings: Policy, loaded: LoadedEvents, outcomes: list[str] | None) -> AuditResult:
+    """Run the audit, with the outcome files read in the period's time zone when given."""
+    read = read_outcomes(outcomes, settings.outcomes, loaded.period.timezone) if outcomes else None
+    return run_audit(loaded, settings, read)
+
+
+@app.command("rank")
+def rank_command(
+    inputs: Inputs,
+    outcomes: Annotated[
+        list[str],
+        typer.Option(
+            "--outcomes",
+            help="Outcome export (gh pr list JSON, GitHub REST pulls, Jira CSV, generic CSV/JSONL); repeatable.",
+        ),
+    ],
+    policy: PolicyOption = None,
+    output_format: FormatOption = None,
+    output: OutputOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    tz: TzOption = None,
+    input_format: InputFormatOption = None,
+    developer: DeveloperOption = None,
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    quiet: QuietOption = False,
+    identities: IdentitiesOption = None,
+    strict_identities: StrictIdentitiesOption = False,
+) -> None:
+    """The raw token leaderboard and the outcome-adjusted ranking, side by side."""
+    with _user_errors():
+        chosen = _format(output_format, output)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        result = _audit(settings, loaded, outcomes)
+        _check_identities(loaded, strict_identities, result)
+        _finish(loaded, rank_document(result), chosen, output, rejects, strict, quiet, result)
 
 
 @app.command("explain")
@@ -321,11 +396,12 @@ def explain_command(
     until: UntilOption = None,
     tz: TzOption = None,
     input_format: InputFormatOption = None,
+    outcomes: OutcomesOption = None,
 ) -> None:
     """One developer's evidence: daily sparkline, hour-of-week heatmap, gap histogram, flags vs peers."""
     with _user_errors():
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, None)
-        explanation = explain(run_audit(loaded, settings), developer)
+        explanation = explain(_audit(settings, loaded, outcomes), developer)
         text_output = output_format is TextFormat.TEXT or (
             output_format is None and output is None and sys.stdout.isatty()
         )
@@ -346,9 +422,15 @@ def evaluate_command(
     with _user_errors():
         if at not in LEVELS:
             raise UsageError(f"--at: expected one of {', '.join(LEVELS)}, got {at!r}")
-        result = evaluate(read_labels(labels), read_audit(audit_json), at)
-        text_output = output_format is not TextFormat.JSON
-        emit(evaluation_text(result) if text_output else render_json(evaluation_data(result)), output)
+        truth = read_labels(labels)
+        result = evaluate(truth, read_audit(audit_json), at)
+        ranks = read_ranks(audit_json)
+        ranking = evaluate_ranking(truth, ranks) if ranks["rank_adjusted"].is_not_null().any() else None
+        if output_format is not TextFormat.JSON:
+            emit(evaluation_text(result) + (ranking_text(ranking) if ranking else ""), output)
+        else:
+            data = evaluation_data(result) | ({"ranking": ranking_data(ranking)} if ranking else {})
+            emit(render_json(data), output)
 
 
 @app.command("simulate")
@@ -384,6 +466,9 @@ def formats_command() -> None:
     """List the supported input formats and the command or API call that produces each."""
     for reader in READERS:
         typer.echo(f"{reader.name}\n  {reader.title}\n  produced by: {reader.exported_by}\n  limits: {reader.limits}\n")
+    typer.echo("Outcome formats (--outcomes):\n")
+    for name, title, exported_by in OUTCOME_FORMATS:
+        typer.echo(f"{name}\n  {title}\n  produced by: {exported_by}\n")
 
 
 def main() -> None:

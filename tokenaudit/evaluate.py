@@ -42,7 +42,8 @@ def read_labels(path: Path) -> pl.DataFrame:
     if missing:
         msg = f"{path}: missing column {missing[0]!r}; expected {', '.join(_REQUIRED)}"
         raise InputError(msg)
-    return labels.select(_REQUIRED)
+    optional = [name for name in ("true_yield",) if name in labels.columns]
+    return labels.select(*_REQUIRED, *[pl.col(name).cast(pl.Float64, strict=False) for name in optional])
 
 
 def read_audit(path: Path) -> pl.DataFrame:
@@ -150,3 +151,112 @@ def evaluation_text(result: Evaluation) -> str:
     if result.missing:
         lines += ["", f"labelled developers absent from the audit: {', '.join(result.missing)}"]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class RankingEvaluation:
+    """How the raw and the adjusted board place planted gamers and honest developers (simulator truth)."""
+
+    ranked: int
+    gamers: int
+    auc_raw: float | None
+    """Probability that the raw board places a random gamer below a random honest developer."""
+    auc_adjusted: float | None
+    spearman_raw: float | None
+    """Rank correlation of board position (1 = top) with the simulator's true yield (sign: + is good)."""
+    spearman_adjusted: float | None
+    gamers_in_bottom_half_adjusted: float | None
+    gamers_in_top_quarter_raw: float | None
+    heavy_productive_in_bottom_quarter: tuple[int, int]
+
+
+def read_ranks(path: Path) -> pl.DataFrame:
+    """developer, rank_tokens, rank_adjusted from an ``audit --outcomes … --format json`` document."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        rows = [(d["developer"], d["rank"]["tokens"], d["rank"].get("adjusted")) for d in document["developers"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = f"{path}: not an audit JSON document ({type(exc).__name__}: {exc})"
+        raise InputError(msg) from None
+    return pl.DataFrame(
+        rows, schema={"developer": pl.String, "rank_tokens": pl.Int64, "rank_adjusted": pl.Int64}, orient="row"
+    )
+
+
+def _auc_below(frame: pl.DataFrame, position: str) -> float | None:
+    """Mann–Whitney: share of (gamer, honest) pairs where the gamer sits lower on the board."""
+    gamers = frame.filter(pl.col("is_gamer"))
+    honest = frame.filter(~pl.col("is_gamer"))
+    if gamers.is_empty() or honest.is_empty():
+        return None
+    ranks = frame.select(pl.col(position).rank("average"), "is_gamer")
+    rank_sum = float(ranks.filter(pl.col("is_gamer"))[position].sum())
+    u = rank_sum - gamers.height * (gamers.height + 1) / 2
+    return round(u / (gamers.height * honest.height), 4)
+
+
+def _spearman(frame: pl.DataFrame, position: str) -> float | None:
+    if "true_yield" not in frame.columns or frame.height < 3:
+        return None
+    value = frame.select(pl.corr(-pl.col(position).cast(pl.Float64), "true_yield", method="spearman")).item()
+    return None if value is None else round(float(value), 4)
+
+
+def evaluate_ranking(labels: pl.DataFrame, ranks: pl.DataFrame) -> RankingEvaluation:
+    """Separation of gamers (AUC) and agreement with true yield (Spearman), raw board vs adjusted board.
+
+    Only developers ranked on the adjusted board are compared, so both boards see the same people.
+    """
+    frame = (
+        labels.join(ranks, on="developer", how="inner")
+        .filter(pl.col("rank_adjusted").is_not_null())
+        .with_columns(is_gamer=pl.col("label") != "honest", raw_position=pl.col("rank_tokens").rank("ordinal"))
+    )
+    n = frame.height
+    quarter = frame.filter(pl.col("rank_adjusted") > 0.75 * n)
+    heavy = frame.filter(pl.col("archetype") == "heavy_productive")
+    gamers = frame.filter(pl.col("is_gamer"))
+    return RankingEvaluation(
+        ranked=n,
+        gamers=gamers.height,
+        auc_raw=_auc_below(frame, "raw_position"),
+        auc_adjusted=_auc_below(frame, "rank_adjusted"),
+        spearman_raw=_spearman(frame, "raw_position"),
+        spearman_adjusted=_spearman(frame, "rank_adjusted"),
+        gamers_in_bottom_half_adjusted=(
+            round(gamers.filter(pl.col("rank_adjusted") > n / 2).height / gamers.height, 4) if gamers.height else None
+        ),
+        gamers_in_top_quarter_raw=(
+            round(gamers.filter(pl.col("raw_position") <= n / 4).height / gamers.height, 4) if gamers.height else None
+        ),
+        heavy_productive_in_bottom_quarter=(
+            heavy.join(quarter.select("developer"), on="developer").height,
+            heavy.height,
+        ),
+    )
+
+
+def ranking_data(result: RankingEvaluation) -> dict[str, Any]:
+    """JSON form."""
+    data = dict(result.__dict__)
+    data["heavy_productive_in_bottom_quarter"] = list(result.heavy_productive_in_bottom_quarter)
+    return data
+
+
+def ranking_text(result: RankingEvaluation) -> str:
+    """Plain-text comparison of the two boards."""
+
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    caught, heavy = result.heavy_productive_in_bottom_quarter
+    return (
+        f"\nRanking ({result.ranked} ranked developers, {result.gamers} planted gamers):\n"
+        f"  AUC (board places a gamer below an honest developer): raw {fmt(result.auc_raw)}  "
+        f"adjusted {fmt(result.auc_adjusted)}\n"
+        f"  Spearman of board position with true yield: raw {fmt(result.spearman_raw)}  "
+        f"adjusted {fmt(result.spearman_adjusted)}\n"
+        f"  gamers in the raw top quarter {fmt(result.gamers_in_top_quarter_raw)}; "
+        f"in the adjusted bottom half {fmt(result.gamers_in_bottom_half_adjusted)}\n"
+        f"  honest heavy-productive developers in the adjusted bottom quarter: {caught}/{heavy}\n"
+    )

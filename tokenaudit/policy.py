@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.errors import PolicyError
+from tokenaudit.outcomes.config import OutcomesConfig
+from tokenaudit.ranking import RankingConfig
 from tokenaudit.schema import EVENT_SCHEMA
 
 NonNegative = Annotated[float, Field(ge=0)]
@@ -60,6 +62,8 @@ class Policy(_Strict):
     leaderboard: Leaderboard = Field(default_factory=Leaderboard)
     pricing: Pricing = Field(default_factory=Pricing)
     flags: Flags = Field(default_factory=Flags)
+    outcomes: OutcomesConfig = Field(default_factory=OutcomesConfig)
+    ranking: RankingConfig = Field(default_factory=RankingConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -138,6 +138,10 @@ def _flag_dict(flag: Flag) -> dict[str, Any]:
 RISK_ORDER: Final = ("high", "medium", "low", "none")
 
 
+def _capped(developer: dict[str, Any]) -> str:
+    return ", capped: outcome yield at or above typical" if developer["risk"].get("capped_by_outcomes") else ""
+
+
 def _flag_notes(developers: list[dict[str, Any]]) -> list[str]:
     """Flagged developers, highest risk first, each flag with its reason."""
     ranked = sorted(
@@ -145,10 +149,158 @@ def _flag_notes(developers: list[dict[str, Any]]) -> list[str]:
         key=lambda d: (RISK_ORDER.index(d["risk"]["level"]), -d["risk"]["score"], d["developer"]),
     )
     return [
-        f"{d['developer']} (risk {d['risk']['level']}) {f['id']} [{f['severity']}]: {f['reason']}"
+        f"{d['developer']} (risk {d['risk']['level']}{_capped(d)}) {f['id']} [{f['severity']}]: {f['reason']}"
         for d in ranked
         for f in d["flags"]
     ]
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    """Outcomes, yield and ranking status of one developer (present only when outcomes were given)."""
+    ranked = row["status"] == "ranked"
+    return {
+        "outcomes": {**counts, "score": round(row["outcome_score"], 4)},
+        "exposure_mtok": round(row["exposure"], 4),
+        "yield": {
+            "mean": _rounded(row["yield_mean"]) if ranked else None,
+            "p05": _rounded(row["yield_p05"]) if ranked else None,
+            "p95": _rounded(row["yield_p95"]) if ranked else None,
+        },
+        "ranking_status": row["status"],
+    }
+
+
+def _adjusted_rank(row: dict[str, Any]) -> dict[str, Any]:
+    """``rank.adjusted`` (null below the minimum volume), its 90% interval and the shift from the raw rank."""
+    ranked = row["status"] == "ranked"
+    return {
+        "adjusted": row["rank_adjusted"] if ranked else None,
+        "adjusted_interval": [row["rank_low"], row["rank_high"]] if ranked else None,
+        "shift": row["rank_shift"] if ranked else None,
+    }
+
+
+def _outcome_quality(result: AuditResult) -> dict[str, Any]:
+    joined = result.outcomes
+    if joined is None:
+        return {}
+    read = joined.read
+    return {
+        "outcomes": {
+            "files": [{"file": name, "format": kind} for name, kind in read.files],
+            "rows_rejected": read.rejects.height,
+            "window": [joined.window[0].isoformat(), joined.window[1].isoformat()],
+            "outside_window": joined.outside_window,
+            "unmatched_identities": joined.unmatched,
+            "developers_without_outcomes": joined.without_outcomes,
+            "bot_prs_ignored": read.bot_prs,
+            "unassigned_issues": read.unassigned_issues,
+            "unlinked_reverts": read.unlinked_reverts,
+            "kinds_without_weight": _unweighted(result),
+        }
+    }
+
+
+def _unweighted(result: AuditResult) -> list[str]:
+    kinds = {kind for counts in result.outcome_counts.values() for kind, n in counts.items() if n}
+    return sorted(kinds - set(result.outcome_weights))
+
+
+def outcome_notes(result: AuditResult) -> list[str]:
+    """One-line diagnostics about the outcome files: what credits nobody and what did not join."""
+    joined = result.outcomes
+    if joined is None:
+        return []
+    read, notes = joined.read, []
+    if read.rejects.height:
+        notes.append(f"{_plural(read.rejects.height, 'outcome row')} rejected (see --rejects FILE)")
+    if joined.unmatched:
+        shown = ", ".join(joined.unmatched[:5]) + (
+            f" and {len(joined.unmatched) - 5} more" if len(joined.unmatched) > 5 else ""
+        )
+        notes.append(f"outcome identities with no token usage (add them to identities:): {shown}")
+    if joined.without_outcomes:
+        notes.append(f"{_plural(len(joined.without_outcomes), 'developer')} with token usage but no outcomes")
+    if joined.outside_window:
+        notes.append(
+            f"{_plural(joined.outside_window, 'outcome')} outside {joined.window[0]}..{joined.window[1]} left out"
+        )
+    if read.bot_prs:
+        notes.append(f"{_plural(read.bot_prs, 'bot pull request')} credited to nobody")
+    if read.unassigned_issues:
+        notes.append(f"{_plural(read.unassigned_issues, 'unassigned issue')} credited to nobody")
+    if read.unlinked_reverts:
+        notes.append(f"{_plural(read.unlinked_reverts, 'revert')} not linked to the PR they revert")
+    return notes
+
+
+def _ranking_dict(result: AuditResult) -> dict[str, Any]:
+    fit = result.ranking
+    assert fit is not None
+    return {
+        "method": "gamma-Poisson empirical Bayes per outcome kind on effective-token exposure^elasticity",
+        "elasticity": round(fit.elasticity, 4),
+        "elasticity_se": _rounded(fit.elasticity_se),
+        "elasticity_fitted": fit.fitted,
+        "elasticity_basis": fit.basis,
+        "min_exposure_mtok": round(fit.min_exposure, 4),
+        "ranked_developers": fit.ranked,
+        "spearman_raw_vs_adjusted": result.spearman_raw_vs_adjusted,
+        "priors": {kind: {"rate": round(m, 6), "variance": round(phi, 6)} for kind, (m, phi) in fit.priors.items()},
+    }
+
+
+def _shift_cell(shift: int | None) -> str:
+    return "" if shift is None else f"{shift:+d}"
+
+
+def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality: DataQuality) -> TableView:
+    """Raw and adjusted boards side by side, sorted by adjusted rank; the insufficient-data rows last."""
+    ordered = sorted(
+        developers, key=lambda d: (d["rank"]["adjusted"] is None, d["rank"]["adjusted"] or 0, d["rank"]["tokens"])
+    )
+    moved = [d for d in ordered if d["rank"]["shift"]]
+    fallers = sorted(moved, key=lambda d: (d["rank"]["shift"], d["developer"]))[:3]
+    climbers = sorted(moved, key=lambda d: (-d["rank"]["shift"], d["developer"]))[:3]
+
+    def moves(people: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{d['developer']} ({d['rank']['shift']:+d})" for d in people) or "none"
+
+    fit = result.ranking
+    assert fit is not None
+    notes = [
+        NOTICE,
+        f"Adjusted rank: outcome yield per effective token with shrinkage (elasticity {fit.elasticity:.2f}"
+        f", {fit.basis}); interval = 90% rank interval; shift = raw rank "
+        "among ranked developers minus adjusted rank (+ climbed).",
+        f"Biggest fallers: {moves(fallers)}. Biggest climbers: {moves(climbers)}.",
+        *_flag_notes(developers),
+        *quality_notes(quality),
+        *outcome_notes(result),
+    ]
+    return TableView(
+        title="Raw token leaderboard vs outcome-adjusted ranking",
+        columns=["adjusted", "interval", "raw", "shift", "developer", "team", "total tokens", "outcome score", "risk"],
+        rows=[
+            [
+                d["rank"]["adjusted"] if d["rank"]["adjusted"] is not None else "insufficient data",
+                "" if d["rank"]["adjusted_interval"] is None else "{}–{}".format(*d["rank"]["adjusted_interval"]),
+                d["rank"]["tokens"],
+                _shift_cell(d["rank"]["shift"]),
+                d["developer"],
+                d["team"] or "",
+                d["tokens"]["total"],
+                f"{d['outcomes']['score']:g}",
+                d["risk"]["level"],
+            ]
+            for d in ordered
+        ],
+        notes=notes,
+    )
 
 
 def audit_document(result: AuditResult) -> Document:
@@ -174,9 +326,17 @@ def audit_document(result: AuditResult) -> Document:
                 "level": row["risk_level"],
                 "score": row["risk_score"],
                 "families": row["families"] or [],
+                "capped_by_outcomes": bool(row.get("capped_by_outcomes")),
             },
             "not_evaluated": skipped.get(row["developer"], []),
-            "rank": {"tokens": row["rank_tokens"]},
+            "rank": {"tokens": row["rank_tokens"], **(_adjusted_rank(row) if result.ranking else {})},
+            **(
+                _outcome_fields(
+                    row, {**dict.fromkeys(result.outcome_kinds, 0), **result.outcome_counts.get(row["developer"], {})}
+                )
+                if result.ranking
+                else {}
+            ),
         }
         for row in result.developers.iter_rows(named=True)
     ]
@@ -197,8 +357,11 @@ def audit_document(result: AuditResult) -> Document:
             "risk_levels": {level: sum(d["risk"]["level"] == level for d in developers) for level in RISK_ORDER},
         },
         "developers": developers,
-        "data_quality": _quality_dict(quality),
+        "data_quality": {**_quality_dict(quality), **_outcome_quality(result)},
     }
+    if result.ranking:
+        data["ranking"] = _ranking_dict(result)
+        return Document(data=data, table=_ranked_table(developers, result, quality))
     table = TableView(
         title="Token leaderboard (raw)",
         columns=[
@@ -282,5 +445,72 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
             for g in groups
         ],
         notes=quality_notes(quality),
+    )
+    return Document(data=data, table=table)
+
+
+def rank_document(result: AuditResult) -> Document:
+    """The ``rank`` output: the raw token leaderboard and the outcome-adjusted ranking side by side."""
+    audit = audit_document(result).data
+    people = audit["developers"]
+    raw = sorted(people, key=lambda d: (d["rank"]["tokens"], d["developer"]))
+    adjusted = sorted((d for d in people if d["rank"].get("adjusted") is not None), key=lambda d: d["rank"]["adjusted"])
+    thin = sorted(d["developer"] for d in people if d["rank"].get("adjusted") is None)
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": audit["generator"],
+        "notice": NOTICE,
+        "period": audit["period"],
+        "ranking": audit.get("ranking"),
+        "raw": [
+            {"rank": d["rank"]["tokens"], "developer": d["developer"], "tokens": d["tokens"]["total"]} for d in raw
+        ],
+        "adjusted": [
+            {
+                "rank": d["rank"]["adjusted"],
+                "developer": d["developer"],
+                "interval": d["rank"]["adjusted_interval"],
+                "shift": d["rank"]["shift"],
+                "yield": d["yield"]["mean"],
+                "outcome_score": d["outcomes"]["score"],
+            }
+            for d in adjusted
+        ],
+        "insufficient_data": thin,
+        "data_quality": audit["data_quality"],
+    }
+    height = max(len(raw), len(adjusted))
+    rows = [
+        [
+            *(
+                [raw[i]["rank"]["tokens"], raw[i]["developer"], raw[i]["tokens"]["total"]]
+                if i < len(raw)
+                else ["", "", ""]
+            ),
+            *(
+                [
+                    adjusted[i]["rank"]["adjusted"],
+                    adjusted[i]["developer"],
+                    _shift_cell(adjusted[i]["rank"]["shift"]),
+                    f"{adjusted[i]['yield']['mean']:.2f}",
+                ]
+                if i < len(adjusted)
+                else ["", "", "", ""]
+            ),
+        ]
+        for i in range(height)
+    ]
+    fit = result.ranking
+    notes = [NOTICE, "yield = outcome points per million effective tokens^elasticity (posterior mean)."]
+    if fit is not None:
+        notes.append(f"elasticity {fit.elasticity:.2f} ({fit.basis})")
+    if thin:
+        notes.append(f"insufficient data (not ranked): {', '.join(thin)}")
+    notes += quality_notes(result.loaded.quality) + outcome_notes(result)
+    table = TableView(
+        title="Raw token leaderboard | outcome-adjusted ranking",
+        columns=["raw", "developer", "total tokens", "adjusted", "developer ", "shift", "yield"],
+        rows=rows,
+        notes=notes,
     )
     return Document(data=data, table=table)

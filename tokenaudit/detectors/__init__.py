@@ -13,7 +13,7 @@ from typing import Final
 
 import polars as pl
 
-from tokenaudit.detectors import context, regularity, rejected, repetition, rest, timing, volume
+from tokenaudit.detectors import context, regularity, rejected, repetition, rest, timing, volume, yield_
 from tokenaudit.detectors.base import ORG, SEVERITIES, Detector, DetectorContext, Flag
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.metrics import local_day
@@ -27,6 +27,7 @@ DETECTORS: Final[tuple[Detector, ...]] = (
     context.DETECTOR,
     timing.SNAPSHOT_SPIKE,
     timing.LAUNCH_STEP,
+    yield_.DETECTOR,
     rejected.DETECTOR,
 )
 CORE_FAMILIES: Final = ("automation", "waste", "timing", "yield")
@@ -54,7 +55,12 @@ def peer_groups(developers: pl.DataFrame, min_team_size: int = 8) -> pl.DataFram
 
 
 def build_context(
-    events: pl.DataFrame, developers: pl.DataFrame, flags: Flags, leaderboard: Leaderboard, timezone: str
+    events: pl.DataFrame,
+    developers: pl.DataFrame,
+    flags: Flags,
+    leaderboard: Leaderboard,
+    timezone: str,
+    yields: pl.DataFrame | None = None,
 ) -> DetectorContext:
     """Apply the policy's exclusions and assemble what detectors read."""
     kept = events.filter(
@@ -74,6 +80,7 @@ def build_context(
         developers=peer_groups(people),
         flags=flags,
         leaderboard=leaderboard,
+        yields=yields,
     )
 
 
@@ -155,6 +162,21 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
     developers = ctx.developers.with_columns(
         material=pl.col("total_tokens") >= pl.col("total_tokens").median().over("peer_group")
     )
+    # Exculpatory cap (method study §4): strong outcomes cap the level at low. Gaming cannot hide behind
+    # it, because inflated tokens lower the yield per token.
+    strong = (
+        ctx.yields.filter(
+            (pl.col(f"yield_{ctx.flags.outcome_cap}") >= pl.col("peer_median_yield")) & (pl.col("status") == "ranked")
+        )
+        .select("developer")
+        .to_series()
+        .implode()
+        if ctx.yields is not None and ctx.flags.outcome_cap != "off"
+        else pl.lit([], pl.List(pl.String))
+    )
+    capped_level = pl.when(pl.col("capped_by_outcomes") & pl.col("risk_level").is_in(["medium", "high"])).then(
+        pl.lit("low")
+    )
     return (
         developers.select("developer", "material")
         .join(per_family.fill_null(0), on="developer", how="left")
@@ -166,6 +188,11 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
             families=pl.concat_list(
                 [pl.when(pl.col(f) >= 1).then(pl.lit(f)) for f in ("inflation", *CORE_FAMILIES)]
             ).list.drop_nulls(),
+            capped_by_outcomes=pl.col("developer").is_in(strong),
         )
-        .select("developer", "risk_level", "risk_score", "families", "material")
+        .with_columns(
+            risk_level=capped_level.otherwise(pl.col("risk_level")),
+            capped_by_outcomes=pl.col("capped_by_outcomes") & pl.col("risk_level").is_in(["medium", "high"]),
+        )
+        .select("developer", "risk_level", "risk_score", "families", "material", "capped_by_outcomes")
     )

@@ -36,7 +36,9 @@ class DetectorContext:
     developers: pl.DataFrame
     flags: Flags
     leaderboard: Leaderboard
-    has_outcomes: bool = False
+    yields: pl.DataFrame | None = None
+    """From the outcome-adjusted ranking when outcomes are given: developer, status, outcome_score,
+    yield_mean, yield_median, yield_p10, yield_p90, peer_median_yield."""
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,12 @@ class LaunchStep(_Block):
     min_active_days_each_side: int = 6
 
 
+class LowYield(_Block):
+    """S8: the optimistic (90th percentile) yield is still a small share of the typical yield."""
+
+    share_of_median: Bands = Bands(low=0.5, medium=0.25, high=0.1)
+
+
 class RejectedWork(_Block):
     """S9: acceptance far below peers where the source reports accept/reject decisions."""
 
@@ -172,4 +178,8 @@ class Flags(BaseModel):
     context_stuffing: ContextStuffing = ContextStuffing()
     snapshot_spike: SnapshotSpike = SnapshotSpike()
     launch_step: LaunchStep = LaunchStep()
+    low_yield: LowYield = LowYield()
     rejected_work: RejectedWork = RejectedWork()
+    outcome_cap: Literal["off", "median", "p10"] = "median"
+    """With outcomes, cap risk at low when the developer's yield is at or above the typical yield: by its
+    posterior ``median`` (default), or by its 10th percentile (``p10``, the method study's stricter rule)."""

@@ -1,0 +1,194 @@
+"""Outcome readers (gh/REST PRs, Jira CSV, generic) and their join to the audit by identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import FIXTURES, by_developer, run_cli, run_json
+
+from tokenaudit.errors import InputError
+from tokenaudit.outcomes.config import OutcomesConfig
+from tokenaudit.outcomes.read import read_outcomes, weighted_values
+
+OUT = FIXTURES / "outcomes"
+ALL = [str(OUT / name) for name in ("gh_pr_list.json", "gh_pr_list_overlap.json", "rest_pulls.json")]
+POLICY = """
+timezone: UTC
+identities:
+  ana:
+    team: payments
+    aliases: [ana@acme.com, ana-dev, Ana D]
+  bo:
+    team: payments
+    aliases: [bo@acme.com, bo-lee, Bo Lee]
+  carl:
+    team: web
+    aliases: [carl@acme.com]
+"""
+
+
+def _counts(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
+    summed = frame.group_by("developer", "kind").agg(pl.col("count").sum())
+    return {(row[0], row[1]): row[2] for row in summed.iter_rows()}
+
+
+def test_pull_requests_count_merged_once_credit_reverts_to_the_author_and_skip_bots() -> None:
+    read = read_outcomes(ALL, OutcomesConfig(), "UTC")
+    assert _counts(read.outcomes) == {
+        ("ana-dev", "merged_pr"): 1,
+        # #485 'Revert "Fix refund rounding"' (by bo-lee) is charged to ana-dev, who wrote #482.
+        ("ana-dev", "revert"): 1,
+        # payments#483 appears in two exports and counts once; web#12 has the same title but is another PR.
+        ("bo-lee", "merged_pr"): 3,
+        # REST web#14 carries the revert label and GitHub's "Reverts acme/web#13" body line.
+        ("bo-lee", "revert"): 1,
+        ("zed-contractor", "merged_pr"): 1,
+    }
+    assert read.bot_prs == 2
+    assert read.unlinked_reverts == 0
+    assert {kind for _, kind in read.files} == {"github_prs"}
+    revert = read.outcomes.filter(pl.col("kind") == "revert", pl.col("developer") == "ana-dev").row(0, named=True)
+    assert revert["item"] == "acme/payments#485"
+    assert revert["timestamp"].isoformat() == "2026-03-04T12:00:00+00:00"
+
+
+def test_jira_defects_closed_tickets_and_local_dates() -> None:
+    read = read_outcomes([str(OUT / "jira.csv")], OutcomesConfig(), "Europe/Berlin")
+    assert _counts(read.outcomes) == {
+        ("Ana D", "defect"): 1,
+        ("Ana D", "closed_ticket"): 1,
+        ("Bo Lee", "closed_ticket"): 2,
+    }
+    assert read.unassigned_issues == 1
+    assert read.rejects.height == 1
+    reject = read.rejects.row(0, named=True)
+    assert reject["raw"] == "PAY-316"
+    assert reject["reason"].startswith("Resolved: expected a Jira date")
+    defect = read.outcomes.filter(pl.col("kind") == "defect").row(0, named=True)
+    # Created 01/Mar/26 9:10 AM in Berlin (UTC+1 in March) is 08:10 UTC; a Bug counts at creation.
+    assert defect["timestamp"].isoformat() == "2026-03-01T08:10:00+00:00"
+    points = read.outcomes.filter(pl.col("kind") == "closed_ticket").sort("item")["size"].to_list()
+    assert points == [5.0, None, 2.0]
+
+
+def test_generic_outcomes_dedup_on_item_or_identical_rows_and_reject_bad_dates() -> None:
+    read = read_outcomes([str(OUT / "incidents.csv")], OutcomesConfig(), "UTC")
+    assert _counts(read.outcomes) == {("bo@acme.com", "incident"): 1, ("ana@acme.com", "review"): 3}
+    assert read.rejects.height == 1
+    assert read.rejects["reason"][0].startswith("date: expected")
+    assert read.rejects["source_line"][0] == 6
+
+
+def test_size_weighting_is_relative_to_the_median_and_clipped() -> None:
+    read = read_outcomes([str(OUT / "jira.csv")], OutcomesConfig(size_weighting=True), "UTC")
+    values = weighted_values(read.outcomes, OutcomesConfig(size_weighting=True))
+    tickets = values.filter(pl.col("kind") == "closed_ticket").sort("item")
+    # Story points 5, none, 2: median 3.5, so 5 -> 5/3.5, none -> 1, 2 -> 2/3.5.
+    assert tickets["value"].to_list() == pytest.approx([5 / 3.5, 1.0, 2 / 3.5])
+
+
+def test_an_unrecognised_file_names_the_formats_expected(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.csv"
+    odd.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match=r"odd\.csv: not a recognised outcome export"):
+        read_outcomes([str(odd)], OutcomesConfig(), "UTC")
+
+
+def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
+    broken = tmp_path / "prs.json"
+    broken.write_text('[{"number": 1, "author": {"login": "a"}, "mergedAt": "2026-03-01T00:00:00Z"},\n {"number": ]')
+    with pytest.raises(InputError, match=r"prs.json:2:\d+: invalid JSON"):
+        read_outcomes([str(broken)], OutcomesConfig(), "UTC")
+
+
+def _usage(tmp_path: Path) -> tuple[str, str]:
+    events = tmp_path / "events.csv"
+    rows = ["timestamp,developer,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,request_id"]
+    for day in range(1, 8):
+        rows.append(f"2026-03-0{day}T10:00:00Z,ana@acme.com,1000,500,0,0,a{day}")
+        rows.append(f"2026-03-0{day}T11:00:00Z,bo@acme.com,2000,700,0,0,b{day}")
+        rows.append(f"2026-03-0{day}T12:00:00Z,carl@acme.com,3000,900,0,0,c{day}")
+    events.write_text("\n".join(rows) + "\n")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY + "ranking:\n  min_exposure: 0.001\n")
+    return str(events), str(policy)
+
+
+def _outcome_args() -> list[str]:
+    names = ("gh_pr_list.json", "gh_pr_list_overlap.json", "rest_pulls.json", "jira.csv", "incidents.csv")
+    return [arg for name in names for arg in ("--outcomes", str(OUT / name))]
+
+
+def test_audit_joins_outcomes_by_identity_and_lists_what_did_not_join(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    document = run_json("audit", events, "--policy", policy, *_outcome_args())
+    people = by_developer(document)
+    assert people["ana"]["outcomes"] == {
+        "closed_ticket": 1,
+        "defect": 1,
+        "incident": 0,
+        "merged_pr": 1,
+        "revert": 1,
+        "review": 3,
+        "score": -0.5,
+    }
+    assert people["bo"]["outcomes"] == {
+        "closed_ticket": 2,
+        "defect": 0,
+        "incident": 1,
+        "merged_pr": 3,
+        "revert": 1,
+        "review": 0,
+        "score": 1.0,
+    }
+    assert people["carl"]["outcomes"]["score"] == 0
+    quality = document["data_quality"]["outcomes"]
+    assert quality["unmatched_identities"] == ["zed-contractor"]
+    assert quality["developers_without_outcomes"] == ["carl"]
+    assert quality["rows_rejected"] == 2
+    assert quality["bot_prs_ignored"] == 2
+    assert quality["unassigned_issues"] == 1
+    assert quality["kinds_without_weight"] == ["review"]
+    assert quality["window"] == ["2026-03-01", "2026-03-21"]
+    for person in people.values():
+        assert person["ranking_status"] == "ranked"
+        assert person["rank"]["adjusted"] in {1, 2, 3}
+    ranks = sorted(p["rank"]["adjusted"] for p in people.values())
+    assert ranks == [1, 2, 3]
+
+
+def test_strict_identities_fails_on_an_unmatched_outcome_alias(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    result = run_cli("audit", events, "--policy", policy, *_outcome_args(), "--strict-identities", "-f", "json")
+    assert result.exit_code == 5
+    assert "zed-contractor" in result.stderr
+
+
+def test_outcome_rejects_go_to_the_rejects_file_and_fail_strict(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    rejects = tmp_path / "rejects.csv"
+    args = ("audit", events, "--policy", policy, *_outcome_args(), "-f", "json")
+    assert run_cli(*args, "--rejects", str(rejects)).exit_code == 0
+    written = pl.read_csv(rejects)
+    assert sorted(written["raw"].to_list()) == ["PAY-316", "carl@acme.com,not-a-date,incident"]
+    strict = run_cli(*args, "--strict")
+    assert strict.exit_code == 4
+
+
+def test_rank_prints_both_boards(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    document = run_json("rank", events, "--policy", policy, *_outcome_args())
+    assert [row["developer"] for row in document["raw"]] == ["carl", "bo", "ana"]
+    assert sorted(row["developer"] for row in document["adjusted"]) == ["ana", "bo", "carl"]
+    table = run_cli("rank", events, "--policy", policy, *_outcome_args(), "-f", "table")
+    assert table.exit_code == 0
+    assert "Raw token leaderboard | outcome-adjusted ranking" in table.stdout
+
+
+def test_rank_needs_outcomes(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    result = run_cli("rank", events, "--policy", policy)
+    assert result.exit_code == 2
+    assert "--outcomes" in result.stderr

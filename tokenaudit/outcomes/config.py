@@ -1,0 +1,50 @@
+"""The policy's ``outcomes:`` section: how outcome exports are read and scored."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_WEIGHTS = {"merged_pr": 1.0, "closed_ticket": 0.5, "defect": -1.0, "incident": -2.0, "revert": -1.0}
+
+
+class OutcomesConfig(BaseModel):
+    """Outcome weights, what counts as a defect, a revert or a bot, and the lag after the period."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    """Points per outcome kind; kinds from generic exports (``review``, ``incident``…) get theirs here."""
+    size_weighting: bool = False
+    """Weight merged PRs by lines changed and closed tickets by story points, relative to the median
+    (clipped to 0.25–4×), instead of counting each as one."""
+    outcome_lag_days: Annotated[int, Field(ge=0, le=365)] = 14
+    """Outcomes this many days after the period still count: a PR merges days after its tokens."""
+    defect_issue_types: list[str] = Field(default_factory=lambda: ["Bug"])
+    """Jira issue types counted as a defect of their assignee (never as a closed ticket)."""
+    revert_title_pattern: str = r'^Revert "(?P<title>.+)"$'
+    """A PR whose title matches is a revert; the named group ``title`` links it to the reverted PR."""
+    revert_labels: list[str] = Field(default_factory=lambda: ["revert"])
+    bot_pattern: str = r"(\[bot\]$|^app/|^dependabot|^renovate)"
+    """PR authors matching this (besides GitHub's own bot marker) are bots and credit nobody."""
+
+    @field_validator("revert_title_pattern", "bot_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            msg = f"expected a regular expression: {exc}"
+            raise ValueError(msg) from None
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def _kinds(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [kind for kind in value if not re.fullmatch(r"[a-z][a-z0-9_]*", kind)]
+        if bad:
+            msg = f"expected outcome kinds in snake_case (merged_pr, closed_ticket…), got {bad[0]!r}"
+            raise ValueError(msg)
+        return value

@@ -1,0 +1,200 @@
+"""GitHub pull requests: ``gh pr list --state all --json …`` and the REST ``GET /repos/{o}/{r}/pulls`` list.
+
+- A merged PR (``mergedAt`` / ``merged_at`` set) is a ``merged_pr`` of its author, at its merge time.
+- A merged revert (title matching ``outcomes.revert_title_pattern`` or a label in ``revert_labels``) is
+  not an outcome of whoever opened it: it is a ``revert`` charged to the author of the reverted PR,
+  found from GitHub's ``Reverts owner/repo#N`` body line when the export has ``body``, otherwise by the
+  quoted title in the same repository. Reverts that cannot be linked are counted, never guessed.
+- Bots (``is_bot``, REST ``type: Bot``, or ``outcomes.bot_pattern``) credit nobody; they are counted.
+- ``gh`` output names no repository, so it is taken from ``url``; repo + number is the key that makes
+  overlapping exports count once. ``gh api --paginate`` prints pages back to back: all are read.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from tokenaudit.errors import InputError
+from tokenaudit.outcomes.config import OutcomesConfig
+from tokenaudit.outcomes.schema import conform_outcomes
+from tokenaudit.readers import coerce
+from tokenaudit.readers.sources import Source
+
+NAME = "github_prs"
+TITLE = "GitHub pull requests"
+EXPORTED_BY = (
+    "gh pr list --state all --limit 5000 --json number,url,author,state,createdAt,mergedAt,closedAt,"
+    "additions,deletions,labels,title,body  |  gh api --paginate 'repos/OWNER/REPO/pulls?state=all&per_page=100'"
+)
+
+_LOGIN = pl.Struct({"login": pl.String, "is_bot": pl.Boolean, "type": pl.String})
+_PR_SCHEMA: dict[str, pl.DataType] = {
+    **{name: pl.String() for name in ("number", "url", "html_url", "title", "body")},
+    **{name: pl.String() for name in ("mergedAt", "merged_at", "additions", "deletions")},
+    "author": _LOGIN,
+    "user": _LOGIN,
+    "labels": pl.List(pl.Struct({"name": pl.String})),
+}
+_REPO_FROM_URL = r"github[^/]*/([^/]+/[^/]+)/pull/\d+"
+
+
+@dataclass(frozen=True)
+class PullRequests:
+    """Outcomes from PR exports and what was set aside (bots, reverts that link to no PR)."""
+
+    outcomes: pl.DataFrame
+    rejects: pl.DataFrame
+    bot_prs: int
+    unlinked_reverts: int
+
+
+def looks_like(source: Source) -> bool:
+    """A JSON array (or pages of arrays) of objects with a PR ``number`` and an ``author``/``user``."""
+    text = source.head_text().lstrip()
+    return text.startswith("[") and '"number"' in text and ('"author"' in text or '"user"' in text)
+
+
+def _pages(source: Source) -> list[list[object]]:
+    """Every JSON value in the file: one array from ``gh pr list``, several from ``gh api --paginate``."""
+    text = source.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+    decoder = json.JSONDecoder()
+    pages: list[list[object]] = []
+    position = len(text) - len(text.lstrip())
+    while position < len(text):
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            msg = f"{source.name}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg}); expected a gh/REST PR list"
+            raise InputError(msg) from None
+        pages.append(value if isinstance(value, list) else [value])
+        position = end + len(text[end:]) - len(text[end:].lstrip())
+    return pages
+
+
+def _frame(source: Source) -> pl.DataFrame:
+    """The PR records of one file with the fields this reader needs, as text."""
+    frames = []
+    offset = 1
+    for page in _pages(source):
+        strange = next((i for i, record in enumerate(page) if not isinstance(record, dict)), None)
+        if strange is not None:
+            msg = f"{source.name}: record {offset + strange} is not an object; expected a list of pull requests"
+            raise InputError(msg)
+        try:
+            frame = pl.read_json(io.BytesIO(json.dumps(page).encode()), schema=_PR_SCHEMA)
+        except pl.exceptions.PolarsError as exc:
+            msg = f"{source.name}: unexpected pull request shape: {str(exc).splitlines()[0]}"
+            raise InputError(msg) from None
+        frames.append(frame.with_row_index("source_line", offset=offset))
+        offset += len(page)
+    frames = [frame.with_columns(pl.col("source_line").cast(pl.Int64)) for frame in frames]
+    return pl.concat(frames) if frames else pl.DataFrame(schema={**_PR_SCHEMA, "source_line": pl.Int64})
+
+
+def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> PullRequests:
+    """Merged PRs and linked reverts from every given PR export, each PR counted once across files."""
+    frames = [_frame(source).with_columns(source_file=pl.lit(source.name)) for source in sources]
+    raw = pl.concat(frames)
+    login = pl.coalesce(pl.col("author").struct.field("login"), pl.col("user").struct.field("login"))
+    bot = (
+        pl.col("author").struct.field("is_bot").fill_null(False)
+        | (pl.col("user").struct.field("type") == "Bot").fill_null(False)
+        | login.str.contains(config.bot_pattern).fill_null(False)
+    )
+    url = pl.coalesce("html_url", "url")
+    merged_at = coerce.timestamp("merged_raw", "UTC", field="mergedAt")
+    number = coerce.count("number")
+    merged = raw.with_columns(
+        login=login,
+        bot=bot,
+        repo=url.str.extract(_REPO_FROM_URL, 1),
+        merged_raw=pl.coalesce("mergedAt", "merged_at"),
+        size=pl.col("additions").cast(pl.Float64, strict=False) + pl.col("deletions").cast(pl.Float64, strict=False),
+        label_names=pl.col("labels").list.eval(pl.element().struct.field("name").str.to_lowercase()),
+    ).filter(pl.col("merged_raw").is_not_null())
+    checked = merged.with_columns(
+        merged=merged_at.value, number=number.value, reason=pl.coalesce(number.problem, merged_at.problem)
+    )
+    rejects = checked.filter(pl.col("reason").is_not_null()).select(
+        "source_file",
+        "source_line",
+        "reason",
+        pl.concat_str(pl.lit("#"), pl.col("number").cast(pl.String), pl.lit(" "), pl.col("title").fill_null(""))
+        .fill_null("")
+        .alias("raw"),
+    )
+    good = (
+        checked.filter(pl.col("reason").is_null())
+        .with_columns(item=pl.col("repo").fill_null("?") + "#" + pl.col("number").cast(pl.String))
+        .unique("item", keep="last", maintain_order=True)
+    )
+    return _outcomes(good, rejects, config)
+
+
+def _outcomes(prs: pl.DataFrame, rejects: pl.DataFrame, config: OutcomesConfig) -> PullRequests:
+    """Split merged PRs into bots, reverts (linked to their original author) and merged PRs."""
+    revert_labels = [label.lower() for label in config.revert_labels]
+    is_revert = pl.col("title").str.contains(config.revert_title_pattern).fill_null(False) | pl.col(
+        "label_names"
+    ).list.eval(pl.element().is_in(revert_labels)).list.any().fill_null(False)
+    humans = prs.filter(~pl.col("bot"))
+    reverts = humans.filter(is_revert)
+    merged_prs = humans.filter(~is_revert)
+    originals = merged_prs.select(
+        pl.col("item").alias("reverted_item"),
+        pl.col("repo"),
+        pl.col("title").alias("reverted_title"),
+        pl.col("login").alias("original_author"),
+        pl.col("merged").alias("original_merged"),
+    )
+    linked_by_body = reverts.with_columns(
+        reverted_item=pl.col("body").str.extract(r"(?m)^Reverts ([\w.-]+/[\w.-]+#\d+)", 1)
+    ).join(originals.drop("repo", "reverted_title"), on="reverted_item", how="left")
+    by_title = (
+        linked_by_body.filter(pl.col("original_author").is_null())
+        .drop("reverted_item", "original_author", "original_merged")
+        .with_columns(reverted_title=pl.col("title").str.extract(config.revert_title_pattern, 1))
+        .join(originals, on=["repo", "reverted_title"], how="left")
+        .filter(pl.col("original_merged").is_null() | (pl.col("original_merged") <= pl.col("merged")))
+        .sort("original_merged", nulls_last=False)
+        .unique("item", keep="last")
+    )
+    linked = pl.concat(
+        [
+            linked_by_body.filter(pl.col("original_author").is_not_null()).select("item", "merged", "original_author"),
+            by_title.select("item", "merged", "original_author"),
+        ]
+    )
+    revert_outcomes = linked.filter(pl.col("original_author").is_not_null()).select(
+        pl.col("original_author").alias("developer"),
+        pl.col("merged").alias("timestamp"),
+        pl.lit("revert").alias("kind"),
+        pl.col("item"),
+    )
+    revert_rows = reverts.select("item", "source_file", "source_line")
+    outcomes = pl.concat(
+        [
+            merged_prs.select(
+                pl.col("login").alias("developer"),
+                pl.col("merged").alias("timestamp"),
+                pl.lit("merged_pr").alias("kind"),
+                "size",
+                "item",
+                "source_file",
+                "source_line",
+            ).lazy(),
+            revert_outcomes.join(revert_rows, on="item", how="left").lazy(),
+        ],
+        how="diagonal_relaxed",
+    ).with_columns(pl.lit(1).alias("count"))
+    return PullRequests(
+        outcomes=conform_outcomes(outcomes).collect(),
+        rejects=rejects,
+        bot_prs=prs.filter(pl.col("bot")).height,
+        unlinked_reverts=reverts.height - revert_outcomes.height,
+    )

@@ -1,0 +1,268 @@
+"""Outcome-adjusted ranking: what did each developer's tokens buy, fairly estimated?
+
+Method (method study §5, in plain words):
+
+1. **Exposure** is effective tokens in millions (input + output + 1.25·cache writes + 0.1·cache reads, so
+   cheap cache re-reads do not make honest agent users look wasteful).
+2. **Diminishing returns.** Outcomes do not grow in proportion to tokens: someone with 8× a colleague's
+   tokens and 2.5× their merged PRs is not inefficient. A Poisson regression of each developer's positive
+   outcomes on log exposure gives the organisation's own elasticity *b* (policy ``ranking.elasticity``
+   can fix it instead), and everyone is compared at exposure ``E^b``.
+3. **Shrinkage.** Per outcome kind, a gamma–Poisson empirical-Bayes prior is fitted across developers
+   (Marshall's moment estimator); each developer's rate is their posterior, pulled towards the
+   organisation's (or team's) rate the less exposure they have, so two lucky PRs on a few tokens do not
+   top the table.
+4. **Yield** is the weighted sum of the kinds' rates (merged PR +1, closed ticket +0.5, defect −1, …).
+   Seeded posterior draws give its 5–95 % interval and each developer's *rank interval*; the board is
+   sorted by posterior expected rank. Below the minimum volume a developer is listed as "insufficient
+   data" and gets no rank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+EFFECTIVE_WEIGHTS: Final = {
+    "input_tokens": 1.0,
+    "output_tokens": 1.0,
+    "cache_write_tokens": 1.25,
+    "cache_read_tokens": 0.1,
+}
+MIN_FIT_DEVELOPERS: Final = 8
+"""Fewer ranked developers than this: no fit, elasticity 1 (outcomes per token), reported as not fitted."""
+BIWEIGHT_C: Final = 4.685
+"""Tukey's constant: residuals beyond this many robust standard deviations get no weight in the fit."""
+MIN_PRIOR_CV: Final = 0.1
+"""Smallest between-developer coefficient of variation the prior assumes."""
+POSITIVE_KINDS: Final = ("merged_pr", "closed_ticket")
+"""Kinds whose counts fit the elasticity (defects and reverts are too sparse to carry it)."""
+
+
+class RankingConfig(BaseModel):
+    """The policy's ``ranking:`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    elasticity: Literal["fit"] | Annotated[float, Field(ge=0, le=1)] = "fit"
+    """Fit from the organisation's data, or a fixed exponent (1 = outcomes per token, no diminishing returns)."""
+    min_exposure: Annotated[float, Field(ge=0)] = 1.0
+    """Minimum effective tokens (millions) to be ranked; the floor is also at least 10% of the median."""
+    min_active_days: Annotated[int, Field(ge=0)] = 5
+    normalize: Literal["org", "team"] = "org"
+    """``team``: fit the prior per team (teams with at least ``min_team_size`` ranked developers)."""
+    min_team_size: Annotated[int, Field(ge=2)] = 8
+    draws: Annotated[int, Field(ge=100, le=100_000)] = 2000
+    seed: int = 0
+    sort: Literal["expected_rank", "lower"] = "expected_rank"
+    """``lower`` sorts by the 10th percentile of yield instead (cautious: uncertain developers sink)."""
+
+
+@dataclass(frozen=True)
+class RankingFit:
+    """What was fitted, for the report: elasticity, its standard error, priors per kind."""
+
+    elasticity: float
+    elasticity_se: float | None
+    fitted: bool
+    basis: str
+    """Where the elasticity came from, in words: fitted, fixed by policy, or the default and why."""
+    min_exposure: float
+    ranked: int
+    priors: dict[str, tuple[float, float]]
+    """kind -> (prior mean rate m, between-developer variance phi)."""
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Per-developer yields and ranks, plus the fit."""
+
+    developers: pl.DataFrame
+    fit: RankingFit
+
+
+def effective_tokens() -> pl.Expr:
+    """Effective tokens of each event (the ranking's exposure unit)."""
+    return pl.sum_horizontal(pl.col(name) * weight for name, weight in EFFECTIVE_WEIGHTS.items()).alias(
+        "effective_tokens"
+    )
+
+
+def fit_elasticity(counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]) -> tuple[float, float | None]:
+    """Robust Poisson regression log E[y] = a + b·log(E); returns (b clipped to [0, 1], its standard error).
+
+    Tukey biweights on Pearson residuals (``BIWEIGHT_C`` robust standard deviations, at least the
+    Poisson one) give developers far off the curve no say in it: a tokenmaxxer adds exposure without
+    outcomes and would otherwise flatten the elasticity for everyone, making inflated tokens look free.
+    """
+    if counts.size < MIN_FIT_DEVELOPERS or counts.sum() == 0 or np.ptp(np.log(exposure)) == 0:
+        return 1.0, None
+    try:
+        return _robust_poisson_slope(counts, exposure)
+    except np.linalg.LinAlgError:
+        return 1.0, None
+
+
+def _robust_poisson_slope(
+    counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]
+) -> tuple[float, float | None]:
+    x = np.column_stack([np.ones_like(exposure), np.log(exposure)])
+    beta = np.array([np.log(counts.mean() + 1e-9) - np.log(exposure).mean(), 1.0])
+    weights = np.ones_like(counts)
+    for _ in range(100):
+        mu = np.exp(x @ beta)
+        residual = (counts - mu) / np.sqrt(mu)
+        spread = max(1.0, 1.4826 * float(np.median(np.abs(residual - np.median(residual)))))
+        scaled = residual / (BIWEIGHT_C * spread)
+        weights = np.where(np.abs(scaled) < 1, (1 - scaled**2) ** 2, 0.0)
+        gradient = x.T @ (weights * (counts - mu))
+        hessian = x.T @ (x * (weights * mu)[:, None])
+        step = np.linalg.solve(hessian, gradient)
+        beta += step
+        if np.abs(step).max() < 1e-10:
+            break
+    covariance = np.linalg.inv(x.T @ (x * (weights * np.exp(x @ beta))[:, None]))
+    return float(np.clip(beta[1], 0.0, 1.0)), float(np.sqrt(covariance[1, 1]))
+
+
+def _prior(counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Marshall's moment estimator of the gamma prior: (mean rate m, between-developer variance phi)."""
+    m = counts.sum() / exposure.sum()
+    rates = counts / exposure
+    phi = (exposure * (rates - m) ** 2).sum() / exposure.sum() - m / exposure.mean()
+    # The moment estimate is often <= 0 in small groups; a prior that says "everyone is identical"
+    # would tie the whole board, so at least 10% between-developer variation is assumed.
+    return float(m), float(max(phi, (MIN_PRIOR_CV * m) ** 2))
+
+
+def _posterior_draws(
+    y: npt.NDArray[np.float64], x: npt.NDArray[np.float64], m: float, phi: float, rng: np.random.Generator, draws: int
+) -> npt.NDArray[np.float64]:
+    """Draws (draws × developers) of each developer's rate under the gamma prior (point mass if phi = 0)."""
+    if phi <= 0 or m <= 0:
+        return np.full((draws, y.size), m)
+    alpha, beta = m * m / phi, m / phi
+    return rng.gamma(shape=alpha + y, scale=1.0 / (beta + x), size=(draws, y.size))
+
+
+def _prior_yield(
+    ranked: pl.DataFrame, kinds: list[str], weights: dict[str, float], x: npt.NDArray[np.float64]
+) -> float:
+    """The organisation's typical yield: weighted sum of each kind's pooled rate."""
+    return sum(weights.get(kind, 0.0) * _prior(ranked[kind].to_numpy().astype(np.float64), x)[0] for kind in kinds)
+
+
+def rank_developers(
+    developers: pl.DataFrame, outcomes: pl.DataFrame, weights: dict[str, float], config: RankingConfig
+) -> Ranking:
+    """Rank developers by outcome yield per effective exposure, with shrinkage and uncertainty.
+
+    ``developers``: developer, team, exposure (effective tokens, millions), active_days.
+    ``outcomes``: developer, kind, value (identity-resolved, inside the period; value is the count or the
+    size-weighted count).
+    """
+    kinds = sorted(set(weights) | set(outcomes["kind"].unique().to_list()))
+    counts = (
+        outcomes.group_by("developer", "kind")
+        .agg(pl.col("value").sum())
+        .pivot(on="kind", index="developer", values="value")
+    )
+    frame = developers.join(counts, on="developer", how="left").with_columns(
+        [
+            pl.col(kind).fill_null(0).cast(pl.Float64) if kind in counts.columns else pl.lit(0.0).alias(kind)
+            for kind in kinds
+        ]
+    )
+    median_exposure = frame.select(pl.col("exposure").median().fill_null(0.0)).item()
+    floor = max(config.min_exposure, 0.1 * float(median_exposure))
+    frame = frame.with_columns(
+        eligible=(pl.col("exposure") >= floor) & (pl.col("active_days") >= config.min_active_days),
+        outcome_score=pl.sum_horizontal(pl.col(kind) * weights.get(kind, 0.0) for kind in kinds),
+    ).sort("developer")
+    ranked = frame.filter(pl.col("eligible"))
+    exposure = ranked["exposure"].to_numpy().astype(np.float64)
+    positive = ranked.select(pl.sum_horizontal(k for k in POSITIVE_KINDS if k in kinds)).to_series().to_numpy()
+    if config.elasticity == "fit":
+        b, se = fit_elasticity(positive.astype(np.float64), exposure)
+    else:
+        b, se = float(config.elasticity), None
+    x = exposure**b
+    rng = np.random.default_rng(config.seed)
+    groups = (
+        ranked["team"].fill_null("(org)").to_numpy()
+        if config.normalize == "team"
+        else np.full(ranked.height, "(org)", dtype=object)
+    )
+    group_sizes = {g: int((groups == g).sum()) for g in set(groups)}
+    groups = np.array([g if group_sizes[g] >= config.min_team_size else "(org)" for g in groups], dtype=object)
+    yield_draws = np.zeros((config.draws, ranked.height))
+    priors: dict[str, tuple[float, float]] = {}
+    typical: dict[str, float] = {}
+    """group -> the typical yield of its prior (sum of weight x prior rate)."""
+    for kind in kinds:
+        y = ranked[kind].to_numpy().astype(np.float64)
+        rates = np.zeros((config.draws, ranked.height))
+        for group in sorted(set(groups.tolist())):
+            members = groups == group
+            # Teams with enough developers get their own prior; everyone else shares the organisation's.
+            fit_on = np.ones_like(members) if group == "(org)" else members
+            m, phi = _prior(y[fit_on], x[fit_on])
+            rates[:, members] = _posterior_draws(y[members], x[members], m, phi, rng, config.draws)
+            priors[kind if group == "(org)" else f"{kind}@{group}"] = (m, phi)
+            typical[group] = typical.get(group, 0.0) + weights.get(kind, 0.0) * m
+        yield_draws += weights.get(kind, 0.0) * rates
+    org_typical = _prior_yield(ranked, kinds, weights, x)
+    for group, level in typical.items():
+        # Team normalisation: express each team's yields on the organisation's scale, so a team with
+        # finer-grained pull requests does not outrank one with coarser ones by PR size alone.
+        if group != "(org)" and level > 0 and org_typical > 0:
+            yield_draws[:, groups == group] *= org_typical / level
+    if ranked.height:
+        order = np.argsort(np.argsort(-yield_draws, axis=1), axis=1) + 1
+        expected_rank = order.mean(axis=0)
+        low, high = np.percentile(order, [5, 95], axis=0)
+        p05, p10, median, p90, p95 = np.percentile(yield_draws, [5, 10, 50, 90, 95], axis=0)
+    else:
+        expected_rank = low = high = p05 = p10 = median = p90 = p95 = np.zeros(0)
+    key = expected_rank if config.sort == "expected_rank" else -p10
+    position = np.argsort(np.argsort(key, kind="stable"), kind="stable") + 1
+    estimates = pl.DataFrame(
+        {
+            "developer": ranked["developer"],
+            "yield_mean": yield_draws.mean(axis=0) if ranked.height else np.zeros(0),
+            "yield_p05": p05,
+            "yield_p10": p10,
+            "yield_median": median,
+            "yield_p90": p90,
+            "yield_p95": p95,
+            "expected_rank": expected_rank,
+            "rank_adjusted": position.astype(np.int64),
+            "rank_low": np.floor(low).astype(np.int64),
+            "rank_high": np.ceil(high).astype(np.int64),
+        }
+    )
+    result = frame.join(estimates, on="developer", how="left").with_columns(
+        status=pl.when(pl.col("eligible")).then(pl.lit("ranked")).otherwise(pl.lit("insufficient_data")),
+        peer_median_yield=pl.col("yield_mean").median(),
+    )
+    fit = RankingFit(
+        elasticity=b,
+        elasticity_se=se,
+        fitted=config.elasticity == "fit" and se is not None,
+        basis=(
+            "fixed by policy"
+            if config.elasticity != "fit"
+            else "fitted"
+            if se is not None
+            else f"default 1.0: fewer than {MIN_FIT_DEVELOPERS} ranked developers with spread to fit"
+        ),
+        min_exposure=floor,
+        ranked=ranked.height,
+        priors=priors,
+    )
+    return Ranking(developers=result, fit=fit)
