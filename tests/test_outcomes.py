@@ -192,3 +192,35 @@ def test_rank_needs_outcomes(tmp_path: Path) -> None:
     result = run_cli("rank", events, "--policy", policy)
     assert result.exit_code == 2
     assert "--outcomes" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        ("", "empty.json", "empty.json: the file is empty"),
+        ("<xml/>", "odd.xml", "odd.xml: not a recognised outcome export"),
+        ('[{"number": 1, "author": {"login": "a"}}, {"number": 2,', "cut.json", "cut.json:1:"),
+        ('[{"number": 1, "author": "ana"}]', "shape.json", "shape.json: unexpected pull request shape"),
+        ('[{"number": 1, "user": {"login": "a"}}, 7]', "mixed.json", "mixed.json: record 2 is not an object"),
+        ("Issue key,Issue Type,Status\nPAY-1,Bug,Done\n", "jira.csv", "jira.csv: missing column 'Assignee'"),
+    ],
+)
+def test_a_bad_outcome_file_stops_with_one_line(tmp_path: Path, content: str, name: str, message: str) -> None:
+    events, policy = _usage(tmp_path)
+    bad = tmp_path / name
+    bad.write_text(content)
+    result = run_cli("audit", events, "--policy", policy, "--outcomes", str(bad), "-f", "json")
+    assert result.exit_code == 3, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tokenaudit: error: ")
+    assert message in lines[0]
+    assert result.stdout == ""
+
+
+def test_an_empty_outcome_file_among_others_is_listed_not_fatal(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    document = run_json("audit", events, "--policy", policy, "--outcomes", str(empty), *_outcome_args())
+    files = document["data_quality"]["outcomes"]["files"]
+    assert {"file": str(empty), "format": "skipped: empty file"} in files

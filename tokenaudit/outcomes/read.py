@@ -55,12 +55,10 @@ def read_outcomes(
     inputs: Sequence[str], config: OutcomesConfig, timezone: str, stdin: Iterable[bytes] | None = None
 ) -> OutcomeRead:
     """Read every outcome file (files, folders, globs, ``-``), whatever mix of formats they are."""
-    sources = resolve(inputs, stdin).sources
+    resolved = resolve(inputs, stdin)
     by_format: dict[str, list[Source]] = {}
-    files = []
-    for source in sources:
-        if not source.head.strip():
-            continue
+    files = [(name, f"skipped: {why}") for name, why in resolved.skipped]
+    for source in resolved.sources:
         name = detect_outcome_format(source)
         by_format.setdefault(name, []).append(source)
         files.append((source.name, name))
