@@ -30,6 +30,9 @@ _TOKEN_FIELDS: Final = {
 }
 
 
+_USAGE_COLUMNS: Final = ("total", "input", "output", "cache read", "cache write", "requests", "active days", "cost")
+
+
 @dataclass(frozen=True)
 class TableView:
     """A titled table with footnotes: what table, CSV and Markdown renderers lay out."""
@@ -113,6 +116,16 @@ def _cost_cell(cost: float | None, unpriced: int) -> str:
     if cost is None:
         return "unpriced"
     return f"${cost:,.2f}" + (" + unpriced" if unpriced else "")
+
+
+def _usage_cells(entry: dict[str, Any]) -> list[Any]:
+    """The cells under :data:`_USAGE_COLUMNS` for one developer or group."""
+    return [
+        *(entry["tokens"][k] for k in ("total", "input", "output", "cache_read", "cache_write")),
+        entry["requests"],
+        entry["active_days"],
+        _cost_cell(entry["cost_usd"], entry["unpriced_tokens"]),
+    ]
 
 
 def _period_dict(period: Period, summary: dict[str, Any]) -> dict[str, Any]:
@@ -364,29 +377,13 @@ def audit_document(result: AuditResult) -> Document:
         return Document(data=data, table=_ranked_table(developers, result, quality))
     table = TableView(
         title="Token leaderboard (raw)",
-        columns=[
-            "rank",
-            "developer",
-            "team",
-            "total",
-            "input",
-            "output",
-            "cache read",
-            "cache write",
-            "requests",
-            "active days",
-            "cost",
-            "risk",
-        ],
+        columns=["rank", "developer", "team", *_USAGE_COLUMNS, "risk"],
         rows=[
             [
                 d["rank"]["tokens"],
                 d["developer"],
                 d["team"] or "",
-                *(d["tokens"][k] for k in ("total", "input", "output", "cache_read", "cache_write")),
-                d["requests"],
-                d["active_days"],
-                _cost_cell(d["cost_usd"], d["unpriced_tokens"]),
+                *_usage_cells(d),
                 d["risk"]["level"],
             ]
             for d in developers
@@ -423,24 +420,11 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
     }
     table = TableView(
         title=f"Token totals by {', '.join(by)}",
-        columns=[
-            *by,
-            "total",
-            "input",
-            "output",
-            "cache read",
-            "cache write",
-            "requests",
-            "active days",
-            "cost",
-        ],
+        columns=[*by, *_USAGE_COLUMNS],
         rows=[
             [
                 *(g[key] if g[key] is not None else "" for key in by),
-                *(g["tokens"][k] for k in ("total", "input", "output", "cache_read", "cache_write")),
-                g["requests"],
-                g["active_days"],
-                _cost_cell(g["cost_usd"], g["unpriced_tokens"]),
+                *_usage_cells(g),
             ]
             for g in groups
         ],
