@@ -41,6 +41,8 @@ class TableView:
     columns: list[str]
     rows: list[list[Any]]
     notes: list[str] = field(default_factory=list)
+    emphasis: dict[int, str] = field(default_factory=dict)
+    """Row index -> ``rise`` or ``fall``: rows a colour terminal highlights (the biggest rank moves)."""
 
 
 @dataclass(frozen=True)
@@ -290,11 +292,12 @@ def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality
         f"Adjusted rank: outcome yield per effective token with shrinkage (elasticity {fit.elasticity:.2f}"
         f", {fit.basis}); interval = 90% rank interval; shift = raw rank "
         "among ranked developers minus adjusted rank (+ climbed).",
-        f"Biggest fallers: {moves(fallers)}. Biggest climbers: {moves(climbers)}.",
+        f"Biggest fallers (▼): {moves(fallers)}. Biggest climbers (▲): {moves(climbers)}.",
         *_flag_notes(developers),
         *quality_notes(quality),
         *outcome_notes(result),
     ]
+    marks = {d["developer"]: " ▲" for d in climbers} | {d["developer"]: " ▼" for d in fallers}
     return TableView(
         title="Raw token leaderboard vs outcome-adjusted ranking",
         columns=["adjusted", "interval", "raw", "shift", "developer", "team", "total tokens", "outcome score", "risk"],
@@ -303,7 +306,7 @@ def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality
                 d["rank"]["adjusted"] if d["rank"]["adjusted"] is not None else "insufficient data",
                 "" if d["rank"]["adjusted_interval"] is None else "{}–{}".format(*d["rank"]["adjusted_interval"]),
                 d["rank"]["tokens"],
-                _shift_cell(d["rank"]["shift"]),
+                _shift_cell(d["rank"]["shift"]) + marks.get(d["developer"], ""),
                 d["developer"],
                 d["team"] or "",
                 d["tokens"]["total"],
@@ -313,6 +316,11 @@ def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality
             for d in ordered
         ],
         notes=notes,
+        emphasis={
+            index: "rise" if marks[d["developer"]] == " ▲" else "fall"
+            for index, d in enumerate(ordered)
+            if d["developer"] in marks
+        },
     )
 
 

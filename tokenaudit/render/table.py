@@ -11,6 +11,8 @@ from rich.table import Table
 
 from tokenaudit.report import TableView
 
+_EMPHASIS = {"rise": "green", "fall": "red"}
+
 
 def _cell(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
@@ -24,8 +26,9 @@ def render(view: TableView, *, color: bool, width: int | None = None) -> str:
     for index, column in enumerate(view.columns):
         numeric = bool(view.rows) and all(isinstance(row[index], int) for row in view.rows)
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
-    for row in view.rows:
-        table.add_row(*(_cell(value) for value in row))
+    for index, row in enumerate(view.rows):
+        style = _EMPHASIS.get(view.emphasis.get(index, "")) if color else None
+        table.add_row(*(_cell(value) for value in row), style=style)
     buffer = io.StringIO()
     console = Console(
         file=buffer,
