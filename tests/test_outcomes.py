@@ -224,3 +224,14 @@ def test_an_empty_outcome_file_among_others_is_listed_not_fatal(tmp_path: Path) 
     document = run_json("audit", events, "--policy", policy, "--outcomes", str(empty), *_outcome_args())
     files = document["data_quality"]["outcomes"]["files"]
     assert {"file": str(empty), "format": "skipped: empty file"} in files
+
+
+def test_outcomes_that_match_nobody_exculpate_nobody(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text("developer,date,kind\nnobody,2026-03-02,merged_pr\n")
+    document = run_json("audit", events, "--policy", policy, "--outcomes", str(stranger))
+    assert document["data_quality"]["outcomes"]["unmatched_identities"] == ["nobody"]
+    assert not any(person["risk"]["capped_by_outcomes"] for person in document["developers"])
+    empty_period = run_json("audit", events, "--policy", policy, "--outcomes", str(stranger), "--since", "2030-01-01")
+    assert empty_period["developers"] == []

@@ -132,6 +132,8 @@ def _robust_poisson_slope(
 
 def _prior(counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]) -> tuple[float, float]:
     """Marshall's moment estimator of the gamma prior: (mean rate m, between-developer variance phi)."""
+    if exposure.size == 0 or exposure.sum() <= 0:
+        return 0.0, 0.0
     m = counts.sum() / exposure.sum()
     rates = counts / exposure
     phi = (exposure * (rates - m) ** 2).sum() / exposure.sum() - m / exposure.mean()

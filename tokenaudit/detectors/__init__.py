@@ -166,7 +166,9 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
     # it, because inflated tokens lower the yield per token.
     strong = (
         ctx.yields.filter(
-            (pl.col(f"yield_{ctx.flags.outcome_cap}") >= pl.col("peer_median_yield")) & (pl.col("status") == "ranked")
+            (pl.col(f"yield_{ctx.flags.outcome_cap}") >= pl.col("peer_median_yield"))
+            & (pl.col("peer_median_yield") > 0)
+            & (pl.col("status") == "ranked")
         )
         .select("developer")
         .to_series()
