@@ -235,3 +235,13 @@ def test_outcomes_that_match_nobody_exculpate_nobody(tmp_path: Path) -> None:
     assert not any(person["risk"]["capped_by_outcomes"] for person in document["developers"])
     empty_period = run_json("audit", events, "--policy", policy, "--outcomes", str(stranger), "--since", "2030-01-01")
     assert empty_period["developers"] == []
+
+
+def test_explain_shows_outcomes_and_the_adjusted_rank(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    result = run_cli("explain", "bo", events, "--policy", policy, *_outcome_args(), "-f", "text")
+    assert result.exit_code == 0, result.stderr
+    header, outcomes = result.stdout.splitlines()[:2]
+    audit = by_developer(run_json("audit", events, "--policy", policy, *_outcome_args()))
+    assert header.endswith(f"adjusted rank {audit['bo']['rank']['adjusted']} of 3")
+    assert outcomes == "Outcomes: closed_ticket 2, incident 1, merged_pr 3, revert 1 (score 1)"

@@ -41,6 +41,13 @@ class Explanation:
     flags: list[Flag]
     not_evaluated: list[tuple[str, str]]
     timezone: str
+    rank_adjusted: int | None = None
+    """Outcome-adjusted rank (None without outcomes or below the minimum volume)."""
+    ranked: int = 0
+    """How many developers the adjusted board ranks."""
+    outcomes: dict[str, int] | None = None
+    """Outcome counts per kind, when outcomes were given."""
+    outcome_score: float | None = None
 
 
 def _find(result: AuditResult, developer: str) -> str:
@@ -139,4 +146,8 @@ def explain(result: AuditResult, developer: str) -> Explanation:
         flags=[flag for flag in result.findings.flags if flag.developer == name],
         not_evaluated=[(r["id"], r["needs"]) for r in skipped.iter_rows(named=True)],
         timezone=timezone,
+        rank_adjusted=row.get("rank_adjusted"),
+        ranked=result.ranking.ranked if result.ranking else 0,
+        outcomes=result.outcome_counts.get(name, dict.fromkeys(result.outcome_kinds, 0)) if result.ranking else None,
+        outcome_score=row.get("outcome_score"),
     )

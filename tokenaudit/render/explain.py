@@ -18,6 +18,21 @@ def _scaled(values: list[float], alphabet: str) -> str:
     return "".join(alphabet[round(value / top * (len(alphabet) - 1))] for value in values)
 
 
+def _adjusted(e: Explanation) -> str:
+    if e.outcomes is None:
+        return ""
+    if e.rank_adjusted is None:
+        return ", adjusted rank: insufficient data"
+    return f", adjusted rank {e.rank_adjusted} of {e.ranked}"
+
+
+def _outcome_line(e: Explanation) -> list[str]:
+    if e.outcomes is None:
+        return []
+    counts = ", ".join(f"{kind} {count}" for kind, count in e.outcomes.items() if count)
+    return [f"Outcomes: {counts or 'none'} (score {e.outcome_score or 0:g})"]
+
+
 def explain_data(explanation: Explanation) -> dict[str, Any]:
     """The drill-down as JSON (same ``schema_version`` family as ``audit``)."""
     return {
@@ -26,7 +41,9 @@ def explain_data(explanation: Explanation) -> dict[str, Any]:
         "developer": explanation.developer,
         "team": explanation.team,
         "risk": explanation.risk_level,
-        "rank": {"tokens": explanation.rank_tokens},
+        "rank": {"tokens": explanation.rank_tokens, "adjusted": explanation.rank_adjusted},
+        "outcomes": explanation.outcomes,
+        "outcome_score": explanation.outcome_score,
         "timezone": explanation.timezone,
         "daily_tokens": [
             {"day": row["day"].isoformat(), "tokens": row["tokens"], "peer_median": row["peer_median_tokens"]}
@@ -89,7 +106,8 @@ def explain_text(explanation: Explanation) -> str:
     """A terminal page: header, flags, then the charts."""
     e = explanation
     lines = [
-        f"{e.developer} ({e.team or 'no team'}) — risk {e.risk_level}, raw token rank {e.rank_tokens}",
+        f"{e.developer} ({e.team or 'no team'}) — risk {e.risk_level}, raw token rank {e.rank_tokens}" + _adjusted(e),
+        *_outcome_line(e),
         NOTICE,
         "",
         "Flags:" if e.flags else "Flags: none",
