@@ -12,6 +12,7 @@ from tokenaudit.readers.anthropic import AnthropicMessagesUsageReader, ClaudeCod
 from tokenaudit.readers.base import Detection, ReadContext, Reader, ReadResult
 from tokenaudit.readers.claude_code import ClaudeCodeReader
 from tokenaudit.readers.codex import CodexReader
+from tokenaudit.readers.copilot import CopilotUsageReader
 from tokenaudit.readers.cursor import CursorCsvReader, CursorDailyUsageReader, CursorUsageEventsReader
 from tokenaudit.readers.generic import GenericReader
 from tokenaudit.readers.litellm import LiteLLMReader
@@ -31,6 +32,7 @@ READERS: tuple[Reader, ...] = (
     CursorUsageEventsReader(),
     CursorDailyUsageReader(),
     CursorCsvReader(),
+    CopilotUsageReader(),
     GenericReader(),
 )
 """Most specific first: the generic reader, which only needs column names, comes last."""
