@@ -57,7 +57,6 @@ once.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from typing import ClassVar
@@ -68,10 +67,11 @@ from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.claude_code import fields_as_json
+from tokenaudit.readers.csvtext import csv_header, without_cut_off_row
 from tokenaudit.readers.generic import _csv_with_ragged_rows
 from tokenaudit.readers.pages import first_present, joined_key, read_records, text_fields
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import REJECT_SCHEMA, TOKEN_COLUMNS, conform
+from tokenaudit.schema import TOKEN_COLUMNS, conform
 
 TOOL = "cursor"
 
@@ -289,40 +289,6 @@ def _any_present(columns: Sequence[str]) -> pl.Expr:
     return pl.any_horizontal([pl.col(name).str.strip_chars().fill_null("") != "" for name in columns])
 
 
-def _csv_header(source: Source) -> list[str]:
-    first = source.head_text().split("\n", 1)[0].rstrip("\r")
-    try:
-        return next(csv.reader([first]), [])
-    except csv.Error:
-        return []
-
-
-def _ends_mid_row(source: Source) -> bool:
-    """Whether the last byte is not a line break: an export cut off while it was copied."""
-    if source.data is not None:
-        return not source.data.endswith(b"\n")
-    assert source.path is not None
-    with source.path.open("rb") as handle:
-        size = handle.seek(0, 2)
-        handle.seek(max(size - 1, 0))
-        return size > 0 and handle.read(1) != b"\n"
-
-
-def _without_cut_off_row(source: Source, width: int) -> tuple[Source, pl.DataFrame]:
-    """``source`` without a last row that ends early (file cut off mid-row), and that row as a reject."""
-    rejects = pl.DataFrame(schema=REJECT_SCHEMA)
-    if not _ends_mid_row(source):
-        return source, rejects
-    complete, _, last = source.read_bytes().rpartition(b"\n")
-    text = last.decode("utf-8", errors="replace")
-    fields = next(csv.reader([text]), [])
-    if not complete or len(fields) >= width:
-        return source, rejects
-    reason = f"has {len(fields)} fields; the header has {width} (the file ends mid-row: truncated?)"
-    row = (source.name, complete.count(b"\n") + 2, reason, text)
-    return Source(source.name, data=complete + b"\n"), pl.DataFrame([row], schema=REJECT_SCHEMA, orient="row")
-
-
 def _csv_rows(source: Source, header: list[str], developer: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One export's known columns under internal names (absent ones null), lines numbered from 2."""
     missing = [name for name in ("Date", "Model") if name not in header]
@@ -334,7 +300,7 @@ def _csv_rows(source: Source, header: list[str], developer: str | None) -> tuple
     cost = next((name for name in _COST_COLUMNS if name in header), None)
     if cost:
         wanted[cost] = "cost"
-    whole, rejects = _without_cut_off_row(source, len(header))
+    whole, rejects = without_cut_off_row(source, len(header))
     try:
         frame = (
             pl.scan_csv(whole.payload(), infer_schema=False, encoding="utf8-lossy", missing_columns="insert")
@@ -374,7 +340,7 @@ class CursorCsvReader:
         """A CSV header with ``Date``, ``Model`` and Cursor's token columns (or the legacy ``Tokens``)."""
         if _is_json(source):
             return Detection(False, "not a CSV")
-        header = set(_csv_header(source))
+        header = set(csv_header(source))
         if {"Date", "Model"} <= header and ("Input (w/o Cache Write)" in header or {"Tokens", "Kind"} <= header):
             return Detection(True)
         return Detection(False, "no Cursor usage CSV header (Date, Model, Input (w/o Cache Write))")
@@ -383,7 +349,7 @@ class CursorCsvReader:
         """Every row of every export; the four token columns must add up to Total Tokens."""
         frames, invalid = [], []
         for source in sources:
-            header = _csv_header(source)
+            header = csv_header(source)
             developer = None
             if "User" not in header:
                 if not context.developer:
