@@ -2,7 +2,9 @@
 
 Prices are US dollars per million tokens, standard tier, as published by the vendors (checked
 2026-11). A model that is not in the table (nor in the policy's ``pricing.models``) stays *unpriced*:
-its cost is null and reported as such, never as $0. Exports that carry their own cost keep it.
+its cost is null and reported as such, never as $0. So is a row without tokens (a request billed per
+request, a day of activity counts): a per-token price says nothing about it. Exports that carry their own
+cost keep it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from tokenaudit.policy import ModelPrice
+from tokenaudit.schema import total_tokens
 
 _ANTHROPIC = {
     "claude-opus-4-5": (5.0, 25.0),
@@ -80,12 +83,17 @@ def _price_key(names: list[str]) -> pl.Expr:
 def apply_prices(events: pl.LazyFrame, overrides: Mapping[str, ModelPrice]) -> pl.LazyFrame:
     """Fill ``cost_usd`` where the export gave none and the model has a known price."""
     table = price_table(overrides)
-    computed = (
-        pl.col("input_tokens") * pl.col("p_input")
-        + pl.col("output_tokens") * pl.col("p_output")
-        + pl.col("cache_read_tokens") * pl.col("p_cache_read")
-        + pl.col("cache_write_tokens") * pl.col("p_cache_write")
-    ) / 1_000_000
+    # A row without tokens (a request billed per request, a day of counts only) has nothing for a per-token
+    # price to price: its cost is unknown, not $0.
+    computed = pl.when(total_tokens() > 0).then(
+        (
+            pl.col("input_tokens") * pl.col("p_input")
+            + pl.col("output_tokens") * pl.col("p_output")
+            + pl.col("cache_read_tokens") * pl.col("p_cache_read")
+            + pl.col("cache_write_tokens") * pl.col("p_cache_write")
+        )
+        / 1_000_000
+    )
     models = events.select(pl.col("model").unique()).with_columns(
         price_model=_price_key(table["price_model"].to_list())
     )

@@ -12,6 +12,8 @@ from tokenaudit.readers.anthropic import AnthropicMessagesUsageReader, ClaudeCod
 from tokenaudit.readers.base import Detection, ReadContext, Reader, ReadResult
 from tokenaudit.readers.claude_code import ClaudeCodeReader
 from tokenaudit.readers.codex import CodexReader
+from tokenaudit.readers.copilot import CopilotUsageReader
+from tokenaudit.readers.cursor import CursorCsvReader, CursorDailyUsageReader, CursorUsageEventsReader
 from tokenaudit.readers.generic import GenericReader
 from tokenaudit.readers.litellm import LiteLLMReader
 from tokenaudit.readers.openai import OpenAIUsageReader
@@ -27,6 +29,10 @@ READERS: tuple[Reader, ...] = (
     AnthropicMessagesUsageReader(),
     OpenAIUsageReader(),
     LiteLLMReader(),
+    CursorUsageEventsReader(),
+    CursorDailyUsageReader(),
+    CursorCsvReader(),
+    CopilotUsageReader(),
     GenericReader(),
 )
 """Most specific first: the generic reader, which only needs column names, comes last."""

@@ -64,6 +64,20 @@ def money(column: str, *, field: str | None = None, scale: float = 1.0) -> Parse
     return Parsed(pl.when(raw == "").then(None).otherwise(value * scale), problem)
 
 
+def cents(column: str, *, field: str | None = None) -> Parsed:
+    """An optional amount in cents, as dollars, without a float rounding step on the way.
+
+    A plain decimal is converted by moving its decimal point two places in the text and parsing that once,
+    so ``21.36232`` cents becomes exactly the float nearest to 0.2136232 dollars (dividing the float
+    21.36232 by 100 can land one unit off). Anything else (an exponent) falls back to float division.
+    """
+    amount = money(column, field=field)
+    groups = _text(column).str.extract_groups(r"^(\d+)(?:\.(\d*))?$")
+    whole = groups.struct.field("1").str.zfill(3)
+    shifted = whole.str.head(-2) + pl.lit(".") + whole.str.tail(2) + groups.struct.field("2").fill_null("")
+    return Parsed(pl.coalesce(shifted.cast(pl.Float64, strict=False), amount.value / 100), amount.problem)
+
+
 def text(column: str, *, field: str | None = None, required: bool = False) -> Parsed:
     """A string field; empty strings become null, and a required one must be present."""
     label = field or column

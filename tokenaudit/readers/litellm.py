@@ -32,9 +32,7 @@ failed requests (``status`` failure) are kept too; they normally carry no tokens
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import polars as pl
@@ -43,9 +41,10 @@ from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.claude_code import fields_as_json
+from tokenaudit.readers.csvtext import csv_header, without_cut_off_row
 from tokenaudit.readers.pages import first_present, net_of, read_records, text_fields
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import REJECT_SCHEMA, conform
+from tokenaudit.schema import conform
 
 _COLUMNS = (
     "request_id",
@@ -78,54 +77,21 @@ _FIELDS = {
 }
 
 
-def _csv_header(source: Source) -> list[str]:
-    first = source.head_text().split("\n", 1)[0].rstrip("\r")
-    try:
-        return next(csv.reader([first]), [])
-    except csv.Error:  # binary content (e.g. Parquet) is not a CSV header
-        return []
-
-
 def _is_csv(source: Source) -> bool:
     return not source.head_text().lstrip().startswith(("{", "["))
 
 
-def _ends_mid_row(source: Source) -> bool:
-    """Whether the last byte is not a line break: a dump cut off while it was written."""
-    if source.data is not None:
-        return not source.data.endswith(b"\n")
-    assert source.path is not None
-    with source.path.open("rb") as handle:
-        size = handle.seek(0, 2)
-        if size == 0:
-            return False
-        handle.seek(size - 1)
-        return handle.read(1) != b"\n"
-
-
 def _read_csv(source: Source) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """The table's columns as text, lines numbered from 2; a cut-off last row is a reject."""
-    header = _csv_header(source)
+    header = csv_header(source)
     missing = [name for name in _REQUIRED if name not in header]
     if missing:
         msg = f"{source.name}: missing required LiteLLM_SpendLogs column {missing[0]!r} (found: {', '.join(header)})"
         raise InputError(msg)
-    payload: Path | bytes = source.payload()
-    rejects = pl.DataFrame(schema=REJECT_SCHEMA)
-    if _ends_mid_row(source):
-        data = source.read_bytes()
-        complete, _, last = data.rpartition(b"\n")
-        text = last.decode("utf-8", errors="replace")
-        fields = next(csv.reader([text]), [])
-        if complete and len(fields) < len(header):
-            payload = complete + b"\n"
-            reason = f"has {len(fields)} fields; the header has {len(header)} (the file ends mid-row: truncated?)"
-            rejects = pl.DataFrame(
-                [(source.name, complete.count(b"\n") + 2, reason, text)], schema=REJECT_SCHEMA, orient="row"
-            )
+    whole, rejects = without_cut_off_row(source, len(header))
     present = [name for name in _COLUMNS if name in header]
     frame = (
-        pl.scan_csv(payload, infer_schema=False, encoding="utf8-lossy")
+        pl.scan_csv(whole.payload(), infer_schema=False, encoding="utf8-lossy")
         .select(present)
         .with_columns(
             *[pl.lit(None, pl.String).alias(name) for name in _COLUMNS if name not in header],
@@ -203,7 +169,7 @@ class LiteLLMReader:
     def detect(self, source: Source, context: ReadContext) -> Detection:
         """Spend-log rows: ``request_id`` with ``startTime`` and ``spend``, as JSON or as a CSV header."""
         if _is_csv(source):
-            header = set(_csv_header(source))
+            header = set(csv_header(source))
             if {"request_id", "startTime", "spend", "prompt_tokens"} <= header:
                 return Detection(True)
             return Detection(False, "no LiteLLM_SpendLogs header (request_id, startTime, spend, prompt_tokens)")

@@ -5,7 +5,8 @@ file (often pretty-printed), several pages as JSON Lines, or only the ``data`` r
 LiteLLM's ``/spend/logs`` answers a bare JSON array. :func:`read_records` turns any of these into one row
 per record, telling them apart by content: a file of several lines whose first line is a complete JSON
 value is JSON Lines, any other file is one JSON document. Inside a unit (a line or a document) an object
-with a ``data`` list is a page, any other object is a record, and an array holds pages or records.
+with a ``data`` list (or the reader's own container, such as Cursor's ``usageEvents``) is a page, any other
+object is a record, and an array holds pages or records.
 
 Record numbering: a record read from JSON Lines carries its line number (every record of a page line
 shares it); a record read from a document carries its position in the document (1 = the first record
@@ -119,16 +120,20 @@ def _decode(units: pl.DataFrame, item: pl.Struct) -> pl.DataFrame:
     )
 
 
-def read_records(sources: Sequence[Source], record: pl.Struct) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def read_records(
+    sources: Sequence[Source], record: pl.Struct, *, container: str = _CONTAINER
+) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """One row per record of every page, line or array: ``record``'s fields plus the record's place.
 
-    Returns (records with ``source_file`` and ``source_line``, units that are not JSON as rejects). Every
-    unit is parsed once; only when that fails is each unit checked on its own, to reject the bad ones.
+    ``container`` is the page's list of records (``data`` for most APIs; Cursor's usage events answer
+    ``usageEvents``). Returns (records with ``source_file`` and ``source_line``, units that are not JSON as
+    rejects). Every unit is parsed once; only when that fails is each unit checked on its own, to reject
+    the bad ones.
     """
     units = _units(sources)
     shaped = units.filter(_OBJECT_OR_ARRAY)
     rejects = _reject_units(units.filter(~_OBJECT_OR_ARRAY), sources)
-    item = pl.Struct({**dict(record.to_schema()), _CONTAINER: pl.List(record)})
+    item = pl.Struct({**dict(record.to_schema()), container: pl.List(record)})
     try:
         decoded = _decode(shaped, item)
     except pl.exceptions.ComputeError:
@@ -149,7 +154,7 @@ def read_records(sources: Sequence[Source], record: pl.Struct) -> tuple[pl.LazyF
             "source_file",
             "source_line",
             "document",
-            pl.when(field(_CONTAINER).is_not_null()).then(field(_CONTAINER)).otherwise(own).alias("record"),
+            pl.when(field(container).is_not_null()).then(field(container)).otherwise(own).alias("record"),
         )
         .explode("record", empty_as_null=False)
         .with_columns(position=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("source_file", "source_line"))
