@@ -139,6 +139,24 @@ def test_volume_alone_gives_low_risk_at_most() -> None:
     assert risk(findings, "heavy") == "low"
 
 
+def test_developers_without_token_data_do_not_dilute_peer_baselines() -> None:
+    heavy = events("heavy", human_offsets(4, per_day=30), output_tokens=200_000, session_every=5)
+    copilot_only = [
+        _decisions(f"copilot{i:02d}", 50, 10).with_columns(
+            [
+                pl.lit(0, pl.Int64).alias(c)
+                for c in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+            ]
+        )
+        for i in range(12)
+    ]
+    alone = flag(detect(pl.concat([org(12), heavy])), "heavy", "volume_outlier")
+    diluted = flag(detect(pl.concat([org(12), heavy, *copilot_only])), "heavy", "volume_outlier")
+    assert alone is not None and diluted is not None
+    assert diluted["severity"] == alone["severity"]
+    assert (diluted["z"], diluted["peer_median_tokens"]) == (alone["z"], alone["peer_median_tokens"])
+
+
 def _spiker() -> pl.DataFrame:
     human = human_offsets(11, days=28, per_day=30)
     # Each Friday 17:00 UTC snapshot (days 4, 11, 18, 25): 300 extra requests in the 20 hours before it.

@@ -14,7 +14,7 @@ from typing import Final
 import polars as pl
 
 from tokenaudit.detectors import context, regularity, rejected, repetition, rest, timing, volume, yield_
-from tokenaudit.detectors.base import ORG, SEVERITIES, Detector, DetectorContext, Flag
+from tokenaudit.detectors.base import NO_TOKENS, ORG, SEVERITIES, Detector, DetectorContext, Flag
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.metrics import local_day
 from tokenaudit.schema import total_tokens
@@ -45,10 +45,17 @@ class Findings:
 
 
 def peer_groups(developers: pl.DataFrame, min_team_size: int = 8) -> pl.DataFrame:
-    """Each developer's peer group: their team when it has enough developers with data, else the org."""
-    team_size = pl.len().over("team")
+    """Each developer's peer group: their team when it has enough developers with data, else the org.
+
+    Developers whose sources report no tokens (Copilot metrics, Cursor daily usage) form their own group:
+    counted among token users, their zeros would drag every peer median down and hide real outliers.
+    """
+    measured = pl.col("total_tokens") > 0
+    team_size = pl.len().over("team", measured)
     return developers.with_columns(
-        peer_group=pl.when(pl.col("team").is_not_null() & (team_size >= min_team_size))
+        peer_group=pl.when(~measured)
+        .then(pl.lit(NO_TOKENS))
+        .when(pl.col("team").is_not_null() & (team_size >= min_team_size))
         .then(pl.col("team"))
         .otherwise(pl.lit(ORG))
     ).with_columns(n_peers=pl.len().over("peer_group"))

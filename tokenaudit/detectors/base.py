@@ -20,6 +20,8 @@ SEVERITIES: Final = ("none", "low", "medium", "high")
 SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES)}
 Family = Literal["inflation", "automation", "waste", "timing", "yield"]
 ORG: Final = "(org)"
+NO_TOKENS: Final = "(no token data)"
+"""Peer group of developers whose sources report no tokens (day-grain Copilot/Cursor activity)."""
 
 
 @dataclass(frozen=True)
