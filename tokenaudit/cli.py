@@ -39,6 +39,7 @@ from tokenaudit.outcomes.read import FORMATS as OUTCOME_FORMATS
 from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.output import emit, write_atomic
 from tokenaudit.policy import Policy, load_policy
+from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym_key
 from tokenaudit.readers import READERS
 from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render as render_csv
@@ -115,6 +116,13 @@ StrictIdentitiesOption = Annotated[
     typer.Option("--strict-identities", help="Fail (exit 5) if any identity is not in the identity map."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print no diagnostics, only errors.")]
+PseudonymizeOption = Annotated[
+    bool,
+    typer.Option(
+        "--pseudonymize",
+        help="Replace every identity with a stable keyed pseudonym (HMAC-SHA256, key in TOKENAUDIT_PSEUDONYM_KEY).",
+    ),
+]
 OutcomesOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -236,11 +244,15 @@ def _finish(
     strict: bool,
     quiet: bool,
     result: AuditResult | None = None,
+    scrubber: Scrubber | None = None,
 ) -> None:
     """Write rejects (usage and outcome rows), then the result, then diagnostics; enforce --strict."""
     rejected = loaded.rejects
     if result is not None and result.outcomes is not None:
         rejected = pl.concat([rejected, result.outcomes.read.rejects])
+    if rejects is not None and scrubber is not None:
+        msg = "--rejects writes raw input rows, names included; it cannot be combined with --pseudonymize"
+        raise UsageError(msg)
     if rejects is not None:
         rows = [list(row) for row in rejected.iter_rows()]
         write_atomic(rejects, render_csv(TableView("rejects", list(rejected.columns), rows)))
@@ -252,16 +264,21 @@ def _finish(
         )
         raise StrictRejectError(msg)
     color = output is None and wants_color(sys.stdout)
+    scrub = scrubber.scrub if scrubber is not None else (lambda value: value)
+    if scrubber is not None:
+        document = Document(data=scrubber.scrub(document.data), table=scrubber.scrub_table(document.table))
     emit(render(document, output_format, color=color), output)
     if not quiet:
         console = stderr_console()
         notes = quality_notes(loaded.quality) + (outcome_notes(result) if result else [])
         for note in notes if output_format is not Format.TABLE else []:
-            console.print(f"tokenaudit: {note}", markup=False)
+            console.print(f"tokenaudit: {scrub(note)}", markup=False)
         if count and rejects is None:
             first = rejected.row(0, named=True)
             console.print(
-                f"tokenaudit: first rejected row: {first['source_file']}:{first['source_line']}: {first['reason']}",
+                scrub(
+                    f"tokenaudit: first rejected row: {first['source_file']}:{first['source_line']}: {first['reason']}"
+                ),
                 markup=False,
             )
         if output is not None:
@@ -290,15 +307,18 @@ def totals_command(
     quiet: QuietOption = False,
     identities: IdentitiesOption = None,
     strict_identities: StrictIdentitiesOption = False,
+    pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """Token totals and request counts, grouped by developer (default), team, tool, model, day or week."""
     with _user_errors():
         keys = [key.strip() for item in (by or ["developer"]) for key in item.split(",") if key.strip()]
         chosen = _format(output_format, output)
-        _, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        scrubber = _scrubber(pseudonymize, settings, loaded)
         _check_identities(loaded, strict_identities)
         frame = totals(loaded.events, keys, loaded.period.timezone)
-        _finish(loaded, totals_document(frame, keys, loaded), chosen, output, rejects, strict, quiet)
+        document = totals_document(frame, keys, loaded)
+        _finish(loaded, document, chosen, output, rejects, strict, quiet, scrubber=scrubber)
 
 
 @app.command("audit")
@@ -322,14 +342,18 @@ def audit_command(
     identities: IdentitiesOption = None,
     strict_identities: StrictIdentitiesOption = False,
     outcomes: OutcomesOption = None,
+    pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """The full audit: usage, raw vs outcome-adjusted ranks, Goodhart-risk flags (JSON is the stable interface)."""
     with _user_errors():
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        if pseudonymize:
+            pseudonym_key()
         result = _audit(settings, loaded, outcomes)
+        scrubber = _scrubber(pseudonymize, settings, loaded, result)
         _check_identities(loaded, strict_identities, result)
-        _finish(loaded, audit_document(result), chosen, output, rejects, strict, quiet, result)
+        _finish(loaded, audit_document(result), chosen, output, rejects, strict, quiet, result, scrubber)
         if fail_on is not None:
             at_or_above = [level.value for level in FailOn][list(FailOn).index(fail_on) :]
             hits = result.developers.filter(pl.col("risk_level").is_in(at_or_above)).height
@@ -339,6 +363,19 @@ def audit_command(
                         f"tokenaudit: {hits} developer(s) at risk {fail_on.value} or above (--fail-on)", markup=False
                     )
                 raise typer.Exit(int(ExitCode.FLAGS_AT_OR_ABOVE_FAIL_ON))
+
+
+def _scrubber(
+    pseudonymize: bool, settings: Policy, loaded: LoadedEvents, result: AuditResult | None = None
+) -> Scrubber | None:
+    """The one place identities are replaced (``--pseudonymize``); None when names may be shown."""
+    if not pseudonymize:
+        return None
+    key = pseudonym_key()
+    others = list(loaded.quality.unmatched_identities)
+    if result is not None and result.outcomes is not None:
+        others += result.outcomes.unmatched + result.outcomes.read.outcomes["developer"].unique().to_list()
+    return build_scrubber(settings, loaded.events["developer"].unique().to_list(), others, key)
 
 
 def _audit(settings: Policy, loaded: LoadedEvents, outcomes: list[str] | None) -> AuditResult:
@@ -370,14 +407,18 @@ def rank_command(
     quiet: QuietOption = False,
     identities: IdentitiesOption = None,
     strict_identities: StrictIdentitiesOption = False,
+    pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """The raw token leaderboard and the outcome-adjusted ranking, side by side."""
     with _user_errors():
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        if pseudonymize:
+            pseudonym_key()
         result = _audit(settings, loaded, outcomes)
+        scrubber = _scrubber(pseudonymize, settings, loaded, result)
         _check_identities(loaded, strict_identities, result)
-        _finish(loaded, rank_document(result), chosen, output, rejects, strict, quiet, result)
+        _finish(loaded, rank_document(result), chosen, output, rejects, strict, quiet, result, scrubber)
 
 
 @app.command("explain")
@@ -397,15 +438,21 @@ def explain_command(
     tz: TzOption = None,
     input_format: InputFormatOption = None,
     outcomes: OutcomesOption = None,
+    pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """One developer's evidence: daily sparkline, hour-of-week heatmap, gap histogram, flags vs peers."""
     with _user_errors():
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, None)
-        explanation = explain(_audit(settings, loaded, outcomes), developer)
+        if pseudonymize:
+            pseudonym_key()
+        result = _audit(settings, loaded, outcomes)
+        scrubber = _scrubber(pseudonymize, settings, loaded, result)
+        explanation = explain(result, developer)
         text_output = output_format is TextFormat.TEXT or (
             output_format is None and output is None and sys.stdout.isatty()
         )
-        emit(explain_text(explanation) if text_output else render_json(explain_data(explanation)), output)
+        page = explain_text(explanation) if text_output else render_json(explain_data(explanation))
+        emit(scrubber.text(page) if scrubber is not None else page, output)
 
 
 @app.command("evaluate")

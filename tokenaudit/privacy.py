@@ -1,0 +1,107 @@
+"""Pseudonymised output: stable keyed pseudonyms in place of every identity, applied in one place.
+
+A pseudonym is ``dev-`` plus the first 10 hex digits of HMAC-SHA256(key, canonical developer id), keyed
+by ``TOKENAUDIT_PSEUDONYM_KEY``: the same key gives the same pseudonyms across runs (weekly reports stay
+comparable), another key gives unrelated ones, and nobody without the key can test a guess.
+
+The scrub runs over the finished output (the JSON document, the table, the explain page), replacing every
+known spelling of a person — canonical id, every alias in the identity map, names seen in usage and
+outcome data — wherever it appears, including inside file paths and reasons. Aliases map to their
+developer's pseudonym, so joins stay visible without the names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from tokenaudit.errors import UsageError
+from tokenaudit.policy import Policy
+from tokenaudit.report import TableView
+
+KEY_VARIABLE: Final = "TOKENAUDIT_PSEUDONYM_KEY"
+
+
+def pseudonym_key() -> bytes:
+    """The key from the environment; refusing to run without one (an unkeyed hash is reversible by guessing)."""
+    key = os.environ.get(KEY_VARIABLE, "")
+    if not key.strip():
+        msg = f"--pseudonymize needs a secret key in the environment variable {KEY_VARIABLE}"
+        raise UsageError(msg)
+    return key.encode()
+
+
+def pseudonym(developer: str, key: bytes) -> str:
+    """The stable pseudonym of one canonical developer id."""
+    return "dev-" + hmac.new(key, developer.encode(), hashlib.sha256).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class Scrubber:
+    """Replaces every known spelling of every person in strings, dicts and lists."""
+
+    replacements: Mapping[str, str]
+    """Real spelling (any case) -> pseudonym."""
+
+    def text(self, value: str) -> str:
+        """``value`` with every known spelling replaced, longest first (an email before its local part)."""
+        if not self.replacements:
+            return value
+        return _pattern(tuple(self.replacements)).sub(lambda m: self.replacements[m.group(0).lower()], value)
+
+    def scrub_table(self, table: TableView) -> TableView:
+        """A table view with titles, cells and notes scrubbed."""
+        return TableView(
+            title=self.text(table.title),
+            columns=[self.text(column) for column in table.columns],
+            rows=[[self.scrub(cell) for cell in row] for row in table.rows],
+            notes=[self.text(note) for note in table.notes],
+            emphasis=dict(table.emphasis),
+        )
+
+    def scrub(self, value: Any) -> Any:
+        """The same structure with every string scrubbed (keys included)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.scrub(key): self.scrub(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.scrub(item) for item in value)
+        return value
+
+
+_patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    if names not in _patterns:
+        ordered = sorted(names, key=len, reverse=True)
+        # Whole names only: "ana" must not eat the middle of "banana" or "analysis".
+        alternatives = "|".join(re.escape(name) for name in ordered)
+        _patterns[names] = re.compile(rf"(?<![\w@.+-])(?:{alternatives})(?![\w@+-])", re.IGNORECASE)
+    return _patterns[names]
+
+
+def build_scrubber(policy: Policy, developers: Iterable[str], other_names: Iterable[str], key: bytes) -> Scrubber:
+    """Every spelling the policy and the data know, mapped to its developer's pseudonym.
+
+    ``developers`` are canonical ids from the data; ``other_names`` are names that joined nobody (unmatched
+    aliases, outcome authors without usage): each gets a pseudonym of its own.
+    """
+    replacements: dict[str, str] = {}
+    for name in other_names:
+        if name and name.strip():
+            replacements[name.strip().lower()] = pseudonym(name.strip(), key)
+    for developer in developers:
+        if developer:
+            replacements[developer.lower()] = pseudonym(developer, key)
+    for developer, identity in policy.identities.items():
+        for alias in (developer, *identity.aliases):
+            if alias.strip():
+                replacements[alias.strip().lower()] = pseudonym(developer, key)
+    return Scrubber(replacements)
