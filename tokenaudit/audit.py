@@ -17,7 +17,7 @@ from tokenaudit.ingest import LoadedEvents
 from tokenaudit.metrics import local_day, totals, usage_aggregates
 from tokenaudit.outcomes.read import OutcomeRead, weighted_values
 from tokenaudit.policy import Policy
-from tokenaudit.ranking import RankingFit, effective_tokens, rank_developers
+from tokenaudit.ranking import RankingFit, exposure_mtok, rank_developers
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     yields, fit, joined, spearman, counts, kinds = None, None, None, None, {}, []
     if outcomes is not None:
         joined = join_outcomes(outcomes, loaded, policy)
-        exposure = loaded.events.group_by("developer").agg((effective_tokens().sum() / 1e6).alias("exposure"))
+        exposure = loaded.events.group_by("developer").agg(exposure_mtok())
         ranking = rank_developers(
             developers.select("developer", "team", "active_days").join(exposure, on="developer"),
             joined.outcomes,

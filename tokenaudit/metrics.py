@@ -39,7 +39,9 @@ def usage_aggregates(timezone: str) -> list[pl.Expr]:
         total_tokens().sum(),
         pl.col("requests").sum(),
         local_day(timezone).n_unique().alias("active_days"),
-        pl.when(cost.is_not_null().any()).then(cost.sum()).alias("cost_usd"),
+        # Summed in integer nano-dollars: a float sum depends on the (parallel) order of its terms, and the
+        # same input must give the same report to the last digit.
+        pl.when(cost.is_not_null().any()).then((cost * 1e9).round().cast(pl.Int64).sum() / 1e9).alias("cost_usd"),
         total_tokens().filter(cost.is_null()).sum().alias("unpriced_tokens"),
     ]
 

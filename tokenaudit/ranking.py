@@ -28,12 +28,13 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-EFFECTIVE_WEIGHTS: Final = {
-    "input_tokens": 1.0,
-    "output_tokens": 1.0,
-    "cache_write_tokens": 1.25,
-    "cache_read_tokens": 0.1,
+EFFECTIVE_WEIGHTS_PERCENT: Final = {
+    "input_tokens": 100,
+    "output_tokens": 100,
+    "cache_write_tokens": 125,
+    "cache_read_tokens": 10,
 }
+"""Effective-token weights in percent: integers, so exposure sums are exact whatever the summation order."""
 MIN_FIT_DEVELOPERS: Final = 8
 """Fewer ranked developers than this: no fit, elasticity 1 (outcomes per token), reported as not fitted."""
 BIWEIGHT_C: Final = 4.685
@@ -86,11 +87,10 @@ class Ranking:
     fit: RankingFit
 
 
-def effective_tokens() -> pl.Expr:
-    """Effective tokens of each event (the ranking's exposure unit)."""
-    return pl.sum_horizontal(pl.col(name) * weight for name, weight in EFFECTIVE_WEIGHTS.items()).alias(
-        "effective_tokens"
-    )
+def exposure_mtok() -> pl.Expr:
+    """Aggregation: effective tokens in millions, summed exactly in integers (deterministic to the last digit)."""
+    percent = pl.sum_horizontal(pl.col(name) * weight for name, weight in EFFECTIVE_WEIGHTS_PERCENT.items())
+    return (percent.sum() / 100e6).alias("exposure")
 
 
 def fit_elasticity(counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]) -> tuple[float, float | None]:
@@ -171,7 +171,7 @@ def rank_developers(
     kinds = sorted(set(weights) | set(outcomes["kind"].unique().to_list()))
     counts = (
         outcomes.group_by("developer", "kind")
-        .agg(pl.col("value").sum())
+        .agg(pl.col("value").sort().sum())
         .pivot(on="kind", index="developer", values="value")
     )
     frame = developers.join(counts, on="developer", how="left").with_columns(
