@@ -95,3 +95,27 @@ def test_rejects_file_and_pseudonyms_do_not_mix(monkeypatch: pytest.MonkeyPatch,
     result = run_cli("totals", str(SAMPLE / "events.csv"), "--pseudonymize", "--rejects", str(tmp_path / "r.csv"))
     assert result.exit_code == 2
     assert "cannot be combined with --pseudonymize" in result.stderr
+
+
+def test_teams_only_hides_a_team_smaller_than_min_group_size(tmp_path: Path) -> None:
+    policy = yaml.safe_load((SAMPLE / "policy.yaml").read_text())
+    sizes = {team: 0 for team in {entry["team"] for entry in policy["identities"].values()}}
+    for entry in policy["identities"].values():
+        sizes[entry["team"]] += 1
+    assert sizes["payments"] == 3 and min(v for k, v in sizes.items() if k != "payments") >= 5
+    args = ("audit", str(SAMPLE / "events.csv"), "--policy", str(SAMPLE / "policy.yaml"), "--teams-only")
+    result = run_cli(*args, "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert sorted(team["team"] for team in document["teams"]) == sorted(set(sizes) - {"payments"})
+    assert document["suppressed_teams"] == 1
+    assert {team["team"]: team["developers"] for team in document["teams"]} == {
+        k: v for k, v in sizes.items() if k != "payments"
+    }
+    leaked = sorted(name for name in _real_names() if name in (result.stdout + result.stderr).lower())
+    assert not leaked
+    policy["min_group_size"] = 3
+    lowered = tmp_path / "policy.yaml"
+    lowered.write_text(yaml.safe_dump(policy))
+    shown = json.loads(run_cli(*args[:2], "--policy", str(lowered), "--teams-only", "-f", "json").stdout)
+    assert shown["suppressed_teams"] == 0 and len(shown["teams"]) == len(sizes)

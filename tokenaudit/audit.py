@@ -158,6 +158,30 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     )
 
 
+def team_rollups(result: AuditResult, min_group_size: int) -> tuple[pl.DataFrame, int]:
+    """Per-team totals and risk counts for ``--teams-only``; teams under ``min_group_size`` are dropped.
+
+    Returns (teams, how many teams were suppressed). Developers without a team form "(no team)".
+    """
+    frame = result.developers.with_columns(pl.col("team").fill_null("(no team)"))
+    scores = [pl.col("outcome_score").sum().alias("outcome_score")] if "outcome_score" in frame.columns else []
+    teams = (
+        frame.group_by("team")
+        .agg(
+            pl.len().alias("developers"),
+            pl.col("total_tokens").sum(),
+            pl.col("requests").sum(),
+            pl.when(pl.col("cost_usd").is_not_null().any()).then(pl.col("cost_usd").sort().sum()).alias("cost_usd"),
+            pl.col("unpriced_tokens").sum(),
+            *[(pl.col("risk_level") == level).sum().alias(f"risk_{level}") for level in ("high", "medium", "low")],
+            *scores,
+        )
+        .sort("total_tokens", "team", descending=[True, False])
+    )
+    shown = teams.filter(pl.col("developers") >= min_group_size)
+    return shown, teams.height - shown.height
+
+
 def _spearman(ranked: pl.DataFrame) -> float | None:
     """Rank correlation between the raw token board and the adjusted board (how much the board changes)."""
     if ranked.height < 3:

@@ -39,7 +39,7 @@ from tokenaudit.outcomes.read import FORMATS as OUTCOME_FORMATS
 from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.output import emit, write_atomic
 from tokenaudit.policy import Policy, load_policy
-from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym_key
+from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, pseudonym_key
 from tokenaudit.readers import READERS
 from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render as render_csv
@@ -52,6 +52,7 @@ from tokenaudit.report import (
     outcome_notes,
     quality_notes,
     rank_document,
+    teams_document,
     totals_document,
 )
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
@@ -343,6 +344,10 @@ def audit_command(
     strict_identities: StrictIdentitiesOption = False,
     outcomes: OutcomesOption = None,
     pseudonymize: PseudonymizeOption = False,
+    teams_only: Annotated[
+        bool,
+        typer.Option("--teams-only", help="Team rollups only; teams under the policy's min_group_size are hidden."),
+    ] = False,
 ) -> None:
     """The full audit: usage, raw vs outcome-adjusted ranks, Goodhart-risk flags (JSON is the stable interface)."""
     with _user_errors():
@@ -351,9 +356,10 @@ def audit_command(
         if pseudonymize:
             pseudonym_key()
         result = _audit(settings, loaded, outcomes)
-        scrubber = _scrubber(pseudonymize, settings, loaded, result)
+        scrubber = _scrubber(pseudonymize, settings, loaded, result, teams_only)
         _check_identities(loaded, strict_identities, result)
-        _finish(loaded, audit_document(result), chosen, output, rejects, strict, quiet, result, scrubber)
+        document = teams_document(result, settings.min_group_size) if teams_only else audit_document(result)
+        _finish(loaded, document, chosen, output, rejects, strict, quiet, result, scrubber)
         if fail_on is not None:
             at_or_above = [level.value for level in FailOn][list(FailOn).index(fail_on) :]
             hits = result.developers.filter(pl.col("risk_level").is_in(at_or_above)).height
@@ -366,16 +372,24 @@ def audit_command(
 
 
 def _scrubber(
-    pseudonymize: bool, settings: Policy, loaded: LoadedEvents, result: AuditResult | None = None
+    pseudonymize: bool,
+    settings: Policy,
+    loaded: LoadedEvents,
+    result: AuditResult | None = None,
+    teams_only: bool = False,
 ) -> Scrubber | None:
-    """The one place identities are replaced (``--pseudonymize``); None when names may be shown."""
-    if not pseudonymize:
+    """The one place identities are replaced: keyed pseudonyms (``--pseudonymize``) or, for ``--teams-only``,
+    one constant label so that no diagnostic can name or tell apart a person; None when names may be shown."""
+    if not pseudonymize and not teams_only:
         return None
-    key = pseudonym_key()
+    key = pseudonym_key() if pseudonymize else b""
     others = list(loaded.quality.unmatched_identities)
     if result is not None and result.outcomes is not None:
         others += result.outcomes.unmatched + result.outcomes.read.outcomes["developer"].unique().to_list()
-    return build_scrubber(settings, loaded.events["developer"].unique().to_list(), others, key)
+    developers = loaded.events["developer"].unique().to_list()
+    if teams_only:
+        return build_scrubber(settings, developers, others, lambda _: "(a developer)")
+    return build_scrubber(settings, developers, others, lambda name: pseudonym(name, key))
 
 
 def _audit(settings: Policy, loaded: LoadedEvents, outcomes: list[str] | None) -> AuditResult:

@@ -64,6 +64,8 @@ class Policy(_Strict):
     flags: Flags = Field(default_factory=Flags)
     outcomes: OutcomesConfig = Field(default_factory=OutcomesConfig)
     ranking: RankingConfig = Field(default_factory=RankingConfig)
+    min_group_size: Annotated[int, Field(ge=1)] = 5
+    """``--teams-only``: teams with fewer developers than this are suppressed (small groups identify people)."""
 
     @field_validator("timezone")
     @classmethod

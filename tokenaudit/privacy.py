@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -87,21 +87,24 @@ def _pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     return _patterns[names]
 
 
-def build_scrubber(policy: Policy, developers: Iterable[str], other_names: Iterable[str], key: bytes) -> Scrubber:
-    """Every spelling the policy and the data know, mapped to its developer's pseudonym.
+def build_scrubber(
+    policy: Policy, developers: Iterable[str], other_names: Iterable[str], label: Callable[[str], str]
+) -> Scrubber:
+    """Every spelling the policy and the data know, mapped to ``label(developer)``.
 
     ``developers`` are canonical ids from the data; ``other_names`` are names that joined nobody (unmatched
-    aliases, outcome authors without usage): each gets a pseudonym of its own.
+    aliases, outcome authors without usage): each is labelled as itself. ``label`` is a keyed pseudonym
+    (``--pseudonymize``) or a constant (``--teams-only``, where no person may be told apart).
     """
     replacements: dict[str, str] = {}
     for name in other_names:
         if name and name.strip():
-            replacements[name.strip().lower()] = pseudonym(name.strip(), key)
+            replacements[name.strip().lower()] = label(name.strip())
     for developer in developers:
         if developer:
-            replacements[developer.lower()] = pseudonym(developer, key)
+            replacements[developer.lower()] = label(developer)
     for developer, identity in policy.identities.items():
         for alias in (developer, *identity.aliases):
             if alias.strip():
-                replacements[alias.strip().lower()] = pseudonym(developer, key)
+                replacements[alias.strip().lower()] = label(developer)
     return Scrubber(replacements)

@@ -13,7 +13,7 @@ from typing import Any, Final
 import polars as pl
 
 from tokenaudit import __version__
-from tokenaudit.audit import AuditResult
+from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 
@@ -503,6 +503,63 @@ def rank_document(result: AuditResult) -> Document:
         title="Raw token leaderboard | outcome-adjusted ranking",
         columns=["raw", "developer", "total tokens", "adjusted", "developer ", "shift", "yield"],
         rows=rows,
+        notes=notes,
+    )
+    return Document(data=data, table=table)
+
+
+def teams_document(result: AuditResult, min_group_size: int) -> Document:
+    """``--teams-only``: team rollups, no person anywhere; teams under ``min_group_size`` are suppressed."""
+    teams, suppressed = team_rollups(result, min_group_size)
+    summary = result.summary.row(0, named=True)
+    quality = result.loaded.quality
+    rows = [
+        {
+            "team": row["team"],
+            "developers": row["developers"],
+            "total_tokens": row["total_tokens"],
+            "requests": row["requests"],
+            "cost_usd": _money(row["cost_usd"]),
+            "unpriced_tokens": row["unpriced_tokens"],
+            "risk": {level: row[f"risk_{level}"] for level in ("high", "medium", "low")},
+            **({"outcome_score": round(row["outcome_score"], 4)} if "outcome_score" in row else {}),
+        }
+        for row in teams.iter_rows(named=True)
+    ]
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": {"name": "tokenaudit", "version": __version__},
+        "notice": NOTICE,
+        "teams_only": True,
+        "min_group_size": min_group_size,
+        "period": _period_dict(result.loaded.period, summary),
+        "teams": rows,
+        "suppressed_teams": suppressed,
+        "data_quality": {
+            "rows_read": quality.rows_read,
+            "rows_rejected": quality.rows_rejected,
+            "duplicates_dropped": quality.duplicates_dropped,
+            "unmatched_identities": len(quality.unmatched_identities),
+            "unpriced_models": quality.unpriced_models,
+        },
+    }
+    notes = [NOTICE]
+    if suppressed:
+        notes.append(f"{_plural(suppressed, 'team')} with fewer than {min_group_size} developers not shown")
+    table = TableView(
+        title=f"Team rollups (teams of {min_group_size}+ developers)",
+        columns=["team", "developers", "total", "requests", "cost", "risk high", "risk medium", "risk low"],
+        rows=[
+            [
+                r["team"],
+                r["developers"],
+                r["total_tokens"],
+                r["requests"],
+                _cost_cell(r["cost_usd"], r["unpriced_tokens"]),
+                *r["risk"].values(),
+            ]
+            for r in rows
+        ],
         notes=notes,
     )
     return Document(data=data, table=table)
