@@ -38,6 +38,7 @@ from tokenaudit.metrics import GROUP_KEYS, totals
 from tokenaudit.outcomes.read import FORMATS as OUTCOME_FORMATS
 from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.output import emit, write_atomic
+from tokenaudit.periods import parse_period, previous_period
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, pseudonym_key
 from tokenaudit.readers import READERS
@@ -45,6 +46,7 @@ from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render as render_csv
 from tokenaudit.render.explain import explain_data, explain_text
 from tokenaudit.render.json_format import render as render_json
+from tokenaudit.render.page import render_html, render_markdown
 from tokenaudit.report import (
     Document,
     TableView,
@@ -55,6 +57,7 @@ from tokenaudit.report import (
     teams_document,
     totals_document,
 )
+from tokenaudit.report_page import report_data
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
 app = typer.Typer(
@@ -360,15 +363,21 @@ def audit_command(
         _check_identities(loaded, strict_identities, result)
         document = teams_document(result, settings.min_group_size) if teams_only else audit_document(result)
         _finish(loaded, document, chosen, output, rejects, strict, quiet, result, scrubber)
-        if fail_on is not None:
-            at_or_above = [level.value for level in FailOn][list(FailOn).index(fail_on) :]
-            hits = result.developers.filter(pl.col("risk_level").is_in(at_or_above)).height
-            if hits:
-                if not quiet:
-                    stderr_console().print(
-                        f"tokenaudit: {hits} developer(s) at risk {fail_on.value} or above (--fail-on)", markup=False
-                    )
-                raise typer.Exit(int(ExitCode.FLAGS_AT_OR_ABOVE_FAIL_ON))
+        _enforce_fail_on(result, fail_on, quiet)
+
+
+def _enforce_fail_on(result: AuditResult, fail_on: FailOn | None, quiet: bool) -> None:
+    """``--fail-on LEVEL``: exit 1 when any developer's risk is at or above it (after the output is written)."""
+    if fail_on is None:
+        return
+    at_or_above = [level.value for level in FailOn][list(FailOn).index(fail_on) :]
+    hits = result.developers.filter(pl.col("risk_level").is_in(at_or_above)).height
+    if hits:
+        if not quiet:
+            stderr_console().print(
+                f"tokenaudit: {hits} developer(s) at risk {fail_on.value} or above (--fail-on)", markup=False
+            )
+        raise typer.Exit(int(ExitCode.FLAGS_AT_OR_ABOVE_FAIL_ON))
 
 
 def _scrubber(
@@ -433,6 +442,97 @@ def rank_command(
         scrubber = _scrubber(pseudonymize, settings, loaded, result)
         _check_identities(loaded, strict_identities, result)
         _finish(loaded, rank_document(result), chosen, output, rejects, strict, quiet, result, scrubber)
+
+
+class PageFormat(StrEnum):
+    """``report --format``."""
+
+    HTML = "html"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+def _generated_at() -> str:
+    """The run time for the report header; ``SOURCE_DATE_EPOCH`` pins it (reproducible builds, tests)."""
+    pinned = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = dt.datetime.fromtimestamp(int(pinned), dt.UTC) if pinned else dt.datetime.now(dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@app.command("report")
+def report_command(
+    inputs: Inputs,
+    policy: PolicyOption = None,
+    outcomes: OutcomesOption = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="last-week, an ISO week (2026-W47) or a month (2026-11).", show_default=False),
+    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    tz: TzOption = None,
+    page_format: Annotated[
+        PageFormat, typer.Option("--format", "-f", help="html, markdown or json.")
+    ] = PageFormat.HTML,
+    output: OutputOption = None,
+    compare_previous: Annotated[
+        bool | None,
+        typer.Option(
+            "--compare-previous/--no-compare-previous",
+            help="Show the change against the previous period of equal length [default: on with --period].",
+            show_default=False,
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 if any developer's risk is at or above this level.", show_default=False),
+    ] = None,
+    input_format: InputFormatOption = None,
+    developer: DeveloperOption = None,
+    identities: IdentitiesOption = None,
+    pseudonymize: PseudonymizeOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """The weekly/monthly report for leads: HTML (self-contained, with charts), Markdown or JSON."""
+    with _user_errors():
+        if period is not None:
+            if since or until:
+                raise UsageError("--period cannot be combined with --since/--until")
+            zone = ZoneInfo(tz or load_policy(policy).timezone)
+            first, last = parse_period(period, dt.datetime.now(zone).date())
+            since, until = dt.datetime.combine(first, dt.time()), dt.datetime.combine(last, dt.time())
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        if pseudonymize:
+            pseudonym_key()
+        result = _audit(settings, loaded, outcomes)
+        previous = None
+        if compare_previous if compare_previous is not None else period is not None:
+            if since is None or until is None:
+                raise UsageError("--compare-previous needs a period: --period, or both --since and --until")
+            before = previous_period(since.date(), until.date())
+            starts = [dt.datetime.combine(day, dt.time()) for day in before]
+            _, earlier = _load(inputs, policy, starts[0], starts[1], tz, input_format, developer, identities)
+            previous = _audit(settings, earlier, outcomes)
+        data = report_data(result, settings.min_group_size, previous)
+        data["report"]["generated_at"] = _generated_at()
+        scrubber = _scrubber(pseudonymize, settings, loaded, result)
+        if scrubber is not None:
+            data = scrubber.scrub(data)
+        if page_format is PageFormat.JSON:
+            text = render_json(data)
+        elif page_format is PageFormat.HTML:
+            text = render_html(data)
+        else:
+            chart_dir = output.with_name(output.stem + "_charts") if output is not None else None
+            text, files = render_markdown(data, chart_dir)
+            for name, svg in files.items():
+                assert chart_dir is not None
+                chart_dir.mkdir(parents=True, exist_ok=True)
+                write_atomic(chart_dir / name, scrubber.text(svg) if scrubber is not None else svg)
+        emit(text, output)
+        if not quiet and output is not None:
+            stderr_console().print(f"tokenaudit: wrote {output}", markup=False)
+        _enforce_fail_on(result, fail_on, quiet)
 
 
 @app.command("explain")

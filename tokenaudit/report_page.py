@@ -1,0 +1,94 @@
+"""The data of the periodic report (``tokenaudit report``): one dict the HTML and Markdown pages lay out.
+
+Everything here is computed from an :class:`AuditResult` (and, for trends, the previous period's): the
+audit document itself (so the report's numbers are the JSON output's numbers), team rollups, the daily
+token series by team, hour-of-week evidence for flagged developers, and the change against the previous
+period. Renderers add nothing but layout and charts drawn from these numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from tokenaudit.audit import AuditResult, team_rollups
+from tokenaudit.explain import explain
+from tokenaudit.metrics import totals
+from tokenaudit.report import audit_document
+
+FLAGGED_LEVELS = ("medium", "high")
+
+
+def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """New and cleared flags, rank moves, and token growth against outcome growth."""
+    now = {d["developer"]: d for d in current["developers"]}
+    before = {d["developer"]: d for d in previous["developers"]}
+    flagged_now = {name for name, d in now.items() if d["risk"]["level"] in FLAGGED_LEVELS}
+    flagged_before = {name for name, d in before.items() if d["risk"]["level"] in FLAGGED_LEVELS}
+    moves = sorted(
+        (
+            {
+                "developer": name,
+                "rank_tokens": [before[name]["rank"]["tokens"], d["rank"]["tokens"]],
+                "rank_adjusted": [before[name]["rank"].get("adjusted"), d["rank"].get("adjusted")],
+            }
+            for name, d in now.items()
+            if name in before
+        ),
+        key=lambda move: move["developer"],
+    )
+
+    def growth(key: str) -> float | None:
+        old, new = previous["summary"].get(key), current["summary"].get(key)
+        return None if not old or new is None else round(new / old - 1, 4)
+
+    def score(document: dict[str, Any]) -> float:
+        return float(sum(d.get("outcomes", {}).get("score", 0.0) for d in document["developers"]))
+
+    old_score, new_score = score(previous), score(current)
+    return {
+        "previous_period": previous["period"],
+        "new_flags": sorted(flagged_now - flagged_before),
+        "cleared_flags": sorted(flagged_before - flagged_now),
+        "token_growth": growth("total_tokens"),
+        "outcome_score": [round(old_score, 4), round(new_score, 4)],
+        "outcome_growth": round(new_score / old_score - 1, 4) if old_score else None,
+        "rank_moves": moves,
+    }
+
+
+def report_data(result: AuditResult, min_group_size: int, previous: AuditResult | None = None) -> dict[str, Any]:
+    """The whole report as data (a superset of the ``audit`` JSON document)."""
+    document = audit_document(result).data
+    document["summary"]["total_tokens"] = document["summary"]["tokens"]["total"]
+    teams, suppressed = team_rollups(result, 1)
+    daily = totals(result.loaded.events, ["day", "team"], result.loaded.period.timezone).with_columns(
+        pl.col("team").fill_null("(no team)")
+    )
+    flagged = [d["developer"] for d in document["developers"] if d["risk"]["level"] in FLAGGED_LEVELS]
+    evidence = {}
+    for developer in flagged:
+        explanation = explain(result, developer)
+        evidence[developer] = [
+            [row["weekday"], row["hour"], row["active_minutes"]]
+            for row in explanation.hour_of_week.iter_rows(named=True)
+        ]
+    data = {
+        **document,
+        "report": {
+            "min_group_size": min_group_size,
+            "teams": teams.to_dicts(),
+            "teams_suppressed": suppressed,
+            "daily_by_team": {
+                team: [[row["day"].isoformat(), row["total_tokens"]] for row in rows.sort("day").iter_rows(named=True)]
+                for (team,), rows in sorted(daily.group_by("team"), key=lambda item: str(item[0]))
+            },
+            "hour_of_week": evidence,
+        },
+    }
+    if previous is not None:
+        before = audit_document(previous).data
+        before["summary"]["total_tokens"] = before["summary"]["tokens"]["total"]
+        data["report"]["trend"] = _trend(data, before)
+    return data
