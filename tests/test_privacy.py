@@ -119,3 +119,13 @@ def test_teams_only_hides_a_team_smaller_than_min_group_size(tmp_path: Path) -> 
     lowered.write_text(yaml.safe_dump(policy))
     shown = json.loads(run_cli(*args[:2], "--policy", str(lowered), "--teams-only", "-f", "json").stdout)
     assert shown["suppressed_teams"] == 0 and len(shown["teams"]) == len(sizes)
+
+
+def test_a_pseudonymized_html_report_names_nobody(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(KEY_VARIABLE, "key-a")
+    page = tmp_path / "report.html"
+    result = run_cli("report", *AUDIT[1:], "--output", str(page))
+    assert result.exit_code == 0, result.stderr
+    text = page.read_text().lower() + result.stderr.lower()
+    assert pseudonym("dev.silva", b"key-a") in text
+    assert not sorted(name for name in _real_names() if name in text)
