@@ -30,9 +30,10 @@ from typing import ClassVar
 
 import polars as pl
 
+from tokenaudit import progress
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.jsonlines import _leaf, _struct_for, extract_fields, scan_lines
+from tokenaudit.readers.jsonlines import _leaf, _struct_for, batches, extract_fields, scan_lines
 from tokenaudit.readers.owner import owner_column
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
@@ -173,9 +174,43 @@ class ClaudeCodeReader:
         return Detection(False, "no Claude Code transcript lines (type user/assistant with sessionId)")
 
     def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
-        """Every usage line of every transcript, deduplicated by the module's rule."""
+        """Every usage line of every transcript, deduplicated by the module's rule.
+
+        Files are parsed in batches of about :data:`~tokenaudit.readers.jsonlines.BATCH_BYTES`, each down
+        to its typed usage rows, so memory follows the number of API responses, not the size of the
+        transcripts (mostly prompts, tool output and file snapshots). The duplicate rules need every
+        file, so they run once, on the typed rows of all batches.
+        """
         developer = owner_column(sources, context, ("projects",))
-        rows, invalid = decode_candidates(candidate_lines(scan_lines(sources), '"usage"'), _PATHS)
+        typed: list[pl.DataFrame] = []
+        rejected: list[pl.DataFrame] = []
+        for batch, size in batches(sources):
+            good, bad = self._parse(batch, context)
+            typed.append(good)
+            rejected.append(bad)
+            progress.advance(size)
+        good = pl.concat(typed, how="vertical")
+        events = (
+            good.lazy()
+            .filter(~_sidechain_replay())
+            .with_columns(
+                developer,
+                _dedup_key(),
+                cache_write_tokens=pl.when("has_breakdown")
+                .then(pl.col("cache_5m") + pl.col("cache_1h"))
+                .otherwise("cache_creation"),
+                tool=pl.lit("claude-code"),
+                grain=pl.lit("request"),
+                requests=pl.lit(1),
+                source_format=pl.lit(self.name),
+            )
+            .with_columns(pl.col("timestamp").min().over("dedup_key"))
+        )
+        return ReadResult(events=conform(events).collect(), rejects=pl.concat(rejected, how="vertical"))
+
+    def _parse(self, batch: Sequence[Source], context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """One batch of files: typed usage rows (before the duplicate rules) and rejected lines."""
+        rows, invalid = decode_candidates(candidate_lines(scan_lines(batch), '"usage"'), _PATHS)
         usage, timestamp = utc_timestamp(
             rows.lazy().filter(
                 pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE]),
@@ -200,22 +235,5 @@ class ClaudeCodeReader:
             ),
             "cost_usd": coerce.money("cost", field="costUSD"),
         }
-        good, rejects = coerce.split_rejects(usage, parsed, raw=fields_as_json(_PATHS))
-        events = (
-            good.filter(~_sidechain_replay())
-            .with_columns(
-                developer,
-                _dedup_key(),
-                cache_write_tokens=pl.when("has_breakdown")
-                .then(pl.col("cache_5m") + pl.col("cache_1h"))
-                .otherwise("cache_creation"),
-                tool=pl.lit("claude-code"),
-                grain=pl.lit("request"),
-                requests=pl.lit(1),
-                source_format=pl.lit(self.name),
-            )
-            .with_columns(pl.col("timestamp").min().over("dedup_key"))
-        )
-        return ReadResult(
-            events=conform(events).collect(), rejects=pl.concat([invalid, rejects.collect()], how="vertical")
-        )
+        good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_PATHS))
+        return good, pl.concat([invalid, rejects], how="vertical")

@@ -27,8 +27,9 @@ def _text(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.strip_chars()
 
 
-def _shown(column: str) -> pl.Expr:
-    return pl.lit("'") + _text(column).str.slice(0, 40) + pl.lit("'")
+def _shown(column: str | pl.Expr) -> pl.Expr:
+    text = _text(column) if isinstance(column, str) else column
+    return pl.lit("'") + text.str.slice(0, 40) + pl.lit("'")
 
 
 def count(column: str, *, field: str | None = None, required: bool = True) -> Parsed:
@@ -37,15 +38,16 @@ def count(column: str, *, field: str | None = None, required: bool = True) -> Pa
     raw = _text(column)
     value = raw.cast(pl.Int64, strict=False)
     empty = raw.is_null() | (raw == "")
+    # Polars evaluates every branch on every row, so the costly ones (regex, message text) only see the
+    # rows that failed the cast: on good data that column is all null and they cost nothing.
+    bad = pl.when(value.is_null() | (value < 0)).then(raw)
     problem = (
         pl.when(empty)
         .then(pl.lit(f"{label}: missing; expected a non-negative integer") if required else None)
-        .when(value.is_null() & raw.str.contains(r"^-?\d+$"))
-        .then(pl.lit(f"{label}: ") + _shown(column) + pl.lit(" is beyond the 64-bit integer range"))
-        .when(value.is_null())
-        .then(pl.lit(f"{label}: expected a non-negative integer, got ") + _shown(column))
-        .when(value < 0)
-        .then(pl.lit(f"{label}: expected a non-negative integer, got ") + _shown(column))
+        .when(value.is_null() & bad.str.contains(r"^-?\d+$"))
+        .then(pl.lit(f"{label}: ") + _shown(bad) + pl.lit(" is beyond the 64-bit integer range"))
+        .when(bad.is_not_null())
+        .then(pl.lit(f"{label}: expected a non-negative integer, got ") + _shown(bad))
     )
     return Parsed(pl.when(empty).then(None if required else 0).otherwise(value), problem)
 
@@ -55,11 +57,12 @@ def money(column: str, *, field: str | None = None, scale: float = 1.0) -> Parse
     label = field or column
     raw = _text(column).str.replace(r"^\$", "")
     value = raw.cast(pl.Float64, strict=False)
+    bad = pl.when(raw.is_not_null() & (raw != "") & (value.is_null() | (value < 0))).then(_text(column))
     problem = (
-        pl.when(raw.is_not_null() & (raw != "") & value.is_null())
-        .then(pl.lit(f"{label}: expected a number, got ") + _shown(column))
-        .when(value < 0)
-        .then(pl.lit(f"{label}: expected a non-negative amount, got ") + _shown(column))
+        pl.when(bad.is_not_null() & value.is_null())
+        .then(pl.lit(f"{label}: expected a number, got ") + _shown(bad))
+        .when(bad.is_not_null())
+        .then(pl.lit(f"{label}: expected a non-negative amount, got ") + _shown(bad))
     )
     return Parsed(pl.when(raw == "").then(None).otherwise(value * scale), problem)
 
@@ -122,13 +125,20 @@ def split_rejects(
     of the original row. The first failing field of a row is its reason.
     """
     reason = pl.coalesce([item.problem for item in parsed.values()]).alias("reason")
-    staged = frame.with_columns(reason, raw.cast(pl.String).alias("raw"))
+    staged = frame.with_columns(reason)
     good = staged.filter(pl.col("reason").is_null()).select(
         *[item.value.alias(name) for name, item in parsed.items()],
         "source_file",
         "source_line",
     )
+    # ``raw`` (often a JSON encoding of the whole row) is only built for the rejected rows.
     rejects = staged.filter(pl.col("reason").is_not_null()).select(
-        "source_file", pl.col("source_line").cast(pl.Int64), "reason", "raw"
+        "source_file", pl.col("source_line").cast(pl.Int64), "reason", raw.cast(pl.String).alias("raw")
     )
     return good, rejects
+
+
+def parse_rows(frame: pl.LazyFrame, parsed: Mapping[str, Parsed], *, raw: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`split_rejects`, collected with one pass over ``frame`` instead of one per output."""
+    good, rejects = split_rejects(frame, parsed, raw=raw)
+    return tuple(pl.collect_all([good, rejects]))  # type: ignore[return-value]
