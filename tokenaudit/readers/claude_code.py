@@ -34,7 +34,7 @@ from tokenaudit import progress
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.jsonlines import _leaf, _struct_for, batches, extract_fields, scan_lines
-from tokenaudit.readers.owner import owner_column
+from tokenaudit.readers.owner import owners
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 
@@ -181,20 +181,30 @@ class ClaudeCodeReader:
         transcripts (mostly prompts, tool output and file snapshots). The duplicate rules need every
         file, so they run once, on the typed rows of all batches.
         """
-        developer = owner_column(sources, context, ("projects",))
+        owner = owners(sources, context, ("projects",))
+        # Rows carry a file number until the end: the file name and owner are then looked up from one
+        # copy each, instead of a copy of the path in every row of every batch.
+        names = [source.name for source in sources]
+        numbers = {name: index for index, name in enumerate(names)}
         typed: list[pl.DataFrame] = []
         rejected: list[pl.DataFrame] = []
         for batch, size in batches(sources):
             good, bad = self._parse(batch, context)
-            typed.append(good)
+            file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
+            typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
             rejected.append(bad)
             progress.advance(size)
         good = pl.concat(typed, how="vertical")
+        del typed
+        number = pl.col("file_number")
         events = (
             good.lazy()
             .filter(~_sidechain_replay())
             .with_columns(
-                developer,
+                pl.lit(pl.Series(names, dtype=pl.String)).gather(number).alias("source_file"),
+                pl.lit(pl.Series([owner[name] for name in names], dtype=pl.String)).gather(number).alias("developer"),
+            )
+            .with_columns(
                 _dedup_key(),
                 cache_write_tokens=pl.when("has_breakdown")
                 .then(pl.col("cache_5m") + pl.col("cache_1h"))
@@ -236,4 +246,5 @@ class ClaudeCodeReader:
             "cost_usd": coerce.money("cost", field="costUSD"),
         }
         good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_PATHS))
-        return good, pl.concat([invalid, rejects], how="vertical")
+        # One chunk per file otherwise (scan_lines): thousands of tiny chunks slow every later step.
+        return good.rechunk(), pl.concat([invalid, rejects], how="vertical")

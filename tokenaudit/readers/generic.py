@@ -99,10 +99,15 @@ class GenericReader:
             raise InputError(msg)
         present = {name: column for name, column in columns.items() if column in header}
         raw_frame, line_rejects = self._raw_rows(source, kind, present)
+        schema = raw_frame.schema
+
+        def fast(name: str) -> coerce.Parsed | None:
+            return coerce.typed(present[name], schema[present[name]], context.timezone)
+
         parsed: dict[str, coerce.Parsed] = {
-            "timestamp": coerce.timestamp(present["timestamp"], context.timezone),
+            "timestamp": fast("timestamp") or coerce.timestamp(present["timestamp"], context.timezone),
             "developer": coerce.text(present["developer"], required=True),
-            **{name: coerce.count(present[name]) for name in TOKEN_COLUMNS},
+            **{name: fast(name) or coerce.count(present[name]) for name in TOKEN_COLUMNS},
             **{name: coerce.text(present[name]) for name in _TEXT_COLUMNS if name in present},
             **{name: coerce.count(present[name], required=False) for name in _COUNT_COLUMNS if name in present},
         }
@@ -139,9 +144,11 @@ class GenericReader:
         located = [pl.lit(source.name).alias("source_file")]
         try:
             if kind == "parquet":
+                # Counts and times keep their Parquet types (see coerce.typed); the rest is read as text.
+                typed = {present[name] for name in (*TOKEN_COLUMNS, "timestamp")}
                 frame = (
                     pl.scan_parquet(source.payload())
-                    .select([pl.col(column).cast(pl.String) for column in wanted])
+                    .select([pl.col(c) if c in typed else pl.col(c).cast(pl.String) for c in wanted])
                     .with_columns(*located, source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
                     .collect()
                 )

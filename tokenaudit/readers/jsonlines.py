@@ -14,7 +14,7 @@ import polars as pl
 
 from tokenaudit.readers.sources import Source
 
-BATCH_BYTES = 128 * 1024 * 1024
+BATCH_BYTES = 32 * 1024 * 1024
 """Input read per batch by the agent-log readers: memory stays bounded by this, not by the folder."""
 
 
@@ -25,8 +25,9 @@ def size_of(source: Source) -> int:
     return source.path.stat().st_size if source.path is not None else 0
 
 
-def batches(sources: Sequence[Source], limit: int = BATCH_BYTES) -> Iterator[tuple[list[Source], int]]:
+def batches(sources: Sequence[Source], limit: int | None = None) -> Iterator[tuple[list[Source], int]]:
     """``sources`` in order, grouped into runs of about ``limit`` bytes; yields (batch, its bytes)."""
+    limit = limit or BATCH_BYTES
     batch: list[Source] = []
     size = 0
     for source in sources:
