@@ -79,19 +79,24 @@ class LoadedEvents:
 def deduplicate(events: pl.LazyFrame) -> pl.LazyFrame:
     """Keep one row per ``dedup_key``: the one with the most tokens (streamed partial lines lose).
 
-    Ties go to the earliest file and line, so the result does not depend on the order of inputs. Done
-    with three hash-grouped filters rather than a sort of every row by key, tokens, file and line.
+    Ties go to the earliest file and line, so the result does not depend on the order of inputs.
+    Most keys are unique, so only the rows whose key repeats are ranked (by hash-grouped windows, not
+    a sort of every row); the rest pass through a single filter.
     """
-    total = pl.col("_total")
-    return (
-        events.with_columns(_total=total_tokens())
-        .filter(total == total.max().over("dedup_key"))
-        .filter(pl.col("source_file").eq_missing(pl.col("source_file").min().over("dedup_key")))
-        .filter(pl.col("source_line").eq_missing(pl.col("source_line").min().over("dedup_key")))
-        # Only the very same file given twice leaves two rows now, and those are identical.
-        .unique("dedup_key", keep="first", maintain_order=True)
-        .drop("_total")
+    key = "dedup_key"
+    rows = events.with_row_index("_row")
+    repeated = rows.filter(pl.col(key).is_duplicated()).select(
+        "_row", key, "source_file", "source_line", total_tokens().alias("_total")
     )
+    best = (
+        repeated.filter(pl.col("_total") == pl.col("_total").max().over(key))
+        .filter(pl.col("source_file").eq_missing(pl.col("source_file").min().over(key)))
+        .filter(pl.col("source_line").eq_missing(pl.col("source_line").min().over(key)))
+        # Only the very same file given twice leaves two rows now, and those are identical.
+        .unique(key, keep="first", maintain_order=True)
+    )
+    losers = repeated.join(best, on="_row", how="anti").select("_row")
+    return rows.filter(~pl.col("_row").is_in(losers.collect().to_series().implode())).drop("_row")
 
 
 def _in_period(period: Period) -> pl.Expr:

@@ -141,7 +141,10 @@ class GenericReader:
         if kind == "jsonl":
             return extract_fields(scan_lines([source]), {column: column for column in present.values()})
         wanted = list(dict.fromkeys(present.values()))
-        located = [pl.lit(source.name).alias("source_file")]
+        # Every row points at one copy of the name (a gather from a one-value series): a broadcast literal
+        # would be written out in full for every row by the first filter.
+        name = pl.lit(pl.Series([source.name], dtype=pl.String)).gather(pl.repeat(0, pl.len(), dtype=pl.UInt32))
+        located = [name.alias("source_file")]
         try:
             if kind == "parquet":
                 # Counts and times keep their Parquet types (see coerce.typed); the rest is read as text.
