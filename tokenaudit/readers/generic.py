@@ -15,10 +15,11 @@ from typing import ClassVar
 
 import polars as pl
 
+from tokenaudit import progress
 from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.jsonlines import extract_fields, scan_lines
+from tokenaudit.readers.jsonlines import extract_fields, scan_lines, size_of
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
 
@@ -81,7 +82,10 @@ class GenericReader:
 
     def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
         """Read every source; the first failing field of a row becomes its reject reason."""
-        results = [self._read_one(source, context) for source in sources]
+        results = []
+        for source in sources:
+            results.append(self._read_one(source, context))
+            progress.advance(size_of(source))
         events = pl.concat([events for events, _ in results], how="vertical")
         rejects = pl.concat([rejects for _, rejects in results], how="vertical")
         return ReadResult(events=events, rejects=rejects)
