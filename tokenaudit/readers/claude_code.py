@@ -106,18 +106,11 @@ def decode_candidates(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl
 
 
 def utc_timestamp(frame: pl.LazyFrame, column: str, timezone: str, *, field: str) -> tuple[pl.LazyFrame, coerce.Parsed]:
-    """:func:`~tokenaudit.readers.coerce.timestamp`, fast for the ISO 8601 ``...Z`` stamps agent logs write.
+    """:func:`~tokenaudit.readers.coerce.timestamp` (which parses the ISO 8601 ``...Z`` of agent logs first).
 
-    coerce tries several formats on every row, and Polars evaluates every branch of an expression, so
-    the only way to skip that work is to give coerce a column that is empty wherever the common format
-    already parsed. The other rows (offsets, epochs, garbage) get coerce's parse and its reasons.
-    Returns ``frame`` with that column added, and the parsed timestamp.
+    Kept for the readers that call it; returns ``frame`` unchanged and the parsed timestamp.
     """
-    fast = pl.col(column).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC")
-    rest = f"_{column}_rest"
-    slow = coerce.timestamp(rest, timezone, field=field)
-    masked = frame.with_columns(pl.when(fast.is_null()).then(pl.col(column)).alias(rest))
-    return masked, coerce.Parsed(pl.coalesce(fast, slow.value), pl.when(fast.is_null()).then(slow.problem))
+    return frame, coerce.timestamp(column, timezone, field=field)
 
 
 def fields_as_json(paths: Mapping[str, str]) -> pl.Expr:

@@ -21,6 +21,8 @@ class Parsed:
 
     value: pl.Expr
     problem: pl.Expr
+    staged: tuple[pl.Expr, ...] = ()
+    """Helper columns to add first, one step each: Polars recomputes a sub-expression at every use."""
 
 
 def _text(column: str) -> pl.Expr:
@@ -85,9 +87,13 @@ def timestamp(column: str, timezone: str, *, field: str | None = None) -> Parsed
     """
     label = field or column
     text = _text(column)
-    fast = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC")
-    # Polars evaluates every branch on every row: the slow parse sees nulls wherever the fast one worked.
-    raw = pl.when(fast.is_null()).then(text)
+    fast_name, rest_name = f"_{column}_fast", f"_{column}_rest"
+    staged = (
+        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC").alias(fast_name),
+        # Polars evaluates every branch on every row: the slow parse sees nulls wherever the fast one worked.
+        pl.when(pl.col(fast_name).is_null()).then(text).alias(rest_name),
+    )
+    fast, raw = pl.col(fast_name), pl.col(rest_name)
     iso = raw.str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt]", "$1 ").str.replace(r"[Zz]$", "+00:00")
     aware = pl.coalesce(
         iso.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_unit="us"),
@@ -117,7 +123,7 @@ def timestamp(column: str, timezone: str, *, field: str | None = None) -> Parsed
         .when(value.is_null())
         .then(pl.lit(f"{label}: expected an ISO 8601 timestamp or epoch seconds/milliseconds, got ") + _shown(raw))
     )
-    return Parsed(value, problem)
+    return Parsed(value, problem, staged)
 
 
 def typed(column: str, dtype: pl.DataType, timezone: str, *, field: str | None = None) -> Parsed | None:
@@ -169,6 +175,9 @@ def split_rejects(
     ``frame`` must carry ``source_file`` and ``source_line``; ``raw`` is what the rejects file shows
     of the original row. The first failing field of a row is its reason.
     """
+    for item in parsed.values():
+        for step in item.staged:
+            frame = frame.with_columns(step)
     reason = pl.coalesce([item.problem for item in parsed.values()]).alias("reason")
     staged = frame.with_columns(reason)
     good = staged.filter(pl.col("reason").is_null()).select(
