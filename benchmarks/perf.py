@@ -324,10 +324,10 @@ def reference_claude(root: Path) -> dict[str, Any]:
             "cache_creation_input_tokens": pl.Int64,
         }
     )
-    schema = {
-        "timestamp": pl.String,
-        "requestId": pl.String,
-        "isSidechain": pl.Boolean,
+    schema: dict[str, pl.DataType] = {
+        "timestamp": pl.String(),
+        "requestId": pl.String(),
+        "isSidechain": pl.Boolean(),
         "message": pl.Struct({"id": pl.String, "model": pl.String, "usage": usage}),
     }
     files = sorted(str(path) for path in root.rglob("*.jsonl"))
@@ -472,7 +472,9 @@ def programs_for(dataset: dict[str, Any], path: Path, workdir: Path) -> list[Pro
     return programs
 
 
-def run_dataset(label: str, dataset: dict[str, Any], path: Path, size: int, args: argparse.Namespace) -> list[dict]:
+def run_dataset(
+    label: str, dataset: dict[str, Any], path: Path, size: int, args: argparse.Namespace
+) -> list[dict[str, Any]]:
     programs = programs_for(dataset, path, args.workdir)
     runs = {program.name: Runs() for program in programs}
     with tempfile.TemporaryDirectory() as scratch:
@@ -555,7 +557,7 @@ def machine() -> str:
     )
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| input | program | median wall | peak RSS | events/s | MB/s | ratio | totals |",
         "|---|---|---:|---:|---:|---:|---|---|",
@@ -584,13 +586,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     kinds = ["parquet", "csv", "jsonl"]
     parser.add_argument("--formats", nargs="*", default=kinds, choices=kinds, help="flat formats (default: all)")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], metavar="SIZE:FORMAT", help="flat inputs to leave out, e.g. 10M:jsonl"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per program (default 3)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tokenaudit-bench")
     parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")), help="'-' to skip")
     args = parser.parse_args(argv)
     args.claude = parse_size(args.claude)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     if args.claude:
         info, path = dataset_claude(args)
         label = f"Claude Code {human(args.claude)} req ({info['bytes'] / 1e9:.2f} GB, {info['files']:,} files)"
@@ -598,6 +603,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for size in (parse_size(text) for text in args.sizes):
         info, folder = dataset_flat(args, size)
         for kind in args.formats:
+            if f"{human(size)}:{kind}" in args.skip:
+                continue
             label = f"flat {kind} {human(size)}"
             rows += run_dataset(label, info, folder / f"events.{kind}", info["bytes"][kind], args)
     text = table(rows)

@@ -96,6 +96,22 @@ def extract_fields(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl.Da
     with a reason). A value of the wrong JSON shape (an object where a number belongs) comes back as
     its JSON text, so the typed parse that follows rejects it with the field's name.
     """
+    struct = _struct_for(paths)
+    try:
+        # One parse per line when every line is valid JSON (the usual case); a bad line makes the
+        # decode fail, and only then is each line validated first (a second parse) to reject it alone.
+        rows = (
+            lines.with_columns(_doc=pl.col("line").str.json_decode(struct))
+            .with_columns([_leaf(path).alias(name) for name, path in paths.items()])
+            .drop("_doc")
+            .collect()
+        )
+        no_rejects = pl.DataFrame(
+            schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String}
+        )
+        return rows, no_rejects
+    except pl.exceptions.ComputeError:
+        pass
     checked = lines.with_columns(_ok=pl.col("line").str.json_path_match("$").is_not_null())
     invalid = checked.filter(~pl.col("_ok")).select(
         "source_file",
@@ -106,7 +122,7 @@ def extract_fields(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl.Da
     valid = checked.filter(pl.col("_ok")).drop("_ok")
     try:
         rows = (
-            valid.with_columns(_doc=pl.col("line").str.json_decode(_struct_for(paths)))
+            valid.with_columns(_doc=pl.col("line").str.json_decode(struct))
             .with_columns([_leaf(path).alias(name) for name, path in paths.items()])
             .drop("_doc")
             .collect()
