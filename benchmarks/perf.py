@@ -611,12 +611,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(text)
     if args.results != "-":
         loads = [row["load"] for row in rows]
-        Path(args.results).write_text(
+        results = Path(args.results)
+        # Hand-written analysis below the marker survives a re-run.
+        marker = "<!-- notes -->"
+        previous = results.read_text(encoding="utf-8") if results.exists() else ""
+        notes = previous[previous.index(marker) :] if marker in previous else f"{marker}\n"
+        results.write_text(
             "# Benchmark results\n\n"
             f"Machine: {machine()}.\n\n"
             f"Median wall time and peak RSS of {args.repeat} alternating runs; load average (1 min) during the runs: "
             f"median {statistics.median(loads):.1f}, max {max(loads):.1f} (other jobs shared the machine).\n\n"
-            f"Command: `python benchmarks/perf.py {' '.join(argv)}`\n\n{text}\n",
+            f"Command: `python benchmarks/perf.py {' '.join(argv)}`\n\n{text}\n\n{notes}",
             encoding="utf-8",
         )
 
