@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from tokenaudit import progress
 from tokenaudit.identity import resolve_identities
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
 from tokenaudit.readers import read_sources
 from tokenaudit.readers.base import ReadContext
+from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.sources import resolve
 from tokenaudit.schema import EVENT_SCHEMA, total_tokens
 
@@ -78,13 +80,23 @@ def deduplicate(events: pl.LazyFrame) -> pl.LazyFrame:
     """Keep one row per ``dedup_key``: the one with the most tokens (streamed partial lines lose).
 
     Ties go to the earliest file and line, so the result does not depend on the order of inputs.
+    Most keys are unique, so only the rows whose key repeats are ranked (by hash-grouped windows, not
+    a sort of every row); the rest pass through a single filter.
     """
-    return (
-        events.with_columns(_total=total_tokens())
-        .sort(["dedup_key", "_total", "source_file", "source_line"], descending=[False, True, False, False])
-        .unique("dedup_key", keep="first", maintain_order=True)
-        .drop("_total")
+    key = "dedup_key"
+    rows = events.with_row_index("_row")
+    repeated = rows.filter(pl.col(key).is_duplicated()).select(
+        "_row", key, "source_file", "source_line", total_tokens().alias("_total")
     )
+    best = (
+        repeated.filter(pl.col("_total") == pl.col("_total").max().over(key))
+        .filter(pl.col("source_file").eq_missing(pl.col("source_file").min().over(key)))
+        .filter(pl.col("source_line").eq_missing(pl.col("source_line").min().over(key)))
+        # Only the very same file given twice leaves two rows now, and those are identical.
+        .unique(key, keep="first", maintain_order=True)
+    )
+    losers = repeated.join(best, on="_row", how="anti").select("_row")
+    return rows.filter(~pl.col("_row").is_in(losers.collect().to_series().implode())).drop("_row")
 
 
 def _in_period(period: Period) -> pl.Expr:
@@ -109,16 +121,12 @@ def load_events(
     """Read and clean every input; raise :class:`~tokenaudit.errors.InputError` on unreadable ones."""
     resolved = resolve(inputs, stdin=stdin)
     context = ReadContext(policy=policy, timezone=period.timezone, developer=developer)
-    result = read_sources(resolved.sources, context, input_format)
+    with progress.reading(sum(size_of(source) for source in resolved.sources)):
+        result = read_sources(resolved.sources, context, input_format)
+    rejects, repaired = result.rejects, result.repaired
     raw = result.events
-    unique = deduplicate(raw.lazy()).collect()
-    duplicates = raw.height - unique.height
-    resolved_events = resolve_identities_and_price(unique.lazy(), policy).collect()
-    inside = resolved_events.filter(_in_period(period))
-    unmatched = (
-        sorted(inside.filter(~pl.col("identity_matched"))["developer"].unique().to_list()) if policy.identities else []
-    )
-    unpriced = sorted(inside.filter(pl.col("cost_usd").is_null())["model"].fill_null("(no model)").unique().to_list())
+    del result
+    read_height = raw.height
     sources = (
         raw.group_by("source_file", "source_format")
         .agg(
@@ -128,22 +136,35 @@ def load_events(
         )
         .sort("source_file")
     )
+    unique = deduplicate(raw.lazy()).collect()
+    del raw  # the raw rows (every streamed line, every copy) are the largest frame: free them early
+    resolved_events = resolve_identities_and_price(unique.lazy(), policy).collect()
+    del unique
+    inside = resolved_events.filter(_in_period(period)) if period.since or period.until else resolved_events
+    unmatched = (
+        sorted(inside.filter(~pl.col("identity_matched"))["developer"].unique().to_list()) if policy.identities else []
+    )
+    unpriced = sorted(inside.filter(pl.col("cost_usd").is_null())["model"].fill_null("(no model)").unique().to_list())
     quality = DataQuality(
-        rows_read=raw.height + result.rejects.height,
-        rows_rejected=result.rejects.height,
-        duplicates_dropped=duplicates,
+        rows_read=read_height + rejects.height,
+        rows_rejected=rejects.height,
+        duplicates_dropped=read_height - resolved_events.height,
         outside_period=resolved_events.height - inside.height,
         unpriced_models=unpriced,
         unmatched_identities=unmatched,
         sources=[SourceSummary(*row) for row in sources.iter_rows()],
         skipped_files=resolved.skipped,
-        encoding_repaired=list(result.repaired),
+        encoding_repaired=list(repaired),
     )
     events = inside.select(*EVENT_SCHEMA).drop("dedup_key")
-    return LoadedEvents(events=events, rejects=result.rejects, quality=quality, period=period)
+    return LoadedEvents(events=events, rejects=rejects, quality=quality, period=period)
 
 
 def resolve_identities_and_price(events: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
     """Canonical developers and teams, then costs from the price table where the export had none."""
-    resolved = resolve_identities(events, policy)
+    if policy.identities:
+        resolved = resolve_identities(events, policy)
+    else:
+        # Without an identity map the join would match nothing: skip its per-row key building.
+        resolved = events.with_columns(identity_matched=pl.lit(value=False))
     return apply_prices(resolved, policy.pricing.models)

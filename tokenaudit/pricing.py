@@ -81,25 +81,32 @@ def _price_key(names: list[str]) -> pl.Expr:
 
 
 def apply_prices(events: pl.LazyFrame, overrides: Mapping[str, ModelPrice]) -> pl.LazyFrame:
-    """Fill ``cost_usd`` where the export gave none and the model has a known price."""
+    """Fill ``cost_usd`` where the export had none and the model has a known price.
+
+    Prices are looked up per distinct model name and mapped onto the rows, rather than joined: a join
+    would copy every column of every event (twice) to add four numbers.
+    """
     table = price_table(overrides)
+    models = (
+        events.select(pl.col("model").unique())
+        .collect()
+        .with_columns(price_model=_price_key(table["price_model"].to_list()))
+        .join(table, on="price_model", how="inner")
+    )
+    names = models["model"]
+
+    def price(column: str) -> pl.Expr:
+        return pl.col("model").replace_strict(names, models[column], default=None, return_dtype=pl.Float64)
+
     # A row without tokens (a request billed per request, a day of counts only) has nothing for a per-token
     # price to price: its cost is unknown, not $0.
     computed = pl.when(total_tokens() > 0).then(
         (
-            pl.col("input_tokens") * pl.col("p_input")
-            + pl.col("output_tokens") * pl.col("p_output")
-            + pl.col("cache_read_tokens") * pl.col("p_cache_read")
-            + pl.col("cache_write_tokens") * pl.col("p_cache_write")
+            pl.col("input_tokens") * price("p_input")
+            + pl.col("output_tokens") * price("p_output")
+            + pl.col("cache_read_tokens") * price("p_cache_read")
+            + pl.col("cache_write_tokens") * price("p_cache_write")
         )
         / 1_000_000
     )
-    models = events.select(pl.col("model").unique()).with_columns(
-        price_model=_price_key(table["price_model"].to_list())
-    )
-    return (
-        events.join(models, on="model", how="left", nulls_equal=True)
-        .join(table.lazy(), on="price_model", how="left")
-        .with_columns(pl.coalesce("cost_usd", computed).alias("cost_usd"))
-        .drop("price_model", "p_input", "p_output", "p_cache_read", "p_cache_write")
-    )
+    return events.with_columns(pl.coalesce("cost_usd", computed).alias("cost_usd"))

@@ -117,7 +117,7 @@ def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> Pul
         size=pl.col("additions").cast(pl.Float64, strict=False) + pl.col("deletions").cast(pl.Float64, strict=False),
         label_names=pl.col("labels").list.eval(pl.element().struct.field("name").str.to_lowercase()),
     ).filter(pl.col("merged_raw").is_not_null())
-    checked = merged.with_columns(
+    checked = coerce.with_staged(merged, merged_at).with_columns(
         merged=merged_at.value, number=number.value, reason=pl.coalesce(number.problem, merged_at.problem)
     )
     rejects = checked.filter(pl.col("reason").is_not_null()).select(

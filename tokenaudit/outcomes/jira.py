@@ -62,7 +62,7 @@ def _jira_time(column: str, timezone: str, field: str) -> coerce.Parsed:
     problem = pl.when(local.is_null()).then(
         generic.problem.str.replace("an ISO 8601 timestamp", "a Jira date (11/May/24 03:26 PM), an ISO 8601 timestamp")
     )
-    return coerce.Parsed(value, problem)
+    return coerce.Parsed(value, problem, generic.staged)
 
 
 def _read(source: Source) -> pl.DataFrame:
@@ -99,7 +99,7 @@ def read_jira(sources: Sequence[Source], config: OutcomesConfig, timezone: str) 
         developer=pl.col("Assignee").str.strip_chars().replace("", None),
         item=pl.col("Issue key").str.strip_chars(),
     ).filter(pl.col("kind").is_not_null())
-    checked = staged.with_columns(
+    checked = coerce.with_staged(staged, created, resolved).with_columns(
         timestamp=pl.when(pl.col("kind") == "defect").then(created.value).otherwise(resolved.value),
         reason=pl.when(pl.col("kind") == "defect").then(created.problem).otherwise(resolved.problem),
         size=pl.when(pl.col("kind") == "closed_ticket").then(pl.col("points").cast(pl.Float64, strict=False)),

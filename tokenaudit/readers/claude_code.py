@@ -30,10 +30,11 @@ from typing import ClassVar
 
 import polars as pl
 
+from tokenaudit import progress
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.jsonlines import _leaf, _struct_for, extract_fields, scan_lines
-from tokenaudit.readers.owner import owner_column
+from tokenaudit.readers.jsonlines import _leaf, _struct_for, batches, extract_fields, scan_lines
+from tokenaudit.readers.owner import owners
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 
@@ -105,18 +106,11 @@ def decode_candidates(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl
 
 
 def utc_timestamp(frame: pl.LazyFrame, column: str, timezone: str, *, field: str) -> tuple[pl.LazyFrame, coerce.Parsed]:
-    """:func:`~tokenaudit.readers.coerce.timestamp`, fast for the ISO 8601 ``...Z`` stamps agent logs write.
+    """:func:`~tokenaudit.readers.coerce.timestamp` (which parses the ISO 8601 ``...Z`` of agent logs first).
 
-    coerce tries several formats on every row, and Polars evaluates every branch of an expression, so
-    the only way to skip that work is to give coerce a column that is empty wherever the common format
-    already parsed. The other rows (offsets, epochs, garbage) get coerce's parse and its reasons.
-    Returns ``frame`` with that column added, and the parsed timestamp.
+    Kept for the readers that call it; returns ``frame`` unchanged and the parsed timestamp.
     """
-    fast = pl.col(column).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC")
-    rest = f"_{column}_rest"
-    slow = coerce.timestamp(rest, timezone, field=field)
-    masked = frame.with_columns(pl.when(fast.is_null()).then(pl.col(column)).alias(rest))
-    return masked, coerce.Parsed(pl.coalesce(fast, slow.value), pl.when(fast.is_null()).then(slow.problem))
+    return frame, coerce.timestamp(column, timezone, field=field)
 
 
 def fields_as_json(paths: Mapping[str, str]) -> pl.Expr:
@@ -173,9 +167,53 @@ class ClaudeCodeReader:
         return Detection(False, "no Claude Code transcript lines (type user/assistant with sessionId)")
 
     def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
-        """Every usage line of every transcript, deduplicated by the module's rule."""
-        developer = owner_column(sources, context, ("projects",))
-        rows, invalid = decode_candidates(candidate_lines(scan_lines(sources), '"usage"'), _PATHS)
+        """Every usage line of every transcript, deduplicated by the module's rule.
+
+        Files are parsed in batches of about :data:`~tokenaudit.readers.jsonlines.BATCH_BYTES`, each down
+        to its typed usage rows, so memory follows the number of API responses, not the size of the
+        transcripts (mostly prompts, tool output and file snapshots). The duplicate rules need every
+        file, so they run once, on the typed rows of all batches.
+        """
+        owner = owners(sources, context, ("projects",))
+        # Rows carry a file number until the end: the file name and owner are then looked up from one
+        # copy each, instead of a copy of the path in every row of every batch.
+        names = [source.name for source in sources]
+        numbers = {name: index for index, name in enumerate(names)}
+        typed: list[pl.DataFrame] = []
+        rejected: list[pl.DataFrame] = []
+        for batch, size in batches(sources):
+            good, bad = self._parse(batch, context)
+            file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
+            typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
+            rejected.append(bad)
+            progress.advance(size)
+        good = pl.concat(typed, how="vertical")
+        del typed
+        number = pl.col("file_number")
+        events = (
+            good.lazy()
+            .filter(~_sidechain_replay())
+            .with_columns(
+                pl.lit(pl.Series(names, dtype=pl.String)).gather(number).alias("source_file"),
+                pl.lit(pl.Series([owner[name] for name in names], dtype=pl.String)).gather(number).alias("developer"),
+            )
+            .with_columns(
+                _dedup_key(),
+                cache_write_tokens=pl.when("has_breakdown")
+                .then(pl.col("cache_5m") + pl.col("cache_1h"))
+                .otherwise("cache_creation"),
+                tool=pl.lit("claude-code"),
+                grain=pl.lit("request"),
+                requests=pl.lit(1),
+                source_format=pl.lit(self.name),
+            )
+            .with_columns(pl.col("timestamp").min().over("dedup_key"))
+        )
+        return ReadResult(events=conform(events).collect(), rejects=pl.concat(rejected, how="vertical"))
+
+    def _parse(self, batch: Sequence[Source], context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """One batch of files: typed usage rows (before the duplicate rules) and rejected lines."""
+        rows, invalid = decode_candidates(candidate_lines(scan_lines(batch), '"usage"'), _PATHS)
         usage, timestamp = utc_timestamp(
             rows.lazy().filter(
                 pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE]),
@@ -200,22 +238,6 @@ class ClaudeCodeReader:
             ),
             "cost_usd": coerce.money("cost", field="costUSD"),
         }
-        good, rejects = coerce.split_rejects(usage, parsed, raw=fields_as_json(_PATHS))
-        events = (
-            good.filter(~_sidechain_replay())
-            .with_columns(
-                developer,
-                _dedup_key(),
-                cache_write_tokens=pl.when("has_breakdown")
-                .then(pl.col("cache_5m") + pl.col("cache_1h"))
-                .otherwise("cache_creation"),
-                tool=pl.lit("claude-code"),
-                grain=pl.lit("request"),
-                requests=pl.lit(1),
-                source_format=pl.lit(self.name),
-            )
-            .with_columns(pl.col("timestamp").min().over("dedup_key"))
-        )
-        return ReadResult(
-            events=conform(events).collect(), rejects=pl.concat([invalid, rejects.collect()], how="vertical")
-        )
+        good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_PATHS))
+        # One chunk per file otherwise (scan_lines): thousands of tiny chunks slow every later step.
+        return good.rechunk(), pl.concat([invalid, rejects], how="vertical")

@@ -31,10 +31,11 @@ from typing import ClassVar
 
 import polars as pl
 
+from tokenaudit import progress
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.claude_code import candidate_lines, decode_candidates, fields_as_json, utc_timestamp
-from tokenaudit.readers.jsonlines import scan_lines
+from tokenaudit.readers.jsonlines import scan_lines, size_of
 from tokenaudit.readers.owner import owner_column
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
@@ -179,6 +180,8 @@ class CodexReader:
                 source_format=pl.lit(self.name),
             )
         )
-        return ReadResult(
+        result = ReadResult(
             events=conform(events).collect(), rejects=pl.concat([invalid, rejects.collect()], how="vertical")
         )
+        progress.advance(sum(size_of(source) for source in sources))
+        return result

@@ -15,10 +15,11 @@ from typing import ClassVar
 
 import polars as pl
 
+from tokenaudit import progress
 from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.jsonlines import extract_fields, scan_lines
+from tokenaudit.readers.jsonlines import extract_fields, scan_lines, size_of
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
 
@@ -81,7 +82,10 @@ class GenericReader:
 
     def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
         """Read every source; the first failing field of a row becomes its reject reason."""
-        results = [self._read_one(source, context) for source in sources]
+        results = []
+        for source in sources:
+            results.append(self._read_one(source, context))
+            progress.advance(size_of(source))
         events = pl.concat([events for events, _ in results], how="vertical")
         rejects = pl.concat([rejects for _, rejects in results], how="vertical")
         return ReadResult(events=events, rejects=rejects)
@@ -99,10 +103,15 @@ class GenericReader:
             raise InputError(msg)
         present = {name: column for name, column in columns.items() if column in header}
         raw_frame, line_rejects = self._raw_rows(source, kind, present)
+        schema = raw_frame.schema
+
+        def fast(name: str) -> coerce.Parsed | None:
+            return coerce.typed(present[name], schema[present[name]], context.timezone)
+
         parsed: dict[str, coerce.Parsed] = {
-            "timestamp": coerce.timestamp(present["timestamp"], context.timezone),
+            "timestamp": fast("timestamp") or coerce.timestamp(present["timestamp"], context.timezone),
             "developer": coerce.text(present["developer"], required=True),
-            **{name: coerce.count(present[name]) for name in TOKEN_COLUMNS},
+            **{name: fast(name) or coerce.count(present[name]) for name in TOKEN_COLUMNS},
             **{name: coerce.text(present[name]) for name in _TEXT_COLUMNS if name in present},
             **{name: coerce.count(present[name], required=False) for name in _COUNT_COLUMNS if name in present},
         }
@@ -136,12 +145,17 @@ class GenericReader:
         if kind == "jsonl":
             return extract_fields(scan_lines([source]), {column: column for column in present.values()})
         wanted = list(dict.fromkeys(present.values()))
-        located = [pl.lit(source.name).alias("source_file")]
+        # Every row points at one copy of the name (a gather from a one-value series): a broadcast literal
+        # would be written out in full for every row by the first filter.
+        name = pl.lit(pl.Series([source.name], dtype=pl.String)).gather(pl.repeat(0, pl.len(), dtype=pl.UInt32))
+        located = [name.alias("source_file")]
         try:
             if kind == "parquet":
+                # Counts and times keep their Parquet types (see coerce.typed); the rest is read as text.
+                typed = {present[name] for name in (*TOKEN_COLUMNS, "timestamp")}
                 frame = (
                     pl.scan_parquet(source.payload())
-                    .select([pl.col(column).cast(pl.String) for column in wanted])
+                    .select([pl.col(c) if c in typed else pl.col(c).cast(pl.String) for c in wanted])
                     .with_columns(*located, source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
                     .collect()
                 )

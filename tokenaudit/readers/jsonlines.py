@@ -7,12 +7,37 @@ pass, and only then decoded, with every leaf read as text for :mod:`tokenaudit.r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from tokenaudit.readers.sources import Source
+
+BATCH_BYTES = 32 * 1024 * 1024
+"""Input read per batch by the agent-log readers: memory stays bounded by this, not by the folder."""
+
+
+def size_of(source: Source) -> int:
+    """The source's size in bytes (what the progress bar counts)."""
+    if source.data is not None:
+        return len(source.data)
+    return source.path.stat().st_size if source.path is not None else 0
+
+
+def batches(sources: Sequence[Source], limit: int | None = None) -> Iterator[tuple[list[Source], int]]:
+    """``sources`` in order, grouped into runs of about ``limit`` bytes; yields (batch, its bytes)."""
+    limit = limit or BATCH_BYTES
+    batch: list[Source] = []
+    size = 0
+    for source in sources:
+        batch.append(source)
+        size += size_of(source)
+        if size >= limit:
+            yield batch, size
+            batch, size = [], 0
+    if batch:
+        yield batch, size
 
 
 def scan_lines(sources: Sequence[Source]) -> pl.LazyFrame:
@@ -20,12 +45,13 @@ def scan_lines(sources: Sequence[Source]) -> pl.LazyFrame:
     frames = []
     on_disk = [source for source in sources if source.data is None]
     if on_disk:
-        names = {str(source.path): source.name for source in on_disk}
-        frames.append(
-            pl.scan_lines([source.path for source in on_disk if source.path], include_file_paths="source_file")
-            .with_columns(pl.col("source_file").replace(names))
-            .with_columns(source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("source_file"))
-        )
+        names = {str(source.path): source.name for source in on_disk if str(source.path) != source.name}
+        scan = pl.scan_lines([source.path for source in on_disk if source.path], include_file_paths="source_file")
+        if names:
+            # Rename only when some name differs from its path (it normally does not): replacing costs a
+            # copy of every line's file name.
+            scan = scan.with_columns(pl.col("source_file").replace(names))
+        frames.append(scan.with_columns(source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("source_file")))
     for source in sources:
         if source.data is not None:
             frames.append(
@@ -70,6 +96,22 @@ def extract_fields(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl.Da
     with a reason). A value of the wrong JSON shape (an object where a number belongs) comes back as
     its JSON text, so the typed parse that follows rejects it with the field's name.
     """
+    struct = _struct_for(paths)
+    try:
+        # One parse per line when every line is valid JSON (the usual case); a bad line makes the
+        # decode fail, and only then is each line validated first (a second parse) to reject it alone.
+        rows = (
+            lines.with_columns(_doc=pl.col("line").str.json_decode(struct))
+            .with_columns([_leaf(path).alias(name) for name, path in paths.items()])
+            .drop("_doc")
+            .collect()
+        )
+        no_rejects = pl.DataFrame(
+            schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String}
+        )
+        return rows, no_rejects
+    except pl.exceptions.ComputeError:
+        pass
     checked = lines.with_columns(_ok=pl.col("line").str.json_path_match("$").is_not_null())
     invalid = checked.filter(~pl.col("_ok")).select(
         "source_file",
@@ -80,7 +122,7 @@ def extract_fields(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl.Da
     valid = checked.filter(pl.col("_ok")).drop("_ok")
     try:
         rows = (
-            valid.with_columns(_doc=pl.col("line").str.json_decode(_struct_for(paths)))
+            valid.with_columns(_doc=pl.col("line").str.json_decode(struct))
             .with_columns([_leaf(path).alias(name) for name, path in paths.items()])
             .drop("_doc")
             .collect()

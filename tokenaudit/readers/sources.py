@@ -12,7 +12,7 @@ import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import lru_cache
 from pathlib import Path
 
 from tokenaudit.errors import InputError
@@ -36,18 +36,32 @@ class Source:
         name = self.name.lower().removesuffix(".gz")
         return Path(name).suffix
 
-    @cached_property
+    @property
     def head(self) -> bytes:
         """The first bytes, for sniffing the format from content."""
-        if self.data is not None:
-            return self.data[:HEAD_BYTES]
-        assert self.path is not None
-        with self.path.open("rb") as handle:
-            return handle.read(HEAD_BYTES)
+        return self._sniffed()[0]
 
     def head_text(self) -> str:
         """The head as text (undecodable bytes replaced), without a UTF-8 byte-order mark."""
-        return self.head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        return self._sniffed()[1]
+
+    def is_blank(self) -> bool:
+        """True when the content is only white space (an empty export)."""
+        if self.data is not None:
+            return not self.data.strip()
+        assert self.path is not None
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(4096):
+                if chunk.strip():
+                    return False
+        return True
+
+    def _sniffed(self) -> tuple[bytes, str]:
+        if self.data is not None:
+            return _decoded(self.data[:HEAD_BYTES])
+        assert self.path is not None
+        stat = self.path.stat()
+        return _file_head(self.path, stat.st_mtime_ns, stat.st_size)
 
     def payload(self) -> Path | bytes:
         """What to hand to a Polars reader."""
@@ -62,6 +76,20 @@ class Source:
             return self.data
         assert self.path is not None
         return self.path.read_bytes()
+
+
+def _decoded(head: bytes) -> tuple[bytes, str]:
+    return head, head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
+@lru_cache(maxsize=32)
+def _file_head(path: Path, mtime_ns: int, size: int) -> tuple[bytes, str]:
+    """A file's head, cached for the few files being sniffed: every reader looks at each file in turn.
+
+    Heads are not kept per source: at 64 KiB each, a folder of 25,000 transcripts would hold 1.6 GB.
+    """
+    with path.open("rb") as handle:
+        return _decoded(handle.read(HEAD_BYTES))
 
 
 @dataclass(frozen=True)
@@ -141,9 +169,10 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
             msg = f"{item}: no such file or directory"
             raise InputError(msg)
     # An empty export (a day without usage) adds nothing and is listed; only all-empty input is an error.
-    empty = [source for source in sources if not source.head.strip()]
+    empty = [source for source in sources if source.is_blank()]
     if empty and len(empty) == len(sources):
         msg = f"{empty[0].name}: the file is empty" if len(empty) == 1 else f"all {len(empty)} inputs are empty"
         raise InputError(msg)
     skipped.extend((source.name, "empty file") for source in empty)
-    return Resolved(sources=[source for source in sources if source.head.strip()], skipped=skipped)
+    blank = {id(source) for source in empty}
+    return Resolved(sources=[source for source in sources if id(source) not in blank], skipped=skipped)

@@ -1,0 +1,630 @@
+"""Speed and memory of ``tokenaudit audit`` against the toolchain's limit and against ccusage (issue 8).
+
+One command generates the inputs, runs every program on them in turns, and writes the table::
+
+    pip install -e ".[dev]"
+    python benchmarks/perf.py                                   # full run: ~1M requests, 1M and 10M flat events
+    python benchmarks/perf.py --claude 20k --sizes 100k --repeat 1 --results -   # quick check (~1 min)
+
+Inputs (generated once, reused from ``--workdir``; never committed):
+
+* Claude Code transcripts, ``<root>/<person>/projects/<project>/<session>.jsonl`` plus subagent files:
+  several lines per API response (content blocks, streamed lines with partial output counts), prompts,
+  tool results, sidechain transcripts that replay a parent message, resumed sessions that copy history
+  into a new file, responses without ``requestId``, snapshots and summaries. The generator also writes
+  the true token total (one count per response), which every program's output is checked against.
+* Flat events from ``tokenaudit simulate`` (one row per request, ~1% re-exported duplicates) as
+  Parquet, CSV and JSON Lines; sizes above 1M rows are copies of the 1M organisation under new names.
+
+Programs, run alternately (A B C A B C …) so that a burst of load on a shared machine hits all alike:
+
+* ``tokenaudit audit INPUT --format json`` (the full audit: dedup, pricing, detectors, ranking);
+* ``polars-min``: this file's ``reference`` sub-command, a minimal Polars script (scan, dedup keeping the
+  largest count, group by developer) with the streaming engine: the toolchain's limit;
+* ``ccusage claude daily --json --offline -z UTC`` (npm ``ccusage``, whose native Rust binary is run directly
+  so that Node's start-up is not counted against it) with ``CLAUDE_CONFIG_DIR`` listing every person's folder.
+
+Wall time is the median of ``--repeat`` runs, peak RSS the median of each run's maximum resident set
+(``wait4``, which includes child processes). Every run's total tokens must equal the generator's truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+CCUSAGE_VERSION = "20.0.24"
+"""20.0.26, the newest on npm when this was written, ships no native linux-x64 binary."""
+REQUESTS_PER_PERSON = 10_000
+FLAT_BASE = 1_000_000
+"""Flat sizes above this are copies of the base organisation under new developer and request ids."""
+
+# ---------------------------------------------------------------------------------------------------
+# Claude Code transcripts
+
+
+_TEXT = (
+    "the refund handler rounds amounts before the currency conversion so totals drift by a cent when "
+    "several line items share one invoice we should move rounding to the end and add a regression test "
+    "that covers mixed currencies partial refunds and zero value lines while keeping the public api stable "
+    "def compute_total(items): return sum(item.amount for item in items) # TODO check rounding mode "
+)
+_WORDS = _TEXT.split()
+_MODELS = (
+    ("claude-sonnet-4-5-20250929", 0.68),
+    ("claude-opus-4-1-20250805", 0.10),
+    ("claude-haiku-4-5-20251001", 0.20),
+    ("claude-opus-4-5-20251101", 0.02),
+)
+
+
+@dataclass
+class _Person:
+    name: str
+    rng: random.Random
+    pool: str
+    clock: float
+    total: int = 0
+    requests: int = 0
+    last_session: list[str] = field(default_factory=list)
+
+    def text(self, low: int, high: int) -> str:
+        length = self.rng.randint(low, high)
+        start = self.rng.randrange(0, len(self.pool) - length)
+        return self.pool[start : start + length]
+
+    def hex(self, digits: int) -> str:
+        return f"{self.rng.getrandbits(digits * 4):0{digits}x}"
+
+
+def _stamp(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _common(session: str, cwd: str, sidechain: bool, uuid: str, parent: str | None) -> str:
+    parent_text = "null" if parent is None else f'"{parent}"'
+    return (
+        f'"parentUuid":{parent_text},"isSidechain":{"true" if sidechain else "false"},"userType":"external",'
+        f'"cwd":"{cwd}","sessionId":"{session}","version":"2.1.140","gitBranch":"main"'
+    )
+
+
+def _usage(input_tokens: int, output: int, cache_read: int, cache_write: int, breakdown: bool) -> str:
+    split = (
+        f',"cache_creation":{{"ephemeral_5m_input_tokens":{cache_write},"ephemeral_1h_input_tokens":0}}'
+        if breakdown
+        else ""
+    )
+    return (
+        f'{{"input_tokens":{input_tokens},"cache_creation_input_tokens":{cache_write},'
+        f'"cache_read_input_tokens":{cache_read}{split},"output_tokens":{output},"service_tier":"standard"}}'
+    )
+
+
+class _Session:
+    """Writes one transcript file's lines; returns the tokens it adds to the truth."""
+
+    def __init__(self, person: _Person, session: str, cwd: str, sidechain: bool, no_request_id: float) -> None:
+        self.p, self.session, self.cwd, self.sidechain = person, session, cwd, sidechain
+        self.no_request_id = no_request_id
+        self.lines: list[str] = []
+        self.parent: str | None = None
+        self.context = person.rng.randint(2_000, 20_000)
+
+    def _uuid(self) -> str:
+        p = self.p
+        return f"{p.hex(8)}-{p.hex(4)}-4{p.hex(3)}-a{p.hex(3)}-{p.hex(12)}"
+
+    def _line(self, body: str, kind: str) -> None:
+        uuid = self._uuid()
+        stamp = _stamp(self.p.clock)
+        common = _common(self.session, self.cwd, self.sidechain, uuid, self.parent)
+        self.lines.append(f'{{{common},{body},"type":"{kind}","uuid":"{uuid}","timestamp":"{stamp}"}}')
+        self.parent = uuid
+
+    def prompt(self) -> None:
+        self._line(f'"message":{{"role":"user","content":"{self.p.text(20, 200)}"}}', "user")
+        self.p.clock += self.p.rng.uniform(2, 40)
+
+    def response(self, replay_of: tuple[str, str] | None = None) -> tuple[str, str]:
+        """One API response as 1-3 content-block lines; returns (message id, model)."""
+        p, rng = self.p, self.p.rng
+        if replay_of is None:
+            message = f"msg_01{p.hex(22)}"
+            model = rng.choices([m for m, _ in _MODELS], [w for _, w in _MODELS])[0]
+        else:
+            message, model = replay_of
+        request = None if rng.random() < self.no_request_id and replay_of is None else f"req_011{p.hex(20)}"
+        input_tokens = rng.randint(1, 40) if rng.random() < 0.8 else rng.randint(100, 4_000)
+        cache_write = rng.randint(0, 6_000)
+        cache_read = self.context * (3 if replay_of else 1)
+        self.context += cache_write + rng.randint(0, 800)
+        output = rng.randint(5, 2_500)
+        breakdown = rng.random() < 0.9
+        blocks = rng.choices((1, 2, 3), (0.4, 0.4, 0.2))[0]
+        tool = rng.random() < 0.7
+        streamed = rng.random() < 0.6
+        for index in range(blocks):
+            last = index == blocks - 1
+            count = output if last or not streamed else rng.randint(1, output)
+            if last and tool:
+                content = (
+                    f'{{"type":"tool_use","id":"toolu_01{p.hex(20)}","name":"Bash",'
+                    f'"input":{{"command":"{p.text(10, 60)}"}}}}'
+                )
+            else:
+                content = f'{{"type":"text","text":"{p.text(10, 120)}"}}'
+            request_part = f',"requestId":"{request}"' if request else ""
+            body = (
+                f'"message":{{"model":"{model}","id":"{message}","type":"message","role":"assistant",'
+                f'"content":[{content}],"stop_reason":null,"stop_sequence":null,'
+                f'"usage":{_usage(input_tokens, count, cache_read, cache_write, breakdown)}}}{request_part}'
+            )
+            self._line(body, "assistant")
+            p.clock += rng.uniform(0.2, 3)
+        if replay_of is None:
+            p.total += input_tokens + output + cache_read + cache_write
+            p.requests += 1
+        if tool:
+            p.clock += rng.uniform(0.5, 20)
+            extra = (
+                ',"toolUseResult":{"status":"completed","totalTokens":999,'
+                '"usage":{"input_tokens":900,"output_tokens":99}}'
+                if rng.random() < 0.03
+                else ""
+            )
+            self._line(
+                f'"message":{{"role":"user","content":[{{"tool_use_id":"toolu_01{p.hex(20)}",'
+                f'"type":"tool_result","content":"{p.text(20, 400)}"}}]}}{extra}',
+                "user",
+            )
+        return message, model
+
+    def snapshot(self) -> None:
+        self.lines.append(
+            f'{{"type":"file-history-snapshot","messageId":"{self._uuid()}","snapshot":'
+            f'{{"messageId":"{self._uuid()}","trackedFileBackups":{{}},"timestamp":"{_stamp(self.p.clock)}"}},'
+            '"isSnapshotUpdate":false}'
+        )
+
+
+def generate_claude(root: Path, requests: int, no_request_id: float = 0.0, seed: int = 8) -> dict[str, Any]:
+    """Write about ``requests`` API responses of transcripts under ``root``; return the manifest.
+
+    ``no_request_id`` is the share of responses written without ``requestId`` (some 2.x builds). ccusage
+    20.0.24 keys such main-chain lines on message id + timestamp, so it counts every content-block line
+    of them; the default 0 keeps the totals comparable (see RESULTS.md).
+    """
+    persons = max(2, round(requests / REQUESTS_PER_PERSON))
+    per_person = requests // persons
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.UTC).timestamp()
+    words = random.Random(seed)
+    pool = " ".join(words.choice(_WORDS) for _ in range(400_000))
+    truth = files = responses = 0
+    for index in range(persons):
+        person = _Person(f"dev{index:04d}@acme.example", random.Random(seed * 1_000 + index), pool, start)
+        rng = person.rng
+        projects = [f"proj{k}" for k in range(rng.randint(2, 5))]
+        while person.requests < per_person:
+            project = rng.choice(projects)
+            cwd = f"/home/dev{index:04d}/src/{project}"
+            folder = root / person.name / "projects" / f"-home-dev{index:04d}-src-{project}"
+            folder.mkdir(parents=True, exist_ok=True)
+            session_id = f"{person.hex(8)}-{person.hex(4)}-4{person.hex(3)}-8{person.hex(3)}-{person.hex(12)}"
+            person.clock += rng.uniform(600, 6 * 3_600)
+            session = _Session(person, session_id, cwd, sidechain=False, no_request_id=no_request_id)
+            if person.last_session and rng.random() < 0.05:
+                # A resumed session starts with a copy of the previous one's history.
+                session.lines.extend(person.last_session[-rng.randint(10, 30) :])
+            if rng.random() < 0.3:
+                session.lines.append(f'{{"type":"summary","summary":"{person.text(10, 60)}","leafUuid":"x"}}')
+            last: tuple[str, str] | None = None
+            for turn in range(min(rng.randint(5, 80), per_person - person.requests)):
+                if turn == 0 or rng.random() < 0.25:
+                    session.prompt()
+                if rng.random() < 0.05:
+                    session.snapshot()
+                last = session.response()
+                person.clock += rng.uniform(1, 60)
+            (folder / f"{session_id}.jsonl").write_text("\n".join(session.lines) + "\n", encoding="utf-8")
+            files += 1
+            person.last_session = session.lines
+            if last is not None and rng.random() < 0.08:
+                agent = _Session(person, session_id, cwd, sidechain=True, no_request_id=no_request_id)
+                agent.prompt()
+                if rng.random() < 0.3:
+                    agent.response(replay_of=last)  # a replay of the parent's message: counted once
+                for _ in range(rng.randint(3, 15)):
+                    agent.response()
+                sub = folder / session_id / "subagents"
+                sub.mkdir(parents=True, exist_ok=True)
+                (sub / f"agent-{person.hex(7)}.jsonl").write_text("\n".join(agent.lines) + "\n", encoding="utf-8")
+                files += 1
+        truth += person.total
+        responses += person.requests
+    people = sorted(str(path) for path in root.iterdir() if path.is_dir())
+    size = sum(path.stat().st_size for path in root.rglob("*.jsonl"))
+    return {"kind": "claude", "persons": people, "files": files, "bytes": size, "events": responses, "total": truth}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Flat events
+
+
+def _flat_base(rows: int, seed: int = 8) -> pl.DataFrame:
+    from tokenaudit.simulate import SimulationConfig, simulate
+
+    developers = max(30, min(500, round(500 * rows / FLAT_BASE)))
+    events = simulate(SimulationConfig(developers=developers, days=87, seed=seed)).events
+    return events.head(rows)
+
+
+def generate_flat(folder: Path, rows: int, formats: Sequence[str], seed: int = 8) -> dict[str, Any]:
+    """``events.<format>`` with ``rows`` rows (about 1% re-exported duplicates) and the manifest."""
+    base = _flat_base(min(rows, FLAT_BASE), seed)
+    copies = math.ceil(rows / base.height)
+    frames = [
+        base
+        if copy == 0
+        else base.with_columns(
+            pl.col("developer").str.replace("@", f"+{copy}@"),
+            pl.col("request_id") + f"-{copy}",
+            pl.col("session_id") + f"-{copy}",
+        )
+        for copy in range(copies)
+    ]
+    unique = pl.concat(frames).head(rows)
+    tokens = pl.sum_horizontal("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    truth = int(unique.select(tokens.sum()).item())
+    events = pl.concat([unique, unique.gather_every(97)]).sort("timestamp", "request_id")
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for kind in formats:
+        path = folder / f"events.{kind}"
+        if kind == "parquet":
+            events.write_parquet(path)
+        elif kind == "csv":
+            events.write_csv(path, datetime_format="%Y-%m-%dT%H:%M:%S%.3fZ")
+        else:
+            events.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")).write_ndjson(path)
+        sizes[kind] = path.stat().st_size
+    return {"kind": "flat", "rows": events.height, "events": unique.height, "total": truth, "bytes": sizes}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The minimal Polars reference (run as a separate process by the benchmark)
+
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def reference_claude(root: Path) -> dict[str, Any]:
+    """scan_ndjson with only the needed fields, ccusage's dedup and sidechain rule, sum per person."""
+    usage = pl.Struct(
+        {
+            "input_tokens": pl.Int64,
+            "output_tokens": pl.Int64,
+            "cache_read_input_tokens": pl.Int64,
+            "cache_creation_input_tokens": pl.Int64,
+        }
+    )
+    schema: dict[str, pl.DataType] = {
+        "timestamp": pl.String(),
+        "requestId": pl.String(),
+        "isSidechain": pl.Boolean(),
+        "message": pl.Struct({"id": pl.String, "model": pl.String, "usage": usage}),
+    }
+    files = sorted(str(path) for path in root.rglob("*.jsonl"))
+    u = pl.col("message").struct.field("usage")
+    lines = (
+        pl.scan_ndjson(files, schema=schema, include_file_paths="path")
+        .filter(u.is_not_null())
+        .select(
+            pl.col("path").str.extract(r"([^/]+)/projects/").alias("developer"),
+            pl.col("message").struct.field("id").alias("message_id"),
+            "requestId",
+            pl.col("isSidechain").fill_null(value=False),
+            u.struct.field("input_tokens").fill_null(0),
+            u.struct.field("output_tokens").fill_null(0),
+            u.struct.field("cache_read_input_tokens").fill_null(0).alias("cache_read_tokens"),
+            u.struct.field("cache_creation_input_tokens").fill_null(0).alias("cache_write_tokens"),
+        )
+        .filter(~(pl.col("isSidechain") & (~pl.col("isSidechain")).any().over("message_id")))
+        .with_columns(
+            key=pl.coalesce(pl.col("message_id") + ":" + pl.col("requestId"), "message_id"),
+            total=pl.sum_horizontal(*_TOKENS),
+        )
+    )
+    return _reference_aggregate(lines)
+
+
+def reference_flat(path: Path) -> dict[str, Any]:
+    """scan the file (only the needed columns), dedup by request id keeping the largest, sum per developer."""
+    columns = ["timestamp", "developer", "request_id", *_TOKENS]
+    if path.suffix == ".parquet":
+        frame = pl.scan_parquet(path).select(columns)
+    elif path.suffix == ".csv":
+        frame = pl.scan_csv(path, schema_overrides={"timestamp": pl.String}).select(columns)
+    else:
+        schema = {"timestamp": pl.String, "developer": pl.String, "request_id": pl.String}
+        frame = pl.scan_ndjson(path, schema={**schema, **dict.fromkeys(_TOKENS, pl.Int64)})
+    if frame.collect_schema()["timestamp"] == pl.String:
+        frame = frame.with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC"))
+    lines = frame.with_columns(key=pl.col("request_id"), total=pl.sum_horizontal(*_TOKENS))
+    return _reference_aggregate(lines)
+
+
+def _reference_aggregate(lines: pl.LazyFrame) -> dict[str, Any]:
+    unique = lines.group_by("key").agg(
+        pl.col("developer").first(), *[pl.col(name).sort_by("total").last() for name in _TOKENS]
+    )
+    per_developer = (
+        unique.group_by("developer")
+        .agg(*[pl.col(name).sum() for name in _TOKENS], pl.len().alias("requests"))
+        .with_columns(total_tokens=pl.sum_horizontal(*_TOKENS))
+        .sort("total_tokens", descending=True)
+        .collect(engine="streaming")
+    )
+    return {"developers": per_developer.height, "total_tokens": int(per_developer["total_tokens"].sum())}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running and measuring
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    total: Callable[[dict[str, Any]], int]
+
+
+@dataclass
+class Runs:
+    wall: list[float] = field(default_factory=list)
+    rss: list[int] = field(default_factory=list)
+    totals: list[int] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
+
+
+def measure(program: Program, scratch: Path) -> tuple[float, int, dict[str, Any]]:
+    """Run once: (wall seconds, peak RSS bytes of the process tree's largest process, parsed stdout)."""
+    out, err = scratch / "stdout", scratch / "stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        began = time.perf_counter()
+        process = subprocess.Popen(program.command, stdout=stdout, stderr=stderr, env={**os.environ, **program.env})
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - began
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):  # 1: tokenaudit's --fail-on is not used, but be lenient
+        msg = f"{program.name} exited {process.returncode}: {err.read_text()[-2000:]}"
+        raise RuntimeError(msg)
+    return wall, usage.ru_maxrss * 1024, json.loads(out.read_text())
+
+
+def tokenaudit_total(document: dict[str, Any]) -> int:
+    return int(document["summary"]["tokens"]["total"])
+
+
+def ccusage_binary(workdir: Path) -> Path | None:
+    """The native binary of npm's ccusage, installed into ``workdir`` once (None if npm is unavailable)."""
+    folder = workdir / "ccusage"
+    binary = folder / "node_modules" / "@ccusage" / "ccusage-linux-x64" / "bin" / "ccusage"
+    if not binary.exists():
+        if shutil.which("npm") is None:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--silent", f"ccusage@{CCUSAGE_VERSION}"], cwd=folder, check=True, capture_output=True
+        )
+    if not binary.exists():
+        return None
+    binary.chmod(0o755)  # npm unpacks it without the execute bit; ccusage's own launcher sets it too
+    return binary
+
+
+def programs_for(dataset: dict[str, Any], path: Path, workdir: Path) -> list[Program]:
+    quiet = {"NO_COLOR": "1", "TERM": "dumb"}
+    audit = Program(
+        "tokenaudit",
+        [sys.executable, "-m", "tokenaudit", "audit", str(path), "--format", "json", "-q"],
+        quiet,
+        tokenaudit_total,
+    )
+    reference = Program(
+        "polars-min",
+        [sys.executable, __file__, "reference", dataset["kind"], str(path)],
+        {},
+        lambda doc: int(doc["total_tokens"]),
+    )
+    programs = [audit, reference]
+    if dataset["kind"] == "claude":
+        binary = ccusage_binary(workdir)
+        if binary is not None:
+            home = workdir / "empty-home"
+            home.mkdir(exist_ok=True)
+            env = {"HOME": str(home), "CLAUDE_CONFIG_DIR": ",".join(dataset["persons"]), **quiet}
+            programs.append(
+                Program(
+                    "ccusage",
+                    [str(binary), "claude", "daily", "--json", "--offline", "-z", "UTC"],
+                    env,
+                    lambda doc: int(doc["totals"]["totalTokens"]),
+                )
+            )
+    return programs
+
+
+def run_dataset(
+    label: str, dataset: dict[str, Any], path: Path, size: int, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    programs = programs_for(dataset, path, args.workdir)
+    runs = {program.name: Runs() for program in programs}
+    with tempfile.TemporaryDirectory() as scratch:
+        for repeat in range(args.repeat):
+            for program in programs:
+                load = os.getloadavg()[0]
+                wall, rss, document = measure(program, Path(scratch))
+                total = program.total(document)
+                record = runs[program.name]
+                record.wall.append(wall)
+                record.rss.append(rss)
+                record.totals.append(total)
+                record.load.append(load)
+                mark = "" if total == dataset["total"] else f"  TOTAL {total:,} != {dataset['total']:,}"
+                print(f"  {label} run {repeat + 1} {program.name:<10} {wall:7.2f} s {rss / 2**20:7.0f} MiB{mark}")
+    rows = []
+    medians = {name: statistics.median(record.wall) for name, record in runs.items()}
+    for name, record in runs.items():
+        wall = medians[name]
+        rows.append(
+            {
+                "input": label,
+                "program": name,
+                "wall": wall,
+                "rss": statistics.median(record.rss),
+                "events_per_s": dataset["events"] / wall,
+                "mb_per_s": size / 1e6 / wall,
+                "ratios": {other: wall / medians[other] for other in medians if other != name},
+                "totals_ok": all(total == dataset["total"] for total in record.totals),
+                "load": statistics.median(record.load),
+            }
+        )
+    return rows
+
+
+def parse_size(text: str) -> int:
+    scale = {"k": 1_000, "m": 1_000_000}
+    text = text.strip().lower()
+    return int(float(text[:-1]) * scale[text[-1]]) if text[-1] in scale else int(text)
+
+
+def human(count: int) -> str:
+    return f"{count / 1e6:g}M" if count >= 1_000_000 else f"{count / 1e3:g}k"
+
+
+def dataset_claude(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
+    suffix = f"-norid{args.no_request_id:g}" if args.no_request_id else ""
+    root = args.workdir / f"claude-{human(args.claude)}{suffix}"
+    manifest = root / "manifest.json"
+    if not manifest.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"generating Claude Code transcripts ({human(args.claude)} requests) in {root} …", flush=True)
+        data = root / "data"
+        info = generate_claude(data, args.claude, args.no_request_id)
+        manifest.write_text(json.dumps(info))
+    return json.loads(manifest.read_text()), root / "data"
+
+
+def dataset_flat(args: argparse.Namespace, rows: int) -> tuple[dict[str, Any], Path]:
+    folder = args.workdir / f"flat-{human(rows)}"
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        info = json.loads(manifest.read_text())
+        if set(args.formats) <= set(info["bytes"]):
+            return info, folder
+    print(f"generating flat events ({human(rows)} rows) in {folder} …", flush=True)
+    info = generate_flat(folder, rows, args.formats)
+    manifest.write_text(json.dumps(info))
+    return info, folder
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), platform.processor())
+    memory = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal")), 0)
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory / 2**20:.0f} GiB RAM; {platform.platform()}; "
+        f"Python {platform.python_version()}, Polars {pl.__version__}, ccusage {CCUSAGE_VERSION} (native binary)"
+    )
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| input | program | median wall | peak RSS | events/s | MB/s | ratio | totals |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        ratios = ", ".join(f"{value:.2f}× {other}" for other, value in row["ratios"].items())
+        lines.append(
+            f"| {row['input']} | {row['program']} | {row['wall']:.2f} s | {row['rss'] / 2**20:,.0f} MiB | "
+            f"{row['events_per_s']:,.0f} | {row['mb_per_s']:,.0f} | {ratios} | "
+            f"{'identical' if row['totals_ok'] else 'DIFFER'} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["reference"]:
+        kind, path = argv[1], Path(argv[2])
+        print(json.dumps(reference_claude(path) if kind == "claude" else reference_flat(path)))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="*", default=["1M", "10M"], help="flat event counts (default: 1M 10M)")
+    parser.add_argument("--claude", default="1M", help="Claude Code requests to generate (0 to skip; default 1M)")
+    parser.add_argument(
+        "--no-request-id", type=float, default=0.0, help="share of Claude Code responses without requestId (default 0)"
+    )
+    kinds = ["parquet", "csv", "jsonl"]
+    parser.add_argument("--formats", nargs="*", default=kinds, choices=kinds, help="flat formats (default: all)")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], metavar="SIZE:FORMAT", help="flat inputs to leave out, e.g. 10M:jsonl"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per program (default 3)")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tokenaudit-bench")
+    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")), help="'-' to skip")
+    args = parser.parse_args(argv)
+    args.claude = parse_size(args.claude)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    if args.claude:
+        info, path = dataset_claude(args)
+        label = f"Claude Code {human(args.claude)} req ({info['bytes'] / 1e9:.2f} GB, {info['files']:,} files)"
+        rows += run_dataset(label, info, path, info["bytes"], args)
+    for size in (parse_size(text) for text in args.sizes):
+        info, folder = dataset_flat(args, size)
+        for kind in args.formats:
+            if f"{human(size)}:{kind}" in args.skip:
+                continue
+            label = f"flat {kind} {human(size)}"
+            rows += run_dataset(label, info, folder / f"events.{kind}", info["bytes"][kind], args)
+    text = table(rows)
+    print(text)
+    if args.results != "-":
+        loads = [row["load"] for row in rows]
+        results = Path(args.results)
+        # Hand-written analysis below the marker survives a re-run.
+        marker = "<!-- notes -->"
+        previous = results.read_text(encoding="utf-8") if results.exists() else ""
+        notes = previous[previous.index(marker) :] if marker in previous else f"{marker}\n"
+        results.write_text(
+            "# Benchmark results\n\n"
+            f"Machine: {machine()}.\n\n"
+            f"Median wall time and peak RSS of {args.repeat} alternating runs; load average (1 min) during the runs: "
+            f"median {statistics.median(loads):.1f}, max {max(loads):.1f} (other jobs shared the machine).\n\n"
+            f"Command: `python benchmarks/perf.py {' '.join(argv)}`\n\n{text}\n\n{notes}",
+            encoding="utf-8",
+        )
+
+
+if __name__ == "__main__":
+    main()
