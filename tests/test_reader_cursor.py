@@ -252,3 +252,8 @@ def test_input_format_override_and_the_private_dashboard_answer() -> None:
     detection = CursorUsageEventsReader().detect(private, ReadContext(policy=Policy()))
     assert not detection.matched
     assert "usageEventsDisplay" in detection.detail
+
+
+def test_daily_rows_without_tokens_are_not_listed_as_unpriced_models() -> None:
+    document = run_json("totals", str(FIXTURES / "cursor" / "daily"))
+    assert document["data_quality"]["unpriced_models"] == []

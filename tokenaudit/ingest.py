@@ -144,7 +144,9 @@ def load_events(
     unmatched = (
         sorted(inside.filter(~pl.col("identity_matched"))["developer"].unique().to_list()) if policy.identities else []
     )
-    unpriced = sorted(inside.filter(pl.col("cost_usd").is_null())["model"].fill_null("(no model)").unique().to_list())
+    # Rows without tokens (Copilot and Cursor daily activity) have no per-token cost to miss.
+    unpriced_rows = inside.filter(pl.col("cost_usd").is_null() & (total_tokens() > 0))
+    unpriced = sorted(unpriced_rows["model"].fill_null("(no model)").unique().to_list())
     quality = DataQuality(
         rows_read=read_height + rejects.height,
         rows_rejected=rejects.height,
