@@ -95,8 +95,10 @@ def deduplicate(events: pl.LazyFrame) -> pl.LazyFrame:
         # Only the very same file given twice leaves two rows now, and those are identical.
         .unique(key, keep="first", maintain_order=True)
     )
-    losers = repeated.join(best, on="_row", how="anti").select("_row")
-    return rows.filter(~pl.col("_row").is_in(losers.collect().to_series().implode())).drop("_row")
+    losers = repeated.join(best, on="_row", how="anti").select("_row").collect().to_series()
+    if losers.is_empty():
+        return events  # nothing to drop: no copy of every row
+    return rows.filter(~pl.col("_row").is_in(losers.implode())).drop("_row")
 
 
 def _in_period(period: Period) -> pl.Expr:

@@ -199,9 +199,6 @@ class ClaudeCodeReader:
             )
             .with_columns(
                 _dedup_key(),
-                cache_write_tokens=pl.when("has_breakdown")
-                .then(pl.col("cache_5m") + pl.col("cache_1h"))
-                .otherwise("cache_creation"),
                 tool=pl.lit("claude-code"),
                 grain=pl.lit("request"),
                 requests=pl.lit(1),
@@ -239,5 +236,13 @@ class ClaudeCodeReader:
             "cost_usd": coerce.money("cost", field="costUSD"),
         }
         good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_PATHS))
-        # One chunk per file otherwise (scan_lines): thousands of tiny chunks slow every later step.
-        return good.rechunk(), pl.concat([invalid, rejects], how="vertical")
+        # Row-local columns are settled here, so that the rows kept for the duplicate rules are narrow;
+        # and one chunk per batch, not per file (scan_lines), or every later step crawls.
+        narrow = good.select(
+            pl.exclude("uuid", "cache_creation", "cache_5m", "cache_1h", "has_breakdown"),
+            pl.when(pl.col("message_id").is_null()).then(pl.col("uuid")).alias("uuid"),  # only a fallback key
+            cache_write_tokens=pl.when("has_breakdown")
+            .then(pl.col("cache_5m") + pl.col("cache_1h"))
+            .otherwise("cache_creation"),
+        )
+        return narrow.rechunk(), pl.concat([invalid, rejects], how="vertical")
