@@ -35,13 +35,13 @@ def outputs() -> dict[str, str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NO_COLOR", "1")
         patch.setenv("COLUMNS", "200")
-        patch.setenv(KEY_VARIABLE, "key-a")
+        patch.setenv(KEY_VARIABLE, "key-a-0123456789abcdef")
         first = run_cli(*AUDIT, "-f", "json")
         again = run_cli(*AUDIT, "-f", "json")
         table = run_cli(*AUDIT, "-f", "table")
         csv = run_cli(*AUDIT, "-f", "csv")
         explain = run_cli("explain", "dev.silva", *AUDIT[1:], "-f", "text")
-        patch.setenv(KEY_VARIABLE, "key-b")
+        patch.setenv(KEY_VARIABLE, "key-b-0123456789abcdef")
         other = run_cli(*AUDIT, "-f", "json")
     for result in (first, again, table, csv, explain, other):
         assert result.exit_code == 0, result.stderr
@@ -61,7 +61,7 @@ def test_pseudonyms_are_stable_with_the_same_key_and_differ_with_another(outputs
     other = [d["developer"] for d in json.loads(outputs["other"])["developers"]]
     assert outputs["first"] == outputs["again"]
     assert all(name.startswith("dev-") and len(name) == 14 for name in first)
-    assert pseudonym("dev.silva", b"key-a") in first
+    assert pseudonym("dev.silva", b"key-a-0123456789abcdef") in first
     assert set(first).isdisjoint(other)
 
 
@@ -76,10 +76,15 @@ def test_no_real_identity_appears_in_any_output(outputs: dict[str, str]) -> None
 
 def test_the_scrub_keeps_the_numbers(outputs: dict[str, str]) -> None:
     document = json.loads(outputs["first"])
-    silva = next(d for d in document["developers"] if d["developer"] == pseudonym("dev.silva", b"key-a"))
+    silva = next(
+        d for d in document["developers"] if d["developer"] == pseudonym("dev.silva", b"key-a-0123456789abcdef")
+    )
     assert silva["rank"]["tokens"] == 8
     assert silva["risk"]["level"] == "high"
-    assert "dev.silva" not in outputs["explain"] and pseudonym("dev.silva", b"key-a") in outputs["explain"]
+    assert (
+        "dev.silva" not in outputs["explain"]
+        and pseudonym("dev.silva", b"key-a-0123456789abcdef") in outputs["explain"]
+    )
 
 
 def test_pseudonymize_without_a_key_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,8 +95,15 @@ def test_pseudonymize_without_a_key_refuses_to_run(monkeypatch: pytest.MonkeyPat
     assert result.stdout == ""
 
 
+def test_a_short_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_VARIABLE, "secret")
+    result = run_cli(*AUDIT, "-f", "json")
+    assert result.exit_code == 2
+    assert "too short" in result.stderr
+
+
 def test_rejects_file_and_pseudonyms_do_not_mix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(KEY_VARIABLE, "key-a")
+    monkeypatch.setenv(KEY_VARIABLE, "key-a-0123456789abcdef")
     result = run_cli("totals", str(SAMPLE / "events.csv"), "--pseudonymize", "--rejects", str(tmp_path / "r.csv"))
     assert result.exit_code == 2
     assert "cannot be combined with --pseudonymize" in result.stderr
@@ -122,10 +134,10 @@ def test_teams_only_hides_a_team_smaller_than_min_group_size(tmp_path: Path) -> 
 
 
 def test_a_pseudonymized_html_report_names_nobody(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(KEY_VARIABLE, "key-a")
+    monkeypatch.setenv(KEY_VARIABLE, "key-a-0123456789abcdef")
     page = tmp_path / "report.html"
     result = run_cli("report", *AUDIT[1:], "--output", str(page))
     assert result.exit_code == 0, result.stderr
     text = page.read_text().lower() + result.stderr.lower()
-    assert pseudonym("dev.silva", b"key-a") in text
+    assert pseudonym("dev.silva", b"key-a-0123456789abcdef") in text
     assert not sorted(name for name in _real_names() if name in text)

@@ -149,3 +149,11 @@ def test_compare_previous_lists_new_flags() -> None:
     assert trend["previous_period"]["since"] == "2026-09-21"
     assert isinstance(trend["new_flags"], list) and isinstance(trend["cleared_flags"], list)
     assert trend["token_growth"] is not None
+
+
+def test_an_empty_period_with_a_leaderboard_policy_reports_nothing_and_does_not_crash() -> None:
+    result = run_cli("report", *ARGS, "--format", "json", "--period", "2030-01")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["developers"] == []
+    assert document["report"]["trend"]["new_flags"] == []

@@ -25,6 +25,7 @@ from tokenaudit.policy import Policy
 from tokenaudit.report import TableView
 
 KEY_VARIABLE: Final = "TOKENAUDIT_PSEUDONYM_KEY"
+MIN_KEY_LENGTH: Final = 16
 
 
 def pseudonym_key() -> bytes:
@@ -32,6 +33,10 @@ def pseudonym_key() -> bytes:
     key = os.environ.get(KEY_VARIABLE, "")
     if not key.strip():
         msg = f"--pseudonymize needs a secret key in the environment variable {KEY_VARIABLE}"
+        raise UsageError(msg)
+    if len(key) < MIN_KEY_LENGTH:
+        # Names are guessable: with a short key, a staff list and a pseudonym are enough to recover it.
+        msg = f"{KEY_VARIABLE} is too short: use at least {MIN_KEY_LENGTH} random characters"
         raise UsageError(msg)
     return key.encode()
 

@@ -121,7 +121,8 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
     if launched is None:
         return _unevaluated(context, "leaderboard.launched in the policy")
     first, last = context.events["timestamp"].min(), context.events["timestamp"].max()
-    assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
+    if not isinstance(first, dt.datetime) or not isinstance(last, dt.datetime):
+        return _unevaluated(context, "events in the period")
     start = max(launched - dt.timedelta(days=config.window_days), first.date())
     end = min(launched + dt.timedelta(days=config.window_days - 1), last.date())
     days = pl.DataFrame({"day": pl.date_range(start, max(start, end), eager=True)}).filter(
