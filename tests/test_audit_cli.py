@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,15 @@ def test_identities_csv_with_a_clash_names_the_line(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         f"tokenaudit: error: {mapping}:2: alias 'ana@acme.io' is given to more than one developer"
     )
+
+
+@pytest.mark.parametrize("color", [True, False])
+def test_table_keeps_square_brackets_in_cells_and_notes(color: bool) -> None:
+    from tokenaudit.render.table import render
+    from tokenaudit.report import TableView
+
+    view = TableView("t", ["developer"], [["renovate[bot]"]], notes=["ana (risk high) repetition [high]: reason"])
+    text = render(view, color=color, width=120)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert "renovate[bot]" in plain
+    assert "repetition [high]: reason" in plain

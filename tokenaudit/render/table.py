@@ -7,6 +7,7 @@ import shutil
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tokenaudit.report import TableView
@@ -15,9 +16,10 @@ _EMPHASIS = {"rise": "green", "fall": "red"}
 
 
 def _cell(value: Any) -> str:
+    """A cell as text; Rich reads cell strings as markup, so names such as ``renovate[bot]`` are escaped."""
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(value)
+    return escape(str(value))
 
 
 def render(view: TableView, *, color: bool, width: int | None = None) -> str:
@@ -40,5 +42,6 @@ def render(view: TableView, *, color: bool, width: int | None = None) -> str:
     )
     console.print(table)
     for note in view.notes:
-        console.print(f"[dim]{note}[/dim]" if color else note, markup=color)
+        # Notes quote severities such as "[high]": escaped, or Rich would read them as markup and drop them.
+        console.print(f"[dim]{escape(note)}[/dim]" if color else note, markup=color)
     return buffer.getvalue()
