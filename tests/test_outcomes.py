@@ -245,3 +245,10 @@ def test_explain_shows_outcomes_and_the_adjusted_rank(tmp_path: Path) -> None:
     audit = by_developer(run_json("audit", events, "--policy", policy, *_outcome_args()))
     assert header.endswith(f"adjusted rank {audit['bo']['rank']['adjusted']} of 3")
     assert outcomes == "Outcomes: closed_ticket 2, incident 1, merged_pr 3, revert 1 (score 1)"
+
+
+def test_generic_outcomes_read_from_parquet_as_from_csv(tmp_path: Path) -> None:
+    table = pl.read_csv(OUT / "incidents.csv", infer_schema=False).filter(pl.col("date") != "not-a-date")
+    table.write_parquet(tmp_path / "incidents.parquet")
+    from_parquet = read_outcomes([str(tmp_path / "incidents.parquet")], OutcomesConfig(), "UTC")
+    assert _counts(from_parquet.outcomes) == {("bo@acme.com", "incident"): 1, ("ana@acme.com", "review"): 3}

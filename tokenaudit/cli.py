@@ -318,7 +318,7 @@ def totals_command(
         keys = [key.strip() for item in (by or ["developer"]) for key in item.split(",") if key.strip()]
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        scrubber = _scrubber(pseudonymize, settings, loaded)
+        scrubber = _scrubber(pseudonym_key() if pseudonymize else None, False, settings, loaded)
         _check_identities(loaded, strict_identities)
         frame = totals(loaded.events, keys, loaded.period.timezone)
         document = totals_document(frame, keys, loaded)
@@ -356,10 +356,7 @@ def audit_command(
     with _user_errors():
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        if pseudonymize:
-            pseudonym_key()
-        result = _audit(settings, loaded, outcomes)
-        scrubber = _scrubber(pseudonymize, settings, loaded, result, teams_only)
+        result, scrubber = _audit(settings, loaded, outcomes, pseudonymize, teams_only)
         _check_identities(loaded, strict_identities, result)
         document = teams_document(result, settings.min_group_size) if teams_only else audit_document(result)
         _finish(loaded, document, chosen, output, rejects, strict, quiet, result, scrubber)
@@ -381,30 +378,41 @@ def _enforce_fail_on(result: AuditResult, fail_on: FailOn | None, quiet: bool) -
 
 
 def _scrubber(
-    pseudonymize: bool,
+    key: bytes | None,
+    teams_only: bool,
     settings: Policy,
     loaded: LoadedEvents,
     result: AuditResult | None = None,
-    teams_only: bool = False,
 ) -> Scrubber | None:
-    """The one place identities are replaced: keyed pseudonyms (``--pseudonymize``) or, for ``--teams-only``,
-    one constant label so that no diagnostic can name or tell apart a person; None when names may be shown."""
-    if not pseudonymize and not teams_only:
+    """The one place identities are replaced: keyed pseudonyms (``--pseudonymize``: ``key``) or, for
+    ``--teams-only``, one constant label so that no diagnostic can name or tell apart a person; None when
+    names may be shown."""
+    if key is None and not teams_only:
         return None
-    key = pseudonym_key() if pseudonymize else b""
     others = list(loaded.quality.unmatched_identities)
     if result is not None and result.outcomes is not None:
         others += result.outcomes.unmatched + result.outcomes.read.outcomes["developer"].unique().to_list()
     developers = loaded.events["developer"].unique().to_list()
-    if teams_only:
+    if key is None:
         return build_scrubber(settings, developers, others, lambda _: "(a developer)")
     return build_scrubber(settings, developers, others, lambda name: pseudonym(name, key))
 
 
-def _audit(settings: Policy, loaded: LoadedEvents, outcomes: list[str] | None) -> AuditResult:
-    """Run the audit, with the outcome files read in the period's time zone when given."""
+def _audit(
+    settings: Policy,
+    loaded: LoadedEvents,
+    outcomes: list[str] | None,
+    pseudonymize: bool = False,
+    teams_only: bool = False,
+) -> tuple[AuditResult, Scrubber | None]:
+    """Run the audit (outcome files read in the period's time zone) and build the output's scrubber.
+
+    The pseudonym key is checked before the audit, so a missing key fails at once, not after the work.
+    """
+    key = pseudonym_key() if pseudonymize else None
     read = read_outcomes(outcomes, settings.outcomes, loaded.period.timezone) if outcomes else None
-    return run_audit(loaded, settings, read)
+    result = run_audit(loaded, settings, read)
+    return result, _scrubber(key, teams_only, settings, loaded, result)
 
 
 @app.command("rank")
@@ -436,10 +444,7 @@ def rank_command(
     with _user_errors():
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        if pseudonymize:
-            pseudonym_key()
-        result = _audit(settings, loaded, outcomes)
-        scrubber = _scrubber(pseudonymize, settings, loaded, result)
+        result, scrubber = _audit(settings, loaded, outcomes, pseudonymize)
         _check_identities(loaded, strict_identities, result)
         _finish(loaded, rank_document(result), chosen, output, rejects, strict, quiet, result, scrubber)
 
@@ -502,9 +507,7 @@ def report_command(
             first, last = parse_period(period, dt.datetime.now(zone).date())
             since, until = dt.datetime.combine(first, dt.time()), dt.datetime.combine(last, dt.time())
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        if pseudonymize:
-            pseudonym_key()
-        result = _audit(settings, loaded, outcomes)
+        result, scrubber = _audit(settings, loaded, outcomes, pseudonymize)
         previous = None
         if compare_previous if compare_previous is not None else period is not None:
             if since is None or until is None:
@@ -512,10 +515,9 @@ def report_command(
             before = previous_period(since.date(), until.date())
             starts = [dt.datetime.combine(day, dt.time()) for day in before]
             _, earlier = _load(inputs, policy, starts[0], starts[1], tz, input_format, developer, identities)
-            previous = _audit(settings, earlier, outcomes)
-        data = report_data(result, settings.min_group_size, previous)
+            previous, _ = _audit(settings, earlier, outcomes)
+        data = report_data(result, previous)
         data["report"]["generated_at"] = _generated_at()
-        scrubber = _scrubber(pseudonymize, settings, loaded, result)
         if scrubber is not None:
             data = scrubber.scrub(data)
         if page_format is PageFormat.JSON:
@@ -557,10 +559,7 @@ def explain_command(
     """One developer's evidence: daily sparkline, hour-of-week heatmap, gap histogram, flags vs peers."""
     with _user_errors():
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, None)
-        if pseudonymize:
-            pseudonym_key()
-        result = _audit(settings, loaded, outcomes)
-        scrubber = _scrubber(pseudonymize, settings, loaded, result)
+        result, scrubber = _audit(settings, loaded, outcomes, pseudonymize)
         explanation = explain(result, developer)
         text_output = output_format is TextFormat.TEXT or (
             output_format is None and output is None and sys.stdout.isatty()

@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 from tokenaudit.errors import UsageError
@@ -54,10 +55,17 @@ class Scrubber:
     """Real spelling (any case) -> pseudonym."""
 
     def text(self, value: str) -> str:
-        """``value`` with every known spelling replaced, longest first (an email before its local part)."""
+        """``value`` with every known spelling replaced."""
         if not self.replacements:
             return value
-        return _pattern(tuple(self.replacements)).sub(lambda m: self.replacements[m.group(0).lower()], value)
+        return self._pattern.sub(lambda m: self.replacements[m.group(0).lower()], value)
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        """Every spelling, longest first (an email before its local part), as whole names only: "ana" must
+        not eat the middle of "banana" or "analysis"."""
+        alternatives = "|".join(re.escape(name) for name in sorted(self.replacements, key=len, reverse=True))
+        return re.compile(rf"(?<![\w@.+-])(?:{alternatives})(?![\w@+-])", re.IGNORECASE)
 
     def scrub_table(self, table: TableView) -> TableView:
         """A table view with titles, cells and notes scrubbed."""
@@ -78,18 +86,6 @@ class Scrubber:
         if isinstance(value, list | tuple):
             return type(value)(self.scrub(item) for item in value)
         return value
-
-
-_patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
-
-
-def _pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    if names not in _patterns:
-        ordered = sorted(names, key=len, reverse=True)
-        # Whole names only: "ana" must not eat the middle of "banana" or "analysis".
-        alternatives = "|".join(re.escape(name) for name in ordered)
-        _patterns[names] = re.compile(rf"(?<![\w@.+-])(?:{alternatives})(?![\w@+-])", re.IGNORECASE)
-    return _patterns[names]
 
 
 def build_scrubber(

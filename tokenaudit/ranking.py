@@ -152,13 +152,6 @@ def _posterior_draws(
     return rng.gamma(shape=alpha + y, scale=1.0 / (beta + x), size=(draws, y.size))
 
 
-def _prior_yield(
-    ranked: pl.DataFrame, kinds: list[str], weights: dict[str, float], x: npt.NDArray[np.float64]
-) -> float:
-    """The organisation's typical yield: weighted sum of each kind's pooled rate."""
-    return sum(weights.get(kind, 0.0) * _prior(ranked[kind].to_numpy().astype(np.float64), x)[0] for kind in kinds)
-
-
 def rank_developers(
     developers: pl.DataFrame, outcomes: pl.DataFrame, weights: dict[str, float], config: RankingConfig
 ) -> Ranking:
@@ -205,20 +198,24 @@ def rank_developers(
     yield_draws = np.zeros((config.draws, ranked.height))
     priors: dict[str, tuple[float, float]] = {}
     typical: dict[str, float] = {}
-    """group -> the typical yield of its prior (sum of weight x prior rate)."""
+    """group -> the typical yield of its prior (sum of weight x prior rate); "(org)" always present."""
     for kind in kinds:
         y = ranked[kind].to_numpy().astype(np.float64)
+        weight = weights.get(kind, 0.0)
+        org_prior = _prior(y, x)
+        priors[kind] = org_prior
+        typical["(org)"] = typical.get("(org)", 0.0) + weight * org_prior[0]
         rates = np.zeros((config.draws, ranked.height))
         for group in sorted(set(groups.tolist())):
             members = groups == group
             # Teams with enough developers get their own prior; everyone else shares the organisation's.
-            fit_on = np.ones_like(members) if group == "(org)" else members
-            m, phi = _prior(y[fit_on], x[fit_on])
+            m, phi = org_prior if group == "(org)" else _prior(y[members], x[members])
             rates[:, members] = _posterior_draws(y[members], x[members], m, phi, rng, config.draws)
-            priors[kind if group == "(org)" else f"{kind}@{group}"] = (m, phi)
-            typical[group] = typical.get(group, 0.0) + weights.get(kind, 0.0) * m
-        yield_draws += weights.get(kind, 0.0) * rates
-    org_typical = _prior_yield(ranked, kinds, weights, x)
+            if group != "(org)":
+                priors[f"{kind}@{group}"] = (m, phi)
+                typical[group] = typical.get(group, 0.0) + weight * m
+        yield_draws += weight * rates
+    org_typical = typical.get("(org)", 0.0)
     for group, level in typical.items():
         # Team normalisation: express each team's yields on the organisation's scale, so a team with
         # finer-grained pull requests does not outrank one with coarser ones by PR size alone.

@@ -273,11 +273,38 @@ def _shift_cell(shift: int | None) -> str:
     return "" if shift is None else f"{shift:+d}"
 
 
+BOARD_COLUMNS: Final = (
+    "adjusted", "interval", "raw", "shift", "developer", "team", "total tokens", "outcome score", "risk"
+)  # fmt: skip
+
+
+def board_order(developers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Developers of an audit document in adjusted-rank order; those with insufficient data last."""
+    return sorted(
+        developers,
+        key=lambda d: (d["rank"]["adjusted"] is None, d["rank"]["adjusted"] or 0, d["rank"]["tokens"]),
+    )
+
+
+def board_row(developer: dict[str, Any], mark: str = "") -> list[Any]:
+    """One developer's cells under :data:`BOARD_COLUMNS` (``mark`` flags the biggest moves)."""
+    rank = developer["rank"]
+    return [
+        rank["adjusted"] if rank["adjusted"] is not None else "insufficient data",
+        "" if rank["adjusted_interval"] is None else "{}–{}".format(*rank["adjusted_interval"]),
+        rank["tokens"],
+        _shift_cell(rank["shift"]) + mark,
+        developer["developer"],
+        developer["team"] or "",
+        developer["tokens"]["total"],
+        f"{developer['outcomes']['score']:g}",
+        developer["risk"]["level"],
+    ]
+
+
 def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality: DataQuality) -> TableView:
     """Raw and adjusted boards side by side, sorted by adjusted rank; the insufficient-data rows last."""
-    ordered = sorted(
-        developers, key=lambda d: (d["rank"]["adjusted"] is None, d["rank"]["adjusted"] or 0, d["rank"]["tokens"])
-    )
+    ordered = board_order(developers)
     moved = [d for d in ordered if d["rank"]["shift"]]
     fallers = sorted(moved, key=lambda d: (d["rank"]["shift"], d["developer"]))[:3]
     climbers = sorted(moved, key=lambda d: (-d["rank"]["shift"], d["developer"]))[:3]
@@ -300,21 +327,8 @@ def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality
     marks = {d["developer"]: " ▲" for d in climbers} | {d["developer"]: " ▼" for d in fallers}
     return TableView(
         title="Raw token leaderboard vs outcome-adjusted ranking",
-        columns=["adjusted", "interval", "raw", "shift", "developer", "team", "total tokens", "outcome score", "risk"],
-        rows=[
-            [
-                d["rank"]["adjusted"] if d["rank"]["adjusted"] is not None else "insufficient data",
-                "" if d["rank"]["adjusted_interval"] is None else "{}–{}".format(*d["rank"]["adjusted_interval"]),
-                d["rank"]["tokens"],
-                _shift_cell(d["rank"]["shift"]) + marks.get(d["developer"], ""),
-                d["developer"],
-                d["team"] or "",
-                d["tokens"]["total"],
-                f"{d['outcomes']['score']:g}",
-                d["risk"]["level"],
-            ]
-            for d in ordered
-        ],
+        columns=list(BOARD_COLUMNS),
+        rows=[board_row(d, marks.get(d["developer"], "")) for d in ordered],
         notes=notes,
         emphasis={
             index: "rise" if marks[d["developer"]] == " ▲" else "fall"

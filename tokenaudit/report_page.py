@@ -15,7 +15,7 @@ import polars as pl
 from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.explain import explain
 from tokenaudit.metrics import totals
-from tokenaudit.report import audit_document
+from tokenaudit.report import audit_document, outcome_notes, quality_notes
 
 FLAGGED_LEVELS = ("medium", "high")
 
@@ -39,9 +39,7 @@ def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
         key=lambda move: move["developer"],
     )
 
-    def growth(key: str) -> float | None:
-        old, new = previous["summary"].get(key), current["summary"].get(key)
-        return None if not old or new is None else round(new / old - 1, 4)
+    old_tokens, new_tokens = previous["summary"]["tokens"]["total"], current["summary"]["tokens"]["total"]
 
     def score(document: dict[str, Any]) -> float:
         return float(sum(d.get("outcomes", {}).get("score", 0.0) for d in document["developers"]))
@@ -51,18 +49,28 @@ def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
         "previous_period": previous["period"],
         "new_flags": sorted(flagged_now - flagged_before),
         "cleared_flags": sorted(flagged_before - flagged_now),
-        "token_growth": growth("total_tokens"),
+        "token_growth": round(new_tokens / old_tokens - 1, 4) if old_tokens else None,
         "outcome_score": [round(old_score, 4), round(new_score, 4)],
         "outcome_growth": round(new_score / old_score - 1, 4) if old_score else None,
         "rank_moves": moves,
     }
 
 
-def report_data(result: AuditResult, min_group_size: int, previous: AuditResult | None = None) -> dict[str, Any]:
+def _quality_lines(result: AuditResult) -> list[str]:
+    """Data-quality facts in plain words: what was read from where, then the usual diagnostics."""
+    quality = result.loaded.quality
+    return [
+        f"{quality.rows_read:,} rows read",
+        *(f"source {s.file} ({s.format}): {s.events:,} events, {s.first} to {s.last}" for s in quality.sources),
+        *quality_notes(quality),
+        *outcome_notes(result),
+    ]
+
+
+def report_data(result: AuditResult, previous: AuditResult | None = None) -> dict[str, Any]:
     """The whole report as data (a superset of the ``audit`` JSON document)."""
     document = audit_document(result).data
-    document["summary"]["total_tokens"] = document["summary"]["tokens"]["total"]
-    teams, suppressed = team_rollups(result, 1)
+    teams, _ = team_rollups(result, 1)
     daily = totals(result.loaded.events, ["day", "team"], result.loaded.period.timezone).with_columns(
         pl.col("team").fill_null("(no team)")
     )
@@ -77,9 +85,8 @@ def report_data(result: AuditResult, min_group_size: int, previous: AuditResult 
     data = {
         **document,
         "report": {
-            "min_group_size": min_group_size,
             "teams": teams.to_dicts(),
-            "teams_suppressed": suppressed,
+            "quality_lines": _quality_lines(result),
             "daily_by_team": {
                 team: [[row["day"].isoformat(), row["total_tokens"]] for row in rows.sort("day").iter_rows(named=True)]
                 for (team,), rows in sorted(daily.group_by("team"), key=lambda item: str(item[0]))
@@ -88,7 +95,5 @@ def report_data(result: AuditResult, min_group_size: int, previous: AuditResult 
         },
     }
     if previous is not None:
-        before = audit_document(previous).data
-        before["summary"]["total_tokens"] = before["summary"]["tokens"]["total"]
-        data["report"]["trend"] = _trend(data, before)
+        data["report"]["trend"] = _trend(data, audit_document(previous).data)
     return data

@@ -1,6 +1,6 @@
 """A generic outcomes file for everything else (incidents, reviews, reverts, defects from another tracker).
 
-CSV, TSV or JSON Lines with the columns ``developer``, ``date`` (or ``timestamp``), ``kind`` and
+CSV, TSV, JSON Lines or Parquet with the columns ``developer``, ``date`` (or ``timestamp``), ``kind`` and
 optionally ``count`` (default 1), ``size`` and ``item``. ``kind`` is free: its points come from
 ``outcomes.weights`` (a kind without a weight is listed and scores zero). Rows with the same ``item``
 are one outcome; rows without one are duplicates only when every column agrees (exports overlap), so
@@ -9,9 +9,6 @@ give an ``item`` when two identical rows are really two outcomes.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,12 +17,13 @@ import polars as pl
 from tokenaudit.errors import InputError
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
+from tokenaudit.readers.generic import file_header, file_kind
 from tokenaudit.readers.jsonlines import extract_fields, scan_lines
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
 
 NAME = "outcomes_generic"
-TITLE = "Generic outcomes (CSV/TSV/JSONL)"
+TITLE = "Generic outcomes (CSV/TSV/JSONL/Parquet)"
 EXPORTED_BY = "any tool: columns developer,date,kind[,count,size,item] (incidents, reviews, reverts…)"
 
 _COLUMNS = ("developer", "date", "timestamp", "kind", "count", "size", "item")
@@ -39,38 +37,28 @@ class GenericOutcomes:
     rejects: pl.DataFrame
 
 
-def _is_jsonl(source: Source) -> bool:
-    return source.suffix in {".jsonl", ".ndjson"} or source.head_text().lstrip().startswith("{")
-
-
-def _header(source: Source) -> list[str]:
-    first = source.head_text().lstrip().split("\n", 1)[0].rstrip("\r")
-    if _is_jsonl(source):
-        try:
-            record = json.loads(first)
-        except ValueError:
-            return []
-        return list(record) if isinstance(record, dict) else []
-    delimiter = "\t" if "\t" in first and "," not in first else ","
-    return [name.strip() for name in next(csv.reader(io.StringIO(first), delimiter=delimiter), [])]
-
-
 def looks_like(source: Source) -> bool:
     """A header (or first JSON object) with ``developer``, ``kind`` and ``date`` or ``timestamp``."""
-    header = set(_header(source))
+    header = {name.strip() for name in file_header(source, file_kind(source))}
     return {"developer", "kind"} <= header and bool({"date", "timestamp"} & header)
 
 
 def _text_frame(source: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every known column as text, with file and line; and the lines that are not JSON."""
-    if _is_jsonl(source):
+    kind = file_kind(source)
+    if kind == "jsonl":
         fields, invalid = extract_fields(scan_lines([source]), {name: name for name in _COLUMNS})
         return fields.drop("line"), invalid
-    delimiter = "\t" if "\t" in source.head_text().split("\n", 1)[0] else ","
     try:
-        frame = pl.read_csv(source.payload(), infer_schema=False, separator=delimiter, encoding="utf8-lossy")
+        frame = (
+            pl.read_parquet(source.payload()).cast(pl.String)
+            if kind == "parquet"
+            else pl.read_csv(
+                source.payload(), infer_schema=False, separator="\t" if kind == "tsv" else ",", encoding="utf8-lossy"
+            )
+        )
     except pl.exceptions.PolarsError as exc:
-        msg = f"{source.name}: cannot read as CSV: {str(exc).splitlines()[0]}"
+        msg = f"{source.name}: cannot read as {kind.upper()}: {str(exc).splitlines()[0]}"
         raise InputError(msg) from None
     frame = frame.rename({name: name.removeprefix("\ufeff").strip() for name in frame.columns})
     columns = frame.select(

@@ -77,23 +77,19 @@ def _pages(source: Source) -> list[list[object]]:
 
 
 def _frame(source: Source) -> pl.DataFrame:
-    """The PR records of one file with the fields this reader needs, as text."""
-    frames = []
-    offset = 1
-    for page in _pages(source):
-        strange = next((i for i, record in enumerate(page) if not isinstance(record, dict)), None)
-        if strange is not None:
-            msg = f"{source.name}: record {offset + strange} is not an object; expected a list of pull requests"
-            raise InputError(msg)
-        try:
-            frame = pl.read_json(io.BytesIO(json.dumps(page).encode()), schema=_PR_SCHEMA)
-        except pl.exceptions.PolarsError as exc:
-            msg = f"{source.name}: unexpected pull request shape: {str(exc).splitlines()[0]}"
-            raise InputError(msg) from None
-        frames.append(frame.with_row_index("source_line", offset=offset))
-        offset += len(page)
-    frames = [frame.with_columns(pl.col("source_line").cast(pl.Int64)) for frame in frames]
-    return pl.concat(frames) if frames else pl.DataFrame(schema={**_PR_SCHEMA, "source_line": pl.Int64})
+    """The PR records of one file (all its pages) with the fields this reader needs, as text."""
+    records = [record for page in _pages(source) for record in page]
+    strange = next((i for i, record in enumerate(records) if not isinstance(record, dict)), None)
+    if strange is not None:
+        msg = f"{source.name}: record {strange + 1} is not an object; expected a list of pull requests"
+        raise InputError(msg)
+    try:
+        # Polars reads the nested author/user/labels shapes against a schema; the json module only split pages.
+        frame = pl.read_json(io.BytesIO(json.dumps(records).encode()), schema=_PR_SCHEMA)
+    except pl.exceptions.PolarsError as exc:
+        msg = f"{source.name}: unexpected pull request shape: {str(exc).splitlines()[0]}"
+        raise InputError(msg) from None
+    return frame.with_columns(source_line=pl.int_range(1, frame.height + 1, dtype=pl.Int64))
 
 
 def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> PullRequests:

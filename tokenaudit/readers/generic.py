@@ -29,7 +29,7 @@ _OPTIONAL = (*_TEXT_COLUMNS, "cost_usd", *_COUNT_COLUMNS)
 PARQUET_MAGIC = b"PAR1"
 
 
-def _kind(source: Source) -> str:
+def file_kind(source: Source) -> str:
     """csv, tsv, jsonl or parquet, from magic bytes first and the extension second."""
     head = source.head
     if head.startswith(PARQUET_MAGIC):
@@ -42,7 +42,8 @@ def _kind(source: Source) -> str:
     return "csv"
 
 
-def _header(source: Source, kind: str) -> list[str]:
+def file_header(source: Source, kind: str) -> list[str]:
+    """Column names of a flat file: the first line of CSV/TSV, the first object of JSON Lines, the Parquet schema."""
     if kind == "parquet":
         return list(pl.read_parquet_schema(source.payload()))
     text = source.head_text()
@@ -69,9 +70,9 @@ class GenericReader:
 
     def detect(self, source: Source, context: ReadContext) -> Detection:
         """Matches when the header holds every required column (after the policy's mapping)."""
-        kind = _kind(source)
+        kind = file_kind(source)
         try:
-            header = set(_header(source, kind))
+            header = set(file_header(source, kind))
         except (pl.exceptions.PolarsError, OSError, StopIteration) as exc:
             return Detection(False, f"cannot read a {kind} header ({exc})")
         missing = [name for name in REQUIRED_COLUMNS if context.policy.columns.get(name, name) not in header]
@@ -91,9 +92,9 @@ class GenericReader:
         return ReadResult(events=events, rejects=rejects)
 
     def _read_one(self, source: Source, context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
-        kind = _kind(source)
+        kind = file_kind(source)
         columns = {name: context.policy.columns.get(name, name) for name in (*REQUIRED_COLUMNS, *_OPTIONAL)}
-        header = _header(source, kind)
+        header = file_header(source, kind)
         missing = [columns[name] for name in REQUIRED_COLUMNS if columns[name] not in header]
         if missing:
             msg = (

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tokenaudit.render import charts
+from tokenaudit.render.markdown import render as markdown_table
+from tokenaudit.report import BOARD_COLUMNS, TableView, board_order, board_row
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;max-width:1100px;margin:24px auto;
@@ -62,10 +64,14 @@ def chart_svgs(data: dict[str, Any]) -> dict[str, str]:
             [(d["developer"], d["tokens"]["total"], d["outcomes"]["score"], d["developer"] in flagged) for d in people]
         )
         ranked = [d for d in people if d["rank"].get("adjusted") is not None]
-        raw_order = {d["developer"]: i + 1 for i, d in enumerate(sorted(ranked, key=lambda d: d["rank"]["tokens"]))}
         found["rank_shift"] = charts.rank_slopes(
             [
-                (d["developer"], raw_order[d["developer"]], d["rank"]["adjusted"], d["developer"] in flagged)
+                (
+                    d["developer"],
+                    d["rank"]["adjusted"] + d["rank"]["shift"],  # raw position among the ranked
+                    d["rank"]["adjusted"],
+                    d["developer"] in flagged,
+                )
                 for d in ranked
             ]
         )
@@ -117,33 +123,13 @@ def render_html(data: dict[str, Any]) -> str:
         "</div>",
     ]
     if "ranking" in data:
-        ranked = sorted(
-            people, key=lambda d: (d["rank"]["adjusted"] is None, d["rank"]["adjusted"] or 0, d["rank"]["tokens"])
-        )
         fit = data["ranking"]
         parts += [
             "<h2>Raw token leaderboard vs outcome-adjusted ranking</h2>",
             f"<p>Adjusted rank: outcome yield per effective token with shrinkage; elasticity {fit['elasticity']:.2f} "
             f"({_e(fit['elasticity_basis'])}). Shift = raw position minus adjusted rank (+ climbed).</p>",
             f"<div class='charts'>{svgs['tokens_vs_outcomes']}{svgs['rank_shift']}</div>",
-            _table(
-                ["adjusted", "interval", "raw", "shift", "developer", "team", "total tokens", "outcome score", "risk"],
-                [
-                    [
-                        d["rank"]["adjusted"] if d["rank"]["adjusted"] is not None else "insufficient data",
-                        "–".join(map(str, d["rank"]["adjusted_interval"] or [])),
-                        d["rank"]["tokens"],
-                        "" if d["rank"]["shift"] is None else f"{d['rank']['shift']:+d}",
-                        d["developer"],
-                        d["team"] or "",
-                        d["tokens"]["total"],
-                        d["outcomes"]["score"],
-                        d["risk"]["level"],
-                    ]
-                    for d in ranked
-                ],
-                lambda row: str(row[-1]),
-            ),
+            _table(list(BOARD_COLUMNS), [board_row(d) for d in board_order(people)], lambda row: str(row[-1])),
         ]
     else:
         parts += [
@@ -213,40 +199,18 @@ def render_html(data: dict[str, Any]) -> str:
             f"{_e(', '.join(trend['cleared_flags']) or 'none')}. Token growth {_pct(trend['token_growth'])}, outcome "
             f"growth {_pct(trend['outcome_growth'])}.</p>",
         ]
-    parts += ["<h2>Data quality</h2>", "<ul>", *(f"<li>{_e(note)}</li>" for note in quality_lines(data)), "</ul>"]
+    parts += [
+        "<h2>Data quality</h2>",
+        "<ul>",
+        *(f"<li>{_e(note)}</li>" for note in data["report"]["quality_lines"]),
+        "</ul>",
+    ]
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.0%}"
-
-
-def quality_lines(data: dict[str, Any]) -> list[str]:
-    """Data-quality facts in plain words."""
-    quality = data["data_quality"]
-    lines = [
-        f"{quality['rows_read']:,} rows read, {quality['rows_rejected']:,} rejected, "
-        f"{quality['duplicates_dropped']:,} duplicates dropped, {quality['outside_period']:,} outside the period",
-        *(
-            f"source {s['file']} ({s['format']}): {s['events']:,} events, {s['first']} to {s['last']}"
-            for s in quality["sources"]
-        ),
-    ]
-    if quality["unpriced_models"]:
-        lines.append(f"unpriced models (cost left out, not $0): {', '.join(quality['unpriced_models'])}")
-    if quality["unmatched_identities"]:
-        lines.append(f"identities not in the identity map: {', '.join(quality['unmatched_identities'])}")
-    outcomes = quality.get("outcomes")
-    if outcomes:
-        lines += [f"outcome file {f['file']} ({f['format']})" for f in outcomes["files"]] + [
-            f"outcomes: {outcomes['rows_rejected']} rows rejected, {outcomes['outside_window']} outside "
-            f"{outcomes['window'][0]}..{outcomes['window'][1]}, {outcomes['bot_prs_ignored']} bot PRs ignored, "
-            f"{outcomes['unassigned_issues']} unassigned issues, {outcomes['unlinked_reverts']} unlinked reverts",
-        ]
-        if outcomes["unmatched_identities"]:
-            lines.append(f"outcome identities with no token usage: {', '.join(outcomes['unmatched_identities'])}")
-    return lines
 
 
 def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, dict[str, str]]:
@@ -278,22 +242,16 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
 
     people = data["developers"]
     if "ranking" in data:
-        ranked = sorted(people, key=lambda d: (d["rank"]["adjusted"] is None, d["rank"]["adjusted"] or 0))
+        board = TableView(
+            "Raw token leaderboard vs outcome-adjusted ranking",
+            list(BOARD_COLUMNS),
+            [board_row(d) for d in board_order(people)],
+        )
         lines += [
-            "## Raw token leaderboard vs outcome-adjusted ranking",
+            *markdown_table(board).splitlines(),
             "",
             *image("tokens_vs_outcomes", "tokens vs outcome score"),
             *image("rank_shift", "rank shift"),
-            "| adjusted | raw | shift | developer | team | total tokens | outcome score | risk |",
-            "|---:|---:|---:|---|---|---:|---:|---|",
-            *(
-                f"| {d['rank']['adjusted'] if d['rank']['adjusted'] is not None else 'insufficient data'} | "
-                f"{d['rank']['tokens']} | {'' if d['rank']['shift'] is None else format(d['rank']['shift'], '+d')} | "
-                f"{d['developer']} | {d['team'] or ''} | {d['tokens']['total']:,} | {d['outcomes']['score']:g} | "
-                f"{d['risk']['level']} |"
-                for d in ranked
-            ),
-            "",
         ]
     lines += ["## Flagged developers", ""]
     for d in _flagged(data):
@@ -316,6 +274,6 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
         "",
         "## Data quality",
         "",
-        *(f"- {line}" for line in quality_lines(data)),
+        *(f"- {line}" for line in data["report"]["quality_lines"]),
     ]
     return "\n".join(lines) + "\n", {f"{name}.svg": svg for name, svg in svgs.items()}
