@@ -84,6 +84,19 @@ def _gap_histogram(requests: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def active_minutes_by_hour(events: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    """developer, weekday (1 = Monday), hour, active_minutes: minutes with a request, in the audit's zone."""
+    local = pl.col("timestamp").dt.convert_time_zone(timezone)
+    return (
+        events.filter(pl.col("grain") == "request")
+        .select("developer", local.dt.truncate("1m").alias("minute"))
+        .unique()
+        .group_by("developer", pl.col("minute").dt.weekday().alias("weekday"), pl.col("minute").dt.hour().alias("hour"))
+        .len("active_minutes")
+        .sort("developer", "weekday", "hour")
+    )
+
+
 def explain(result: AuditResult, developer: str) -> Explanation:
     """Collect the drill-down for ``developer`` (exact or case-insensitive name)."""
     name = _find(result, developer)
@@ -106,15 +119,7 @@ def explain(result: AuditResult, developer: str) -> Explanation:
         .join(peer_median, on="day", how="left")
         .sort("day")
     )
-    local = pl.col("timestamp").dt.convert_time_zone(timezone)
-    hour_of_week = (
-        mine.filter(pl.col("grain") == "request")
-        .select(local.dt.truncate("1m").alias("minute"))
-        .unique()
-        .group_by(pl.col("minute").dt.weekday().alias("weekday"), pl.col("minute").dt.hour().alias("hour"))
-        .len("active_minutes")
-        .sort("weekday", "hour")
-    )
+    hour_of_week = active_minutes_by_hour(mine, timezone).drop("developer")
     histogram = _gap_histogram(events.filter(pl.col("grain") == "request"))
     peer_share = histogram.group_by("bucket").agg(pl.col("share").median().alias("peer_share"))
     gaps = (

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from tokenaudit.audit import AuditResult, team_rollups
-from tokenaudit.explain import explain
+from tokenaudit.explain import active_minutes_by_hour
 from tokenaudit.metrics import totals
 from tokenaudit.report import audit_document, outcome_notes, quality_notes
 
@@ -75,13 +75,12 @@ def report_data(result: AuditResult, previous: AuditResult | None = None) -> dic
         pl.col("team").fill_null("(no team)")
     )
     flagged = [d["developer"] for d in document["developers"] if d["risk"]["level"] in FLAGGED_LEVELS]
-    evidence = {}
-    for developer in flagged:
-        explanation = explain(result, developer)
-        evidence[developer] = [
-            [row["weekday"], row["hour"], row["active_minutes"]]
-            for row in explanation.hour_of_week.iter_rows(named=True)
-        ]
+    flagged_events = result.loaded.events.filter(pl.col("developer").is_in(flagged))
+    evidence: dict[str, list[list[int]]] = {developer: [] for developer in flagged}
+    for developer, weekday, hour, minutes in active_minutes_by_hour(
+        flagged_events, result.loaded.period.timezone
+    ).iter_rows():
+        evidence[developer].append([weekday, hour, minutes])
     data = {
         **document,
         "report": {
