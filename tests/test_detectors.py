@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from synthetic import START, events, human_offsets, org
 
-from tokenaudit.detectors import Findings, build_context, run_detectors
+from tokenaudit.detectors import Findings, build_context, regularity, repetition, rest, run_detectors
 from tokenaudit.policy import Policy, parse_policy
 
 DAY = 86_400
@@ -249,3 +250,39 @@ def test_a_loop_with_repeated_prompts_is_high_risk() -> None:
     findings = detect(pl.concat([org(12), loop]))
     assert risk(findings, "bot") == "high"
     assert {f.id for f in findings.flags if f.developer == "bot"} >= {"machine_regularity", "repetition"}
+
+
+def test_per_developer_features_ignore_row_order_and_other_developers() -> None:
+    # The per-event stage must give each developer the same features whatever the input order and
+    # whichever other developers share the slice: that is what lets it run shard by shard.
+    rng = np.random.default_rng(3)
+    loop = events("bot", np.arange(0, 10 * DAY, 900.0) + rng.uniform(0, 5, 960))
+    frame = pl.concat([org(10), loop])
+    settings = Policy()
+    developers = frame.group_by("developer").agg(pl.col("team").first())
+
+    def features(events_frame: pl.DataFrame) -> pl.DataFrame:
+        context = build_context(events_frame, developers, settings.flags, settings.leaderboard, "UTC")
+        names = context.developers.select("developer", "dev")
+        regular = regularity.features(context.requests, settings.flags.machine_regularity)
+        minutes = rest.active_minutes(context.requests).group_by("dev").len("active_minutes")
+        openers = (
+            repetition.session_openers(context.requests)
+            .group_by("dev")
+            .agg(pl.len().alias("sessions"), pl.col("context").sum().alias("opening_context"))
+        )
+        return (
+            names.join(regular, on="dev")
+            .join(minutes, on="dev")
+            .join(openers, on="dev", how="left")
+            .drop("dev")
+            .sort("developer")
+        )
+
+    whole = features(frame)
+    assert whole.filter(pl.col("developer") == "bot")["n_intervals"].item() == 959
+    shuffled = features(frame.sample(fraction=1.0, shuffle=True, seed=11))
+    assert_frame_equal(shuffled, whole)
+    shard = ["bot", *sorted(set(frame["developer"]) - {"bot"})[:3]]
+    alone = features(frame.filter(pl.col("developer").is_in(shard)))
+    assert_frame_equal(alone, whole.filter(pl.col("developer").is_in(shard)))

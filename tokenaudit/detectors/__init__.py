@@ -14,7 +14,16 @@ from typing import Final
 import polars as pl
 
 from tokenaudit.detectors import context, regularity, rejected, repetition, rest, timing, volume, yield_
-from tokenaudit.detectors.base import NO_TOKENS, ORG, SEVERITIES, Detector, DetectorContext, Flag
+from tokenaudit.detectors.base import (
+    NO_TOKENS,
+    ORG,
+    SEVERITIES,
+    Detector,
+    DetectorContext,
+    Flag,
+    same_developer_as_previous,
+    sorted_requests,
+)
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.metrics import local_day
 from tokenaudit.schema import total_tokens
@@ -75,15 +84,18 @@ def build_context(
         & ~pl.col("model").fill_null("").is_in(flags.ignore_models)
         & ((pl.col("grain") != "request") | (total_tokens() >= flags.min_request_tokens))
     )
+    requests = sorted_requests(kept)
+    codes = requests.filter(~same_developer_as_previous().fill_null(value=False)).select("developer", "dev")
     people = (
         kept.group_by("developer")
         .agg(total_tokens().sum(), local_day(timezone).n_unique().alias("active_days"))
         .join(developers.select("developer", "team"), on="developer", how="left")
+        .join(codes, on="developer", how="left")
         .sort("developer")
     )
     return DetectorContext(
         events=kept,
-        requests=kept.filter(pl.col("grain") == "request"),
+        requests=requests,
         developers=peer_groups(people),
         flags=flags,
         leaderboard=leaderboard,

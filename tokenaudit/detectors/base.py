@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 import polars as pl
 
 from tokenaudit.detectors.config import Bands, Flags, Leaderboard
+from tokenaudit.schema import TOKEN_COLUMNS
 
 SEVERITIES: Final = ("none", "low", "medium", "high")
 SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -29,8 +30,9 @@ class DetectorContext:
     """Inputs to every detector.
 
     ``events``: canonical events after the policy's exclusions. ``requests``: only per-request rows
-    (timing needs them). ``developers``: one row per developer with ``team``, ``peer_group``,
-    ``n_peers``, ``total_tokens`` and ``active_days``.
+    (timing needs them), see :func:`sorted_requests`. ``developers``: one row per developer with
+    ``dev`` (null without requests), ``team``, ``peer_group``, ``n_peers``, ``total_tokens`` and
+    ``active_days``.
     """
 
     events: pl.DataFrame
@@ -69,6 +71,35 @@ class Flag:
     reason: str
     evidence: dict[str, Any]
     consider: tuple[str, ...] = field(default_factory=tuple)
+
+
+def sorted_requests(events: pl.DataFrame) -> pl.DataFrame:
+    """Per-request rows with an integer developer code ``dev``, sorted by (dev, timestamp), ties in input order.
+
+    This is the per-event stage's one sort. Timing features (gaps, active minutes, session openers) then
+    need no further sorting or string hashing: each developer's requests are one contiguous, ordered run,
+    so a feature that reads only a developer's own rows gives the same answer on any slice that holds
+    whole developers (the stage can run shard by shard). ``opens_session`` marks each session's first
+    request (null session ids excluded).
+    """
+    requests = events.filter(pl.col("grain") == "request").select(
+        pl.col("developer").cast(pl.Categorical).to_physical().alias("dev"),
+        "developer",
+        "timestamp",
+        "tool",
+        "model",
+        "session_id",
+        "prompt_hash",
+        *TOKEN_COLUMNS,
+    )
+    return requests.sort("dev", "timestamp", maintain_order=True).with_columns(
+        opens_session=pl.col("session_id").is_not_null() & pl.col("session_id").is_first_distinct().over("dev")
+    )
+
+
+def same_developer_as_previous() -> pl.Expr:
+    """True where the row before (in :func:`sorted_requests` order) is the same developer's."""
+    return pl.col("dev") == pl.col("dev").shift(1)
 
 
 def band_severity(value: pl.Expr, bands: Bands) -> pl.Expr:

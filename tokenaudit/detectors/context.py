@@ -29,20 +29,17 @@ _CONTEXT = context_tokens()
 def compute(context: DetectorContext) -> pl.DataFrame:
     """Per developer on their main tool: median context, context per output, their robust z."""
     config = context.flags.context_stuffing
-    per_tool = context.requests.group_by("developer", "tool").agg(
+    per_tool = context.requests.group_by("dev", "tool").agg(
         pl.len().alias("n_requests"),
         _CONTEXT.median().alias("median_context"),
         (_CONTEXT.sum() / pl.col("output_tokens").sum().clip(1)).alias("context_per_output"),
         (_CONTEXT + pl.col("output_tokens")).sum().alias("tool_tokens"),
     )
-    main = (
-        per_tool.sort("tool_tokens", "tool", descending=[True, False])
-        .group_by("developer", maintain_order=True)
-        .first()
-    )
+    main = per_tool.sort("tool_tokens", "tool", descending=[True, False]).group_by("dev", maintain_order=True).first()
     frame = (
-        context.developers.select("developer", "peer_group")
-        .join(main, on="developer", how="left")
+        context.developers.select("developer", "dev", "peer_group")
+        .join(main, on="dev", how="left")
+        .drop("dev")
         .with_columns(
             pl.col("n_requests").fill_null(0),
             robust_z(pl.col("median_context").clip(1).log10(), group="tool").alias("z_context"),

@@ -25,63 +25,52 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
+    same_developer_as_previous,
 )
+from tokenaudit.detectors.config import MachineRegularity
 
 _LOG_BIN = math.log(1.02)
 
 
-def _starts(context: DetectorContext) -> pl.DataFrame:
-    """One row per start (session start, or episode start for developers with few sessions)."""
-    config = context.flags.machine_regularity
-    requests = context.requests.select("developer", "session_id", "timestamp").sort("developer", "timestamp")
-    sessions = (
-        requests.filter(pl.col("session_id").is_not_null())
-        .group_by("developer", "session_id")
-        .agg(pl.col("timestamp").min())
-        .with_columns(kind=pl.lit("session"))
+def _starts(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
+    """One row per start (session start, or episode start for developers with few sessions), in order."""
+    gap = pl.when(same_developer_as_previous()).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True))
+    episode = gap.is_null() | (gap > config.episode_gap_seconds)
+    use_sessions = pl.col("opens_session").sum().over("dev") >= config.min_sessions_for_session_series
+    return requests.filter(pl.when(use_sessions).then(pl.col("opens_session")).otherwise(episode)).select(
+        "dev", "timestamp"
     )
-    gap = pl.col("timestamp").diff().over("developer").dt.total_seconds(fractional=True)
-    episodes = requests.filter(gap.is_null() | (gap > config.episode_gap_seconds)).with_columns(kind=pl.lit("episode"))
-    use_sessions = (
-        sessions.group_by("developer")
-        .len()
-        .filter(pl.col("len") >= config.min_sessions_for_session_series)
-        .select("developer")
-    )
-    return pl.concat(
-        [
-            sessions.join(use_sessions, on="developer", how="semi").select("developer", "timestamp", "kind"),
-            episodes.join(use_sessions, on="developer", how="anti").select("developer", "timestamp", "kind"),
-        ]
-    ).sort("developer", "timestamp")
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: n intervals, CV, A_n, modal-interval share, phase lock, days spanned."""
-    config = context.flags.machine_regularity
+def features(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
+    """Per developer (``dev``) from their own requests (see ``sorted_requests``): interval statistics."""
     intervals = (
-        _starts(context)
-        .with_columns(delta=pl.col("timestamp").diff().over("developer").dt.total_seconds(fractional=True))
+        _starts(requests, config)
+        .with_columns(
+            delta=pl.when(same_developer_as_previous()).then(
+                pl.col("timestamp").diff().dt.total_seconds(fractional=True)
+            )
+        )
         .filter(pl.col("delta") > 1)
         .with_columns(log_bin=(pl.col("delta").log() / _LOG_BIN).floor().cast(pl.Int64))
     )
-    bins = intervals.group_by("developer", "log_bin").len()
+    bins = intervals.group_by("dev", "log_bin").len()
     modal = (
         bins.sort("len", "log_bin", descending=[True, False])
-        .group_by("developer", maintain_order=True)
+        .group_by("dev", maintain_order=True)
         .first()
-        .select("developer", pl.col("log_bin").alias("modal_bin"))
+        .select("dev", pl.col("log_bin").alias("modal_bin"))
     )
     near_modal = (
-        bins.join(modal, on="developer")
+        bins.join(modal, on="dev")
         .filter((pl.col("log_bin") - pl.col("modal_bin")).abs() <= 1)
-        .group_by("developer")
+        .group_by("dev")
         .agg(pl.col("len").sum().alias("near_modal"))
     )
     cv = pl.col("delta").std() / pl.col("delta").mean()
     following = pl.col("delta").shift(-1)
     pair = (pl.col("delta") - following) / (pl.col("delta") + following)
-    stats = intervals.group_by("developer").agg(
+    stats = intervals.group_by("dev").agg(
         pl.len().alias("n_intervals"),
         cv.alias("cv"),
         (3 * pair.pow(2)).mean().alias("local_variation"),
@@ -89,22 +78,27 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         pl.col("delta").median().alias("median_interval_s"),
         pl.col("timestamp").dt.date().n_unique().alias("days"),
     )
+    period = (pl.col("median_interval_s") / 60).round().clip(1) * 60
+    phase = (
+        intervals.join(stats.select("dev", period.alias("period")), on="dev")
+        .with_columns(angle=2 * math.pi * (pl.col("timestamp").dt.epoch("s") % pl.col("period")) / pl.col("period"))
+        .group_by("dev")
+        .agg((pl.col("angle").cos().mean().pow(2) + pl.col("angle").sin().mean().pow(2)).sqrt().alias("phase_lock"))
+    )
+    return stats.join(near_modal, on="dev", how="left").join(phase, on="dev", how="left")
+
+
+def compute(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: n intervals, CV, A_n, modal-interval share, phase lock, days spanned."""
+    config = context.flags.machine_regularity
     n = pl.col("n_intervals").cast(pl.Float64)
     burstiness = ((n + 1).sqrt() * pl.col("cv") - (n - 1).sqrt()) / (
         ((n + 1).sqrt() - 2) * pl.col("cv") + (n - 1).sqrt()
     )
-    period = (pl.col("median_interval_s") / 60).round().clip(1) * 60
-    phase = (
-        intervals.join(stats.select("developer", period.alias("period")), on="developer")
-        .with_columns(angle=2 * math.pi * (pl.col("timestamp").dt.epoch("s") % pl.col("period")) / pl.col("period"))
-        .group_by("developer")
-        .agg((pl.col("angle").cos().mean().pow(2) + pl.col("angle").sin().mean().pow(2)).sqrt().alias("phase_lock"))
-    )
     frame = (
-        context.developers.select("developer", "peer_group")
-        .join(stats, on="developer", how="left")
-        .join(near_modal, on="developer", how="left")
-        .join(phase, on="developer", how="left")
+        context.developers.select("developer", "dev", "peer_group")
+        .join(features(context.requests, config), on="dev", how="left")
+        .drop("dev")
         .with_columns(
             burstiness.alias("burstiness"),
             (pl.col("near_modal").fill_null(0) / pl.col("n_intervals")).alias("modal_share"),

@@ -29,17 +29,31 @@ from tokenaudit.schema import context_tokens
 _CONTEXT = context_tokens()
 
 
+def session_openers(requests: pl.DataFrame) -> pl.DataFrame:
+    """dev, session_id, model and context of each session's first request, and its first prompt hash.
+
+    Sessions come in the order they started, per developer (``sorted_requests`` order).
+    """
+    first_hash = (
+        requests.filter(pl.col("session_id").is_not_null() & pl.col("prompt_hash").is_not_null())
+        .filter(pl.col("session_id").is_first_distinct().over("dev"))
+        .select("dev", "session_id", "prompt_hash")
+    )
+    return (
+        requests.filter(pl.col("opens_session"))
+        .select("dev", "session_id", "model", _CONTEXT.alias("context"))
+        .join(first_hash, on=["dev", "session_id"], how="left", maintain_order="left")
+    )
+
+
 def compute(context: DetectorContext) -> pl.DataFrame:
     """Per developer: repeated-opener share (prompt hashes, else opener signatures), prompt duplicate share."""
     config = context.flags.repetition
-    ordered = context.requests.filter(pl.col("session_id").is_not_null()).sort("timestamp")
-    openers = ordered.group_by("developer", "session_id", maintain_order=True).agg(
-        pl.col("prompt_hash").drop_nulls().first(), pl.col("model").first(), _CONTEXT.first().alias("context")
-    )
+    openers = session_openers(context.requests)
     hashed = openers.filter(pl.col("prompt_hash").is_not_null()).with_columns(
-        seen_before=pl.col("prompt_hash").cum_count().over("developer", "prompt_hash") > 1
+        seen_before=pl.col("prompt_hash").cum_count().over("dev", "prompt_hash") > 1
     )
-    by_hash = hashed.group_by("developer").agg(
+    by_hash = hashed.group_by("dev").agg(
         pl.len().alias("n"),
         pl.col("seen_before").mean().alias("share"),
         (pl.col("prompt_hash").value_counts(sort=True).struct.field("count").head(3).sum() / pl.len()).alias(
@@ -48,9 +62,9 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         pl.lit("prompts").alias("basis"),
     )
     by_signature = (
-        openers.join(by_hash.select("developer"), on="developer", how="anti")
-        .with_columns(seen_before=pl.col("context").cum_count().over("developer", "model", "context") > 1)
-        .group_by("developer")
+        openers.join(by_hash.select("dev"), on="dev", how="anti")
+        .with_columns(seen_before=pl.col("context").cum_count().over("dev", "model", "context") > 1)
+        .group_by("dev")
         .agg(
             pl.len().alias("n"),
             pl.col("seen_before").mean().alias("share"),
@@ -62,13 +76,14 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     )
     prompts = (
         context.requests.filter(pl.col("prompt_hash").is_not_null())
-        .group_by("developer")
+        .group_by("dev")
         .agg((1 - pl.col("prompt_hash").n_unique() / pl.len()).alias("prompt_duplicate_share"))
     )
     frame = (
-        context.developers.select("developer", "peer_group")
-        .join(pl.concat([by_hash, by_signature]), on="developer", how="left")
-        .join(prompts, on="developer", how="left")
+        context.developers.select("developer", "dev", "peer_group")
+        .join(pl.concat([by_hash, by_signature]), on="dev", how="left")
+        .join(prompts, on="dev", how="left")
+        .drop("dev")
         .with_columns(
             pl.col("n").fill_null(0),
             pl.col("share").median().over("peer_group", "basis").alias("peer_median_share"),

@@ -23,6 +23,7 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
+    same_developer_as_previous,
 )
 
 _WINDOW = 8
@@ -40,15 +41,26 @@ def _rest_hours(profile: pl.DataFrame, quiet_share: float) -> pl.DataFrame:
     return longest.group_by("developer").agg(pl.col("len").max().clip(upper_bound=24).alias("rest_hours"))
 
 
+def active_minutes(requests: pl.DataFrame) -> pl.DataFrame:
+    """dev, minute: each distinct minute with a request, from :func:`sorted_requests` order.
+
+    A developer's requests are in time order, so repeated minutes are neighbours: no hashing needed.
+    """
+    minute = pl.col("timestamp").dt.truncate("1m")
+    first_in_minute = ~(same_developer_as_previous() & (minute == minute.shift(1))).fill_null(value=False)
+    return requests.filter(first_in_minute).select("dev", minute.alias("minute"))
+
+
 def compute(context: DetectorContext) -> pl.DataFrame:
     """Per developer: quiet-window share R8, median active hours per day (DAH), active minutes."""
     config = context.flags.no_rest_rhythm
-    minutes = context.requests.select("developer", pl.col("timestamp").dt.truncate("1m").alias("minute")).unique()
-    profile = minutes.group_by("developer", pl.col("minute").dt.hour().alias("hour")).len("active")
+    minutes = active_minutes(context.requests)
+    profile = minutes.group_by("dev", pl.col("minute").dt.hour().alias("hour")).len("active")
     complete = (
-        context.developers.select("developer")
+        context.developers.select("developer", "dev")
         .join(pl.DataFrame({"hour": pl.int_range(0, 24, eager=True).cast(pl.Int8)}), how="cross")
-        .join(profile.with_columns(pl.col("hour").cast(pl.Int8)), on=["developer", "hour"], how="left")
+        .join(profile.with_columns(pl.col("hour").cast(pl.Int8)), on=["dev", "hour"], how="left")
+        .drop("dev")
         .with_columns(pl.col("active").fill_null(0))
     )
     # The 24-hour profile is circular: append hours 0..6 after 23 and take every 8-hour rolling sum.
@@ -62,19 +74,22 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         pl.col("window").min().alias("quiet_minutes"),
         pl.col("hour").get(pl.col("window").arg_min()).alias("quiet_end_hour"),
     )
-    daily_hours = (
-        minutes.group_by("developer", pl.col("minute").dt.date().alias("day"))
-        .agg(pl.col("minute").dt.hour().n_unique().alias("hours"))
-        .group_by("developer")
-        .agg(pl.col("hours").median().alias("active_hours"), pl.len().alias("days"))
+    per_developer = (
+        minutes.group_by("dev", pl.col("minute").dt.date().alias("day"))
+        .agg(pl.col("minute").dt.hour().n_unique().alias("hours"), pl.len().alias("minutes"))
+        .group_by("dev")
+        .agg(
+            pl.col("hours").median().alias("active_hours"),
+            pl.len().alias("days"),
+            pl.col("minutes").sum().cast(pl.UInt32).alias("active_minutes"),
+        )
     )
-    totals = minutes.group_by("developer").len("active_minutes")
     rest = _rest_hours(complete, config.quiet_hour_share)
     frame = (
-        context.developers.select("developer", "peer_group")
+        context.developers.select("developer", "dev", "peer_group")
+        .join(per_developer, on="dev", how="left")
+        .drop("dev")
         .join(quiet, on="developer", how="left")
-        .join(daily_hours, on="developer", how="left")
-        .join(totals, on="developer", how="left")
         .join(rest, on="developer", how="left")
         .with_columns(
             (pl.col("quiet_minutes") / pl.col("active_minutes")).alias("quiet_share"),
