@@ -83,8 +83,9 @@ def _price_key(names: list[str]) -> pl.Expr:
 def apply_prices(events: pl.LazyFrame, overrides: Mapping[str, ModelPrice]) -> pl.LazyFrame:
     """Fill ``cost_usd`` where the export had none and the model has a known price.
 
-    Prices are looked up per distinct model name and mapped onto the rows, rather than joined: a join
-    would copy every column of every event (twice) to add four numbers.
+    Prices are looked up per distinct model name, and each row takes its model's position in that short
+    list (one hash lookup per row); the four prices are then gathered by position. A join would copy every
+    column of every event to add four numbers.
     """
     table = price_table(overrides)
     models = (
@@ -93,10 +94,12 @@ def apply_prices(events: pl.LazyFrame, overrides: Mapping[str, ModelPrice]) -> p
         .with_columns(price_model=_price_key(table["price_model"].to_list()))
         .join(table, on="price_model", how="inner")
     )
-    names = models["model"]
+    position = pl.col("model").replace_strict(
+        models["model"], pl.int_range(models.height, eager=True), default=None, return_dtype=pl.Int64
+    )
 
     def price(column: str) -> pl.Expr:
-        return pl.col("model").replace_strict(names, models[column], default=None, return_dtype=pl.Float64)
+        return pl.lit(models[column]).gather(pl.col("_price_position"))
 
     # A row without tokens (a request billed per request, a day of counts only) has nothing for a per-token
     # price to price: its cost is unknown, not $0.
@@ -109,4 +112,8 @@ def apply_prices(events: pl.LazyFrame, overrides: Mapping[str, ModelPrice]) -> p
         )
         / 1_000_000
     )
-    return events.with_columns(pl.coalesce("cost_usd", computed).alias("cost_usd"))
+    return (
+        events.with_columns(position.alias("_price_position"))
+        .with_columns(pl.coalesce("cost_usd", computed).alias("cost_usd"))
+        .drop("_price_position")
+    )

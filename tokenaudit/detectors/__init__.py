@@ -21,7 +21,6 @@ from tokenaudit.detectors.base import (
     Detector,
     DetectorContext,
     Flag,
-    same_developer_as_previous,
     sorted_requests,
 )
 from tokenaudit.detectors.config import Flags, Leaderboard
@@ -84,8 +83,7 @@ def build_context(
         & ~pl.col("model").fill_null("").is_in(flags.ignore_models)
         & ((pl.col("grain") != "request") | (total_tokens() >= flags.min_request_tokens))
     )
-    requests = sorted_requests(kept)
-    codes = requests.filter(~same_developer_as_previous().fill_null(value=False)).select("developer", "dev")
+    requests, codes = sorted_requests(kept)
     people = (
         kept.group_by("developer")
         .agg(total_tokens().sum(), local_day(timezone).n_unique().alias("active_days"))

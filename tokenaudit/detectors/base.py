@@ -73,28 +73,28 @@ class Flag:
     consider: tuple[str, ...] = field(default_factory=tuple)
 
 
-def sorted_requests(events: pl.DataFrame) -> pl.DataFrame:
-    """Per-request rows with an integer developer code ``dev``, sorted by (dev, timestamp), ties in input order.
+def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per-request rows with an integer developer code ``dev``, sorted by (dev, timestamp), ties in input order;
+    and the codes (developer, dev).
 
     This is the per-event stage's one sort. Timing features (gaps, active minutes, session openers) then
     need no further sorting or string hashing: each developer's requests are one contiguous, ordered run,
     so a feature that reads only a developer's own rows gives the same answer on any slice that holds
     whole developers (the stage can run shard by shard). ``opens_session`` marks each session's first
-    request (null session ids excluded).
+    request (null session ids excluded). Codes are local to this call (Polars numbers categories per cast).
     """
-    requests = events.filter(pl.col("grain") == "request").select(
-        pl.col("developer").cast(pl.Categorical).to_physical().alias("dev"),
-        "developer",
-        "timestamp",
-        "tool",
-        "model",
-        "session_id",
-        "prompt_hash",
-        *TOKEN_COLUMNS,
+    coded = events.filter(pl.col("grain") == "request").with_columns(
+        pl.col("developer").cast(pl.Categorical).to_physical().alias("dev")
     )
-    return requests.sort("dev", "timestamp", maintain_order=True).with_columns(
-        opens_session=pl.col("session_id").is_not_null() & pl.col("session_id").is_first_distinct().over("dev")
+    codes = coded.group_by("dev").agg(pl.col("developer").first())
+    requests = (
+        coded.select("dev", "timestamp", "tool", "model", "session_id", "prompt_hash", *TOKEN_COLUMNS)
+        .sort("dev", "timestamp", maintain_order=True)
+        .with_columns(
+            opens_session=pl.col("session_id").is_not_null() & pl.col("session_id").is_first_distinct().over("dev")
+        )
     )
+    return requests, codes
 
 
 def same_developer_as_previous() -> pl.Expr:

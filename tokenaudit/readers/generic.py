@@ -133,7 +133,8 @@ class GenericReader:
             )
         ).with_columns(dedup_key=_dedup_key())
         try:
-            return events.collect(), pl.concat([line_rejects, rejects.collect()], how="vertical")
+            good_rows, bad_rows = pl.collect_all([events, rejects])
+            return good_rows, pl.concat([line_rejects, bad_rows], how="vertical")
         except pl.exceptions.PolarsError as exc:
             msg = f"{source.name}: cannot read as {kind}: {str(exc).splitlines()[0]}"
             raise InputError(msg) from None
@@ -214,8 +215,6 @@ def _dedup_key() -> pl.Expr:
     content = pl.struct(
         "timestamp", "developer", "tool", "model", "session_id", *TOKEN_COLUMNS, "cost_usd", "requests"
     ).hash(seed=0)
-    return (
-        pl.when(pl.col("request_id").is_not_null())
-        .then(pl.lit("rid:") + pl.col("request_id"))
-        .otherwise(pl.lit("row:") + content.cast(pl.String))
-    )
+    # Masked before the cast: Polars computes every branch on every row, and rows with an id need no text.
+    row_key = pl.lit("row:") + pl.when(pl.col("request_id").is_null()).then(content).cast(pl.String)
+    return pl.coalesce(pl.lit("rid:") + pl.col("request_id"), row_key)
