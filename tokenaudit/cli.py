@@ -46,7 +46,6 @@ from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render as render_csv
 from tokenaudit.render.explain import explain_data, explain_text
 from tokenaudit.render.json_format import render as render_json
-from tokenaudit.render.page import render_html, render_markdown
 from tokenaudit.report import (
     Document,
     TableView,
@@ -520,6 +519,9 @@ def report_command(
         data["report"]["generated_at"] = _generated_at()
         if scrubber is not None:
             data = scrubber.scrub(data)
+        # Imported here: matplotlib takes most of a second to load, and only report pages draw charts.
+        from tokenaudit.render.page import render_html, render_markdown
+
         if page_format is PageFormat.JSON:
             text = render_json(data)
         elif page_format is PageFormat.HTML:

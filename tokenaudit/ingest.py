@@ -144,7 +144,7 @@ def load_events(
         )
         .sort("source_file")
     )
-    unique = deduplicate(raw.lazy()).collect(engine="in-memory")
+    unique = deduplicate(raw.lazy()).drop("dedup_key").collect(engine="in-memory")
     del raw  # the raw rows (every streamed line, every copy) are the largest frame: free them early
     resolved_events = resolve_identities_and_price(unique.lazy(), policy).collect(engine="in-memory")
     del unique
@@ -166,7 +166,7 @@ def load_events(
         skipped_files=resolved.skipped,
         encoding_repaired=list(repaired),
     )
-    events = inside.select(*EVENT_SCHEMA).drop("dedup_key")
+    events = inside.select(name for name in EVENT_SCHEMA if name != "dedup_key")
     return LoadedEvents(events=events, rejects=rejects, quality=quality, period=period)
 
 

@@ -74,7 +74,7 @@ def read_sources(sources: Sequence[Source], context: ReadContext, input_format: 
         reader = forced or detect(source, context)
         batches.setdefault(reader.name, (reader, []))[1].append(source)
     results = [_read_batch(reader, batch, context) for reader, batch in batches.values()]
-    events = pl.concat([empty_events(), *(result.events for result in results)], how="vertical")
+    events = pl.concat([result.events for result in results] or [empty_events()], how="vertical")
     rejects = pl.concat([empty_rejects(), *(result.rejects for result in results)], how="vertical")
     repaired = tuple(name for result in results for name in result.repaired)
     return ReadResult(events=events, rejects=rejects, repaired=repaired)
