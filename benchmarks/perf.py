@@ -620,7 +620,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "# Benchmark results\n\n"
             f"Machine: {machine()}.\n\n"
             f"Median wall time and peak RSS of {args.repeat} alternating runs; load average (1 min) during the runs: "
-            f"median {statistics.median(loads):.1f}, max {max(loads):.1f} (other jobs shared the machine).\n\n"
+            f"median {statistics.median(loads):.1f}, max {max(loads):.1f} (2 cores: 2 is this benchmark alone).\n\n"
             f"Command: `python benchmarks/perf.py {' '.join(argv)}`\n\n{text}\n\n{notes}",
             encoding="utf-8",
         )
