@@ -12,6 +12,17 @@ from typer.testing import CliRunner, Result
 from tokenaudit.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE = Path(__file__).parent.parent / "sample_data"
+SAMPLE_ARGS = (
+    str(SAMPLE / "events.csv"),
+    "--policy",
+    str(SAMPLE / "policy.yaml"),
+    "--outcomes",
+    str(SAMPLE / "prs.json"),
+    "--outcomes",
+    str(SAMPLE / "jira.csv"),
+)
+"""The bundled sample organisation with its policy and both outcome exports (the README's first command)."""
 
 
 @pytest.fixture(autouse=True)

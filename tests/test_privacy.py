@@ -7,22 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import SAMPLE, SAMPLE_ARGS, run_cli
 
 from tokenaudit.privacy import KEY_VARIABLE, pseudonym
 
-SAMPLE = Path(__file__).parent.parent / "sample_data"
-AUDIT = (
-    "audit",
-    str(SAMPLE / "events.csv"),
-    "--policy",
-    str(SAMPLE / "policy.yaml"),
-    "--outcomes",
-    str(SAMPLE / "prs.json"),
-    "--outcomes",
-    str(SAMPLE / "jira.csv"),
-    "--pseudonymize",
-)
+AUDIT = ("audit", *SAMPLE_ARGS, "--pseudonymize")
 
 
 def _real_names() -> set[str]:

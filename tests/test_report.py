@@ -7,18 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import SAMPLE, SAMPLE_ARGS, run_cli
 
-SAMPLE = Path(__file__).parent.parent / "sample_data"
-ARGS = (
-    str(SAMPLE / "events.csv"),
-    "--policy",
-    str(SAMPLE / "policy.yaml"),
-    "--outcomes",
-    str(SAMPLE / "prs.json"),
-    "--outcomes",
-    str(SAMPLE / "jira.csv"),
-)
+ARGS = SAMPLE_ARGS
 
 
 @pytest.fixture(scope="module")

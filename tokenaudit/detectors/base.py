@@ -102,6 +102,11 @@ def same_developer_as_previous() -> pl.Expr:
     return pl.col("dev") == pl.col("dev").shift(1)
 
 
+def seconds_since_previous() -> pl.Expr:
+    """Seconds since the same developer's previous row (null on their first), in :func:`sorted_requests` order."""
+    return pl.when(same_developer_as_previous()).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True))
+
+
 def band_severity(value: pl.Expr, bands: Bands) -> pl.Expr:
     """0–3 from the statistic and its bands; bands may run upwards or downwards."""
     if bands.high >= bands.low:

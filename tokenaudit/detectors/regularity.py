@@ -25,7 +25,7 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
-    same_developer_as_previous,
+    seconds_since_previous,
 )
 from tokenaudit.detectors.config import MachineRegularity
 
@@ -34,7 +34,7 @@ _LOG_BIN = math.log(1.02)
 
 def _starts(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
     """One row per start (session start, or episode start for developers with few sessions), in order."""
-    gap = pl.when(same_developer_as_previous()).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True))
+    gap = seconds_since_previous()
     episode = gap.is_null() | (gap > config.episode_gap_seconds)
     use_sessions = pl.col("opens_session").sum().over("dev") >= config.min_sessions_for_session_series
     return requests.filter(pl.when(use_sessions).then(pl.col("opens_session")).otherwise(episode)).select(
@@ -46,11 +46,7 @@ def features(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
     """Per developer (``dev``) from their own requests (see ``sorted_requests``): interval statistics."""
     intervals = (
         _starts(requests, config)
-        .with_columns(
-            delta=pl.when(same_developer_as_previous()).then(
-                pl.col("timestamp").diff().dt.total_seconds(fractional=True)
-            )
-        )
+        .with_columns(delta=seconds_since_previous())
         .filter(pl.col("delta") > 1)
         .with_columns(log_bin=(pl.col("delta").log() / _LOG_BIN).floor().cast(pl.Int64))
     )
