@@ -10,6 +10,7 @@ import polars as pl
 from tokenaudit.errors import InputError, UsageError
 from tokenaudit.readers.anthropic import AnthropicMessagesUsageReader, ClaudeCodeAnalyticsReader
 from tokenaudit.readers.base import Detection, ReadContext, Reader, ReadResult
+from tokenaudit.readers.bedrock import BedrockInvocationLogReader
 from tokenaudit.readers.claude_code import ClaudeCodeReader
 from tokenaudit.readers.codex import CodexReader
 from tokenaudit.readers.copilot import CopilotUsageReader
@@ -33,6 +34,7 @@ READERS: tuple[Reader, ...] = (
     CursorDailyUsageReader(),
     CursorCsvReader(),
     CopilotUsageReader(),
+    BedrockInvocationLogReader(),
     GenericReader(),
 )
 """Most specific first: the generic reader, which only needs column names, comes last."""
