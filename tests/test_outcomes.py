@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from math import sqrt
 from pathlib import Path
 
 import polars as pl
@@ -10,7 +11,7 @@ from conftest import FIXTURES, by_developer, run_cli, run_json
 
 from tokenaudit.errors import InputError
 from tokenaudit.outcomes.config import OutcomesConfig
-from tokenaudit.outcomes.read import read_outcomes, weighted_values
+from tokenaudit.outcomes.read import read_outcomes, unsized_outcomes, weighted_values
 
 OUT = FIXTURES / "outcomes"
 ALL = [str(OUT / name) for name in ("gh_pr_list.json", "gh_pr_list_overlap.json", "rest_pulls.json")]
@@ -27,6 +28,11 @@ identities:
     team: web
     aliases: [carl@acme.com]
 """
+
+
+def _effort(lines: float) -> float:
+    """The README's PR effort: sqrt(L)·L/(L + 20) above 2 lines, else 0."""
+    return sqrt(lines) * lines / (lines + 20) if lines > 2 else 0.0
 
 
 def _counts(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
@@ -81,12 +87,44 @@ def test_generic_outcomes_dedup_on_item_or_identical_rows_and_reject_bad_dates()
     assert read.rejects["source_line"][0] == 6
 
 
-def test_size_weighting_is_relative_to_the_median_and_clipped() -> None:
-    read = read_outcomes([str(OUT / "jira.csv")], OutcomesConfig(size_weighting=True), "UTC")
-    values = weighted_values(read.outcomes, OutcomesConfig(size_weighting=True))
+def test_tickets_weigh_by_story_points_relative_to_the_typical_ticket() -> None:
+    read = read_outcomes([str(OUT / "jira.csv")], OutcomesConfig(), "UTC")
+    values = weighted_values(read.outcomes, OutcomesConfig())
     tickets = values.filter(pl.col("kind") == "closed_ticket").sort("item")
-    # Story points 5, none, 2: median 3.5, so 5 -> 5/3.5, none -> 1, 2 -> 2/3.5.
+    # Story points 5 (Bo Lee), none (Bo Lee), 2 (Ana D): per-person medians 5 and 2, typical 3.5.
     assert tickets["value"].to_list() == pytest.approx([5 / 3.5, 1.0, 2 / 3.5])
+    assert unsized_outcomes(read.outcomes) == {"closed_ticket": 1}
+    counted = weighted_values(read.outcomes, OutcomesConfig(size_weighting=False))
+    assert counted.filter(pl.col("kind") == "closed_ticket")["value"].to_list() == [1.0, 1.0, 1.0]
+
+
+def _prs(sizes: dict[str, list[int]]) -> pl.DataFrame:
+    rows = [(who, "merged_pr", 1, float(size)) for who, listed in sizes.items() for size in listed]
+    return pl.DataFrame(rows, schema=["developer", "kind", "count", "size"], orient="row")
+
+
+def test_pull_requests_weigh_by_effort_with_a_floor_and_diminishing_returns() -> None:
+    prs = _prs({"farmer": [1] * 60 + [2] * 10, "refactor": [3000, 2500, 4000], "ann": [100, 120, 80], "bo": [100]})
+    values = weighted_values(prs, OutcomesConfig()).group_by("developer").agg(pl.col("value").sum())
+    total = dict(values.iter_rows())
+    # Typical PR: the median of per-person medians (1.5, 3000, 100, 100) = 100 lines, worth exactly one.
+    assert total["bo"] == pytest.approx(1.0)
+    assert total["ann"] == pytest.approx((_effort(100) + _effort(120) + _effort(80)) / _effort(100))
+    # Seventy PRs of one or two lines are worth nothing; three huge PRs are worth about twenty typical ones.
+    assert total["farmer"] == 0.0
+    assert total["refactor"] == pytest.approx(sum(_effort(n) for n in (3000, 2500, 4000)) / _effort(100))
+    assert 19 < total["refactor"] < 21
+    # Splitting a 100-line PR into ten 10-line PRs does not pay much (ten PRs worth ~1.3 typical ones).
+    assert 10 * _effort(10) / _effort(100) < 1.3
+
+
+def test_unsized_pull_requests_count_as_typical_and_are_reported() -> None:
+    prs = pl.DataFrame(
+        {"developer": ["ann", "bo", "cy"], "kind": ["merged_pr"] * 3, "count": [1] * 3, "size": [100.0, 40.0, None]}
+    )
+    values = dict(weighted_values(prs, OutcomesConfig()).select("developer", "value").iter_rows())
+    assert values == pytest.approx({"ann": _effort(100) / _effort(70), "bo": _effort(40) / _effort(70), "cy": 1.0})
+    assert unsized_outcomes(prs) == {"merged_pr": 1}
 
 
 def test_an_unrecognised_file_names_the_formats_expected(tmp_path: Path) -> None:
@@ -116,6 +154,11 @@ def _usage(tmp_path: Path) -> tuple[str, str]:
     return str(events), str(policy)
 
 
+BO_SCORE = (_effort(32) + _effort(80)) / _effort(154) + 1 + 0.5 * (5 / 3.5 + 1) - 2 - 1
+"""bo's outcome score from the fixtures: PRs of 32 and 80 lines (typical 154) and one unsized REST PR,
+tickets of 5 points and unsized (typical 3.5), an incident (-2) and a revert (-1)."""
+
+
 def _outcome_args() -> list[str]:
     names = ("gh_pr_list.json", "gh_pr_list_overlap.json", "rest_pulls.json", "jira.csv", "incidents.csv")
     return [arg for name in names for arg in ("--outcomes", str(OUT / name))]
@@ -132,7 +175,8 @@ def test_audit_joins_outcomes_by_identity_and_lists_what_did_not_join(tmp_path: 
         "merged_pr": 1,
         "revert": 1,
         "review": 3,
-        "score": -0.5,
+        # Typical PR 154 lines (ana's 252, bo's median of 32 and 80); typical ticket 3.5 points.
+        "score": round(_effort(252) / _effort(154) + 0.5 * 2 / 3.5 - 1 - 1, 4),
     }
     assert people["bo"]["outcomes"] == {
         "closed_ticket": 2,
@@ -141,7 +185,8 @@ def test_audit_joins_outcomes_by_identity_and_lists_what_did_not_join(tmp_path: 
         "merged_pr": 3,
         "revert": 1,
         "review": 0,
-        "score": 1.0,
+        # web#13 comes from the REST list, which has no sizes: one typical PR.
+        "score": round(BO_SCORE, 4),
     }
     assert people["carl"]["outcomes"]["score"] == 0
     quality = document["data_quality"]["outcomes"]
@@ -151,6 +196,9 @@ def test_audit_joins_outcomes_by_identity_and_lists_what_did_not_join(tmp_path: 
     assert quality["bot_prs_ignored"] == 2
     assert quality["unassigned_issues"] == 1
     assert quality["kinds_without_weight"] == ["review"]
+    # web#13 (REST list) has no lines changed, PAY-313 no story points: each counts as one typical outcome.
+    assert quality["size_weighting"] is True
+    assert quality["unsized"] == {"closed_ticket": 1, "merged_pr": 1}
     assert quality["window"] == ["2026-03-01", "2026-03-21"]
     for person in people.values():
         assert person["ranking_status"] == "ranked"
@@ -244,7 +292,7 @@ def test_explain_shows_outcomes_and_the_adjusted_rank(tmp_path: Path) -> None:
     header, outcomes = result.stdout.splitlines()[:2]
     audit = by_developer(run_json("audit", events, "--policy", policy, *_outcome_args()))
     assert header.endswith(f"adjusted rank {audit['bo']['rank']['adjusted']} of 3")
-    assert outcomes == "Outcomes: closed_ticket 2, incident 1, merged_pr 3, revert 1 (score 1)"
+    assert outcomes == f"Outcomes: closed_ticket 2, incident 1, merged_pr 3, revert 1 (score {BO_SCORE:g})"
 
 
 def test_generic_outcomes_read_from_parquet_as_from_csv(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from tokenaudit.detectors import Findings, build_context, run_detectors
 from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents
 from tokenaudit.metrics import local_day, totals, usage_aggregates
-from tokenaudit.outcomes.read import OutcomeRead, weighted_values
+from tokenaudit.outcomes.read import OutcomeRead, unsized_outcomes, weighted_values
 from tokenaudit.policy import Policy
 from tokenaudit.ranking import RankingFit, exposure_mtok, rank_developers
 
@@ -33,6 +33,9 @@ class OutcomeJoin:
     """Audited developers with no outcome at all: often an alias missing from the identity map."""
     outside_window: int
     window: tuple[dt.date, dt.date]
+    size_weighting: bool = False
+    unsized: dict[str, int] = field(default_factory=dict)
+    """Merged PRs and closed tickets without a size (counted as one typical outcome each), per kind."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,16 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
     inside = resolved.filter(local.is_between(first, last))
     users = set(loaded.events["developer"].unique().to_list())
     named = set(inside["developer"].unique().to_list())
+    audited = inside.filter(pl.col("developer").is_in(list(users)))
     return OutcomeJoin(
-        outcomes=weighted_values(inside.filter(pl.col("developer").is_in(list(users))), policy.outcomes),
+        outcomes=weighted_values(audited, policy.outcomes),
         read=read,
         unmatched=sorted(named - users),
         without_outcomes=sorted(users - named),
         outside_window=resolved.height - inside.height,
         window=(first, last),
+        size_weighting=policy.outcomes.size_weighting,
+        unsized=unsized_outcomes(audited) if policy.outcomes.size_weighting else {},
     )
 
 

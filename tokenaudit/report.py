@@ -216,6 +216,8 @@ def _outcome_quality(result: AuditResult) -> dict[str, Any]:
             "unassigned_issues": read.unassigned_issues,
             "unlinked_reverts": read.unlinked_reverts,
             "kinds_without_weight": _unweighted(result),
+            "size_weighting": joined.size_weighting,
+            "unsized": joined.unsized,
         }
     }
 
@@ -250,6 +252,9 @@ def outcome_notes(result: AuditResult) -> list[str]:
         notes.append(f"{_plural(read.unassigned_issues, 'unassigned issue')} credited to nobody")
     if read.unlinked_reverts:
         notes.append(f"{_plural(read.unlinked_reverts, 'revert')} not linked to the PR they revert")
+    for kind, missing in joined.unsized.items():
+        what = "lines changed (additions/deletions)" if kind == "merged_pr" else "story points"
+        notes.append(f"{_plural(missing, kind)} without {what}: each counted as one typical {kind}")
     return notes
 
 

@@ -17,9 +17,16 @@ class OutcomesConfig(BaseModel):
 
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     """Points per outcome kind; kinds from generic exports (``review``, ``incident``…) get theirs here."""
-    size_weighting: bool = False
-    """Weight merged PRs by lines changed and closed tickets by story points, relative to the median
-    (clipped to 0.25–4×), instead of counting each as one."""
+    size_weighting: bool = True
+    """Weigh outcomes instead of counting them: a merged PR by its effort (lines changed, with a floor and
+    diminishing returns), a closed ticket by its story points; both relative to the typical one, so a
+    typical PR or ticket is still worth one. Exports without sizes fall back to counts (data quality says so)."""
+    tiny_pr_lines: Annotated[int, Field(ge=0)] = 2
+    """A merged PR changing at most this many lines (additions + deletions) is worth nothing."""
+    small_pr_lines: Annotated[float, Field(gt=0)] = 20.0
+    """Below about this many lines a PR's worth fades faster than its size, so splitting work into many
+    small PRs does not pay; above it, worth grows with the square root of size (a huge PR is not sunk,
+    nor does it dominate)."""
     outcome_lag_days: Annotated[int, Field(ge=0, le=365)] = 14
     """Outcomes this many days after the period still count: a PR merges days after its tokens."""
     defect_issue_types: list[str] = Field(default_factory=lambda: ["Bug"])

@@ -29,15 +29,20 @@ NAME = "github_prs"
 TITLE = "GitHub pull requests"
 EXPORTED_BY = (
     "gh pr list --state all --limit 5000 --json number,url,author,state,createdAt,mergedAt,closedAt,"
-    "additions,deletions,labels,title,body  |  gh api --paginate 'repos/OWNER/REPO/pulls?state=all&per_page=100'"
+    "additions,deletions,changedFiles,mergedBy,reviewDecision,reviews,labels,title,body  |  "
+    "gh api --paginate 'repos/OWNER/REPO/pulls?state=all&per_page=100' (no sizes: see the README)"
 )
 
 _LOGIN = pl.Struct({"login": pl.String, "is_bot": pl.Boolean, "type": pl.String})
 _PR_SCHEMA: dict[str, pl.DataType] = {
     **{name: pl.String() for name in ("number", "url", "html_url", "title", "body")},
-    **{name: pl.String() for name in ("mergedAt", "merged_at", "additions", "deletions")},
+    **dict.fromkeys(("mergedAt", "merged_at", "createdAt", "created_at", "reviewDecision"), pl.String()),
+    **dict.fromkeys(("additions", "deletions", "changedFiles", "changed_files"), pl.String()),
     "author": _LOGIN,
     "user": _LOGIN,
+    "mergedBy": _LOGIN,
+    "merged_by": _LOGIN,
+    "reviews": pl.List(pl.Struct({"author": _LOGIN, "state": pl.String})),
     "labels": pl.List(pl.Struct({"name": pl.String})),
 }
 _REPO_FROM_URL = r"github[^/]*/([^/]+/[^/]+)/pull/\d+"
@@ -104,17 +109,30 @@ def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> Pul
     )
     url = pl.coalesce("html_url", "url")
     merged_at = coerce.timestamp("merged_raw", "UTC", field="mergedAt")
+    opened_at = coerce.timestamp("opened_raw", "UTC", field="createdAt")
     number = coerce.count("number")
+    reviewers = pl.col("reviews").list.eval(pl.element().struct.field("author").struct.field("login"))
+    reviewed_by_others = reviewers.list.set_difference(pl.concat_list(login)).list.len() > 0
     merged = raw.with_columns(
         login=login,
         bot=bot,
         repo=url.str.extract(_REPO_FROM_URL, 1),
         merged_raw=pl.coalesce("mergedAt", "merged_at"),
+        opened_raw=pl.coalesce("createdAt", "created_at"),
         size=pl.col("additions").cast(pl.Float64, strict=False) + pl.col("deletions").cast(pl.Float64, strict=False),
+        files=pl.coalesce("changedFiles", "changed_files").cast(pl.Int64, strict=False),
+        merged_by=pl.coalesce(pl.col("mergedBy").struct.field("login"), pl.col("merged_by").struct.field("login")),
+        # Unknown (null) unless the export has review fields: the REST list has none.
+        reviewed=pl.when(pl.col("reviews").is_not_null() | pl.col("reviewDecision").is_not_null()).then(
+            (pl.col("reviewDecision") == "APPROVED").fill_null(False) | reviewed_by_others.fill_null(False)
+        ),
         label_names=pl.col("labels").list.eval(pl.element().struct.field("name").str.to_lowercase()),
     ).filter(pl.col("merged_raw").is_not_null())
-    checked = coerce.with_staged(merged, merged_at).with_columns(
-        merged=merged_at.value, number=number.value, reason=pl.coalesce(number.problem, merged_at.problem)
+    checked = coerce.with_staged(merged, merged_at, opened_at).with_columns(
+        merged=merged_at.value,
+        opened=opened_at.value,
+        number=number.value,
+        reason=pl.coalesce(number.problem, merged_at.problem),
     )
     rejects = checked.filter(pl.col("reason").is_not_null()).select(
         "source_file",
@@ -180,6 +198,10 @@ def _outcomes(prs: pl.DataFrame, rejects: pl.DataFrame, config: OutcomesConfig) 
                 pl.col("merged").alias("timestamp"),
                 pl.lit("merged_pr").alias("kind"),
                 "size",
+                "files",
+                "opened",
+                "merged_by",
+                "reviewed",
                 "item",
                 "source_file",
                 "source_line",

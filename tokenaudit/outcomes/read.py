@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import polars as pl
 
@@ -88,13 +89,66 @@ def read_outcomes(
     )
 
 
-def weighted_values(outcomes: pl.DataFrame, config: OutcomesConfig) -> pl.DataFrame:
-    """Add ``value``: the count, or with ``size_weighting`` the count times size relative to the kind's median.
+MAX_TICKET_POINTS_RATIO: Final = 4.0
+"""A closed ticket is worth at most this many typical tickets (an epic closed as one ticket)."""
+SIZED_KINDS: Final = ("merged_pr", "closed_ticket")
+"""Kinds whose ``size`` weighs them: lines changed for PRs, story points for tickets."""
 
-    Relative to the median keeps a typical PR or ticket worth one, so weights mean the same either way;
-    the clip to 0.25–4× stops one giant PR (a vendored dependency, a generated file) from dominating.
+
+def pr_effort(lines: pl.Expr, config: OutcomesConfig) -> pl.Expr:
+    """A PR's effort from its lines changed: zero up to ``tiny_pr_lines``, then sqrt(L)·L/(L + small_pr_lines).
+
+    The square root gives diminishing returns (a 3,000-line refactor is worth about 5 typical PRs, not 30);
+    the ramp L/(L + small) makes small PRs worth less than their square root, so ten 10-line PRs are worth
+    about one 100-line PR and splitting work to farm the count does not pay.
+    """
+    return (
+        pl.when(lines > config.tiny_pr_lines)
+        .then(lines.sqrt() * lines / (lines + config.small_pr_lines))
+        .otherwise(0.0)
+    )
+
+
+def typical_sizes(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """Per sized kind: the median over developers of each developer's median size (one vote per person,
+    so someone with sixty tiny PRs cannot drag the typical PR down to their size)."""
+    return (
+        outcomes.filter(pl.col("kind").is_in(SIZED_KINDS) & pl.col("size").is_not_null())
+        .group_by("kind", "developer")
+        .agg(pl.col("size").median())
+        .group_by("kind")
+        .agg(pl.col("size").median().alias("typical_size"))
+    )
+
+
+def weighted_values(outcomes: pl.DataFrame, config: OutcomesConfig) -> pl.DataFrame:
+    """Add ``value``: the outcome weighed by its size relative to the typical one of its kind, or the count.
+
+    Merged PRs weigh by :func:`pr_effort` over the effort of the typical PR; closed tickets by story points
+    over the typical ticket's (at most ``MAX_TICKET_POINTS_RATIO``). A PR or ticket without a size counts
+    as one typical outcome, and so do all of them without ``size_weighting``.
     """
     if not config.size_weighting:
         return outcomes.with_columns(value=pl.col("count").cast(pl.Float64))
-    relative = (pl.col("size") / pl.col("size").median().over("kind")).clip(0.25, 4.0).fill_nan(None).fill_null(1.0)
-    return outcomes.with_columns(value=pl.col("count") * relative)
+    size, typical = pl.col("size"), pl.col("typical_size")
+    typical_effort = pr_effort(typical, config)
+    relative = (
+        pl.when(size.is_null())
+        .then(1.0)
+        .when((pl.col("kind") == "merged_pr") & (typical_effort > 0))
+        .then(pr_effort(size, config) / typical_effort)
+        .when((pl.col("kind") == "closed_ticket") & (typical > 0))
+        .then((size / typical).clip(0.0, MAX_TICKET_POINTS_RATIO))
+        .otherwise(1.0)
+    )
+    return (
+        outcomes.join(typical_sizes(outcomes), on="kind", how="left")
+        .with_columns(value=pl.col("count") * relative)
+        .drop("typical_size")
+    )
+
+
+def unsized_outcomes(outcomes: pl.DataFrame) -> dict[str, int]:
+    """Merged PRs and closed tickets without a size, per kind (they count as one typical outcome each)."""
+    missing = outcomes.filter(pl.col("kind").is_in(SIZED_KINDS) & pl.col("size").is_null())
+    return dict(sorted(missing.group_by("kind").agg(pl.len()).iter_rows()))

@@ -15,11 +15,17 @@ OUTCOME_SCHEMA: Final[dict[str, pl.DataType]] = {
     "count": pl.Int64(),
     "size": pl.Float64(),
     "item": pl.String(),
+    "files": pl.Int64(),
+    "opened": UTC_DATETIME,
+    "merged_by": pl.String(),
+    "reviewed": pl.Boolean(),
     "source_file": pl.String(),
     "source_line": pl.Int64(),
 }
 """``kind``: merged_pr, closed_ticket, defect, revert, incident or any kind of a generic export.
 ``count``: how many (1 per PR or ticket). ``size``: lines changed or story points, when known.
+``files``, ``opened``, ``merged_by``, ``reviewed``: PR details when the export has them (files changed,
+creation time, who merged, reviewed or approved by someone else), for the outcome-gaming detector.
 ``item``: the natural key (``acme/payments#482``, ``PAY-311``) that makes overlapping exports count once.
 ``source_line``: the line of a CSV/JSON Lines file, or the record number inside a JSON array."""
 
