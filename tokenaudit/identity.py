@@ -2,11 +2,14 @@
 
 The policy's ``identities:`` section is the map. Matching is case-insensitive and ignores surrounding
 white space. A name that matches nothing keeps its original spelling and is listed as unmatched in the
-report's data-quality section: it is never dropped or merged by guesswork.
+report's data-quality section: it is never dropped or merged by guesswork. AWS caller ARNs (Bedrock) match
+by the whole ARN or, failing that, by their session or IAM user name; the policy's ``agents:`` rules map
+agent identities to the person or team they act for before any of this.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -14,36 +17,94 @@ import polars as pl
 from tokenaudit.errors import InputError, PolicyError
 from tokenaudit.policy import Identity, Policy
 
+_ARN_PRINCIPAL = re.compile(r"^arn:aws[\w-]*:(?:sts|iam)::\d*:(?:assumed-role/[^/]+/|user/(?:[^/]+/)*)([^/]+)$")
+"""An AWS caller ARN: the session name of an assumed role (an SSO user's e-mail) or the IAM user's name."""
 
-def alias_table(policy: Policy) -> pl.DataFrame:
-    """``alias_key`` (normalised alias) -> canonical ``developer_id`` and ``identity_team``."""
-    rows = [
-        (alias.strip().lower(), developer, identity.team)
+
+def _key(name: str) -> str:
+    return name.strip().lower()
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A case-insensitive whole-name match where ``*`` is any run of characters and ``?`` one character.
+
+    Nothing else is special, so bot logins such as ``renovate[bot]`` match as written.
+    """
+    return re.compile(re.escape(_key(pattern)).replace(r"\*", ".*").replace(r"\?", "."))
+
+
+def _aliases(policy: Policy) -> dict[str, tuple[str, str | None]]:
+    """Normalised alias -> (canonical developer, team)."""
+    return {
+        _key(alias): (developer, identity.team)
         for developer, identity in policy.identities.items()
         for alias in (developer, *identity.aliases)
-    ]
+    }
+
+
+def _lookup(name: str, aliases: dict[str, tuple[str, str | None]]) -> tuple[str, str | None] | None:
+    """The person a name is an alias of; for an AWS caller ARN, else the person its session or user name is."""
+    found = aliases.get(_key(name))
+    principal = _ARN_PRINCIPAL.match(name.strip())
+    if found is None and principal:
+        found = aliases.get(_key(principal.group(1)))
+    return found
+
+
+def name_table(names: list[str], policy: Policy) -> pl.DataFrame:
+    """Each distinct name a source gives -> canonical ``_developer``, ``_team``, whether that team overrides the
+    source's (``_team_wins``, an agent rule's team) and ``identity_matched``.
+
+    Agent rules come first (:class:`~tokenaudit.policy.AgentRule`): an agent acting for a person becomes that
+    person; one acting for nobody becomes its own ``agent:<name>`` line, known to the policy and so matched.
+    """
+    aliases = _aliases(policy)
+    rules = [(_glob(rule.match), rule) for rule in policy.agents]
+    rows = []
+    for name in names:
+        rule = next((rule for pattern, rule in rules if pattern.fullmatch(_key(name))), None)
+        target = name if rule is None else rule.acts_for
+        if target is None and rule is not None:
+            rows.append((name, rule.label, rule.team, rule.team is not None, True))
+            continue
+        assert target is not None
+        found = _lookup(target, aliases)
+        team = rule.team if rule is not None and rule.team else (found[1] if found else None)
+        team_wins = rule is not None and rule.team is not None
+        rows.append((name, found[0] if found else target, team, team_wins, found is not None))
     return pl.DataFrame(
         rows,
-        schema={"alias_key": pl.String, "developer_id": pl.String, "identity_team": pl.String},
+        schema={
+            "_name": pl.String,
+            "_developer": pl.String,
+            "_team": pl.String,
+            "_team_wins": pl.Boolean,
+            "identity_matched": pl.Boolean,
+        },
         orient="row",
-    ).unique("alias_key")
+    )
+
+
+def unattributed_agents(policy: Policy) -> list[str]:
+    """The ``agent:<name>`` lines of agent rules that name neither a person nor a team."""
+    return [rule.label for rule in policy.agents if rule.acts_for is None and rule.team is None]
 
 
 def resolve_identities(frame: pl.LazyFrame, policy: Policy, column: str = "developer") -> pl.LazyFrame:
-    """Replace ``column`` by the canonical developer and fill ``team`` from the map.
+    """Replace ``column`` by the canonical developer (or agent line) and fill ``team`` from the map.
 
-    Adds ``identity_matched`` (bool) so callers can list what the map did not cover.
+    Names are resolved once per distinct name, then joined back. Adds ``identity_matched`` (bool) so
+    callers can list what the map did not cover.
     """
-    table = alias_table(policy)
-    joined = frame.with_columns(alias_key=pl.col(column).str.strip_chars().str.to_lowercase()).join(
-        table.lazy(), on="alias_key", how="left"
-    )
-    team = pl.coalesce("team", "identity_team") if "team" in frame.collect_schema().names() else pl.col("identity_team")
+    names = frame.select(pl.col(column).drop_nulls().unique()).collect()[column].to_list()
+    table = name_table(names, policy)
+    joined = frame.join(table.lazy(), left_on=column, right_on="_name", how="left")
+    own_team = pl.col("team") if "team" in frame.collect_schema().names() else pl.lit(None, pl.String)
     return joined.with_columns(
-        pl.coalesce("developer_id", column).alias(column),
-        team.alias("team"),
-        identity_matched=pl.col("developer_id").is_not_null(),
-    ).drop("alias_key", "developer_id", "identity_team")
+        pl.coalesce("_developer", column).alias(column),
+        pl.when(pl.col("_team_wins")).then(pl.col("_team")).otherwise(pl.coalesce(own_team, "_team")).alias("team"),
+        pl.col("identity_matched").fill_null(value=False),
+    ).drop("_developer", "_team", "_team_wins")
 
 
 def read_identity_csv(path: Path) -> dict[str, Identity]:

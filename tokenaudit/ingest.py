@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from tokenaudit import progress
-from tokenaudit.identity import resolve_identities
+from tokenaudit.identity import resolve_identities, unattributed_agents
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
 from tokenaudit.readers import read_sources
@@ -64,6 +64,8 @@ class DataQuality:
     sources: list[SourceSummary]
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     encoding_repaired: list[str] = field(default_factory=list)
+    unattributed_agents: list[str] = field(default_factory=list)
+    """``agent:<name>`` lines with usage whose agent rule names neither a person nor a team."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ def load_events(
     unmatched = (
         sorted(inside.filter(~pl.col("identity_matched"))["developer"].unique().to_list()) if policy.identities else []
     )
+    agents = unattributed_agents(policy)
+    unattributed = sorted(inside.filter(pl.col("developer").is_in(agents))["developer"].unique()) if agents else []
     # Rows without tokens (Copilot and Cursor daily activity) have no per-token cost to miss.
     unpriced_rows = inside.filter(pl.col("cost_usd").is_null() & (total_tokens() > 0))
     unpriced = sorted(unpriced_rows["model"].fill_null("(no model)").unique().to_list())
@@ -165,6 +169,7 @@ def load_events(
         sources=[SourceSummary(*row) for row in sources.iter_rows()],
         skipped_files=resolved.skipped,
         encoding_repaired=list(repaired),
+        unattributed_agents=unattributed,
     )
     events = inside.select(name for name in EVENT_SCHEMA if name != "dedup_key")
     return LoadedEvents(events=events, rejects=rejects, quality=quality, period=period)
@@ -172,7 +177,7 @@ def load_events(
 
 def resolve_identities_and_price(events: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
     """Canonical developers and teams, then costs from the price table where the export had none."""
-    if policy.identities:
+    if policy.identities or policy.agents:
         resolved = resolve_identities(events, policy)
     else:
         # Without an identity map the join would match nothing: skip its per-row key building.

@@ -36,6 +36,27 @@ class Identity(_Strict):
     aliases: list[str] = Field(default_factory=list)
 
 
+class AgentRule(_Strict):
+    """An agent identity (a role ARN, service account, bot login or API-key name) and whom it acts for.
+
+    ``match`` is a glob (``*`` any run of characters, ``?`` one), compared case-insensitively with the whole
+    name a source gives. With ``acts_for`` the usage is that person's (a canonical developer or any alias);
+    otherwise it is the agent's own line, ``agent:<name>``, in ``team`` when one is given and else reported
+    as unattributed. ``team`` also sets the team of usage attributed to a person. The first matching rule wins.
+    """
+
+    match: str = Field(min_length=1)
+    acts_for: str | None = None
+    team: str | None = None
+    name: str | None = None
+    """The agent's line when it acts for nobody: ``agent:<name>`` (default: the pattern)."""
+
+    @property
+    def label(self) -> str:
+        """The name of the agent's own line."""
+        return f"agent:{self.name or self.match}"
+
+
 class ModelPrice(_Strict):
     """List prices in US dollars per million tokens."""
 
@@ -59,6 +80,8 @@ class Policy(_Strict):
     """Regex with a named group ``developer`` applied to transcript paths (files that carry no identity)."""
     columns: dict[str, str] = Field(default_factory=dict)
     identities: dict[str, Identity] = Field(default_factory=dict)
+    agents: list[AgentRule] = Field(default_factory=list)
+    """Agent identities and the person or team they act for (:class:`AgentRule`), applied before identities."""
     leaderboard: Leaderboard = Field(default_factory=Leaderboard)
     pricing: Pricing = Field(default_factory=Pricing)
     flags: Flags = Field(default_factory=Flags)

@@ -81,6 +81,7 @@ def _quality_dict(quality: DataQuality) -> dict[str, Any]:
         ],
         "skipped_files": [{"file": name, "reason": why} for name, why in quality.skipped_files],
         "encoding_repaired": quality.encoding_repaired,
+        "unattributed_agents": quality.unattributed_agents,
     }
 
 
@@ -103,6 +104,9 @@ def quality_notes(quality: DataQuality) -> list[str]:
         shown = ", ".join(quality.unmatched_identities[:5])
         more = f" and {len(quality.unmatched_identities) - 5} more" if len(quality.unmatched_identities) > 5 else ""
         notes.append(f"identities not in the policy map: {shown}{more}")
+    if quality.unattributed_agents:
+        shown = ", ".join(quality.unattributed_agents)
+        notes.append(f"agent usage attributed to no person or team (its own line): {shown}")
     if quality.encoding_repaired:
         notes.append(f"invalid UTF-8 replaced (numbers unaffected) in: {', '.join(quality.encoding_repaired)}")
     if quality.skipped_files:
