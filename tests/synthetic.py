@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from tokenaudit.schema import EVENT_SCHEMA
+from tokenaudit.signatures import simhash
 
 START = dt.datetime(2026, 9, 7, tzinfo=dt.UTC)  # a Monday
 
@@ -23,9 +24,13 @@ def events(
     cache_read_tokens: int | np.ndarray = 20_000,
     cache_write_tokens: int | np.ndarray = 1_000,
     prompt_hashes: list[str | None] | None = None,
+    prompts: list[str | None] | None = None,
     tool: str = "claude-code",
 ) -> pl.DataFrame:
-    """Canonical request events at START + offsets (seconds); a new session every N requests."""
+    """Canonical request events at START + offsets (seconds); a new session every N requests.
+
+    ``prompts`` are texts turned into signatures (prompt turns), as a reader would.
+    """
     n = len(offsets_s)
     index = np.arange(n)
 
@@ -53,6 +58,12 @@ def events(
             "source_line": index + 1,
         }
     )
+    if prompts is not None:
+        texts = pl.DataFrame({"text": prompts}, schema={"text": pl.String})
+        frame = frame.with_columns(
+            prompt_signature=simhash(texts, "text"),
+            turn=pl.when(texts["text"].is_not_null()).then(pl.lit("prompt")),
+        )
     missing = {name: pl.lit(None, dtype) for name, dtype in EVENT_SCHEMA.items() if name not in frame.columns}
     return frame.with_columns(**missing).select(list(EVENT_SCHEMA)).drop("dedup_key")
 

@@ -286,3 +286,60 @@ def test_per_developer_features_ignore_row_order_and_other_developers() -> None:
     shard = ["bot", *sorted(set(frame["developer"]) - {"bot"})[:3]]
     alone = features(frame.filter(pl.col("developer").is_in(shard)))
     assert_frame_equal(alone, whole.filter(pl.col("developer").is_in(shard)))
+
+
+TEMPLATES = (
+    "summarise the open incidents for service {} and list the owners with their next steps",
+    "generate unit tests for the parser module covering edge case number {} and run them",
+    "rewrite the changelog entry for release {} in a friendlier tone for customers please",
+)
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "river",
+    "stone",
+    "cloud",
+    "paper",
+    "engine",
+    "window",
+    "garden",
+    "silver",
+    "orange",
+    "planet",
+    "music",
+]
+
+
+def _varied(n: int, seed: int) -> list[str | None]:
+    """Prompts of random words from a shared vocabulary: similar topics, different prompts."""
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=12)) for _ in range(n)]
+
+
+def test_repetition_fires_on_near_duplicate_openers() -> None:
+    offsets = human_offsets(5, per_day=4)[:60]
+    texts: list[str | None] = [TEMPLATES[i % 3].format(1000 + i) for i in range(60)]
+    found = flag(detect(pl.concat([org(12), events("para", offsets, prompts=texts)])), "para", "repetition")
+    assert found is not None
+    assert (found["severity"], found["basis"], found["n"]) == ("high", "similar prompts", 60)
+    assert found["share"] == pytest.approx(57 / 60)  # all but the first use of each template
+
+
+def test_repetition_near_miss_varied_prompts_from_one_vocabulary() -> None:
+    offsets = human_offsets(5, per_day=4)[:60]
+    findings = detect(pl.concat([org(12), events("varied", offsets, prompts=_varied(60, 1))]))
+    assert flag(findings, "varied", "repetition") is None
+    assert needs(findings, "varied", "repetition") is None
+
+
+def test_repetition_fires_on_one_prompt_rerun_inside_a_long_session() -> None:
+    offsets = 9 * 3600 + np.concatenate([day * DAY + np.arange(160) * 180.0 for day in range(3)])
+    texts: list[str | None] = [TEMPLATES[0].format(i) for i in range(480)]
+    runner = events("rerun", offsets, prompts=texts, session_every=480)
+    found = flag(detect(pl.concat([org(12), runner])), "rerun", "repetition")
+    assert found is not None
+    assert found["severity"] == "high"
+    assert (found["prompt_turns"], found["n"]) == (480, 1)
+    assert found["repeats_per_day"] == pytest.approx(479 / 3)

@@ -118,7 +118,7 @@ class Policy(_Strict):
     @field_validator("columns")
     @classmethod
     def _canonical_targets(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(EVENT_SCHEMA) - {"source_file", "source_line"})
+        unknown = sorted(set(value) - set(EVENT_SCHEMA) - {"source_file", "source_line", "prompt_text"})
         if unknown:
             msg = f"unknown canonical column {unknown[0]!r}; expected one of: {', '.join(EVENT_SCHEMA)}"
             raise ValueError(msg)

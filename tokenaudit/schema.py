@@ -33,6 +33,8 @@ EVENT_SCHEMA: Final[dict[str, pl.DataType]] = {
     "requests": pl.Int64(),
     "grain": pl.String(),
     "prompt_hash": pl.String(),
+    "prompt_signature": pl.UInt64(),
+    "turn": pl.String(),
     "accepted": pl.Int64(),
     "rejected": pl.Int64(),
     "source_format": pl.String(),
@@ -40,7 +42,10 @@ EVENT_SCHEMA: Final[dict[str, pl.DataType]] = {
     "source_line": pl.Int64(),
     "dedup_key": pl.String(),
 }
-"""Column name -> dtype. ``dedup_key`` identifies one real-world event across overlapping exports."""
+"""Column name -> dtype. ``dedup_key`` identifies one real-world event across overlapping exports.
+``prompt_signature`` is a 64-bit SimHash of the prompt that triggered the request (never its text, see
+:mod:`tokenaudit.signatures`); ``turn`` says what triggered it: ``prompt`` (a person or a script) or
+``tool`` (tool results sent back by the agent), null when unknown."""
 
 REQUIRED_COLUMNS: Final = ("timestamp", "developer", *TOKEN_COLUMNS)
 """Columns a flat export must provide (directly or through the policy's ``columns:`` map)."""

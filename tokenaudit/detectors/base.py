@@ -88,7 +88,9 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     codes = coded.group_by("dev").agg(pl.col("developer").first())
     requests = (
-        coded.select("dev", "timestamp", "tool", "model", "session_id", "prompt_hash", *TOKEN_COLUMNS)
+        coded.select(
+            "dev", "timestamp", "tool", "model", "session_id", "prompt_hash", "prompt_signature", "turn", *TOKEN_COLUMNS
+        )
         .sort("dev", "timestamp", maintain_order=True)
         .with_columns(
             opens_session=pl.col("session_id").is_not_null() & pl.col("session_id").is_first_distinct().over("dev")

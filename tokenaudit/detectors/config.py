@@ -110,6 +110,9 @@ class Repetition(_Block):
     share: Bands = Bands(low=0.3, medium=0.45, high=0.6)
     min_peer_ratio: Positive = 3.0
     min_sessions: int = 30
+    repeats_per_day: Bands = Bands(low=40, medium=80, high=150)
+    """Prompt turns per active day that nearly repeat an earlier prompt (needs prompt signatures), counted
+    when at least ``share.low`` of the developer's prompts are such repeats."""
 
 
 class ContextStuffing(_Block):

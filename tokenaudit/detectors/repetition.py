@@ -1,16 +1,24 @@
-"""S4 ``repetition`` (waste): sessions opened again and again with the same prompt.
+"""S4 ``repetition`` (waste): the same prompt again and again, verbatim or nearly so.
 
-The statistic is the share of sessions whose opening prompt (its hash) was already used to open an
-earlier session. Where the source has no prompt hashes, a session's opener is summarised by (model,
-exact context size): the same prompt in a fresh session produces the same context to the token. The
-method study's prompt-level duplicate share (1 − distinct/count) is reported as evidence, but it does
+Two views, the stronger counts:
+
+* **Openers**: the share of sessions whose opening prompt was already used to open an earlier session.
+  The best basis available is used: prompt *signatures* (SimHash, :mod:`tokenaudit.signatures`), where a
+  prompt within a few bits of an earlier one counts, so a date filled in or a word swapped changes
+  nothing; else exact prompt hashes; else, with no prompt at all, the session's opener summarised by
+  (model, exact context size): the same prompt in a fresh session produces the same context to the token.
+* **Runs**: prompt turns (with signatures) that nearly repeat an earlier prompt of the developer, per
+  active day, at high volume: re-running one prompt 140 times a day inside a long session opens no new
+  session, so the opener view alone misses it.
+
+The method study's prompt-level duplicate share (1 − distinct/count) is reported as evidence, but it does
 not decide: honest templated work (a /review command inside sessions) repeats 40–46% of prompts in our
 simulation, while resubmission in fresh sessions shows as 54–95% repeated openers against at most 38%.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
@@ -25,55 +33,124 @@ from tokenaudit.detectors.base import (
     not_evaluated,
 )
 from tokenaudit.schema import context_tokens
+from tokenaudit.signatures import NEAR_DUPLICATE_BITS, hamming
 
 _CONTEXT = context_tokens()
+_BANDS: Final = 8
+"""Signatures are compared when one of their eight bytes agrees (pigeonhole: any pair within 7 bits shares
+one; pairs within 10 bits usually do), against the earliest few signatures sharing that byte."""
+_CANDIDATES_PER_BAND: Final = 4
+_BYTE: Final = pl.Series([256**band for band in range(_BANDS)], dtype=pl.UInt64)
+
+
+def near_repeats(rows: pl.DataFrame) -> pl.Series:
+    """For rows (dev, seq, prompt_signature): whether an earlier row of the same dev has a signature within
+    :data:`~tokenaudit.signatures.NEAR_DUPLICATE_BITS` bits (an exact repeat included). In row order.
+
+    Bounded work per row (bands × candidates), so a loop of thousands of paraphrases costs no quadratic join.
+    """
+    first = rows.group_by("dev", "prompt_signature").agg(pl.col("seq").min().alias("first"))
+    banded = (
+        first.with_columns(band=pl.int_ranges(0, _BANDS, dtype=pl.UInt32))
+        .explode("band")
+        .with_columns(value=pl.col("prompt_signature") // pl.lit(_BYTE).gather(pl.col("band")) % 256)
+    )
+    earliest = (
+        banded.sort("first", "prompt_signature")
+        .group_by("dev", "band", "value", maintain_order=True)
+        .head(_CANDIDATES_PER_BAND)
+        .select("dev", "band", "value", pl.col("prompt_signature").alias("other"), pl.col("first").alias("other_first"))
+    )
+    near = (
+        banded.join(earliest, on=["dev", "band", "value"])
+        .filter(pl.col("other_first") < pl.col("first"))
+        .filter(hamming("prompt_signature", "other") <= NEAR_DUPLICATE_BITS)
+        .group_by("dev", "prompt_signature")
+        .agg(pl.col("other_first").min().alias("near_first"))
+    )
+    return (
+        rows.join(first, on=["dev", "prompt_signature"], how="left", maintain_order="left")
+        .join(near, on=["dev", "prompt_signature"], how="left", maintain_order="left")
+        .select((pl.col("seq") > pl.col("first")) | pl.col("near_first").is_not_null())
+        .to_series()
+        .alias("seen_before")
+    )
 
 
 def session_openers(requests: pl.DataFrame) -> pl.DataFrame:
-    """dev, session_id, model and context of each session's first request, and its first prompt hash.
+    """dev, session_id, model and context of each session's first request, its first prompt hash and signature.
 
     Sessions come in the order they started, per developer (``sorted_requests`` order).
     """
-    first_hash = (
-        requests.filter(pl.col("session_id").is_not_null() & pl.col("prompt_hash").is_not_null())
-        .filter(pl.col("session_id").is_first_distinct().over("dev"))
-        .select("dev", "session_id", "prompt_hash")
-    )
+
+    def first_of(column: str) -> pl.DataFrame:
+        return (
+            requests.filter(pl.col("session_id").is_not_null() & pl.col(column).is_not_null())
+            .filter(pl.col("session_id").is_first_distinct().over("dev"))
+            .select("dev", "session_id", column)
+        )
+
     return (
         requests.filter(pl.col("opens_session"))
         .select("dev", "session_id", "model", _CONTEXT.alias("context"))
-        .join(first_hash, on=["dev", "session_id"], how="left", maintain_order="left")
+        .join(first_of("prompt_hash"), on=["dev", "session_id"], how="left", maintain_order="left")
+        .join(first_of("prompt_signature"), on=["dev", "session_id"], how="left", maintain_order="left")
+    )
+
+
+def _opener_shares(openers: pl.DataFrame) -> pl.DataFrame:
+    """Repeated-opener share per dev on the best basis it has: signatures, hashes, else (model, context)."""
+    summary = (
+        pl.len().alias("n"),
+        pl.col("seen_before").mean().alias("share"),
+        (pl.col("key").value_counts(sort=True).struct.field("count").head(3).sum() / pl.len()).alias("top3_share"),
+    )
+    signed = openers.filter(pl.col("prompt_signature").is_not_null()).with_columns(
+        seq=pl.int_range(pl.len()).over("dev")
+    )
+    by_signature = (
+        signed.with_columns(near_repeats(signed), key=pl.col("prompt_signature"))
+        .group_by("dev")
+        .agg(*summary, pl.lit("similar prompts").alias("basis"))
+    )
+    unsigned = openers.join(by_signature.select("dev"), on="dev", how="anti")
+    by_hash = (
+        unsigned.filter(pl.col("prompt_hash").is_not_null())
+        .with_columns(seen_before=pl.col("prompt_hash").cum_count().over("dev", "prompt_hash") > 1, key="prompt_hash")
+        .group_by("dev")
+        .agg(*summary, pl.lit("prompts").alias("basis"))
+    )
+    by_context = (
+        unsigned.join(by_hash.select("dev"), on="dev", how="anti")
+        .with_columns(
+            seen_before=pl.col("context").cum_count().over("dev", "model", "context") > 1,
+            key=pl.struct("model", "context"),
+        )
+        .group_by("dev")
+        .agg(*summary, pl.lit("sessions").alias("basis"))
+    )
+    return pl.concat([by_signature, by_hash, by_context])
+
+
+def _prompt_runs(requests: pl.DataFrame) -> pl.DataFrame:
+    """Per dev: signed prompt turns, the share that nearly repeat an earlier one, and such repeats per active day."""
+    prompts = requests.filter(pl.col("prompt_signature").is_not_null()).with_columns(
+        seq=pl.int_range(pl.len()).over("dev")
+    )
+    return (
+        prompts.with_columns(near_repeats(prompts))
+        .group_by("dev")
+        .agg(
+            pl.len().alias("prompt_turns"),
+            pl.col("seen_before").mean().alias("repeat_share"),
+            (pl.col("seen_before").sum() / pl.col("timestamp").dt.date().n_unique()).alias("repeats_per_day"),
+        )
     )
 
 
 def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: repeated-opener share (prompt hashes, else opener signatures), prompt duplicate share."""
+    """Per developer: repeated-opener share, repeated prompt turns per day, prompt duplicate share."""
     config = context.flags.repetition
-    openers = session_openers(context.requests)
-    hashed = openers.filter(pl.col("prompt_hash").is_not_null()).with_columns(
-        seen_before=pl.col("prompt_hash").cum_count().over("dev", "prompt_hash") > 1
-    )
-    by_hash = hashed.group_by("dev").agg(
-        pl.len().alias("n"),
-        pl.col("seen_before").mean().alias("share"),
-        (pl.col("prompt_hash").value_counts(sort=True).struct.field("count").head(3).sum() / pl.len()).alias(
-            "top3_share"
-        ),
-        pl.lit("prompts").alias("basis"),
-    )
-    by_signature = (
-        openers.join(by_hash.select("dev"), on="dev", how="anti")
-        .with_columns(seen_before=pl.col("context").cum_count().over("dev", "model", "context") > 1)
-        .group_by("dev")
-        .agg(
-            pl.len().alias("n"),
-            pl.col("seen_before").mean().alias("share"),
-            (
-                pl.struct("model", "context").value_counts(sort=True).struct.field("count").head(3).sum() / pl.len()
-            ).alias("top3_share"),
-            pl.lit("sessions").alias("basis"),
-        )
-    )
     prompts = (
         context.requests.filter(pl.col("prompt_hash").is_not_null())
         .group_by("dev")
@@ -81,37 +158,63 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     )
     frame = (
         context.developers.select("developer", "dev", "peer_group")
-        .join(pl.concat([by_hash, by_signature]), on="dev", how="left")
+        .join(_opener_shares(session_openers(context.requests)), on="dev", how="left")
+        .join(_prompt_runs(context.requests), on="dev", how="left")
         .join(prompts, on="dev", how="left")
         .drop("dev")
         .with_columns(
-            pl.col("n").fill_null(0),
-            pl.col("share").median().over("peer_group", "basis").alias("peer_median_share"),
+            pl.col("n", "prompt_turns").fill_null(0),
+            # Prompt signatures and hashes both count prompts; opener contexts are another measure.
+            pl.when(pl.col("basis") == "sessions").then(pl.lit("sessions")).otherwise(pl.lit("prompts")).alias("_kind"),
+        )
+        .with_columns(
+            pl.col("share").median().over("peer_group", "_kind").alias("peer_median_share"),
+            pl.col("share").count().over("peer_group", "_kind").alias("_compared"),
         )
     )
-    ratio_ok = pl.col("share") >= config.min_peer_ratio * pl.col("peer_median_share")
-    return frame.with_columns(
-        capped(
-            pl.when(ratio_ok).then(band_severity(pl.col("share"), config.share)).otherwise(0), config.max_severity
-        ).alias("severity"),
-        band_strength(pl.col("share"), config.share).alias("strength"),
-        not_evaluated(
-            pl.col("basis").is_null() | (pl.col("n") < config.min_sessions),
-            f"at least {config.min_sessions} sessions with session ids",
-        ).alias("needs"),
+    # Too few others measured the same way: no baseline, so the bands alone decide.
+    ratio_ok = (pl.col("share") >= config.min_peer_ratio * pl.col("peer_median_share")) | (pl.col("_compared") < 3)
+    openers_evaluated = pl.col("basis").is_not_null() & (pl.col("n") >= config.min_sessions)
+    runs_evaluated = pl.col("prompt_turns") >= config.min_sessions
+    opener_severity = pl.when(ratio_ok & openers_evaluated).then(band_severity(pl.col("share"), config.share))
+    run_severity = pl.when(runs_evaluated & (pl.col("repeat_share") >= config.share.low)).then(
+        band_severity(pl.col("repeats_per_day"), config.repeats_per_day)
     )
+    return frame.with_columns(
+        capped(pl.max_horizontal(opener_severity.otherwise(0), run_severity.otherwise(0)), config.max_severity).alias(
+            "severity"
+        ),
+        pl.max_horizontal(
+            band_strength(pl.col("share"), config.share),
+            pl.when(run_severity > 0).then(band_strength(pl.col("repeats_per_day"), config.repeats_per_day)),
+        )
+        .fill_null(0.0)
+        .alias("strength"),
+        not_evaluated(
+            ~openers_evaluated & ~runs_evaluated,
+            f"at least {config.min_sessions} sessions with session ids or prompt turns",
+        ).alias("needs"),
+    ).drop("_kind", "_compared")
 
 
 def reason(row: dict[str, Any]) -> str:
-    """Quote the duplicate share on the basis that was available."""
-    what = (
-        "with a prompt already used to open an earlier session"
-        if row["basis"] == "prompts"
-        else ("with exactly the same model and context size as an earlier session")
-    )
-    return (
+    """Quote the duplicate share on the basis that was available, and repeated prompt runs where they decide."""
+    what = {
+        "similar prompts": "with a prompt the same as, or nearly the same as, one that opened an earlier session",
+        "prompts": "with a prompt already used to open an earlier session",
+        "sessions": "with exactly the same model and context size as an earlier session",
+    }.get(row["basis"] or "", "")
+    openers = (
         f"{fmt_pct(row['share'])} of {fmt_int(row['n'])} sessions opened {what} (the top 3 openers account for "
-        f"{fmt_pct(row['top3_share'])}); peer median {fmt_pct(row['peer_median_share'])}."
+        f"{fmt_pct(row['top3_share'])}); peer median {fmt_pct(row['peer_median_share'])}"
+        if row["basis"]
+        else "no session openers to compare"
+    )
+    if not row["prompt_turns"]:
+        return openers + "."
+    return (
+        f"{openers}; {fmt_pct(row['repeat_share'])} of {fmt_int(row['prompt_turns'])} prompts nearly repeated an "
+        f"earlier one, {fmt_int(row['repeats_per_day'])} such repeats per active day."
     )
 
 
@@ -126,5 +229,15 @@ DETECTOR = Detector(
     ),
     compute=compute,
     reason=reason,
-    evidence=("basis", "n", "share", "top3_share", "prompt_duplicate_share", "peer_median_share"),
+    evidence=(
+        "basis",
+        "n",
+        "share",
+        "top3_share",
+        "prompt_duplicate_share",
+        "peer_median_share",
+        "prompt_turns",
+        "repeat_share",
+        "repeats_per_day",
+    ),
 )

@@ -37,6 +37,7 @@ from tokenaudit.readers.jsonlines import _leaf, _struct_for, batches, extract_fi
 from tokenaudit.readers.owner import owners
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
+from tokenaudit.signatures import attach_turns, simhash
 
 _PATHS = {
     "timestamp": "timestamp",
@@ -142,6 +143,35 @@ def _sidechain_replay() -> pl.Expr:
     return pl.col("message_id").is_not_null() & side & (~side).any().over("message_id")
 
 
+def _turns(lines: pl.LazyFrame, timezone: str) -> pl.DataFrame:
+    """What went into each session: ``user`` lines holding tool results (turn ``tool``) or a prompt (``prompt``).
+
+    A prompt's text becomes its SimHash signature here and goes no further.
+    """
+    line = pl.col("line")
+    content = line.str.json_path_match("$.message.content")
+    listed = content.str.starts_with("[")
+    when = coerce.timestamp("timestamp", timezone, field="timestamp")
+    users = (
+        lines.filter(line.str.contains(r'"type"\s*:\s*"user"') & ENDS_LIKE_OBJECT)
+        .select(
+            line.str.json_path_match("$.timestamp").alias("timestamp"),
+            line.str.json_path_match("$.sessionId").alias("session_id"),
+            pl.when(listed & content.str.contains('"tool_result"', literal=True))
+            .then(pl.lit("tool"))
+            .otherwise(pl.lit("prompt"))
+            .alias("turn"),
+            pl.when(listed)
+            .then(line.str.json_path_match("$.message.content[0].text"))
+            .otherwise(content)
+            .alias("text"),
+        )
+        .collect()
+    )
+    users = coerce.with_staged(users, when).with_columns(when.value.alias("timestamp"))
+    return users.select("session_id", "timestamp", "turn", simhash(users, "text").alias("prompt_signature"))
+
+
 class ClaudeCodeReader:
     """Claude Code's local JSONL transcripts, one row per API response."""
 
@@ -181,8 +211,10 @@ class ClaudeCodeReader:
         numbers = {name: index for index, name in enumerate(names)}
         typed: list[pl.DataFrame] = []
         rejected: list[pl.DataFrame] = []
+        turns: list[pl.DataFrame] = []
         for batch, size in batches(sources):
             good, bad = self._parse(batch, context)
+            turns.append(_turns(scan_lines(batch), context.timezone))
             file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
             typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
             rejected.append(bad)
@@ -206,7 +238,10 @@ class ClaudeCodeReader:
             )
             .with_columns(pl.col("timestamp").min().over("dedup_key"))
         )
-        return ReadResult(events=conform(events).collect(), rejects=pl.concat(rejected, how="vertical"))
+        with_turns = attach_turns(events.collect(), pl.concat(turns, how="vertical")).with_columns(
+            pl.col("turn", "prompt_signature").max().over("dedup_key")  # every copy of a response, its turn
+        )
+        return ReadResult(events=conform(with_turns.lazy()).collect(), rejects=pl.concat(rejected, how="vertical"))
 
     def _parse(self, batch: Sequence[Source], context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
         """One batch of files: typed usage rows (before the duplicate rules) and rejected lines."""

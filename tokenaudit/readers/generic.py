@@ -22,10 +22,13 @@ from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.jsonlines import extract_fields, scan_lines, size_of
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
+from tokenaudit.signatures import simhash
 
-_TEXT_COLUMNS = ("team", "tool", "model", "session_id", "request_id", "prompt_hash", "grain")
+_TEXT_COLUMNS = ("team", "tool", "model", "session_id", "request_id", "prompt_hash", "grain", "turn")
 _COUNT_COLUMNS = ("requests", "accepted", "rejected")
-_OPTIONAL = (*_TEXT_COLUMNS, "cost_usd", *_COUNT_COLUMNS)
+PROMPT_TEXT = "prompt_text"
+"""Optional column with the prompt itself: turned into a signature on reading, never kept or shown."""
+_OPTIONAL = (*_TEXT_COLUMNS, "cost_usd", *_COUNT_COLUMNS, PROMPT_TEXT)
 PARQUET_MAGIC = b"PAR1"
 
 
@@ -115,26 +118,29 @@ class GenericReader:
             **{name: fast(name) or coerce.count(present[name]) for name in TOKEN_COLUMNS},
             **{name: coerce.text(present[name]) for name in _TEXT_COLUMNS if name in present},
             **{name: coerce.count(present[name], required=False) for name in _COUNT_COLUMNS if name in present},
+            **({PROMPT_TEXT: coerce.text(present[PROMPT_TEXT])} if PROMPT_TEXT in present else {}),
         }
         if "cost_usd" in present:
             parsed["cost_usd"] = coerce.money(present["cost_usd"])
+        shown = [column for name, column in present.items() if name != PROMPT_TEXT]  # rejects never show prompts
         raw = (
             pl.col("line")
-            if kind == "jsonl"
-            else pl.struct([pl.col(column) for column in present.values()]).struct.json_encode()
+            if kind == "jsonl" and PROMPT_TEXT not in present
+            else pl.struct([pl.col(column) for column in shown]).struct.json_encode()
         )
         good, rejects = coerce.split_rejects(raw_frame.lazy(), parsed, raw=raw)
-        events = conform(
-            good.with_columns(
-                pl.col("tool").fill_null("generic") if "tool" in present else pl.lit("generic").alias("tool"),
-                pl.col("requests").fill_null(1) if "requests" in present else pl.lit(1).alias("requests"),
-                pl.col("grain").fill_null("request") if "grain" in present else pl.lit("request").alias("grain"),
-                source_format=pl.lit(self.name),
-            )
-        ).with_columns(dedup_key=_dedup_key())
+        rows = good.with_columns(
+            pl.col("tool").fill_null("generic") if "tool" in present else pl.lit("generic").alias("tool"),
+            pl.col("requests").fill_null(1) if "requests" in present else pl.lit(1).alias("requests"),
+            pl.col("grain").fill_null("request") if "grain" in present else pl.lit("request").alias("grain"),
+            source_format=pl.lit(self.name),
+        )
         try:
-            good_rows, bad_rows = pl.collect_all([events, rejects])
-            return good_rows, pl.concat([line_rejects, bad_rows], how="vertical")
+            good_rows, bad_rows = pl.collect_all([rows, rejects])
+            if PROMPT_TEXT in present:
+                good_rows = _signed(good_rows)
+            events = conform(good_rows.lazy()).with_columns(dedup_key=_dedup_key()).collect()
+            return events, pl.concat([line_rejects, bad_rows], how="vertical")
         except pl.exceptions.PolarsError as exc:
             msg = f"{source.name}: cannot read as {kind}: {str(exc).splitlines()[0]}"
             raise InputError(msg) from None
@@ -208,6 +214,15 @@ def _csv_with_ragged_rows(source: Source, delimiter: str, wanted: list[str]) -> 
         schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String},
     )
     return frame, rejects
+
+
+def _signed(rows: pl.DataFrame) -> pl.DataFrame:
+    """Prompt text to its signature (a row with text is a prompt turn unless the export says otherwise)."""
+    turn = pl.col("turn") if "turn" in rows.columns else pl.lit(None, pl.String)
+    return rows.with_columns(
+        prompt_signature=simhash(rows, PROMPT_TEXT),
+        turn=pl.coalesce(turn, pl.when(pl.col(PROMPT_TEXT).is_not_null()).then(pl.lit("prompt"))),
+    ).drop(PROMPT_TEXT)
 
 
 def _dedup_key() -> pl.Expr:

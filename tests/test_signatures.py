@@ -1,0 +1,94 @@
+"""Prompt signatures: near-duplicates land close, unrelated prompts far, and the text goes nowhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from tokenaudit.policy import Policy
+from tokenaudit.readers.base import ReadContext
+from tokenaudit.readers.claude_code import ClaudeCodeReader
+from tokenaudit.readers.generic import GenericReader
+from tokenaudit.readers.sources import resolve
+from tokenaudit.signatures import NEAR_DUPLICATE_BITS, hamming, simhash
+
+BASE = "Refactor the payment retry module so that failed webhooks are retried with exponential backoff and logged"
+EDITED = "Refactor the payment retry module so that failed webhooks are retried with exponential backoff and logged now"
+OTHER = "Write a haiku about the autumn leaves falling on the quiet river near my grandmother's house today"
+
+
+def distances(*texts: str | None) -> list[int | None]:
+    frame = pl.DataFrame({"text": list(texts)}, schema={"text": pl.String})
+    signed = frame.with_columns(signature=simhash(frame, "text"))
+    first = signed["signature"][0]
+    return signed.select(hamming(pl.lit(first, pl.UInt64), "signature").alias("d"))["d"].to_list()
+
+
+def test_near_duplicates_are_close_and_unrelated_prompts_far() -> None:
+    same, edited, other = distances(BASE, BASE, EDITED, OTHER)[1:]
+    assert same == 0
+    assert edited is not None and edited <= NEAR_DUPLICATE_BITS
+    assert other is not None and other > 2 * NEAR_DUPLICATE_BITS
+
+
+def test_short_or_missing_prompts_have_no_signature() -> None:
+    frame = pl.DataFrame({"text": ["continue", None, "yes do it", BASE]})
+    assert simhash(frame, "text").is_null().to_list() == [True, True, True, False]
+
+
+def _line(kind: str, ts: str, content: object, **extra: object) -> str:
+    doc: dict[str, object] = {"type": kind, "sessionId": "s1", "timestamp": ts, "uuid": f"u{ts}"}
+    doc["message"] = {"role": kind, "content": content, **extra}
+    return json.dumps(doc)
+
+
+def _reply(ts: str, message_id: str, output: int) -> str:
+    usage = {"input_tokens": 10, "output_tokens": output, "cache_read_input_tokens": 100}
+    return _line("assistant", ts, [{"type": "text", "text": "ok"}], id=message_id, model="claude-x", usage=usage)
+
+
+def test_claude_code_rows_carry_their_turn_and_a_signature_but_never_the_text(tmp_path: Path) -> None:
+    project = tmp_path / "ana@acme.io" / "projects" / "p"
+    project.mkdir(parents=True)
+    tool_result = [{"type": "tool_result", "tool_use_id": "t1", "content": "secret file contents"}]
+    lines = [
+        _line("user", "2026-03-02T10:00:00.000Z", BASE),
+        _reply("2026-03-02T10:00:02.000Z", "m1", 5),  # streamed: first copy, then the final one
+        _reply("2026-03-02T10:00:03.000Z", "m1", 50),
+        _line("user", "2026-03-02T10:00:04.000Z", tool_result),
+        _reply("2026-03-02T10:00:06.000Z", "m2", 40),
+        _reply("2026-03-02T10:00:07.000Z", "m3", 40),
+        _line("user", "2026-03-02T10:05:00.000Z", [{"type": "text", "text": EDITED}]),
+        _reply("2026-03-02T10:05:02.000Z", "m4", 30),
+    ]
+    (project / "s1.jsonl").write_text("\n".join(lines) + "\n")
+    sources = resolve([str(project)]).sources
+    events = ClaudeCodeReader().read(sources, ReadContext(policy=Policy())).events
+    rows = events.sort("timestamp").unique("dedup_key", keep="last", maintain_order=True)
+    assert rows["turn"].to_list() == ["prompt", "tool", None, "prompt"]
+    signatures = rows["prompt_signature"].to_list()
+    assert signatures[1] is None and signatures[2] is None
+    assert signatures[0] is not None and signatures[3] is not None
+    assert bin(signatures[0] ^ signatures[3]).count("1") <= NEAR_DUPLICATE_BITS
+    text_columns = [name for name, dtype in events.schema.items() if dtype == pl.String]
+    for column in text_columns:
+        values = " ".join(v for v in events[column].to_list() if v)
+        assert "payment" not in values and "secret" not in values
+
+
+def test_generic_prompt_text_becomes_a_signature_and_rejects_do_not_show_it(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "timestamp,developer,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,prompt_text\n"
+        f'2026-03-02T10:00:00Z,ana,1,2,3,4,"{BASE}"\n'
+        "2026-03-02T10:01:00Z,ana,1,2,3,4,\n"
+        f'2026-03-02T10:02:00Z,ana,x,2,3,4,"{OTHER}"\n'
+    )
+    result = GenericReader().read(resolve([str(path)]).sources, ReadContext(policy=Policy()))
+    assert result.events["turn"].to_list() == ["prompt", None]
+    assert result.events["prompt_signature"].is_null().to_list() == [False, True]
+    assert "prompt_text" not in result.events.columns
+    assert result.rejects.height == 1
+    assert "haiku" not in result.rejects["raw"].item()

@@ -1,0 +1,92 @@
+"""Prompt signatures: a 64-bit SimHash of a prompt's words, computed in the reader, the text dropped at once.
+
+An exact ``prompt_hash`` misses a prompt resubmitted with one word changed, a date filled in or a
+paraphrase that keeps most of its words. SimHash (Charikar 2002; Manku et al. 2007 for near-duplicate
+web pages) maps text to 64 bits so that similar texts differ in few bits: each feature (a lower-cased
+word or a pair of neighbouring words) votes on every bit by its hash, and the signature keeps the
+majority. Two prompts sharing most of their words land within a few bits; unrelated ones differ in
+about 32. Nothing here can be turned back into the text, and the text never leaves the reader.
+
+Prompts under :data:`MIN_WORDS` words ("continue", "yes") get no signature: they say nothing about
+who wrote them and would make every developer look repetitive.
+
+The feature hash is Polars' own (fixed seed): stable within one Polars version, which is all that is
+needed, because signatures are compared within one run and never written out.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+SIGNATURE_BITS: Final = 64
+MIN_WORDS: Final = 4
+NEAR_DUPLICATE_BITS: Final = 10
+"""Hamming distance at or below which two signatures count as the same prompt. Unrelated prompts sit
+near 32 (sd 4), so 10 is over five standard deviations away from chance."""
+_SEED: Final = 0x7A5E
+_BIT_VALUES: Final = [2**bit for bit in range(SIGNATURE_BITS)]
+
+
+def simhash(frame: pl.DataFrame, text: str) -> pl.Series:
+    """One UInt64 signature per row of ``frame[text]`` (null for short or missing text), in row order."""
+    words = pl.col(text).str.to_lowercase().str.extract_all(r"\w+")
+    pairs = words.list.eval(pl.element() + " " + pl.element().shift(-1)).list.drop_nulls()
+    features = (
+        frame.select(words.list.len().alias("n_words"), pl.concat_list(words, pairs).alias("feature"))
+        .with_row_index("row")
+        .filter(pl.col("n_words") >= MIN_WORDS)
+        .explode("feature")
+        .with_columns(pl.col("feature").hash(seed=_SEED).alias("hash"))
+    )
+    votes = features.group_by("row").agg(
+        pl.len().alias("n"),
+        *((pl.col("hash") // value % 2).sum().alias(f"b{bit}") for bit, value in enumerate(_BIT_VALUES)),
+    )
+    signature = pl.sum_horizontal(
+        pl.when(2 * pl.col(f"b{bit}") > pl.col("n")).then(pl.lit(value, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
+        for bit, value in enumerate(_BIT_VALUES)
+    )
+    signed = votes.select("row", signature.cast(pl.UInt64).alias("prompt_signature"))
+    rows = pl.DataFrame({"row": pl.int_range(0, frame.height, eager=True).cast(pl.UInt32)})
+    return rows.join(signed, on="row", how="left", maintain_order="left")["prompt_signature"]
+
+
+def hamming(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:
+    """Bits in which two signatures differ."""
+    a = pl.col(left) if isinstance(left, str) else left
+    b = pl.col(right) if isinstance(right, str) else right
+    return a.xor(b).bitwise_count_ones()
+
+
+def attach_turns(requests: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:
+    """Give each request the prompt turn that triggered it: ``prompt_signature`` and ``turn``.
+
+    ``turns`` holds what a person, a script or a tool sent into a session (session_id, timestamp, turn
+    ``"prompt"`` or ``"tool"``, prompt_signature). Each turn belongs to the session's first request at or
+    after it; when several turns precede one request (queued prompts), the last one counts. Requests that
+    no turn precedes directly keep nulls (unknown).
+    """
+    indexed = requests.with_row_index("_request")
+    owners = (
+        turns.filter(pl.col("session_id").is_not_null() & pl.col("timestamp").is_not_null())
+        .sort("timestamp")
+        .join_asof(
+            indexed.filter(pl.col("session_id").is_not_null())
+            .select("session_id", "timestamp", "_request")
+            .sort("timestamp"),
+            on="timestamp",
+            by="session_id",
+            strategy="forward",
+            check_sortedness=False,  # sorted by time overall, hence within every session
+        )
+        .filter(pl.col("_request").is_not_null())
+        .group_by("_request")
+        .agg(pl.col("turn", "prompt_signature").sort_by("timestamp").last())
+    )
+    return (
+        indexed.drop("turn", "prompt_signature", strict=False)
+        .join(owners, on="_request", how="left", maintain_order="left")
+        .drop("_request")
+    )
