@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
+from conftest import FIXTURES, SAMPLE, by_developer, run_cli, run_json
 
 from tokenaudit.errors import PolicyError
 from tokenaudit.identity import name_table, resolve_identities
@@ -126,3 +126,15 @@ def test_an_agent_rule_team_wins_over_the_sources_team() -> None:
     frame = pl.LazyFrame({"developer": ["renovate[bot]", "ana@acme.io"], "team": ["from-source", "from-source"]})
     resolved = resolve_identities(frame, policy).collect().sort("developer")
     assert resolved["team"].to_list() == ["platform", "from-source"]
+
+
+def test_the_readme_agent_platform_example_is_true() -> None:
+    readme = (SAMPLE.parent / "README.md").read_text()
+    command = "tokenaudit totals sample_data/agents --policy sample_data/agents_policy.yaml --format table"
+    block = readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    policy = str(SAMPLE / "agents_policy.yaml")
+    result = run_cli("totals", str(SAMPLE / "agents"), "--policy", policy, "--format", "table")
+    assert result.exit_code == 0, result.stderr
+    shown = [line for line in block.splitlines() if line.startswith("│")]
+    assert shown == [line.rstrip() for line in result.stdout.splitlines() if line.startswith("│")]
+    assert block.splitlines()[-1] in result.stdout + result.stderr

@@ -219,6 +219,7 @@ def _outcome_quality(result: AuditResult) -> dict[str, Any]:
             "bot_prs_ignored": read.bot_prs,
             "unassigned_issues": read.unassigned_issues,
             "unlinked_reverts": read.unlinked_reverts,
+            "unassigned_incidents": read.unassigned_incidents,
             "kinds_without_weight": _unweighted(result),
             "size_weighting": joined.size_weighting,
             "unsized": joined.unsized,
@@ -254,6 +255,8 @@ def outcome_notes(result: AuditResult) -> list[str]:
         notes.append(f"{_plural(read.bot_prs, 'bot pull request')} credited to nobody")
     if read.unassigned_issues:
         notes.append(f"{_plural(read.unassigned_issues, 'unassigned issue')} credited to nobody")
+    if read.unassigned_incidents:
+        notes.append(f"{_plural(read.unassigned_incidents, 'incident')} with no responding user charged to nobody")
     if read.unlinked_reverts:
         notes.append(f"{_plural(read.unlinked_reverts, 'revert')} not linked to the PR they revert")
     for kind, missing in joined.unsized.items():

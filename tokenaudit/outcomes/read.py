@@ -9,7 +9,7 @@ from typing import Final
 import polars as pl
 
 from tokenaudit.errors import InputError
-from tokenaudit.outcomes import generic, github, jira
+from tokenaudit.outcomes import generic, github, incidents, jira
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.readers.sources import Source, resolve
@@ -18,10 +18,14 @@ from tokenaudit.schema import empty_rejects
 DETECTORS: tuple[tuple[str, Callable[[Source], bool]], ...] = (
     (github.NAME, github.looks_like),
     (jira.NAME, jira.looks_like),
+    (incidents.PAGERDUTY, incidents.looks_like_pagerduty),
+    (incidents.OPSGENIE, incidents.looks_like_opsgenie),
     (generic.NAME, generic.looks_like),
 )
-FORMATS: tuple[tuple[str, str, str], ...] = tuple(
-    (module.NAME, module.TITLE, module.EXPORTED_BY) for module in (github, jira, generic)
+FORMATS: tuple[tuple[str, str, str], ...] = (
+    *((module.NAME, module.TITLE, module.EXPORTED_BY) for module in (github, jira)),
+    *incidents.FORMATS,
+    (generic.NAME, generic.TITLE, generic.EXPORTED_BY),
 )
 """(name, title, how to export) of each outcome format, for ``tokenaudit formats`` and the README."""
 
@@ -37,6 +41,8 @@ class OutcomeRead:
     bot_prs: int = 0
     unassigned_issues: int = 0
     unlinked_reverts: int = 0
+    unassigned_incidents: int = 0
+    """Incidents with no assignee, acknowledger or responding user: charged to nobody."""
 
 
 def detect_outcome_format(source: Source) -> str:
@@ -46,7 +52,8 @@ def detect_outcome_format(source: Source) -> str:
             return name
     msg = (
         f"{source.name}: not a recognised outcome export; expected `gh pr list --json` or GitHub REST pulls JSON, "
-        "a Jira CSV export (Issue key, Issue Type, Assignee, Created, Resolved), or a CSV/JSONL with "
+        "a Jira CSV export (Issue key, Issue Type, Assignee, Created, Resolved), PagerDuty or Opsgenie incident "
+        "JSON, or a CSV/JSONL with "
         "developer,date,kind[,count]"
     )
     raise InputError(msg)
@@ -75,6 +82,16 @@ def read_outcomes(
         frames.append(issues.outcomes)
         rejects.append(issues.rejects)
         unassigned = issues.unassigned
+    unassigned_incidents = 0
+    for name, read_incidents in (
+        (incidents.PAGERDUTY, incidents.read_pagerduty),
+        (incidents.OPSGENIE, incidents.read_opsgenie),
+    ):
+        if name in by_format:
+            charged = read_incidents(by_format[name])
+            frames.append(charged.outcomes)
+            rejects.append(charged.rejects)
+            unassigned_incidents += charged.unassigned
     if generic.NAME in by_format:
         rows = generic.read_generic(by_format[generic.NAME], timezone)
         frames.append(rows.outcomes)
@@ -86,6 +103,7 @@ def read_outcomes(
         bot_prs=bots,
         unassigned_issues=unassigned,
         unlinked_reverts=unlinked,
+        unassigned_incidents=unassigned_incidents,
     )
 
 
