@@ -17,6 +17,7 @@ from tokenaudit.ingest import LoadedEvents
 from tokenaudit.metrics import local_day, totals, usage_aggregates
 from tokenaudit.outcomes.read import OutcomeRead, unsized_outcomes, weighted_values
 from tokenaudit.policy import Policy
+from tokenaudit.presence import declared_presence, presence
 from tokenaudit.ranking import RankingFit, exposure_mtok, rank_developers
 
 
@@ -63,11 +64,7 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
     because a pull request merges some days after the tokens that produced it.
     """
     resolved = resolve_identities(read.outcomes.lazy(), policy).collect()
-    days = loaded.events.select(local_day(loaded.period.timezone).alias("day"))
-    first = loaded.period.since or days["day"].min()
-    last = loaded.period.until or days["day"].max()
-    if not isinstance(first, dt.date) or not isinstance(last, dt.date):
-        first = last = dt.date.min
+    first, last = period_bounds(loaded)
     last = last + dt.timedelta(days=policy.outcomes.outcome_lag_days)
     local = pl.col("timestamp").dt.convert_time_zone(loaded.period.timezone).dt.date()
     inside = resolved.filter(local.is_between(first, last))
@@ -84,6 +81,32 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
         size_weighting=policy.outcomes.size_weighting,
         unsized=unsized_outcomes(audited) if policy.outcomes.size_weighting else {},
     )
+
+
+def period_bounds(loaded: LoadedEvents) -> tuple[dt.date, dt.date]:
+    """The audit period's first and last local day: as given, else the span of the events."""
+    days = loaded.events.select(local_day(loaded.period.timezone).alias("day"))
+    first = loaded.period.since or days["day"].min()
+    last = loaded.period.until or days["day"].max()
+    if not isinstance(first, dt.date) or not isinstance(last, dt.date):
+        return dt.date.min, dt.date.min
+    return first, last
+
+
+def developer_presence(loaded: LoadedEvents, outcomes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """Each developer's share of the period present (:mod:`tokenaudit.presence`), from the policy's
+    starts/ends/fte or else their active days: token use, and PRs opened or merged and tickets closed."""
+    timezone = loaded.period.timezone
+    local = pl.col("day").dt.convert_time_zone(timezone).dt.date()
+    active = pl.concat(
+        [
+            loaded.events.select("developer", local_day(timezone).alias("day")).unique(),
+            outcomes.select("developer", pl.col("timestamp").alias("day")).with_columns(local),
+            outcomes.select("developer", pl.col("opened").alias("day")).drop_nulls().with_columns(local),
+        ]
+    )
+    first, last = period_bounds(loaded)
+    return presence(active, first, last, declared_presence(policy.identities))
 
 
 def outcome_counts(outcomes: pl.DataFrame, kinds: list[str]) -> dict[str, dict[str, int]]:
@@ -117,8 +140,11 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     if outcomes is not None:
         joined = join_outcomes(outcomes, loaded, policy)
         exposure = loaded.events.group_by("developer").agg(exposure_mtok())
+        present = developer_presence(loaded, joined.outcomes, policy)
         ranking = rank_developers(
-            developers.select("developer", "team", "active_days").join(exposure, on="developer"),
+            developers.select("developer", "team", "active_days")
+            .join(exposure, on="developer")
+            .join(present, on="developer", how="left"),
             joined.outcomes,
             policy.outcomes.weights,
             policy.ranking,

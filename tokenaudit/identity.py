@@ -108,7 +108,8 @@ def resolve_identities(frame: pl.LazyFrame, policy: Policy, column: str = "devel
 
 
 def read_identity_csv(path: Path) -> dict[str, Identity]:
-    """An ``alias,developer,team`` CSV (team optional), as HR or directory exports provide it.
+    """An ``alias,developer,team`` CSV (team optional; ``starts``, ``ends``, ``fte`` optional, see
+    :mod:`tokenaudit.presence`), as HR or directory exports provide it.
 
     Each developer is also an alias of themself; one alias naming two developers is an error that
     names the file and line, because silently picking one would merge two people.
@@ -139,10 +140,42 @@ def read_identity_csv(path: Path) -> dict[str, Identity]:
         first = clashes.row(0, named=True)
         msg = f"{path}:{first['line']}: alias {first['alias']!r} is given to more than one developer"
         raise InputError(msg)
-    people = rows.group_by("developer", maintain_order=True).agg(
-        pl.col("team").drop_nulls().first(), pl.col("alias").unique(maintain_order=True)
+    presence = _presence_columns(frame, path)
+    people = (
+        rows.hstack(presence)
+        .group_by("developer", maintain_order=True)
+        .agg(
+            pl.col("team").drop_nulls().first(),
+            pl.col("alias").unique(maintain_order=True),
+            *(pl.col(name).drop_nulls().first() for name in presence.columns),
+        )
     )
-    return {row["developer"]: Identity(team=row["team"], aliases=row["alias"]) for row in people.iter_rows(named=True)}
+    return {
+        row["developer"]: Identity(
+            team=row["team"], aliases=row["alias"], **{name: row[name] for name in presence.columns}
+        )
+        for row in people.iter_rows(named=True)
+    }
+
+
+def _presence_columns(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """The optional ``starts``, ``ends`` (dates) and ``fte`` (0–1] columns, parsed; a bad value names its line."""
+    parsed = {
+        "starts": pl.col("starts").str.strip_chars().str.to_date("%Y-%m-%d", strict=False),
+        "ends": pl.col("ends").str.strip_chars().str.to_date("%Y-%m-%d", strict=False),
+        "fte": pl.col("fte").str.strip_chars().cast(pl.Float64, strict=False),
+    }
+    present = [name for name in parsed if name in frame.columns]
+    values = frame.select(*(parsed[name] for name in present))
+    for name in present:
+        given = frame[name].str.strip_chars().fill_null("") != ""
+        valid = values[name].is_not_null() & ((values[name] > 0) & (values[name] <= 1) if name == "fte" else True)
+        bad = (given & ~valid).arg_true()
+        if bad.len():
+            expected = "a number in (0, 1]" if name == "fte" else "a date YYYY-MM-DD"
+            msg = f"{path}:{int(bad[0]) + 2}: {name}: expected {expected}, got {frame[name][int(bad[0])]!r}"
+            raise InputError(msg)
+    return values
 
 
 def with_identities(policy: Policy, extra: dict[str, Identity]) -> Policy:
@@ -151,7 +184,13 @@ def with_identities(policy: Policy, extra: dict[str, Identity]) -> Policy:
     for developer, identity in extra.items():
         current = merged.get(developer, Identity())
         aliases = list(dict.fromkeys([*current.aliases, *identity.aliases]))
-        merged[developer] = Identity(team=identity.team or current.team, aliases=aliases)
+        merged[developer] = Identity(
+            team=identity.team or current.team,
+            aliases=aliases,
+            starts=identity.starts or current.starts,
+            ends=identity.ends or current.ends,
+            fte=identity.fte or current.fte,
+        )
     try:
         return Policy.model_validate({**policy.model_dump(), "identities": merged})
     except ValueError as exc:

@@ -7,6 +7,7 @@ duplicate keys are rejected too, because YAML would otherwise keep the last one 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,12 @@ class Identity(_Strict):
 
     team: str | None = None
     aliases: list[str] = Field(default_factory=list)
+    starts: dt.date | None = None
+    """First day with the organisation inside the period (a new joiner); else inferred from activity."""
+    ends: dt.date | None = None
+    """Last day (a leaver); else inferred from activity."""
+    fte: Annotated[float, Field(gt=0, le=1)] | None = None
+    """Working fraction (0.6 for three days a week); else inferred from a fixed weekly schedule."""
 
 
 class AgentRule(_Strict):

@@ -93,29 +93,39 @@ def exposure_mtok() -> pl.Expr:
     return (percent.sum() / 100e6).alias("exposure")
 
 
-def fit_elasticity(counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]) -> tuple[float, float | None]:
-    """Robust Poisson regression log E[y] = a + b·log(E); returns (b clipped to [0, 1], its standard error).
+def fit_elasticity(
+    counts: npt.NDArray[np.float64],
+    exposure: npt.NDArray[np.float64],
+    presence: npt.NDArray[np.float64] | None = None,
+) -> tuple[float, float | None]:
+    """Robust Poisson regression log E[y] = a + log(p) + b·log(E/p); returns (b clipped to [0, 1], its standard error).
+
+    ``p`` is the share of the period each developer was there (:mod:`tokenaudit.presence`, default 1):
+    outcomes grow in proportion to time present and with diminishing returns in tokens per unit of time,
+    so someone with half the period is compared on the half they were there.
 
     Tukey biweights on Pearson residuals (``BIWEIGHT_C`` robust standard deviations, at least the
     Poisson one) give developers far off the curve no say in it: a tokenmaxxer adds exposure without
     outcomes and would otherwise flatten the elasticity for everyone, making inflated tokens look free.
     """
-    if counts.size < MIN_FIT_DEVELOPERS or counts.sum() == 0 or np.ptp(np.log(exposure)) == 0:
+    offset = np.zeros_like(exposure) if presence is None else np.log(presence)
+    intensity = np.log(exposure) - offset
+    if counts.size < MIN_FIT_DEVELOPERS or counts.sum() == 0 or np.ptp(intensity) == 0:
         return 1.0, None
     try:
-        return _robust_poisson_slope(counts, exposure)
+        return _robust_poisson_slope(counts, intensity, offset)
     except np.linalg.LinAlgError:
         return 1.0, None
 
 
 def _robust_poisson_slope(
-    counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.float64], intensity: npt.NDArray[np.float64], offset: npt.NDArray[np.float64]
 ) -> tuple[float, float | None]:
-    x = np.column_stack([np.ones_like(exposure), np.log(exposure)])
-    beta = np.array([np.log(counts.mean() + 1e-9) - np.log(exposure).mean(), 1.0])
+    x = np.column_stack([np.ones_like(intensity), intensity])
+    beta = np.array([np.log(counts.mean() + 1e-9) - (intensity + offset).mean(), 1.0])
     weights = np.ones_like(counts)
     for _ in range(100):
-        mu = np.exp(x @ beta)
+        mu = np.exp(x @ beta + offset)
         residual = (counts - mu) / np.sqrt(mu)
         spread = max(1.0, 1.4826 * float(np.median(np.abs(residual - np.median(residual)))))
         scaled = residual / (BIWEIGHT_C * spread)
@@ -126,7 +136,7 @@ def _robust_poisson_slope(
         beta += step
         if np.abs(step).max() < 1e-10:
             break
-    covariance = np.linalg.inv(x.T @ (x * (weights * np.exp(x @ beta))[:, None]))
+    covariance = np.linalg.inv(x.T @ (x * (weights * np.exp(x @ beta + offset))[:, None]))
     return float(np.clip(beta[1], 0.0, 1.0)), float(np.sqrt(covariance[1, 1]))
 
 
@@ -157,7 +167,8 @@ def rank_developers(
 ) -> Ranking:
     """Rank developers by outcome yield per effective exposure, with shrinkage and uncertainty.
 
-    ``developers``: developer, team, exposure (effective tokens, millions), active_days.
+    ``developers``: developer, team, exposure (effective tokens, millions), active_days, and optionally
+    presence (share of the period there, :mod:`tokenaudit.presence`; 1 when absent).
     ``outcomes``: developer, kind, value (identity-resolved, inside the period; value is the count or the
     size-weighted count).
     """
@@ -166,6 +177,9 @@ def rank_developers(
         outcomes.group_by("developer", "kind")
         .agg(pl.col("value").sort().sum())
         .pivot(on="kind", index="developer", values="value")
+    )
+    developers = developers.with_columns(
+        presence=pl.col("presence").fill_null(1.0) if "presence" in developers.columns else pl.lit(1.0)
     )
     frame = developers.join(counts, on="developer", how="left").with_columns(
         [
@@ -181,12 +195,15 @@ def rank_developers(
     ).sort("developer")
     ranked = frame.filter(pl.col("eligible"))
     exposure = ranked["exposure"].to_numpy().astype(np.float64)
+    presence = ranked["presence"].to_numpy().astype(np.float64)
     positive = ranked.select(pl.sum_horizontal(k for k in POSITIVE_KINDS if k in kinds)).to_series().to_numpy()
     if config.elasticity == "fit":
-        b, se = fit_elasticity(positive.astype(np.float64), exposure)
+        b, se = fit_elasticity(positive.astype(np.float64), exposure, presence)
     else:
         b, se = float(config.elasticity), None
-    x = exposure**b
+    # Compared at presence x (exposure per unit of presence)^b: time present counts in full, tokens with
+    # diminishing returns; for someone there the whole period this is exposure^b.
+    x = presence * (exposure / presence) ** b
     rng = np.random.default_rng(config.seed)
     groups = (
         ranked["team"].fill_null("(org)").to_numpy()

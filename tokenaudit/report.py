@@ -190,6 +190,14 @@ def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, An
             "p95": _rounded(row["yield_p95"]) if ranked else None,
         },
         "ranking_status": row["status"],
+        "presence": {
+            "share": _rounded(row["presence"]),
+            "starts": row["starts"].isoformat() if row["starts"] else None,
+            "ends": row["ends"].isoformat() if row["ends"] else None,
+            "fte": _rounded(row["fte"]),
+            "tenure_basis": row["tenure_basis"],
+            "fte_basis": row["fte_basis"],
+        },
     }
 
 

@@ -1,0 +1,117 @@
+"""Time present: tenure from activity or the policy, part-time schedules, and ranking on the time there."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tokenaudit.errors import InputError
+from tokenaudit.identity import read_identity_csv
+from tokenaudit.policy import Identity
+from tokenaudit.presence import declared_presence, presence
+from tokenaudit.ranking import RankingConfig, rank_developers
+
+FIRST = dt.date(2026, 3, 2)  # a Monday; six weeks to Sunday 12 April
+LAST = dt.date(2026, 4, 12)
+
+
+def _days(developer: str, days: list[dt.date]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"developer": [developer] * len(days), "day": days}, schema={"developer": pl.String, "day": pl.Date}
+    )
+
+
+def _weekdays(start: dt.date = FIRST, weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)) -> list[dt.date]:
+    return [d for d in (start + dt.timedelta(n) for n in range((LAST - start).days + 1)) if d.weekday() in weekdays]
+
+
+def _presence(
+    frames: list[pl.DataFrame], identities: dict[str, Identity] | None = None
+) -> dict[str, dict[str, object]]:
+    result = presence(pl.concat(frames), FIRST, LAST, declared_presence(identities or {}))
+    return {row["developer"]: row for row in result.iter_rows(named=True)}
+
+
+def test_tenure_and_schedule_come_from_activity() -> None:
+    rng = np.random.default_rng(4)
+    light = [d for d in _weekdays() if rng.random() < 0.3]
+    rows = _presence(
+        [
+            _days("full", _weekdays()),
+            _days("joiner", _weekdays(start=FIRST + dt.timedelta(days=21))),
+            _days("part", _weekdays(weekdays=(2, 3, 4))),
+            _days("quiet_first_week", _weekdays(start=FIRST + dt.timedelta(days=4))),
+            _days("light", light),
+        ]
+    )
+    assert rows["full"]["presence"] == 1.0
+    # Joined on day 22 of 42: ranked on the 21 days there.
+    assert rows["joiner"]["starts"] == dt.date(2026, 3, 23)
+    assert rows["joiner"]["presence"] == pytest.approx(0.5)
+    assert rows["joiner"]["tenure_basis"] == "activity"
+    # Never on a Monday or Tuesday in six weeks while on 18 of 18 Wednesdays-Fridays: three days a week.
+    assert rows["part"]["fte"] == pytest.approx(0.6)
+    assert rows["part"]["fte_basis"] == "weekly schedule"
+    # A first activity within a week of the start is a quiet week, not a late start.
+    assert rows["quiet_first_week"]["presence"] == 1.0
+    # Active on 30% of weekdays at random: silent weekdays are chance, not a schedule.
+    assert len(light) < 15 and rows["light"]["presence"] == 1.0
+
+
+def test_the_identity_map_overrides_what_activity_suggests() -> None:
+    identities = {
+        "part": Identity(fte=0.5),
+        "joiner": Identity(starts=dt.date(2026, 3, 16), ends=dt.date(2026, 3, 29)),
+    }
+    rows = _presence([_days("part", _weekdays()), _days("joiner", _weekdays())], identities)
+    assert rows["part"]["presence"] == pytest.approx(0.5)
+    assert rows["part"]["fte_basis"] == "policy"
+    assert rows["joiner"]["presence"] == pytest.approx(14 / 42)
+    assert rows["joiner"]["tenure_basis"] == "policy"
+
+
+def test_a_new_joiner_is_ranked_on_the_weeks_there_not_sunk_for_the_weeks_absent() -> None:
+    """Twins at the same rate of tokens and outcomes per week; one was there half the period."""
+    rng = np.random.default_rng(11)
+    names = [f"dev{i:02d}" for i in range(40)]
+    exposure = rng.uniform(5, 80, size=40)
+    prs = rng.poisson(4.0 * exposure**0.3)
+    developers = pl.DataFrame(
+        {
+            "developer": [*names, "twin", "joiner"],
+            "team": "core",
+            "exposure": [*exposure, 40.0, 20.0],
+            "active_days": 20,
+            "presence": [1.0] * 40 + [1.0, 0.5],
+        }
+    )
+    outcomes = pl.DataFrame(
+        {"developer": [*names, "twin", "joiner"], "kind": "merged_pr", "value": [*prs.astype(float), 12.0, 6.0]}
+    )
+    config = RankingConfig(min_exposure=0.1)
+    fair = rank_developers(developers, outcomes, {"merged_pr": 1.0}, config).developers
+    row = {r["developer"]: r for r in fair.iter_rows(named=True)}
+    assert 0.1 < rank_developers(developers, outcomes, {"merged_pr": 1.0}, config).fit.elasticity < 0.6
+    assert abs(row["joiner"]["rank_adjusted"] - row["twin"]["rank_adjusted"]) <= 3
+    # Ignoring presence, the half-period joiner looks 2^(1-b) times worse and sinks.
+    blind = rank_developers(developers.drop("presence"), outcomes, {"merged_pr": 1.0}, config).developers
+    unfair = {r["developer"]: r for r in blind.iter_rows(named=True)}
+    assert unfair["joiner"]["rank_adjusted"] - unfair["twin"]["rank_adjusted"] >= 8
+
+
+def test_the_identities_csv_carries_starts_ends_and_fte(tmp_path: Path) -> None:
+    good = tmp_path / "people.csv"
+    good.write_text(
+        "alias,developer,team,starts,fte\nana@x.com,ana,core,2026-03-16,0.6\nana-gh,ana,core,,\nbo@x,bo,web,,\n"
+    )
+    people = read_identity_csv(good)
+    assert (people["ana"].starts, people["ana"].fte) == (dt.date(2026, 3, 16), 0.6)
+    assert (people["bo"].starts, people["bo"].ends, people["bo"].fte) == (None, None, None)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("alias,developer,fte\nana@x.com,ana,1\nbo@x,bo,60%\n")
+    with pytest.raises(InputError, match=r"bad.csv:3: fte: expected a number in \(0, 1\], got '60%'"):
+        read_identity_csv(bad)
