@@ -37,7 +37,7 @@ from tokenaudit.ingest import LoadedEvents, Period, load_events
 from tokenaudit.metrics import GROUP_KEYS, totals
 from tokenaudit.outcomes.read import FORMATS as OUTCOME_FORMATS
 from tokenaudit.outcomes.read import read_outcomes
-from tokenaudit.output import emit, write_atomic
+from tokenaudit.output import emit, write_file
 from tokenaudit.periods import parse_period, previous_period
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, pseudonym_key
@@ -77,7 +77,12 @@ FormatOption = Annotated[
 ]
 OutputOption = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.", show_default=False),
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write here instead of stdout (a file atomically, keeping its mode; a device or pipe in place).",
+        show_default=False,
+    ),
 ]
 SinceOption = Annotated[
     dt.datetime | None,
@@ -176,6 +181,11 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(int(exc.exit_code)) from None
     except typer.Exit:
         raise
+    except BrokenPipeError:
+        # The reader of our output closed it early (`| head`): stop without a message, as SIGPIPE would. Point
+        # stdout at /dev/null so the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
     except KeyboardInterrupt:
         stderr_console().print("tokenaudit: interrupted", markup=False)
         raise typer.Exit(130) from None
@@ -200,6 +210,17 @@ def _format(chosen: Format | None, output: Path | None) -> Format:
     return Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON
 
 
+def _zone_name(tz: str | None) -> str | None:
+    """``--tz`` checked: an IANA zone name (exit 2 otherwise), or None when not given."""
+    if tz:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"--tz: expected an IANA time zone such as 'Europe/Berlin', got {tz!r}"
+            raise UsageError(msg) from None
+    return tz
+
+
 def _load(
     inputs: list[str],
     policy_path: Path | None,
@@ -213,13 +234,7 @@ def _load(
     policy = load_policy(policy_path)
     if identities is not None:
         policy = with_identities(policy, read_identity_csv(identities))
-    timezone = tz or policy.timezone
-    if tz:
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            msg = f"--tz: expected an IANA time zone such as 'Europe/Berlin', got {tz!r}"
-            raise UsageError(msg) from None
+    timezone = _zone_name(tz) or policy.timezone
     if since and until and since > until:
         msg = f"--since {since.date()} is after --until {until.date()}"
         raise UsageError(msg)
@@ -258,7 +273,7 @@ def _finish(
         raise UsageError(msg)
     if rejects is not None:
         rows = [list(row) for row in rejected.iter_rows()]
-        write_atomic(rejects, render_csv(TableView("rejects", list(rejected.columns), rows)))
+        write_file(rejects, render_csv(TableView("rejects", list(rejected.columns), rows)))
     count = rejected.height
     if strict and count:
         first = rejected.row(0, named=True)
@@ -502,7 +517,7 @@ def report_command(
         if period is not None:
             if since or until:
                 raise UsageError("--period cannot be combined with --since/--until")
-            zone = ZoneInfo(tz or load_policy(policy).timezone)
+            zone = ZoneInfo(_zone_name(tz) or load_policy(policy).timezone)
             first, last = parse_period(period, dt.datetime.now(zone).date())
             since, until = dt.datetime.combine(first, dt.time()), dt.datetime.combine(last, dt.time())
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
@@ -532,7 +547,7 @@ def report_command(
             for name, svg in files.items():
                 assert chart_dir is not None
                 chart_dir.mkdir(parents=True, exist_ok=True)
-                write_atomic(chart_dir / name, scrubber.text(svg) if scrubber is not None else svg)
+                write_file(chart_dir / name, scrubber.text(svg) if scrubber is not None else svg)
         emit(text, output)
         if not quiet and output is not None:
             stderr_console().print(f"tokenaudit: wrote {output}", markup=False)

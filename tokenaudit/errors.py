@@ -18,7 +18,9 @@ class ExitCode(IntEnum):
     UNREADABLE_INPUT = 3
     REJECTED_ROWS_STRICT = 4
     UNMATCHED_IDENTITIES_STRICT = 5
+    OUTPUT_ENVIRONMENT = 6
     INTERNAL = 70
+    BROKEN_PIPE = 141
 
 
 class TokenauditError(Exception):
@@ -59,3 +61,9 @@ class UnmatchedIdentityError(TokenauditError):
     """``--strict-identities`` was given and some identity is not in the identity map."""
 
     exit_code = ExitCode.UNMATCHED_IDENTITIES_STRICT
+
+
+class OutputEnvironmentError(TokenauditError):
+    """The output could not be written for a reason of the machine (full disk, read-only file system, I/O error)."""
+
+    exit_code = ExitCode.OUTPUT_ENVIRONMENT
