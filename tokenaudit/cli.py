@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -40,7 +41,7 @@ from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.output import emit, write_file
 from tokenaudit.periods import parse_period, previous_period
 from tokenaudit.policy import Policy, load_policy
-from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, pseudonym_key
+from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, pseudonym_key, withhold
 from tokenaudit.readers import READERS
 from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render as render_csv
@@ -171,13 +172,29 @@ def _root(
     """tokenaudit: totals, flags and outcome-adjusted rankings from the logs your AI tools export."""
 
 
+@dataclass
+class _ErrorLine:
+    """How ``_user_errors`` shows a message. Under ``--pseudonymize``/``--teams-only`` (``private_inputs`` set) the
+    line withholds the inputs, every other path and every quoted value, since it may name a person's folder or
+    repeat a value from a person's row; once the output's scrubber exists it replaces names too."""
+
+    private_inputs: list[str] | None = None
+    scrubber: Scrubber | None = None
+
+    def shown(self, message: str) -> str:
+        if self.scrubber is not None:
+            message = self.scrubber.text(message)
+        return withhold(message, self.private_inputs) if self.private_inputs is not None else message
+
+
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors(private_inputs: list[str] | None = None) -> Iterator[_ErrorLine]:
     """Turn library errors into one line on stderr and the documented exit code."""
+    line = _ErrorLine(private_inputs)
     try:
-        yield
+        yield line
     except TokenauditError as exc:
-        stderr_console().print(f"tokenaudit: error: {exc.message}", markup=False)
+        stderr_console().print(f"tokenaudit: error: {line.shown(exc.message)}", markup=False)
         raise typer.Exit(int(exc.exit_code)) from None
     except typer.Exit:
         raise
@@ -192,9 +209,15 @@ def _user_errors() -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("TOKENAUDIT_DEBUG"):
             raise
-        message = f"tokenaudit: internal error: {type(exc).__name__}: {exc} (set TOKENAUDIT_DEBUG=1 for details)"
+        shown = line.shown(str(exc))
+        message = f"tokenaudit: internal error: {type(exc).__name__}: {shown} (set TOKENAUDIT_DEBUG=1 for details)"
         stderr_console().print(message, markup=False)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _private(inputs: list[str], outcomes: list[str] | None, private: bool) -> list[str] | None:
+    """The paths an error line must withhold under ``--pseudonymize``/``--teams-only``; None otherwise."""
+    return [*inputs, *(outcomes or [])] if private else None
 
 
 def _format(chosen: Format | None, output: Path | None) -> Format:
@@ -275,14 +298,16 @@ def _finish(
         rows = [list(row) for row in rejected.iter_rows()]
         write_file(rejects, render_csv(TableView("rejects", list(rejected.columns), rows)))
     count = rejected.height
-    if strict and count:
+    scrub = scrubber.text if scrubber is not None else (lambda value: value)
+    first_reject = ""
+    if count:
         first = rejected.row(0, named=True)
-        msg = (
-            f"{count} rows rejected (--strict); first: {first['source_file']}:{first['source_line']}: {first['reason']}"
-        )
-        raise StrictRejectError(msg)
+        # Under a scrubber the reason loses its quoted value: it is copied from a person's row.
+        reason = first["reason"] if scrubber is None else withhold(first["reason"])
+        first_reject = scrub(f"{first['source_file']}:{first['source_line']}: {reason}")
+    if strict and count:
+        raise StrictRejectError(f"{count} rows rejected (--strict); first: {first_reject}")
     color = output is None and wants_color(sys.stdout)
-    scrub = scrubber.scrub if scrubber is not None else (lambda value: value)
     if scrubber is not None:
         document = Document(data=scrubber.scrub(document.data), table=scrubber.scrub_table(document.table))
     emit(render(document, output_format, color=color), output)
@@ -292,13 +317,7 @@ def _finish(
         for note in notes if output_format is not Format.TABLE else []:
             console.print(f"tokenaudit: {scrub(note)}", markup=False)
         if count and rejects is None:
-            first = rejected.row(0, named=True)
-            console.print(
-                scrub(
-                    f"tokenaudit: first rejected row: {first['source_file']}:{first['source_line']}: {first['reason']}"
-                ),
-                markup=False,
-            )
+            console.print(f"tokenaudit: first rejected row: {first_reject}", markup=False)
         if output is not None:
             console.print(f"tokenaudit: wrote {output}", markup=False)
 
@@ -328,11 +347,12 @@ def totals_command(
     pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """Token totals and request counts, grouped by developer (default), team, tool, model, day or week."""
-    with _user_errors():
+    with _user_errors(_private(inputs, None, pseudonymize)) as errors:
         keys = [key.strip() for item in (by or ["developer"]) for key in item.split(",") if key.strip()]
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        scrubber = _scrubber(pseudonym_key() if pseudonymize else None, False, settings, loaded)
+        scrubber = _scrubber(pseudonym_key() if pseudonymize else None, False, settings, loaded, inputs)
+        errors.scrubber = scrubber
         _check_identities(loaded, strict_identities)
         frame = totals(loaded.events, keys, loaded.period.timezone)
         document = totals_document(frame, keys, loaded)
@@ -367,10 +387,11 @@ def audit_command(
     ] = False,
 ) -> None:
     """The full audit: usage, raw vs outcome-adjusted ranks, Goodhart-risk flags (JSON is the stable interface)."""
-    with _user_errors():
+    with _user_errors(_private(inputs, outcomes, pseudonymize or teams_only)) as errors:
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        result, scrubber = _audit(settings, loaded, outcomes, pseudonymize, teams_only)
+        result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize, teams_only)
+        errors.scrubber = scrubber
         _check_identities(loaded, strict_identities, result)
         document = teams_document(result, settings.min_group_size) if teams_only else audit_document(result)
         _finish(loaded, document, chosen, output, rejects, strict, quiet, result, scrubber)
@@ -391,30 +412,49 @@ def _enforce_fail_on(result: AuditResult, fail_on: FailOn | None, quiet: bool) -
         raise typer.Exit(int(ExitCode.FLAGS_AT_OR_ABOVE_FAIL_ON))
 
 
+def _input_paths(given: list[str], loaded: LoadedEvents, result: AuditResult | None) -> list[str]:
+    """Every input path a diagnostic or output may spell: the files read first (so they are source-1, -2, …), then
+    skipped files, files that only had rejects, outcome files and the paths as given."""
+    quality = loaded.quality
+    frames = [loaded.rejects]
+    if result is not None and result.outcomes is not None:
+        frames += [result.outcomes.read.outcomes, result.outcomes.read.rejects]
+    return [
+        *(source.file for source in quality.sources),
+        *(name for name, _ in quality.skipped_files),
+        *quality.encoding_repaired,
+        *(name for frame in frames for name in frame["source_file"].unique(maintain_order=True).to_list()),
+        *given,
+    ]
+
+
 def _scrubber(
     key: bytes | None,
     teams_only: bool,
     settings: Policy,
     loaded: LoadedEvents,
+    given: list[str],
     result: AuditResult | None = None,
 ) -> Scrubber | None:
-    """The one place identities are replaced: keyed pseudonyms (``--pseudonymize``: ``key``) or, for
-    ``--teams-only``, one constant label so that no diagnostic can name or tell apart a person; None when
-    names may be shown."""
+    """The one place identities and input paths are replaced: keyed pseudonyms (``--pseudonymize``: ``key``) or,
+    for ``--teams-only``, one constant label so that no diagnostic can name or tell apart a person; input paths
+    (``given`` and every file read) become numbered ids. None when names may be shown."""
     if key is None and not teams_only:
         return None
     others = list(loaded.quality.unmatched_identities)
     if result is not None and result.outcomes is not None:
         others += result.outcomes.unmatched + result.outcomes.read.outcomes["developer"].unique().to_list()
     developers = loaded.events["developer"].unique().to_list()
+    paths = _input_paths(given, loaded, result)
     if key is None:
-        return build_scrubber(settings, developers, others, lambda _: "(a developer)")
-    return build_scrubber(settings, developers, others, lambda name: pseudonym(name, key))
+        return build_scrubber(settings, developers, others, lambda _: "(a developer)", paths)
+    return build_scrubber(settings, developers, others, lambda name: pseudonym(name, key), paths)
 
 
 def _audit(
     settings: Policy,
     loaded: LoadedEvents,
+    inputs: list[str],
     outcomes: list[str] | None,
     pseudonymize: bool = False,
     teams_only: bool = False,
@@ -426,7 +466,7 @@ def _audit(
     key = pseudonym_key() if pseudonymize else None
     read = read_outcomes(outcomes, settings.outcomes, loaded.period.timezone) if outcomes else None
     result = run_audit(loaded, settings, read)
-    return result, _scrubber(key, teams_only, settings, loaded, result)
+    return result, _scrubber(key, teams_only, settings, loaded, [*inputs, *(outcomes or [])], result)
 
 
 @app.command("rank")
@@ -455,10 +495,11 @@ def rank_command(
     pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """The raw token leaderboard and the outcome-adjusted ranking, side by side."""
-    with _user_errors():
+    with _user_errors(_private(inputs, outcomes, pseudonymize)) as errors:
         chosen = _format(output_format, output)
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        result, scrubber = _audit(settings, loaded, outcomes, pseudonymize)
+        result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize)
+        errors.scrubber = scrubber
         _check_identities(loaded, strict_identities, result)
         _finish(loaded, rank_document(result), chosen, output, rejects, strict, quiet, result, scrubber)
 
@@ -513,7 +554,7 @@ def report_command(
     quiet: QuietOption = False,
 ) -> None:
     """The weekly/monthly report for leads: HTML (self-contained, with charts), Markdown or JSON."""
-    with _user_errors():
+    with _user_errors(_private(inputs, outcomes, pseudonymize)) as errors:
         if period is not None:
             if since or until:
                 raise UsageError("--period cannot be combined with --since/--until")
@@ -521,7 +562,8 @@ def report_command(
             first, last = parse_period(period, dt.datetime.now(zone).date())
             since, until = dt.datetime.combine(first, dt.time()), dt.datetime.combine(last, dt.time())
         settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
-        result, scrubber = _audit(settings, loaded, outcomes, pseudonymize)
+        result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize)
+        errors.scrubber = scrubber
         previous = None
         if compare_previous if compare_previous is not None else period is not None:
             if since is None or until is None:
@@ -529,7 +571,7 @@ def report_command(
             before = previous_period(since.date(), until.date())
             starts = [dt.datetime.combine(day, dt.time()) for day in before]
             _, earlier = _load(inputs, policy, starts[0], starts[1], tz, input_format, developer, identities)
-            previous, _ = _audit(settings, earlier, outcomes)
+            previous, _ = _audit(settings, earlier, inputs, outcomes)
         data = report_data(result, previous)
         data["report"]["generated_at"] = _generated_at()
         if scrubber is not None:
@@ -556,7 +598,12 @@ def report_command(
 
 @app.command("explain")
 def explain_command(
-    developer: Annotated[str, typer.Argument(help="The developer to explain (canonical id or as in the data).")],
+    developer: Annotated[
+        str,
+        typer.Argument(
+            help="The developer to explain: canonical id, any alias the identity map knows, or as in the data."
+        ),
+    ],
     inputs: Inputs,
     policy: PolicyOption = None,
     output_format: Annotated[
@@ -571,18 +618,29 @@ def explain_command(
     tz: TzOption = None,
     input_format: InputFormatOption = None,
     outcomes: OutcomesOption = None,
+    identities: IdentitiesOption = None,
     pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """One developer's evidence: daily sparkline, hour-of-week heatmap, gap histogram, flags vs peers."""
-    with _user_errors():
-        settings, loaded = _load(inputs, policy, since, until, tz, input_format, None)
-        result, scrubber = _audit(settings, loaded, outcomes, pseudonymize)
-        explanation = explain(result, developer)
+    with _user_errors(_private(inputs, outcomes, pseudonymize)) as errors:
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, None, identities)
+        result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize)
+        errors.scrubber = scrubber
+        explanation = explain(result, _canonical(settings, developer))
         text_output = output_format is TextFormat.TEXT or (
             output_format is None and output is None and sys.stdout.isatty()
         )
         page = explain_text(explanation) if text_output else render_json(explain_data(explanation))
         emit(scrubber.text(page) if scrubber is not None else page, output)
+
+
+def _canonical(settings: Policy, name: str) -> str:
+    """The canonical id of ``name`` when the identity map knows it as an id or alias (any case), else ``name``."""
+    wanted = name.strip().lower()
+    for developer, identity in settings.identities.items():
+        if wanted in (alias.strip().lower() for alias in (developer, *identity.aliases)):
+            return developer
+    return name
 
 
 @app.command("evaluate")

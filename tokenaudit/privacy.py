@@ -8,6 +8,11 @@ The scrub runs over the finished output (the JSON document, the table, the expla
 known spelling of a person — canonical id, every alias in the identity map, names seen in usage and
 outcome data — wherever it appears, including inside file paths and reasons. Aliases map to their
 developer's pseudonym, so joins stay visible without the names.
+
+File paths are replaced whole by numbered ids (``source-1`` …): folder names encode people and their working
+directories (``exports/ana@acme.io/projects/-home-ana-alvarez-api/…``), and no list of names can catch every way a
+path spells one. Error lines, written before any output exists, lose every path-like word and quoted value
+(:func:`withhold`).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import hmac
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Final
 
 from tokenaudit.errors import UsageError
@@ -53,12 +59,21 @@ class Scrubber:
 
     replacements: Mapping[str, str]
     """Real spelling (any case) -> pseudonym."""
+    paths: Mapping[str, str] = field(default_factory=dict)
+    """Input file or folder path, as written anywhere -> its numbered id (``source-3``)."""
 
     def text(self, value: str) -> str:
-        """``value`` with every known spelling replaced."""
+        """``value`` with every known path and spelling replaced."""
+        if self.paths:
+            value = self._path_pattern.sub(lambda m: self.paths[m.group(0)], value)
         if not self.replacements:
             return value
         return self._pattern.sub(lambda m: self.replacements[m.group(0).lower()], value)
+
+    @cached_property
+    def _path_pattern(self) -> re.Pattern[str]:
+        """Every path, longest first, so a file inside a given folder is replaced whole."""
+        return re.compile("|".join(re.escape(path) for path in sorted(self.paths, key=len, reverse=True)))
 
     @cached_property
     def _pattern(self) -> re.Pattern[str]:
@@ -88,14 +103,30 @@ class Scrubber:
         return value
 
 
+_PATH_OR_QUOTED: Final = re.compile(r"\S*[/\\]\S*|'[^']*'|\"[^\"]*\"")
+
+
+def withhold(message: str, inputs: Iterable[str] = ()) -> str:
+    """A diagnostic with the ``inputs`` as given, every path-like word and every quoted value withheld, for lines
+    no scrubber has seen (an error that stops the run before the output exists)."""
+    for given in sorted(inputs, key=len, reverse=True):
+        message = message.replace(given, "(a path)") if given.strip() else message
+    return _PATH_OR_QUOTED.sub(lambda m: "'…'" if m.group(0)[0] in "'\"" else "(a path)", message)
+
+
 def build_scrubber(
-    policy: Policy, developers: Iterable[str], other_names: Iterable[str], label: Callable[[str], str]
+    policy: Policy,
+    developers: Iterable[str],
+    other_names: Iterable[str],
+    label: Callable[[str], str],
+    paths: Iterable[str] = (),
 ) -> Scrubber:
     """Every spelling the policy and the data know, mapped to ``label(developer)``.
 
     ``developers`` are canonical ids from the data; ``other_names`` are names that joined nobody (unmatched
     aliases, outcome authors without usage): each is labelled as itself. ``label`` is a keyed pseudonym
-    (``--pseudonymize``) or a constant (``--teams-only``, where no person may be told apart).
+    (``--pseudonymize``) or a constant (``--teams-only``, where no person may be told apart). ``paths`` (input
+    files and folders) are numbered in the order given; a path and its absolute form share a number.
     """
     replacements: dict[str, str] = {}
     for name in other_names:
@@ -108,4 +139,13 @@ def build_scrubber(
         for alias in (developer, *identity.aliases):
             if alias.strip():
                 replacements[alias.strip().lower()] = label(developer)
-    return Scrubber(replacements)
+    numbered: dict[str, str] = {}
+    sources = 0
+    for path in paths:
+        if path and path != "-" and path not in numbered:
+            absolute = str(Path(path).absolute())
+            if absolute not in numbered:
+                sources += 1
+                numbered[absolute] = f"source-{sources}"
+            numbered[path] = numbered[absolute]
+    return Scrubber(replacements, numbered)
