@@ -38,7 +38,7 @@ def test_audit_json_contract() -> None:
 def test_default_format_off_a_terminal_is_json_and_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert json.loads(run_cli("audit", EVENTS).stdout)["schema_version"] == 1
     monkeypatch.setenv("TOKENAUDIT_FORMAT", "csv")
-    assert run_cli("audit", EVENTS).stdout.startswith("rank,developer,team,total")
+    assert run_cli("audit", EVENTS).stdout.startswith("developer,team,rank_tokens,total_tokens,")
 
 
 def test_active_days_and_days_follow_the_time_zone() -> None:
@@ -90,7 +90,7 @@ def test_unknown_model_is_unpriced_not_zero() -> None:
     assert abs(developers["bo@acme.io"]["cost_usd"] - expected_bo) < 1e-6
     result = run_cli("audit", EVENTS, "--format", "table")
     assert "unpriced" in result.stdout
-    assert "unpriced models (cost left out, not $0): gpt-5.2-codex" in result.stdout
+    assert "unpriced models (cost left out, not $0): gpt-5.2-codex" in result.stderr  # a diagnostic
 
 
 def test_policy_prices_price_an_unknown_model(tmp_path: Path) -> None:
@@ -122,9 +122,12 @@ def test_markdown_and_csv_carry_the_same_numbers() -> None:
     markdown = run_cli("audit", EVENTS, "--format", "markdown").stdout
     assert "| 1 | ana@acme.io |  | 127,290 | 5,932 | 3,828 | 104,982 | 12,548 | 3 | 2 |" in markdown
     csv_text = run_cli("audit", EVENTS, "--format", "csv").stdout.splitlines()
-    assert csv_text[0] == "rank,developer,team,total,input,output,cache_read,cache_write,requests,active_days,cost,risk"
-    assert csv_text[1].startswith("1,ana@acme.io,,127290,5932,3828,104982,12548,3,2,")
-    assert csv_text[2].startswith("2,bo@acme.io,,124188,98,4020,120030,40,2,2,")
+    assert csv_text[0].startswith(
+        "developer,team,rank_tokens,total_tokens,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,"
+        "requests,active_days,cost_usd,unpriced_tokens,risk_level,"
+    )
+    assert csv_text[1].startswith("ana@acme.io,,1,127290,5932,3828,104982,12548,3,2,0.153766,0,none,")
+    assert csv_text[2].startswith("bo@acme.io,,2,124188,98,4020,120030,40,2,2,0.483765,0,none,")
 
 
 def test_unknown_group_key_is_a_usage_error() -> None:

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -44,7 +44,7 @@ from tokenaudit.policy import Policy, load_policy
 from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, pseudonym_key, withhold
 from tokenaudit.readers import READERS
 from tokenaudit.render import Format, render
-from tokenaudit.render.csv_format import render as render_csv
+from tokenaudit.render.csv_format import render_table as render_csv
 from tokenaudit.render.explain import explain_data, explain_text
 from tokenaudit.render.json_format import render as render_json
 from tokenaudit.report import (
@@ -308,13 +308,20 @@ def _finish(
     if strict and count:
         raise StrictRejectError(f"{count} rows rejected (--strict); first: {first_reject}")
     color = output is None and wants_color(sys.stdout)
+    diagnostics = quality_notes(loaded.quality) + (outcome_notes(result) if result else [])
+    if output_format is Format.TABLE:  # data on stdout, diagnostics on stderr: the table keeps its content notes
+        kept = [note for note in document.table.notes if note not in diagnostics]
+        document = replace(document, table=replace(document.table, notes=kept))
     if scrubber is not None:
-        document = Document(data=scrubber.scrub(document.data), table=scrubber.scrub_table(document.table))
+        document = Document(
+            data=scrubber.scrub(document.data),
+            table=scrubber.scrub_table(document.table),
+            records=scrubber.scrub(document.records),
+        )
     emit(render(document, output_format, color=color), output)
     if not quiet:
         console = stderr_console()
-        notes = quality_notes(loaded.quality) + (outcome_notes(result) if result else [])
-        for note in notes if output_format is not Format.TABLE else []:
+        for note in diagnostics:
             console.print(f"tokenaudit: {scrub(note)}", markup=False)
         if count and rejects is None:
             console.print(f"tokenaudit: first rejected row: {first_reject}", markup=False)

@@ -47,16 +47,19 @@ def usage_aggregates(timezone: str) -> list[pl.Expr]:
 
 
 def totals(events: pl.DataFrame, by: Sequence[str], timezone: str) -> pl.DataFrame:
-    """Usage grouped by ``by`` (any of :data:`GROUP_KEYS`), largest total first, ties by key."""
+    """Usage grouped by ``by`` (any of :data:`GROUP_KEYS`): time keys (day, week) in time order, then largest total
+    first, ties by key."""
     unknown = [key for key in by if key not in GROUP_KEYS]
     if unknown or not by:
         msg = f"--by: unknown key {unknown[0]!r}" if unknown else "--by: give at least one key"
         raise UsageError(f"{msg}; expected any of: {', '.join(GROUP_KEYS)}")
     keys = list(dict.fromkeys(by))
+    times = [key for key in keys if key in ("day", "week")]
+    order = [*times, "total_tokens", *keys]
     return (
         events.lazy()
         .group_by([_key_expr(key, timezone) for key in keys])
         .agg(usage_aggregates(timezone))
-        .sort(["total_tokens", *keys], descending=[True, *([False] * len(keys))], nulls_last=True)
+        .sort(order, descending=[name == "total_tokens" for name in order], nulls_last=True)
         .collect()
     )

@@ -22,7 +22,7 @@ import hmac
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
@@ -84,12 +84,12 @@ class Scrubber:
 
     def scrub_table(self, table: TableView) -> TableView:
         """A table view with titles, cells and notes scrubbed."""
-        return TableView(
+        return replace(
+            table,
             title=self.text(table.title),
             columns=[self.text(column) for column in table.columns],
             rows=[[self.scrub(cell) for cell in row] for row in table.rows],
             notes=[self.text(note) for note in table.notes],
-            emphasis=dict(table.emphasis),
         )
 
     def scrub(self, value: Any) -> Any:

@@ -31,6 +31,52 @@ _TOKEN_FIELDS: Final = {
 
 
 _USAGE_COLUMNS: Final = ("total", "input", "output", "cache read", "cache write", "requests", "active days", "cost")
+_OPTIONAL_USAGE: Final = ("cache write", "cache read", "input", "output", "active days", "requests")
+"""Usage columns a narrow terminal drops first: the parts of the total before the total itself."""
+
+
+def _usage_record(entry: dict[str, Any]) -> dict[str, Any]:
+    """Tokens, requests, days and cost of one developer or group as flat CSV fields."""
+    return {
+        "total_tokens": entry["tokens"]["total"],
+        **{f"{name}_tokens": value for name, value in entry["tokens"].items()},
+        "requests": entry["requests"],
+        "active_days": entry["active_days"],
+        "cost_usd": entry["cost_usd"],
+        "unpriced_tokens": entry["unpriced_tokens"],
+    }
+
+
+def developer_record(developer: dict[str, Any]) -> dict[str, Any]:
+    """One developer of an audit document as a flat CSV row: every per-developer field of the JSON."""
+    rank, risk = developer["rank"], developer["risk"]
+    record = {
+        "developer": developer["developer"],
+        "team": developer["team"],
+        "rank_tokens": rank["tokens"],
+        **_usage_record(developer),
+        "risk_level": risk["level"],
+        "risk_score": risk["score"],
+        "risk_families": ";".join(risk["families"]),
+        "capped_by_outcomes": risk["capped_by_outcomes"],
+        "flags": ";".join(flag["id"] for flag in developer["flags"]),
+        "not_evaluated": ";".join(item["id"] for item in developer["not_evaluated"]),
+    }
+    if "adjusted" not in rank:
+        return record
+    interval = rank["adjusted_interval"] or [None, None]
+    outcomes = developer["outcomes"]
+    return record | {
+        "rank_adjusted": rank["adjusted"],
+        "interval_low": interval[0],
+        "interval_high": interval[1],
+        "shift": rank["shift"],
+        "ranking_status": developer["ranking_status"],
+        "outcome_score": outcomes["score"],
+        **{f"outcome_{kind}": count for kind, count in outcomes.items() if kind != "score"},
+        "exposure_mtok": developer["exposure_mtok"],
+        **{f"yield_{name}": value for name, value in developer["yield"].items()},
+    }
 
 
 @dataclass(frozen=True)
@@ -43,14 +89,19 @@ class TableView:
     notes: list[str] = field(default_factory=list)
     emphasis: dict[int, str] = field(default_factory=dict)
     """Row index -> ``rise`` or ``fall``: rows a colour terminal highlights (the biggest rank moves)."""
+    optional: tuple[str, ...] = ()
+    """Columns a narrow terminal may leave out, the first to go first."""
 
 
 @dataclass(frozen=True)
 class Document:
-    """A rendered-to-be result: its JSON form and its table form."""
+    """A rendered-to-be result: its JSON form, its table form and its flat records (the CSV)."""
 
     data: dict[str, Any]
     table: TableView
+    records: list[dict[str, Any]] | None = None
+    """One flat row per entry with the JSON's fields under unique snake_case names, numbers as numbers;
+    None where the table itself is flat enough (its columns are then the CSV's)."""
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -350,6 +401,7 @@ def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality
         columns=list(BOARD_COLUMNS),
         rows=[board_row(d, marks.get(d["developer"], "")) for d in ordered],
         notes=notes,
+        optional=("interval", "team", "outcome score", "total tokens"),
         emphasis={
             index: "rise" if marks[d["developer"]] == " ▲" else "fall"
             for index, d in enumerate(ordered)
@@ -416,7 +468,8 @@ def audit_document(result: AuditResult) -> Document:
     }
     if result.ranking:
         data["ranking"] = _ranking_dict(result)
-        return Document(data=data, table=_ranked_table(developers, result, quality))
+        records = [developer_record(d) for d in board_order(developers)]
+        return Document(data=data, table=_ranked_table(developers, result, quality), records=records)
     table = TableView(
         title="Token leaderboard (raw)",
         columns=["rank", "developer", "team", *_USAGE_COLUMNS, "risk"],
@@ -431,8 +484,9 @@ def audit_document(result: AuditResult) -> Document:
             for d in developers
         ],
         notes=[NOTICE, *_flag_notes(developers), *quality_notes(quality)],
+        optional=(*_OPTIONAL_USAGE, "team", "cost"),
     )
-    return Document(data=data, table=table)
+    return Document(data=data, table=table, records=[developer_record(d) for d in developers])
 
 
 def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) -> Document:
@@ -471,8 +525,10 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
             for g in groups
         ],
         notes=quality_notes(quality),
+        optional=_OPTIONAL_USAGE,
     )
-    return Document(data=data, table=table)
+    records = [{**{key: g[key] for key in by}, **_usage_record(g)} for g in groups]
+    return Document(data=data, table=table, records=records)
 
 
 def rank_document(result: AuditResult) -> Document:
@@ -538,8 +594,10 @@ def rank_document(result: AuditResult) -> Document:
         columns=["raw", "developer", "total tokens", "adjusted", "developer ", "shift", "yield"],
         rows=rows,
         notes=notes,
+        optional=("total tokens", "yield", "shift"),
     )
-    return Document(data=data, table=table)
+    records = [developer_record(d) for d in board_order(people)]
+    return Document(data=data, table=table, records=records)
 
 
 def teams_document(result: AuditResult, min_group_size: int) -> Document:
@@ -595,5 +653,10 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
             for r in rows
         ],
         notes=notes,
+        optional=("risk low", "risk medium", "requests"),
     )
-    return Document(data=data, table=table)
+    records = [
+        {**{key: value for key, value in r.items() if key != "risk"}, **{f"risk_{k}": n for k, n in r["risk"].items()}}
+        for r in rows
+    ]
+    return Document(data=data, table=table, records=records)

@@ -25,7 +25,7 @@ def render(document: Document, output_format: Format, *, color: bool, width: int
     if output_format is Format.JSON:
         return json_format.render(document.data)
     if output_format is Format.CSV:
-        return csv_format.render(document.table)
+        return csv_format.render(document)
     if output_format is Format.MARKDOWN:
         return markdown.render(document.table)
     assert_never(output_format)
