@@ -43,6 +43,7 @@ from tokenaudit.periods import parse_period, previous_period
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, pseudonym_key, withhold
 from tokenaudit.readers import READERS
+from tokenaudit.readers.sources import EMPTY_FILE
 from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render_table as render_csv
 from tokenaudit.render.explain import explain_data, explain_text
@@ -113,7 +114,12 @@ RejectsOption = Annotated[
     Path | None,
     typer.Option("--rejects", help="Write every rejected row (file, line, reason) to this CSV.", show_default=False),
 ]
-StrictOption = Annotated[bool, typer.Option("--strict", help="Fail (exit 4) if any row is rejected.")]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Fail (exit 4) if any row is rejected or any non-empty file in an input folder is skipped."
+    ),
+]
 IdentitiesOption = Annotated[
     Path | None,
     typer.Option(
@@ -307,6 +313,10 @@ def _finish(
         first_reject = scrub(f"{first['source_file']}:{first['source_line']}: {reason}")
     if strict and count:
         raise StrictRejectError(f"{count} rows rejected (--strict); first: {first_reject}")
+    lost = [(name, why) for name, why in loaded.quality.skipped_files if why != EMPTY_FILE]
+    if strict and lost:
+        first_lost = scrub(f"{lost[0][0]}: {lost[0][1]}")
+        raise StrictRejectError(f"{len(lost)} files in the input folders skipped (--strict); first: {first_lost}")
     color = output is None and wants_color(sys.stdout)
     diagnostics = quality_notes(loaded.quality) + (outcome_notes(result) if result else [])
     if output_format is Format.TABLE:  # data on stdout, diagnostics on stderr: the table keeps its content notes

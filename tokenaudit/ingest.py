@@ -129,7 +129,7 @@ def load_events(
     context = ReadContext(policy=policy, timezone=period.timezone, developer=developer)
     with progress.reading(sum(size_of(source) for source in resolved.sources)):
         result = read_sources(resolved.sources, context, input_format)
-    rejects, repaired = result.rejects, result.repaired
+    rejects, repaired, result_skipped = result.rejects, result.repaired, result.skipped
     # Readers' columns come in differently sized chunks (a constant column is one chunk); every eager
     # operation on such a frame realigns all of them first, at a cost of seconds for 10M rows. One rechunk
     # here, then the in-memory engine (which keeps chunks aligned) for the steps up to the events frame.
@@ -167,7 +167,7 @@ def load_events(
         unpriced_models=unpriced,
         unmatched_identities=unmatched,
         sources=[SourceSummary(*row) for row in sources.iter_rows()],
-        skipped_files=resolved.skipped,
+        skipped_files=sorted([*resolved.skipped, *result_skipped]),
         encoding_repaired=list(repaired),
         unattributed_agents=unattributed,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Final
 
 import polars as pl
@@ -161,7 +162,11 @@ def quality_notes(quality: DataQuality) -> list[str]:
     if quality.encoding_repaired:
         notes.append(f"invalid UTF-8 replaced (numbers unaffected) in: {', '.join(quality.encoding_repaired)}")
     if quality.skipped_files:
-        notes.append(f"{_plural(len(quality.skipped_files), 'file')} skipped (empty or not data; see data_quality)")
+        names = [PurePath(name).name for name, _ in quality.skipped_files]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        notes.append(
+            f"{_plural(len(names), 'file')} skipped (empty or not usage data: {shown}; see data_quality.skipped_files)"
+        )
     return notes
 
 

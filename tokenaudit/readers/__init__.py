@@ -49,11 +49,12 @@ def reader_named(name: str) -> Reader:
     raise UsageError(msg)
 
 
-def detect(source: Source, context: ReadContext) -> Reader:
-    """The first reader that recognises ``source``, or an error saying what each reader missed."""
-    if not source.head.strip():
-        msg = f"{source.name}: the file is empty"
-        raise InputError(msg)
+UNRECOGNISED = "no reader recognises this file (not a usage export)"
+"""The skip reason of a file found in a folder that no reader recognises."""
+
+
+def _recognise(source: Source, context: ReadContext) -> Reader | list[str]:
+    """The first reader that recognises ``source``, or what each reader missed."""
     tried = []
     for reader in READERS:
         try:
@@ -64,22 +65,47 @@ def detect(source: Source, context: ReadContext) -> Reader:
         if detection.matched:
             return reader
         tried.append(f"{reader.name} ({detection.detail})")
-    msg = f"{source.name}: no reader recognises this file; tried: {'; '.join(tried)}"
-    raise InputError(msg)
+    return tried
+
+
+def detect(source: Source, context: ReadContext) -> Reader:
+    """The first reader that recognises ``source``, or an error saying what each reader missed."""
+    if not source.head.strip():
+        msg = f"{source.name}: the file is empty"
+        raise InputError(msg)
+    found = _recognise(source, context)
+    if isinstance(found, list):
+        msg = f"{source.name}: no reader recognises this file; tried: {'; '.join(found)}"
+        raise InputError(msg)
+    return found
 
 
 def read_sources(sources: Sequence[Source], context: ReadContext, input_format: str | None = None) -> ReadResult:
-    """Read every source with its reader (batched per reader) into one event frame plus rejects."""
+    """Read every source with its reader (batched per reader) into one event frame plus rejects.
+
+    A file found by a folder walk that no reader recognises is skipped (listed in ``skipped``); one named
+    on the command line is an error. With ``--input-format`` every file is read as that format.
+    """
     forced = reader_named(input_format) if input_format else None
     batches: dict[str, tuple[Reader, list[Source]]] = {}
+    skipped: list[tuple[str, str]] = []
     for source in sources:
-        reader = forced or detect(source, context)
+        reader = forced or (_recognise(source, context) if source.walked else detect(source, context))
+        if isinstance(reader, list):
+            skipped.append((source.name, UNRECOGNISED))
+            continue
         batches.setdefault(reader.name, (reader, []))[1].append(source)
+    if skipped and not batches:
+        msg = (
+            f"no reader recognises any of the {len(skipped)} files found (first: {skipped[0][0]});"
+            " name one file to see what each reader expected"
+        )
+        raise InputError(msg)
     results = [_read_batch(reader, batch, context) for reader, batch in batches.values()]
     events = pl.concat([result.events for result in results] or [empty_events()], how="vertical")
     rejects = pl.concat([empty_rejects(), *(result.rejects for result in results)], how="vertical")
     repaired = tuple(name for result in results for name in result.repaired)
-    return ReadResult(events=events, rejects=rejects, repaired=repaired)
+    return ReadResult(events=events, rejects=rejects, repaired=repaired, skipped=tuple(skipped))
 
 
 def _read_batch(reader: Reader, batch: list[Source], context: ReadContext) -> ReadResult:

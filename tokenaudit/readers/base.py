@@ -30,6 +30,8 @@ class ReadResult:
     rejects: pl.DataFrame
     repaired: tuple[str, ...] = ()
     """Files whose invalid UTF-8 bytes were replaced (U+FFFD) so that their rows could be read."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """Files found by a folder walk that no reader recognises, with why (path, reason)."""
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,17 @@ The rule, applied over every transcript read together:
 
 All copies of a response take its earliest timestamp (as codeburn does): the kept row is the last,
 complete one, but the request happened when the first line was written.
+
+Subagents. While a subagent (``Task``/``Agent`` tool) runs, the parent transcript gets ``progress`` lines
+whose ``data`` (``type: agent_progress``) wraps the subagent's own transcript line, usage included, at
+``data.message``. The subagent's file (``<session>/subagents/agent-<id>.jsonl``) holds the same line. Such
+usage is read as the subagent's (a sidechain line): keyed by its message and request ids like any other,
+it counts once when both are present and is not lost when the subagent's file is not.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
@@ -39,7 +46,8 @@ from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 from tokenaudit.signatures import attach_turns, simhash
 
-_PATHS = {
+_USAGE_FIELDS = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
+_FIELDS = {
     "timestamp": "timestamp",
     "session_id": "sessionId",
     "request_id": "requestId",
@@ -55,7 +63,10 @@ _PATHS = {
     "cache_5m": "message.usage.cache_creation.ephemeral_5m_input_tokens",
     "cache_1h": "message.usage.cache_creation.ephemeral_1h_input_tokens",
 }
-_USAGE = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
+_PROGRESS_PREFIX = "data.message."
+"""Where an ``agent_progress`` line holds the subagent's transcript line."""
+_PROGRESS = ("timestamp", "request_id", "uuid", "message_id", "model", *_USAGE_FIELDS)
+_PATHS = {**_FIELDS, **{f"progress_{name}": _PROGRESS_PREFIX + _FIELDS[name] for name in _PROGRESS}}
 SYNTHETIC_MODEL = "<synthetic>"
 _LINE_KIND = re.compile(
     r'"type"\s*:\s*"(?:user|assistant|system|summary|progress|file-history-snapshot|queue-operation)"'
@@ -172,6 +183,21 @@ def _turns(lines: pl.LazyFrame, timezone: str) -> pl.DataFrame:
     return users.select("session_id", "timestamp", "turn", simhash(users, "text").alias("prompt_signature"))
 
 
+def _is_usage_line(line: str) -> bool:
+    """A JSON object with a ``timestamp`` and integer token counts at ``message.usage``."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return False  # the head's last line is usually cut short
+    message = doc.get("message") if isinstance(doc, dict) else None
+    usage = message.get("usage") if isinstance(message, dict) else None
+    return (
+        isinstance(usage, dict)
+        and "timestamp" in doc
+        and any(isinstance(usage.get(key), int) for key in ("input_tokens", "output_tokens"))
+    )
+
+
 class ClaudeCodeReader:
     """Claude Code's local JSONL transcripts, one row per API response."""
 
@@ -188,13 +214,22 @@ class ClaudeCodeReader:
     )
 
     def detect(self, source: Source, context: ReadContext) -> Detection:
-        """JSON lines with Claude Code's line kinds and its camelCase session keys."""
+        """JSON lines with Claude Code's line kinds and camelCase session keys, or its usage lines' shape.
+
+        Some transcript lines (and other tools' copies of them) carry no ``type`` or ``sessionId``: a line
+        with a ``timestamp`` and ``message.usage`` token counts is a Claude Code usage line all the same.
+        """
         text = source.head_text().lstrip()
         if not text.startswith("{"):
             return Detection(False, "not JSON lines")
         if _LINE_KIND.search(text) and _CLAUDE_KEYS.search(text):
             return Detection(True)
-        return Detection(False, "no Claude Code transcript lines (type user/assistant with sessionId)")
+        if any(_is_usage_line(line) for line in text.splitlines() if '"usage"' in line):
+            return Detection(True)
+        return Detection(
+            False,
+            "no Claude Code transcript lines (type user/assistant with sessionId, or timestamp with message.usage)",
+        )
 
     def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
         """Every usage line of every transcript, deduplicated by the module's rule.
@@ -246,9 +281,16 @@ class ClaudeCodeReader:
     def _parse(self, batch: Sequence[Source], context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
         """One batch of files: typed usage rows (before the duplicate rules) and rejected lines."""
         rows, invalid = decode_candidates(candidate_lines(scan_lines(batch), '"usage"'), _PATHS)
+        in_progress = pl.any_horizontal([pl.col(f"progress_{name}").is_not_null() for name in _USAGE_FIELDS])
+        lines = rows.lazy().select(
+            pl.exclude(_PATHS),
+            *(pl.col(name) for name in _FIELDS if name not in _PROGRESS and name != "sidechain"),
+            *(pl.coalesce(f"progress_{name}", name).alias(name) for name in _PROGRESS),
+            pl.when(in_progress).then(pl.lit("true")).otherwise("sidechain").alias("sidechain"),
+        )
         usage, timestamp = utc_timestamp(
-            rows.lazy().filter(
-                pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE]),
+            lines.filter(
+                pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE_FIELDS]),
                 pl.col("model").fill_null("") != SYNTHETIC_MODEL,
             ),
             "timestamp",
@@ -259,18 +301,18 @@ class ClaudeCodeReader:
             "timestamp": timestamp,
             **{name: coerce.text(name) for name in ("session_id", "request_id", "message_id", "uuid", "model")},
             "sidechain": coerce.text("sidechain", field="isSidechain"),
-            "input_tokens": coerce.count("input", field=_PATHS["input"]),
-            "output_tokens": coerce.count("output", field=_PATHS["output"]),
-            "cache_read_tokens": coerce.count("cache_read", field=_PATHS["cache_read"], required=False),
-            "cache_creation": coerce.count("cache_creation", field=_PATHS["cache_creation"], required=False),
-            "cache_5m": coerce.count("cache_5m", field=_PATHS["cache_5m"], required=False),
-            "cache_1h": coerce.count("cache_1h", field=_PATHS["cache_1h"], required=False),
+            "input_tokens": coerce.count("input", field=_FIELDS["input"]),
+            "output_tokens": coerce.count("output", field=_FIELDS["output"]),
+            "cache_read_tokens": coerce.count("cache_read", field=_FIELDS["cache_read"], required=False),
+            "cache_creation": coerce.count("cache_creation", field=_FIELDS["cache_creation"], required=False),
+            "cache_5m": coerce.count("cache_5m", field=_FIELDS["cache_5m"], required=False),
+            "cache_1h": coerce.count("cache_1h", field=_FIELDS["cache_1h"], required=False),
             "has_breakdown": coerce.Parsed(
                 pl.col("cache_5m").is_not_null() | pl.col("cache_1h").is_not_null(), pl.lit(None, pl.String)
             ),
             "cost_usd": coerce.money("cost", field="costUSD"),
         }
-        good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_PATHS))
+        good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_FIELDS))
         # Row-local columns are settled here, so that the rows kept for the duplicate rules are narrow;
         # and one chunk per batch, not per file (scan_lines), or every later step crawls.
         narrow = good.select(

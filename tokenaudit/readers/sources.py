@@ -2,12 +2,18 @@
 
 Files, globs, directories (walked recursively) and ``-`` for standard input are accepted. Compressed
 files (``.gz``) are decompressed here, once, so that readers only ever see plain bytes or a path.
+
+A folder walk is pointed at whatever a tool keeps (``~/.claude``, ``~/.codex``, a copy of them per person),
+so it passes over, and lists with a reason, what holds no usage: other extensions, the tools' own index,
+settings and history files (by name, unread: ``auth.json`` holds credentials) and their housekeeping
+folders. Hidden files and folders are passed over silently, except the tools' own ``.claude``/``.codex``.
 """
 
 from __future__ import annotations
 
 import glob
 import gzip
+import os
 import sys
 import zlib
 from collections.abc import Iterable, Sequence
@@ -21,6 +27,34 @@ HEAD_BYTES = 64 * 1024
 DATA_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".txt"})
 """Extensions that a directory walk picks up; anything else in a folder is listed as skipped."""
 
+EMPTY_FILE = "empty file"
+"""The skip reason of an empty export (a day without usage): it loses nothing, so ``--strict`` allows it."""
+
+TOOL_FILES = {
+    "sessions-index.json": "Claude Code session index (titles and paths, no usage)",
+    "settings.json": "tool settings (no usage)",
+    "settings.local.json": "tool settings (no usage)",
+    "history.jsonl": "prompt history (no usage)",
+    "stats-cache.json": "Claude Code statistics cache (totals of the transcripts, counted from them instead)",
+    "auth.json": "Codex credentials (not read)",
+    "version.json": "tool version file (no usage)",
+}
+"""Files the agent tools keep beside their logs, skipped by name in folder walks without being read."""
+
+TOOL_FOLDERS = {
+    "todos": "Claude Code todo lists",
+    "statsig": "Claude Code feature-flag cache",
+    "shell-snapshots": "Claude Code shell snapshots",
+    "file-history": "Claude Code file snapshots (copies of edited files)",
+    "session-env": "Claude Code session environments",
+    "node_modules": "installed packages",
+}
+"""Tool housekeeping folders, skipped whole in folder walks (one entry each): none holds usage, and
+``file-history`` holds copies of the user's own files, which must never be read as exports."""
+
+_TOOL_HOMES = frozenset({".claude", ".codex"})
+"""Hidden folders a walk still enters: a copied ``~/.claude`` keeps its name."""
+
 
 @dataclass(frozen=True)
 class Source:
@@ -29,6 +63,8 @@ class Source:
     name: str
     path: Path | None = None
     data: bytes | None = None
+    walked: bool = False
+    """Found by a folder walk or a glob, not named: if no reader recognises it, it is skipped, not fatal."""
 
     @property
     def suffix(self) -> str:
@@ -100,7 +136,7 @@ class Resolved:
     skipped: list[tuple[str, str]]
 
 
-def _decompress(path: Path) -> Source:
+def _decompress(path: Path, *, walked: bool) -> Source:
     try:
         data = gzip.decompress(path.read_bytes())
     except EOFError:
@@ -109,10 +145,10 @@ def _decompress(path: Path) -> Source:
     except (gzip.BadGzipFile, zlib.error) as exc:
         msg = f"{path}: not a valid gzip file ({exc})"
         raise InputError(msg) from None
-    return Source(name=str(path), path=path, data=data)
+    return Source(name=str(path), path=path, data=data, walked=walked)
 
 
-def _from_file(path: Path) -> Source:
+def _from_file(path: Path, *, walked: bool = False) -> Source:
     if not path.is_file():
         msg = f"{path}: not a regular file"
         raise InputError(msg)
@@ -123,21 +159,38 @@ def _from_file(path: Path) -> Source:
         msg = f"{path}: cannot open: {exc.strerror or exc}"
         raise InputError(msg) from None
     if path.name.lower().endswith(".gz"):
-        return _decompress(path)
-    return Source(name=str(path), path=path)
+        return _decompress(path, walked=walked)
+    return Source(name=str(path), path=path, walked=walked)
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") and name not in _TOOL_HOMES
 
 
 def _walk(directory: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    found, skipped = [], []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        if any(part.startswith(".") for part in path.relative_to(directory).parts):
-            continue
-        data_name = path.name.lower().removesuffix(".gz")
-        if Path(data_name).suffix in DATA_SUFFIXES:
-            found.append(path)
-        else:
-            skipped.append((str(path), "not a data file extension"))
-    return found, skipped
+    """Data files under ``directory`` in a stable order, and what was passed over (with why)."""
+    found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for top, subfolders, files in os.walk(directory):
+        folder = Path(top)
+        for name in sorted(subfolders):
+            if name in TOOL_FOLDERS:
+                count = sum(len(names) for _, _, names in os.walk(folder / name))
+                files_held = f"{count:,} file{'' if count == 1 else 's'}"
+                skipped.append((str(folder / name), f"{TOOL_FOLDERS[name]} ({files_held}, no usage)"))
+        subfolders[:] = sorted(name for name in subfolders if not _hidden(name) and name not in TOOL_FOLDERS)
+        for name in files:
+            path = folder / name
+            data_name = name.lower().removesuffix(".gz")
+            if _hidden(name) or not path.is_file():
+                continue
+            if data_name in TOOL_FILES:
+                skipped.append((str(path), TOOL_FILES[data_name]))
+            elif Path(data_name).suffix in DATA_SUFFIXES:
+                found.append(path)
+            else:
+                skipped.append((str(path), "not a data file extension"))
+    return sorted(found), sorted(skipped)
 
 
 def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Resolved:
@@ -156,7 +209,7 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
             if not files:
                 msg = f"{item}: the directory holds no data files ({', '.join(sorted(DATA_SUFFIXES))})"
                 raise InputError(msg)
-            sources.extend(_from_file(file) for file in files)
+            sources.extend(_from_file(file, walked=True) for file in files)
         elif path.exists():
             sources.append(_from_file(path))
         elif glob.has_magic(item):
@@ -164,7 +217,7 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
             if not matches:
                 msg = f"{item}: no file matches this pattern"
                 raise InputError(msg)
-            sources.extend(_from_file(match) for match in matches if match.is_file())
+            sources.extend(_from_file(match, walked=True) for match in matches if match.is_file())
         else:
             msg = f"{item}: no such file or directory"
             raise InputError(msg)
@@ -173,6 +226,6 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
     if empty and len(empty) == len(sources):
         msg = f"{empty[0].name}: the file is empty" if len(empty) == 1 else f"all {len(empty)} inputs are empty"
         raise InputError(msg)
-    skipped.extend((source.name, "empty file") for source in empty)
+    skipped.extend((source.name, EMPTY_FILE) for source in empty)
     blank = {id(source) for source in empty}
     return Resolved(sources=[source for source in sources if id(source) not in blank], skipped=skipped)
