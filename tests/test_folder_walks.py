@@ -14,6 +14,9 @@ user's ``notes.txt``, a ``manifest.json`` and a screenshot. The transcripts hold
 
 from __future__ import annotations
 
+import csv
+import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -115,12 +118,33 @@ def test_a_folder_with_nothing_any_reader_knows_is_an_error(tmp_path: Path) -> N
 
 
 def test_the_bundled_sample_folder_reads_its_usage_and_skips_the_outcome_files() -> None:
+    bedrock = next((SAMPLE / "agents").rglob("*.json.gz"))
     whole = run_json("totals", f"{SAMPLE}/")
-    alone = run_json("totals", str(SAMPLE / "events.csv"))
-    assert whole["groups"] == alone["groups"]
-    # The 26,948 rows of events.csv, summed by hand (csv module): no row lost to the folder walk.
-    assert sum(group["tokens"]["total"] for group in whole["groups"]) == 1_328_172_814
-    assert [Path(name).name for name, _ in _skipped(whole)] == ["jira.csv", "labels.csv", "policy.yaml", "prs.json"]
+    named = run_json("totals", str(SAMPLE / "events.csv"), str(bedrock))
+    assert whole["groups"] == named["groups"]
+    # events.csv's 26,948 rows and the Bedrock log's records (one per requestId), summed by hand.
+    with (SAMPLE / "events.csv").open() as handle:
+        csv_total = sum(
+            sum(int(row[f"{kind}_tokens"]) for kind in ("input", "output", "cache_read", "cache_write"))
+            for row in csv.DictReader(handle)
+        )
+    records = {
+        record["requestId"]: record for record in map(json.loads, gzip.decompress(bedrock.read_bytes()).splitlines())
+    }
+    counts = ("inputTokenCount", "cacheReadInputTokenCount", "cacheWriteInputTokenCount")
+    bedrock_total = sum(
+        sum(record["input"].get(name, 0) for name in counts) + record["output"]["outputTokenCount"]
+        for record in records.values()
+    )
+    assert sum(group["tokens"]["total"] for group in whole["groups"]) == csv_total + bedrock_total
+    assert [Path(name).name for name, _ in _skipped(whole)] == [
+        "agents_policy.yaml",
+        "incidents.json",
+        "jira.csv",
+        "labels.csv",
+        "policy.yaml",
+        "prs.json",
+    ]
 
 
 def test_subagent_usage_in_agent_progress_counts_once_whether_or_not_its_file_is_there(tmp_path: Path) -> None:
