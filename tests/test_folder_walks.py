@@ -78,8 +78,10 @@ def test_a_whole_claude_folder_reads_every_transcript_and_lists_the_rest() -> No
             (str(HOME / "todos"), "Claude Code todo lists (1 file, no usage)"),
         ]
     )
-    assert "10 files skipped" in result.stderr
-    assert "see data_quality.skipped_files" in result.stderr
+    assert (
+        "10 files skipped (2 no reader recognises, 2 other extensions, 6 tool files; see data_quality.skipped_files)"
+        in result.stderr
+    )
     files = {source["file"] for source in document["data_quality"]["sources"]}
     assert files == {str(SESSION), str(UNTYPED), str(SUBAGENTS / "agent-a11f0e9.jsonl")}
 

@@ -7,8 +7,8 @@ scripts: fields may be added freely, but renaming or removing one requires bumpi
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import Any, Final
 
 import polars as pl
@@ -17,6 +17,8 @@ from tokenaudit import __version__
 from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
+from tokenaudit.readers import UNRECOGNISED
+from tokenaudit.readers.sources import EMPTY_FILE, NOT_DATA
 
 SCHEMA_VERSION: Final = 1
 NOTICE: Final = (
@@ -141,6 +143,9 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
+_SKIP_KINDS = {EMPTY_FILE: "empty", UNRECOGNISED: "no reader recognises", NOT_DATA: "other extensions"}
+
+
 def quality_notes(quality: DataQuality) -> list[str]:
     """One-line diagnostics for stderr and table footers."""
     notes = []
@@ -162,11 +167,11 @@ def quality_notes(quality: DataQuality) -> list[str]:
     if quality.encoding_repaired:
         notes.append(f"invalid UTF-8 replaced (numbers unaffected) in: {', '.join(quality.encoding_repaired)}")
     if quality.skipped_files:
-        names = [PurePath(name).name for name, _ in quality.skipped_files]
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        notes.append(
-            f"{_plural(len(names), 'file')} skipped (empty or not usage data: {shown}; see data_quality.skipped_files)"
-        )
+        # Counted by reason, not named: a file name can name a person, and notes are not scrubbed path by path.
+        reasons = Counter(_SKIP_KINDS.get(why, "tool files") for _, why in quality.skipped_files)
+        counted = ", ".join(f"{count} {kind}" for kind, count in sorted(reasons.items()))
+        skipped = _plural(len(quality.skipped_files), "file")
+        notes.append(f"{skipped} skipped ({counted}; see data_quality.skipped_files)")
     return notes
 
 

@@ -27,6 +27,7 @@ HEAD_BYTES = 64 * 1024
 DATA_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".txt"})
 """Extensions that a directory walk picks up; anything else in a folder is listed as skipped."""
 
+NOT_DATA = "not a data file extension"
 EMPTY_FILE = "empty file"
 """The skip reason of an empty export (a day without usage): it loses nothing, so ``--strict`` allows it."""
 
@@ -189,7 +190,7 @@ def _walk(directory: Path) -> tuple[list[Path], list[tuple[str, str]]]:
             elif Path(data_name).suffix in DATA_SUFFIXES:
                 found.append(path)
             else:
-                skipped.append((str(path), "not a data file extension"))
+                skipped.append((str(path), NOT_DATA))
     return sorted(found), sorted(skipped)
 
 
