@@ -15,7 +15,9 @@ from tokenaudit.detectors import Findings, build_context, run_detectors
 from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents
 from tokenaudit.metrics import local_day, totals, usage_aggregates
+from tokenaudit.outcomes.delivery import DELIVERY_KINDS, team_delivery
 from tokenaudit.outcomes.read import OutcomeRead, unsized_outcomes, weighted_values
+from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.policy import Policy
 from tokenaudit.presence import declared_presence, presence
 from tokenaudit.ranking import RankingFit, exposure_mtok, rank_developers
@@ -37,6 +39,8 @@ class OutcomeJoin:
     size_weighting: bool = False
     unsized: dict[str, int] = field(default_factory=dict)
     """Merged PRs and closed tickets without a size (counted as one typical outcome each), per kind."""
+    delivery: pl.DataFrame = field(default_factory=empty_outcomes)
+    """Deployments, failed deployments and incidents inside the window, whoever they name (team figures)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
     local = pl.col("timestamp").dt.convert_time_zone(loaded.period.timezone).dt.date()
     inside = resolved.filter(local.is_between(first, last))
     users = set(loaded.events["developer"].unique().to_list())
-    named = set(inside["developer"].unique().to_list())
+    named = set(inside["developer"].drop_nulls().unique().to_list())
     audited = inside.filter(pl.col("developer").is_in(list(users)))
     return OutcomeJoin(
         outcomes=weighted_values(audited, policy.outcomes),
@@ -80,6 +84,7 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
         window=(first, last),
         size_weighting=policy.outcomes.size_weighting,
         unsized=unsized_outcomes(audited) if policy.outcomes.size_weighting else {},
+        delivery=inside.filter(pl.col("kind").is_in(DELIVERY_KINDS)),
     )
 
 
@@ -210,6 +215,9 @@ def team_rollups(result: AuditResult, min_group_size: int) -> tuple[pl.DataFrame
         )
         .sort("total_tokens", "team", descending=[True, False])
     )
+    if result.outcomes is not None and not result.outcomes.delivery.is_empty():
+        delivery = team_delivery(result.outcomes.delivery, result.developers.select("developer", "team"))
+        teams = teams.join(delivery.with_columns(pl.col("team").fill_null("(no team)")), on="team", how="left")
     shown = teams.filter(pl.col("developers") >= min_group_size)
     return shown, teams.height - shown.height
 

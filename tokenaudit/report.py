@@ -289,6 +289,7 @@ def _outcome_quality(result: AuditResult) -> dict[str, Any]:
             "unassigned_issues": read.unassigned_issues,
             "unlinked_reverts": read.unlinked_reverts,
             "unassigned_incidents": read.unassigned_incidents,
+            "non_production_deployments": read.non_production_deployments,
             "kinds_without_weight": _unweighted(result),
             "size_weighting": joined.size_weighting,
             "unsized": joined.unsized,
@@ -610,6 +611,36 @@ def rank_document(result: AuditResult) -> Document:
     return Document(data=data, table=table, records=records)
 
 
+_DELIVERY_FIELDS = (
+    "deployments",
+    "failed_deployments",
+    "change_failure_rate",
+    "incidents",
+    "incidents_per_deployment",
+)
+"""DORA-style team fields, present when deployment or incident exports were read (null: no data for the team)."""
+
+
+def _delivery_value(value: float | None) -> float | int | None:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _delivery_cells(row: dict[str, Any]) -> list[str]:
+    """Deploys, change failure rate, incidents and incidents per deploy; blank where the team has no data."""
+
+    def rate(value: float | None) -> str:
+        return "" if value is None else f"{value:.0%}"
+
+    deployments, incidents = row["deployments"], row["incidents"]
+    per_deploy = row["incidents_per_deployment"]
+    return [
+        "" if deployments is None else f"{deployments:,}",
+        rate(row["change_failure_rate"]),
+        "" if incidents is None else f"{incidents:,}",
+        "" if per_deploy is None else f"{per_deploy:.2f}",
+    ]
+
+
 def teams_document(result: AuditResult, min_group_size: int) -> Document:
     """``--teams-only``: team rollups, no person anywhere; teams under ``min_group_size`` are suppressed."""
     teams, suppressed = team_rollups(result, min_group_size)
@@ -625,6 +656,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
             "unpriced_tokens": row["unpriced_tokens"],
             "risk": {level: row[f"risk_{level}"] for level in ("high", "medium", "low")},
             **({"outcome_score": round(row["outcome_score"], 4)} if "outcome_score" in row else {}),
+            **({name: _delivery_value(row[name]) for name in _DELIVERY_FIELDS} if "deployments" in row else {}),
         }
         for row in teams.iter_rows(named=True)
     ]
@@ -648,9 +680,20 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
     notes = [NOTICE]
     if suppressed:
         notes.append(f"{_plural(suppressed, 'team')} with fewer than {min_group_size} developers not shown")
+    delivery = "deployments" in teams.columns
     table = TableView(
         title=f"Team rollups (teams of {min_group_size}+ developers)",
-        columns=["team", "developers", "total", "requests", "cost", "risk high", "risk medium", "risk low"],
+        columns=[
+            "team",
+            "developers",
+            "total",
+            "requests",
+            "cost",
+            "risk high",
+            "risk medium",
+            "risk low",
+            *(["deploys", "change failure rate", "incidents", "incidents per deploy"] if delivery else []),
+        ],
         rows=[
             [
                 r["team"],
@@ -659,6 +702,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
                 r["requests"],
                 _cost_cell(r["cost_usd"], r["unpriced_tokens"]),
                 *r["risk"].values(),
+                *(_delivery_cells(r) if delivery else []),
             ]
             for r in rows
         ],

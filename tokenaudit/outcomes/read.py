@@ -9,7 +9,7 @@ from typing import Final
 import polars as pl
 
 from tokenaudit.errors import InputError
-from tokenaudit.outcomes import generic, github, incidents, jira
+from tokenaudit.outcomes import deployments, generic, github, incidents, jira
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.readers.sources import Source, resolve
@@ -20,11 +20,14 @@ DETECTORS: tuple[tuple[str, Callable[[Source], bool]], ...] = (
     (jira.NAME, jira.looks_like),
     (incidents.PAGERDUTY, incidents.looks_like_pagerduty),
     (incidents.OPSGENIE, incidents.looks_like_opsgenie),
+    (deployments.GITHUB, deployments.looks_like_github),
+    (deployments.LOG, deployments.looks_like_log),
     (generic.NAME, generic.looks_like),
 )
 FORMATS: tuple[tuple[str, str, str], ...] = (
     *((module.NAME, module.TITLE, module.EXPORTED_BY) for module in (github, jira)),
     *incidents.FORMATS,
+    *deployments.FORMATS,
     (generic.NAME, generic.TITLE, generic.EXPORTED_BY),
 )
 """(name, title, how to export) of each outcome format, for ``tokenaudit formats`` and the README."""
@@ -43,6 +46,8 @@ class OutcomeRead:
     unlinked_reverts: int = 0
     unassigned_incidents: int = 0
     """Incidents with no assignee, acknowledger or responding user: charged to nobody."""
+    non_production_deployments: int = 0
+    """GitHub deployments to environments other than production: not counted."""
 
 
 def detect_outcome_format(source: Source) -> str:
@@ -53,7 +58,7 @@ def detect_outcome_format(source: Source) -> str:
     msg = (
         f"{source.name}: not a recognised outcome export; expected `gh pr list --json` or GitHub REST pulls JSON, "
         "a Jira CSV export (Issue key, Issue Type, Assignee, Created, Resolved), PagerDuty or Opsgenie incident "
-        "JSON, or a CSV/JSONL with "
+        "JSON, GitHub deployments JSON, a deploy log (deployed_at,status), or a CSV/JSONL with "
         "developer,date,kind[,count]"
     )
     raise InputError(msg)
@@ -92,6 +97,16 @@ def read_outcomes(
             frames.append(charged.outcomes)
             rejects.append(charged.rejects)
             unassigned_incidents += charged.unassigned
+    non_production = 0
+    for name, read_deployments in (
+        (deployments.GITHUB, deployments.read_github),
+        (deployments.LOG, deployments.read_log),
+    ):
+        if name in by_format:
+            deployed = read_deployments(by_format[name], timezone)
+            frames.append(deployed.outcomes)
+            rejects.append(deployed.rejects)
+            non_production += deployed.skipped
     if generic.NAME in by_format:
         rows = generic.read_generic(by_format[generic.NAME], timezone)
         frames.append(rows.outcomes)
@@ -104,6 +119,7 @@ def read_outcomes(
         unassigned_issues=unassigned,
         unlinked_reverts=unlinked,
         unassigned_incidents=unassigned_incidents,
+        non_production_deployments=non_production,
     )
 
 

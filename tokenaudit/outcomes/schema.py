@@ -19,6 +19,7 @@ OUTCOME_SCHEMA: Final[dict[str, pl.DataType]] = {
     "opened": UTC_DATETIME,
     "merged_by": pl.String(),
     "reviewed": pl.Boolean(),
+    "team": pl.String(),
     "source_file": pl.String(),
     "source_line": pl.Int64(),
 }
@@ -27,6 +28,7 @@ OUTCOME_SCHEMA: Final[dict[str, pl.DataType]] = {
 ``files``, ``opened``, ``merged_by``, ``reviewed``: PR details when the export has them (files changed,
 creation time, who merged, reviewed or approved by someone else), for the outcome-gaming detector.
 ``item``: the natural key (``acme/payments#482``, ``PAY-311``) that makes overlapping exports count once.
+``team``: a team the export itself names (deploy logs); otherwise the identity map's.
 ``source_line``: the line of a CSV/JSON Lines file, or the record number inside a JSON array."""
 
 
