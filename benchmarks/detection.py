@@ -1,124 +1,311 @@
-"""Measure the Goodhart-risk detectors on simulated organisations with planted gamers.
+"""Adversarial evaluation of the Goodhart flags and the outcome-adjusted board (issues 13 and 14).
 
-Usage: python benchmarks/detection.py [--seeds 1 2 3] [--developers 200] [--days 56] [--at medium] [--no-outcomes]
+Usage: python benchmarks/detection.py [--seeds 1 2 3 4 5] [--quick] [--markdown benchmarks/DETECTION.md]
+       python benchmarks/detection.py --legacy [--seeds 1 2 3]   (the old figures on tokenaudit.simulate)
 
-For each seed: simulate an organisation, audit it with its policy, and compare risk levels with the
-ground-truth labels. Prints per-seed figures, then pooled precision and recall (overall, and at the
-standard intensities x3 and above that the targets use), recall per style and intensity, and the
-false-positive rate per honest archetype. With outcomes (the default) it also compares the raw token
-board with the outcome-adjusted board: AUC of placing gamers below honest developers, Spearman with the
-simulator's true yield, and honest heavy-productive developers in the adjusted bottom quarter.
+For each seed, :mod:`tokenaudit.adversary` writes an organisation as real export files (Claude Code
+transcripts, Cursor pages, a gateway CSV, a day-grain usage report, gh PR JSON, Jira CSV). They are read
+once with the real readers (the API the CLI uses) and audited three times: token logs only ("behaviour"),
+with outcomes, and with outcomes on the same organisation minus its planted gamers (for the elasticity
+they would otherwise flatten). "Caught" is a medium or high flag, or a medium or high risk level.
+Positions on the adjusted board are 1 = best yield; "bottom quarter" is a rank past 75% of the ranked.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
+import datetime as dt
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from tokenaudit.adversary import AdversaryConfig, generate, write_organisation
+from tokenaudit.adversary.cases import EDGE_CASES, GAMER_CASES
 from tokenaudit.audit import run_audit
-from tokenaudit.evaluate import (
-    RankingEvaluation,
-    evaluate,
-    evaluate_ranking,
-    evaluation_text,
-    ranking_text,
-    read_audit,
-    read_labels,
-    read_ranks,
-)
-from tokenaudit.ingest import Period, load_events
-from tokenaudit.outcomes.read import read_outcomes
-from tokenaudit.policy import load_policy
+from tokenaudit.ingest import LoadedEvents, Period, load_events
+from tokenaudit.outcomes.read import OutcomeRead, read_outcomes
+from tokenaudit.policy import Policy, load_policy
 from tokenaudit.report import audit_document
-from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
+
+MEDIUM_PLUS = ("medium", "high")
+QUICK = {"seeds": [1, 2], "developers": 30, "weeks": 2}
+HEAVY_CASES = ("heavy_agent_user",)
 
 
-def audit_seed(
-    seed: int, developers: int, days: int, folder: Path, with_outcomes: bool
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Simulate and audit one organisation; return (labels, developer/risk/rank columns)."""
-    write_simulation(simulate(SimulationConfig(developers=developers, days=days, seed=seed)), folder)
+@dataclasses.dataclass(frozen=True)
+class SeedResult:
+    """One seed's per-developer rows (one per audit mode) and its fitted elasticities."""
+
+    rows: pl.DataFrame
+    elasticity: dict[str, float | None]
+    seconds: float
+
+
+def developer_rows(document: dict[str, Any], mode: str) -> list[dict[str, Any]]:
+    """The figures the evaluation needs, from the audit's JSON document (the stable interface)."""
+    rows = []
+    for developer in document["developers"]:
+        strong = sorted(flag["id"] for flag in developer.get("flags", []) if flag["severity"] in MEDIUM_PLUS)
+        rank = developer.get("rank") or {}
+        risk = developer["risk"]["level"]
+        rows.append(
+            {
+                "developer": developer["developer"],
+                "mode": mode,
+                "risk": risk,
+                "flag_medium_plus": bool(strong),
+                "flags": ",".join(strong),
+                "caught": bool(strong) or risk in MEDIUM_PLUS,
+                "high_risk": risk == "high",
+                "rank_tokens": rank.get("tokens"),
+                "rank_adjusted": rank.get("adjusted"),
+                "status": developer.get("ranking_status"),
+            }
+        )
+    return rows
+
+
+def without(
+    loaded: LoadedEvents, read: OutcomeRead, policy: Policy, manifest: dict[str, Any]
+) -> tuple[LoadedEvents, OutcomeRead]:
+    """The same organisation with its planted gamers removed (their events, and outcomes under any alias)."""
+    gamers = [d["developer"] for d in manifest["developers"] if d["kind"] == "gamer"]
+    aliases = {alias.lower() for email in gamers for alias in (email, *policy.identities[email].aliases)}
+    events = loaded.events.filter(~pl.col("developer").is_in(gamers))
+    outcomes = read.outcomes.filter(~pl.col("developer").str.to_lowercase().is_in(sorted(aliases)))
+    return dataclasses.replace(loaded, events=events), dataclasses.replace(read, outcomes=outcomes)
+
+
+def run_seed(seed: int, config: AdversaryConfig, folder: Path) -> SeedResult:
+    """Generate, read and audit one organisation in the three modes."""
+    started = time.perf_counter()
+    manifest = write_organisation(generate(dataclasses.replace(config, seed=seed)), folder)
     policy = load_policy(folder / "policy.yaml")
-    loaded = load_events([str(folder / "events.csv")], policy, Period(timezone=policy.timezone))
-    outcomes = (
-        read_outcomes([str(folder / "prs.json"), str(folder / "jira.csv")], policy.outcomes, policy.timezone)
-        if with_outcomes
-        else None
+    loaded = load_events([str(folder / "logs")], policy, Period(timezone=policy.timezone))
+    read = read_outcomes([str(folder / "outcomes")], policy.outcomes, policy.timezone)
+    rows: list[dict[str, Any]] = []
+    elasticity: dict[str, float | None] = {}
+    for mode, events, outcomes in (("behaviour", loaded, None), ("outcomes", loaded, read)):
+        result = run_audit(events, policy, outcomes)
+        rows += developer_rows(audit_document(result).data, mode)
+        if result.ranking is not None:
+            elasticity["with gamers"] = result.ranking.elasticity
+    honest_events, honest_outcomes = without(loaded, read, policy, manifest)
+    result = run_audit(honest_events, policy, honest_outcomes)
+    rows += developer_rows(audit_document(result).data, "honest only")
+    elasticity["without gamers"] = result.ranking.elasticity if result.ranking else None
+    cases = pl.DataFrame(
+        [{k: d[k] for k in ("developer", "kind", "case", "intensity", "total_tokens")} for d in manifest["developers"]]
     )
-    document = audit_document(run_audit(loaded, policy, outcomes)).data
-    (folder / "audit.json").write_text(json.dumps(document))
-    audit = read_audit(folder / "audit.json").join(read_ranks(folder / "audit.json"), on="developer")
-    return read_labels(folder / "labels.csv").with_columns(seed=pl.lit(seed)), audit.with_columns(seed=pl.lit(seed))
+    frame = pl.DataFrame(rows, infer_schema_length=None).join(cases, on="developer", how="left")
+    ranked = pl.col("status") == "ranked"
+    frame = frame.with_columns(
+        seed=pl.lit(seed),
+        n_developers=pl.len().over("mode"),
+        n_ranked=ranked.sum().over("mode"),
+    ).with_columns(
+        bottom_quarter=ranked & (pl.col("rank_adjusted") > 0.75 * pl.col("n_ranked")),
+        top_half=ranked & (pl.col("rank_adjusted") <= 0.5 * pl.col("n_ranked")),
+        position=pl.when(ranked).then(pl.col("rank_adjusted") / pl.col("n_ranked")),
+        raw_position=pl.col("rank_tokens") / pl.col("n_developers"),
+    )
+    return SeedResult(frame, elasticity, time.perf_counter() - started)
+
+
+def _share(flags: pl.Expr) -> pl.Expr:
+    """'k/n' of a boolean column."""
+    return pl.format("{}/{}", flags.sum(), flags.count())
+
+
+def _flag_ids(column: str) -> pl.Expr:
+    """The distinct medium+ flag ids seen across the runs (behaviour mode)."""
+    ids = pl.col(column).str.split(",").list.explode()
+    return ids.filter(ids != "").unique().sort().str.join(" ").alias("medium+ flags seen")
+
+
+def gamer_table(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per gamer case and intensity: caught without and with outcomes, board positions, the combined catch."""
+    behaviour = rows.filter(pl.col("mode") == "behaviour", pl.col("kind") == "gamer")
+    outcomes = rows.filter(pl.col("mode") == "outcomes", pl.col("kind") == "gamer")
+    joined = behaviour.select("seed", "developer", "case", "intensity", pl.col("caught").alias("caught_b"),
+                              pl.col("flags").alias("flags_b")).join(
+        outcomes.select("seed", "developer", "caught", "bottom_quarter", "top_half", "position", "raw_position",
+                        "flags"),
+        on=["seed", "developer"],
+    )  # fmt: skip
+    order = {name: index for index, name in enumerate(GAMER_CASES)}
+    return (
+        joined.group_by("case", "intensity")
+        .agg(
+            _share(pl.col("caught_b")).alias("caught (no outcomes)"),
+            _share(pl.col("caught")).alias("caught (outcomes)"),
+            _share(pl.col("bottom_quarter")).alias("adj. bottom 1/4"),
+            _share(pl.col("top_half")).alias("adj. top 1/2"),
+            _share(pl.col("caught") | pl.col("bottom_quarter")).alias("flag or bottom 1/4"),
+            pl.col("position").mean().round(2).alias("adj. position"),
+            pl.col("raw_position").mean().round(2).alias("raw position"),
+            _flag_ids("flags_b"),
+        )
+        .sort(pl.col("case").replace_strict(order, return_dtype=pl.Int64), "intensity")
+    )
+
+
+def edge_table(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per honest edge case: high risk and medium+ without/with outcomes, and board positions."""
+    edges = rows.filter(pl.col("kind") == "edge")
+    behaviour = edges.filter(pl.col("mode") == "behaviour")
+    outcomes = edges.filter(pl.col("mode") == "outcomes")
+    joined = behaviour.select(
+        "seed", "developer", "case", pl.col("high_risk").alias("high_b"), pl.col("caught").alias("caught_b"),
+        pl.col("flags").alias("flags_b"),
+    ).join(outcomes.select("seed", "developer", "high_risk", "caught", "bottom_quarter", "position"),
+           on=["seed", "developer"])  # fmt: skip
+    order = {name: index for index, name in enumerate(EDGE_CASES)}
+    return (
+        joined.group_by("case")
+        .agg(
+            _share(pl.col("high_b")).alias("high risk (no outcomes)"),
+            _share(pl.col("high_risk")).alias("high risk (outcomes)"),
+            _share(pl.col("caught_b")).alias("medium+ (no outcomes)"),
+            _share(pl.col("caught")).alias("medium+ (outcomes)"),
+            _share(pl.col("bottom_quarter")).alias("adj. bottom 1/4"),
+            pl.col("position").mean().round(2).alias("adj. position"),
+            _flag_ids("flags_b"),
+        )
+        .sort(pl.col("case").replace_strict(order, return_dtype=pl.Int64))
+    )
+
+
+def _auc(frame: pl.DataFrame, column: str) -> float | None:
+    """P(a gamer's ``column`` is larger, i.e. placed lower, than an honest developer's), ties half."""
+    gamers = frame.filter(pl.col("kind") == "gamer")[column].drop_nulls().to_list()
+    honest = frame.filter(pl.col("kind") != "gamer")[column].drop_nulls().to_list()
+    if not gamers or not honest:
+        return None
+    wins = sum((g > h) + 0.5 * (g == h) for g in gamers for h in honest)
+    return wins / (len(gamers) * len(honest))
+
+
+def summary_lines(rows: pl.DataFrame, results: list[SeedResult]) -> list[str]:
+    """Headline figures: honest false-positive rates, behaviour-only precision/recall, board AUC, elasticity."""
+    lines = []
+    for mode in ("behaviour", "outcomes"):
+        frame = rows.filter(pl.col("mode") == mode)
+        ordinary = frame.filter(pl.col("kind") == "honest")
+        gamers = frame.filter(pl.col("kind") == "gamer")
+        flagged = frame.filter(pl.col("caught"))
+        true_positive = flagged.filter(pl.col("kind") == "gamer").height
+        precision = true_positive / flagged.height if flagged.height else float("nan")
+        recall = true_positive / gamers.height if gamers.height else float("nan")
+        heavy = frame.filter(
+            (pl.col("kind") != "gamer")
+            & ((pl.col("rank_tokens") <= 0.25 * pl.col("n_developers")) | pl.col("case").is_in(HEAVY_CASES))
+        )
+        edges_high = frame.filter(pl.col("kind") == "edge", pl.col("high_risk")).height
+        lines.append(
+            f"{mode:>9}: ordinary honest with medium+ {ordinary['caught'].sum()}/{ordinary.height} "
+            f"({ordinary['caught'].mean():.1%}); precision {precision:.2f}, recall {recall:.2f} on planted gamers "
+            f"({true_positive}/{gamers.height}); honest heavy users (top quarter by tokens) flagged "
+            f"{heavy['caught'].sum()}/{heavy.height}; edge cases at high risk {edges_high}"
+        )
+    board = rows.filter(pl.col("mode") == "outcomes", pl.col("status") == "ranked")
+    aucs = [(_auc(s, "position"), _auc(s, "raw_position")) for _, s in board.group_by("seed", maintain_order=True)]
+    adjusted = [a for a, _ in aucs if a is not None]
+    raw = [r for _, r in aucs if r is not None]
+    lines.append(
+        f"board: AUC gamers placed below honest, adjusted {statistics.fmean(adjusted):.2f} "
+        f"(per seed {', '.join(f'{a:.2f}' for a in adjusted)}); raw token board {statistics.fmean(raw):.2f}"
+    )
+    farmer = board.filter(pl.col("case") == "outcome_farmer").sort("seed")
+    lines.append(
+        "outcome farmer adjusted rank per seed: "
+        + ", ".join(f"{r}/{n}" for r, n in farmer.select("rank_adjusted", "n_ranked").iter_rows())
+        + f" (raw token rank {', '.join(str(r) for r in farmer['rank_tokens'])})"
+    )
+    pairs = [(r.elasticity.get("with gamers"), r.elasticity.get("without gamers")) for r in results]
+    lines.append(
+        "fitted elasticity b with / without planted gamers per seed: "
+        + ", ".join(f"{_num(a)} / {_num(b)}" for a, b in pairs)
+        + f"; largest gap {max((abs(a - b) for a, b in pairs if a is not None and b is not None), default=0):.3f}"
+    )
+    return lines
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def markdown_table(frame: pl.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table."""
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([header, rule, *body])
 
 
 def main() -> None:
-    """Run the seeds and print the figures."""
+    """Run the seeds, print the tables, and write them to Markdown."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--developers", type=int, default=200)
-    parser.add_argument("--days", type=int, default=56)
-    parser.add_argument("--at", default="medium", choices=["low", "medium", "high"])
-    parser.add_argument("--no-outcomes", action="store_true", help="Audit token logs only (no PRs, no Jira).")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--quick", action="store_true", help="Two seeds, 30 developers, 2 weeks (a smoke run).")
+    parser.add_argument("--developers", type=int, default=60)
+    parser.add_argument("--weeks", type=int, default=6)
+    parser.add_argument("--markdown", type=Path, help="Also write the tables here (e.g. benchmarks/DETECTION.md).")
+    parser.add_argument("--legacy", action="store_true", help="The previous benchmark on tokenaudit.simulate.")
     args = parser.parse_args()
-    all_labels, all_audits = [], []
-    rankings: list[RankingEvaluation] = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for seed in args.seeds:
-            started = time.perf_counter()
-            folder = Path(scratch) / f"seed{seed}"
-            labels, audit = audit_seed(seed, args.developers, args.days, folder, not args.no_outcomes)
-            result = evaluate(labels, audit, args.at)
-            o = result.overall
-            print(
-                f"seed {seed}: precision {o['precision']:.3f} recall {o['recall']:.3f} "
-                f"FPR {o['false_positive_rate']:.3f} ({time.perf_counter() - started:.1f} s)"
-            )
-            if not args.no_outcomes:
-                rankings.append(evaluate_ranking(labels, audit))
-                print(ranking_text(rankings[-1]).rstrip())
-            all_labels.append(labels)
-            all_audits.append(audit)
-    key = pl.concat_str(pl.col("seed").cast(pl.String), pl.lit(":"), pl.col("developer"))
-    labels = pl.concat(all_labels).with_columns(developer=key).drop("seed")
-    audits = pl.concat(all_audits).with_columns(developer=key).drop("seed")
-    print(f"\nPooled over seeds {', '.join(map(str, args.seeds))}:")
-    print(evaluation_text(evaluate(labels, audits, args.at)))
-    standard = labels.filter(
-        (pl.col("label") == "honest")
-        | ((pl.col("intensity").cast(pl.Float64) >= 3) & (pl.col("style") != "launch_ramp"))
-    )
-    core = evaluate(standard, audits, args.at).overall
-    print(
-        "Targets' population (intensities x3 and above, launch_ramp excluded as an optional extra): "
-        f"precision {core['precision']:.3f}, recall {core['recall']:.3f}, "
-        f"false-positive rate {core['false_positive_rate']:.3f}"
-    )
-    if rankings:
-        print_ranking_means(rankings)
+    if args.legacy:
+        from legacy_detection import main as legacy_main  # type: ignore[import-not-found]
+
+        sys.argv = [sys.argv[0], *[a for a in sys.argv[1:] if a != "--legacy"]]
+        legacy_main()
+        return
+    seeds, developers, weeks = args.seeds, args.developers, args.weeks
+    if args.quick:
+        seeds, developers, weeks = QUICK["seeds"], QUICK["developers"], QUICK["weeks"]
+    text = evaluate(seeds, AdversaryConfig(developers=developers, weeks=weeks))
+    print(text)
+    if args.markdown:
+        command = "python benchmarks/detection.py " + " ".join(sys.argv[1:])
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+        at = f" at commit {commit.stdout.strip()}" if commit.returncode == 0 else ""
+        args.markdown.write_text(
+            f"# Adversarial detection benchmark\n\n`{command.strip()}` on {stamp}{at}.\n\n{text}\n"
+        )
 
 
-def print_ranking_means(rankings: list[RankingEvaluation]) -> None:
-    """Mean of the per-seed ranking figures (ranks are only comparable within one organisation)."""
-
-    def mean(name: str) -> str:
-        values = [getattr(r, name) for r in rankings if getattr(r, name) is not None]
-        return f"{statistics.fmean(values):.3f}" if values else "n/a"
-
-    caught = sum(r.heavy_productive_in_bottom_quarter[0] for r in rankings)
-    heavy = sum(r.heavy_productive_in_bottom_quarter[1] for r in rankings)
-    print(
-        f"\nRanking, mean over {len(rankings)} seeds: AUC gamers below honest raw {mean('auc_raw')} "
-        f"adjusted {mean('auc_adjusted')}; Spearman with true yield raw {mean('spearman_raw')} "
-        f"adjusted {mean('spearman_adjusted')}; gamers in raw top quarter {mean('gamers_in_top_quarter_raw')}, "
-        f"in adjusted bottom half {mean('gamers_in_bottom_half_adjusted')}; honest heavy-productive in the "
-        f"adjusted bottom quarter {caught}/{heavy}"
-    )
+def evaluate(seeds: list[int], config: AdversaryConfig) -> str:
+    """Every seed, then the tables as Markdown text."""
+    results = []
+    memory = Path("/dev/shm")  # an organisation is ~10,000 small files: far quicker in memory on a busy disk
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(dir=memory if memory.is_dir() else None) as scratch:
+            results.append(run_seed(seed, config, Path(scratch)))
+        print(f"seed {seed}: {results[-1].seconds:.1f} s", file=sys.stderr)
+    rows = pl.concat([r.rows for r in results], how="diagonal_relaxed")
+    parts = [
+        f"Seeds {', '.join(map(str, seeds))}; {config.developers} developers, {config.weeks} weeks per organisation.",
+        "",
+        "## Adaptive gamers (caught = a medium+ flag or medium+ risk; k/n over seeds)",
+        "",
+        markdown_table(gamer_table(rows)),
+        "",
+        "## Honest edge cases",
+        "",
+        markdown_table(edge_table(rows)),
+        "",
+        "## Summary",
+        "",
+        *[f"- {line}" for line in summary_lines(rows, results)],
+    ]
+    return "\n".join(parts)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Layout under the output folder::
 
     logs/claude/<email>/projects/<project>/<session>.jsonl   Claude Code transcripts
     logs/cursor/usage_events_p<N>.json                        Cursor Admin API usage-event pages
-    logs/gateway/events.csv                                   a gateway's flat export (generic reader)
+    logs/gateway/events.csv                                   a gateway's export, with prompt text (generic)
     logs/anthropic/messages_usage_1d.json                     Messages usage report, 1d buckets by API key
     outcomes/prs.json, outcomes/jira.csv                      gh pr list --json, Jira CSV export
     policy.yaml                                               identity map (emails, logins, names, keys)
@@ -175,26 +175,16 @@ def _write_cursor(activities: list[Activity], logs: Path) -> None:
 
 
 def _write_gateway(activities: list[Activity], logs: Path) -> None:
-    columns = [
-        "timestamp",
-        "developer",
-        "tool",
-        "model",
-        "session_id",
-        "request_id",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "prompt_hash",
-    ]
+    columns = ["timestamp", "developer", "tool", "model", "session_id", "request_id", "input_tokens"]
+    columns += ["output_tokens", "cache_read_tokens", "cache_write_tokens", "turn", "prompt_hash", "prompt_text"]
     rows: list[list[Any]] = []
     for activity in activities:
         for session in activity.sessions:
             if session.tool != GATEWAY:
                 continue
             for number, request in enumerate(session.requests):
-                digest = hashlib.sha256(request.prompt.encode()).hexdigest()[:16] if request.prompt else ""
+                prompt = request.prompt or ""
+                digest = hashlib.sha256(prompt.encode()).hexdigest()[:16] if prompt else ""
                 rows.append(
                     [
                         _iso(request.at),
@@ -207,7 +197,9 @@ def _write_gateway(activities: list[Activity], logs: Path) -> None:
                         request.output_tokens,
                         request.cache_read,
                         request.cache_write,
+                        "prompt" if prompt else "tool",
                         digest,
+                        prompt,
                     ]
                 )
     if not rows:

@@ -1,0 +1,38 @@
+"""Smoke test of the adversarial evaluation's quick path: one small organisation, every table filled."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tokenaudit.adversary import AdversaryConfig
+from tokenaudit.adversary.cases import EDGE_CASES, GAMER_CASES
+
+SCRIPT = Path(__file__).parent.parent / "benchmarks" / "detection.py"
+
+
+@pytest.fixture(scope="module")
+def detection() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("detection_benchmark", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_one_small_seed_reports_every_case_and_the_board(detection: ModuleType) -> None:
+    text = detection.evaluate([3], AdversaryConfig(developers=30, weeks=1, activity=0.3))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert set(GAMER_CASES) | set(EDGE_CASES) <= set(rows)
+    for case in GAMER_CASES:
+        assert re.search(r"\| (low|high) \| [01]/1 \| [01]/1 \|", rows[case])
+    assert "| 0/2 |" in rows["two_person_team"] or "| 1/2 |" in rows["two_person_team"]
+    assert re.search(r"ordinary honest with medium\+ \d+/9 ", text)
+    assert re.search(r"AUC gamers placed below honest, adjusted 0\.\d\d|1\.00", text)
+    assert re.search(r"fitted elasticity b with / without planted gamers per seed: -?\d\.\d{3} / -?\d\.\d{3}", text)
