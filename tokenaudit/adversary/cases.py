@@ -40,7 +40,13 @@ def _high(plan: Plan) -> bool:
 
 
 def _scripted(plan: Plan) -> str:
+    """A naive loop's prompt: one of its script's three fixed texts."""
     return prompts.scripted_prompt(plan.rng, 3)
+
+
+def _queued(plan: Plan) -> str:
+    """A careful loop's prompt: the next task from a queue, worded like a person's (no repeated openers)."""
+    return prompts.honest_prompt(plan.rng)
 
 
 # --- Gamers ------------------------------------------------------------------------------------------
@@ -50,16 +56,14 @@ def cron_lognormal(plan: Plan) -> None:
     """A cron-started agent loop, gaps around 20 min with lognormal jitter (σ 0.5), beside own work."""
     plan.honest_weeks()
     hours = (7.0, 23.0) if _high(plan) else (8.5, 18.5)
-    plan.loop(
-        hours, lambda: lognormal(plan.rng, 20.0, 0.5), lambda: _scripted(plan), plan.style(), every_day=_high(plan)
-    )
+    plan.loop(hours, lambda: lognormal(plan.rng, 20.0, 0.5), lambda: _queued(plan), plan.style(), every_day=_high(plan))
 
 
 def cron_poisson(plan: Plan) -> None:
     """A loop started at Poisson times (exponential gaps: as random as a clock can be) all working day."""
     plan.honest_weeks()
     mean = 12.0 if _high(plan) else 20.0
-    plan.loop((8.0, 19.0), lambda: plan.rng.expovariate(1 / mean), lambda: _scripted(plan), plan.style())
+    plan.loop((8.0, 19.0), lambda: plan.rng.expovariate(1 / mean), lambda: _queued(plan), plan.style())
 
 
 def cron_exact(plan: Plan) -> None:
@@ -77,7 +81,9 @@ def cron_exact(plan: Plan) -> None:
 
 def stuffing_under_floor(plan: Plan) -> None:
     """A large static prefix in every session, holding the median context just under 100k."""
-    plan.habits = {"static_prefix": 66_000 if _high(plan) else 58_000, "output_median": 110.0, "answer_median": 300.0}
+    target = 93_000 if _high(plan) else 85_000  # the median context the stuffer aims at, after session growth
+    prefix = target - 14_000 - plan.person.rules_tokens - 12_000
+    plan.habits = {"static_prefix": max(prefix, 20_000), "output_median": 110.0, "answer_median": 300.0}
     plan.honest_weeks()
 
 
@@ -161,7 +167,7 @@ def stuffing_second_tool(plan: Plan) -> None:
 def outcome_farmer(plan: Plan) -> None:
     """A jittered cron loop for tokens, plus a stream of trivial one-line PRs for outcomes (see outcomes)."""
     plan.honest_weeks()
-    plan.loop((8.5, 18.5), lambda: lognormal(plan.rng, 20.0, 0.5), lambda: _scripted(plan), plan.style())
+    plan.loop((8.5, 18.5), lambda: lognormal(plan.rng, 20.0, 0.5), lambda: _queued(plan), plan.style())
 
 
 def verbose_inflator(plan: Plan) -> None:
@@ -273,8 +279,8 @@ def roster(config: AdversaryConfig) -> list[Person]:
         tool = rng.choices((CLAUDE, CURSOR, GATEWAY), weights=(0.65, 0.2, 0.15))[0]
         if tool not in case.tools:
             tool = case.tools[0]
-        sessions, turns, result = lognormal(rng, 4.0, 0.35), lognormal(rng, 4.5, 0.3), lognormal(rng, 700, 0.3)
-        productivity = ((sessions / 4.0) * (turns / 4.5) ** 1.3 * (result / 700) ** 0.6) ** 0.3 * lognormal(
+        sessions, turns, result = lognormal(rng, 4.0, 0.35), lognormal(rng, 4.5, 0.3), lognormal(rng, 1000, 0.35)
+        productivity = ((sessions / 4.0) * (turns / 4.5) ** 1.3 * (result / 1000) ** 0.6) ** 0.3 * lognormal(
             rng, 1, 0.25
         )
         if case_name == "heavy_agent_user":
@@ -296,6 +302,7 @@ def roster(config: AdversaryConfig) -> list[Person]:
                 sessions_per_day=sessions,
                 tool_turns=turns,
                 tool_result=result,
+                rules_tokens=int(min(lognormal(rng, 5_000, 0.9), 45_000)),
                 start_hour=rng.uniform(7.5, 10.0),
                 productivity=productivity,
                 fte=0.6 if case_name == "part_timer" else 1.0,

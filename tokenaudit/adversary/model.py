@@ -75,6 +75,8 @@ class Person:
     sessions_per_day: float
     tool_turns: float
     tool_result: float
+    rules_tokens: int
+    """The person's rules files and MCP tool definitions, sent with the system prompt in every session."""
     start_hour: float
     productivity: float
     fte: float = 1.0
@@ -246,7 +248,7 @@ class Plan:
     def style(self, **changes: Any) -> Style:
         """The person's conversation style, with a case's changes."""
         base = Style(
-            system_tokens=int(15_000 + 2_000 * (self.person.index % 4) + self.rng.randint(0, 400)),
+            system_tokens=14_000 + self.person.rules_tokens + self.rng.randint(0, 400),
             tool_result_median=self.person.tool_result,
         )
         return dataclasses.replace(base, **{**self.habits, **changes})
