@@ -238,6 +238,60 @@ def summary_lines(rows: pl.DataFrame, results: list[SeedResult]) -> list[str]:
     return lines
 
 
+def targets_table(rows: pl.DataFrame, results: list[SeedResult]) -> pl.DataFrame:
+    """The targets of issues 13 and 14, each with the measured value and whether it is met."""
+    behaviour, outcomes = rows.filter(pl.col("mode") == "behaviour"), rows.filter(pl.col("mode") == "outcomes")
+
+    def share(frame: pl.DataFrame, column: str) -> float:
+        return float(frame[column].mean() or 0.0) if frame.height else float("nan")
+
+    gamers_b, gamers_o = behaviour.filter(pl.col("kind") == "gamer"), outcomes.filter(pl.col("kind") == "gamer")
+    flagged = behaviour.filter(pl.col("caught"))
+    precision = flagged.filter(pl.col("kind") == "gamer").height / flagged.height if flagged.height else 0.0
+    heavy = behaviour.filter(
+        (pl.col("kind") != "gamer")
+        & ((pl.col("rank_tokens") <= 0.25 * pl.col("n_developers")) | pl.col("case").is_in(HEAVY_CASES))
+    )
+    edges = rows.filter(pl.col("kind") == "edge", pl.col("mode") != "honest only")
+    farmer = outcomes.filter(pl.col("case") == "outcome_farmer")
+    ordinary_gamers = gamers_o.filter(pl.col("case") != "outcome_farmer")
+    either = gamers_o.with_columns(hit=pl.col("caught") | pl.col("bottom_quarter"))
+    gaps = [
+        abs(a - b)
+        for r in results
+        if (a := r.elasticity.get("with gamers")) is not None and (b := r.elasticity.get("without gamers")) is not None
+    ]
+    honest_b = behaviour.filter(pl.col("kind") == "honest")
+    edges_board = edges.filter(pl.col("mode") == "outcomes")
+    checks: list[tuple[str, float, str, float]] = [
+        ("adaptive gamers caught, no outcomes", share(gamers_b, "caught"), ">=", 0.8),
+        ("adaptive gamers caught, with outcomes", share(gamers_o, "caught"), ">=", 0.8),
+        ("edge cases at high risk (runs)", edges["high_risk"].sum(), "<=", 0),
+        ("ordinary honest with medium+ (no outcomes)", share(honest_b, "caught"), "<=", 0.05),
+        ("behaviour-only precision", precision, ">=", 0.9),
+        ("behaviour-only recall", share(gamers_b, "caught"), ">=", 0.9),
+        ("honest heavy users flagged", share(heavy, "caught"), "<=", 0.05),
+        ("outcome farmer in adjusted top half (runs)", farmer["top_half"].sum(), "<=", 0),
+        ("edge cases in adjusted bottom quarter (runs)", edges_board["bottom_quarter"].sum(), "<=", 0),
+        ("gamers with ordinary outcomes in bottom quarter", share(ordinary_gamers, "bottom_quarter"), ">=", 0.5),
+        ("flags and board together catch", share(either, "hit"), ">=", 0.9),
+        ("largest gap in b, with vs without gamers", max(gaps, default=float("nan")), "<=", 0.05),
+    ]
+    return pl.DataFrame(
+        [
+            (
+                name,
+                f"{float(value):.3g}",
+                f"{op} {bound:g}",
+                "yes" if (value <= bound if op == "<=" else value >= bound) else "NO",
+            )
+            for name, value, op, bound in checks
+        ],
+        schema=["target", "measured", "wanted", "met"],
+        orient="row",
+    )
+
+
 def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -304,6 +358,10 @@ def evaluate(seeds: list[int], config: AdversaryConfig) -> str:
         "## Summary",
         "",
         *[f"- {line}" for line in summary_lines(rows, results)],
+        "",
+        "## Targets (issues 13 and 14)",
+        "",
+        markdown_table(targets_table(rows, results)),
     ]
     return "\n".join(parts)
 
