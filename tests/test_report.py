@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SAMPLE, SAMPLE_ARGS, run_cli
+
+from tokenaudit.report_page import top_with_others
 
 ARGS = SAMPLE_ARGS
 
@@ -39,25 +43,35 @@ def _gamers() -> list[str]:
     return [row.split(",")[0] for row in rows if row.split(",")[3] == "gamer"]
 
 
-def test_html_has_every_section_and_chart(pages: dict[str, str]) -> None:
+SECTIONS = (
+    "Summary",
+    "Needs a conversation",
+    "Raw token leaderboard vs outcome-adjusted ranking",
+    "Teams",
+    "Every developer",
+    "Data quality",
+)
+
+
+def test_html_has_every_section_in_a_lead_s_order_and_every_chart_with_a_title(pages: dict[str, str]) -> None:
     html = pages["html"]
-    for heading in (
-        "Summary",
-        "Raw token leaderboard vs outcome-adjusted ranking",
-        "Flagged developers",
-        "Teams",
-        "Data quality",
-    ):
-        assert f"<h2>{heading}</h2>" in html
-    assert html.count("<svg") >= 4
-    assert "Tokens vs outcomes" in html and "Rank shift" in html and "Daily tokens by team" in html
-    assert "active minutes by hour of week" in html
+    positions = [html.index(f"<h2>{heading}</h2>") for heading in SECTIONS]
+    assert positions == sorted(positions)
+    svgs = re.findall(r"<svg[^>]*>(.{0,300})", html)
+    assert len(svgs) >= 5
+    assert all(start.startswith("<title>") for start in svgs)
+    for title in ("Weekly tokens by team", "Total tokens against outcome score", "Rank shift", "Daily tokens by team"):
+        assert f"<title>{title}" in html
+    assert "active minutes by hour of week, week by week" in html
+    assert "<meta name='viewport'" in html and "@media print" in html
 
 
 def test_html_references_nothing_outside_itself(pages: dict[str, str]) -> None:
     html = pages["html"]
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
-    assert "<link" not in html and "<script" not in html and "@import" not in html
+    assert "<link" not in html and "@import" not in html
+    assert not re.search(r"<script[^>]*\bsrc\b", html), "scripts are inline only"
+    assert not re.search(r"\b(fetch|XMLHttpRequest|WebSocket|import)\s*\(", html)
     # The only URLs left are XML namespace names inside the inline SVGs, which nothing fetches.
     assert set(re.findall(r"https?://[^\"'\s)]+", html)) <= {
         "http://www.w3.org/2000/svg",
@@ -148,3 +162,61 @@ def test_an_empty_period_with_a_leaderboard_policy_reports_nothing_and_does_not_
     document = json.loads(result.stdout)
     assert document["developers"] == []
     assert document["report"]["trend"]["new_flags"] == []
+
+
+@pytest.fixture(scope="module")
+def report_json() -> dict[str, Any]:
+    result = run_cli("report", *ARGS, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def test_daily_series_cover_every_day_in_order_and_add_up_to_the_team_totals(report_json: dict[str, Any]) -> None:
+    report = report_json["report"]
+    first, last = report_json["period"]["first_event"][:10], report_json["period"]["last_event"][:10]
+    span = (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days + 1
+    totals = {team["team"]: team["total_tokens"] for team in report["teams"]}
+    for team, points in report["daily_by_team"].items():
+        days = [day for day, _ in points]
+        assert days == sorted(days) and len(days) == span == len(set(days))
+        assert days[0] == first and days[-1] == last
+        assert sum(tokens for _, tokens in points) == totals[team]
+        assert sum(tokens for _, tokens in report["weekly_by_team"][team]) == totals[team]
+    assert any(tokens == 0 for points in report["daily_by_team"].values() for _, tokens in points), "zero-filled"
+    assert all(dt.date.fromisoformat(week).weekday() == 0 for week, _ in report["weekly_by_team"]["search"])
+
+
+def test_drill_down_numbers_add_up_to_the_developer_rows(report_json: dict[str, Any]) -> None:
+    details = report_json["report"]["developer_details"]
+    assert set(details) == {d["developer"] for d in report_json["developers"]}
+    for person in report_json["developers"]:
+        detail = details[person["developer"]]
+        assert sum(week["tokens"] for week in detail["weekly"]) == person["tokens"]["total"]
+        assert sum(week["outcome_score"] for week in detail["weekly"]) == pytest.approx(person["outcomes"]["score"])
+        assert sum(session[2] for session in detail["sessions"]) <= person["requests"]
+        assert all(0 < minutes <= 60 for *_, minutes in detail["hour_of_week_by_week"])
+    # Per week, never pooled: the flagged developers' pooled evidence is the sum of their weekly cells.
+    for name, pooled in report_json["report"]["hour_of_week"].items():
+        assert sum(m for *_, m in pooled) == sum(m for *_, m in details[name]["hour_of_week_by_week"])
+        assert len({week for week, *_ in details[name]["hour_of_week_by_week"]}) > 1
+
+
+def test_more_than_eight_teams_become_the_seven_largest_and_others() -> None:
+    series = {f"team{n:02d}": [["2026-09-07", n], ["2026-09-08", 2 * n]] for n in range(1, 25)}
+    shown = top_with_others(series)
+    assert [name for name, _ in shown] == [*(f"team{n:02d}" for n in range(24, 17, -1)), "others (17 teams)"]
+    assert shown[-1][1] == [sum(range(1, 18)), 2 * sum(range(1, 18))]
+    assert sum(sum(values) for _, values in shown) == sum(3 * n for n in range(1, 25))
+    assert [name for name, _ in top_with_others(dict(list(series.items())[:8]))] == [
+        f"team{n:02d}" for n in range(8, 0, -1)
+    ]
+
+
+def test_markdown_keeps_the_page_order_and_links_every_chart_it_writes(pages: dict[str, str]) -> None:
+    markdown = pages["markdown"]
+    headings = ["## Summary", "## Needs a conversation", "## Raw token leaderboard", "## Teams", "## Data quality"]
+    positions = [markdown.index(heading) for heading in headings]
+    assert positions == sorted(positions)
+    for name in pages["charts"].split(","):
+        assert f"(report_charts/{name})" in markdown

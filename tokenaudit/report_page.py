@@ -8,16 +8,19 @@ period. Renderers add nothing but layout and charts drawn from these numbers.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import polars as pl
 
 from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.explain import active_minutes_by_hour
-from tokenaudit.metrics import totals
+from tokenaudit.metrics import local_day
 from tokenaudit.report import audit_document, outcome_notes, quality_notes
+from tokenaudit.schema import total_tokens
 
 FLAGGED_LEVELS = ("medium", "high")
+NO_TEAM = "(no team)"
 
 
 def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
@@ -67,13 +70,138 @@ def _quality_lines(result: AuditResult) -> list[str]:
     ]
 
 
+def calendar(result: AuditResult) -> list[dt.date]:
+    """Every day of the period (or of the data's span): the x axis, so days without usage count as zero."""
+    period = result.loaded.period
+    days = result.loaded.events.select(local_day(period.timezone).alias("day"))["day"]
+    first, last = period.since or days.min(), period.until or days.max()
+    if not isinstance(first, dt.date) or not isinstance(last, dt.date):
+        return []
+    return [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def _week_start(day: pl.Expr) -> pl.Expr:
+    """The Monday of the ISO week of ``day``."""
+    return day.dt.truncate("1w")
+
+
+def _zero_filled(frame: pl.DataFrame, key: str, axis: list[dt.date], value: str) -> dict[str, list[list[Any]]]:
+    """``key`` -> [[ISO day, value]] over every day of ``axis`` (missing days are 0), keys sorted."""
+    grid = (
+        frame.select(key)
+        .unique()
+        .join(pl.DataFrame({"day": axis}, schema={"day": pl.Date}), how="cross")
+        .join(frame, on=[key, "day"], how="left")
+        .with_columns(pl.col(value).fill_null(0))
+        .sort(key, "day")
+    )
+    return {
+        name: [[day.isoformat(), amount] for day, amount in zip(rows["day"], rows[value], strict=True)]
+        for (name,), rows in grid.group_by(key, maintain_order=True)
+    }
+
+
+def team_series(result: AuditResult) -> tuple[dict[str, list[list[Any]]], dict[str, list[list[Any]]]]:
+    """Tokens per team per day and per week (Monday), zero-filled over the whole period, days ascending."""
+    timezone = result.loaded.period.timezone
+    days = calendar(result)
+    events = result.loaded.events.select(
+        pl.col("team").fill_null(NO_TEAM), local_day(timezone).alias("day"), total_tokens()
+    )
+    daily = events.group_by("team", "day").agg(pl.col("total_tokens").sum())
+    weeks = sorted({day - dt.timedelta(days=day.weekday()) for day in days})
+    weekly = daily.group_by("team", _week_start(pl.col("day"))).agg(pl.col("total_tokens").sum())
+    return _zero_filled(daily, "team", days, "total_tokens"), _zero_filled(weekly, "team", weeks, "total_tokens")
+
+
+def _by_developer(frame: pl.DataFrame, columns: list[str]) -> dict[str, list[list[Any]]]:
+    """developer -> rows of ``columns`` (dates as ISO strings), in the frame's order."""
+    return {
+        name: [[v.isoformat() if isinstance(v, dt.date) else v for v in row] for row in rows.select(columns).rows()]
+        for (name,), rows in frame.group_by("developer", maintain_order=True)
+    }
+
+
+def developer_details(result: AuditResult) -> dict[str, dict[str, Any]]:
+    """Each developer's drill-down: weekly tokens and outcome score, hour-of-week minutes per week, sessions.
+
+    The weekly outcome score weighs outcomes as the ranking does. With outcomes, the weeks run on to the end of
+    the outcome window (the period plus the policy's lag), because work merges after the tokens that made it:
+    those trailing weeks show outcomes against no tokens.
+    """
+    timezone = result.loaded.period.timezone
+    events = result.loaded.events
+    days = calendar(result)
+    if result.outcomes is not None and days:
+        days += [days[-1] + dt.timedelta(days=n) for n in range(1, (result.outcomes.window[1] - days[-1]).days + 1)]
+    weeks = sorted({day - dt.timedelta(days=day.weekday()) for day in days})
+    weekly = events.group_by("developer", _week_start(local_day(timezone)).alias("day")).agg(
+        total_tokens().sum().alias("tokens")
+    )
+    tokens = _zero_filled(weekly, "developer", weeks, "tokens")
+    outcomes: dict[str, list[list[Any]]] | None = None
+    if result.outcomes is not None:
+        weekly_score = result.outcomes.outcomes.group_by(
+            "developer", _week_start(local_day(timezone)).alias("day")
+        ).agg(
+            (
+                pl.col("value")
+                * pl.col("kind").replace_strict(result.outcome_weights, default=0.0, return_dtype=pl.Float64)
+            )
+            .sum()
+            .round(4)
+            .alias("score")
+        )
+        outcomes = _zero_filled(weekly_score, "developer", weeks, "score")
+    local = pl.col("timestamp").dt.convert_time_zone(timezone)
+    minutes = (
+        events.filter(pl.col("grain") == "request")
+        .select("developer", local.dt.truncate("1m").alias("minute"))
+        .unique()
+        .group_by(
+            "developer",
+            _week_start(pl.col("minute").dt.date()).alias("week"),
+            pl.col("minute").dt.weekday().alias("weekday"),
+            pl.col("minute").dt.hour().alias("hour"),
+        )
+        .len("minutes")
+        .sort("developer", "week", "weekday", "hour")
+    )
+    sessions = (
+        events.filter(pl.col("session_id").is_not_null())
+        .group_by("developer", "session_id")
+        .agg(
+            local.min().dt.strftime("%Y-%m-%dT%H:%M").alias("start"),
+            local.max().dt.strftime("%Y-%m-%dT%H:%M").alias("end"),
+            pl.col("requests").sum(),
+            total_tokens().sum().alias("tokens"),
+        )
+        .sort("developer", "start", "session_id")
+    )
+    heat = _by_developer(minutes, ["week", "weekday", "hour", "minutes"])
+    spans = _by_developer(sessions, ["start", "end", "requests", "tokens"])
+
+    def week_row(name: str, index: int, week: str, amount: int) -> dict[str, Any]:
+        if outcomes is None:
+            return {"week": week, "tokens": amount}
+        scores = outcomes.get(name)
+        return {"week": week, "tokens": amount, "outcome_score": scores[index][1] if scores else 0.0}
+
+    return {
+        name: {
+            "weekly": [week_row(name, index, week, amount) for index, (week, amount) in enumerate(series)],
+            "hour_of_week_by_week": heat.get(name, []),
+            "sessions": spans.get(name, []),
+        }
+        for name, series in tokens.items()
+    }
+
+
 def report_data(result: AuditResult, previous: AuditResult | None = None) -> dict[str, Any]:
     """The whole report as data (a superset of the ``audit`` JSON document)."""
     document = audit_document(result).data
     teams, _ = team_rollups(result, 1)
-    daily = totals(result.loaded.events, ["day", "team"], result.loaded.period.timezone).with_columns(
-        pl.col("team").fill_null("(no team)")
-    )
+    daily, weekly = team_series(result)
     flagged = [d["developer"] for d in document["developers"] if d["risk"]["level"] in FLAGGED_LEVELS]
     flagged_events = result.loaded.events.filter(pl.col("developer").is_in(flagged))
     evidence: dict[str, list[list[int]]] = {developer: [] for developer in flagged}
@@ -86,13 +214,23 @@ def report_data(result: AuditResult, previous: AuditResult | None = None) -> dic
         "report": {
             "teams": teams.to_dicts(),
             "quality_lines": _quality_lines(result),
-            "daily_by_team": {
-                team: [[row["day"].isoformat(), row["total_tokens"]] for row in rows.sort("day").iter_rows(named=True)]
-                for (team,), rows in sorted(daily.group_by("team"), key=lambda item: str(item[0]))
-            },
+            "daily_by_team": daily,
+            "weekly_by_team": weekly,
             "hour_of_week": evidence,
+            "developer_details": developer_details(result),
         },
     }
     if previous is not None:
         data["report"]["trend"] = _trend(data, audit_document(previous).data)
     return data
+
+
+def top_with_others(series: dict[str, list[list[Any]]], shown: int = 8) -> list[tuple[str, list[int]]]:
+    """The largest teams by total and, beyond ``shown`` teams, the rest summed as "others" (so a chart keeps
+    at most ``shown`` lines). Every series must share one axis, as :func:`team_series` gives them."""
+    totals = sorted(series.items(), key=lambda item: (-sum(v for _, v in item[1]), item[0]))
+    if len(totals) <= shown:
+        return [(name, [v for _, v in points]) for name, points in totals]
+    kept, rest = totals[: shown - 1], totals[shown - 1 :]
+    others = [sum(values) for values in zip(*([v for _, v in points] for _, points in rest), strict=True)]
+    return [*((name, [v for _, v in points]) for name, points in kept), (f"others ({len(rest)} teams)", others)]

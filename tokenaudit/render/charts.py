@@ -1,102 +1,213 @@
-"""Charts as self-contained SVG text (matplotlib, Agg backend): drawn from plain data, computing nothing.
+"""The report's overview charts as self-contained SVG text (matplotlib, Agg backend), drawn from plain data.
 
-Why matplotlib: it is the most widely kept plotting library, renders offline to SVG with no browser or
-network, and its SVG output is made byte-stable here (fixed hash salt, no date), so the same input gives
-the same report.
+Why matplotlib for these: real date axes, log scales and label layout come for free, the SVG needs no script
+to show (so the charts print and survive a mail client that strips scripts), and the output is byte-stable
+here (fixed hash salt, no date). Every chart carries a ``<title>`` (its text alternative) and every point or
+line a ``<title>`` of its own (the browser shows it as a tooltip). Labels are placed only where they do not
+overlap a label already placed, highest priority first; the rest are left to the tooltips.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
+from matplotlib.transforms import Bbox
 
 plt.rcParams.update({"svg.hashsalt": "tokenaudit", "font.size": 9, "svg.fonttype": "none"})
-FLAGGED = "#c0392b"
-PLAIN = "#2c3e50"
+
+# Okabe & Ito's palette, distinguishable with the common colour-vision deficiencies; the yellow is left out
+# (too faint on white), grey is "others".
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
+OTHERS = "#999999"
+FLAGGED = "#D55E00"
+PLAIN = "#0072B2"
+LINE_STYLES = ("-", "--", "-.", ":")
 
 
-def _svg(figure: Figure) -> str:
+@dataclass(frozen=True)
+class Label:
+    """A label a chart would like to show, in priority order; ``x``, ``y`` in data coordinates."""
+
+    text: str
+    x: float
+    y: float
+
+
+def _svg(figure: Figure, title: str, tooltips: dict[str, str] | None = None) -> str:
+    """The figure as SVG with ``title`` as its text alternative and ``<title>`` tooltips on artists by gid."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     plt.close(figure)
     text = buffer.getvalue()
     # Drop the XML prolog and the RDF metadata block (it only names matplotlib and licence namespaces).
-    return re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg") :], flags=re.DOTALL)
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg") :], flags=re.DOTALL)
+    text = re.sub(r"<svg ", "<svg role='img' ", text, count=1)
+    text = re.sub(r"(<svg[^>]*>)", rf"\1<title>{html.escape(title)}</title>", text, count=1)
+    for gid, tip in (tooltips or {}).items():
+        text = text.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(tip)}</title>', 1)
+    return text
 
 
-def tokens_vs_outcomes(points: Sequence[tuple[str, float, float, bool]]) -> str:
-    """(label, total tokens, outcome score, flagged): flagged points drawn as red crosses and labelled."""
+def _overlaps(box: Bbox, placed: list[Bbox]) -> bool:
+    return any(box.overlaps(other) for other in placed)
+
+
+def place_labels(figure: Figure, axis: Axes, labels: Sequence[Label], limit: int) -> int:
+    """Annotate up to ``limit`` labels, each at the first of four offsets where it overlaps no placed label
+    and stays inside the axes; the rest are skipped. Returns how many were placed."""
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    frame = axis.get_window_extent(renderer)
+    placed: list[Bbox] = []
+    for label in labels:
+        if len(placed) >= limit:
+            break
+        for dx, dy, align in ((4, 2, "left"), (4, -9, "left"), (-4, 2, "right"), (-4, -9, "right")):
+            note: Annotation = axis.annotate(
+                label.text, (label.x, label.y), fontsize=7, xytext=(dx, dy), textcoords="offset points", ha=align
+            )
+            box = note.get_window_extent(renderer).expanded(1.05, 1.1)
+            if frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1) and not _overlaps(box, placed):
+                placed.append(box)
+                break
+            note.remove()
+    return len(placed)
+
+
+def tokens_vs_outcomes(points: Sequence[tuple[str, int, float, bool]], labelled: Sequence[str]) -> str:
+    """(developer, total tokens, outcome score, flagged) as a scatter; ``labelled`` names in priority order."""
     figure, axis = plt.subplots(figsize=(6.5, 4))
-    for flagged in (False, True):
-        chosen = [p for p in points if p[3] is flagged]
-        axis.scatter(
-            [p[1] / 1e6 for p in chosen],
-            [p[2] for p in chosen],
-            marker="x" if flagged else "o",
+    tips = {}
+    for index, (name, tokens, score, flagged) in enumerate(points):
+        gid = f"tvo-{index}"
+        axis.plot(
+            [max(tokens, 1) / 1e6],
+            [score],
+            marker="X" if flagged else "o",
+            markersize=7 if flagged else 5,
             color=FLAGGED if flagged else PLAIN,
-            alpha=0.9 if flagged else 0.5,
-            label="flagged (medium or high)" if flagged else "not flagged",
+            alpha=0.95 if flagged else 0.55,
+            linestyle="none",
+            gid=gid,
         )
-        if flagged:
-            for label, tokens, score, _ in chosen:
-                axis.annotate(label, (tokens / 1e6, score), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        tips[gid] = f"{name}: {tokens:,} tokens, outcome score {score:g}{' (flagged)' if flagged else ''}"
+    axis.plot([], [], "X", color=FLAGGED, label="flagged (medium or high)")
+    axis.plot([], [], "o", color=PLAIN, alpha=0.55, label="not flagged")
     axis.set_xscale("log")
     axis.set_xlabel("total tokens (millions, log scale)")
     axis.set_ylabel("outcome score")
-    axis.legend(loc="best", frameon=False)
-    axis.set_title("Tokens vs outcomes")
-    return _svg(figure)
+    axis.legend(loc="upper left", frameon=False)
+    where = {name: (tokens, score) for name, tokens, score, _ in points}
+    place_labels(figure, axis, [Label(n, max(where[n][0], 1) / 1e6, where[n][1]) for n in labelled], 12)
+    return _svg(figure, "Total tokens against outcome score per developer; flagged developers marked X", tips)
 
 
-def rank_slopes(pairs: Sequence[tuple[str, int, int, bool]]) -> str:
-    """(label, raw position, adjusted rank, flagged): a slope chart from the raw board to the adjusted one."""
-    height = max(4.0, 0.16 * len(pairs))
+def rank_slopes(pairs: Sequence[tuple[str, int, int, bool]], labelled: Sequence[str]) -> str:
+    """(developer, raw position, adjusted rank, flagged): lines from the raw board to the adjusted one."""
+    height = min(9.0, max(4.0, 0.05 * len(pairs)))
     figure, axis = plt.subplots(figsize=(5, height))
-    for label, raw, adjusted, flagged in pairs:
-        color = FLAGGED if flagged else PLAIN
+    tips = {}
+    for index, (name, raw, adjusted, flagged) in enumerate(pairs):
+        gid = f"rank-{index}"
         axis.plot(
-            [0, 1], [raw, adjusted], color=color, alpha=0.9 if flagged else 0.35, linewidth=1.6 if flagged else 0.8
+            [0, 1],
+            [raw, adjusted],
+            color=FLAGGED if flagged else PLAIN,
+            alpha=0.95 if flagged else 0.3,
+            linewidth=1.8 if flagged else 0.8,
+            gid=gid,
         )
-        if flagged:
-            axis.annotate(label, (1, adjusted), fontsize=7, xytext=(4, 0), textcoords="offset points", va="center")
+        tips[gid] = f"{name}: raw position {raw} → adjusted rank {adjusted}{' (flagged)' if flagged else ''}"
     axis.invert_yaxis()
     axis.set_xticks([0, 1], ["raw token board", "outcome-adjusted"])
-    axis.set_xlim(-0.1, 1.4)
+    axis.set_xlim(-0.1, 1.6)
     axis.set_ylabel("position (1 = top)")
-    axis.set_title("Rank shift (flagged developers in red)")
-    return _svg(figure)
+    ends = {name: adjusted for name, _, adjusted, _ in pairs}
+    place_labels(figure, axis, [Label(n, 1, ends[n]) for n in labelled if n in ends], 14)
+    return _svg(figure, "Rank shift from the raw token board to the outcome-adjusted ranking; flagged in orange", tips)
 
 
-def daily_trend(series: dict[str, Sequence[tuple[str, int]]]) -> str:
-    """team -> [(ISO day, tokens)]: one line per team."""
-    figure, axis = plt.subplots(figsize=(6.5, 3.2))
-    for team, points in sorted(series.items()):
-        axis.plot([day for day, _ in points], [tokens / 1e6 for _, tokens in points], label=team, linewidth=1.2)
+def _team_style(index: int, team: str) -> dict[str, object]:
+    if team.startswith("others ("):
+        return {"color": OTHERS, "linestyle": "-"}
+    return {"color": PALETTE[index % len(PALETTE)], "linestyle": LINE_STYLES[index // 2 % len(LINE_STYLES)]}
+
+
+def daily_trend(days: Sequence[dt.date], series: Sequence[tuple[str, Sequence[int]]]) -> str:
+    """(team, tokens per day over ``days``) in legend order: one line per team on a real date axis."""
+    figure, axis = plt.subplots(figsize=(7, 3.4))
+    axis_days = np.array(days, dtype="datetime64[D]")
+    tips = {}
+    for index, (team, values) in enumerate(series):
+        axis.plot(axis_days, [v / 1e6 for v in values], label=team, linewidth=1.4, **_team_style(index, team))  # type: ignore[arg-type]
+        for position, (day, value) in enumerate(zip(days, values, strict=True)):
+            gid = f"day-{index}-{day.isoformat()}"
+            axis.plot(
+                axis_days[position : position + 1],
+                [value / 1e6],
+                marker="o",
+                markersize=3,
+                alpha=0,
+                linestyle="none",
+                gid=gid,
+            )
+            tips[gid] = f"{team}, {day.isoformat()}: {value:,} tokens"
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=9)  # type: ignore[no-untyped-call]
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     axis.set_ylabel("tokens per day (millions)")
-    ticks = sorted({day for points in series.values() for day, _ in points})
-    axis.set_xticks(ticks[:: max(1, len(ticks) // 8)])
-    axis.tick_params(axis="x", labelrotation=30)
-    axis.legend(loc="upper left", frameon=False, fontsize=7, ncols=3)
-    axis.set_title("Daily tokens by team")
-    return _svg(figure)
+    axis.set_ylim(bottom=0)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7)
+    return _svg(figure, "Daily tokens by team, every day of the period (days without usage are zero)", tips)
 
 
-def hour_of_week(label: str, minutes: Sequence[tuple[int, int, int]]) -> str:
-    """(weekday 1-7, hour 0-23, active minutes) for one developer: a heatmap of when the usage happens."""
-    grid = [[0] * 24 for _ in range(7)]
-    for weekday, hour, value in minutes:
-        grid[weekday - 1][hour] = value
-    figure, axis = plt.subplots(figsize=(6.5, 1.9))
-    axis.imshow(grid, aspect="auto", cmap="Reds")
-    axis.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+def weekly_trend(weeks: Sequence[dt.date], series: Sequence[tuple[str, Sequence[int]]]) -> str:
+    """(team, tokens per week starting on ``weeks``) as stacked bars, one bar per week."""
+    figure, axis = plt.subplots(figsize=(7, 3.0))
+    axis_weeks = np.array(weeks, dtype="datetime64[D]")
+    base = [0.0] * len(weeks)
+    tips = {}
+    for index, (team, values) in enumerate(series):
+        heights = [v / 1e6 for v in values]
+        bars = axis.bar(axis_weeks, heights, width=5, bottom=base, label=team, color=_team_style(index, team)["color"])
+        for bar, week, value in zip(bars, weeks, values, strict=True):
+            bar.set_gid(f"week-{index}-{week.isoformat()}")
+            tips[f"week-{index}-{week.isoformat()}"] = f"{team}, week of {week.isoformat()}: {value:,} tokens"
+        base = [b + h for b, h in zip(base, heights, strict=True)]
+    axis.set_xticks(axis_weeks, [f"{w:%d %b}" for w in weeks])
+    axis.set_xlabel("week starting (Monday)")
+    axis.set_ylabel("tokens per week (millions)")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7)
+    return _svg(figure, "Weekly tokens by team, stacked; first and last weeks may be partial", tips)
+
+
+def hour_of_week_by_week(label: str, weeks: Sequence[str], minutes: Sequence[tuple[str, int, int, int]]) -> str:
+    """(week, weekday 1-7, hour, active minutes) for one developer: one 7×24 block per week, stacked, so a
+    pattern that changed from one week to the next is not averaged away."""
+    rows = {week: index for index, week in enumerate(weeks)}
+    grid = [[0] * 24 for _ in range(7 * len(weeks))]
+    for week, weekday, hour, value in minutes:
+        grid[rows[week] * 7 + weekday - 1][hour] = value
+    figure, axis = plt.subplots(figsize=(6.5, 0.25 + 0.55 * len(weeks)))
+    axis.imshow(grid, aspect="auto", cmap="Blues", vmin=0, vmax=60, interpolation="nearest")
+    for index in range(1, len(weeks)):
+        axis.axhline(index * 7 - 0.5, color="white", linewidth=2)
+    axis.set_yticks([index * 7 + 3 for index in range(len(weeks))], [f"week of {w[5:]}" for w in weeks])
     axis.set_xticks(range(0, 24, 3))
-    axis.set_xlabel("hour of day")
-    axis.set_title(f"{label}: active minutes by hour of week")
-    return _svg(figure)
+    axis.set_xlabel("hour of day (each block: Monday at the top to Sunday at the bottom)")
+    busiest = sorted(minutes, key=lambda m: -m[3])[:3]
+    summary = "; ".join(f"week of {w}, day {d}, {h:02d}:00: {m} min" for w, d, h, m in busiest)
+    return _svg(figure, f"{label}: active minutes by hour of week, week by week. Busiest: {summary or 'none'}")

@@ -1,33 +1,55 @@
 """The periodic report as a self-contained HTML page or as Markdown (layout only: numbers come from
 :func:`tokenaudit.report_page.report_data`).
 
-The HTML has inline CSS and inline SVG charts and references nothing outside itself, so it opens from a
-mail attachment or a wiki upload with no network. Markdown writes its charts as SVG files beside the
-report when it has a folder to write to, and says so when it has not.
+Order is what a lead needs first: summary with the trend, the developers who need a conversation, the
+boards, the teams, every developer's drill-down, data quality. The HTML has inline CSS, inline SVG charts,
+the drill-down data as inline JSON and one small inline script (sorting, filtering, drill-down charts); it
+references nothing outside itself, so it opens from a mail attachment or a wiki upload with no network.
+Markdown keeps the same order and writes its charts as SVG files beside the report.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
-from collections.abc import Callable
+import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from tokenaudit.render import charts
 from tokenaudit.render.markdown import render as markdown_table
-from tokenaudit.report import BOARD_COLUMNS, TableView, board_order, board_row
+from tokenaudit.report import BOARD_COLUMNS, RISK_ORDER, TableView, board_order, board_row
+from tokenaudit.report_page import FLAGGED_LEVELS, top_with_others
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;max-width:1100px;margin:24px auto;
-padding:0 16px}h1{font-size:24px;margin-bottom:4px}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
-.meta{color:#666}.notice{background:#fff8e1;border-left:4px solid #f0ad4e;padding:8px 12px}
-table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:3px 8px}
-th{background:#f5f5f5;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.high{color:#b71c1c;font-weight:600}.medium{color:#e65100;font-weight:600}.up{color:#1b5e20}.down{color:#b71c1c}
-.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px}
-.card b{display:block;font-size:20px}.charts{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
-.flag{margin:6px 0 12px 0}.evidence{color:#555;font-size:12px}svg{max-width:100%;height:auto}
+*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;
+max-width:1150px;margin:16px auto;padding:0 12px}h1{font-size:22px;margin:4px 0}h2{border-bottom:1px solid #ccc;
+padding-bottom:4px;margin-top:28px}h3{margin:14px 0 4px}.meta{color:#555}nav a{margin-right:10px}
+.notice{background:#fff8e1;border-left:4px solid #e69f00;padding:8px 12px}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+td,th{border:1px solid #ddd;padding:3px 8px;white-space:nowrap}
+th{background:#f3f3f3;text-align:left}th[data-sortable]{cursor:pointer}th[aria-sort=ascending]::after{content:" ▲"}
+th[aria-sort=descending]::after{content:" ▼"}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.high{color:#a63603;font-weight:700}.medium{color:#8c5a00;font-weight:700}.up{color:#006d2c}.down{color:#a63603}
+.cards{display:flex;gap:10px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:6px 12px}
+.card b{display:block;font-size:19px}figure{margin:8px 0;max-width:100%}figcaption{color:#555;font-size:12px}
+.charts{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}svg{max-width:100%;height:auto}
+.person{border:1px solid #ddd;border-left:4px solid #e69f00;border-radius:4px;padding:4px 12px 8px;margin:10px 0}
+.person.risk-high{border-left-color:#a63603}.flag{margin:6px 0}
+.evidence,.consider{color:#444;font-size:12.5px}.controls{position:sticky;top:0;background:#fff;padding:6px 0;z-index:2;
+border-bottom:1px solid #eee;display:flex;gap:10px;flex-wrap:wrap;align-items:center}
+details.dev{border-bottom:1px solid #eee;padding:4px 0}details.dev>summary{cursor:pointer}
+.dd{padding:4px 0 8px 16px}.muted{color:#666}[hidden]{display:none!important}
+@media (max-width:600px){body{padding:0 6px}.card b{font-size:16px}h2{font-size:18px}}
+@media print{nav,.controls,#developers,script{display:none!important}body{max-width:none;margin:0;font-size:11px}
+.scroll{overflow:visible}.person,figure,tr{break-inside:avoid}a{color:inherit;text-decoration:none}
+details.numbers{display:none}}
 """
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+"""Active minutes 0-60 as one character each: a week's 168 hours become a 168-character string."""
 
 
 def _e(value: Any) -> str:
@@ -46,67 +68,125 @@ def _cost(value: float | None) -> str:
     return "unpriced" if value is None else f"${value:,.2f}"
 
 
-def _flagged(data: dict[str, Any]) -> list[dict[str, Any]]:
-    order = {"high": 0, "medium": 1, "low": 2, "none": 3}
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.0%}"
+
+
+def _needs_conversation(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Developers with any flag, highest risk first, then by risk score."""
     return sorted(
         (d for d in data["developers"] if d["flags"]),
-        key=lambda d: (order[d["risk"]["level"]], -d["risk"]["score"], d["developer"]),
+        key=lambda d: (RISK_ORDER.index(d["risk"]["level"]), -d["risk"]["score"], d["developer"]),
     )
 
 
+def _label_priority(data: dict[str, Any]) -> list[str]:
+    """Names a chart may label, in order: the flagged (highest risk first), then the three largest users."""
+    flagged = [d["developer"] for d in _needs_conversation(data) if d["risk"]["level"] in FLAGGED_LEVELS]
+    largest = [d["developer"] for d in sorted(data["developers"], key=lambda d: -d["tokens"]["total"])[:3]]
+    return list(dict.fromkeys([*flagged, *largest]))
+
+
 def chart_svgs(data: dict[str, Any]) -> dict[str, str]:
-    """Every chart of the report as SVG text, keyed by a file-name-safe id."""
-    people = data["developers"]
-    flagged = {d["developer"] for d in people if d["risk"]["level"] in ("medium", "high")}
-    found = {"daily_by_team": charts.daily_trend(data["report"]["daily_by_team"])}
+    """Every overview chart of the report as SVG text, keyed by a file-name-safe id, in page order."""
+    people, report = data["developers"], data["report"]
+    flagged = {d["developer"] for d in people if d["risk"]["level"] in FLAGGED_LEVELS}
+    found: dict[str, str] = {}
+    weekly = top_with_others(report["weekly_by_team"])
+    if weekly:
+        weeks = [dt.date.fromisoformat(w) for w, _ in next(iter(report["weekly_by_team"].values()))]
+        found["weekly_by_team"] = charts.weekly_trend(weeks, weekly)
+    evidence = report["developer_details"]
+    for index, d in enumerate(d for d in _needs_conversation(data) if d["risk"]["level"] in FLAGGED_LEVELS):
+        detail = evidence[d["developer"]]
+        found[f"hour_of_week_{index + 1}"] = charts.hour_of_week_by_week(
+            d["developer"], [w["week"] for w in detail["weekly"]], [tuple(m) for m in detail["hour_of_week_by_week"]]
+        )
+    labels = _label_priority(data)
     if "ranking" in data:
         found["tokens_vs_outcomes"] = charts.tokens_vs_outcomes(
-            [(d["developer"], d["tokens"]["total"], d["outcomes"]["score"], d["developer"] in flagged) for d in people]
+            [(d["developer"], d["tokens"]["total"], d["outcomes"]["score"], d["developer"] in flagged) for d in people],
+            labels,
         )
-        ranked = [d for d in people if d["rank"].get("adjusted") is not None]
         found["rank_shift"] = charts.rank_slopes(
             [
                 (
                     d["developer"],
-                    d["rank"]["adjusted"] + d["rank"]["shift"],  # raw position among the ranked
+                    d["rank"]["adjusted"] + d["rank"]["shift"],
                     d["rank"]["adjusted"],
                     d["developer"] in flagged,
                 )
-                for d in ranked
-            ]
+                for d in people
+                if d["rank"].get("adjusted") is not None
+            ],
+            labels,
         )
-    for index, (developer, minutes) in enumerate(sorted(data["report"]["hour_of_week"].items())):
-        found[f"hour_of_week_{index + 1}"] = charts.hour_of_week(developer, [tuple(m) for m in minutes])
+    daily = top_with_others(report["daily_by_team"])
+    if daily:
+        days = [dt.date.fromisoformat(day) for day, _ in next(iter(report["daily_by_team"].values()))]
+        found["daily_by_team"] = charts.daily_trend(days, daily)
     return found
 
 
-def _table(columns: list[str], rows: list[list[Any]], classes: Callable[[list[Any]], str] | None = None) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+class _Html(str):
+    """A cell that is already HTML (a link), laid out as is."""
+
+    __slots__ = ()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, _Html):
+        return f"<td>{value}</td>"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"<td class='n' data-v='{value}'>{_n(value)}</td>"
+    return f"<td>{_e(value)}</td>"
+
+
+def _table(columns: list[str], rows: list[tuple[dict[str, str], list[Any]]], table_id: str = "") -> str:
+    """A sortable table (the script sorts on click); each row's attributes (team, name) drive the filters."""
+    head = "".join(f"<th data-sortable scope='col'>{_e(c)}</th>" for c in columns)
     body = "".join(
-        f"<tr class='{classes(row) if classes else ''}'>"
-        + "".join(f"<td class='n'>{_n(v)}</td>" if isinstance(v, int | float) else f"<td>{_e(v)}</td>" for v in row)
-        + "</tr>"
-        for row in rows
+        "<tr" + "".join(f" {key}='{_e(value)}'" for key, value in attributes.items()) + ">"
+        + "".join(_cell(v) for v in row) + "</tr>"
+        for attributes, row in rows
+    )  # fmt: skip
+    identity = f" id='{table_id}'" if table_id else ""
+    return f"<div class='scroll'><table{identity}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _figure(svg: str, caption: str, columns: list[str], rows: list[list[Any]]) -> str:
+    """A chart with its caption and its numbers (the text alternative) in a collapsed table."""
+    numbers = "".join(
+        "<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows
+    )  # fmt: skip
+    head = "".join(f"<th scope='col'>{_e(c)}</th>" for c in columns)
+    return (
+        f"<figure>{svg}<figcaption>{_e(caption)}</figcaption><details class='numbers'><summary>the numbers"
+        f"</summary><div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{numbers}</tbody></table></div>"
+        "</details></figure>"
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """The report as one self-contained HTML page."""
-    svgs = chart_svgs(data)
-    summary, period, report = data["summary"], data["period"], data["report"]
-    people = data["developers"]
+def _series_rows(series: dict[str, list[list[Any]]]) -> tuple[list[str], list[list[Any]]]:
+    """A team-by-date series as a table: one row per date, one column per team."""
+    teams = sorted(series)
+    dates = [day for day, _ in next(iter(series.values()))] if series else []
+    return ["date", *teams], [[day, *(series[t][i][1] for t in teams)] for i, day in enumerate(dates)]
+
+
+def _anchors(data: dict[str, Any]) -> dict[str, str]:
+    return {d["developer"]: f"dev-{index}" for index, d in enumerate(data["developers"])}
+
+
+def _link(name: str, anchors: dict[str, str]) -> str:
+    return f"<a href='#{anchors[name]}' class='dev-link'>{_e(name)}</a>"
+
+
+def _summary(data: dict[str, Any], svgs: dict[str, str]) -> list[str]:
+    summary, report = data["summary"], data["report"]
     levels = summary["risk_levels"]
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>tokenaudit report {_e(period.get('since'))} – {_e(period.get('until'))}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>What did the AI-assistant spend buy?</h1>",
-        f"<p class='meta'>Period {_e(period.get('since') or period['first_event'][:10])} to "
-        f"{_e(period.get('until') or period['last_event'][:10])} ({_e(period['timezone'])}) · generated "
-        f"{_e(report.get('generated_at'))} by tokenaudit {_e(data['generator']['version'])}</p>",
-        f"<p class='notice'>{_e(data['notice'])}</p>",
-        "<h2>Summary</h2><div class='cards'>",
+        "<section id='summary'><h2>Summary</h2><div class='cards'>",
         *(
             f"<div class='card'><b>{_n(value)}</b>{_e(label)}</div>"
             for label, value in (
@@ -122,107 +202,297 @@ def render_html(data: dict[str, Any]) -> str:
         ),
         "</div>",
     ]
-    if "ranking" in data:
-        fit = data["ranking"]
-        parts += [
-            "<h2>Raw token leaderboard vs outcome-adjusted ranking</h2>",
-            f"<p>Adjusted rank: outcome yield per effective token with shrinkage; elasticity {fit['elasticity']:.2f} "
-            f"({_e(fit['elasticity_basis'])}). Shift = raw position minus adjusted rank (+ climbed).</p>",
-            f"<div class='charts'>{svgs['tokens_vs_outcomes']}{svgs['rank_shift']}</div>",
-            _table(list(BOARD_COLUMNS), [board_row(d) for d in board_order(people)], lambda row: str(row[-1])),
-        ]
-    else:
-        parts += [
-            "<h2>Raw token leaderboard</h2>",
-            "<p>No outcome exports were given (--outcomes): only the raw token board can be shown.</p>",
-            _table(
-                ["rank", "developer", "team", "total tokens", "cost", "risk"],
-                [
-                    [
-                        d["rank"]["tokens"],
-                        d["developer"],
-                        d["team"] or "",
-                        d["tokens"]["total"],
-                        _cost(d["cost_usd"]),
-                        d["risk"]["level"],
-                    ]
-                    for d in people
-                ],
-                lambda row: str(row[-1]),
-            ),
-        ]
-    parts.append("<h2>Flagged developers</h2>")
-    flagged = _flagged(data)
-    if not flagged:
-        parts.append("<p>No flags.</p>")
-    heatmaps = {name: index for index, name in enumerate(sorted(report["hour_of_week"]), start=1)}
-    for d in flagged:
-        capped = " — capped at low: outcome yield at or above typical" if d["risk"].get("capped_by_outcomes") else ""
+    trend = report.get("trend")
+    if trend:
+        before = trend["previous_period"]
         parts.append(
-            f"<h3>{_e(d['developer'])} <span class='{_e(d['risk']['level'])}'>risk {_e(d['risk']['level'])}</span>"
-            f"{_e(capped)}</h3>"
+            f"<p id='trend'>Against the previous period ({_e(before.get('since'))} to {_e(before.get('until'))}): "
+            f"tokens {_pct(trend['token_growth'])}, outcome score {_pct(trend['outcome_growth'])} "
+            f"({trend['outcome_score'][0]:g} → {trend['outcome_score'][1]:g}). New flags: "
+            f"{_e(', '.join(trend['new_flags']) or 'none')}. "
+            f"Cleared: {_e(', '.join(trend['cleared_flags']) or 'none')}.</p>"
+        )
+    else:
+        parts.append(
+            "<p id='trend' class='muted'>No previous period compared (use --period, or --compare-previous with "
+            "--since/--until); the weekly chart shows the trend inside this period.</p>"
+        )
+    if "weekly_by_team" in svgs:
+        parts.append(
+            _figure(
+                svgs["weekly_by_team"],
+                "Weekly tokens by team (the largest teams; the rest as 'others'). Hover a bar for its numbers.",
+                *_series_rows(report["weekly_by_team"]),
+            )
+        )
+    return [*parts, "</section>"]
+
+
+def _evidence(flag: dict[str, Any]) -> str:
+    return ", ".join(f"{key} = {value}" for key, value in flag["evidence"].items())
+
+
+def _conversation(data: dict[str, Any], svgs: dict[str, str], anchors: dict[str, str]) -> list[str]:
+    people = _needs_conversation(data)
+    shown = [d for d in people if d["risk"]["level"] in FLAGGED_LEVELS]
+    parts = [
+        "<section id='conversation'><h2>Needs a conversation</h2>",
+        "<p class='muted'>Flagged developers, highest risk first. A flag is a prompt for a conversation, not a "
+        "verdict: rule out the listed explanations first.</p>",
+    ]
+    if not shown:
+        parts.append("<p>Nobody at medium or high risk.</p>")
+    for index, d in enumerate(shown, start=1):
+        capped = " — capped at low: outcome yield at or above typical" if d["risk"].get("capped_by_outcomes") else ""
+        outcome = f" · outcome score {d['outcomes']['score']:g}" if "outcomes" in d else ""
+        parts.append(
+            f"<div class='person risk-{_e(d['risk']['level'])}' data-team='{_e(d['team'] or '')}'>"
+            f"<h3>{_link(d['developer'], anchors)} <span class='{_e(d['risk']['level'])}'>risk "
+            f"{_e(d['risk']['level'])}</span>{_e(capped)}</h3><div class='meta'>{_e(d['team'] or 'no team')} · "
+            f"{_n(d['tokens']['total'])} tokens{outcome}</div>"
         )
         for flag in d["flags"]:
-            evidence = ", ".join(f"{key}={value}" for key, value in flag["evidence"].items())
             parts.append(
                 f"<div class='flag'><b>{_e(flag['id'])}</b> [{_e(flag['severity'])}]: {_e(flag['reason'])}"
-                f"<div class='evidence'>evidence: {_e(evidence)}</div>"
-                f"<div class='evidence'>consider: {_e('; '.join(flag['consider']))}</div></div>"
+                f"<div class='evidence'>evidence: {_e(_evidence(flag))}</div>"
+                f"<div class='consider'>rule out first: {_e('; '.join(flag['consider']))}</div></div>"
             )
-        if d["developer"] in heatmaps:
-            parts.append(svgs[f"hour_of_week_{heatmaps[d['developer']]}"])
-    parts += [
-        "<h2>Teams</h2>",
-        svgs["daily_by_team"],
-        _table(
-            ["team", "developers", "total tokens", "requests", "cost", "high", "medium", "low"],
-            [
-                [
-                    t["team"],
-                    t["developers"],
-                    t["total_tokens"],
-                    t["requests"],
-                    _cost(t["cost_usd"]),
-                    t["risk_high"],
-                    t["risk_medium"],
-                    t["risk_low"],
-                ]
-                for t in report["teams"]
-            ],
-        ),
-    ]
-    if "trend" in report:
-        trend = report["trend"]
-        parts += [
-            "<h2>Change against the previous period</h2>",
-            f"<p>New flags: {_e(', '.join(trend['new_flags']) or 'none')}. Cleared: "
-            f"{_e(', '.join(trend['cleared_flags']) or 'none')}. Token growth {_pct(trend['token_growth'])}, outcome "
-            f"growth {_pct(trend['outcome_growth'])}.</p>",
+        parts += [svgs.get(f"hour_of_week_{index}", ""), "</div>"]
+    low = [d for d in people if d["risk"]["level"] not in FLAGGED_LEVELS]
+    if low:
+        parts.append(
+            "<p>Low risk (flags noted, no conversation needed yet): "
+            + ", ".join(f"{_link(d['developer'], anchors)} ({_e(', '.join(f['id'] for f in d['flags']))})" for d in low)
+            + "</p>"
+        )
+    return [*parts, "</section>"]
+
+
+def _controls(data: dict[str, Any]) -> str:
+    teams = sorted({d["team"] or "" for d in data["developers"]})
+    options = "".join(f"<option value='{_e(t)}'>{_e(t or '(no team)')}</option>" for t in teams)
+    return (
+        "<div class='controls' role='search'><label>Team <select id='team-filter'><option value='*'>all teams</option>"
+        f"{options}</select></label><label>Name <input id='name-filter' type='search' placeholder='search'></label>"
+        "<span id='shown' class='muted'></span></div>"
+    )
+
+
+def _person_attributes(d: dict[str, Any]) -> dict[str, str]:
+    return {"data-team": d["team"] or "", "data-name": d["developer"].lower()}
+
+
+def _boards(data: dict[str, Any], svgs: dict[str, str], anchors: dict[str, str]) -> list[str]:
+    people = data["developers"]
+    if "ranking" not in data:
+        rows = [
+            (
+                _person_attributes(d),
+                [d["rank"]["tokens"], _Html(_link(d["developer"], anchors)), d["team"] or "", d["tokens"]["total"],
+                 _cost(d["cost_usd"]), d["risk"]["level"]],
+            )
+            for d in people
+        ]  # fmt: skip
+        return [
+            "<section id='boards'><h2>Raw token leaderboard</h2>",
+            "<p>No outcome exports were given (--outcomes): only the raw token board can be shown.</p>",
+            _table(["rank", "developer", "team", "total tokens", "cost", "risk"], rows, "board"),
+            "</section>",
         ]
-    parts += [
-        "<h2>Data quality</h2>",
-        "<ul>",
-        *(f"<li>{_e(note)}</li>" for note in data["report"]["quality_lines"]),
-        "</ul>",
+    fit = data["ranking"]
+    ordered = board_order(people)
+    name_at = BOARD_COLUMNS.index("developer")
+    board = [
+        (_person_attributes(d), [*row[:name_at], _Html(_link(d["developer"], anchors)), *row[name_at + 1 :]])
+        for d, row in ((d, board_row(d)) for d in ordered)
     ]
-    parts.append("</body></html>\n")
+    points = [[d["developer"], d["tokens"]["total"], d["outcomes"]["score"], d["risk"]["level"]] for d in ordered]
+    slopes = [
+        [d["developer"], d["rank"]["adjusted"] + d["rank"]["shift"], d["rank"]["adjusted"]]
+        for d in ordered
+        if d["rank"]["adjusted"] is not None
+    ]
+    return [
+        "<section id='boards'><h2>Raw token leaderboard vs outcome-adjusted ranking</h2>",
+        f"<p>Adjusted rank: outcome yield per effective token with shrinkage; elasticity {fit['elasticity']:.2f} "
+        f"({_e(fit['elasticity_basis'])}). Shift = raw position minus adjusted rank (+ climbed). Click a header to "
+        "sort, a name to open that developer.</p>",
+        "<div class='charts'>",
+        _figure(
+            svgs["tokens_vs_outcomes"],
+            "Tokens against outcome score; flagged developers marked X. Labels only where they fit; hover a point.",
+            ["developer", "total tokens", "outcome score", "risk"],
+            points,
+        ),
+        _figure(
+            svgs["rank_shift"],
+            "From the raw token board to the adjusted ranking; flagged in orange.",
+            ["developer", "raw position", "adjusted rank"],
+            slopes,
+        ),
+        "</div>",
+        _table(list(BOARD_COLUMNS), board, "board"),
+        "</section>",
+    ]
+
+
+def _teams(data: dict[str, Any], svgs: dict[str, str]) -> list[str]:
+    report = data["report"]
+    rows = [
+        (
+            {"data-team": t["team"]},
+            [t["team"], t["developers"], t["total_tokens"], t["requests"], _cost(t["cost_usd"]), t["risk_high"],
+             t["risk_medium"], t["risk_low"]],
+        )
+        for t in report["teams"]
+    ]  # fmt: skip
+    parts = ["<section id='teams'><h2>Teams</h2>"]
+    if "daily_by_team" in svgs:
+        parts.append(
+            _figure(
+                svgs["daily_by_team"],
+                "Daily tokens by team over every day of the period (no usage = 0); beyond eight teams the rest are "
+                "summed as 'others'. Hover a day for its numbers.",
+                *_series_rows(report["daily_by_team"]),
+            )
+        )
+    parts += [
+        _table(["team", "developers", "total tokens", "requests", "cost", "high", "medium", "low"], rows, "teams"),
+        "</section>",
+    ]
+    return parts
+
+
+def _developers(data: dict[str, Any], anchors: dict[str, str]) -> list[str]:
+    """One collapsed drill-down per developer; the script draws its charts and tables when it opens."""
+    parts = [
+        "<section id='developers'><h2>Every developer</h2>",
+        "<p class='muted'>Open a developer for weekly tokens against outcomes, active minutes by hour of week "
+        "(week by week), the session timeline and their flags' evidence.</p>",
+    ]
+    for d in sorted(data["developers"], key=lambda d: d["developer"]):
+        flags = "".join(
+            f"<li><b>{_e(f['id'])}</b> [{_e(f['severity'])}]: {_e(f['reason'])}<br><span class='evidence'>evidence: "
+            f"{_e(_evidence(f))}</span></li>"
+            for f in d["flags"]
+        )
+        skipped = ", ".join(f"{s['id']} (needs {s['needs']})" for s in d["not_evaluated"])
+        parts.append(
+            f"<details class='dev' id='{anchors[d['developer']]}' data-team='{_e(d['team'] or '')}' "
+            f"data-name='{_e(d['developer'].lower())}' data-index='{anchors[d['developer']][4:]}'><summary>"
+            f"<b>{_e(d['developer'])}</b> · {_e(d['team'] or 'no team')} · {_n(d['tokens']['total'])} tokens · "
+            f"risk <span class='{_e(d['risk']['level'])}'>{_e(d['risk']['level'])}</span></summary><div class='dd'>"
+            f"<div class='drawn'></div>{f'<ul>{flags}</ul>' if flags else '<p>No flags.</p>'}"
+            f"{f'<p class=muted>Not evaluated: {_e(skipped)}</p>' if skipped else ''}</div></details>"
+        )
+    return [*parts, "</section>"]
+
+
+def _quality(data: dict[str, Any]) -> list[str]:
+    """What was read, what was dropped, and which checks could not run for whom and why."""
+    missing: dict[tuple[str, str], int] = {}
+    for d in data["developers"]:
+        for skipped in d["not_evaluated"]:
+            key = (skipped["id"], skipped["needs"])
+            missing[key] = missing.get(key, 0) + 1
+    lines = [f"<li>{_e(note)}</li>" for note in data["report"]["quality_lines"]]
+    lines += [
+        f"<li>not evaluated: {_e(check)} for {count} developer{'s' if count != 1 else ''} (needs {_e(needs)})</li>"
+        for (check, needs), count in sorted(missing.items())
+    ]
+    return ["<section id='quality'><h2>Data quality</h2><ul>", *lines, "</ul></section>"]
+
+
+def _minutes_since(start: dt.datetime, stamp: str) -> int:
+    return int((dt.datetime.fromisoformat(stamp) - start).total_seconds() // 60)
+
+
+def _drilldown_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The drill-downs' numbers, compact: weekly series, each week's 168 hours as characters, sessions as
+    minutes since the first Monday. Listed in the order of the anchors (``dev-N``)."""
+    details = data["report"]["developer_details"]
+    weeks = [w["week"] for w in next(iter(details.values()))["weekly"]] if details else []
+    start = dt.datetime.fromisoformat(weeks[0]) if weeks else dt.datetime(1970, 1, 1)
+    position = {week: index for index, week in enumerate(weeks)}
+    people = []
+    for d in data["developers"]:
+        detail = details[d["developer"]]
+        hours: dict[int, list[str]] = {}
+        for week, weekday, hour, minutes in detail["hour_of_week_by_week"]:
+            cells = hours.setdefault(position[week], ["0"] * 168)
+            cells[(weekday - 1) * 24 + hour] = _ALPHABET[min(minutes, 60)]
+        people.append(
+            {
+                "name": d["developer"],
+                "tokens": [w["tokens"] for w in detail["weekly"]],
+                "outcomes": [w["outcome_score"] for w in detail["weekly"]] if "outcomes" in d else None,
+                "hours": {str(week): "".join(cells) for week, cells in hours.items()},
+                "sessions": [
+                    [_minutes_since(start, s[0]), _minutes_since(start, s[1]), s[2], s[3]] for s in detail["sessions"]
+                ],
+            }
+        )
+    return {"weeks": weeks, "alphabet": _ALPHABET, "people": people}
+
+
+def _inline_json(value: Any) -> str:
+    """JSON safe inside a <script> element: no '</' can close it early."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
+
+
+def render_html(data: dict[str, Any]) -> str:
+    """The report as one self-contained HTML page."""
+    svgs = chart_svgs(data)
+    period, report = data["period"], data["report"]
+    anchors = _anchors(data)
+    script = resources.files("tokenaudit.render").joinpath("report.js").read_text(encoding="utf-8")
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>tokenaudit report {_e(period.get('since'))} – {_e(period.get('until'))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>What did the AI-assistant spend buy?</h1>",
+        f"<p class='meta'>Period {_e(period.get('since') or (period['first_event'] or '')[:10])} to "
+        f"{_e(period.get('until') or (period['last_event'] or '')[:10])} ({_e(period['timezone'])}) · generated "
+        f"{_e(report.get('generated_at'))} by tokenaudit {_e(data['generator']['version'])}</p>",
+        f"<p class='notice'>{_e(data['notice'])}</p>",
+        "<nav><a href='#summary'>Summary</a><a href='#conversation'>Needs a conversation</a><a href='#boards'>Boards"
+        "</a><a href='#teams'>Teams</a><a href='#developers'>Every developer</a><a href='#quality'>Data quality</a>"
+        "</nav>",
+        *_summary(data, svgs),
+        *_conversation(data, svgs, anchors),
+        _controls(data),
+        *_boards(data, svgs, anchors),
+        *_teams(data, svgs),
+        *_developers(data, anchors),
+        *_quality(data),
+        f"<script type='application/json' id='drilldown-data'>{_inline_json(_drilldown_data(data))}</script>",
+        f"<script>{script}</script>",
+        "</body></html>\n",
+    ]
     return "\n".join(parts)
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.0%}"
+def _markdown_rows(columns: list[str], rows: list[list[Any]]) -> list[str]:
+    return markdown_table(TableView("", columns, rows)).splitlines()[2:]
 
 
 def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, dict[str, str]]:
-    """The report as Markdown, and the chart files to write beside it ({file name: SVG})."""
+    """The report as Markdown in the page's order, and the chart files to write beside it ({file name: SVG})."""
     svgs = chart_svgs(data) if chart_dir is not None else {}
-    summary, period = data["summary"], data["period"]
+    summary, period, report = data["summary"], data["period"], data["report"]
+
+    def image(name: str, alt: str) -> list[str]:
+        if chart_dir is None:
+            return ["_(chart omitted: write the report with --output to get chart files beside it)_", ""]
+        return [f"![{alt}]({chart_dir.name}/{name}.svg)", ""] if name in svgs else []
+
     lines = [
         "# What did the AI-assistant spend buy?",
         "",
-        f"Period {period.get('since') or period['first_event'][:10]} to "
-        f"{period.get('until') or period['last_event'][:10]} "
-        f"({period['timezone']}) · generated {data['report'].get('generated_at')}",
+        f"Period {period.get('since') or (period['first_event'] or '')[:10]} to "
+        f"{period.get('until') or (period['last_event'] or '')[:10]} ({period['timezone']}) · generated "
+        f"{report.get('generated_at')}",
         "",
         f"> {data['notice']}",
         "",
@@ -232,14 +502,27 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
         f"- total tokens: {summary['tokens']['total']:,}; requests: {summary['requests']:,}; "
         f"cost: {_cost(summary['cost_usd'])}",
         "- risk: " + ", ".join(f"{level} {summary['risk_levels'][level]}" for level in ("high", "medium", "low")),
-        "",
     ]
-
-    def image(name: str, alt: str) -> list[str]:
-        if name not in svgs:
-            return ["_(chart omitted: write the report with --output to get chart files beside it)_", ""]
-        return [f"![{alt}]({chart_dir.name if chart_dir else '.'}/{name}.svg)", ""]
-
+    trend = report.get("trend")
+    if trend:
+        lines.append(
+            f"- against {trend['previous_period'].get('since')} to {trend['previous_period'].get('until')}: tokens "
+            f"{_pct(trend['token_growth'])}, outcome score {_pct(trend['outcome_growth'])}; new flags: "
+            f"{', '.join(trend['new_flags']) or 'none'}; cleared: {', '.join(trend['cleared_flags']) or 'none'}"
+        )
+    lines += ["", *image("weekly_by_team", "weekly tokens by team"), "## Needs a conversation", ""]
+    shown = [d for d in _needs_conversation(data) if d["risk"]["level"] in FLAGGED_LEVELS]
+    if not shown:
+        lines += ["Nobody at medium or high risk.", ""]
+    for index, d in enumerate(shown, start=1):
+        lines += [f"### {d['developer']} (risk {d['risk']['level']}, {d['team'] or 'no team'})", ""]
+        for flag in d["flags"]:
+            lines += [
+                f"- **{flag['id']}** [{flag['severity']}]: {flag['reason']}",
+                f"  - evidence: {_evidence(flag)}",
+                f"  - rule out first: {'; '.join(flag['consider'])}",
+            ]
+        lines += ["", *image(f"hour_of_week_{index}", f"{d['developer']}: active minutes by hour of week, by week")]
     people = data["developers"]
     if "ranking" in data:
         board = TableView(
@@ -253,13 +536,17 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
             *image("tokens_vs_outcomes", "tokens vs outcome score"),
             *image("rank_shift", "rank shift"),
         ]
-    lines += ["## Flagged developers", ""]
-    for d in _flagged(data):
-        lines.append(f"### {d['developer']} (risk {d['risk']['level']})")
-        lines.append("")
-        for flag in d["flags"]:
-            lines.append(f"- **{flag['id']}** [{flag['severity']}]: {flag['reason']}")
-        lines.append("")
+    else:
+        lines += [
+            "## Raw token leaderboard",
+            "",
+            *_markdown_rows(
+                ["rank", "developer", "team", "total tokens", "risk"],
+                [[d["rank"]["tokens"], d["developer"], d["team"] or "", d["tokens"]["total"], d["risk"]["level"]]
+                 for d in people],
+            ),
+            "",
+        ]  # fmt: skip
     lines += [
         "## Teams",
         "",
@@ -269,11 +556,11 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
         *(
             f"| {t['team']} | {t['developers']} | {t['total_tokens']:,} | {_cost(t['cost_usd'])} | {t['risk_high']} | "
             f"{t['risk_medium']} | {t['risk_low']} |"
-            for t in data["report"]["teams"]
+            for t in report["teams"]
         ),
         "",
         "## Data quality",
         "",
-        *(f"- {line}" for line in data["report"]["quality_lines"]),
+        *(f"- {line}" for line in report["quality_lines"]),
     ]
     return "\n".join(lines) + "\n", {f"{name}.svg": svg for name, svg in svgs.items()}
