@@ -66,9 +66,10 @@ def _overlaps(box: Bbox, placed: list[Bbox]) -> bool:
     return any(box.overlaps(other) for other in placed)
 
 
-def place_labels(figure: Figure, axis: Axes, labels: Sequence[Label], limit: int) -> int:
+def place_labels(figure: Figure, axis: Axes, labels: Sequence[Label], limit: int, prefix: str) -> int:
     """Annotate up to ``limit`` labels, each at the first of four offsets where it overlaps no placed label
-    and stays inside the axes; the rest are skipped. Returns how many were placed."""
+    and stays inside the axes; the rest are skipped. Placed labels get the SVG id ``{prefix}-label-N``.
+    Returns how many were placed."""
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
     frame = axis.get_window_extent(renderer)
     placed: list[Bbox] = []
@@ -81,6 +82,7 @@ def place_labels(figure: Figure, axis: Axes, labels: Sequence[Label], limit: int
             )
             box = note.get_window_extent(renderer).expanded(1.05, 1.1)
             if frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1) and not _overlaps(box, placed):
+                note.set_gid(f"{prefix}-label-{len(placed)}")
                 placed.append(box)
                 break
             note.remove()
@@ -111,7 +113,7 @@ def tokens_vs_outcomes(points: Sequence[tuple[str, int, float, bool]], labelled:
     axis.set_ylabel("outcome score")
     axis.legend(loc="upper left", frameon=False)
     where = {name: (tokens, score) for name, tokens, score, _ in points}
-    place_labels(figure, axis, [Label(n, max(where[n][0], 1) / 1e6, where[n][1]) for n in labelled], 12)
+    place_labels(figure, axis, [Label(n, max(where[n][0], 1) / 1e6, where[n][1]) for n in labelled], 12, "tvo")
     return _svg(figure, "Total tokens against outcome score per developer; flagged developers marked X", tips)
 
 
@@ -136,7 +138,7 @@ def rank_slopes(pairs: Sequence[tuple[str, int, int, bool]], labelled: Sequence[
     axis.set_xlim(-0.1, 1.6)
     axis.set_ylabel("position (1 = top)")
     ends = {name: adjusted for name, _, adjusted, _ in pairs}
-    place_labels(figure, axis, [Label(n, 1, ends[n]) for n in labelled if n in ends], 14)
+    place_labels(figure, axis, [Label(n, 1, ends[n]) for n in labelled if n in ends], 14, "rank")
     return _svg(figure, "Rank shift from the raw token board to the outcome-adjusted ranking; flagged in orange", tips)
 
 
