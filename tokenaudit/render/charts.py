@@ -197,14 +197,19 @@ def weekly_trend(weeks: Sequence[dt.date], series: Sequence[tuple[str, Sequence[
 
 
 def hour_of_week_by_week(label: str, weeks: Sequence[str], minutes: Sequence[tuple[str, int, int, int]]) -> str:
-    """(week, weekday 1-7, hour, active minutes) for one developer: one 7×24 block per week, stacked, so a
-    pattern that changed from one week to the next is not averaged away."""
+    """(week, weekday 1-7, hour, active minutes) for one developer: one 7×24 block per week from the first
+    active week to the last, stacked, so a pattern that changed from one week to the next is not averaged
+    away. The colour scale runs to this developer's busiest hour."""
+    active = sorted({week for week, *_ in minutes})
+    weeks = [week for week in weeks if active and active[0] <= week <= active[-1]] or list(weeks[:1])
     rows = {week: index for index, week in enumerate(weeks)}
     grid = [[0] * 24 for _ in range(7 * len(weeks))]
     for week, weekday, hour, value in minutes:
         grid[rows[week] * 7 + weekday - 1][hour] = value
     figure, axis = plt.subplots(figsize=(6.5, 0.25 + 0.55 * len(weeks)))
-    axis.imshow(grid, aspect="auto", cmap="Blues", vmin=0, vmax=60, interpolation="nearest")
+    most = max((m for *_, m in minutes), default=1)
+    image = axis.imshow(grid, aspect="auto", cmap="Blues", vmin=0, vmax=most, interpolation="nearest")
+    figure.colorbar(image, ax=axis, label="active minutes", fraction=0.04, pad=0.02)
     for index in range(1, len(weeks)):
         axis.axhline(index * 7 - 0.5, color="white", linewidth=2)
     axis.set_yticks([index * 7 + 3 for index in range(len(weeks))], [f"week of {w[5:]}" for w in weeks])

@@ -40,7 +40,7 @@ th[aria-sort=descending]::after{content:" ▼"}td.n{text-align:right;font-varian
 .person.risk-high{border-left-color:#a63603}.flag{margin:6px 0}
 .evidence,.consider{color:#444;font-size:12.5px}.controls{position:sticky;top:0;background:#fff;padding:6px 0;z-index:2;
 border-bottom:1px solid #eee;display:flex;gap:10px;flex-wrap:wrap;align-items:center}
-details.dev{border-bottom:1px solid #eee;padding:4px 0}details.dev>summary{cursor:pointer}
+details.dev{border-bottom:1px solid #eee;padding:4px 0;scroll-margin-top:64px}details.dev>summary{cursor:pointer}
 .dd{padding:4px 0 8px 16px}.muted{color:#666}[hidden]{display:none!important}
 @media (max-width:600px){body{padding:0 6px}.card b{font-size:16px}h2{font-size:18px}}
 @media print{nav,.controls,#developers,script{display:none!important}body{max-width:none;margin:0;font-size:11px}

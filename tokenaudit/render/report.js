@@ -76,6 +76,7 @@
       (person.outcomes ? " and outcome score per week (dots)" : ""));
     var most = Math.max.apply(null, person.tokens.concat([1]));
     var best = person.outcomes ? Math.max.apply(null, person.outcomes.concat([1])) : 1;
+    var worst = person.outcomes ? Math.min.apply(null, person.outcomes.concat([0])) : 0;  // reverts can go below 0
     text(svg, 2, 10, "tokens (M)");
     text(svg, 2, 22, fmt((most / 1e6).toFixed(1)));
     data.weeks.forEach(function (week, i) {
@@ -84,18 +85,22 @@
         "week of " + week + ": " + fmt(person.tokens[i]) + " tokens");
       text(svg, x, height + 14, week.slice(5));
       if (person.outcomes) {
-        var y = height - person.outcomes[i] / best * (height - 30);
+        var y = height - (person.outcomes[i] - worst) / (best - worst) * (height - 30);
         el("circle", { cx: x + (w - 12) / 2, cy: y, r: 5, fill: OUTCOME, "class": "point" }, svg,
           "week of " + week + ": outcome score " + person.outcomes[i]);
       }
     });
-    if (person.outcomes) text(svg, width - 2, 10, "outcome (max " + best + ")", "end");
+    if (person.outcomes) text(svg, width - 2, 10, "outcome " + worst + " to " + best, "end");
     return svg;
   }
   function heat(person) {
-    var cell = 9, rowHeight = 7 * cell + 14, weeks = Object.keys(person.hours);
+    var cell = 9, rowHeight = 7 * cell + 14, weeks = Object.keys(person.hours), most = 1;
+    weeks.forEach(function (key) {
+      for (var k = 0; k < 168; k += 1) most = Math.max(most, data.alphabet.indexOf(person.hours[key].charAt(k)));
+    });
     var svg = chart(40 + 24 * cell + 10, Math.max(1, weeks.length) * rowHeight + 16,
       person.name + ": active minutes by hour of week, one block per week (darker = more minutes)");
+    text(svg, 40 + 24 * cell + 8, 10, "max " + most + " min", "end");
     weeks.forEach(function (key, b) {
       var top = b * rowHeight + 12, codes = person.hours[key];
       text(svg, 0, top - 2, "week of " + data.weeks[+key]);
@@ -103,7 +108,7 @@
         var minutes = data.alphabet.indexOf(codes.charAt(k));
         if (!minutes) continue;
         el("rect", { x: 40 + (k % 24) * cell, y: top + Math.floor(k / 24) * cell, width: cell - 1, height: cell - 1,
-          fill: TOKENS, "fill-opacity": (0.15 + 0.85 * minutes / 60).toFixed(2) }, svg,
+          fill: TOKENS, "fill-opacity": (0.15 + 0.85 * minutes / most).toFixed(2) }, svg,
           DAYS[Math.floor(k / 24)] + " " + (k % 24) + ":00, week of " + data.weeks[+key] + ": " + minutes + " active min");
       }
       for (var d = 0; d < 7; d += 1) text(svg, 12, top + d * cell + 8, DAYS[d]).setAttribute("font-size", 7);
