@@ -198,3 +198,11 @@ def test_screenshots_and_no_page_wide_scrolling(
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
         page.close()
+
+
+def test_printing_drops_the_controls_and_drill_downs_but_keeps_the_charts(opened: Opened) -> None:
+    page = opened.page
+    page.emulate_media(media="print")
+    shown = "selector => getComputedStyle(document.querySelector(selector)).display"
+    assert page.evaluate(shown, ".controls") == page.evaluate(shown, "#developers") == "none"
+    assert page.evaluate(shown, "#conversation") == page.evaluate(shown, "#teams svg") != "none"
