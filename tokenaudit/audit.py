@@ -14,13 +14,14 @@ import polars as pl
 from tokenaudit.detectors import Findings, build_context, run_detectors
 from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents
-from tokenaudit.metrics import local_day, totals, usage_aggregates
+from tokenaudit.metrics import local_day, usage_aggregates
 from tokenaudit.outcomes.delivery import DELIVERY_KINDS, team_delivery
 from tokenaudit.outcomes.read import OutcomeRead, unsized_outcomes, weighted_values
 from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.policy import Policy
 from tokenaudit.presence import declared_presence, presence
-from tokenaudit.ranking import RankingFit, exposure_mtok, rank_developers
+from tokenaudit.ranking import RankingFit, rank_developers
+from tokenaudit.shards import developer_table
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,9 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     """Total each developer's usage, rank them by tokens (1 = most, ties share a rank), rank them by outcome
     yield when outcomes are given, and run the detectors."""
     timezone = loaded.period.timezone
-    per_developer = totals(loaded.events, ["developer"], timezone)
-    teams = loaded.events.group_by("developer").agg(pl.col("team").drop_nulls().mode().sort().first().alias("team"))
+    table = developer_table(loaded.events, timezone)
     developers = (
-        per_developer.join(teams, on="developer", how="left")
+        table.drop("exposure")
         .with_columns(rank_tokens=pl.col("total_tokens").rank("min", descending=True).cast(pl.Int64))
         .sort(["rank_tokens", "developer"])
     )
@@ -144,11 +144,10 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     yields, fit, joined, spearman, counts, kinds = None, None, None, None, {}, []
     if outcomes is not None:
         joined = join_outcomes(outcomes, loaded, policy)
-        exposure = loaded.events.group_by("developer").agg(exposure_mtok())
         present = developer_presence(loaded, joined.outcomes, policy)
         ranking = rank_developers(
             developers.select("developer", "team", "active_days")
-            .join(exposure, on="developer")
+            .join(table.select("developer", "exposure"), on="developer")
             .join(present, on="developer", how="left"),
             joined.outcomes,
             policy.outcomes.weights,

@@ -59,6 +59,7 @@ from tokenaudit.report import (
     totals_document,
 )
 from tokenaudit.report_page import report_data
+from tokenaudit.shards import parse_memory_limit
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
 app = typer.Typer(
@@ -129,6 +130,15 @@ IdentitiesOption = Annotated[
 StrictIdentitiesOption = Annotated[
     bool,
     typer.Option("--strict-identities", help="Fail (exit 5) if any identity is not in the identity map."),
+]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        envvar="TOKENAUDIT_MEMORY_LIMIT",
+        help="Memory budget (512M, 4G); input beyond it is sharded on disk. [default: a quarter of RAM]",
+        show_default=False,
+    ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print no diagnostics, only errors.")]
 PseudonymizeOption = Annotated[
@@ -259,6 +269,7 @@ def _load(
     input_format: str | None,
     developer: str | None,
     identities: Path | None = None,
+    memory_limit: str | None = None,
 ) -> tuple[Policy, LoadedEvents]:
     policy = load_policy(policy_path)
     if identities is not None:
@@ -268,7 +279,10 @@ def _load(
         msg = f"--since {since.date()} is after --until {until.date()}"
         raise UsageError(msg)
     period = Period(since=since.date() if since else None, until=until.date() if until else None, timezone=timezone)
-    return policy, load_events(inputs, policy, period, input_format=input_format, developer=developer)
+    budget = parse_memory_limit(memory_limit) if memory_limit else None
+    return policy, load_events(
+        inputs, policy, period, input_format=input_format, developer=developer, memory_limit=budget
+    )
 
 
 def _check_identities(loaded: LoadedEvents, strict: bool, result: AuditResult | None = None) -> None:
@@ -360,6 +374,7 @@ def totals_command(
     strict: StrictOption = False,
     quiet: QuietOption = False,
     identities: IdentitiesOption = None,
+    memory_limit: MemoryLimitOption = None,
     strict_identities: StrictIdentitiesOption = False,
     pseudonymize: PseudonymizeOption = False,
 ) -> None:
@@ -367,7 +382,7 @@ def totals_command(
     with _user_errors(_private(inputs, None, pseudonymize)) as errors:
         keys = [key.strip() for item in (by or ["developer"]) for key in item.split(",") if key.strip()]
         chosen = _format(output_format, output)
-        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities, memory_limit)
         scrubber = _scrubber(pseudonym_key() if pseudonymize else None, False, settings, loaded, inputs)
         errors.scrubber = scrubber
         _check_identities(loaded, strict_identities)
@@ -395,6 +410,7 @@ def audit_command(
         typer.Option("--fail-on", help="Exit 1 if any developer's risk is at or above this level.", show_default=False),
     ] = None,
     identities: IdentitiesOption = None,
+    memory_limit: MemoryLimitOption = None,
     strict_identities: StrictIdentitiesOption = False,
     outcomes: OutcomesOption = None,
     pseudonymize: PseudonymizeOption = False,
@@ -406,7 +422,7 @@ def audit_command(
     """The full audit: usage, raw vs outcome-adjusted ranks, Goodhart-risk flags (JSON is the stable interface)."""
     with _user_errors(_private(inputs, outcomes, pseudonymize or teams_only)) as errors:
         chosen = _format(output_format, output)
-        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities, memory_limit)
         result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize, teams_only)
         errors.scrubber = scrubber
         _check_identities(loaded, strict_identities, result)
@@ -508,13 +524,14 @@ def rank_command(
     strict: StrictOption = False,
     quiet: QuietOption = False,
     identities: IdentitiesOption = None,
+    memory_limit: MemoryLimitOption = None,
     strict_identities: StrictIdentitiesOption = False,
     pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """The raw token leaderboard and the outcome-adjusted ranking, side by side."""
     with _user_errors(_private(inputs, outcomes, pseudonymize)) as errors:
         chosen = _format(output_format, output)
-        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities, memory_limit)
         result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize)
         errors.scrubber = scrubber
         _check_identities(loaded, strict_identities, result)
@@ -567,6 +584,7 @@ def report_command(
     input_format: InputFormatOption = None,
     developer: DeveloperOption = None,
     identities: IdentitiesOption = None,
+    memory_limit: MemoryLimitOption = None,
     pseudonymize: PseudonymizeOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -578,7 +596,7 @@ def report_command(
             zone = ZoneInfo(_zone_name(tz) or load_policy(policy).timezone)
             first, last = parse_period(period, dt.datetime.now(zone).date())
             since, until = dt.datetime.combine(first, dt.time()), dt.datetime.combine(last, dt.time())
-        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities, memory_limit)
         result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize)
         errors.scrubber = scrubber
         previous = None
@@ -587,7 +605,9 @@ def report_command(
                 raise UsageError("--compare-previous needs a period: --period, or both --since and --until")
             before = previous_period(since.date(), until.date())
             starts = [dt.datetime.combine(day, dt.time()) for day in before]
-            _, earlier = _load(inputs, policy, starts[0], starts[1], tz, input_format, developer, identities)
+            _, earlier = _load(
+                inputs, policy, starts[0], starts[1], tz, input_format, developer, identities, memory_limit
+            )
             previous, _ = _audit(settings, earlier, inputs, outcomes)
         data = report_data(result, previous)
         data["report"]["generated_at"] = _generated_at()
@@ -634,13 +654,14 @@ def explain_command(
     until: UntilOption = None,
     tz: TzOption = None,
     input_format: InputFormatOption = None,
+    memory_limit: MemoryLimitOption = None,
     outcomes: OutcomesOption = None,
     identities: IdentitiesOption = None,
     pseudonymize: PseudonymizeOption = False,
 ) -> None:
     """One developer's evidence: daily sparkline, hour-of-week heatmap, gap histogram, flags vs peers."""
     with _user_errors(_private(inputs, outcomes, pseudonymize)) as errors:
-        settings, loaded = _load(inputs, policy, since, until, tz, input_format, None, identities)
+        settings, loaded = _load(inputs, policy, since, until, tz, input_format, None, identities, memory_limit)
         result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize)
         errors.scrubber = scrubber
         explanation = explain(result, _canonical(settings, developer))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
 
 import polars as pl
 
@@ -20,7 +22,6 @@ from tokenaudit.readers.litellm import LiteLLMReader
 from tokenaudit.readers.openai import OpenAIUsageReader
 from tokenaudit.readers.otel import ClaudeCodeOtelReader
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import empty_events, empty_rejects
 
 READERS: tuple[Reader, ...] = (
     ClaudeCodeReader(),
@@ -80,8 +81,27 @@ def detect(source: Source, context: ReadContext) -> Reader:
     return found
 
 
-def read_sources(sources: Sequence[Source], context: ReadContext, input_format: str | None = None) -> ReadResult:
-    """Read every source with its reader (batched per reader) into one event frame plus rejects.
+FILE_BY_FILE: Final = frozenset({"generic"})
+"""Readers whose duplicate rules never span files: read one file at a time, so that what is held while reading
+is bounded by the largest file, not by all of them."""
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """Which reader reads which sources, in reading order, and the walked files no reader recognised."""
+
+    batches: list[tuple[Reader, list[Source]]]
+    skipped: list[tuple[str, str]]
+
+    def read(self, context: ReadContext) -> Iterator[ReadResult]:
+        """Each reader's batch (one file at a time for :data:`FILE_BY_FILE` readers), in order."""
+        for reader, batch in self.batches:
+            for part in [[source] for source in batch] if reader.name in FILE_BY_FILE else [batch]:
+                yield _read_batch(reader, part, context)
+
+
+def plan_reads(sources: Sequence[Source], context: ReadContext, input_format: str | None = None) -> ReadPlan:
+    """Recognise every source before any is read, and batch the sources per reader.
 
     A file found by a folder walk that no reader recognises is skipped (listed in ``skipped``); one named
     on the command line is an error. With ``--input-format`` every file is read as that format.
@@ -101,11 +121,7 @@ def read_sources(sources: Sequence[Source], context: ReadContext, input_format: 
             " name one file to see what each reader expected"
         )
         raise InputError(msg)
-    results = [_read_batch(reader, batch, context) for reader, batch in batches.values()]
-    events = pl.concat([result.events for result in results] or [empty_events()], how="vertical")
-    rejects = pl.concat([empty_rejects(), *(result.rejects for result in results)], how="vertical")
-    repaired = tuple(name for result in results for name in result.repaired)
-    return ReadResult(events=events, rejects=rejects, repaired=repaired, skipped=tuple(skipped))
+    return ReadPlan(batches=list(batches.values()), skipped=skipped)
 
 
 def _read_batch(reader: Reader, batch: list[Source], context: ReadContext) -> ReadResult:

@@ -1,0 +1,94 @@
+"""The sharded pipeline gives the unsharded answer: spilled shards, developer slices, the memory option."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from tests.conftest import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
+from tokenaudit.errors import UsageError
+from tokenaudit.ingest import Period, load_events
+from tokenaudit.policy import load_policy
+from tokenaudit.shards import developer_table, parse_memory_limit
+
+CORPUS = Path(__file__).parent / "corpus"
+INPUTS = [
+    str(SAMPLE / "events.csv"),
+    str(CORPUS / "duplicates_across_a.jsonl"),
+    str(CORPUS / "duplicates_across_b.jsonl"),
+    str(CORPUS / "duplicates_within.csv"),
+    str(FIXTURES / "claude_code"),
+]
+
+
+@pytest.fixture
+def spills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Spilled shards go under this test's folder; the list collects the shard folders made."""
+    made: list[Path] = []
+    make = tempfile.mkdtemp
+
+    def recorded(prefix: str) -> str:
+        made.append(Path(make(prefix=prefix, dir=tmp_path)))
+        return str(made[-1])
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recorded)
+    return made
+
+
+def test_spilled_shards_give_the_unsharded_events_and_quality(spills: list[Path]) -> None:
+    policy = load_policy(SAMPLE / "policy.yaml")
+    period = Period(since=None, until=None, timezone="Europe/Berlin")
+    whole = load_events(INPUTS, policy, period)
+    sharded = load_events(INPUTS, policy, period, memory_limit=4_000_000)
+    assert whole.quality.duplicates_dropped > 0
+    assert_frame_equal(sharded.events, whole.events)
+    assert sharded.quality == whole.quality
+    assert len(spills) == 1
+    assert not spills[0].exists()  # removed after use
+
+
+def test_spilled_shards_keep_the_period_and_its_diagnostics(spills: list[Path]) -> None:
+    policy = load_policy(SAMPLE / "policy.yaml")
+    period = Period(since=dt.date(2026, 9, 14), until=dt.date(2026, 9, 20), timezone="UTC")
+    whole = load_events(INPUTS, policy, period)
+    sharded = load_events(INPUTS, policy, period, memory_limit=4_000_000)
+    assert whole.quality.outside_period > 0
+    assert_frame_equal(sharded.events, whole.events)
+    assert sharded.quality == whole.quality
+    assert len(spills) == 1
+
+
+def test_developer_table_on_a_slice_of_whole_developers_matches_the_whole() -> None:
+    events = load_events([str(SAMPLE / "events.csv")], load_policy(SAMPLE / "policy.yaml"), Period()).events
+    whole = developer_table(events, "UTC")
+    part = events.filter(pl.col("developer").hash() % 3 == 1)
+    sliced = developer_table(part, "UTC")
+    assert 0 < sliced.height < whole.height
+    assert_frame_equal(sliced, whole.filter(pl.col("developer").is_in(sliced["developer"].implode())))
+
+
+def test_audit_json_is_identical_under_a_tiny_memory_limit(spills: list[Path]) -> None:
+    args = ("audit", *SAMPLE_ARGS, "--format", "json")
+    plain = run_cli(*args)
+    sharded = run_cli(*args, "--memory-limit", "4M")
+    assert plain.exit_code == sharded.exit_code == 0, sharded.stderr
+    assert sharded.stdout == plain.stdout
+    assert len(spills) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("512M", 512 * 2**20), ("2GiB", 2 * 2**30), ("1.5g", 3 * 2**29), ("4096", 4096), ("64kb", 65536)]
+)
+def test_memory_limit_sizes(text: str, size: int) -> None:
+    assert parse_memory_limit(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-1G", "0", "2X"])
+def test_memory_limit_refuses_what_is_not_a_size(text: str) -> None:
+    with pytest.raises(UsageError, match="--memory-limit"):
+        parse_memory_limit(text)

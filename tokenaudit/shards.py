@@ -1,0 +1,242 @@
+"""The pipeline in shards: pure functions over one shard, and the temporary Parquet folder that holds the shards
+of an input larger than the memory budget.
+
+Two partitions, because one cannot serve both needs exactly:
+
+* **Duplicates.** Every copy of an event must meet the others in one shard for the dedup to keep the right one.
+  Copies share their ``dedup_key`` but not always their developer: two exports may spell a person differently
+  where the identity map does not join the spellings, and a copied transcript folder may sit under another
+  name. So read rows are sharded by a hash of the dedup key, and :func:`clean_shard` deduplicates, resolves
+  identities, prices and filters one such shard.
+* **Developers.** Per-developer figures need all of a developer's events: :func:`developer_table` gives the same
+  rows on any slice of events that holds whole developers (sharded by a hash of the canonical developer).
+
+Under the budget the whole input is one shard in memory: exactly the unsharded computation. Both functions are
+pure functions of (frame, policy): no global state, so a distributed engine can run them on its workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from tokenaudit.errors import UsageError
+from tokenaudit.identity import resolve_identities, unattributed_agents
+from tokenaudit.metrics import totals
+from tokenaudit.policy import Policy
+from tokenaudit.pricing import apply_prices
+from tokenaudit.ranking import exposure_mtok
+from tokenaudit.schema import EVENT_SCHEMA, empty_events, total_tokens
+
+ORDER: Final = "_order"
+"""Position of a read row in the whole input, carried through spilled shards to restore the input order."""
+MEMORY_SHARE: Final = 4
+"""The default memory budget is physical memory divided by this."""
+SHARD_SHARE: Final = 8
+"""A spilled shard holds about budget / this of read rows: cleaning one holds it, its dedup copy and the result."""
+MAX_SHARDS: Final = 1024
+
+
+@dataclass(frozen=True)
+class CleanShard:
+    """One shard's deduplicated, identity-resolved, priced events inside the period, and what it set aside."""
+
+    events: pl.DataFrame
+    """:data:`~tokenaudit.schema.EVENT_SCHEMA` without ``dedup_key`` (plus the input order, if given)."""
+    sources: pl.DataFrame
+    """Per file of the read rows: source_file, source_format, events, first and last timestamp (before the dedup)."""
+    duplicates_dropped: int
+    outside_period: int
+    unpriced_models: frozenset[str]
+    unmatched_identities: frozenset[str]
+    unattributed_agents: frozenset[str]
+
+
+def deduplicate(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Keep one row per ``dedup_key``: the one with the most tokens (streamed partial lines lose).
+
+    Ties go to the earliest file and line, so the result does not depend on the order of inputs.
+    Most keys are unique, so only the rows whose key repeats are ranked (by hash-grouped windows, not
+    a sort of every row); the rest pass through a single filter. Repeats are found on a 64-bit hash of
+    the key (hashing integers is several times cheaper than hashing strings); a hash collision only adds
+    a candidate, because the ranking below compares the keys themselves.
+    """
+    key = "dedup_key"
+    rows = events.with_row_index("_row")
+    repeated = rows.filter(pl.col(key).hash().is_duplicated()).select(
+        "_row", key, "source_file", "source_line", total_tokens().alias("_total")
+    )
+    best = (
+        repeated.filter(pl.col("_total") == pl.col("_total").max().over(key))
+        .filter(pl.col("source_file").eq_missing(pl.col("source_file").min().over(key)))
+        .filter(pl.col("source_line").eq_missing(pl.col("source_line").min().over(key)))
+        # Only the very same file given twice leaves two rows now, and those are identical.
+        .unique(key, keep="first", maintain_order=True)
+    )
+    losers = repeated.join(best, on="_row", how="anti").select("_row").collect().to_series()
+    if losers.is_empty():
+        return events  # nothing to drop: no copy of every row
+    return rows.filter(~pl.col("_row").is_in(losers.implode())).drop("_row")
+
+
+def resolve_identities_and_price(events: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
+    """Canonical developers and teams, then costs from the price table where the export had none."""
+    if policy.identities or policy.agents:
+        resolved = resolve_identities(events, policy)
+    else:
+        # Without an identity map the join would match nothing: skip its per-row key building.
+        resolved = events.with_columns(identity_matched=pl.lit(value=False))
+    return apply_prices(resolved, policy.pricing.models)
+
+
+def in_period(since: dt.date | None, until: dt.date | None, timezone: str) -> pl.Expr:
+    """True for events whose local date (in ``timezone``) lies within the inclusive bounds."""
+    local_day = pl.col("timestamp").dt.convert_time_zone(timezone).dt.date()
+    keep = pl.lit(value=True)
+    if since:
+        keep &= local_day >= since
+    if until:
+        keep &= local_day <= until
+    return keep
+
+
+def clean_shard(
+    raw: pl.DataFrame, policy: Policy, since: dt.date | None, until: dt.date | None, timezone: str
+) -> CleanShard:
+    """Deduplicate, resolve identities, price and keep the period, for read rows holding every copy of their keys.
+
+    ``raw`` has the canonical columns (:data:`~tokenaudit.schema.EVENT_SCHEMA`), optionally :data:`ORDER`.
+    """
+    sources = raw.group_by("source_file").agg(  # one reader per file: grouping by the format too costs a row encoding
+        pl.col("source_format").first(),
+        pl.len().alias("events"),
+        pl.col("timestamp").min().alias("first"),
+        pl.col("timestamp").max().alias("last"),
+    )
+    unique = deduplicate(raw.lazy()).drop("dedup_key").collect(engine="in-memory")
+    resolved = resolve_identities_and_price(unique.lazy(), policy).collect(engine="in-memory")
+    del unique
+    inside = resolved.filter(in_period(since, until, timezone)) if since or until else resolved
+    unmatched = inside.filter(~pl.col("identity_matched"))["developer"] if policy.identities else pl.Series([])
+    agents = unattributed_agents(policy)
+    unattributed = inside.filter(pl.col("developer").is_in(agents))["developer"] if agents else pl.Series([])
+    # Rows without tokens (Copilot and Cursor daily activity) have no per-token cost to miss.
+    unpriced = inside.filter(pl.col("cost_usd").is_null() & (total_tokens() > 0))["model"].fill_null("(no model)")
+    columns = [name for name in (*EVENT_SCHEMA, ORDER) if name != "dedup_key" and name in inside.columns]
+    return CleanShard(
+        events=inside.select(columns),
+        sources=sources,
+        duplicates_dropped=raw.height - resolved.height,
+        outside_period=resolved.height - inside.height,
+        unpriced_models=frozenset(unpriced.unique().to_list()),
+        unmatched_identities=frozenset(unmatched.unique().to_list()),
+        unattributed_agents=frozenset(unattributed.unique().to_list()),
+    )
+
+
+def developer_table(events: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    """Per developer: usage totals, active days, cost, main team and ranking exposure, largest total first.
+
+    Reads only each developer's own events, so any slice of events that holds whole developers gives
+    the same rows for them (developer-hash shards).
+    """
+    team = events.group_by("developer").agg(
+        pl.col("team").drop_nulls().mode().sort().first().alias("team"), exposure_mtok()
+    )
+    return totals(events, ["developer"], timezone).join(team, on="developer", how="left")
+
+
+def default_memory_limit() -> int:
+    """A fraction of physical memory (:data:`MEMORY_SHARE`)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MEMORY_SHARE
+
+
+_UNITS: Final = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_memory_limit(text: str) -> int:
+    """``--memory-limit``: bytes from ``512M``, ``2G``, ``2GiB``, ``1.5gb`` or a plain byte count."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
+    if match is None or float(match[1]) <= 0:
+        msg = f"--memory-limit: expected a size such as 512M or 4G, got {text!r}"
+        raise UsageError(msg)
+    return int(float(match[1]) * _UNITS[match[2]])
+
+
+class Spill:
+    """Read rows held in memory until they pass the budget, then in a temporary Parquet folder, sharded by a hash
+    of their dedup key.
+
+    Rows keep their position in the input (:data:`ORDER`) once spilled, so that the cleaned shards can be put
+    back in input order: ties in the detectors' sort then fall as they do without shards.
+    """
+
+    def __init__(self, budget: int, input_bytes: int) -> None:
+        self.budget = budget
+        self.input_bytes = max(input_bytes, 1)
+        self.held: list[tuple[int, pl.DataFrame]] = []
+        """Frames in memory with the input position of their first row."""
+        self.held_bytes = 0
+        self.rows = 0
+        self.folder: Path | None = None
+        self.shards = 1
+        self.parts = 0
+
+    def __enter__(self) -> Spill:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the rows went to disk (else they are one shard in memory)."""
+        return self.folder is not None
+
+    def add(self, rows: pl.DataFrame, read_bytes: int) -> None:
+        """Take read rows; ``read_bytes`` is how much input has been read so far (to extrapolate the total)."""
+        self.held.append((self.rows, rows))
+        self.rows += rows.height
+        self.held_bytes += int(rows.estimated_size())
+        if self.folder is None and self.held_bytes <= self.budget // 2:
+            return
+        if self.folder is None:
+            expected = self.held_bytes * max(self.input_bytes / max(read_bytes, 1), 1.0)
+            self.shards = min(MAX_SHARDS, max(2, math.ceil(expected / (self.budget / SHARD_SHARE))))
+            self.folder = Path(tempfile.mkdtemp(prefix="tokenaudit-shards-"))
+        held, self.held, self.held_bytes = self.held, [], 0
+        for first, frame in held:
+            self._write(frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias(ORDER)))
+
+    def _write(self, rows: pl.DataFrame) -> None:
+        assert self.folder is not None
+        shard = (pl.col("dedup_key").hash() % self.shards).alias("_shard")
+        for (number,), part in rows.with_columns(shard).partition_by("_shard", as_dict=True).items():
+            folder = self.folder / f"shard-{number:04d}"
+            folder.mkdir(exist_ok=True)
+            part.drop("_shard").write_parquet(folder / f"part-{self.parts:06d}.parquet", compression="lz4")
+        self.parts += 1
+
+    def frames(self) -> Iterator[pl.DataFrame]:
+        """Each shard's rows; everything as one frame when nothing was spilled."""
+        if self.folder is None:
+            yield self._take_held()
+            return
+        for folder in sorted(self.folder.iterdir()):
+            yield pl.read_parquet(folder / "*.parquet")
+
+    def _take_held(self) -> pl.DataFrame:
+        """The rows held in memory as one frame, no longer referenced here (the caller alone frees them)."""
+        held, self.held = self.held, []
+        return pl.concat([frame for _, frame in held], how="vertical").rechunk() if held else empty_events()
