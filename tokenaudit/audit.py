@@ -144,6 +144,8 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     yields, fit, joined, spearman, counts, kinds = None, None, None, None, {}, []
     if outcomes is not None:
         joined = join_outcomes(outcomes, loaded, policy)
+    # No outcome joined anybody (most often: no identity map): an adjusted board would rank noise by name.
+    if joined is not None and not joined.outcomes.is_empty():
         present = developer_presence(loaded, joined.outcomes, policy)
         ranking = rank_developers(
             developers.select("developer", "team", "active_days")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -53,6 +54,7 @@ from tokenaudit.report import (
     TableView,
     audit_document,
     outcome_notes,
+    period_headline,
     quality_notes,
     rank_document,
     teams_document,
@@ -333,6 +335,7 @@ def _finish(
         raise StrictRejectError(f"{len(lost)} files in the input folders skipped (--strict); first: {first_lost}")
     color = output is None and wants_color(sys.stdout)
     diagnostics = quality_notes(loaded.quality) + (outcome_notes(result) if result else [])
+    headline = document.table.headline if output_format is not Format.TABLE else None  # the table shows it
     if output_format is Format.TABLE:  # data on stdout, diagnostics on stderr: the table keeps its content notes
         kept = [note for note in document.table.notes if note not in diagnostics]
         document = replace(document, table=replace(document.table, notes=kept))
@@ -345,7 +348,7 @@ def _finish(
     emit(render(document, output_format, color=color), output)
     if not quiet:
         console = stderr_console()
-        for note in diagnostics:
+        for note in ([f"warning: {headline}"] if headline else []) + diagnostics:
             console.print(f"tokenaudit: {scrub(note)}", markup=False)
         if count and rejects is None:
             console.print(f"tokenaudit: first rejected row: {first_reject}", markup=False)
@@ -432,9 +435,15 @@ def audit_command(
 
 
 def _enforce_fail_on(result: AuditResult, fail_on: FailOn | None, quiet: bool) -> None:
-    """``--fail-on LEVEL``: exit 1 when any developer's risk is at or above it (after the output is written)."""
+    """``--fail-on LEVEL``: exit 7 when the period has no usage or usage on fewer than half its days (a broken
+    export must not pass as a quiet week), else 1 when any developer's risk is at or above it (after the output is
+    written)."""
     if fail_on is None:
         return
+    if period_headline(result.loaded, result.summary["active_days"][0] or 0):
+        if not quiet:
+            stderr_console().print("tokenaudit: the period's usage is missing or partial (--fail-on)", markup=False)
+        raise typer.Exit(int(ExitCode.EMPTY_PERIOD_FAIL_ON))
     at_or_above = [level.value for level in FailOn][list(FailOn).index(fail_on) :]
     hits = result.developers.filter(pl.col("risk_level").is_in(at_or_above)).height
     if hits:
@@ -590,6 +599,9 @@ def report_command(
 ) -> None:
     """The weekly/monthly report for leads: HTML (self-contained, with charts), Markdown or JSON."""
     with _user_errors(_private(inputs, outcomes, pseudonymize)) as errors:
+        if page_format is PageFormat.HTML and output is None and sys.stdout.isatty():
+            msg = "report: an HTML page is not for a terminal; give --output report.html (or --format markdown|json)"
+            raise UsageError(msg)
         if period is not None:
             if since or until:
                 raise UsageError("--period cannot be combined with --since/--until")
@@ -616,21 +628,37 @@ def report_command(
         # Imported here: matplotlib takes most of a second to load, and only report pages draw charts.
         from tokenaudit.render.page import render_html, render_markdown
 
-        if page_format is PageFormat.JSON:
-            text = render_json(data)
-        elif page_format is PageFormat.HTML:
-            text = render_html(data)
-        else:
-            chart_dir = output.with_name(output.stem + "_charts") if output is not None else None
-            text, files = render_markdown(data, chart_dir)
-            for name, svg in files.items():
-                assert chart_dir is not None
-                chart_dir.mkdir(parents=True, exist_ok=True)
-                write_file(chart_dir / name, scrubber.text(svg) if scrubber is not None else svg)
+        chart_dir: Path | None = None
+        files: dict[str, str] = {}
+        with warnings.catch_warnings():  # a chart library's advice (an empty legend) is not the user's business
+            warnings.simplefilter("ignore")
+            if page_format is PageFormat.JSON:
+                text = render_json(data)
+            elif page_format is PageFormat.HTML:
+                text = render_html(data)
+            else:
+                chart_dir = output.with_name(output.stem + "_charts") if output is not None else None
+                text, files = render_markdown(data, chart_dir)
+        if chart_dir is not None:
+            _write_charts(chart_dir, {name: scrubber.text(svg) if scrubber else svg for name, svg in files.items()})
         emit(text, output)
+        for warning in [] if quiet else data.get("warnings", []):
+            stderr_console().print(f"tokenaudit: warning: {warning}", markup=False)
         if not quiet and output is not None:
             stderr_console().print(f"tokenaudit: wrote {output}", markup=False)
         _enforce_fail_on(result, fail_on, quiet)
+
+
+def _write_charts(folder: Path, files: dict[str, str]) -> None:
+    """This run's chart files, and only them: SVGs left by an earlier run are removed, since an old name can point
+    at another person's chart."""
+    if folder.is_dir():
+        for stale in folder.glob("*.svg"):
+            if stale.name not in files:
+                stale.unlink()
+    for name, svg in files.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_file(folder / name, svg)
 
 
 @app.command("explain")

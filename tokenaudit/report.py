@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import polars as pl
@@ -17,6 +17,7 @@ from tokenaudit import __version__
 from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
+from tokenaudit.metrics import local_day
 from tokenaudit.readers import UNRECOGNISED
 from tokenaudit.readers.sources import EMPTY_FILE, NOT_DATA
 
@@ -94,6 +95,8 @@ class TableView:
     """Row index -> ``rise`` or ``fall``: rows a colour terminal highlights (the biggest rank moves)."""
     optional: tuple[str, ...] = ()
     """Columns a narrow terminal may leave out, the first to go first."""
+    headline: str | None = None
+    """One line shown above the table, prominently: something that changes how the table must be read."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,11 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def _money(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
+def _money(value: float | None, unpriced_tokens: int = 0) -> float | None:
+    """Dollars to the micro-dollar; None only when some usage has no price (no usage at all costs $0)."""
+    if value is None:
+        return None if unpriced_tokens else 0.0
+    return round(value, 6)
 
 
 def _quality_dict(quality: DataQuality) -> dict[str, Any]:
@@ -181,7 +187,7 @@ def _tokens(row: dict[str, Any]) -> dict[str, int]:
 
 def _cost_cell(cost: float | None, unpriced: int) -> str:
     if cost is None:
-        return "unpriced"
+        return "unpriced" if unpriced else "$0.00"
     return f"${cost:,.2f}" + (" + unpriced" if unpriced else "")
 
 
@@ -335,6 +341,55 @@ def outcome_notes(result: AuditResult) -> list[str]:
     return notes
 
 
+def period_headline(loaded: LoadedEvents, active_days: int) -> str | None:
+    """The line above the output when the period has no usage, or usage on fewer than half of its days: the sign of
+    a broken or partial export that a cron job must not report as a quiet week."""
+    period, quality = loaded.period, loaded.quality
+    span = f" {period.since or '…'}..{period.until or '…'}" if period.since or period.until else ""
+    if loaded.events.is_empty():
+        return (
+            f"No usage in the period{span}: {quality.outside_period:,} events outside it, "
+            f"{quality.rows_rejected:,} rows rejected. A broken or stale export?"
+        )
+    if period.since and period.until:
+        days = (period.until - period.since).days + 1
+        if active_days * 2 < days:
+            return f"Usage on only {active_days} of the {days} days of the period{span}: a partial export?"
+    return None
+
+
+def joined_headline(*lines: str | None) -> str | None:
+    """Headlines joined into the one line shown above a table."""
+    return " ".join(line for line in lines if line) or None
+
+
+def outcome_headline(result: AuditResult) -> str | None:
+    """The line above the board when outcomes were given but joined nobody (the raw board is shown instead of an
+    adjusted one) or only some developers (how many)."""
+    joined = result.outcomes
+    if joined is None:
+        return None
+    fix = "map them with --identities FILE (alias,developer,team) or the policy's identities: section"
+    if result.ranking is None:
+        if joined.unmatched:
+            shown = ", ".join(joined.unmatched[:3]) + (" …" if len(joined.unmatched) > 3 else "")
+            why = f"none of the {_plural(len(joined.unmatched), 'name')} in the outcome files ({shown}) matched a "
+            why += f"developer in the usage data: {fix}"
+        elif joined.outside_window:
+            why = f"all {_plural(joined.outside_window, 'outcome')} fall outside {joined.window[0]}..{joined.window[1]}"
+        else:
+            why = "the outcome files hold no outcome"
+        return f"Outcomes not used, no adjusted ranking: {why}. Showing the raw token leaderboard."
+    people = result.developers.height
+    with_outcomes = len(result.outcome_counts)
+    if with_outcomes < people:
+        return (
+            f"Outcomes joined {with_outcomes} of {people} developers; the other {people - with_outcomes} have none "
+            f"(if they should, {fix})."
+        )
+    return None
+
+
 def _ranking_dict(result: AuditResult) -> dict[str, Any]:
     fit = result.ranking
     assert fit is not None
@@ -437,7 +492,7 @@ def audit_document(result: AuditResult) -> Document:
             "tokens": _tokens(row),
             "requests": row["requests"],
             "active_days": row["active_days"],
-            "cost_usd": _money(row["cost_usd"]),
+            "cost_usd": _money(row["cost_usd"], row["unpriced_tokens"]),
             "unpriced_tokens": row["unpriced_tokens"],
             "flags": flags.get(row["developer"], []),
             "risk": {
@@ -470,17 +525,24 @@ def audit_document(result: AuditResult) -> Document:
             "requests": summary["requests"],
             "active_days": summary["active_days"],
             "tokens": _tokens(summary),
-            "cost_usd": _money(summary["cost_usd"]),
+            "cost_usd": _money(summary["cost_usd"], summary["unpriced_tokens"]),
             "unpriced_tokens": summary["unpriced_tokens"],
             "risk_levels": {level: sum(d["risk"]["level"] == level for d in developers) for level in RISK_ORDER},
         },
         "developers": developers,
         "data_quality": {**_quality_dict(quality), **_outcome_quality(result)},
     }
+    warnings = [
+        line for line in (period_headline(result.loaded, summary["active_days"]), outcome_headline(result)) if line
+    ]
+    if warnings:
+        data["warnings"] = warnings
+    headline = joined_headline(*warnings)
     if result.ranking:
         data["ranking"] = _ranking_dict(result)
         records = [developer_record(d) for d in board_order(developers)]
-        return Document(data=data, table=_ranked_table(developers, result, quality), records=records)
+        table = replace(_ranked_table(developers, result, quality), headline=headline)
+        return Document(data=data, table=table, records=records)
     table = TableView(
         title="Token leaderboard (raw)",
         columns=["rank", "developer", "team", *_USAGE_COLUMNS, "risk"],
@@ -494,8 +556,9 @@ def audit_document(result: AuditResult) -> Document:
             ]
             for d in developers
         ],
-        notes=[NOTICE, *_flag_notes(developers), *quality_notes(quality)],
+        notes=[NOTICE, *_flag_notes(developers), *quality_notes(quality), *outcome_notes(result)],
         optional=(*_OPTIONAL_USAGE, "team", "cost"),
+        headline=headline,
     )
     return Document(data=data, table=table, records=[developer_record(d) for d in developers])
 
@@ -504,15 +567,18 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
     """The ``totals`` output: one entry per group."""
     quality = loaded.quality
     span = loaded.events.select(
-        pl.col("timestamp").min().alias("first_event"), pl.col("timestamp").max().alias("last_event")
+        pl.col("timestamp").min().alias("first_event"),
+        pl.col("timestamp").max().alias("last_event"),
+        local_day(loaded.period.timezone).n_unique().alias("active_days"),
     ).row(0, named=True)
+    warning = period_headline(loaded, span["active_days"])
     groups = [
         {
             **{key: (row[key].isoformat() if isinstance(row[key], dt.date) else row[key]) for key in by},
             "tokens": _tokens(row),
             "requests": row["requests"],
             "active_days": row["active_days"],
-            "cost_usd": _money(row["cost_usd"]),
+            "cost_usd": _money(row["cost_usd"], row["unpriced_tokens"]),
             "unpriced_tokens": row["unpriced_tokens"],
         }
         for row in frame.iter_rows(named=True)
@@ -524,6 +590,7 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
         "by": by,
         "groups": groups,
         "data_quality": _quality_dict(quality),
+        **({"warnings": [warning]} if warning else {}),
     }
     table = TableView(
         title=f"Token totals by {', '.join(by)}",
@@ -537,13 +604,17 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
         ],
         notes=quality_notes(quality),
         optional=_OPTIONAL_USAGE,
+        headline=warning,
     )
     records = [{**{key: g[key] for key in by}, **_usage_record(g)} for g in groups]
     return Document(data=data, table=table, records=records)
 
 
 def rank_document(result: AuditResult) -> Document:
-    """The ``rank`` output: the raw token leaderboard and the outcome-adjusted ranking side by side."""
+    """The ``rank`` output: the raw token leaderboard and the outcome-adjusted ranking side by side (the audit's
+    raw board, with its headline, when no outcome joined anybody)."""
+    if result.ranking is None:
+        return audit_document(result)
     audit = audit_document(result).data
     people = audit["developers"]
     raw = sorted(people, key=lambda d: (d["rank"]["tokens"], d["developer"]))
@@ -571,6 +642,7 @@ def rank_document(result: AuditResult) -> Document:
         ],
         "insufficient_data": thin,
         "data_quality": audit["data_quality"],
+        **({"warnings": audit["warnings"]} if "warnings" in audit else {}),
     }
     height = max(len(raw), len(adjusted))
     rows = [
@@ -601,6 +673,7 @@ def rank_document(result: AuditResult) -> Document:
         notes.append(f"insufficient data (not ranked): {', '.join(thin)}")
     notes += quality_notes(result.loaded.quality) + outcome_notes(result)
     table = TableView(
+        headline=joined_headline(*audit.get("warnings", [])),
         title="Raw token leaderboard | outcome-adjusted ranking",
         columns=["raw", "developer", "total tokens", "adjusted", "developer ", "shift", "yield"],
         rows=rows,
@@ -652,7 +725,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
             "developers": row["developers"],
             "total_tokens": row["total_tokens"],
             "requests": row["requests"],
-            "cost_usd": _money(row["cost_usd"]),
+            "cost_usd": _money(row["cost_usd"], row["unpriced_tokens"]),
             "unpriced_tokens": row["unpriced_tokens"],
             "risk": {level: row[f"risk_{level}"] for level in ("high", "medium", "low")},
             **({"outcome_score": round(row["outcome_score"], 4)} if "outcome_score" in row else {}),

@@ -17,6 +17,7 @@ def render(view: TableView) -> str:
     """A heading, a pipe table with numbers right-aligned, and the notes as a list."""
     numeric = [bool(view.rows) and all(isinstance(row[i], int) for row in view.rows) for i in range(len(view.columns))]
     lines = [
+        *([f"> **{view.headline}**", ""] if view.headline else []),
         f"## {view.title}",
         "",
         "| " + " | ".join(view.columns) + " |",

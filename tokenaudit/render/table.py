@@ -68,6 +68,8 @@ def render(view: TableView, *, color: bool, width: int | None = None) -> str:
         highlight=False,
         soft_wrap=False,
     )
+    if view.headline:
+        console.print(f"[bold red]{escape(view.headline)}[/bold red]" if color else view.headline, markup=color)
     console.print(table)
     hidden = [name for name in view.optional if name not in (view.columns[index] for index in shown)]
     notes = [f"Columns left out to fit {width} columns: {', '.join(hidden)} (all are in --format csv)."]
