@@ -221,6 +221,11 @@ def _user_errors(private_inputs: list[str] | None = None) -> Iterator[_ErrorLine
         # stdout at /dev/null so the interpreter's final flush does not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except RecursionError:
+        # Only JSON parsing recurses: a document nested deeper than Python's parser goes (about 1,000 levels).
+        message = "tokenaudit: error: an input holds JSON nested too deeply to read (more than about 1,000 levels)"
+        stderr_console().print(message, markup=False)
+        raise typer.Exit(int(ExitCode.UNREADABLE_INPUT)) from None
     except KeyboardInterrupt:
         stderr_console().print("tokenaudit: interrupted", markup=False)
         raise typer.Exit(130) from None

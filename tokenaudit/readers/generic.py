@@ -53,7 +53,7 @@ def file_header(source: Source, kind: str) -> list[str]:
     if kind == "jsonl":
         try:
             first = json.loads(text.lstrip().split("\n", 1)[0])
-        except ValueError:
+        except (ValueError, RecursionError):
             return []
         return list(first) if isinstance(first, dict) else []
     delimiter = "\t" if kind == "tsv" else ","

@@ -137,16 +137,72 @@ class Resolved:
     skipped: list[tuple[str, str]]
 
 
+MAX_LINE_BYTES = 64 * 1024 * 1024
+"""The longest line read (README "Limits"): a longer one is a corrupt file or a decompression bomb, never held whole."""
+MAX_INFLATED_BYTES = 1024 * 1024 * 1024
+"""The most a ``.gz`` input may inflate to (it is held in memory): decompress larger exports first."""
+BLOCK_BYTES = 1024 * 1024
+"""Decompression and line checks work in blocks of this size."""
+
+
+class _LineGuard:
+    """Follows a byte stream block by block and fails on the first line longer than :data:`MAX_LINE_BYTES`.
+
+    Only the length of the current line is kept: a block's inner lines are shorter than the block, which is shorter
+    than the limit, so two ``find`` calls per block are the whole check.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name, self.lines, self.open_line = name, 0, 0
+
+    def feed(self, block: bytes) -> None:
+        first = block.find(b"\n")
+        if first < 0:
+            self.open_line += len(block)
+        else:
+            self._check(self.open_line + first)
+            self.lines += block.count(b"\n")
+            self.open_line = len(block) - block.rfind(b"\n") - 1
+        self._check(self.open_line)
+
+    def _check(self, length: int) -> None:
+        if length > MAX_LINE_BYTES:
+            limit = MAX_LINE_BYTES // (1024 * 1024)
+            msg = (
+                f"{self.name}: line {self.lines + 1} is longer than {limit} MiB (the limit): a corrupt or hostile file"
+            )
+            raise InputError(msg)
+
+
+def _check_line_lengths(path: Path) -> None:
+    """Fail on an over-long line before a reader would hold it whole (only files larger than the limit can have one)."""
+    guard = _LineGuard(str(path))
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK_BYTES):
+            guard.feed(block)
+
+
 def _decompress(path: Path, *, walked: bool) -> Source:
+    """Inflate a ``.gz`` file in bounded blocks, stopping at an over-long line or beyond :data:`MAX_INFLATED_BYTES`,
+    so a small hostile file cannot take the machine's memory."""
+    guard, blocks, size = _LineGuard(str(path)), [], 0
     try:
-        data = gzip.decompress(path.read_bytes())
+        with gzip.open(path, "rb") as stream:
+            while block := stream.read(BLOCK_BYTES):
+                guard.feed(block)
+                size += len(block)
+                if size > MAX_INFLATED_BYTES:
+                    limit = MAX_INFLATED_BYTES // (1024 * 1024 * 1024)
+                    msg = f"{path}: inflates to more than {limit} GiB (the limit for .gz inputs): decompress it first"
+                    raise InputError(msg)
+                blocks.append(block)
     except EOFError:
         msg = f"{path}: the gzip stream is cut short (file truncated?); re-export or re-copy it"
         raise InputError(msg) from None
     except (gzip.BadGzipFile, zlib.error) as exc:
         msg = f"{path}: not a valid gzip file ({exc})"
         raise InputError(msg) from None
-    return Source(name=str(path), path=path, data=data, walked=walked)
+    return Source(name=str(path), path=path, data=b"".join(blocks), walked=walked)
 
 
 def _from_file(path: Path, *, walked: bool = False) -> Source:
@@ -161,6 +217,8 @@ def _from_file(path: Path, *, walked: bool = False) -> Source:
         raise InputError(msg) from None
     if path.name.lower().endswith(".gz"):
         return _decompress(path, walked=walked)
+    if path.stat().st_size > MAX_LINE_BYTES:
+        _check_line_lengths(path)
     return Source(name=str(path), path=path, walked=walked)
 
 
