@@ -46,6 +46,15 @@ def test_rank_and_report_without_a_join_show_the_raw_board() -> None:
     assert f"tokenaudit: warning: {NO_JOIN}" in report.stderr
 
 
+def test_the_report_page_leads_with_the_warning(tmp_path: Path) -> None:
+    for fmt, name in (("html", "week.html"), ("markdown", "week.md")):
+        result = run_cli("report", EVENTS, *PRS, "-f", fmt, "-o", str(tmp_path / name))
+        assert result.exit_code == 0, result.stderr
+        page = (tmp_path / name).read_text()
+        assert NO_JOIN[:60] in page.split("Summary")[0]
+        assert "outcome-adjusted ranking" not in page.lower().replace("no adjusted ranking", "")
+
+
 def test_the_near_miss_a_full_join_has_no_warning() -> None:
     document = json.loads(run_cli("audit", *SAMPLE_ARGS, "-f", "json").stdout)
     assert "warnings" not in document and document["ranking"]["ranked_developers"] > 30

@@ -114,10 +114,11 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def _money(value: float | None, unpriced_tokens: int = 0) -> float | None:
-    """Dollars to the micro-dollar; None only when some usage has no price (no usage at all costs $0)."""
+def _money(value: float | None, *, nothing_used: bool = False) -> float | None:
+    """Dollars to the micro-dollar; None when unknown (unpriced usage, or requests without token counts), $0 when
+    nothing at all was used."""
     if value is None:
-        return None if unpriced_tokens else 0.0
+        return 0.0 if nothing_used else None
     return round(value, 6)
 
 
@@ -187,7 +188,7 @@ def _tokens(row: dict[str, Any]) -> dict[str, int]:
 
 def _cost_cell(cost: float | None, unpriced: int) -> str:
     if cost is None:
-        return "unpriced" if unpriced else "$0.00"
+        return "unpriced"
     return f"${cost:,.2f}" + (" + unpriced" if unpriced else "")
 
 
@@ -492,7 +493,7 @@ def audit_document(result: AuditResult) -> Document:
             "tokens": _tokens(row),
             "requests": row["requests"],
             "active_days": row["active_days"],
-            "cost_usd": _money(row["cost_usd"], row["unpriced_tokens"]),
+            "cost_usd": _money(row["cost_usd"]),
             "unpriced_tokens": row["unpriced_tokens"],
             "flags": flags.get(row["developer"], []),
             "risk": {
@@ -525,7 +526,7 @@ def audit_document(result: AuditResult) -> Document:
             "requests": summary["requests"],
             "active_days": summary["active_days"],
             "tokens": _tokens(summary),
-            "cost_usd": _money(summary["cost_usd"], summary["unpriced_tokens"]),
+            "cost_usd": _money(summary["cost_usd"], nothing_used=not summary["requests"]),
             "unpriced_tokens": summary["unpriced_tokens"],
             "risk_levels": {level: sum(d["risk"]["level"] == level for d in developers) for level in RISK_ORDER},
         },
@@ -578,7 +579,7 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
             "tokens": _tokens(row),
             "requests": row["requests"],
             "active_days": row["active_days"],
-            "cost_usd": _money(row["cost_usd"], row["unpriced_tokens"]),
+            "cost_usd": _money(row["cost_usd"]),
             "unpriced_tokens": row["unpriced_tokens"],
         }
         for row in frame.iter_rows(named=True)
@@ -725,7 +726,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
             "developers": row["developers"],
             "total_tokens": row["total_tokens"],
             "requests": row["requests"],
-            "cost_usd": _money(row["cost_usd"], row["unpriced_tokens"]),
+            "cost_usd": _money(row["cost_usd"]),
             "unpriced_tokens": row["unpriced_tokens"],
             "risk": {level: row[f"risk_{level}"] for level in ("high", "medium", "low")},
             **({"outcome_score": round(row["outcome_score"], 4)} if "outcome_score" in row else {}),

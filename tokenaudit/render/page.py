@@ -456,6 +456,7 @@ def render_html(data: dict[str, Any]) -> str:
         f"{_e(period.get('until') or (period['last_event'] or '')[:10])} ({_e(period['timezone'])}) · generated "
         f"{_e(report.get('generated_at'))} by tokenaudit {_e(data['generator']['version'])}</p>",
         f"<p class='notice'>{_e(data['notice'])}</p>",
+        *(f"<p class='notice'><b>{_e(warning)}</b></p>" for warning in data.get("warnings", [])),
         "<nav><a href='#summary'>Summary</a><a href='#conversation'>Needs a conversation</a><a href='#boards'>Boards"
         "</a><a href='#teams'>Teams</a><a href='#developers'>Every developer</a><a href='#quality'>Data quality</a>"
         "</nav>",
@@ -496,6 +497,7 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
         "",
         f"> {data['notice']}",
         "",
+        *(line for warning in data.get("warnings", []) for line in (f"> **{warning}**", "")),
         "## Summary",
         "",
         f"- developers: {summary['developers']}, teams: {summary['teams']}",
