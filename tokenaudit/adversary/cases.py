@@ -194,6 +194,27 @@ def continue_drip(plan: Plan) -> None:
         )
 
 
+def mimic_loop(plan: Plan) -> None:
+    """A script that imitates its owner: varied prompts, follow-ups after human think times, Poisson starts
+    inside the working day's free windows (lunch and meetings respected), every session interactive-looking."""
+    plan.honest_weeks()
+    mean = 15.0 if _high(plan) else 30.0
+    for date in plan.workdays():
+        for begin, end in plan.free_windows(date):
+            hour = begin + plan.rng.expovariate(60 / mean)
+            while hour < end:
+                plan.session(
+                    plan.at(date, hour),
+                    prompts.honest_prompt(plan.rng),
+                    1 + int(plan.rng.expovariate(1 / 1.2)),
+                    plan.turns,
+                    plan.style(),
+                    headless=True,
+                    pause_seconds=lambda: 8.0 + min(lognormal(plan.rng, 75.0, 1.0), 1500.0),
+                )
+                hour += plan.rng.expovariate(60 / mean)
+
+
 # --- Honest edge cases -------------------------------------------------------------------------------
 
 
@@ -242,6 +263,7 @@ _CASES = (
     Case("outcome_farmer", GAMER, "cron loop plus 40-60 one-line PRs", outcome_farmer),
     Case("verbose_inflator", GAMER, "ordinary outcomes, 2-6x tokens, human timing", verbose_inflator),
     Case("continue_drip", GAMER, "long session fed 'continue' prompts", continue_drip, (CLAUDE,)),
+    Case("mimic_loop", GAMER, "script imitating its owner: think times, follow-ups, Poisson starts", mimic_loop),
     Case("on_call", EDGE, "nights of pages in 2 weeks of 6", on_call),
     Case("traveller", EDGE, "Los Angeles to Berlin mid-period", ordinary, (CLAUDE,)),
     Case("heavy_agent_user", EDGE, "heavy honest agent user with strong outcomes", ordinary),
