@@ -1,6 +1,6 @@
 """Adversarial evaluation of the Goodhart flags and the outcome-adjusted board (issues 13 and 14).
 
-Usage: python benchmarks/detection.py [--seeds 1 2 3 4 5] [--quick] [--markdown benchmarks/DETECTION.md]
+Usage: python benchmarks/detection.py [--seeds 1 2 3 4 5] [--quick] [--jobs 2] [--markdown benchmarks/DETECTION.md]
        python benchmarks/detection.py --legacy [--seeds 1 2 3]   (the old figures on tokenaudit.simulate)
 
 For each seed, :mod:`tokenaudit.adversary` writes an organisation as real export files (Claude Code
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +313,7 @@ def main() -> None:
     parser.add_argument("--developers", type=int, default=60)
     parser.add_argument("--weeks", type=int, default=6)
     parser.add_argument("--markdown", type=Path, help="Also write the tables here (e.g. benchmarks/DETECTION.md).")
+    parser.add_argument("--jobs", type=int, default=1, help="Seeds run at the same time (one process each).")
     parser.add_argument("--legacy", action="store_true", help="The previous benchmark on tokenaudit.simulate.")
     args = parser.parse_args()
     if args.legacy:
@@ -323,7 +325,7 @@ def main() -> None:
     seeds, developers, weeks = args.seeds, args.developers, args.weeks
     if args.quick:
         seeds, developers, weeks = QUICK["seeds"], QUICK["developers"], QUICK["weeks"]
-    text = evaluate(seeds, AdversaryConfig(developers=developers, weeks=weeks))
+    text = evaluate(seeds, AdversaryConfig(developers=developers, weeks=weeks), args.jobs)
     print(text)
     if args.markdown:
         command = "python benchmarks/detection.py " + " ".join(sys.argv[1:])
@@ -335,14 +337,23 @@ def main() -> None:
         )
 
 
-def evaluate(seeds: list[int], config: AdversaryConfig) -> str:
-    """Every seed, then the tables as Markdown text."""
-    results = []
-    memory = Path("/dev/shm")  # an organisation is ~10,000 small files: far quicker in memory on a busy disk
-    for seed in seeds:
-        with tempfile.TemporaryDirectory(dir=memory if memory.is_dir() else None) as scratch:
-            results.append(run_seed(seed, config, Path(scratch)))
-        print(f"seed {seed}: {results[-1].seconds:.1f} s", file=sys.stderr)
+def seed_in_scratch(seed: int, config: AdversaryConfig) -> SeedResult:
+    """:func:`run_seed` in a temporary folder, in memory where there is one (an organisation is ~10,000 small
+    files, far quicker there on a busy disk), removed afterwards."""
+    memory = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=memory if memory.is_dir() else None) as scratch:
+        result = run_seed(seed, config, Path(scratch))
+    print(f"seed {seed}: {result.seconds:.1f} s", file=sys.stderr)
+    return result
+
+
+def evaluate(seeds: list[int], config: AdversaryConfig, jobs: int = 1) -> str:
+    """Every seed (``jobs`` at a time, each in its own process), then the tables as Markdown text."""
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(seed_in_scratch, seeds, [config] * len(seeds)))
+    else:
+        results = [seed_in_scratch(seed, config) for seed in seeds]
     rows = pl.concat([r.rows for r in results], how="diagonal_relaxed")
     parts = [
         f"Seeds {', '.join(map(str, seeds))}; {config.developers} developers, {config.weeks} weeks per organisation.",

@@ -33,7 +33,8 @@ def test_one_small_seed_reports_every_case_and_the_board(detection: ModuleType) 
     for case in GAMER_CASES:
         assert re.search(r"\| (low|high) \| [01]/1 \| [01]/1 \|", rows[case])
     assert "| 0/2 |" in rows["two_person_team"] or "| 1/2 |" in rows["two_person_team"]
-    assert re.search(r"ordinary honest with medium\+ \d+/9 ", text)
+    ordinary = 30 - len(GAMER_CASES) - len(EDGE_CASES) - 1  # the two-person team is two people
+    assert re.search(rf"ordinary honest with medium\+ \d+/{ordinary} ", text)
     assert re.search(r"AUC gamers placed below honest, adjusted 0\.\d\d|1\.00", text)
     assert re.search(r"\| behaviour-only precision \| [\d.]+ \| >= 0.9 \| (yes|NO) \|", text)
     assert re.search(r"fitted elasticity b with / without planted gamers per seed: -?\d\.\d{3} / -?\d\.\d{3}", text)

@@ -13,6 +13,7 @@ Layout under the output folder::
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import hashlib
@@ -28,11 +29,11 @@ from tokenaudit.adversary.agent import Session
 from tokenaudit.adversary.model import CLAUDE, CURSOR, GAMER, GATEWAY, Activity, Organisation
 
 CURSOR_PAGE = 5_000
-_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ALPHANUMERIC = bytes.maketrans(b"+/=", b"kQ7")
 
 
 def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _dumps(document: object) -> str:
@@ -40,7 +41,8 @@ def _dumps(document: object) -> str:
 
 
 def _token(rng: random.Random, length: int) -> str:
-    return "".join(rng.choice(_B62) for _ in range(length))
+    """Letters and digits, like Anthropic's message and request ids (base64 in C: ids are most of the writing)."""
+    return base64.b64encode(rng.randbytes(length)).translate(_ALPHANUMERIC)[:length].decode()
 
 
 def transcript_lines(session: Session) -> list[str]:
