@@ -22,6 +22,7 @@ from tokenaudit.readers.litellm import LiteLLMReader
 from tokenaudit.readers.openai import OpenAIUsageReader
 from tokenaudit.readers.otel import ClaudeCodeOtelReader
 from tokenaudit.readers.sources import Source
+from tokenaudit.readers.windsurf import WindsurfCascadeReader
 
 READERS: tuple[Reader, ...] = (
     ClaudeCodeReader(),
@@ -36,6 +37,7 @@ READERS: tuple[Reader, ...] = (
     CursorCsvReader(),
     CopilotUsageReader(),
     BedrockInvocationLogReader(),
+    WindsurfCascadeReader(),
     GenericReader(),
 )
 """Most specific first: the generic reader, which only needs column names, comes last."""
