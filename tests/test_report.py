@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 from pathlib import Path
@@ -222,3 +223,19 @@ def test_markdown_keeps_the_page_order_and_links_every_chart_it_writes(pages: di
     assert positions == sorted(positions)
     for name in pages["charts"].split(","):
         assert f"(report_charts/{name})" in markdown
+
+
+def test_both_pages_say_which_checks_could_not_run_and_why(pages: dict[str, str], report_json: dict[str, Any]) -> None:
+    needing: dict[tuple[str, str], int] = {}
+    for person in report_json["developers"]:
+        for skipped in person["not_evaluated"]:
+            needing[skipped["id"], skipped["needs"]] = needing.get((skipped["id"], skipped["needs"]), 0) + 1
+    assert needing
+    quality = {
+        "html": pages["html"].split("<h2>Data quality</h2>")[1],
+        "markdown": pages["markdown"].split("## Data quality")[1],
+    }
+    for (check, needs), count in needing.items():
+        line = f"not evaluated: {check} for {count} developer{'s' if count != 1 else ''} (needs {needs})"
+        assert line in quality["markdown"]
+        assert html.escape(line) in quality["html"]

@@ -60,13 +60,21 @@ def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
 
 
 def _quality_lines(result: AuditResult) -> list[str]:
-    """Data-quality facts in plain words: what was read from where, then the usual diagnostics."""
+    """Data-quality facts in plain words: what was read from where, the usual diagnostics, then which checks
+    could not run for how many developers and what they need."""
     quality = result.loaded.quality
     return [
         f"{quality.rows_read:,} rows read",
         *(f"source {s.file} ({s.format}): {s.events:,} events, {s.first} to {s.last}" for s in quality.sources),
         *quality_notes(quality),
         *outcome_notes(result),
+        *(
+            f"not evaluated: {check} for {count} developer{'s' if count != 1 else ''} (needs {needs})"
+            for check, needs, count in result.findings.not_evaluated.group_by("id", "needs")
+            .agg(pl.col("developer").n_unique())
+            .sort("id", "needs")
+            .iter_rows()
+        ),
     ]
 
 

@@ -390,16 +390,7 @@ def _developers(data: dict[str, Any], anchors: dict[str, str]) -> list[str]:
 
 def _quality(data: dict[str, Any]) -> list[str]:
     """What was read, what was dropped, and which checks could not run for whom and why."""
-    missing: dict[tuple[str, str], int] = {}
-    for d in data["developers"]:
-        for skipped in d["not_evaluated"]:
-            key = (skipped["id"], skipped["needs"])
-            missing[key] = missing.get(key, 0) + 1
     lines = [f"<li>{_e(note)}</li>" for note in data["report"]["quality_lines"]]
-    lines += [
-        f"<li>not evaluated: {_e(check)} for {count} developer{'s' if count != 1 else ''} (needs {_e(needs)})</li>"
-        for (check, needs), count in sorted(missing.items())
-    ]
     return ["<section id='quality'><h2>Data quality</h2><ul>", *lines, "</ul></section>"]
 
 
