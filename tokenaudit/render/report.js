@@ -5,7 +5,7 @@
   var data = JSON.parse(document.getElementById("drilldown-data").textContent);
   var SVG = "http://www.w3.org/2000/svg";
   var DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-  var TOKENS = "#0072B2", OUTCOME = "#D55E00", HEADLESS = "#E69F00";
+  var TOKENS = "#0072B2", OUTCOME = "#D55E00";
 
   function el(name, attributes, parent, title) {
     var node = document.createElementNS(SVG, name);
@@ -127,10 +127,9 @@
     }
     person.sessions.forEach(function (s) {
       var day = Math.floor(s[0] / 1440), from = s[0] % 1440, to = Math.min(from + Math.max(s[1] - s[0], 4), 1440);
-      var kind = s.length > 4 ? s[4] : null;
       el("rect", { x: left + from / 60 * scale, y: day * row, width: Math.max((to - from) / 60 * scale, 1.5),
-        height: row - 1, fill: kind === "headless" ? HEADLESS : TOKENS, "class": "session" }, svg,
-        (kind ? kind + " session " : "session ") + "day " + (day + 1) + " " + Math.floor(from / 60) + ":" +
+        height: row - 1, fill: TOKENS, "class": "session" }, svg,
+        "session, day " + (day + 1) + " " + Math.floor(from / 60) + ":" +
         ("0" + from % 60).slice(-2) + ", " + (s[1] - s[0]) + " min, " + fmt(s[2]) + " requests, " + fmt(s[3]) + " tokens");
     });
     return svg;
@@ -162,10 +161,8 @@
     box.appendChild(figure(weekly(person), "Weekly tokens" + (person.outcomes ? " and outcome score" : "") +
       ". Hover a bar or dot for its numbers."));
     box.appendChild(figure(heat(person), "Active minutes by hour of week, week by week (not pooled)."));
-    var known = person.sessions.some(function (s) { return s.length > 4; });
-    box.appendChild(figure(sessions(person), "Sessions by day and time of day. " + (known
-      ? "Orange: headless (scripted) sessions; blue: interactive."
-      : "The exports do not say which sessions were interactive and which headless.")));
+    box.appendChild(figure(sessions(person), "Sessions by day and time of day (one row a day; hover a bar). " +
+      "Interactive and headless sessions are not told apart here yet."));
     target.appendChild(box);
     target.appendChild(table(person));
   }
