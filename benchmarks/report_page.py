@@ -20,7 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
 from make_screenshot import launch
 
-from tokenaudit import cli
+from tokenaudit.audit import run_audit
+from tokenaudit.ingest import Period, load_events
+from tokenaudit.outcomes.read import read_outcomes
+from tokenaudit.policy import load_policy
 from tokenaudit.render.page import render_html
 from tokenaudit.report_page import report_data
 
@@ -28,8 +31,10 @@ from tokenaudit.report_page import report_data
 def measure(folder: Path) -> str:
     """One line of figures for the organisation in ``folder``."""
     wall, started = time.perf_counter(), time.process_time()
-    settings, loaded = cli._load([str(folder / "events.csv")], folder / "policy.yaml", None, None, None, None, None)
-    result, _ = cli._audit(settings, loaded, [str(folder / "prs.json"), str(folder / "jira.csv")])
+    policy = load_policy(folder / "policy.yaml")
+    loaded = load_events([str(folder / "events.csv")], policy, Period(None, None, policy.timezone))
+    outcomes = read_outcomes([str(folder / "prs.json"), str(folder / "jira.csv")], policy.outcomes, policy.timezone)
+    result = run_audit(loaded, policy, outcomes)
     audited = time.process_time()
     data = report_data(result)
     data["report"]["generated_at"] = "benchmark"
