@@ -37,6 +37,7 @@ _LOGIN = pl.Struct({"login": pl.String, "is_bot": pl.Boolean, "type": pl.String}
 _PR_SCHEMA: dict[str, pl.DataType] = {
     **{name: pl.String() for name in ("number", "url", "html_url", "title", "body")},
     **dict.fromkeys(("mergedAt", "merged_at", "createdAt", "created_at", "reviewDecision"), pl.String()),
+    **dict.fromkeys(("state", "closedAt", "closed_at"), pl.String()),  # closed unmerged PRs (merge_rate.py)
     **dict.fromkeys(("additions", "deletions", "changedFiles", "changed_files"), pl.String()),
     "author": _LOGIN,
     "user": _LOGIN,
@@ -45,7 +46,7 @@ _PR_SCHEMA: dict[str, pl.DataType] = {
     "reviews": pl.List(pl.Struct({"author": _LOGIN, "state": pl.String})),
     "labels": pl.List(pl.Struct({"name": pl.String})),
 }
-_REPO_FROM_URL = r"github[^/]*/([^/]+/[^/]+)/pull/\d+"
+REPO_FROM_URL = r"github[^/]*/([^/]+/[^/]+)/pull/\d+"
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,31 @@ def _frame(source: Source) -> pl.DataFrame:
     return frame.with_columns(source_line=pl.int_range(1, frame.height + 1, dtype=pl.Int64))
 
 
-def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> PullRequests:
-    """Merged PRs and linked reverts from every given PR export, each PR counted once across files."""
-    frames = [_frame(source).with_columns(source_file=pl.lit(source.name)) for source in sources]
-    raw = pl.concat(frames)
-    login = pl.coalesce(pl.col("author").struct.field("login"), pl.col("user").struct.field("login"))
-    bot = (
+def author_login() -> pl.Expr:
+    """The PR author's login (``gh``'s ``author`` or REST's ``user``)."""
+    return pl.coalesce(pl.col("author").struct.field("login"), pl.col("user").struct.field("login"))
+
+
+def is_bot(login: pl.Expr, config: OutcomesConfig) -> pl.Expr:
+    """Bot authors: GitHub's own marker (``is_bot``, REST ``type: Bot``) or ``outcomes.bot_pattern``."""
+    return (
         pl.col("author").struct.field("is_bot").fill_null(False)
         | (pl.col("user").struct.field("type") == "Bot").fill_null(False)
         | login.str.contains(config.bot_pattern).fill_null(False)
     )
+
+
+def pull_request_records(source: Source) -> pl.DataFrame:
+    """The PR records of one file as this module reads them, for :mod:`tokenaudit.outcomes.merge_rate`."""
+    return _frame(source)
+
+
+def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> PullRequests:
+    """Merged PRs and linked reverts from every given PR export, each PR counted once across files."""
+    frames = [_frame(source).with_columns(source_file=pl.lit(source.name)) for source in sources]
+    raw = pl.concat(frames)
+    login = author_login()
+    bot = is_bot(login, config)
     url = pl.coalesce("html_url", "url")
     merged_at = coerce.timestamp("merged_raw", "UTC", field="mergedAt")
     opened_at = coerce.timestamp("opened_raw", "UTC", field="createdAt")
@@ -116,7 +132,7 @@ def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> Pul
     merged = raw.with_columns(
         login=login,
         bot=bot,
-        repo=url.str.extract(_REPO_FROM_URL, 1),
+        repo=url.str.extract(REPO_FROM_URL, 1),
         merged_raw=pl.coalesce("mergedAt", "merged_at"),
         opened_raw=pl.coalesce("createdAt", "created_at"),
         size=pl.col("additions").cast(pl.Float64, strict=False) + pl.col("deletions").cast(pl.Float64, strict=False),

@@ -9,7 +9,7 @@ from typing import Final
 import polars as pl
 
 from tokenaudit.errors import InputError
-from tokenaudit.outcomes import deployments, generic, github, incidents, jira
+from tokenaudit.outcomes import deployments, generic, github, incidents, jira, merge_rate
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.readers.sources import Source, resolve
@@ -82,6 +82,10 @@ def read_outcomes(
         frames.append(prs.outcomes)
         rejects.append(prs.rejects)
         bots, unlinked = prs.bot_prs, prs.unlinked_reverts
+        if merge_rate.KIND in config.weights:  # opt-in: the kind exists only where the policy weighs it
+            closed_unmerged, unreadable = merge_rate.read_closed_unmerged(by_format[github.NAME], config)
+            frames.append(closed_unmerged)
+            rejects.append(unreadable)
     if jira.NAME in by_format:
         issues = jira.read_jira(by_format[jira.NAME], config, timezone)
         frames.append(issues.outcomes)
