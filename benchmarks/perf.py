@@ -455,6 +455,9 @@ def programs_for(dataset: dict[str, Any], path: Path, workdir: Path) -> list[Pro
         lambda doc: int(doc["total_tokens"]),
     )
     programs = [audit, reference]
+    if limit := dataset.get("memory_limit"):
+        command = [*audit.command, "--memory-limit", limit]
+        programs.insert(1, Program(f"tokenaudit --memory-limit {limit}", command, quiet, tokenaudit_total))
     if dataset["kind"] == "claude":
         binary = ccusage_binary(workdir)
         if binary is not None:
@@ -590,6 +593,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--skip", nargs="*", default=[], metavar="SIZE:FORMAT", help="flat inputs to leave out, e.g. 10M:jsonl"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per program (default 3)")
+    parser.add_argument(
+        "--memory-limit", default=None, help="also run tokenaudit with this --memory-limit on flat inputs (e.g. 1G)"
+    )
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tokenaudit-bench")
     parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")), help="'-' to skip")
     args = parser.parse_args(argv)
@@ -602,6 +608,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows += run_dataset(label, info, path, info["bytes"], args)
     for size in (parse_size(text) for text in args.sizes):
         info, folder = dataset_flat(args, size)
+        info = {**info, "memory_limit": args.memory_limit}
         for kind in args.formats:
             if f"{human(size)}:{kind}" in args.skip:
                 continue

@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from tests.conftest import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.errors import UsageError
-from tokenaudit.ingest import Period, load_events
+from tokenaudit.ingest import Period, load_events, narrow
 from tokenaudit.policy import load_policy
 from tokenaudit.shards import developer_table, parse_memory_limit
 
@@ -92,3 +92,16 @@ def test_memory_limit_sizes(text: str, size: int) -> None:
 def test_memory_limit_refuses_what_is_not_a_size(text: str) -> None:
     with pytest.raises(UsageError, match="--memory-limit"):
         parse_memory_limit(text)
+
+
+def test_a_narrowed_load_of_two_periods_equals_loading_each_alone() -> None:
+    policy = load_policy(SAMPLE / "policy.yaml")
+    union = load_events(INPUTS, policy, Period(since=dt.date(2026, 9, 7), until=dt.date(2026, 9, 20)))
+    for since, until in [(dt.date(2026, 9, 7), dt.date(2026, 9, 13)), (dt.date(2026, 9, 14), dt.date(2026, 9, 20))]:
+        period = Period(since=since, until=until)
+        alone = load_events(INPUTS, policy, period)
+        narrowed = narrow(union, period, policy)
+        assert alone.quality.outside_period > 0
+        assert_frame_equal(narrowed.events, alone.events)
+        assert narrowed.quality == alone.quality
+        assert narrowed.period == alone.period

@@ -35,7 +35,7 @@ from tokenaudit.evaluate import (
 )
 from tokenaudit.explain import explain
 from tokenaudit.identity import read_identity_csv, with_identities
-from tokenaudit.ingest import LoadedEvents, Period, load_events
+from tokenaudit.ingest import LoadedEvents, Period, load_events, narrow
 from tokenaudit.metrics import GROUP_KEYS, totals
 from tokenaudit.outcomes.read import FORMATS as OUTCOME_FORMATS
 from tokenaudit.outcomes.read import read_outcomes
@@ -613,18 +613,20 @@ def report_command(
             zone = ZoneInfo(_zone_name(tz) or load_policy(policy).timezone)
             first, last = parse_period(period, dt.datetime.now(zone).date())
             since, until = dt.datetime.combine(first, dt.time()), dt.datetime.combine(last, dt.time())
-        settings, loaded = _load(inputs, policy, since, until, tz, input_format, developer, identities, memory_limit)
+        compare = compare_previous if compare_previous is not None else period is not None
+        if compare and (since is None or until is None):
+            raise UsageError("--compare-previous needs a period: --period, or both --since and --until")
+        # With a comparison, both periods are read in one pass and split in memory.
+        before = previous_period(since.date(), until.date()) if compare and since and until else None
+        start = dt.datetime.combine(before[0], dt.time()) if before else since
+        settings, loaded = _load(inputs, policy, start, until, tz, input_format, developer, identities, memory_limit)
+        previous = None
+        if before:
+            earlier = narrow(loaded, replace(loaded.period, since=before[0], until=before[1]), settings)
+            loaded = narrow(loaded, replace(loaded.period, since=since.date() if since else None), settings)
         result, scrubber = _audit(settings, loaded, inputs, outcomes, pseudonymize)
         errors.scrubber = scrubber
-        previous = None
-        if compare_previous if compare_previous is not None else period is not None:
-            if since is None or until is None:
-                raise UsageError("--compare-previous needs a period: --period, or both --since and --until")
-            before = previous_period(since.date(), until.date())
-            starts = [dt.datetime.combine(day, dt.time()) for day in before]
-            _, earlier = _load(
-                inputs, policy, starts[0], starts[1], tz, input_format, developer, identities, memory_limit
-            )
+        if before:
             previous, _ = _audit(settings, earlier, inputs, outcomes)
         data = report_data(result, previous)
         data["report"]["generated_at"] = _generated_at()

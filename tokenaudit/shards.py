@@ -128,20 +128,26 @@ def clean_shard(
     del unique
     inside = resolved.filter(in_period(since, until, timezone)) if since or until else resolved
     unmatched = inside.filter(~pl.col("identity_matched"))["developer"] if policy.identities else pl.Series([])
-    agents = unattributed_agents(policy)
-    unattributed = inside.filter(pl.col("developer").is_in(agents))["developer"] if agents else pl.Series([])
-    # Rows without tokens (Copilot and Cursor daily activity) have no per-token cost to miss.
-    unpriced = inside.filter(pl.col("cost_usd").is_null() & (total_tokens() > 0))["model"].fill_null("(no model)")
+    unpriced, unattributed = period_diagnostics(inside, policy)
     columns = [name for name in (*EVENT_SCHEMA, ORDER) if name != "dedup_key" and name in inside.columns]
     return CleanShard(
         events=inside.select(columns),
         sources=sources,
         duplicates_dropped=raw.height - resolved.height,
         outside_period=resolved.height - inside.height,
-        unpriced_models=frozenset(unpriced.unique().to_list()),
+        unpriced_models=unpriced,
         unmatched_identities=frozenset(unmatched.unique().to_list()),
-        unattributed_agents=frozenset(unattributed.unique().to_list()),
+        unattributed_agents=unattributed,
     )
+
+
+def period_diagnostics(events: pl.DataFrame, policy: Policy) -> tuple[frozenset[str], frozenset[str]]:
+    """Models used without a price, and the policy's unattributed agent lines, among ``events``."""
+    # Rows without tokens (Copilot and Cursor daily activity) have no per-token cost to miss.
+    unpriced = events.filter(pl.col("cost_usd").is_null() & (total_tokens() > 0))["model"].fill_null("(no model)")
+    agents = unattributed_agents(policy)
+    unattributed = events.filter(pl.col("developer").is_in(agents))["developer"] if agents else pl.Series([])
+    return frozenset(unpriced.unique().to_list()), frozenset(unattributed.unique().to_list())
 
 
 def developer_table(events: pl.DataFrame, timezone: str) -> pl.DataFrame:
