@@ -81,19 +81,33 @@ def test_identity_map_joins_aliases_and_gives_teams(tmp_path: Path) -> None:
     assert [(g["team"], g["tokens"]["total"]) for g in teams] == [("payments", 127290 + 124188), (None, 12300)]
 
 
-def test_unknown_model_is_unpriced_not_zero() -> None:
-    developers = by_developer(run_json("audit", EVENTS))
+def _with_unknown_model(tmp_path: Path) -> str:
+    """The generic events with cy's Codex model renamed to one no price source knows."""
+    path = tmp_path / "events.csv"
+    path.write_text(Path(EVENTS).read_text().replace("gpt-5.2-codex", "acme-internal-7"))
+    return str(path)
+
+
+def test_unknown_model_is_unpriced_not_zero(tmp_path: Path) -> None:
+    developers = by_developer(run_json("audit", _with_unknown_model(tmp_path)))
     assert developers["cy@acme.io"]["cost_usd"] is None
     assert developers["cy@acme.io"]["unpriced_tokens"] == 12300
     # claude-opus-4-1: $15 in, $75 out, $1.50 cache read, $18.75 cache write per million tokens.
     expected_bo = (98 * 15 + 4020 * 75 + 120030 * 1.5 + 40 * 18.75) / 1e6
     assert abs(developers["bo@acme.io"]["cost_usd"] - expected_bo) < 1e-6
-    result = run_cli("audit", EVENTS, "--format", "table")
+    result = run_cli("audit", _with_unknown_model(tmp_path), "--format", "table")
     assert "unpriced" in result.stdout
-    assert "unpriced models (cost left out, not $0): gpt-5.2-codex" in result.stderr  # a diagnostic
+    assert "unpriced models (cost left out, not $0): acme-internal-7" in result.stderr  # a diagnostic
 
 
-def test_policy_prices_price_an_unknown_model(tmp_path: Path) -> None:
+def test_codex_model_is_priced_from_the_price_source() -> None:
+    developers = by_developer(run_json("audit", EVENTS))
+    # gpt-5.2-codex (genai-prices: as gpt-5.2): $1.75 input, $14 output, $0.175 cache read per million.
+    assert developers["cy@acme.io"]["cost_usd"] == round((3000 * 1.75 + 300 * 14 + 9000 * 0.175) / 1e6, 6)
+    assert developers["cy@acme.io"]["unpriced_tokens"] == 0
+
+
+def test_policy_prices_override_the_price_source(tmp_path: Path) -> None:
     policy = _policy(
         tmp_path, "pricing:\n  models:\n    gpt-5.2-codex: {input: 1, output: 10, cache_read: 0.1, cache_write: 1}\n"
     )

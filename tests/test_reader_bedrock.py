@@ -43,7 +43,8 @@ def test_totals_per_caller_are_exact_across_s3_delivery_and_cloudwatch_export() 
     # Sonnet 4.5 at list price: $3 input, $15 output, $0.30 cache read, $3.75 cache write per million.
     assert groups[ANA]["cost_usd"] == pytest.approx((412 * 3 + 918 * 15 + 30512 * 0.3 + 2048 * 3.75) / 1e6, abs=1e-5)
     assert groups[BO]["tokens"] == tokens(1200, 300, 0, 0)
-    assert groups[BO]["cost_usd"] is None  # Amazon Nova is not in the price table: unpriced, not $0
+    # Amazon Nova Micro, priced by genai-prices as Bedrock lists it: $0.035 input, $0.14 output per million.
+    assert groups[BO]["cost_usd"] == pytest.approx((1200 * 0.035 + 300 * 0.14) / 1e6, abs=1e-9)
     # The agent role: one call plus a throttled one (kept, zero tokens).
     assert groups[DEPLOY]["tokens"] == tokens(5000, 700, 20000, 0)
     assert groups[DEPLOY]["requests"] == 2

@@ -42,6 +42,7 @@ from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.output import emit, write_file
 from tokenaudit.periods import parse_period, previous_period
 from tokenaudit.policy import Policy, load_policy
+from tokenaudit.pricing import price_for
 from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, pseudonym_key, withhold
 from tokenaudit.readers import READERS
 from tokenaudit.readers.sources import EMPTY_FILE
@@ -55,6 +56,7 @@ from tokenaudit.report import (
     audit_document,
     outcome_notes,
     period_headline,
+    prices_document,
     quality_notes,
     rank_document,
     teams_document,
@@ -767,6 +769,21 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file to 
     with _user_errors():
         load_policy(file)
         typer.echo(f"{file}: ok")
+
+
+@app.command("prices")
+def prices_command(
+    models: Annotated[list[str], typer.Argument(help="Model ids as the logs name them.")],
+    policy: PolicyOption = None,
+    output_format: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Show the price each MODEL gets, and where it comes from (the policy or the price data)."""
+    with _user_errors():
+        chosen = _format(output_format, output)
+        overrides = load_policy(policy).pricing.models
+        document = prices_document(models, [price_for(model, overrides) for model in models])
+        emit(render(document, chosen, color=output is None and wants_color(sys.stdout)), output)
 
 
 @app.command("formats")

@@ -71,6 +71,8 @@ class ModelPrice(_Strict):
     output: NonNegative
     cache_read: NonNegative
     cache_write: NonNegative
+    cache_write_1h: NonNegative | None = None
+    """1-hour cache writes, where they cost more than ``cache_write`` (5-minute writes); default ``cache_write``."""
 
 
 class Pricing(_Strict):

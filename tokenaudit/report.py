@@ -6,6 +6,7 @@ scripts: fields may be added freely, but renaming or removing one requires bumpi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.metrics import local_day
+from tokenaudit.pricing import SOURCE_PACKAGE, AppliedPrice, data_version
 from tokenaudit.readers import UNRECOGNISED
 from tokenaudit.readers.sources import EMPTY_FILE, NOT_DATA
 
@@ -788,3 +790,51 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
         for r in rows
     ]
     return Document(data=data, table=table, records=records)
+
+
+_RATE_COLUMNS = ["input", "output", "cache read", "write 5m", "write 1h"]
+
+
+def prices_document(models: list[str], prices: list[AppliedPrice | None]) -> Document:
+    """The ``prices`` output: the price each model gets, where it comes from, per period and tier."""
+    entries: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
+    for model, applied in zip(models, prices, strict=True):
+        if applied is None:
+            entries.append({"model": model, "source": None, "provider": None, "source_model": None, "periods": []})
+            rows.append([model, "unpriced (no price in the policy or the price source)", "", "", "", *[""] * 5])
+            continue
+        periods = [
+            {
+                "applies": period.applies,
+                "tiers": [{"above_input_tokens": start, **dataclasses.asdict(rates)} for start, rates in period.tiers],
+            }
+            for period in applied.periods
+        ]
+        entries.append(
+            {
+                "model": model,
+                "source": applied.source,
+                "provider": applied.provider,
+                "source_model": applied.source_model,
+                "periods": periods,
+            }
+        )
+        named = "/".join(part for part in (applied.provider, applied.source_model) if part)
+        for period in applied.periods:
+            for start, rates in period.tiers:
+                tier = f"input > {start:,}" if start else "base"
+                rows.append([model, applied.source, named, period.applies, tier, *dataclasses.astuple(rates)])
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": {"name": "tokenaudit", "version": __version__},
+        "price_source": {"package": SOURCE_PACKAGE, "version": data_version()},
+        "models": entries,
+    }
+    table = TableView(
+        title="Prices, US dollars per million tokens",
+        columns=["model", "source", "priced as", "applies", "tier", *_RATE_COLUMNS],
+        rows=rows,
+        notes=[f"price data: {SOURCE_PACKAGE} {data_version()} (upgrade the package to update it)"],
+    )
+    return Document(data=data, table=table)

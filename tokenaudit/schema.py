@@ -29,6 +29,7 @@ EVENT_SCHEMA: Final[dict[str, pl.DataType]] = {
     "output_tokens": pl.Int64(),
     "cache_read_tokens": pl.Int64(),
     "cache_write_tokens": pl.Int64(),
+    "cache_write_1h_tokens": pl.Int64(),
     "cost_usd": pl.Float64(),
     "requests": pl.Int64(),
     "grain": pl.String(),
@@ -45,7 +46,11 @@ EVENT_SCHEMA: Final[dict[str, pl.DataType]] = {
 """Column name -> dtype. ``dedup_key`` identifies one real-world event across overlapping exports.
 ``prompt_signature`` is a 64-bit SimHash of the prompt that triggered the request (never its text, see
 :mod:`tokenaudit.signatures`); ``turn`` says what triggered it: ``prompt`` (a person or a script) or
-``tool`` (tool results sent back by the agent), null when unknown."""
+``tool`` (tool results sent back by the agent), null when unknown.
+
+``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written to the 1-hour cache (Anthropic prices
+it at 2x input, the 5-minute cache at 1.25x); null where the source does not split writes. It is a part, not a
+fifth kind: ``cache_write_tokens`` stays the total of writes, so totals do not depend on it."""
 
 REQUIRED_COLUMNS: Final = ("timestamp", "developer", *TOKEN_COLUMNS)
 """Columns a flat export must provide (directly or through the policy's ``columns:`` map)."""

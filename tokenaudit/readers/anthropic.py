@@ -262,7 +262,7 @@ class AnthropicMessagesUsageReader:
         return Detection(False, "no Messages usage buckets (results with uncached_input_tokens)")
 
     def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
-        """Every result of every bucket; cache writes are the 5-minute plus the 1-hour writes."""
+        """Every result of every bucket; cache writes are the 5-minute plus the 1-hour writes (kept apart too)."""
         buckets, invalid = read_records(sources, _MESSAGES_BUCKET)
         rows = (
             explode_records(buckets, "results")
@@ -290,6 +290,7 @@ class AnthropicMessagesUsageReader:
         events = good.with_columns(
             joined_key("anthropic-messages-usage", "timestamp", "ending_at", *_GROUP_KEYS),
             cache_write_tokens=pl.col("cache_5m") + pl.col("cache_1h"),
+            cache_write_1h_tokens=pl.col("cache_1h"),
             grain=bucket_grain("timestamp", "ending_at"),
             tool=pl.lit("anthropic-api"),
             requests=pl.lit(None, pl.Int64),

@@ -90,7 +90,9 @@ def candidate_lines(lines: pl.LazyFrame, *markers: str) -> pl.LazyFrame:
     return lines.filter(wanted | ~ENDS_LIKE_OBJECT)
 
 
-def decode_candidates(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def decode_candidates(
+    lines: pl.LazyFrame, paths: Mapping[str, str], marks: Mapping[str, str] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """:func:`~tokenaudit.readers.jsonlines.extract_fields`, with one JSON parse per line when all is well.
 
     Logs run to gigabytes, and validating each line before decoding it doubles the cost. So one pass
@@ -98,22 +100,27 @@ def decode_candidates(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl
     prompts and responses in it would cost memory and have no business in the output), plus the text
     of the cut-off lines, which then take the line-by-line path for their reject reason. Only if the
     pass fails (a line corrupted mid-file, a field of unexpected shape) does everything take that path.
-    Returns rows of ``source_file``, ``source_line`` and the fields, and the rejected lines.
+    ``marks`` names boolean columns telling whether the line holds a text (for a value whose JSON shape varies
+    between lines, which a typed decode cannot take). Returns rows of ``source_file``, ``source_line``, the
+    marks and the fields, and the rejected lines.
     """
     whole = ENDS_LIKE_OBJECT
-    decoded = lines.select(
-        "source_file",
-        "source_line",
+    marked = lines.with_columns(
+        pl.col("line").str.contains(text, literal=True).alias(name) for name, text in (marks or {}).items()
+    )
+    kept = ["source_file", "source_line", *(marks or {})]
+    decoded = marked.select(
+        *kept,
         pl.when(~whole).then(pl.col("line")).alias("line"),
         pl.when(whole).then(pl.col("line")).str.json_decode(_struct_for(paths)).alias("_doc"),
-    ).select("source_file", "source_line", "line", *[_leaf(path).alias(name) for name, path in paths.items()])
+    ).select(*kept, "line", *[_leaf(path).alias(name) for name, path in paths.items()])
     try:
         frame = decoded.collect()
     except pl.exceptions.ComputeError:
-        rows, invalid = extract_fields(lines, paths)
+        rows, invalid = extract_fields(marked, paths)
         return rows.drop("line"), invalid
     cut_off = pl.col("line").is_not_null()
-    more, invalid = extract_fields(frame.lazy().filter(cut_off).select(lines.collect_schema().names()), paths)
+    more, invalid = extract_fields(frame.lazy().filter(cut_off).select(marked.collect_schema().names()), paths)
     return pl.concat([frame.filter(~cut_off).drop("line"), more.drop("line")], how="vertical"), invalid
 
 
@@ -321,5 +328,6 @@ class ClaudeCodeReader:
             cache_write_tokens=pl.when("has_breakdown")
             .then(pl.col("cache_5m") + pl.col("cache_1h"))
             .otherwise("cache_creation"),
+            cache_write_1h_tokens=pl.when("has_breakdown").then("cache_1h"),
         )
         return narrow.rechunk(), pl.concat([invalid, rejects], how="vertical")
