@@ -146,3 +146,39 @@ def test_detection_picks_this_reader_and_generic_does_not_match() -> None:
     for source in resolve([str(ROOT)]).sources:
         assert detect(source, context).name == "codex"
         assert [reader.name for reader in READERS if reader.detect(source, context).matched] == ["codex"]
+
+
+SUBAGENTS = FIXTURES / "codex_subagents"
+EVE = SUBAGENTS / "eve@acme.io" / "sessions" / "2026" / "05" / "12"
+EVE_SUBAGENT = EVE / "rollout-2026-05-12T08-03-00-0196c1a3-0000-7000-8000-00000000b001.jsonl"
+
+
+def test_sub_agent_rollouts_do_not_count_their_parents_replayed_history() -> None:
+    """ccusage's cases: the replay (the parent's events, all in the second of the spawn) is left out."""
+    groups = by_developer(run_json("totals", str(SUBAGENTS)))
+    # gus: one parent turn (1,000 in, 100 cached, 200 out) and three sub-agents of 50, 75 and 25 input, 10 out
+    # each, every one replaying the parent's 700 + 300 first (ccusage: 4 events, 1,150 input with cache).
+    assert groups["gus@acme.io"]["tokens"] == tokens(900 + 50 + 75 + 25, 200 + 30, 100, 0)
+    assert groups["gus@acme.io"]["requests"] == 4
+    # fay: a sub-agent with cumulative totals only and its parent's file absent (ccusage: 100 in, 10 cached,
+    # 20 out): the replayed totals are the baseline of the first real turn, not turns of their own.
+    assert groups["fay@acme.io"]["tokens"] == tokens(90, 20, 10, 0)
+    assert groups["fay@acme.io"]["requests"] == 1
+
+
+def test_a_sub_agent_alone_keeps_only_its_own_turns_at_their_own_times() -> None:
+    events = load_events([str(EVE_SUBAGENT)], Policy(), Period()).events.sort("timestamp")
+    assert events.select("input_tokens", "cache_read_tokens", "output_tokens").rows() == [(90, 10, 20), (45, 5, 10)]
+    assert events["timestamp"].dt.strftime("%H:%M:%S").to_list() == ["08:04:00", "08:05:00"]
+    assert set(events["session_id"]) == {"0196c1a3-0000-7000-8000-00000000b001"}
+
+
+def test_token_events_naming_their_own_model_are_that_models() -> None:
+    # eve's turn context says gpt-5.2-codex; the sub-agent's first own event says gpt-5.2, and so does its next
+    # (ccusage carries an event's model forward, as a turn context's).
+    document = run_json("totals", str(EVE.parents[3]), "--by", "model")
+    models = {group["model"]: group["tokens"] for group in document["groups"]}
+    assert models == {
+        "gpt-5.2-codex": tokens(900 + 450, 200 + 100, 100 + 50, 0),
+        "gpt-5.2": tokens(90 + 45, 20 + 10, 10 + 5, 0),
+    }

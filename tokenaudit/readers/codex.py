@@ -4,7 +4,8 @@ Usage lives in ``event_msg`` lines whose ``payload.type`` is ``token_count``: ``
 per-turn ``last_token_usage`` (what we count) and the session's cumulative ``total_token_usage``. Codex's
 ``input_tokens`` include ``cached_input_tokens``, so uncached input is the difference and the cached part
 is the cache read; ``output_tokens`` already include reasoning. Codex reports no cache writes and no cost.
-The model is the one of the latest ``turn_context`` line before the event in the same file; the session
+The model is the event's own (``payload.info.model``, ``model_name``), else the latest named before it in
+the same file, by a ``turn_context`` line or an earlier event (ccusage's reading); the session
 is the file's first ``session_meta`` id (its own; forks copy their parent's after it), else the file
 name's UUID. Lines with ``info: null`` (rate-limit updates) and all-zero turns are not API calls.
 
@@ -18,6 +19,10 @@ Duplicates (the rule, over every file read together, for one owner):
 * Two different sessions of one owner could in principle reach the very same five cumulative counts
   (input, cached, output, reasoning, total); only then would two turns merge. Keying by owner keeps
   people apart.
+* A sub-agent rollout (``session_meta`` with ``source.subagent.thread_spawn``) starts with its parent's
+  token history, replayed in the second it was spawned: when its first two token events share that second,
+  the leading events of that second are dropped (ccusage's rule), whether the parent's file is read or not,
+  so they neither count twice nor land on the sub-agent's start date when the parent is absent.
 * Old builds wrote only ``total_token_usage``: the turn is then the difference to the previous event of
   the same file (clipped at zero, as ccusage does). Events with only ``last_token_usage`` are keyed by
   session, timestamp and that tuple.
@@ -50,6 +55,9 @@ _PATHS = {
     "payload_type": "payload.type",
     "meta_id": "payload.id",
     "model": "payload.model",
+    "model_name": "payload.model_name",
+    "info_model": "payload.info.model",
+    "info_model_name": "payload.info.model_name",
     **_TOTAL,
     **_LAST,
 }
@@ -74,6 +82,20 @@ def _usage_counts(prefix: str, paths: dict[str, str], when: pl.Expr) -> dict[str
 
 def _tuple_text(prefix: str) -> pl.Expr:
     return pl.concat_str([pl.col(f"{prefix}_{field}") for field in _FIELDS], separator=":")
+
+
+def _replayed_history() -> pl.Expr:
+    """A sub-agent rollout's copy of its parent's token events, written all at once when it was spawned.
+
+    ccusage's rule: in a rollout whose ``session_meta`` says ``thread_spawn``, when the first two token
+    events share their timestamp's second, the leading events of that second are the parent's history,
+    not the sub-agent's turns (their cumulative totals still served as the baseline above).
+    """
+    second = pl.col("timestamp").dt.truncate("1s")
+    first = second.first().over("source_file")
+    replay = pl.col("subagent") & (second.slice(1, 1).first().over("source_file") == first)
+    leading = (second == first).cast(pl.Int32).cum_prod().over("source_file", order_by="source_line") == 1
+    return (replay & leading).fill_null(value=False)
 
 
 class CodexReader:
@@ -102,8 +124,11 @@ class CodexReader:
         """Every ``token_count`` event of every rollout, deduplicated by the module's rule."""
         developer = owner_column(sources, context, ("sessions", "archived_sessions"))
         markers = ('"token_count"', '"turn_context"', '"session_meta"')
-        rows, invalid = decode_candidates(candidate_lines(scan_lines(sources), *markers), _PATHS)
+        rows, invalid = decode_candidates(
+            candidate_lines(scan_lines(sources), *markers), _PATHS, {"spawned": '"thread_spawn"'}
+        )
         in_file = "source_file"
+        own_model = pl.coalesce("model", "model_name", "info_model", "info_model_name")
         located, timestamp = utc_timestamp(
             rows.lazy()
             .sort("source_file", "source_line")
@@ -112,7 +137,14 @@ class CodexReader:
                     pl.col("meta_id").filter(pl.col("type") == "session_meta").first().over(in_file),
                     pl.col("source_file").str.extract(_FILE_UUID),
                 ).alias("session"),
-                pl.when(pl.col("type") == "turn_context").then("model").forward_fill().over(in_file).alias("model"),
+                # A token event naming its own model is that model's, and so are the file's next events until
+                # another names one or a turn context does (as ccusage reads it); else the turn context's.
+                pl.when(pl.col("type").is_in(["turn_context", "event_msg"]))
+                .then(own_model)
+                .forward_fill()
+                .over(in_file)
+                .alias("model"),
+                (pl.col("spawned") & (pl.col("type") == "session_meta")).any().over(in_file).alias("subagent"),
                 has_total=_any_present(list(_TOTAL)),
                 has_last=_any_present(list(_LAST)),
             )
@@ -132,6 +164,7 @@ class CodexReader:
             "model": coerce.text("model"),
             "has_total": coerce.Parsed(pl.col("has_total"), pl.lit(None, pl.String)),
             "has_last": coerce.Parsed(last_used, pl.lit(None, pl.String)),
+            "subagent": coerce.Parsed(pl.col("subagent"), pl.lit(None, pl.String)),
             **_usage_counts("total", _TOTAL, ~last_used),
             **_usage_counts("last", _LAST, last_used),
         }
@@ -167,7 +200,7 @@ class CodexReader:
         cached_part = pl.min_horizontal("cached_input_tokens", "input_tokens")
         events = (
             good.with_columns(**turn)
-            .filter(pl.any_horizontal([pl.col(field) > 0 for field in _FIELDS]))
+            .filter(~_replayed_history(), pl.any_horizontal([pl.col(field) > 0 for field in _FIELDS]))
             .with_columns(developer)
             .with_columns(
                 input_tokens=pl.col("input_tokens") - cached_part,
