@@ -257,3 +257,26 @@ def test_input_format_override_and_the_private_dashboard_answer() -> None:
 def test_daily_rows_without_tokens_are_not_listed_as_unpriced_models() -> None:
     document = run_json("totals", str(FIXTURES / "cursor" / "daily"))
     assert document["data_quality"]["unpriced_models"] == []
+
+
+ERRORED = FIXTURES / "cursor" / "errored"
+
+
+def test_errored_no_charge_requests_cost_nothing_and_count_apart_from_usage() -> None:
+    """eli's sonnet request of 30,000 in, 12,000 cache read, 1,500 out failed ("Errored, No Charge", cost
+    "Included"): it was priced at list price ($0.1161) and counted in his tokens. Now: $0, out of the totals,
+    reported as errored_tokens; its copy in the API page (chargedCents 0) is the same request."""
+    document = run_json("totals", str(ERRORED))
+    groups = by_developer(document)
+    assert groups["eli@acme.io"]["tokens"] == tokens(1000, 200, 0, 0)
+    assert groups["eli@acme.io"]["cost_usd"] == 0.01
+    assert groups["eli@acme.io"]["errored_tokens"] == 30000 + 12000 + 1500
+    assert groups["eli@acme.io"]["requests"] == 2
+    assert document["data_quality"]["duplicates_dropped"] == 1  # the API page's copy
+    # fin's only request failed (cost "-"): nothing counts, nothing is priced, nothing is unpriced.
+    assert groups["fin@acme.io"]["tokens"] == tokens(0, 0, 0, 0)
+    assert (groups["fin@acme.io"]["cost_usd"], groups["fin@acme.io"]["unpriced_tokens"]) == (0.0, 0)
+    assert groups["fin@acme.io"]["errored_tokens"] == 2000 + 4000 + 500
+    audit = by_developer(run_json("audit", str(ERRORED)))
+    assert audit["eli@acme.io"]["errored_tokens"] == 43500
+    assert audit["eli@acme.io"]["tokens"]["total"] == 1200

@@ -43,6 +43,7 @@ def usage_aggregates(timezone: str) -> list[pl.Expr]:
         # same input must give the same report to the last digit.
         pl.when(cost.is_not_null().any()).then((cost * 1e9).round().cast(pl.Int64).sum() / 1e9).alias("cost_usd"),
         total_tokens().filter(cost.is_null()).sum().alias("unpriced_tokens"),
+        pl.col("errored_tokens").sum(),
     ]
 
 

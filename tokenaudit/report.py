@@ -50,6 +50,7 @@ def _usage_record(entry: dict[str, Any]) -> dict[str, Any]:
         "active_days": entry["active_days"],
         "cost_usd": entry["cost_usd"],
         "unpriced_tokens": entry["unpriced_tokens"],
+        "errored_tokens": entry["errored_tokens"],
     }
 
 
@@ -497,6 +498,7 @@ def audit_document(result: AuditResult) -> Document:
             "active_days": row["active_days"],
             "cost_usd": _money(row["cost_usd"]),
             "unpriced_tokens": row["unpriced_tokens"],
+            "errored_tokens": row["errored_tokens"],
             "flags": flags.get(row["developer"], []),
             "risk": {
                 "level": row["risk_level"],
@@ -530,6 +532,7 @@ def audit_document(result: AuditResult) -> Document:
             "tokens": _tokens(summary),
             "cost_usd": _money(summary["cost_usd"], nothing_used=not summary["requests"]),
             "unpriced_tokens": summary["unpriced_tokens"],
+            "errored_tokens": summary["errored_tokens"],
             "risk_levels": {level: sum(d["risk"]["level"] == level for d in developers) for level in RISK_ORDER},
         },
         "developers": developers,
@@ -583,6 +586,7 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
             "active_days": row["active_days"],
             "cost_usd": _money(row["cost_usd"]),
             "unpriced_tokens": row["unpriced_tokens"],
+            "errored_tokens": row["errored_tokens"],
         }
         for row in frame.iter_rows(named=True)
     ]

@@ -30,6 +30,7 @@ EVENT_SCHEMA: Final[dict[str, pl.DataType]] = {
     "cache_read_tokens": pl.Int64(),
     "cache_write_tokens": pl.Int64(),
     "cache_write_1h_tokens": pl.Int64(),
+    "errored_tokens": pl.Int64(),
     "cost_usd": pl.Float64(),
     "requests": pl.Int64(),
     "grain": pl.String(),
@@ -50,7 +51,11 @@ EVENT_SCHEMA: Final[dict[str, pl.DataType]] = {
 
 ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written to the 1-hour cache (Anthropic prices
 it at 2x input, the 5-minute cache at 1.25x); null where the source does not split writes. It is a part, not a
-fifth kind: ``cache_write_tokens`` stays the total of writes, so totals do not depend on it."""
+fifth kind: ``cache_write_tokens`` stays the total of writes, so totals do not depend on it.
+
+``errored_tokens`` are the tokens of a request the vendor reports as errored and not charged (Cursor's
+``Errored, No Charge``): the row's token columns are 0 and its cost $0, so an errored request adds nothing to
+the totals (nor climbs a leaderboard), and its tokens are reported apart per developer."""
 
 REQUIRED_COLUMNS: Final = ("timestamp", "developer", *TOKEN_COLUMNS)
 """Columns a flat export must provide (directly or through the policy's ``columns:`` map)."""

@@ -42,8 +42,12 @@ disjoint and ``Total Tokens`` is their sum: ``Input (w/ Cache Write)`` holds the
 (w/o Cache Write)`` the uncached input, ``Cache Read`` the cache reads, ``Output Tokens`` the output (the
 API's ``cacheWriteTokens``/``inputTokens`` for the same event). A row whose ``Total Tokens`` is not that
 sum is a reject naming both numbers, because the split would be a guess. Numbers may be quoted. A row
-with every token cell empty (``Errored, No Charge``) is one request with zero tokens; a row with only
-some empty is a reject. ``Cost`` (else ``Cost ($)``, else ``Cost to you``) is dollars, ``$`` allowed; a
+with every token cell empty is one request with zero tokens; a row with only some empty is a reject.
+
+**Errored requests.** A row or event whose ``Kind`` says Cursor did not charge a failed request
+(``Errored, No Charge``) costs $0, whatever the price data says, and its tokens move from the token
+columns to ``errored_tokens``: the request happened (it counts as one), but it is no usage to total or
+rank. ``Cost`` (else ``Cost ($)``, else ``Cost to you``) is dollars, ``$`` allowed; a
 label without digits (``Included``, ``Free``, ``-``) is no amount, so the price table prices the row.
 ``Requests`` is request units and is not read. ``Cloud Agent ID`` becomes the ``session_id``. The legacy
 header ``Date,User,Kind,Max Mode,Model,Tokens,Cost ($)`` has only a total, and splitting it into input,
@@ -71,14 +75,14 @@ from tokenaudit.readers.csvtext import csv_header, without_cut_off_row
 from tokenaudit.readers.generic import _csv_with_ragged_rows
 from tokenaudit.readers.pages import first_present, joined_key, read_records, text_fields
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import TOKEN_COLUMNS, conform
+from tokenaudit.schema import TOKEN_COLUMNS, conform, total_tokens
 
 TOOL = "cursor"
 
 # ------------------------------------------------------------------------------------------- usage events
 
 _USAGE = ("inputTokens", "outputTokens", "cacheWriteTokens", "cacheReadTokens", "totalCents", "discountPercentOff")
-_EVENT_FIELDS = ("timestamp", "userEmail", "model", "isTokenBasedCall", "chargedCents", "cursorTokenFee")
+_EVENT_FIELDS = ("timestamp", "userEmail", "model", "kind", "isTokenBasedCall", "chargedCents", "cursorTokenFee")
 _EVENT = text_fields(*_EVENT_FIELDS, tokenUsage=text_fields(*_USAGE))
 _EVENTS_CONTAINER = "usageEvents"
 _EVENT_PATHS = {
@@ -102,6 +106,7 @@ _EMPTY_DAILY_PAGE = re.compile(r'^\s*\{\s*"data"\s*:\s*\[\s*\]\s*,\s*"period"\s*
 _CSV_COLUMNS = {
     "Date": "date",
     "User": "user",
+    "Kind": "kind",
     "Model": "model",
     "Cloud Agent ID": "agent",
     "Input (w/ Cache Write)": "cache_write",
@@ -140,16 +145,32 @@ def _finish(events: pl.LazyFrame, rejects: pl.LazyFrame, *invalid: pl.DataFrame)
     return ReadResult(events=collected, rejects=pl.concat([*invalid, rejected], how="vertical"))
 
 
+_ERRORED = r"(?i)\berrored\b|no charge|not charged"
+"""``kind`` of a request Cursor did not charge because it failed (``Errored, No Charge``)."""
+
+
 def _request_rows(good: pl.LazyFrame, source_format: str) -> pl.LazyFrame:
-    """Typed request rows of either source, with the tool, grain and the key both sources share."""
-    return good.with_columns(
-        developer_key=_lower("developer"), epoch_ms=pl.col("timestamp").dt.epoch("ms")
-    ).with_columns(
-        joined_key(TOOL, "developer_key", "epoch_ms", "model", *TOKEN_COLUMNS),
-        tool=pl.lit(TOOL),
-        grain=pl.lit("request"),
-        requests=pl.lit(1),
-        source_format=pl.lit(source_format),
+    """Typed request rows of either source, with the tool, grain and the key both sources share.
+
+    An errored, uncharged request costs $0 and its tokens move to ``errored_tokens``: it happened (one
+    request), but it must not count as usage. The key is made from the tokens as reported, so its copies in
+    the CSV and the API still meet.
+    """
+    errored = pl.col("kind").str.contains(_ERRORED).fill_null(value=False)
+    return (
+        good.with_columns(developer_key=_lower("developer"), epoch_ms=pl.col("timestamp").dt.epoch("ms"))
+        .with_columns(
+            joined_key(TOOL, "developer_key", "epoch_ms", "model", *TOKEN_COLUMNS),
+            errored_tokens=pl.when(errored).then(total_tokens()),
+            tool=pl.lit(TOOL),
+            grain=pl.lit("request"),
+            requests=pl.lit(1),
+            source_format=pl.lit(source_format),
+        )
+        .with_columns(
+            pl.when(errored).then(0.0).otherwise("cost_usd").alias("cost_usd"),
+            *[pl.when(errored).then(0).otherwise(name).alias(name) for name in TOKEN_COLUMNS],
+        )
     )
 
 
@@ -213,6 +234,7 @@ def _event_parsed() -> dict[str, coerce.Parsed]:
         "timestamp": coerce.timestamp("timestamp", "UTC", field="timestamp"),
         "developer": coerce.text("userEmail", field="userEmail", required=True),
         "model": coerce.text("model"),
+        "kind": coerce.text("kind"),
         "token_based": coerce.Parsed(
             token_based,
             pl.when(token_based & ~pl.col("has_usage")).then(
@@ -333,7 +355,8 @@ class CursorCsvReader:
     limits: ClassVar[str] = (
         "format not documented by Cursor (headers vary by export generation); the legacy export with a single "
         "Tokens column cannot be split and is rejected; included usage may have no dollar amount (priced from "
-        "the price table); the API usage events hold the same requests: rows in both count once"
+        "the price data); `Errored, No Charge` rows cost $0 and their tokens go to `errored_tokens`, not the "
+        "totals; the API usage events hold the same requests: rows in both count once"
     )
 
     def detect(self, source: Source, context: ReadContext) -> Detection:
@@ -390,6 +413,7 @@ def _csv_parsed(context: ReadContext) -> dict[str, coerce.Parsed]:
         "timestamp": coerce.timestamp("date", context.timezone, field="Date"),
         "developer": coerce.text("user", field="User", required=True),
         "model": coerce.text("model"),
+        "kind": coerce.text("kind"),
         "session_id": coerce.text("agent"),
         **{canonical: parts[internal] for internal, canonical in _CSV_PARTS.items()},
         "total": coerce.Parsed(total.value, pl.coalesce(total.problem, consistent)),
