@@ -250,7 +250,7 @@ def test_rank_needs_outcomes(tmp_path: Path) -> None:
         ('[{"number": 1, "author": {"login": "a"}}, {"number": 2,', "cut.json", "cut.json:1:"),
         ('[{"number": 1, "author": "ana"}]', "shape.json", "shape.json: unexpected pull request shape"),
         ('[{"number": 1, "user": {"login": "a"}}, 7]', "mixed.json", "mixed.json: record 2 is not an object"),
-        ("Issue key,Issue Type,Status\nPAY-1,Bug,Done\n", "jira.csv", "jira.csv: missing column 'Assignee'"),
+        ("Issue key,Issue Type,Status\nPAY-1,Bug,Done\n", "jira.csv", "jira.csv: missing column 'Created'"),
     ],
 )
 def test_a_bad_outcome_file_stops_with_one_line(tmp_path: Path, content: str, name: str, message: str) -> None:

@@ -31,6 +31,22 @@ class OutcomesConfig(BaseModel):
     """Outcomes this many days after the period still count: a PR merges days after its tokens."""
     defect_issue_types: list[str] = Field(default_factory=lambda: ["Bug"])
     """Jira issue types counted as a defect of their assignee (never as a closed ticket)."""
+    not_done_resolutions: list[str] = Field(
+        default_factory=lambda: [
+            "Won't Do",
+            "Won't Fix",
+            "Duplicate",
+            "Cannot Reproduce",
+            "Incomplete",
+            "Declined",
+            "Rejected",
+            "Obsolete",
+            "Not a Bug",
+            "Invalid",
+        ]
+    )
+    """Jira resolutions that close an issue without the work being done: such an issue is never a closed
+    ticket (closing duplicates or declining tickets would otherwise be the cheapest way to climb)."""
     revert_title_pattern: str = r'^Revert "(?P<title>.+)"$'
     """A PR whose title matches is a revert; the named group ``title`` links it to the reverted PR."""
     revert_labels: list[str] = Field(default_factory=lambda: ["revert"])

@@ -4,9 +4,12 @@
   of its assignee at its ``Created`` time, resolved or not (the defect exists either way). It is never
   also a closed ticket.
 - Any other issue with a ``Resolved`` date is a ``closed_ticket`` of its assignee at that time, sized by
-  its story points (``Custom field (Story Points)`` or ``(Story point estimate)``) when present.
+  its story points (``Custom field (Story Points)`` or ``(Story point estimate)``) when present, unless
+  its ``Resolution`` is one of ``outcomes.not_done_resolutions`` (Won't Do, Duplicate, Cannot Reproduce…,
+  matched without regard to case or the kind of apostrophe): closing an issue undone is not closed work.
+  An export without a ``Resolution`` column counts every resolved issue.
 - ``Assignee`` is a display name: the identity map turns it into a developer. Issues without an
-  assignee credit nobody and are counted.
+  assignee credit nobody and are counted; so is every issue of an export without an ``Assignee`` column.
 - Dates carry no offset (the exporting user's profile zone): they are read in the policy's time zone
   (or ``--tz``), as ``11/May/24 03:26 PM``, ``6/21/2025 16:14`` or ISO 8601.
 - Repeated headers (``Labels,Labels``), a byte-order mark, CRLF and quoted multi-line text are normal.
@@ -30,7 +33,10 @@ NAME = "jira_csv"
 TITLE = "Jira issues (CSV export)"
 EXPORTED_BY = "Jira: Filters → Export → Export CSV (all fields or current fields)"
 
-_REQUIRED = ("Issue key", "Issue Type", "Assignee", "Created", "Resolved")
+_REQUIRED = ("Issue key", "Issue Type", "Created", "Resolved")
+_OPTIONAL = ("Assignee", "Resolution")
+"""Read when present: without ``Assignee`` every issue is unassigned, without ``Resolution`` every
+resolved issue counts as done."""
 _STORY_POINTS = ("Custom field (Story Points)", "Custom field (Story point estimate)", "Story Points")
 _LOCAL_FORMATS = ("%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%m/%d/%y %H:%M", "%d/%b/%y %H:%M")
 
@@ -82,6 +88,7 @@ def _read(source: Source) -> pl.DataFrame:
         # Line of the record if no field spans lines (the header is line 1).
         pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_line"),
         *[pl.col(name) for name in _REQUIRED],
+        *[(pl.col(name) if name in frame.columns else pl.lit(None, pl.String)).alias(name) for name in _OPTIONAL],
         (pl.col(points) if points else pl.lit(None, pl.String)).alias("points"),
     )
 
@@ -94,8 +101,12 @@ def read_jira(sources: Sequence[Source], config: OutcomesConfig, timezone: str) 
     resolved = _jira_time("Resolved", timezone, "Resolved")
     is_defect = pl.col("Issue Type").str.strip_chars().str.to_lowercase().is_in(defect_types)
     has_resolved = pl.col("Resolved").str.strip_chars().fill_null("") != ""
+    # Compared trimmed, in lower case, with typographic apostrophes as plain ones ("Won’t Do").
+    not_done = [name.strip().lower().replace("\u2019", "'") for name in config.not_done_resolutions]
+    resolution = pl.col("Resolution").str.strip_chars().str.to_lowercase().str.replace_all("\u2019", "'")
+    done = ~resolution.is_in(not_done).fill_null(value=False)
     staged = raw.with_columns(
-        kind=pl.when(is_defect).then(pl.lit("defect")).when(has_resolved).then(pl.lit("closed_ticket")),
+        kind=pl.when(is_defect).then(pl.lit("defect")).when(has_resolved & done).then(pl.lit("closed_ticket")),
         developer=pl.col("Assignee").str.strip_chars().replace("", None),
         item=pl.col("Issue key").str.strip_chars(),
     ).filter(pl.col("kind").is_not_null())
