@@ -138,10 +138,10 @@ def test_markdown_and_csv_carry_the_same_numbers() -> None:
     csv_text = run_cli("audit", EVENTS, "--format", "csv").stdout.splitlines()
     assert csv_text[0].startswith(
         "developer,team,rank_tokens,total_tokens,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,"
-        "requests,active_days,cost_usd,unpriced_tokens,risk_level,"
+        "requests,active_days,cost_usd,unpriced_tokens,errored_tokens,risk_level,"
     )
-    assert csv_text[1].startswith("ana@acme.io,,1,127290,5932,3828,104982,12548,3,2,0.153766,0,none,")
-    assert csv_text[2].startswith("bo@acme.io,,2,124188,98,4020,120030,40,2,2,0.483765,0,none,")
+    assert csv_text[1].startswith("ana@acme.io,,1,127290,5932,3828,104982,12548,3,2,0.153766,0,0,none,")
+    assert csv_text[2].startswith("bo@acme.io,,2,124188,98,4020,120030,40,2,2,0.483765,0,0,none,")
 
 
 def test_unknown_group_key_is_a_usage_error() -> None:
