@@ -230,3 +230,13 @@ def test_a_cost_report_is_not_taken_for_usage() -> None:
     )
     source = Source(name="cost.json", data=cost)
     assert not AnthropicMessagesUsageReader().detect(source, ReadContext(policy=Policy())).matched
+
+
+def test_messages_one_hour_cache_writes_are_priced_at_twice_input() -> None:
+    # apikey_01AbC on 03-02, claude-opus-4-1: 8,800 in, 5,100 out, 64,000 cache read, 1,200 5-minute and 300
+    # 1-hour writes: $15 / $75 / $1.50 / $18.75 / $30 per million (1-hour writes were priced at $18.75 before).
+    events = load_events([str(MESSAGES_DAILY)], Policy(), Period()).events
+    row = events.filter(pl.col("developer") == "apikey_01AbC")
+    assert row.select("cache_write_tokens", "cache_write_1h_tokens").row(0) == (1500, 300)
+    expected = (8800 * 15 + 5100 * 75 + 64000 * 1.5 + 1200 * 18.75 + 300 * 30) / 1e6
+    assert row["cost_usd"].item() == pytest.approx(expected)
