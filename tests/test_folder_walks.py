@@ -189,3 +189,17 @@ def test_tool_files_are_not_mistaken_for_transcripts(name: str) -> None:
     source = Source(name=str(path), path=path)
     context = ReadContext(policy=Policy())
     assert [reader.name for reader in READERS if reader.detect(source, context).matched] == []
+
+
+def test_a_subagent_prompt_quoted_in_agent_progress_is_not_a_turn_of_the_parent() -> None:
+    """SA1's prompt is the subagent file's user line; the parent's agent_progress copy of it (text at
+    data.message, not message) must not replace it with an empty prompt."""
+
+    def signature(*paths: Path) -> object:
+        events = load_events([str(path) for path in paths], Policy(), Period(), developer="dee@acme.io").events
+        return events.filter(pl.col("request_id") == "req_011DeeSA1").select("turn", "prompt_signature").row(0)
+
+    alone = signature(SUBAGENTS / "agent-a11f0e9.jsonl")
+    assert alone[0] == "prompt"
+    assert alone[1] is not None
+    assert signature(PROJECTS) == alone

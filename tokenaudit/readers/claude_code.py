@@ -172,6 +172,8 @@ def _turns(lines: pl.LazyFrame, timezone: str) -> pl.DataFrame:
     when = coerce.timestamp("timestamp", timezone, field="timestamp")
     users = (
         lines.filter(line.str.contains(r'"type"\s*:\s*"user"') & ENDS_LIKE_OBJECT)
+        # A subagent's user line quoted inside a parent's agent_progress line is no turn of the parent's.
+        .filter(line.str.json_path_match("$.type") == "user")
         .select(
             line.str.json_path_match("$.timestamp").alias("timestamp"),
             line.str.json_path_match("$.sessionId").alias("session_id"),
