@@ -19,7 +19,15 @@ from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.sources import resolve
 from tokenaudit.schema import empty_rejects
-from tokenaudit.shards import ORDER, Spill, clean_shard, default_memory_limit, in_period, period_diagnostics
+from tokenaudit.shards import (
+    ORDER,
+    Spill,
+    clean_shard,
+    deduplicate_shard,
+    default_memory_limit,
+    in_period,
+    period_diagnostics,
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,12 @@ def load_events(
                 rejected.append(result.rejects)
                 repaired.extend(result.repaired)
                 spill.add(result.events, progress.done())
-        shards = [clean_shard(rows, policy, period.since, period.until, period.timezone) for rows in spill.frames()]
+        shards = []
+        for rows in spill.frames():
+            unique = deduplicate_shard(rows)
+            del rows  # the read rows (every streamed line, every copy) are the largest frame: free them first
+            shards.append(clean_shard(unique, policy, period.since, period.until, period.timezone))
+            del unique
     rejects = pl.concat(rejected, how="vertical")
     if len(shards) == 1:
         events = shards[0].events

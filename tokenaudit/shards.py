@@ -6,8 +6,8 @@ Two partitions, because one cannot serve both needs exactly:
 * **Duplicates.** Every copy of an event must meet the others in one shard for the dedup to keep the right one.
   Copies share their ``dedup_key`` but not always their developer: two exports may spell a person differently
   where the identity map does not join the spellings, and a copied transcript folder may sit under another
-  name. So read rows are sharded by a hash of the dedup key, and :func:`clean_shard` deduplicates, resolves
-  identities, prices and filters one such shard.
+  name. So read rows are sharded by a hash of the dedup key; :func:`deduplicate_shard` then
+  :func:`clean_shard` deduplicate, resolve identities, price and filter one such shard.
 * **Developers.** Per-developer figures need all of a developer's events: :func:`developer_table` gives the same
   rows on any slice of events that holds whole developers (sharded by a hash of the canonical developer).
 
@@ -110,13 +110,19 @@ def in_period(since: dt.date | None, until: dt.date | None, timezone: str) -> pl
     return keep
 
 
-def clean_shard(
-    raw: pl.DataFrame, policy: Policy, since: dt.date | None, until: dt.date | None, timezone: str
-) -> CleanShard:
-    """Deduplicate, resolve identities, price and keep the period, for read rows holding every copy of their keys.
+@dataclass(frozen=True)
+class UniqueShard:
+    """One shard's read rows after the dedup: the first half of :func:`clean_shard`, so that a caller can free the
+    read rows (the largest frame: every streamed line, every copy) before the second half."""
 
-    ``raw`` has the canonical columns (:data:`~tokenaudit.schema.EVENT_SCHEMA`), optionally :data:`ORDER`.
-    """
+    events: pl.DataFrame
+    sources: pl.DataFrame
+    read_rows: int
+
+
+def deduplicate_shard(raw: pl.DataFrame) -> UniqueShard:
+    """Per-file summary and dedup of read rows holding every copy of their keys (canonical columns, optionally
+    :data:`ORDER`)."""
     sources = raw.group_by("source_file").agg(  # one reader per file: grouping by the format too costs a row encoding
         pl.col("source_format").first(),
         pl.len().alias("events"),
@@ -124,16 +130,22 @@ def clean_shard(
         pl.col("timestamp").max().alias("last"),
     )
     unique = deduplicate(raw.lazy()).drop("dedup_key").collect(engine="in-memory")
-    resolved = resolve_identities_and_price(unique.lazy(), policy).collect(engine="in-memory")
-    del unique
+    return UniqueShard(events=unique, sources=sources, read_rows=raw.height)
+
+
+def clean_shard(
+    shard: UniqueShard, policy: Policy, since: dt.date | None, until: dt.date | None, timezone: str
+) -> CleanShard:
+    """Resolve identities, price and keep the period, for a deduplicated shard (:func:`deduplicate_shard`)."""
+    resolved = resolve_identities_and_price(shard.events.lazy(), policy).collect(engine="in-memory")
     inside = resolved.filter(in_period(since, until, timezone)) if since or until else resolved
     unmatched = inside.filter(~pl.col("identity_matched"))["developer"] if policy.identities else pl.Series([])
     unpriced, unattributed = period_diagnostics(inside, policy)
     columns = [name for name in (*EVENT_SCHEMA, ORDER) if name != "dedup_key" and name in inside.columns]
     return CleanShard(
         events=inside.select(columns),
-        sources=sources,
-        duplicates_dropped=raw.height - resolved.height,
+        sources=shard.sources,
+        duplicates_dropped=shard.read_rows - resolved.height,
         outside_period=resolved.height - inside.height,
         unpriced_models=unpriced,
         unmatched_identities=frozenset(unmatched.unique().to_list()),
