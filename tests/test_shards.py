@@ -40,27 +40,23 @@ def spills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return made
 
 
-def test_spilled_shards_give_the_unsharded_events_and_quality(spills: list[Path]) -> None:
+@pytest.mark.parametrize(
+    "period",
+    [
+        Period(since=None, until=None, timezone="Europe/Berlin"),
+        Period(since=dt.date(2026, 9, 14), until=dt.date(2026, 9, 20), timezone="UTC"),
+    ],
+)
+def test_spilled_shards_give_the_unsharded_events_and_quality(spills: list[Path], period: Period) -> None:
     policy = load_policy(SAMPLE / "policy.yaml")
-    period = Period(since=None, until=None, timezone="Europe/Berlin")
     whole = load_events(INPUTS, policy, period)
     sharded = load_events(INPUTS, policy, period, memory_limit=4_000_000)
     assert whole.quality.duplicates_dropped > 0
+    assert (whole.quality.outside_period > 0) == (period.since is not None)
     assert_frame_equal(sharded.events, whole.events)
     assert sharded.quality == whole.quality
     assert len(spills) == 1
     assert not spills[0].exists()  # removed after use
-
-
-def test_spilled_shards_keep_the_period_and_its_diagnostics(spills: list[Path]) -> None:
-    policy = load_policy(SAMPLE / "policy.yaml")
-    period = Period(since=dt.date(2026, 9, 14), until=dt.date(2026, 9, 20), timezone="UTC")
-    whole = load_events(INPUTS, policy, period)
-    sharded = load_events(INPUTS, policy, period, memory_limit=4_000_000)
-    assert whole.quality.outside_period > 0
-    assert_frame_equal(sharded.events, whole.events)
-    assert sharded.quality == whole.quality
-    assert len(spills) == 1
 
 
 def test_developer_table_on_a_slice_of_whole_developers_matches_the_whole() -> None:
