@@ -20,7 +20,7 @@ from tokenaudit.outcomes.read import OutcomeRead, unsized_outcomes, weighted_val
 from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.policy import Policy
 from tokenaudit.presence import declared_presence, presence
-from tokenaudit.ranking import RankingFit, rank_developers
+from tokenaudit.ranking import Ranking, RankingFit, rank_developers
 from tokenaudit.shards import developer_table
 
 
@@ -141,33 +141,33 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
         pl.col("timestamp").min().alias("first_event"),
         pl.col("timestamp").max().alias("last_event"),
     )
-    yields, fit, joined, spearman, counts, kinds = None, None, None, None, {}, []
-    if outcomes is not None:
-        joined = join_outcomes(outcomes, loaded, policy)
+    joined = join_outcomes(outcomes, loaded, policy) if outcomes is not None else None
     # No outcome joined anybody (most often: no identity map): an adjusted board would rank noise by name.
-    if joined is not None and not joined.outcomes.is_empty():
+    ranks = joined is not None and not joined.outcomes.is_empty()
+    context = build_context(
+        loaded.events,
+        developers,
+        policy.flags,
+        policy.leaderboard,
+        timezone,
+        outcomes=None if joined is None else joined.outcomes,
+    )
+    adjusted: dict[str, Ranking] = {}
+
+    def rank(flagged: list[str]) -> pl.DataFrame:
+        """The adjusted ranking, its elasticity fitted without the developers flagged independently of outcomes."""
+        assert joined is not None
         present = developer_presence(loaded, joined.outcomes, policy)
-        ranking = rank_developers(
+        adjusted["ranking"] = rank_developers(
             developers.select("developer", "team", "active_days")
             .join(table.select("developer", "exposure"), on="developer")
             .join(present, on="developer", how="left"),
             joined.outcomes,
             policy.outcomes.weights,
             policy.ranking,
+            fit_exclude=flagged,
         )
-        fit = ranking.fit
-        kinds = sorted(set(policy.outcomes.weights) | set(joined.outcomes["kind"].unique().to_list()))
-        counts = outcome_counts(joined.outcomes, kinds)
-        ranked = ranking.developers.drop("team", "active_days")
-        developers = developers.join(ranked, on="developer", how="left").with_columns(
-            # The raw board is by total tokens; compare positions among the ranked developers only.
-            rank_shift=pl.when(pl.col("status") == "ranked").then(
-                pl.col("total_tokens").rank("min", descending=True).over("status").cast(pl.Int64)
-                - pl.col("rank_adjusted")
-            )
-        )
-        spearman = _spearman(developers.filter(pl.col("status") == "ranked"))
-        yields = developers.select(
+        return adjusted["ranking"].developers.select(
             "developer",
             "status",
             "outcome_score",
@@ -177,8 +177,22 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
             "yield_p90",
             "peer_median_yield",
         )
-    context = build_context(loaded.events, developers, policy.flags, policy.leaderboard, timezone, yields)
-    findings = run_detectors(context)
+
+    findings = run_detectors(context, rank if ranks else None)
+    fit, spearman, counts, kinds = None, None, {}, []
+    if joined is not None and ranks:
+        fit = adjusted["ranking"].fit
+        kinds = sorted(set(policy.outcomes.weights) | set(joined.outcomes["kind"].unique().to_list()))
+        counts = outcome_counts(joined.outcomes, kinds)
+        ranked = adjusted["ranking"].developers.drop("team", "active_days")
+        developers = developers.join(ranked, on="developer", how="left").with_columns(
+            # The raw board is by total tokens; compare positions among the ranked developers only.
+            rank_shift=pl.when(pl.col("status") == "ranked").then(
+                pl.col("total_tokens").rank("min", descending=True).over("status").cast(pl.Int64)
+                - pl.col("rank_adjusted")
+            )
+        )
+        spearman = _spearman(developers.filter(pl.col("status") == "ranked"))
     developers = developers.join(findings.risk, on="developer", how="left").with_columns(
         pl.col("risk_level").fill_null("none"), pl.col("risk_score").fill_null(0.0)
     )

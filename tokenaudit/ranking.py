@@ -20,7 +20,8 @@ Method (method study §5, in plain words):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Annotated, Final, Literal
 
 import numpy as np
@@ -45,6 +46,16 @@ POSITIVE_KINDS: Final = ("merged_pr", "closed_ticket")
 """Kinds whose counts fit the elasticity (defects and reverts are too sparse to carry it)."""
 
 
+class ElasticityPrior(BaseModel):
+    """A normal prior on the elasticity: by default centred between "tokens do not matter" (0) and "outcomes per
+    token" (1), with 95% of its weight between 0.2 and 0.8."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mean: Annotated[float, Field(ge=0, le=1)] = 0.5
+    sd: Annotated[float, Field(gt=0)] = 0.15
+
+
 class RankingConfig(BaseModel):
     """The policy's ``ranking:`` section."""
 
@@ -59,6 +70,11 @@ class RankingConfig(BaseModel):
     """``team``: fit the prior per team (teams with at least ``min_team_size`` ranked developers)."""
     min_team_size: Annotated[int, Field(ge=2)] = 8
     draws: Annotated[int, Field(ge=100, le=100_000)] = 2000
+    elasticity_prior: ElasticityPrior = ElasticityPrior()
+    """Combined with the fitted elasticity by precision; a very large ``sd`` leaves the fit alone."""
+    fit_quantile: Annotated[float, Field(gt=0, le=1)] = 0.75
+    """The elasticity is fitted on unflagged developers at or below this quantile of exposure per unit of
+    presence (1 = all of them): inflated tokens sit at the top and would flatten it."""
     seed: int = 0
     sort: Literal["expected_rank", "lower"] = "expected_rank"
     """``lower`` sorts by the 10th percentile of yield instead (cautious: uncertain developers sink)."""
@@ -77,6 +93,12 @@ class RankingFit:
     ranked: int
     priors: dict[str, tuple[float, float]]
     """kind -> (prior mean rate m, between-developer variance phi)."""
+    alternatives: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    """Elasticity (and standard error) fitted on ``all`` ranked developers, on the ``unflagged`` ones, and on
+    the ``trimmed`` sample before the prior."""
+    fit_developers: int = 0
+    fit_excluded_flagged: int = 0
+    fit_excluded_volume: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,8 +158,25 @@ def _robust_poisson_slope(
         beta += step
         if np.abs(step).max() < 1e-10:
             break
-    covariance = np.linalg.inv(x.T @ (x * (weights * np.exp(x @ beta + offset))[:, None]))
-    return float(np.clip(beta[1], 0.0, 1.0)), float(np.sqrt(covariance[1, 1]))
+    mu = np.exp(x @ beta + offset)
+    covariance = np.linalg.inv(x.T @ (x * (weights * mu)[:, None]))
+    # Quasi-Poisson: developers differ by more than Poisson noise (skill, PR habits), so the standard error
+    # grows with the Pearson dispersion of the weighted fit (never below Poisson's).
+    dispersion = max(1.0, float((weights * (counts - mu) ** 2 / mu).sum() / max(weights.sum() - 2, 1.0)))
+    return float(np.clip(beta[1], 0.0, 1.0)), float(np.sqrt(covariance[1, 1] * dispersion))
+
+
+def with_prior(fitted: float, se: float | None, prior: ElasticityPrior) -> tuple[float, float]:
+    """The elasticity and its standard error after combining the fit with the normal prior (precision-weighted).
+
+    A 60-developer organisation pins the elasticity down to about ±0.1 at best; the prior keeps a noisy or
+    contaminated fit from swinging the board to "tokens cost nothing" (b near 0) or "outcomes per token"
+    (b near 1). Large organisations' data outweigh it.
+    """
+    if se is None:
+        return prior.mean, prior.sd
+    precision = 1 / se**2 + 1 / prior.sd**2
+    return float(np.clip((fitted / se**2 + prior.mean / prior.sd**2) / precision, 0.0, 1.0)), float(precision**-0.5)
 
 
 def _prior(counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]) -> tuple[float, float]:
@@ -163,14 +202,19 @@ def _posterior_draws(
 
 
 def rank_developers(
-    developers: pl.DataFrame, outcomes: pl.DataFrame, weights: dict[str, float], config: RankingConfig
+    developers: pl.DataFrame,
+    outcomes: pl.DataFrame,
+    weights: dict[str, float],
+    config: RankingConfig,
+    fit_exclude: Collection[str] = (),
 ) -> Ranking:
     """Rank developers by outcome yield per effective exposure, with shrinkage and uncertainty.
 
     ``developers``: developer, team, exposure (effective tokens, millions), active_days, and optionally
     presence (share of the period there, :mod:`tokenaudit.presence`; 1 when absent).
     ``outcomes``: developer, kind, value (identity-resolved, inside the period; value is the count or the
-    size-weighted count).
+    size-weighted count). ``fit_exclude``: developers flagged on evidence independent of outcomes, left out
+    of the elasticity fit (they are still ranked).
     """
     kinds = sorted(set(weights) | set(outcomes["kind"].unique().to_list()))
     counts = (
@@ -197,8 +241,13 @@ def rank_developers(
     exposure = ranked["exposure"].to_numpy().astype(np.float64)
     presence = ranked["presence"].to_numpy().astype(np.float64)
     positive = ranked.select(pl.sum_horizontal(k for k in POSITIVE_KINDS if k in kinds)).to_series().to_numpy()
+    sample = _fit_sample(ranked["developer"].is_in(list(fit_exclude)).to_numpy(), exposure / presence, config)
+    fits = {
+        name: fit_elasticity(positive[mask].astype(np.float64), exposure[mask], presence[mask])
+        for name, mask in sample.items()
+    }
     if config.elasticity == "fit":
-        b, se = fit_elasticity(positive.astype(np.float64), exposure, presence)
+        b, se = with_prior(*fits["trimmed"], config.elasticity_prior)
     else:
         b, se = float(config.elasticity), None
     # Compared at presence x (exposure per unit of presence)^b: time present counts in full, tokens with
@@ -269,16 +318,42 @@ def rank_developers(
     fit = RankingFit(
         elasticity=b,
         elasticity_se=se,
-        fitted=config.elasticity == "fit" and se is not None,
+        fitted=config.elasticity == "fit" and fits["trimmed"][1] is not None,
         basis=(
             "fixed by policy"
             if config.elasticity != "fit"
-            else "fitted"
-            if se is not None
-            else f"default 1.0: fewer than {MIN_FIT_DEVELOPERS} ranked developers with spread to fit"
+            else "fitted, combined with the prior"
+            if fits["trimmed"][1] is not None
+            else f"the prior alone: fewer than {MIN_FIT_DEVELOPERS} ranked developers with spread to fit"
         ),
         min_exposure=floor,
         ranked=ranked.height,
         priors=priors,
+        alternatives={name: fits[name] for name in ("all", "unflagged", "trimmed")},
+        fit_developers=int(sample["trimmed"].sum()),
+        fit_excluded_flagged=int((~sample["unflagged"]).sum()),
+        fit_excluded_volume=int((sample["unflagged"] & ~sample["trimmed"]).sum()),
     )
     return Ranking(developers=result, fit=fit)
+
+
+def _fit_sample(
+    flagged: npt.NDArray[np.bool_], intensity: npt.NDArray[np.float64], config: RankingConfig
+) -> dict[str, npt.NDArray[np.bool_]]:
+    """Who fits the elasticity: ``all`` ranked developers; ``unflagged``, without those flagged on evidence
+    independent of outcomes; ``trimmed``, the unflagged at or below ``fit_quantile`` of exposure per unit of
+    presence (the sample used, unless it is too small to fit).
+
+    Inflated tokens sit at the top of exposure with ordinary outcomes and flatten the fit (inflating would
+    then cost almost no yield). Choosing developers by exposure, the regressor, does not bias a regression on
+    it, so leaving out the top is safe for honest data and leaves most inflated tokens out of the fit.
+    """
+    everyone = np.ones_like(flagged)
+    unflagged = ~flagged if (~flagged).sum() >= MIN_FIT_DEVELOPERS else everyone
+    cut = np.quantile(intensity[unflagged], config.fit_quantile) if unflagged.any() else np.inf
+    trimmed = unflagged & (intensity <= cut)
+    return {
+        "all": everyone,
+        "unflagged": unflagged,
+        "trimmed": trimmed if trimmed.sum() >= MIN_FIT_DEVELOPERS else unflagged,
+    }

@@ -405,9 +405,27 @@ def _ranking_dict(result: AuditResult) -> dict[str, Any]:
         "elasticity_basis": fit.basis,
         "min_exposure_mtok": round(fit.min_exposure, 4),
         "ranked_developers": fit.ranked,
+        "elasticity_interval": _interval(fit.elasticity, fit.elasticity_se),
+        "elasticity_fit": {
+            "developers": fit.fit_developers,
+            "left_out_flagged": fit.fit_excluded_flagged,
+            "left_out_high_volume": fit.fit_excluded_volume,
+            "all_developers": _fitted(*fit.alternatives.get("all", (None, None))),
+            "without_flagged": _fitted(*fit.alternatives.get("unflagged", (None, None))),
+            "fitted_sample": _fitted(*fit.alternatives.get("trimmed", (None, None))),
+        },
         "spearman_raw_vs_adjusted": result.spearman_raw_vs_adjusted,
         "priors": {kind: {"rate": round(m, 6), "variance": round(phi, 6)} for kind, (m, phi) in fit.priors.items()},
     }
+
+
+def _interval(value: float | None, se: float | None) -> list[float] | None:
+    """The 90% interval of a fitted value (±1.645 standard errors), or null when not fitted."""
+    return None if value is None or se is None else [round(value - 1.645 * se, 4), round(value + 1.645 * se, 4)]
+
+
+def _fitted(value: float | None, se: float | None) -> dict[str, Any]:
+    return {"elasticity": _rounded(value), "interval": _interval(value, se)}
 
 
 def _shift_cell(shift: int | None) -> str:

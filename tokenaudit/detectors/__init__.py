@@ -8,12 +8,23 @@ and corroboration for *high*. Flags are prompts for a conversation, not verdicts
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Final
 
 import polars as pl
 
-from tokenaudit.detectors import context, regularity, rejected, repetition, rest, timing, volume, yield_
+from tokenaudit.detectors import (
+    context,
+    outcome_gaming,
+    regularity,
+    rejected,
+    repetition,
+    rest,
+    timing,
+    volume,
+    yield_,
+)
 from tokenaudit.detectors.base import (
     NO_TOKENS,
     ORG,
@@ -36,6 +47,7 @@ DETECTORS: Final[tuple[Detector, ...]] = (
     timing.SNAPSHOT_SPIKE,
     timing.LAUNCH_STEP,
     yield_.DETECTOR,
+    outcome_gaming.DETECTOR,
     rejected.DETECTOR,
 )
 CORE_FAMILIES: Final = ("automation", "waste", "timing", "yield")
@@ -76,6 +88,7 @@ def build_context(
     leaderboard: Leaderboard,
     timezone: str,
     yields: pl.DataFrame | None = None,
+    outcomes: pl.DataFrame | None = None,
 ) -> DetectorContext:
     """Apply the policy's exclusions and assemble what detectors read."""
     kept = events.filter(
@@ -98,6 +111,7 @@ def build_context(
         flags=flags,
         leaderboard=leaderboard,
         yields=yields,
+        outcomes=outcomes,
     )
 
 
@@ -106,12 +120,27 @@ def _evidence(row: dict[str, object], names: tuple[str, ...]) -> dict[str, objec
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in values.items()}
 
 
-def run_detectors(ctx: DetectorContext) -> Findings:
-    """Run every enabled detector and combine the results into flags and risk levels."""
+def flagged_independently(severities: list[pl.DataFrame]) -> list[str]:
+    """Developers with a medium+ automation, waste or timing flag: evidence that does not depend on outcomes."""
+    fired = pl.concat([frame.select("developer", "family", "severity") for frame in severities], how="vertical_relaxed")
+    return sorted(fired.filter(pl.col("family").is_in(CORE_FAMILIES) & (pl.col("severity") >= 2))["developer"])
+
+
+def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame] | None = None) -> Findings:
+    """Run every enabled detector and combine the results into flags and risk levels.
+
+    Token-side detectors run first. With ``rank``, the outcome-adjusted ranking is then computed by it, told
+    who is flagged on evidence independent of outcomes (:func:`flagged_independently`, kept out of its
+    elasticity fit), and the yields it returns feed the outcome-side detectors and the exculpatory cap.
+    """
     flags: list[Flag] = []
     skipped: list[pl.DataFrame] = []
-    severities: list[pl.DataFrame] = []
-    for detector in DETECTORS:
+    severities: list[pl.DataFrame] = [
+        pl.DataFrame(schema={"developer": pl.String, "family": pl.String, "severity": pl.Int64, "id": pl.String})
+    ]
+    for detector in sorted(DETECTORS, key=lambda d: d.uses_outcomes):
+        if detector.uses_outcomes and rank is not None:
+            ctx, rank = replace(ctx, yields=rank(flagged_independently(severities))), None
         if not getattr(ctx.flags, detector.id).enabled:
             continue
         frame = detector.compute(ctx)
@@ -179,13 +208,18 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
     developers = ctx.developers.with_columns(
         material=pl.col("total_tokens") >= pl.col("total_tokens").median().over("peer_group")
     )
-    # Exculpatory cap (method study §4): strong outcomes cap the level at low. Gaming cannot hide behind
-    # it, because inflated tokens lower the yield per token.
+    # Exculpatory cap (method study §4): strong outcomes cap the level at low, judged by a conservative bound
+    # (by default the 10th percentile of yield at or above the typical yield). Never for a medium+ flag whose
+    # evidence outcomes cannot explain away (a machine clock, a prompt farm, farmed outcomes).
+    unexcused = fired.filter(
+        pl.col("id").is_in([d.id for d in DETECTORS if not d.outcomes_exculpate]) & (pl.col("severity") >= 2)
+    )["developer"]
     strong = (
         ctx.yields.filter(
             (pl.col(f"yield_{ctx.flags.outcome_cap}") >= pl.col("peer_median_yield"))
             & (pl.col("peer_median_yield") > 0)
             & (pl.col("status") == "ranked")
+            & ~pl.col("developer").is_in(unexcused.implode())
         )
         .select("developer")
         .to_series()

@@ -43,6 +43,8 @@ class DetectorContext:
     yields: pl.DataFrame | None = None
     """From the outcome-adjusted ranking when outcomes are given: developer, status, outcome_score,
     yield_mean, yield_median, yield_p10, yield_p90, peer_median_yield."""
+    outcomes: pl.DataFrame | None = None
+    """Identity-resolved outcomes inside the outcome window (:data:`tokenaudit.outcomes.schema.OUTCOME_SCHEMA`)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class Detector:
     reason: Callable[[dict[str, Any]], str]
     evidence: tuple[str, ...]
     """Columns of the computed frame reported as evidence (statistic, baseline, thresholds, n)."""
+    uses_outcomes: bool = False
+    """Reads the outcomes or the ranking's yields, so runs after the ranking (token-side detectors run first)."""
+    outcomes_exculpate: bool = False
+    """Strong outcomes may cap this flag's risk at low: heavy or round-the-clock use that ships (an overnight
+    agent, a big monorepo). Off by default: a machine clock, a headless loop, a repeated-prompt farm or farmed
+    outcomes are evidence that outcomes cannot explain away."""
 
 
 @dataclass(frozen=True)

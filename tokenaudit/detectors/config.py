@@ -157,6 +157,20 @@ class LowYield(_Block):
     share_of_median: Bands = Bands(low=0.5, medium=0.25, high=0.1)
 
 
+class OutcomeGaming(_Block):
+    """Merged PRs that are trivial (a few lines) or rushed (merged within the hour, unreviewed when the export
+    says), as a share of the developer's merged PRs, against the peer median share."""
+
+    share: Bands = Bands(low=0.25, medium=0.4, high=0.6)
+    min_peer_ratio: float = 3.0
+    """The share must also be at least this many times the peer median share."""
+    trivial_lines: int = 5
+    """A PR changing at most this many lines (additions + deletions) is trivial."""
+    rushed_minutes: float = 60.0
+    min_prs: int = 10
+    """Fewer merged PRs than this (or fewer trivial or rushed ones): not evaluated / no flag."""
+
+
 class RejectedWork(_Block):
     """S9: acceptance far below peers where the source reports accept/reject decisions."""
 
@@ -182,7 +196,9 @@ class Flags(BaseModel):
     snapshot_spike: SnapshotSpike = SnapshotSpike()
     launch_step: LaunchStep = LaunchStep()
     low_yield: LowYield = LowYield()
+    outcome_gaming: OutcomeGaming = OutcomeGaming()
     rejected_work: RejectedWork = RejectedWork()
-    outcome_cap: Literal["off", "median", "p10"] = "median"
+    outcome_cap: Literal["off", "median", "p10"] = "p10"
     """With outcomes, cap risk at low when the developer's yield is at or above the typical yield: by its
-    posterior ``median`` (default), or by its 10th percentile (``p10``, the method study's stricter rule)."""
+    10th percentile (``p10``, default: 90% sure), or by its posterior ``median`` (lenient). Flags whose
+    evidence outcomes cannot explain (machine clock, prompt farm, outcome gaming) are never capped."""

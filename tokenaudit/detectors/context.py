@@ -106,4 +106,5 @@ DETECTOR = Detector(
         "peer_median_ratio",
         "n_tool_peers",
     ),
+    outcomes_exculpate=True,
 )

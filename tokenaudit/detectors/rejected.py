@@ -95,4 +95,5 @@ DETECTOR = Detector(
     compute=compute,
     reason=reason,
     evidence=("tool", "decisions", "raw_acceptance", "acceptance", "z", "peer_median_acceptance"),
+    outcomes_exculpate=True,
 )

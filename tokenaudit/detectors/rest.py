@@ -152,4 +152,5 @@ DETECTOR = Detector(
         "quiet_start_hour_utc",
         "peer_median_quiet_share",
     ),
+    outcomes_exculpate=True,
 )

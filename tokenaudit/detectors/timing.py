@@ -197,6 +197,7 @@ SNAPSHOT_SPIKE = Detector(
     compute=compute_snapshot,
     reason=reason_snapshot,
     evidence=("share", "lift", "peer_median_share", "consistency", "snapshots"),
+    outcomes_exculpate=True,
 )
 
 LAUNCH_STEP = Detector(
@@ -209,4 +210,5 @@ LAUNCH_STEP = Detector(
     compute=compute_launch,
     reason=reason_launch,
     evidence=("pre_mean", "post_mean", "pre_days", "post_days", "step", "relative_step", "peer_median_step", "alarm"),
+    outcomes_exculpate=True,
 )

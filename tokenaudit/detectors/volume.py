@@ -66,4 +66,5 @@ DETECTOR = Detector(
     compute=compute,
     reason=reason,
     evidence=("total_tokens", "peer_median_tokens", "z", "n_peers", "peer_group"),
+    outcomes_exculpate=True,
 )

@@ -74,4 +74,5 @@ DETECTOR = Detector(
     compute=compute,
     reason=reason,
     evidence=("outcome_score", "yield_mean", "yield_p90", "peer_median_yield", "p90_share_of_median"),
+    uses_outcomes=True,
 )

@@ -1,0 +1,150 @@
+"""The outcome side of the risk: the outcome-gaming detector, the trimmed elasticity fit, and the cap."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tokenaudit.detectors import combine, outcome_gaming
+from tokenaudit.detectors.base import DetectorContext
+from tokenaudit.detectors.config import Flags, Leaderboard
+from tokenaudit.outcomes.schema import conform_outcomes
+from tokenaudit.ranking import RankingConfig, rank_developers
+
+MERGED = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
+
+
+def _prs(developer: str, n: int, lines: int, minutes: float, reviewed: bool | None = True) -> list[dict[str, object]]:
+    return [
+        {
+            "developer": developer,
+            "kind": "merged_pr",
+            "timestamp": MERGED,
+            "opened": MERGED - dt.timedelta(minutes=minutes),
+            "size": float(lines),
+            "reviewed": reviewed,
+            "count": 1,
+        }
+        for _ in range(n)
+    ]
+
+
+def _context(rows: list[dict[str, object]], people: list[str], yields: pl.DataFrame | None = None) -> DetectorContext:
+    outcomes = conform_outcomes(pl.DataFrame(rows).lazy()).collect()
+    developers = pl.DataFrame(
+        {"developer": people, "peer_group": "(org)", "n_peers": len(people), "total_tokens": 1_000_000, "team": None}
+    )
+    return DetectorContext(
+        events=pl.DataFrame(),
+        requests=pl.DataFrame(),
+        developers=developers,
+        flags=Flags(),
+        leaderboard=Leaderboard(),
+        yields=yields,
+        outcomes=outcomes,
+    )
+
+
+def test_outcome_gaming_fires_on_a_stream_of_trivial_prs_and_not_on_a_near_miss() -> None:
+    peers = [f"dev{i}" for i in range(8)]
+    rows = [row for name in peers for row in _prs(name, 12, 120, 20 * 60)]
+    # The farmer: 40 two-line PRs merged ten minutes after opening, unreviewed, beside 15 ordinary ones.
+    rows += _prs("farmer", 15, 150, 24 * 60) + _prs("farmer", 40, 2, 10, reviewed=False)
+    # Near miss: 4 one-line fixes and 2 quick unreviewed merges among 30 PRs (20%, under the 25% floor).
+    rows += _prs("tidy", 24, 90, 30 * 60) + _prs("tidy", 4, 1, 3 * 60) + _prs("tidy", 2, 40, 30, reviewed=False)
+    # A quick merge that was reviewed is not rushed.
+    rows += _prs("pairing", 20, 60, 20, reviewed=True)
+    frame = outcome_gaming.compute(_context(rows, [*peers, "farmer", "tidy", "pairing"]))
+    row = {r["developer"]: r for r in frame.iter_rows(named=True)}
+    farmer = row["farmer"]
+    assert (farmer["merged_prs"], farmer["trivial_prs"], farmer["rushed_prs"], farmer["farmed_prs"]) == (55, 40, 40, 40)
+    assert farmer["share"] == pytest.approx(40 / 55)
+    assert farmer["severity"] == 3
+    assert "40 of 55 merged PRs (73%) were trivial" in outcome_gaming.reason(farmer)
+    assert (row["tidy"]["farmed_prs"], row["tidy"]["merged_prs"], row["tidy"]["severity"]) == (6, 30, 0)
+    assert row["pairing"]["severity"] == 0 and row["pairing"]["rushed_prs"] == 0
+    assert row["dev0"]["needs"] is None and row["dev0"]["severity"] == 0
+
+
+def test_outcome_gaming_is_not_evaluated_without_enough_prs_or_outcomes() -> None:
+    frame = outcome_gaming.compute(_context(_prs("few", 9, 1, 5, reviewed=False), ["few", "none"]))
+    row = {r["developer"]: r for r in frame.iter_rows(named=True)}
+    assert row["few"]["needs"] == "at least 10 merged PRs with sizes or creation times"
+    assert row["none"]["needs"] == "at least 10 merged PRs with sizes or creation times"
+    bare = _context([], ["a"])
+    without = outcome_gaming.compute(DetectorContext(**{**bare.__dict__, "outcomes": None}))
+    assert without["needs"].to_list() == ["outcomes (--outcomes: PR exports with additions/deletions or createdAt)"]
+
+
+def test_the_cap_never_silences_a_machine_clock_but_excuses_round_the_clock_use_that_ships() -> None:
+    people = ["clock", "night", "flat"]
+    yields = pl.DataFrame(
+        {
+            "developer": people,
+            "status": "ranked",
+            "outcome_score": 30.0,
+            "yield_mean": 3.0,
+            "yield_median": 3.0,
+            "yield_p10": [2.5, 2.5, 1.5],
+            "yield_p90": 3.5,
+            "peer_median_yield": 2.0,
+        }
+    )
+    severities = [
+        pl.DataFrame(
+            {
+                "developer": ["clock", "clock", "night", "night", "flat", "flat"],
+                "family": ["automation", "waste", "automation", "waste", "automation", "waste"],
+                "severity": [3, 2, 3, 2, 3, 2],
+                "id": ["machine_regularity", "context_stuffing", "no_rest_rhythm", "context_stuffing"] * 1
+                + ["no_rest_rhythm", "context_stuffing"],
+            }
+        )
+    ]
+    risk = combine(_context([], people, yields), severities)
+    level = {r["developer"]: (r["risk_level"], r["capped_by_outcomes"]) for r in risk.iter_rows(named=True)}
+    # 90% sure of a yield above typical, but a machine clock is not explained by outcomes: not capped.
+    assert level["clock"] == ("high", False)
+    # The same outcomes excuse an overnight rhythm and big contexts: capped at low, and the output says so.
+    assert level["night"] == ("low", True)
+    # A median yield above typical is not enough: the bound is the 10th percentile (1.5 < 2.0).
+    assert level["flat"] == ("high", False)
+
+
+def _population(gamers: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Honest developers with outcomes = 3·E^0.5 exactly; gamers with 4× the tokens of an honest twin from the
+    upper half, so their inflated exposure sits in the top quarter."""
+    exposure = np.geomspace(2, 60, 40)
+    names = [f"dev{i:02d}" for i in range(40)] + [f"gamer{i}" for i in range(gamers)]
+    twins = exposure[np.linspace(20, 39, gamers).astype(int)] if gamers else np.zeros(0)
+    developers = pl.DataFrame(
+        {
+            "developer": names,
+            "team": "core",
+            "exposure": [*exposure, *(4 * twins)],
+            "active_days": 20,
+        }
+    )
+    prs = [*np.round(3 * exposure**0.5), *np.round(3 * twins**0.5)]
+    return developers, pl.DataFrame({"developer": names, "kind": "merged_pr", "value": prs})
+
+
+def test_inflated_tokens_do_not_flatten_the_elasticity() -> None:
+    honest = rank_developers(*_population(0), {"merged_pr": 1.0}, RankingConfig()).fit
+    planted = rank_developers(*_population(10), {"merged_pr": 1.0}, RankingConfig()).fit
+    assert honest.elasticity == pytest.approx(0.5, abs=0.02)
+    # On everyone, ten 4x inflators (20%) drag the fit down; the fit on the lower three quarters of exposure
+    # (choosing on the regressor does not bias the slope) stays within 0.05 of the honest value.
+    all_b = planted.alternatives["all"][0]
+    assert all_b < honest.elasticity - 0.1
+    assert planted.elasticity == pytest.approx(honest.elasticity, abs=0.05)
+    assert planted.fit_developers == 37 and planted.fit_excluded_volume == 13
+    # Developers flagged on evidence independent of outcomes are left out of the fit too.
+    flagged = rank_developers(
+        *_population(10), {"merged_pr": 1.0}, RankingConfig(), fit_exclude=[f"gamer{i}" for i in range(10)]
+    ).fit
+    assert flagged.fit_excluded_flagged == 10
+    assert flagged.alternatives["unflagged"][0] == pytest.approx(honest.alternatives["all"][0], abs=1e-9)
