@@ -12,7 +12,7 @@ from tokenaudit.detectors import combine, outcome_gaming
 from tokenaudit.detectors.base import DetectorContext
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.outcomes.schema import conform_outcomes
-from tokenaudit.ranking import RankingConfig, rank_developers
+from tokenaudit.ranking import ElasticityPrior, RankingConfig, rank_developers, with_prior
 
 MERGED = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 
@@ -148,3 +148,14 @@ def test_inflated_tokens_do_not_flatten_the_elasticity() -> None:
     ).fit
     assert flagged.fit_excluded_flagged == 10
     assert flagged.alternatives["unflagged"][0] == pytest.approx(honest.alternatives["all"][0], abs=1e-9)
+
+
+def test_the_prior_steadies_a_noisy_elasticity_and_stands_alone_without_a_fit() -> None:
+    prior = ElasticityPrior(mean=0.5, sd=0.15)
+    # Equal precision: halfway, with the standard error shrunk by sqrt(2).
+    assert with_prior(0.1, 0.15, prior) == pytest.approx((0.3, 0.15 / 2**0.5))
+    # A precise fit (a large organisation) outweighs the prior.
+    assert with_prior(0.3, 0.015, prior)[0] == pytest.approx(
+        (0.3 / 0.015**2 + 0.5 / 0.15**2) / (1 / 0.015**2 + 1 / 0.15**2)
+    )
+    assert with_prior(0.3, None, prior) == (0.5, 0.15)
