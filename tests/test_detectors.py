@@ -264,7 +264,7 @@ def test_per_developer_features_ignore_row_order_and_other_developers() -> None:
     def features(events_frame: pl.DataFrame) -> pl.DataFrame:
         context = build_context(events_frame, developers, settings.flags, settings.leaderboard, "UTC")
         names = context.developers.select("developer", "dev")
-        regular = regularity.features(context.requests, settings.flags.machine_regularity)
+        regular = regularity.features(context.requests, settings.flags.machine_regularity, settings.flags.headless_work)
         minutes = rest.active_minutes(context.requests).group_by("dev").len("active_minutes")
         openers = (
             repetition.session_openers(context.requests)
@@ -343,3 +343,109 @@ def test_repetition_fires_on_one_prompt_rerun_inside_a_long_session() -> None:
     assert found["severity"] == "high"
     assert (found["prompt_turns"], found["n"]) == (480, 1)
     assert found["repeats_per_day"] == pytest.approx(479 / 3)
+
+
+def _loop_starts(
+    seed: int, days: int = 20, mean_gap: float = 1200.0, hours: tuple[float, float] = (9, 18)
+) -> np.ndarray:
+    """Poisson-timed starts inside the working hours of weekdays (no period to find)."""
+    rng = np.random.default_rng(seed)
+    starts = []
+    for day in range(days):
+        if day % 7 >= 5:
+            continue
+        t = hours[0] * 3600 + rng.exponential(mean_gap)
+        while t < hours[1] * 3600:
+            starts.append(day * DAY + t)
+            t += rng.exponential(mean_gap)
+    return np.array(starts)
+
+
+def _headless(developer: str, starts: np.ndarray, per_session: int = 4) -> pl.DataFrame:
+    """Sessions of ``per_session`` requests 8 s apart: no person's turn after the opener."""
+    offsets = (starts[:, None] + np.arange(per_session) * 8.0).ravel()
+    return events(developer, offsets, session_every=per_session, output_tokens=2_000)
+
+
+def test_headless_work_fires_on_a_poisson_timed_loop_all_working_day() -> None:
+    loop = _headless("poisson", _loop_starts(1))
+    findings = detect(pl.concat([org(12), loop]))
+    found = flag(findings, "poisson", "headless_work")
+    assert found is not None
+    assert found["severity"] == "high"
+    assert risk(findings, "poisson") == "medium"  # one "how" signal at high
+    assert (found["sessions"], found["days"]) == (420, 15)
+    assert (found["headless_session_share"], found["headless_token_share"]) == (1.0, 1.0)
+    assert found["headless_hours_per_day"] == 9.0
+    assert found["peer_median_headless_hours"] == 0.0
+    assert flag(findings, "poisson", "machine_regularity") is None  # nothing periodic about it
+
+
+def test_headless_work_near_miss_a_few_headless_tasks_a_day() -> None:
+    # An honest developer who hands an agent four one-shot tasks a day besides interactive work.
+    human = events("mixed", human_offsets(8, per_day=30), session_every=5)
+    tasks = _headless("mixed", _loop_starts(2, mean_gap=7200.0)).with_columns(
+        pl.col("session_id") + "-task", pl.col("request_id") + "-task"
+    )
+    findings = detect(pl.concat([org(12), human, tasks]))
+    assert flag(findings, "mixed", "headless_work") is None
+    assert needs(findings, "mixed", "headless_work") is None
+
+
+def _jittered_starts(seed: int, days: int = 20, sigma: float = 0.5) -> np.ndarray:
+    """Working-hours starts about 20 minutes apart with lognormal jitter."""
+    rng = np.random.default_rng(seed)
+    starts = []
+    for day in range(days):
+        if day % 7 >= 5:
+            continue
+        t = 9 * 3600.0
+        while t < 18 * 3600:
+            starts.append(day * DAY + t)
+            t += rng.lognormal(np.log(1200), sigma)
+    return np.array(starts)
+
+
+def test_machine_regularity_finds_a_jittered_loop_among_its_owners_own_sessions() -> None:
+    own = events("hidden", human_offsets(9, per_day=30), session_every=5)
+    loop = _headless("hidden", _jittered_starts(4)).with_columns(pl.col("session_id") + "-loop")
+    findings = detect(pl.concat([org(12), own, loop]))
+    found = flag(findings, "hidden", "machine_regularity")
+    assert found is not None
+    assert found["cluster"] == "claude-code headless"
+    assert found["severity"] == "high"
+    assert (found["n_intervals"], found["days"]) == (354, 15)
+    assert found["local_variation"] == pytest.approx(0.317)
+    assert found["peer_median_local_variation"] == pytest.approx(1.1592)
+    # A second, independent automation signal: the loop's duty cycle.
+    assert flag(findings, "hidden", "headless_work")["severity"] == "medium"  # type: ignore[index]
+    assert risk(findings, "hidden") == "high"
+
+
+def test_machine_regularity_near_miss_the_owners_own_sessions_alone() -> None:
+    own = events("hidden", human_offsets(9, per_day=30), session_every=5)
+    findings = detect(pl.concat([org(12), own]))
+    assert flag(findings, "hidden", "machine_regularity") is None
+
+
+def test_an_exact_clock_in_working_hours_alone_is_high_risk() -> None:
+    starts = np.concatenate([day * DAY + 9 * 3600 + np.arange(0, 9 * 3600, 1200.0) for day in range(20) if day % 7 < 5])
+    clock = _headless("clock", starts, per_session=3)
+    alone = parse_policy("flags:\n  headless_work:\n    enabled: false\n")
+    findings = detect(pl.concat([org(12), clock]), alone)
+    found = flag(findings, "clock", "machine_regularity")
+    assert found is not None
+    assert (found["severity"], found["steady_share"], found["n_intervals"]) == (
+        "high",
+        1.0,
+        404,
+    )  # 15 weekdays x 27 starts
+    assert [f.id for f in findings.flags if f.developer == "clock"] == ["machine_regularity"]
+    assert risk(findings, "clock") == "high"
+
+
+def test_a_lone_medium_signal_stays_low_risk() -> None:
+    loop = _headless("poisson", _loop_starts(1, hours=(9, 15)))
+    findings = detect(pl.concat([org(12), loop]))
+    assert [f.id for f in findings.flags if f.developer == "poisson" and f.severity != "low"] == ["headless_work"]
+    assert risk(findings, "poisson") == "low"

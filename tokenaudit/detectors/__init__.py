@@ -21,6 +21,7 @@ from tokenaudit.detectors import (
     rejected,
     repetition,
     rest,
+    shape,
     timing,
     volume,
     yield_,
@@ -42,6 +43,7 @@ DETECTORS: Final[tuple[Detector, ...]] = (
     volume.DETECTOR,
     regularity.DETECTOR,
     rest.DETECTOR,
+    shape.DETECTOR,
     repetition.DETECTOR,
     context.DETECTOR,
     timing.SNAPSHOT_SPIKE,
@@ -136,7 +138,15 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame
     flags: list[Flag] = []
     skipped: list[pl.DataFrame] = []
     severities: list[pl.DataFrame] = [
-        pl.DataFrame(schema={"developer": pl.String, "family": pl.String, "severity": pl.Int64, "id": pl.String})
+        pl.DataFrame(
+            schema={
+                "developer": pl.String,
+                "family": pl.String,
+                "severity": pl.Int64,
+                "id": pl.String,
+                "unambiguous": pl.Boolean,
+            }
+        )
     ]
     for detector in sorted(DETECTORS, key=lambda d: d.uses_outcomes):
         if detector.uses_outcomes and rank is not None:
@@ -149,9 +159,14 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame
             frame.filter(pl.col("needs").is_not_null()).select("developer", pl.lit(detector.id).alias("id"), "needs")
         )
         fired = evaluated.filter(pl.col("severity") > 0).sort("developer")
+        unambiguous = pl.col("unambiguous") if "unambiguous" in fired.columns else pl.lit(value=False)
         severities.append(
             fired.select(
-                "developer", pl.lit(detector.family).alias("family"), "severity", pl.lit(detector.id).alias("id")
+                "developer",
+                pl.lit(detector.family).alias("family"),
+                "severity",
+                pl.lit(detector.id).alias("id"),
+                unambiguous.fill_null(value=False).alias("unambiguous"),
             )
         )
         flags.extend(
@@ -174,10 +189,25 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame
 
 
 def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFrame:
-    """Risk level per developer from the per-family maxima (method study §4)."""
+    """Risk level per developer (the README's table; method study §4, with independent signals counted).
+
+    * **high**: material, and either one "how" signal at high corroborated by another "how" signal at
+      medium or above (two automation detectors count: they measure different things), by a second
+      family, or by volume at medium+; or one unambiguous signal (an exact clock all day);
+    * **medium**: material, and a "how" signal at high, or one at medium with a second signal or volume;
+    * **low**: any other flag (a lone weak signal); **none**: no flag.
+    """
     fired = pl.concat(
         [
-            pl.DataFrame(schema={"developer": pl.String, "family": pl.String, "severity": pl.Int32, "id": pl.String}),
+            pl.DataFrame(
+                schema={
+                    "developer": pl.String,
+                    "family": pl.String,
+                    "severity": pl.Int32,
+                    "id": pl.String,
+                    "unambiguous": pl.Boolean,
+                }
+            ),
             *(frame.with_columns(pl.col("severity").cast(pl.Int32)) for frame in severities),
         ]
     )
@@ -186,6 +216,12 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
     for family in ("inflation", *CORE_FAMILIES):
         if family not in per_family.columns:
             per_family = per_family.with_columns(pl.lit(0, pl.Int32).alias(family))
+    how = pl.col("family").is_in(CORE_FAMILIES)
+    signals = fired.group_by("developer").agg(
+        (how & (pl.col("severity") >= 1)).sum().alias("signals"),
+        (how & (pl.col("severity") >= 2)).sum().alias("strong_signals"),
+        (how & pl.col("unambiguous") & (pl.col("severity") == 3)).any().alias("unambiguous"),
+    )
     # Gaming the leaderboard's timing makes usage material even below the median, if the signal is clear.
     timing_fired = (
         fired.filter(pl.col("id").is_in(["snapshot_spike", "launch_step"]) & (pl.col("severity") >= 2))
@@ -197,9 +233,15 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
     volume_sev = pl.col("inflation")
     material = pl.col("material")
     level = (
-        pl.when(material & (core == 3) & ((support >= 2) | (volume_sev >= 2)))
+        pl.when(
+            material
+            & (
+                ((core == 3) & ((support >= 2) | (volume_sev >= 2) | (pl.col("strong_signals") >= 2)))
+                | pl.col("unambiguous")
+            )
+        )
         .then(pl.lit("high"))
-        .when(material & ((core == 3) | ((core == 2) & ((support >= 2) | (volume_sev >= 2)))))
+        .when(material & ((core == 3) | ((core == 2) & ((pl.col("signals") >= 2) | (volume_sev >= 2)))))
         .then(pl.lit("medium"))
         .when(pl.max_horizontal(core, volume_sev) >= 1)
         .then(pl.lit("low"))
@@ -233,7 +275,11 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
     return (
         developers.select("developer", "material")
         .join(per_family.fill_null(0), on="developer", how="left")
-        .with_columns(pl.col("inflation", *CORE_FAMILIES).fill_null(0))
+        .join(signals, on="developer", how="left")
+        .with_columns(
+            pl.col("inflation", *CORE_FAMILIES, "signals", "strong_signals").fill_null(0),
+            pl.col("unambiguous").fill_null(value=False),
+        )
         .with_columns(material=pl.col("material") | pl.col("developer").is_in(timing_fired["developer"].implode()))
         .with_columns(
             risk_level=level,

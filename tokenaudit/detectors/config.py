@@ -84,12 +84,35 @@ class MachineRegularity(_Block):
     """Share of consecutive gap pairs within 10% of each other."""
     burstiness: Bands = Bands(low=-0.3, medium=-0.5, high=-0.75)
     modal_share: Bands = Bands(low=0.3, medium=0.5, high=0.7)
+    unambiguous_steady_share: Share = 0.8
+    """A steady share this high over 3x ``min_intervals`` starts and 2x ``min_days`` days is an exact clock:
+    high risk on its own (see the README's risk table)."""
     phase_lock: Share = 0.5
     """Minute-of-hour phase lock (mean resultant length) that alone gives at most medium."""
     min_intervals: int = 20
     min_days: int = 3
+    break_factor: Positive = 4
+    break_hours: Positive = 3
+    """Gaps longer than ``break_hours`` and than ``break_factor`` times the median gap are breaks (nights,
+    weekends): pairs of gaps across a break are left out of the local variation and the steady share."""
     episode_gap_seconds: Positive = 90
     min_sessions_for_session_series: int = 20
+
+
+class HeadlessWork(_Block):
+    """Headless sessions (no person's turn after the opener) spread over most hours of most days."""
+
+    think_seconds: Positive = 10
+    """A prompt turn after at least this much quiet is a person's (where the source marks prompt turns)."""
+    pause_seconds: Positive = 60
+    """Where it does not: any pause this long inside a session counts as a person's turn."""
+    hours_per_day: Bands = Bands(low=4, medium=6, high=8)
+    """Median hours of an active day holding headless requests."""
+    token_share: Bands = Bands(low=0.4, medium=0.6, high=0.8)
+    """Share of session tokens spent in headless sessions."""
+    min_peer_ratio: Positive = 2.0
+    min_sessions: int = 20
+    min_days: int = 5
 
 
 class NoRestRhythm(_Block):
@@ -191,6 +214,7 @@ class Flags(BaseModel):
     volume_outlier: VolumeOutlier = VolumeOutlier()
     machine_regularity: MachineRegularity = MachineRegularity()
     no_rest_rhythm: NoRestRhythm = NoRestRhythm()
+    headless_work: HeadlessWork = HeadlessWork()
     repetition: Repetition = Repetition()
     context_stuffing: ContextStuffing = ContextStuffing()
     snapshot_spike: SnapshotSpike = SnapshotSpike()

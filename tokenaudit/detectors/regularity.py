@@ -27,61 +27,103 @@ from tokenaudit.detectors.base import (
     not_evaluated,
     seconds_since_previous,
 )
-from tokenaudit.detectors.config import MachineRegularity
+from tokenaudit.detectors.config import HeadlessWork, MachineRegularity
+from tokenaudit.detectors.shape import sessions
 
 _LOG_BIN = math.log(1.02)
 
 
-def _starts(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
-    """One row per start (session start, or episode start for developers with few sessions), in order."""
+def _starts(requests: pl.DataFrame, config: MachineRegularity, shape: HeadlessWork) -> pl.DataFrame:
+    """dev, cluster, timestamp: each start, in order, in every cluster of similar sessions it belongs to.
+
+    Clusters: all sessions, and sessions of one tool that are headless or interactive (see
+    :mod:`~tokenaudit.detectors.shape`), so a loop is measured apart from its owner's own sessions, which
+    would otherwise split its gaps. Developers with few sessions get their episode starts instead.
+    """
     gap = seconds_since_previous()
-    episode = gap.is_null() | (gap > config.episode_gap_seconds)
-    use_sessions = pl.col("opens_session").sum().over("dev") >= config.min_sessions_for_session_series
-    return requests.filter(pl.when(use_sessions).then(pl.col("opens_session")).otherwise(episode)).select(
-        "dev", "timestamp"
+    episodes = (
+        requests.filter(gap.is_null() | (gap > config.episode_gap_seconds))
+        .select("dev", pl.lit("episodes").alias("cluster"), "timestamp")
+        .join(
+            requests.filter("opens_session").group_by("dev").len("n"),
+            on="dev",
+            how="left",
+        )
+        .filter(pl.col("n").fill_null(0) < config.min_sessions_for_session_series)
+        .drop("n")
     )
+    starts = sessions(requests, shape).filter(pl.len().over("dev") >= config.min_sessions_for_session_series)
+    kind = pl.when(pl.col("headless")).then(pl.lit(" headless")).otherwise(pl.lit(" interactive"))
+    by_shape = starts.select("dev", (pl.col("tool") + kind).alias("cluster"), pl.col("start").alias("timestamp"))
+    merged = starts.select("dev", pl.lit("all sessions").alias("cluster"), pl.col("start").alias("timestamp"))
+    return pl.concat([episodes, merged, by_shape]).sort("dev", "cluster", "timestamp", maintain_order=True)
 
 
-def features(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
-    """Per developer (``dev``) from their own requests (see ``sorted_requests``): interval statistics."""
+def features(requests: pl.DataFrame, config: MachineRegularity, shape: HeadlessWork) -> pl.DataFrame:
+    """Per developer (``dev``) from their own requests (see ``sorted_requests``): interval statistics of their
+    most regular cluster of starts (lowest local variation among those with enough intervals)."""
+    keys = ["dev", "cluster"]
+    same = (pl.col("dev") == pl.col("dev").shift(1)) & (pl.col("cluster") == pl.col("cluster").shift(1))
     intervals = (
-        _starts(requests, config)
-        .with_columns(delta=seconds_since_previous())
+        _starts(requests, config, shape)
+        .with_columns(delta=pl.when(same).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True)))
         .filter(pl.col("delta") > 1)
         .with_columns(log_bin=(pl.col("delta").log() / _LOG_BIN).floor().cast(pl.Int64))
     )
-    bins = intervals.group_by("dev", "log_bin").len()
+    bins = intervals.group_by(*keys, "log_bin").len()
     modal = (
         bins.sort("len", "log_bin", descending=[True, False])
-        .group_by("dev", maintain_order=True)
+        .group_by(keys, maintain_order=True)
         .first()
-        .select("dev", pl.col("log_bin").alias("modal_bin"))
+        .select(*keys, pl.col("log_bin").alias("modal_bin"))
     )
     near_modal = (
-        bins.join(modal, on="dev")
+        bins.join(modal, on=keys)
         .filter((pl.col("log_bin") - pl.col("modal_bin")).abs() <= 1)
-        .group_by("dev")
+        .group_by(keys)
         .agg(pl.col("len").sum().alias("near_modal"))
     )
     cv = pl.col("delta").std() / pl.col("delta").mean()
-    following = pl.col("delta").shift(-1)
+    # In a cluster of headless sessions (a loop's candidates), pairs of neighbouring gaps across a break (a
+    # night, a weekend) are left out: a loop that sleeps at night is still a loop by day. People's series
+    # keep theirs, as the bands were set with them.
+    break_gap = (pl.col("delta") > config.break_factor * pl.col("delta").median().over(keys)) & (
+        pl.col("delta") > config.break_hours * 3600
+    )
+    intervals = intervals.with_columns(within=~(break_gap & pl.col("cluster").str.ends_with(" headless")))
+    following = pl.when(pl.col("within") & pl.col("within").shift(-1)).then(pl.col("delta").shift(-1))
     pair = (pl.col("delta") - following) / (pl.col("delta") + following)
-    stats = intervals.group_by("dev").agg(
+    stats = intervals.group_by(keys).agg(
         pl.len().alias("n_intervals"),
         cv.alias("cv"),
-        (3 * pair.pow(2)).mean().alias("local_variation"),
+        (3 * pair.pow(2)).filter(following.is_not_null()).mean().alias("local_variation"),
         (pair.abs() < 0.1).filter(following.is_not_null()).mean().alias("steady_share"),
         pl.col("delta").median().alias("median_interval_s"),
         pl.col("timestamp").dt.date().n_unique().alias("days"),
     )
     period = (pl.col("median_interval_s") / 60).round().clip(1) * 60
     phase = (
-        intervals.join(stats.select("dev", period.alias("period")), on="dev")
+        intervals.join(stats.select(*keys, period.alias("period")), on=keys)
         .with_columns(angle=2 * math.pi * (pl.col("timestamp").dt.epoch("s") % pl.col("period")) / pl.col("period"))
-        .group_by("dev")
+        .group_by(keys)
         .agg((pl.col("angle").cos().mean().pow(2) + pl.col("angle").sin().mean().pow(2)).sqrt().alias("phase_lock"))
     )
-    return stats.join(near_modal, on="dev", how="left").join(phase, on="dev", how="left")
+    enough = (pl.col("n_intervals") >= config.min_intervals) & (pl.col("days") >= config.min_days)
+    return (
+        stats.join(near_modal, on=keys, how="left")
+        .join(phase, on=keys, how="left")
+        .sort(
+            "dev",
+            enough,
+            pl.col("local_variation"),
+            "n_intervals",
+            "cluster",
+            descending=[False, True, False, True, False],
+            nulls_last=True,
+        )
+        .group_by("dev", maintain_order=True)
+        .first()
+    )
 
 
 def compute(context: DetectorContext) -> pl.DataFrame:
@@ -93,7 +135,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     )
     frame = (
         context.developers.select("developer", "dev", "peer_group")
-        .join(features(context.requests, config), on="dev", how="left")
+        .join(features(context.requests, config, context.flags.headless_work), on="dev", how="left")
         .drop("dev")
         .with_columns(
             burstiness.alias("burstiness"),
@@ -118,6 +160,12 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     return frame.with_columns(
         capped(severity, config.max_severity).alias("severity"),
         strength.alias("strength"),
+        # An exact clock: most gaps match their neighbour, over enough starts and days.
+        (
+            (pl.col("steady_share") >= config.unambiguous_steady_share)
+            & (pl.col("n_intervals") >= 3 * config.min_intervals)
+            & (pl.col("days") >= 2 * config.min_days)
+        ).alias("unambiguous"),
         pl.col("burstiness").median().over("peer_group").alias("peer_median_burstiness"),
         pl.col("local_variation").median().over("peer_group").alias("peer_median_local_variation"),
         not_evaluated(
@@ -131,7 +179,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
 def reason(row: dict[str, Any]) -> str:
     """Say which regularity statistic stands out and how it compares with peers."""
     return (
-        f"{fmt_pct(row['steady_share'])} of {row['n_intervals']:,} gaps between session/episode starts matched the "
+        f"{fmt_pct(row['steady_share'])} of {row['n_intervals']:,} gaps between starts ({row['cluster']}) matched the "
         f"previous gap within 10% (median gap {fmt_num(row['median_interval_s'] / 60, 1)} min; local variation "
         f"{fmt_num(row['local_variation'])}, peer median {fmt_num(row['peer_median_local_variation'])}: "
         "people are near 1 or above, a clock is 0)."
@@ -149,6 +197,7 @@ DETECTOR = Detector(
     compute=compute,
     reason=reason,
     evidence=(
+        "cluster",
         "n_intervals",
         "local_variation",
         "steady_share",

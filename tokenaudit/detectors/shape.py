@@ -1,0 +1,150 @@
+"""``headless_work`` (automation): sessions no person takes part in, running through the working day.
+
+A person prompts, reads the answer and prompts again after some thought; an agent loop or a script
+starts a session with one prompt and lets tool turns run in rapid succession. Each session is
+*interactive* when, after its opener, a prompt turn came after at least ``think_seconds`` of quiet
+(transcripts say which turns are prompts); where the source does not say, any pause of at least
+``pause_seconds`` inside the session counts as a person's turn (generous: a long tool run counts too,
+so a loop is missed before a person is accused). Every other session is *headless*.
+
+Headless sessions alone are honest (one-shot tasks, background agents). What a loop cannot avoid is its
+duty cycle: headless work spread over most hours of most days, whatever its timing (a Poisson-timed
+loop has no period to find). The severity is the weaker of two bands, the median hours per active day
+holding headless requests and the share of tokens spent in headless sessions, and only when the hours
+are well above the peer median.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from tokenaudit.detectors.base import (
+    Detector,
+    DetectorContext,
+    band_severity,
+    band_strength,
+    capped,
+    fmt_num,
+    fmt_pct,
+    not_evaluated,
+)
+from tokenaudit.detectors.config import HeadlessWork
+from tokenaudit.schema import total_tokens
+
+
+def sessions(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
+    """One row per (dev, session): tool, start, requests, tokens and whether it was ``headless``.
+
+    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order; requests without a session
+    id are left out.
+    """
+    gap = pl.col("timestamp").diff().over("dev", "session_id").dt.total_seconds(fractional=True)
+    prompted = (pl.col("turn") == "prompt") & (gap >= config.think_seconds)
+    paused = gap >= config.pause_seconds
+    turn_known = pl.col("turn").is_not_null().any().over("dev", "session_id")
+    return (
+        requests.filter(pl.col("session_id").is_not_null())
+        .with_columns(person=pl.when(turn_known).then(prompted).otherwise(paused).fill_null(value=False))
+        .group_by("dev", "session_id", maintain_order=True)
+        .agg(
+            pl.col("tool").first(),
+            pl.col("timestamp").first().alias("start"),
+            pl.len().alias("requests"),
+            total_tokens().sum().alias("tokens"),
+            (~pl.col("person").any()).alias("headless"),
+        )
+    )
+
+
+def compute(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: headless session and token shares, hours a day holding headless requests."""
+    config = context.flags.headless_work
+    shapes = sessions(context.requests, config)
+    per_developer = shapes.group_by("dev").agg(
+        pl.len().alias("sessions"),
+        pl.col("headless").mean().alias("headless_session_share"),
+        (pl.col("tokens").filter("headless").sum() / pl.col("tokens").sum().clip(1)).alias("headless_token_share"),
+    )
+    day = pl.col("timestamp").dt.date().alias("day")
+    headless_requests = context.requests.join(
+        shapes.filter("headless").select("dev", "session_id"), on=["dev", "session_id"], how="semi"
+    )
+    hours = (
+        context.requests.group_by("dev", day)
+        .agg()
+        .join(
+            headless_requests.group_by("dev", day).agg(pl.col("timestamp").dt.hour().n_unique().alias("hours")),
+            on=["dev", "day"],
+            how="left",
+        )
+        .group_by("dev")
+        .agg(
+            pl.col("hours").fill_null(0).median().alias("headless_hours_per_day"),
+            pl.len().alias("days"),
+        )
+    )
+    frame = (
+        context.developers.select("developer", "dev", "peer_group")
+        .join(per_developer, on="dev", how="left")
+        .join(hours, on="dev", how="left")
+        .drop("dev")
+        .with_columns(
+            pl.col("sessions", "days").fill_null(0),
+            pl.col("headless_hours_per_day").median().over("peer_group").alias("peer_median_headless_hours"),
+            pl.col("headless_hours_per_day").count().over("peer_group").alias("_compared"),
+        )
+    )
+    above_peers = (pl.col("headless_hours_per_day") >= config.min_peer_ratio * pl.col("peer_median_headless_hours")) | (
+        pl.col("_compared") < 3
+    )
+    severity = pl.min_horizontal(
+        band_severity(pl.col("headless_hours_per_day"), config.hours_per_day),
+        band_severity(pl.col("headless_token_share"), config.token_share),
+    )
+    strength = pl.min_horizontal(
+        band_strength(pl.col("headless_hours_per_day"), config.hours_per_day),
+        band_strength(pl.col("headless_token_share"), config.token_share),
+    )
+    return frame.with_columns(
+        capped(pl.when(above_peers).then(severity).otherwise(0), config.max_severity).alias("severity"),
+        strength.alias("strength"),
+        not_evaluated(
+            (pl.col("sessions") < config.min_sessions) | (pl.col("days") < config.min_days),
+            f"per-request timestamps with session ids: at least {config.min_sessions} sessions on "
+            f"{config.min_days} days",
+        ).alias("needs"),
+    ).drop("_compared")
+
+
+def reason(row: dict[str, Any]) -> str:
+    """Quote the duty cycle and the headless shares against peers."""
+    return (
+        "headless work (sessions with no person's turn after the opener) ran in "
+        f"{fmt_num(row['headless_hours_per_day'], 0)} hours of a typical active day "
+        f"(peer median {fmt_num(row['peer_median_headless_hours'], 0)}); "
+        f"{fmt_pct(row['headless_session_share'])} of {row['sessions']:,} sessions and "
+        f"{fmt_pct(row['headless_token_share'])} of session tokens were headless."
+    )
+
+
+DETECTOR = Detector(
+    id="headless_work",
+    family="automation",
+    consider=(
+        "a legitimate background agent or CI job under a personal key (belongs on the service-account list)",
+        "one-shot tasks handed to an agent all day (outcomes tell)",
+        "a source that does not say which turns are prompts, where long tool runs look like a person's turns",
+    ),
+    compute=compute,
+    reason=reason,
+    evidence=(
+        "sessions",
+        "headless_session_share",
+        "headless_token_share",
+        "headless_hours_per_day",
+        "days",
+        "peer_median_headless_hours",
+    ),
+)
