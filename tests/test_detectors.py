@@ -119,17 +119,54 @@ def test_context_stuffing_fires_on_huge_context_tiny_output() -> None:
     )
 
 
-def test_context_stuffing_near_miss_under_the_absolute_floor() -> None:
+def _varied_context_org(n: int = 12) -> pl.DataFrame:
+    """Honest peers whose context per request differs from person to person (12k to 45k cache reads)."""
+    reads = np.geomspace(12_000, 45_000, n).round()
+    return pl.concat(
+        [
+            events(f"dev{i:02d}", human_offsets(i, 20, 20 + 2 * i), session_every=5, cache_read_tokens=int(reads[i]))
+            for i in range(n)
+        ]
+    )
+
+
+def test_context_stuffing_padding_output_exempts_nobody() -> None:
+    # Context per output padded down to the peers' level, and no two sessions open alike: the context alone scores.
+    offsets = human_offsets(3, per_day=30)
+    reads = 150_000 + (np.arange(len(offsets)) * 7_919) % 30_000 - 15_000
+    padded = events(
+        "padded", offsets, input_tokens=2_000, cache_read_tokens=reads, output_tokens=2_000, session_every=5
+    )
+    found = flag(detect(pl.concat([_varied_context_org(), padded])), "padded", "context_stuffing")
+    assert found is not None
+    assert found["severity"] == "medium"
+    assert found["median_context"] == pytest.approx(153_000, abs=1_000)
+    assert found["z_context"] == pytest.approx(3.525, abs=0.001)
+    assert found["z_ratio"] == pytest.approx(0.675, abs=0.001)
+    assert found["score"] == pytest.approx(found["z_context"] + found["z_ratio"] / 2, abs=1e-3)
+    assert found["static_prefix_share"] < 0.2
+
+
+def test_context_stuffing_near_miss_within_the_spread_of_honest_peers() -> None:
     reader = events(
         "reader",
         human_offsets(3, per_day=30),
-        input_tokens=0,
-        cache_read_tokens=90_000,
-        cache_write_tokens=0,
-        output_tokens=50,
+        cache_read_tokens=48_000,  # just above the heaviest honest peer (45k)
+        output_tokens=500,
         session_every=5,
     )
-    assert flag(detect(pl.concat([org(12), reader])), "reader", "context_stuffing") is None
+    assert flag(detect(pl.concat([_varied_context_org(), reader])), "reader", "context_stuffing") is None
+
+
+def test_context_stuffing_finds_one_large_static_prefix_opening_every_session() -> None:
+    # Ordinary median context, but every session opens on the same 120k cached prefix it never wrote.
+    offsets = human_offsets(3, per_day=30)
+    reads = np.where(np.arange(len(offsets)) % 5 == 0, 120_000, 20_000)
+    prefixed = events("prefix", offsets, cache_read_tokens=reads, session_every=5)
+    found = flag(detect(pl.concat([_varied_context_org(), prefixed])), "prefix", "context_stuffing")
+    assert found is not None
+    assert found["severity"] == "high"
+    assert (found["sessions"], found["modal_prefix"], found["static_prefix_share"]) == (90, 120_000.0, 1.0)
 
 
 def test_volume_alone_gives_low_risk_at_most() -> None:
@@ -449,3 +486,32 @@ def test_a_lone_medium_signal_stays_low_risk() -> None:
     findings = detect(pl.concat([org(12), loop]))
     assert [f.id for f in findings.flags if f.developer == "poisson" and f.severity != "low"] == ["headless_work"]
     assert risk(findings, "poisson") == "low"
+
+
+def _on_call(developer: str, night_weeks: list[int], days: int = 35) -> pl.DataFrame:
+    """A day worker who also works through the nights of the given weeks (requests every 15 min, 22:00–06:00)."""
+    nights = [
+        week * 7 * DAY + day * DAY + 22 * 3600 + np.arange(0, 8 * 3600, 900.0)
+        for week in night_weeks
+        for day in range(7)
+    ]
+    offsets = np.sort(np.concatenate([human_offsets(31, days=days, per_day=40), *nights]))
+    return events(developer, offsets, session_every=5)
+
+
+def test_no_rest_rhythm_near_miss_one_on_call_week_in_five() -> None:
+    findings = detect(pl.concat([org(12, days=35), _on_call("oncall", [1])]))
+    assert flag(findings, "oncall", "no_rest_rhythm") is None
+    pooled = parse_policy("flags:\n  no_rest_rhythm:\n    min_weeks: 99\n")  # the whole period decides
+    found = flag(detect(pl.concat([org(12, days=35), _on_call("oncall", [1])]), pooled), "oncall", "no_rest_rhythm")
+    assert found is not None and found["basis"] == "whole period"
+
+
+def test_no_rest_rhythm_fires_on_nights_worked_week_after_week() -> None:
+    found = flag(
+        detect(pl.concat([org(12, days=35), _on_call("chronic", [0, 1, 2, 3, 4])])), "chronic", "no_rest_rhythm"
+    )
+    assert found is not None
+    assert found["severity"] == "high"
+    assert (found["basis"], found["weeks"], found["weeks_without_rest"]) == ("typical week", 5, 1.0)
+    assert found["rest_hours"] == 4.0  # 06:00–09:00 and the evening are all that is left

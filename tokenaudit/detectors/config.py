@@ -125,6 +125,11 @@ class NoRestRhythm(_Block):
     active_hours: Bands = Bands(low=14, medium=16, high=20)
     min_active_days: int = 10
     min_active_minutes: int = 200
+    min_weeks: int = 3
+    """With this many qualifying weeks the typical (median) week decides, so a bounded episode (an on-call
+    week, a trip across time zones) does not; with fewer, the whole period does."""
+    min_days_per_week: int = 3
+    min_active_minutes_per_week: int = 60
 
 
 class Repetition(_Block):
@@ -139,13 +144,18 @@ class Repetition(_Block):
 
 
 class ContextStuffing(_Block):
-    """S5: context re-read far above same-tool peers, with little output."""
+    """S5: context re-read far above same-tool peers, on every tool, scored continuously."""
 
-    z_one: Positive = 3.5
-    z_both: Positive = 3.0
-    z_high: Positive = 3.5
-    min_median_context: Positive = 100_000
-    min_context_per_output: Positive = 200
+    score: Bands = Bands(low=2.5, medium=3.5, high=5.0)
+    """z of log median context among same-tool peers, plus half the z of context per output token when above 0."""
+    static_prefix_share: Bands = Bands(low=0.4, medium=0.6, high=0.8)
+    """Share of sessions opening on the same cached prefix (within 1%), when that prefix is large."""
+    static_prefix_factor: Positive = 3.0
+    """A prefix is large at this many times the same-tool peers' median opening context."""
+    own_step: Bands = Bands(low=3.0, medium=4.0, high=6.0)
+    """Heaviest week's median context over the developer's typical week: at most low (a refactor week)."""
+    min_requests_per_week: int = 50
+    min_sessions: int = 20
     min_requests: int = 100
     min_peers: int = 5
 

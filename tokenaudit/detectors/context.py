@@ -1,9 +1,17 @@
-"""S5 ``context_stuffing`` (waste): tokens dominated by re-read context, with little output.
+"""S5 ``context_stuffing`` (waste): context re-read far above peers, scored continuously on every tool.
 
-Two statistics on the developer's main tool, each as a robust z among everyone in the organisation on
-the same tool (tools disagree on what they count, and teams are too small for a stable baseline): the
-median context per request, and context per output token. Cache reads alone are no signal (80–99% is normal
-for agents), so both an absolute floor and a peer comparison are required.
+Per developer and tool (tools disagree on what they count, so peers are everyone in the organisation on
+the same tool), three views; the strongest decides:
+
+* **Peers**: a score from robust z-scores among same-tool peers, ``z_context + max(0, z_ratio) / 2``:
+  the median context per request carries it, and context per output token only adds. Padding output
+  lowers the ratio but not the context, so it exempts nobody; there is no floor to stay just under.
+* **A static prefix**: the share of sessions that open with the same large cached prefix (cache reads on
+  the first request within 1% of the developer's most common opening size, and over
+  ``static_prefix_factor`` times the peers' typical opening context). One prefix reused session after
+  session, never written in any of them, is a mechanical sign of stuffing.
+* **Own history**: the developer's median context in their heaviest week against their own typical
+  week. A step alone says little (a refactor week), so it gives at most *low*.
 """
 
 from __future__ import annotations
@@ -15,74 +23,139 @@ import polars as pl
 from tokenaudit.detectors.base import (
     Detector,
     DetectorContext,
+    band_severity,
+    band_strength,
     capped,
     fmt_int,
     fmt_num,
+    fmt_pct,
     not_evaluated,
     robust_z,
 )
+from tokenaudit.detectors.config import ContextStuffing
 from tokenaudit.schema import context_tokens
 
 _CONTEXT = context_tokens()
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer on their main tool: median context, context per output, their robust z."""
-    config = context.flags.context_stuffing
-    per_tool = context.requests.group_by("dev", "tool").agg(
+def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
+    """dev, tool: requests, median context, context per output, static-prefix share, own weekly step."""
+    per_tool = requests.group_by("dev", "tool").agg(
         pl.len().alias("n_requests"),
         _CONTEXT.median().alias("median_context"),
         (_CONTEXT.sum() / pl.col("output_tokens").sum().clip(1)).alias("context_per_output"),
-        (_CONTEXT + pl.col("output_tokens")).sum().alias("tool_tokens"),
     )
-    main = per_tool.sort("tool_tokens", "tool", descending=[True, False]).group_by("dev", maintain_order=True).first()
-    frame = (
-        context.developers.select("developer", "dev", "peer_group")
-        .join(main, on="dev", how="left")
-        .drop("dev")
-        .with_columns(
-            pl.col("n_requests").fill_null(0),
-            robust_z(pl.col("median_context").clip(1).log10(), group="tool").alias("z_context"),
-            robust_z(pl.col("context_per_output").clip(1).log10(), group="tool").alias("z_ratio"),
-            pl.len().over("tool").alias("n_tool_peers"),
-            pl.col("median_context").median().over("tool").alias("peer_median_context"),
-            pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
+    openers = requests.filter("opens_session").select(
+        "dev", "tool", pl.col("cache_read_tokens").alias("prefix"), _CONTEXT.alias("opening_context")
+    )
+    modal = (
+        openers.filter(pl.col("prefix") > 0)
+        .group_by("dev", "tool", (pl.col("prefix") / 1000).round().alias("bucket"))
+        .agg(pl.len().alias("count"), pl.col("prefix").median().alias("modal_prefix"))
+        .sort("count", "bucket", descending=[True, False])
+        .group_by("dev", "tool", maintain_order=True)
+        .first()
+        .select("dev", "tool", "modal_prefix")
+    )
+    static = (
+        openers.join(modal, on=["dev", "tool"], how="left")
+        .group_by("dev", "tool")
+        .agg(
+            pl.len().alias("sessions"),
+            pl.col("modal_prefix").first(),
+            ((pl.col("prefix") - pl.col("modal_prefix")).abs() <= 0.01 * pl.col("modal_prefix"))
+            .mean()
+            .alias("static_prefix_share"),
+            pl.col("opening_context").median().alias("median_opening_context"),
         )
     )
-    floors = (pl.col("median_context") >= config.min_median_context) & (
-        pl.col("context_per_output") >= config.min_context_per_output
+    weekly = (
+        requests.group_by("dev", "tool", pl.col("timestamp").dt.truncate("1w").alias("week"))
+        .agg(_CONTEXT.median().alias("week_context"), pl.len().alias("week_requests"))
+        .filter(pl.col("week_requests") >= config.min_requests_per_week)
+        .group_by("dev", "tool")
+        .agg(
+            pl.len().alias("weeks"),
+            (pl.col("week_context").max() / pl.col("week_context").median().clip(1)).alias("own_step"),
+        )
     )
-    low_z = pl.min_horizontal("z_context", "z_ratio")
-    high_z = pl.max_horizontal("z_context", "z_ratio")
-    severity = (
-        pl.when(~floors)
-        .then(0)
-        .when(low_z >= config.z_high)
-        .then(3)
-        .when(low_z >= config.z_both)
-        .then(2)
-        .when(high_z >= config.z_one)
-        .then(1)
-        .otherwise(0)
+    return (
+        per_tool.join(static, on=["dev", "tool"], how="left")
+        .join(weekly, on=["dev", "tool"], how="left")
+        .filter(pl.col("n_requests") >= config.min_requests)
+    )
+
+
+def compute(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: the tool with the strongest evidence, its scores and the peers' baselines."""
+    config = context.flags.context_stuffing
+    scored = _per_tool(context.requests, config).with_columns(
+        robust_z(pl.col("median_context").clip(1).log10(), group="tool").alias("z_context"),
+        robust_z(pl.col("context_per_output").clip(1).log10(), group="tool").alias("z_ratio"),
+        pl.len().over("tool").alias("n_tool_peers"),
+        pl.col("median_context").median().over("tool").alias("peer_median_context"),
+        pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
+        pl.col("median_opening_context").median().over("tool").alias("peer_median_opening_context"),
+    )
+    score = pl.col("z_context") + pl.col("z_ratio").clip(0) / 2
+    big_prefix = pl.col("modal_prefix") >= config.static_prefix_factor * pl.col("peer_median_opening_context")
+    static_severity = pl.when(big_prefix & (pl.col("sessions") >= config.min_sessions)).then(
+        band_severity(pl.col("static_prefix_share"), config.static_prefix_share)
+    )
+    own_severity = pl.when(pl.col("weeks") >= 3).then(
+        pl.min_horizontal(band_severity(pl.col("own_step"), config.own_step), pl.lit(1))
+    )
+    evaluated = pl.col("n_tool_peers") >= config.min_peers
+    severity = pl.when(evaluated).then(
+        pl.max_horizontal(
+            band_severity(pl.col("score"), config.score), static_severity.fill_null(0), own_severity.fill_null(0)
+        )
+    )
+    strength = pl.max_horizontal(
+        band_strength(pl.col("score"), config.score),
+        pl.when(static_severity > 0).then(band_strength(pl.col("static_prefix_share"), config.static_prefix_share)),
+    ).fill_null(0.0)
+    best = (
+        scored.with_columns(score.alias("score"))
+        .with_columns(severity.fill_null(0).alias("tool_severity"), strength.alias("strength"))
+        .sort("dev", "tool_severity", "score", "tool", descending=[False, True, True, False], nulls_last=True)
+        .group_by("dev", maintain_order=True)
+        .first()
+    )
+    frame = (
+        context.developers.select("developer", "dev", "peer_group")
+        .join(best, on="dev", how="left")
+        .drop("dev")
+        .with_columns(pl.col("n_requests").fill_null(0), pl.col("n_tool_peers").fill_null(0))
     )
     return frame.with_columns(
-        capped(severity, config.max_severity).alias("severity"),
-        ((low_z - config.z_both) / max(config.z_high - config.z_both, 1e-9)).clip(0.0, 1.0).alias("strength"),
+        capped(pl.col("tool_severity").fill_null(0), config.max_severity).alias("severity"),
+        pl.col("strength").fill_null(0.0),
         not_evaluated(
             (pl.col("n_requests") < config.min_requests) | (pl.col("n_tool_peers") < config.min_peers),
             f"at least {config.min_requests} requests and {config.min_peers} peers on the same tool",
         ).alias("needs"),
-    )
+    ).drop("tool_severity")
 
 
 def reason(row: dict[str, Any]) -> str:
-    """Quote context per request and per output token against same-tool peers."""
-    return (
+    """Quote context per request and per output token against same-tool peers, and the mechanical signs."""
+    text = (
         f"median context {fmt_int(row['median_context'])} tokens per request on {row['tool']} "
         f"(peer median {fmt_int(row['peer_median_context'])}, z {fmt_num(row['z_context'], 1)}) and "
         f"{fmt_int(row['context_per_output'])} context tokens per output token "
-        f"(peer median {fmt_int(row['peer_median_ratio'])}, z {fmt_num(row['z_ratio'], 1)})."
+        f"(peer median {fmt_int(row['peer_median_ratio'])}, z {fmt_num(row['z_ratio'], 1)}); score "
+        f"{fmt_num(row['score'], 1)}"
     )
+    if row["modal_prefix"] and row["static_prefix_share"]:
+        text += (
+            f"; {fmt_pct(row['static_prefix_share'])} of {fmt_int(row['sessions'])} sessions opened on the same "
+            f"cached prefix of {fmt_int(row['modal_prefix'])} tokens (peers open on "
+            f"{fmt_int(row['peer_median_opening_context'])})"
+        )
+    if row["own_step"] is not None:
+        text += f"; heaviest week {fmt_num(row['own_step'], 1)}× the developer's typical week"
+    return text + "."
 
 
 DETECTOR = Detector(
@@ -91,7 +164,8 @@ DETECTOR = Detector(
     consider=(
         "a huge monorepo or long sessions that are never compacted",
         "review or analysis work that reads much and writes little",
-        "a bloated CLAUDE.md or rules file",
+        "a bloated CLAUDE.md or rules file (a static prefix in every session)",
+        "a refactor or migration week (a step in the developer's own history)",
     ),
     compute=compute,
     reason=reason,
@@ -102,8 +176,15 @@ DETECTOR = Detector(
         "context_per_output",
         "z_context",
         "z_ratio",
+        "score",
+        "sessions",
+        "modal_prefix",
+        "static_prefix_share",
+        "own_step",
+        "weeks",
         "peer_median_context",
         "peer_median_ratio",
+        "peer_median_opening_context",
         "n_tool_peers",
     ),
     outcomes_exculpate=True,

@@ -29,16 +29,47 @@ from tokenaudit.detectors.base import (
 _WINDOW = 8
 
 
-def _rest_hours(profile: pl.DataFrame, quiet_share: float) -> pl.DataFrame:
-    """Longest circular run of hours each holding under ``quiet_share`` of the developer's activity."""
-    quiet = profile.with_columns(quiet=pl.col("active") < quiet_share * pl.col("active").sum().over("developer"))
-    # Two laps of the clock, so that a run across midnight is one run.
-    laps = pl.concat([quiet, quiet.with_columns(pl.col("hour") + 24)]).sort("developer", "hour")
-    runs = laps.with_columns(
-        run=(pl.col("quiet") != pl.col("quiet").shift(1)).fill_null(value=True).cum_sum().over("developer")
+def _rhythm(minutes: pl.DataFrame, keys: list[str], quiet_hour_share: float) -> pl.DataFrame:
+    """Per unit (``keys``): active minutes, the quietest 8-hour window's share and end hour, and rest hours.
+
+    Rest hours: the longest circular run of hours each holding under ``quiet_hour_share`` of the unit's
+    activity. The 24-hour profile is circular, so hours 0..6 are appended after 23 for the rolling window
+    and two laps of the clock are walked for the runs.
+    """
+    hours = pl.DataFrame({"hour": pl.int_range(0, 24, eager=True).cast(pl.Int8)})
+    counts = minutes.group_by(*keys, pl.col("minute").dt.hour().cast(pl.Int8).alias("hour")).len("active")
+    profile = (
+        counts.select(keys)
+        .unique()
+        .join(hours, how="cross")
+        .join(counts, on=[*keys, "hour"], how="left")
+        .with_columns(pl.col("active").fill_null(0))
+        .with_columns(total=pl.col("active").sum().over(keys))
     )
-    longest = runs.filter(pl.col("quiet")).group_by("developer", "run").len()
-    return longest.group_by("developer").agg(pl.col("len").max().clip(upper_bound=24).alias("rest_hours"))
+    wrapped = pl.concat([profile, profile.filter(pl.col("hour") < _WINDOW - 1).with_columns(pl.col("hour") + 24)])
+    quiet = (
+        wrapped.sort(*keys, "hour")
+        .with_columns(window=pl.col("active").rolling_sum(_WINDOW).over(keys))
+        .filter(pl.col("hour") >= _WINDOW - 1)
+        .group_by(keys)
+        .agg(
+            pl.col("total").first().alias("active_minutes"),
+            (pl.col("window").min() / pl.col("total").first()).alias("quiet_share"),
+            pl.col("hour").get(pl.col("window").arg_min()).alias("quiet_end_hour"),
+        )
+    )
+    laps = pl.concat([profile, profile.with_columns(pl.col("hour") + 24)]).sort(*keys, "hour")
+    runs = laps.with_columns(quiet=pl.col("active") < quiet_hour_share * pl.col("total")).with_columns(
+        run=(pl.col("quiet") != pl.col("quiet").shift(1)).fill_null(value=True).cum_sum().over(keys)
+    )
+    rest = (
+        runs.filter(pl.col("quiet"))
+        .group_by(*keys, "run")
+        .len()
+        .group_by(keys)
+        .agg(pl.col("len").max().clip(upper_bound=24).alias("rest_hours"))
+    )
+    return quiet.join(rest, on=keys, how="left").with_columns(pl.col("rest_hours").fill_null(0))
 
 
 def active_minutes(requests: pl.DataFrame) -> pl.DataFrame:
@@ -52,51 +83,56 @@ def active_minutes(requests: pl.DataFrame) -> pl.DataFrame:
 
 
 def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: quiet-window share R8, median active hours per day (DAH), active minutes."""
+    """Per developer: rest hours and quiet-window share of a typical week (the whole period with few weeks),
+    the share of weeks without rest, median active hours per day (DAH), active minutes."""
     config = context.flags.no_rest_rhythm
     minutes = active_minutes(context.requests)
-    profile = minutes.group_by("dev", pl.col("minute").dt.hour().alias("hour")).len("active")
-    complete = (
-        context.developers.select("developer", "dev")
-        .join(pl.DataFrame({"hour": pl.int_range(0, 24, eager=True).cast(pl.Int8)}), how="cross")
-        .join(profile.with_columns(pl.col("hour").cast(pl.Int8)), on=["dev", "hour"], how="left")
-        .drop("dev")
-        .with_columns(pl.col("active").fill_null(0))
+    pooled = _rhythm(minutes, ["dev"], config.quiet_hour_share)
+    days = minutes.group_by("dev", pl.col("minute").dt.date().alias("day")).agg(
+        pl.col("minute").dt.hour().n_unique().alias("hours"), pl.len().alias("minutes")
     )
-    # The 24-hour profile is circular: append hours 0..6 after 23 and take every 8-hour rolling sum.
-    wrapped = pl.concat(
-        [complete, complete.filter(pl.col("hour") < _WINDOW - 1).with_columns(pl.col("hour") + 24)]
-    ).sort("developer", "hour")
-    windows = wrapped.with_columns(window=pl.col("active").rolling_sum(_WINDOW).over("developer")).filter(
-        pl.col("hour") >= _WINDOW - 1
+    per_developer = days.group_by("dev").agg(
+        pl.col("hours").median().alias("active_hours"),
+        pl.len().alias("days"),
     )
-    quiet = windows.group_by("developer").agg(
-        pl.col("window").min().alias("quiet_minutes"),
-        pl.col("hour").get(pl.col("window").arg_min()).alias("quiet_end_hour"),
-    )
-    per_developer = (
-        minutes.group_by("dev", pl.col("minute").dt.date().alias("day"))
-        .agg(pl.col("minute").dt.hour().n_unique().alias("hours"), pl.len().alias("minutes"))
+    # Week by week, so that a bounded episode (an on-call week, a trip across time zones) stays one bad week
+    # among good ones, while chronic round-the-clock activity fails week after week.
+    weekly_minutes = minutes.with_columns(week=pl.col("minute").dt.truncate("1w"))
+    week_days = weekly_minutes.group_by("dev", "week").agg(pl.col("minute").dt.date().n_unique().alias("week_days"))
+    weeks = (
+        _rhythm(weekly_minutes, ["dev", "week"], config.quiet_hour_share)
+        .join(week_days, on=["dev", "week"])
+        .filter(
+            (pl.col("week_days") >= config.min_days_per_week)
+            & (pl.col("active_minutes") >= config.min_active_minutes_per_week)
+        )
         .group_by("dev")
         .agg(
-            pl.col("hours").median().alias("active_hours"),
-            pl.len().alias("days"),
-            pl.col("minutes").sum().cast(pl.UInt32).alias("active_minutes"),
+            pl.len().alias("weeks"),
+            pl.col("rest_hours").median().alias("weekly_rest_hours"),
+            pl.col("quiet_share").median().alias("weekly_quiet_share"),
+            (pl.col("rest_hours") <= config.rest_hours.medium).mean().alias("weeks_without_rest"),
         )
     )
-    rest = _rest_hours(complete, config.quiet_hour_share)
+    by_week = pl.col("weeks").fill_null(0) >= config.min_weeks
     frame = (
         context.developers.select("developer", "dev", "peer_group")
         .join(per_developer, on="dev", how="left")
+        .join(pooled, on="dev", how="left")
+        .join(weeks, on="dev", how="left")
         .drop("dev")
-        .join(quiet, on="developer", how="left")
-        .join(rest, on="developer", how="left")
         .with_columns(
-            (pl.col("quiet_minutes") / pl.col("active_minutes")).alias("quiet_share"),
-            pl.col("active_minutes").fill_null(0),
-            pl.col("days").fill_null(0),
-            pl.col("rest_hours").fill_null(0),
+            pl.col("active_minutes", "days", "weeks").fill_null(0),
+            pl.col("rest_hours").fill_null(0).alias("pooled_rest_hours"),
             ((pl.col("quiet_end_hour") - _WINDOW + 1) % 24).alias("quiet_start_hour_utc"),
+        )
+        .with_columns(
+            pl.when(by_week)
+            .then(pl.col("weekly_rest_hours"))
+            .otherwise(pl.col("pooled_rest_hours"))
+            .alias("rest_hours"),
+            pl.when(by_week).then(pl.col("weekly_quiet_share")).otherwise(pl.col("quiet_share")).alias("quiet_share"),
+            pl.when(by_week).then(pl.lit("typical week")).otherwise(pl.lit("whole period")).alias("basis"),
         )
     )
     severity = pl.max_horizontal(
@@ -123,13 +159,18 @@ def compute(context: DetectorContext) -> pl.DataFrame:
 
 
 def reason(row: dict[str, Any]) -> str:
-    """Quote the quiet-window share and the active hours against peers."""
+    """Quote the rest and quiet-window share of a typical week (or the whole period) against peers."""
     start = int(row["quiet_start_hour_utc"])
+    weeks = (
+        f" ({fmt_pct(row['weeks_without_rest'])} of {row['weeks']} weeks short of rest)"
+        if row["basis"] == "typical week"
+        else ""
+    )
     return (
-        f"the longest daily rest was {row['rest_hours']} hours (peer median {fmt_num(row['peer_median_rest_hours'], 0)}"
-        f"); {fmt_pct(row['quiet_share'])} of {fmt_int(row['active_minutes'])} active minutes fell in the "
-        f"developer's own quietest 8 hours ({start:02d}:00–{(start + 8) % 24:02d}:00 UTC), peer median "
-        f"{fmt_pct(row['peer_median_quiet_share'])}."
+        f"the longest daily rest in a {row['basis']} was {fmt_num(row['rest_hours'], 0)} hours{weeks}, peer median "
+        f"{fmt_num(row['peer_median_rest_hours'], 0)}; {fmt_pct(row['quiet_share'])} of activity fell in the "
+        f"developer's own quietest 8 hours (over the period {start:02d}:00–{(start + 8) % 24:02d}:00 UTC, "
+        f"{fmt_int(row['active_minutes'])} active minutes), peer median {fmt_pct(row['peer_median_quiet_share'])}."
     )
 
 
@@ -145,6 +186,11 @@ DETECTOR = Detector(
     compute=compute,
     reason=reason,
     evidence=(
+        "basis",
+        "rest_hours",
+        "weeks",
+        "weeks_without_rest",
+        "pooled_rest_hours",
         "quiet_share",
         "active_hours",
         "active_minutes",
