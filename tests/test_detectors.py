@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from synthetic import START, events, human_offsets, org
 
-from tokenaudit.detectors import Findings, build_context, regularity, repetition, rest, run_detectors
+from tokenaudit.detectors import Findings, build_context, coverage_note, regularity, repetition, rest, run_detectors
 from tokenaudit.policy import Policy, parse_policy
 
 DAY = 86_400
@@ -515,3 +515,41 @@ def test_no_rest_rhythm_fires_on_nights_worked_week_after_week() -> None:
     assert found["severity"] == "high"
     assert (found["basis"], found["weeks"], found["weeks_without_rest"]) == ("typical week", 5, 1.0)
     assert found["rest_hours"] == 4.0  # 06:00–09:00 and the evening are all that is left
+
+
+def test_a_two_person_team_is_compared_with_the_whole_organisation() -> None:
+    offsets = human_offsets(5, per_day=4)[:60]
+    partner = events("partner", offsets, team="duo")
+    repeater = events("repeater", offsets, team="duo", prompt_hashes=[f"h{i % 6}" for i in range(60)])
+    findings = detect(pl.concat([org(12), partner, repeater]))
+    found = flag(findings, "repeater", "repetition")
+    assert found is not None
+    # The baseline is the organisation's (0%), not the two-person remainder's (45%).
+    assert (found["severity"], found["share"], found["peer_median_share"]) == ("high", 0.9, 0.0)
+    assert flag(findings, "partner", "repetition") is None
+
+
+def test_coverage_names_the_share_no_timing_detector_could_examine() -> None:
+    timed = events("mixed", human_offsets(6, per_day=30))  # 450 requests of 23,500 tokens
+    daily = events("mixed", np.array([3600.0]), input_tokens=450 * 23_500, cache_read_tokens=0, output_tokens=0)
+    daily = daily.with_columns(pl.lit("day").alias("grain"), pl.lit("cursor-daily").alias("source_format"))
+    findings = detect(pl.concat([org(12), timed, daily]))
+    row = findings.risk.filter(pl.col("developer") == "mixed").row(0, named=True)
+    assert (row["coverage_timing"], row["coverage_sessions"], row["coverage_prompts"]) == (0.5, 0.5, 0.5)
+    assert row["unexamined_sources"] == ["cursor-daily"]
+    note = coverage_note(row)
+    assert note is not None and note.startswith("only 50% of this developer's tokens") and "(cursor-daily)" in note
+    honest = findings.risk.filter(pl.col("developer") == "dev00").row(0, named=True)
+    assert (honest["coverage_timing"], coverage_note(honest)) == (1.0, None)
+
+
+def test_near_misses_name_the_statistic_and_the_next_band() -> None:
+    offsets = human_offsets(5, per_day=4)[:60]
+    dup = events("dup", offsets, prompt_hashes=[f"h{i % 6}" for i in range(60)])  # share 0.9
+    strict = parse_policy("flags:\n  repetition:\n    share: {low: 0.3, medium: 0.45, high: 0.95}\n")
+    findings = detect(pl.concat([org(12), dup]), strict)
+    assert flag(findings, "dup", "repetition")["severity"] == "medium"  # type: ignore[index]
+    close = findings.near_misses.filter(pl.col("developer") == "dup").drop("developer")
+    assert close.rows() == [("repetition", "share", 0.9, "high", 0.95)]
+    far = parse_policy("flags:\n  repetition:\n    share: {low: 0.3, medium: 0.85, high: 1.0}\n")
+    assert detect(pl.concat([org(12), dup]), far).near_misses.filter(pl.col("developer") == "dup").is_empty()

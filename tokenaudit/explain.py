@@ -13,7 +13,8 @@ from typing import Final
 import polars as pl
 
 from tokenaudit.audit import AuditResult
-from tokenaudit.detectors.base import Flag
+from tokenaudit.detectors.base import Flag, sorted_requests
+from tokenaudit.detectors.shape import sessions
 from tokenaudit.errors import UsageError
 from tokenaudit.metrics import local_day
 from tokenaudit.schema import total_tokens
@@ -48,6 +49,14 @@ class Explanation:
     outcomes: dict[str, int] | None = None
     """Outcome counts per kind, when outcomes were given."""
     outcome_score: float | None = None
+    near_misses: pl.DataFrame | None = None
+    """id, statistic, value, level, threshold: statistics just short of the next band."""
+    weeks: pl.DataFrame | None = None
+    """week (local Monday), tokens, sessions, headless_sessions, headless_tokens, night_minutes (00–06 local)."""
+    sources: pl.DataFrame | None = None
+    """source_format, grain, tokens, share: what each source contributed and at which grain."""
+    coverage: dict[str, float | None] | None = None
+    """Shares of tokens the timing, session and prompt detectors could examine."""
 
 
 def _find(result: AuditResult, developer: str) -> str:
@@ -139,6 +148,12 @@ def explain(result: AuditResult, developer: str) -> Explanation:
         .head(5)
     )
     skipped = result.findings.not_evaluated.filter(pl.col("developer") == name).sort("id")
+    sources = (
+        mine.group_by("source_format", "grain")
+        .agg(total_tokens().sum().alias("tokens"))
+        .with_columns(share=(pl.col("tokens") / pl.col("tokens").sum().clip(1)).round(4))
+        .sort("tokens", "source_format", descending=[True, False])
+    )
     return Explanation(
         developer=name,
         team=row["team"],
@@ -155,4 +170,30 @@ def explain(result: AuditResult, developer: str) -> Explanation:
         ranked=result.ranking.ranked if result.ranking else 0,
         outcomes=result.outcome_counts.get(name, dict.fromkeys(result.outcome_kinds, 0)) if result.ranking else None,
         outcome_score=row.get("outcome_score"),
+        near_misses=result.findings.near_misses.filter(pl.col("developer") == name).drop("developer"),
+        weeks=weekly_evidence(mine, result, timezone),
+        sources=sources,
+        coverage={key: row.get(f"coverage_{key}") for key in ("timing", "sessions", "prompts")},
+    )
+
+
+def weekly_evidence(mine: pl.DataFrame, result: AuditResult, timezone: str) -> pl.DataFrame:
+    """When it happened, week by local week: tokens, sessions and how many were headless, night activity."""
+    requests, _ = sorted_requests(mine)
+    shapes = sessions(requests, result.findings.settings.headless_work).select("start", "tokens", "headless")
+    local = pl.col("start").dt.convert_time_zone(timezone).dt.truncate("1w").dt.date().alias("week")
+    by_week = shapes.group_by(local).agg(
+        pl.len().alias("sessions"),
+        pl.col("headless").sum().alias("headless_sessions"),
+        pl.col("tokens").filter("headless").sum().alias("headless_tokens"),
+    )
+    when = pl.col("timestamp").dt.convert_time_zone(timezone)
+    usage = mine.group_by(when.dt.truncate("1w").dt.date().alias("week")).agg(
+        total_tokens().sum().alias("tokens"),
+        when.filter(when.dt.hour() < 6).dt.truncate("1m").n_unique().alias("night_minutes"),
+    )
+    return (
+        usage.join(by_week, on="week", how="left")
+        .with_columns(pl.col("sessions", "headless_sessions", "headless_tokens").fill_null(0))
+        .sort("week")
     )

@@ -16,6 +16,7 @@ import polars as pl
 
 from tokenaudit import __version__
 from tokenaudit.audit import AuditResult, team_rollups
+from tokenaudit.detectors import coverage_note
 from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.metrics import local_day
@@ -233,16 +234,18 @@ def _capped(developer: dict[str, Any]) -> str:
 
 
 def _flag_notes(developers: list[dict[str, Any]]) -> list[str]:
-    """Flagged developers, highest risk first, each flag with its reason."""
+    """Flagged developers, highest risk first, each flag with its reason, then what could not be examined."""
     ranked = sorted(
-        (d for d in developers if d["flags"]),
+        (d for d in developers if d["flags"] or d["risk"].get("note")),
         key=lambda d: (RISK_ORDER.index(d["risk"]["level"]), -d["risk"]["score"], d["developer"]),
     )
-    return [
-        f"{d['developer']} (risk {d['risk']['level']}{_capped(d)}) {f['id']} [{f['severity']}]: {f['reason']}"
-        for d in ranked
-        for f in d["flags"]
-    ]
+    notes: list[str] = []
+    for d in ranked:
+        who = f"{d['developer']} (risk {d['risk']['level']}{_capped(d)})"
+        notes.extend(f"{who} {f['id']} [{f['severity']}]: {f['reason']}" for f in d["flags"])
+        if d["risk"].get("note"):
+            notes.append(f"{who} coverage: {d['risk']['note']}")
+    return notes
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:
@@ -523,6 +526,13 @@ def audit_document(result: AuditResult) -> Document:
                 "score": row["risk_score"],
                 "families": row["families"] or [],
                 "capped_by_outcomes": bool(row.get("capped_by_outcomes")),
+                "coverage": {
+                    "timing": row.get("coverage_timing"),
+                    "sessions": row.get("coverage_sessions"),
+                    "prompts": row.get("coverage_prompts"),
+                    "unexamined_sources": row.get("unexamined_sources") or [],
+                },
+                "note": coverage_note(row),
             },
             "not_evaluated": skipped.get(row["developer"], []),
             "rank": {"tokens": row["rank_tokens"], **(_adjusted_rank(row) if result.ranking else {})},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import polars as pl
@@ -33,9 +33,10 @@ from tokenaudit.detectors.base import (
     Detector,
     DetectorContext,
     Flag,
+    over_peers,
     sorted_requests,
 )
-from tokenaudit.detectors.config import Flags, Leaderboard
+from tokenaudit.detectors.config import Bands, Flags, Leaderboard
 from tokenaudit.metrics import local_day
 from tokenaudit.schema import total_tokens
 
@@ -53,6 +54,48 @@ DETECTORS: Final[tuple[Detector, ...]] = (
     rejected.DETECTOR,
 )
 CORE_FAMILIES: Final = ("automation", "waste", "timing", "yield")
+NEAR_MISS_SCHEMA: Final = {
+    "developer": pl.String,
+    "id": pl.String,
+    "statistic": pl.String,
+    "value": pl.Float64,
+    "level": pl.String,
+    "threshold": pl.Float64,
+}
+NEAR_SHARE: Final = 0.25
+"""A statistic is a near miss within this share of the gap between bands below the next band's threshold."""
+
+
+def near_misses(frame: pl.DataFrame, detector: Detector, blocks: Flags) -> pl.DataFrame:
+    """Evaluated developers whose statistic sits just below the next band up from their severity.
+
+    "machine_regularity: local_variation 0.62, medium starts at 0.6" tells a lead how close a pattern came,
+    and a gamer's adaptations show up here before they show up as flags.
+    """
+    config = getattr(blocks, detector.id)
+    rows = []
+    for column, name in detector.gauges:
+        bands: Bands = getattr(config, name)
+        value = pl.col(column)
+        spans = (abs(bands.medium - bands.low), abs(bands.medium - bands.low), abs(bands.high - bands.medium))
+        for level, (threshold, span) in enumerate(zip((bands.low, bands.medium, bands.high), spans, strict=True), 1):
+            distance = (threshold - value) if bands.high >= bands.low else (value - threshold)
+            rows.append(
+                frame.filter(
+                    pl.col("needs").is_null()
+                    & (pl.col("severity") == level - 1)
+                    & (distance > 0)
+                    & (distance <= NEAR_SHARE * span)
+                ).select(
+                    "developer",
+                    pl.lit(detector.id).alias("id"),
+                    pl.lit(column).alias("statistic"),
+                    value.cast(pl.Float64).round(4).alias("value"),
+                    pl.lit(SEVERITIES[level]).alias("level"),
+                    pl.lit(float(threshold)).alias("threshold"),
+                )
+            )
+    return pl.concat([pl.DataFrame(schema=NEAR_MISS_SCHEMA), *rows])
 
 
 @dataclass(frozen=True)
@@ -63,7 +106,11 @@ class Findings:
     not_evaluated: pl.DataFrame
     """developer, id, needs."""
     risk: pl.DataFrame
-    """developer, risk_level, risk_score, families (list), material (bool)."""
+    """developer, risk_level, risk_score, families (list), material (bool), coverage_* shares."""
+    near_misses: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=NEAR_MISS_SCHEMA))
+    """developer, id, statistic, value, level, threshold: statistics close below the next band."""
+    settings: Flags = field(default_factory=Flags)
+    """The policy's ``flags:`` section the detectors ran with (explain reuses its session rules)."""
 
 
 def peer_groups(developers: pl.DataFrame, min_team_size: int = 8) -> pl.DataFrame:
@@ -80,7 +127,7 @@ def peer_groups(developers: pl.DataFrame, min_team_size: int = 8) -> pl.DataFram
         .when(pl.col("team").is_not_null() & (team_size >= min_team_size))
         .then(pl.col("team"))
         .otherwise(pl.lit(ORG))
-    ).with_columns(n_peers=pl.len().over("peer_group"))
+    ).with_columns(n_peers=over_peers(pl.len()))
 
 
 def build_context(
@@ -137,6 +184,7 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame
     """
     flags: list[Flag] = []
     skipped: list[pl.DataFrame] = []
+    close: list[pl.DataFrame] = []
     severities: list[pl.DataFrame] = [
         pl.DataFrame(
             schema={
@@ -155,6 +203,7 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame
             continue
         frame = detector.compute(ctx)
         evaluated = frame.filter(pl.col("needs").is_null())
+        close.append(near_misses(frame, detector, ctx.flags))
         skipped.append(
             frame.filter(pl.col("needs").is_not_null()).select("developer", pl.lit(detector.id).alias("id"), "needs")
         )
@@ -185,7 +234,13 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame
     not_evaluated = pl.concat(
         [pl.DataFrame(schema={"developer": pl.String, "id": pl.String, "needs": pl.String}), *skipped]
     )
-    return Findings(flags=flags, not_evaluated=not_evaluated, risk=combine(ctx, severities))
+    return Findings(
+        flags=flags,
+        not_evaluated=not_evaluated,
+        risk=combine(ctx, severities),
+        near_misses=pl.concat([pl.DataFrame(schema=NEAR_MISS_SCHEMA), *close]).sort("developer", "id", "statistic"),
+        settings=ctx.flags,
+    )
 
 
 def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFrame:
@@ -248,7 +303,7 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
         .otherwise(pl.lit("none"))
     )
     developers = ctx.developers.with_columns(
-        material=pl.col("total_tokens") >= pl.col("total_tokens").median().over("peer_group")
+        material=pl.col("total_tokens") >= over_peers(pl.col("total_tokens").median())
     )
     # Exculpatory cap (method study §4): strong outcomes cap the level at low, judged by a conservative bound
     # (by default the 10th percentile of yield at or above the typical yield). Never for a medium+ flag whose
@@ -293,5 +348,59 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
             risk_level=capped_level.otherwise(pl.col("risk_level")),
             capped_by_outcomes=pl.col("capped_by_outcomes") & pl.col("risk_level").is_in(["medium", "high"]),
         )
-        .select("developer", "risk_level", "risk_score", "families", "material", "capped_by_outcomes")
+        .join(coverage(ctx.events), on="developer", how="left")
+        .select(
+            "developer",
+            "risk_level",
+            "risk_score",
+            "families",
+            "material",
+            "capped_by_outcomes",
+            "coverage_timing",
+            "coverage_sessions",
+            "coverage_prompts",
+            "unexamined_sources",
+        )
+    )
+
+
+COVERAGE_NOTE_BELOW: Final = 0.8
+"""Below this share of tokens with per-request timing, the risk explanation names what could not be examined."""
+
+
+def coverage(events: pl.DataFrame) -> pl.DataFrame:
+    """Per developer, the share of tokens each kind of detector could examine.
+
+    ``coverage_timing``: tokens on per-request rows (regularity, rest, snapshot timing); ``coverage_sessions``:
+    of those, rows with a session id (headless work, repetition of openers, context per session);
+    ``coverage_prompts``: rows with a prompt hash or signature (repetition by prompt). ``unexamined_sources``:
+    the source formats whose tokens came as hour or day aggregates, which no timing detector can read.
+    """
+    tokens = total_tokens()
+    request = pl.col("grain") == "request"
+    share = {
+        "coverage_timing": request,
+        "coverage_sessions": request & pl.col("session_id").is_not_null(),
+        "coverage_prompts": request & (pl.col("prompt_hash").is_not_null() | pl.col("prompt_signature").is_not_null()),
+    }
+    return (
+        events.group_by("developer")
+        .agg(
+            *((tokens.filter(kept).sum() / tokens.sum().clip(1)).alias(name) for name, kept in share.items()),
+            pl.col("source_format").filter(~request & (tokens > 0)).unique().sort().alias("unexamined_sources"),
+        )
+        .with_columns(pl.col(name).round(4) for name in share)
+    )
+
+
+def coverage_note(row: dict[str, object]) -> str | None:
+    """One sentence for the risk explanation when much of a developer's usage could not be examined."""
+    timing = row.get("coverage_timing")
+    if not isinstance(timing, float) or timing >= COVERAGE_NOTE_BELOW:
+        return None
+    sources = row.get("unexamined_sources") or []
+    named = f" ({', '.join(str(s) for s in sources)})" if isinstance(sources, list) and sources else ""
+    return (
+        f"only {timing:.0%} of this developer's tokens came with per-request timing; the timing detectors could not "
+        f"examine the rest{named}, so a low risk here says little about it."
     )

@@ -65,6 +65,8 @@ class Detector:
     """Strong outcomes may cap this flag's risk at low: heavy or round-the-clock use that ships (an overnight
     agent, a big monorepo). Off by default: a machine clock, a headless loop, a repeated-prompt farm or farmed
     outcomes are evidence that outcomes cannot explain away."""
+    gauges: tuple[tuple[str, str], ...] = ()
+    """(column, bands in the detector's policy block): statistics checked for near misses."""
 
 
 @dataclass(frozen=True)
@@ -134,23 +136,46 @@ def band_strength(value: pl.Expr, bands: Bands) -> pl.Expr:
     return ((value - bands.low) / span).clip(0.0, 1.0) if span else (value >= bands.low).cast(pl.Float64)
 
 
-def robust_z(value: str | pl.Expr, group: str = "peer_group") -> pl.Expr:
-    """Iglewicz–Hoaglin modified z within ``group``; falls back to the mean absolute deviation.
+def over_peers(stat: pl.Expr, *extra: str) -> pl.Expr:
+    """An aggregate (``pl.col(x).median()``) over each developer's peers: their team when it is large enough,
+    else (peer group :data:`ORG`) everyone in the organisation with token data, not only the other developers
+    of small teams. ``extra`` splits further (per tool, per snapshot)."""
+    whole_org = pl.col("peer_group") != NO_TOKENS
+    return (
+        pl.when(pl.col("peer_group") == ORG)
+        .then(stat.over(whole_org, *extra))
+        .otherwise(stat.over("peer_group", *extra))
+    )
 
-    Median/MAD rather than mean/stdev, because token volumes are heavy-tailed and the gamers we look
-    for would otherwise inflate the very baseline they are compared with.
-    """
-    x = pl.col(value) if isinstance(value, str) else value
-    median = x.median().over(group)
+
+def _robust_z_within(x: pl.Expr, *partition: str | pl.Expr) -> pl.Expr:
+    median = x.median().over(*partition)
     deviation = (x - median).abs()
-    mad = deviation.median().over(group)
-    mean_ad = deviation.mean().over(group)
+    mad = deviation.median().over(*partition)
+    mean_ad = deviation.mean().over(*partition)
     return (
         pl.when(mad > 0)
         .then(0.6745 * (x - median) / mad)
         .when(mean_ad > 0)
         .then((x - median) / (1.253314 * mean_ad))
         .otherwise(0.0)
+    )
+
+
+def robust_z(value: str | pl.Expr, group: str = "peer_group") -> pl.Expr:
+    """Iglewicz–Hoaglin modified z within ``group`` (peers as in :func:`over_peers` by default); falls back to
+    the mean absolute deviation.
+
+    Median/MAD rather than mean/stdev, because token volumes are heavy-tailed and the gamers we look
+    for would otherwise inflate the very baseline they are compared with.
+    """
+    x = pl.col(value) if isinstance(value, str) else value
+    if group != "peer_group":
+        return _robust_z_within(x, group)
+    return (
+        pl.when(pl.col("peer_group") == ORG)
+        .then(_robust_z_within(x, pl.col("peer_group") != NO_TOKENS))
+        .otherwise(_robust_z_within(x, "peer_group"))
     )
 
 

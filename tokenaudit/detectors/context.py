@@ -11,7 +11,8 @@ the same tool), three views; the strongest decides:
   ``static_prefix_factor`` times the peers' typical opening context). One prefix reused session after
   session, never written in any of them, is a mechanical sign of stuffing.
 * **Own history**: the developer's median context in their heaviest week against their own typical
-  week. A step alone says little (a refactor week), so it gives at most *low*.
+  week, counted only where the context is above the peers' anyway. A step alone says little (a refactor
+  week), so it gives at most *low*.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     static_severity = pl.when(big_prefix & (pl.col("sessions") >= config.min_sessions)).then(
         band_severity(pl.col("static_prefix_share"), config.static_prefix_share)
     )
-    own_severity = pl.when(pl.col("weeks") >= 3).then(
+    # A step up in the developer's own history counts only to a level already above the peers' typical one.
+    own_severity = pl.when((pl.col("weeks") >= 3) & (pl.col("z_context") >= 1)).then(
         pl.min_horizontal(band_severity(pl.col("own_step"), config.own_step), pl.lit(1))
     )
     evaluated = pl.col("n_tool_peers") >= config.min_peers
@@ -169,6 +171,7 @@ DETECTOR = Detector(
     ),
     compute=compute,
     reason=reason,
+    gauges=(("score", "score"), ("static_prefix_share", "static_prefix_share")),
     evidence=(
         "tool",
         "n_requests",

@@ -25,6 +25,7 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
+    over_peers,
     seconds_since_previous,
 )
 from tokenaudit.detectors.config import HeadlessWork, MachineRegularity
@@ -166,8 +167,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
             & (pl.col("n_intervals") >= 3 * config.min_intervals)
             & (pl.col("days") >= 2 * config.min_days)
         ).alias("unambiguous"),
-        pl.col("burstiness").median().over("peer_group").alias("peer_median_burstiness"),
-        pl.col("local_variation").median().over("peer_group").alias("peer_median_local_variation"),
+        over_peers(pl.col("burstiness").median()).alias("peer_median_burstiness"),
+        over_peers(pl.col("local_variation").median()).alias("peer_median_local_variation"),
         not_evaluated(
             (pl.col("n_intervals") < config.min_intervals) | (pl.col("days").fill_null(0) < config.min_days),
             f"per-request timestamps: at least {config.min_intervals} session/episode intervals over "
@@ -196,6 +197,12 @@ DETECTOR = Detector(
     ),
     compute=compute,
     reason=reason,
+    gauges=(
+        ("local_variation", "local_variation"),
+        ("steady_share", "steady_share"),
+        ("burstiness", "burstiness"),
+        ("modal_share", "modal_share"),
+    ),
     evidence=(
         "cluster",
         "n_intervals",

@@ -21,6 +21,7 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
+    over_peers,
     robust_z,
 )
 
@@ -57,8 +58,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         .with_columns(
             pl.col("decisions").fill_null(0),
             robust_z(logit).alias("z"),
-            pl.col("acceptance").median().over("peer_group").alias("peer_median_acceptance"),
-            pl.col("acceptance").quantile(0.1).over("peer_group").alias("peer_p10_acceptance"),
+            over_peers(pl.col("acceptance").median()).alias("peer_median_acceptance"),
+            over_peers(pl.col("acceptance").quantile(0.1)).alias("peer_p10_acceptance"),
         )
     )
     below = pl.col("acceptance") < pl.col("peer_p10_acceptance")

@@ -31,6 +31,7 @@ from tokenaudit.detectors.base import (
     fmt_int,
     fmt_pct,
     not_evaluated,
+    over_peers,
 )
 from tokenaudit.schema import context_tokens
 from tokenaudit.signatures import NEAR_DUPLICATE_BITS, hamming
@@ -168,8 +169,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
             pl.when(pl.col("basis") == "sessions").then(pl.lit("sessions")).otherwise(pl.lit("prompts")).alias("_kind"),
         )
         .with_columns(
-            pl.col("share").median().over("peer_group", "_kind").alias("peer_median_share"),
-            pl.col("share").count().over("peer_group", "_kind").alias("_compared"),
+            over_peers(pl.col("share").median(), "_kind").alias("peer_median_share"),
+            over_peers(pl.col("share").count(), "_kind").alias("_compared"),
         )
     )
     # Too few others measured the same way: no baseline, so the bands alone decide.
@@ -229,6 +230,7 @@ DETECTOR = Detector(
     ),
     compute=compute,
     reason=reason,
+    gauges=(("share", "share"), ("repeats_per_day", "repeats_per_day")),
     evidence=(
         "basis",
         "n",

@@ -23,6 +23,7 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
+    over_peers,
     same_developer_as_previous,
 )
 
@@ -148,8 +149,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     return frame.with_columns(
         capped(severity, config.max_severity).alias("severity"),
         strength.alias("strength"),
-        pl.col("quiet_share").median().over("peer_group").alias("peer_median_quiet_share"),
-        pl.col("rest_hours").median().over("peer_group").alias("peer_median_rest_hours"),
+        over_peers(pl.col("quiet_share").median()).alias("peer_median_quiet_share"),
+        over_peers(pl.col("rest_hours").median()).alias("peer_median_rest_hours"),
         not_evaluated(
             (pl.col("days") < config.min_active_days) | (pl.col("active_minutes") < config.min_active_minutes),
             f"per-request timestamps on at least {config.min_active_days} days and "
@@ -185,6 +186,7 @@ DETECTOR = Detector(
     ),
     compute=compute,
     reason=reason,
+    gauges=(("rest_hours", "rest_hours"), ("quiet_share", "quiet_share"), ("active_hours", "active_hours")),
     evidence=(
         "basis",
         "rest_hours",

@@ -29,6 +29,7 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
+    over_peers,
 )
 from tokenaudit.detectors.config import HeadlessWork
 from tokenaudit.schema import total_tokens
@@ -92,8 +93,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         .drop("dev")
         .with_columns(
             pl.col("sessions", "days").fill_null(0),
-            pl.col("headless_hours_per_day").median().over("peer_group").alias("peer_median_headless_hours"),
-            pl.col("headless_hours_per_day").count().over("peer_group").alias("_compared"),
+            over_peers(pl.col("headless_hours_per_day").median()).alias("peer_median_headless_hours"),
+            over_peers(pl.col("headless_hours_per_day").count()).alias("_compared"),
         )
     )
     above_peers = (pl.col("headless_hours_per_day") >= config.min_peer_ratio * pl.col("peer_median_headless_hours")) | (
@@ -139,6 +140,7 @@ DETECTOR = Detector(
     ),
     compute=compute,
     reason=reason,
+    gauges=(("headless_hours_per_day", "hours_per_day"), ("headless_token_share", "token_share")),
     evidence=(
         "sessions",
         "headless_session_share",

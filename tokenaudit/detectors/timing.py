@@ -20,6 +20,7 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
+    over_peers,
 )
 from tokenaudit.schema import total_tokens
 
@@ -66,7 +67,7 @@ def compute_snapshot(context: DetectorContext) -> pl.DataFrame:
     snapshots = weekly["snapshot"].n_unique()
     peers = context.developers.select("developer", "peer_group", "active_days")
     weekly = weekly.join(peers, on="developer").with_columns(
-        week_lift=pl.col("week_share") / pl.col("week_share").median().over("peer_group", "snapshot")
+        week_lift=pl.col("week_share") / over_peers(pl.col("week_share").median(), "snapshot")
     )
     stats = weekly.group_by("developer").agg(
         (pl.col("window_tokens").sum() / pl.col("week_tokens").sum()).alias("share"),
@@ -74,7 +75,7 @@ def compute_snapshot(context: DetectorContext) -> pl.DataFrame:
     )
     frame = (
         peers.join(stats, on="developer", how="left")
-        .with_columns(pl.col("share").median().over("peer_group").alias("peer_median_share"))
+        .with_columns(over_peers(pl.col("share").median()).alias("peer_median_share"))
         .with_columns(
             (pl.col("share") / pl.col("peer_median_share")).alias("lift"), pl.lit(snapshots).alias("snapshots")
         )
@@ -160,8 +161,8 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
         .join(stats, on="developer", how="left")
         .with_columns(step=pl.col("post_mean") / pl.col("pre_mean"))
         .with_columns(
-            (pl.col("step") / pl.col("step").median().over("peer_group")).alias("relative_step"),
-            pl.col("step").median().over("peer_group").alias("peer_median_step"),
+            (pl.col("step") / over_peers(pl.col("step").median())).alias("relative_step"),
+            over_peers(pl.col("step").median()).alias("peer_median_step"),
         )
     )
     band = band_severity(pl.col("relative_step"), config.relative_step)

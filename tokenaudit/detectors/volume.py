@@ -19,6 +19,7 @@ from tokenaudit.detectors.base import (
     fmt_int,
     fmt_num,
     not_evaluated,
+    over_peers,
     robust_z,
 )
 
@@ -34,7 +35,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         "total_tokens",
         "active_days",
         robust_z(log_total).alias("z"),
-        pl.col("total_tokens").median().over("peer_group").alias("peer_median_tokens"),
+        over_peers(pl.col("total_tokens").median()).alias("peer_median_tokens"),
     ).with_columns(
         capped(band_severity(pl.col("z"), config.z), config.max_severity).alias("severity"),
         band_strength(pl.col("z"), config.z).alias("strength"),
@@ -65,6 +66,7 @@ DETECTOR = Detector(
     ),
     compute=compute,
     reason=reason,
+    gauges=(("z", "z"),),
     evidence=("total_tokens", "peer_median_tokens", "z", "n_peers", "peer_group"),
     outcomes_exculpate=True,
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import polars as pl
+
 from tokenaudit.explain import Explanation
 from tokenaudit.report import NOTICE, SCHEMA_VERSION
 
@@ -71,7 +73,49 @@ def explain_data(explanation: Explanation) -> dict[str, Any]:
             for f in explanation.flags
         ],
         "not_evaluated": [{"id": key, "needs": why} for key, why in explanation.not_evaluated],
+        "near_misses": _rows(explanation.near_misses),
+        "weeks": _rows(explanation.weeks),
+        "sources": _rows(explanation.sources),
+        "coverage": explanation.coverage,
     }
+
+
+def _rows(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
+    """A small frame as JSON rows (dates as ISO text)."""
+    if frame is None:
+        return []
+    return [
+        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}
+        for row in frame.iter_rows(named=True)
+    ]
+
+
+def _evidence_lines(e: Explanation) -> list[str]:
+    """Near misses, when it happened (week by week), and what each source let the detectors see."""
+    lines: list[str] = []
+    if e.near_misses is not None and not e.near_misses.is_empty():
+        lines += ["", "Near misses (statistic just short of the next band):"]
+        lines.extend(
+            f"  {r['id']}: {r['statistic']} {r['value']:g}, {r['level']} starts at {r['threshold']:g}"
+            for r in e.near_misses.iter_rows(named=True)
+        )
+    if e.weeks is not None and not e.weeks.is_empty():
+        lines += ["", f"Week by week ({e.timezone}; night = 00:00–06:00 local):"]
+        lines.append("  week         tokens        sessions  headless (tokens)       night minutes")
+        lines.extend(
+            f"  {r['week']}  {r['tokens']:>13,}  {r['sessions']:>8,}  {r['headless_sessions']:>8,} "
+            f"({r['headless_tokens'] / max(r['tokens'], 1):>4.0%})  {r['night_minutes']:>13,}"
+            for r in e.weeks.iter_rows(named=True)
+        )
+    if e.sources is not None and not e.sources.is_empty():
+        coverage = e.coverage or {}
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in coverage.items() if isinstance(v, float))
+        lines += ["", f"Sources (share of tokens the detectors could examine: {shares}):"]
+        lines.extend(
+            f"  {r['source_format']:<28} {r['grain']:<8} {r['tokens']:>14,}  {r['share']:>4.0%}"
+            for r in e.sources.iter_rows(named=True)
+        )
+    return lines
 
 
 def _daily_lines(explanation: Explanation) -> list[str]:
@@ -126,6 +170,7 @@ def explain_text(explanation: Explanation) -> str:
         bar = "█" * round(row["share"] * 40)
         peer = "n/a" if row["peer_share"] is None else f"{row['peer_share']:.0%}"
         lines.append(f"  {row['bucket']:>7} {bar:<40} {row['share']:>4.0%}  ({peer})")
+    lines += _evidence_lines(e)
     if not e.top_prompts.is_empty():
         lines += ["", "Most repeated prompts (hash prefix, never text):"]
         lines.extend(
