@@ -133,18 +133,18 @@ def _varied_context_org(n: int = 12) -> pl.DataFrame:
 def test_context_stuffing_padding_output_exempts_nobody() -> None:
     # Context per output padded down to the peers' level, and no two sessions open alike: the context alone scores.
     offsets = human_offsets(3, per_day=30)
-    reads = 150_000 + (np.arange(len(offsets)) * 7_919) % 30_000 - 15_000
+    reads = 200_000 + (np.arange(len(offsets)) * 7_919) % 30_000 - 15_000
     padded = events(
         "padded", offsets, input_tokens=2_000, cache_read_tokens=reads, output_tokens=2_000, session_every=5
     )
     found = flag(detect(pl.concat([_varied_context_org(), padded])), "padded", "context_stuffing")
     assert found is not None
     assert found["severity"] == "medium"
-    assert found["median_context"] == pytest.approx(153_000, abs=1_000)
-    assert found["z_context"] == pytest.approx(3.525, abs=0.001)
-    assert found["z_ratio"] == pytest.approx(0.675, abs=0.001)
+    assert found["median_context"] == pytest.approx(203_000, abs=1_000)
+    assert found["z_context"] == pytest.approx(4.1085, abs=0.001)
+    assert found["z_ratio"] == pytest.approx(1.2497, abs=0.001)
     assert found["score"] == pytest.approx(found["z_context"] + found["z_ratio"] / 2, abs=1e-3)
-    assert found["static_prefix_share"] < 0.2
+    assert found["static_prefix_share"] < 0.6  # openers vary by up to 7.5%: at most low on this view
 
 
 def test_context_stuffing_near_miss_within_the_spread_of_honest_peers() -> None:

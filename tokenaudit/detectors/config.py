@@ -146,10 +146,10 @@ class Repetition(_Block):
 class ContextStuffing(_Block):
     """S5: context re-read far above same-tool peers, on every tool, scored continuously."""
 
-    score: Bands = Bands(low=2.5, medium=3.5, high=5.0)
+    score: Bands = Bands(low=2.5, medium=4.0, high=5.0)
     """z of log median context among same-tool peers, plus half the z of context per output token when above 0."""
     static_prefix_share: Bands = Bands(low=0.4, medium=0.6, high=0.8)
-    """Share of sessions opening on the same cached prefix (within 1%), when that prefix is large."""
+    """Share of sessions opening on the same cached prefix (within 5%), when that prefix is large."""
     static_prefix_factor: Positive = 3.0
     """A prefix is large at this many times the same-tool peers' median opening context."""
     own_step: Bands = Bands(low=3.0, medium=4.0, high=6.0)

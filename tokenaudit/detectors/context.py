@@ -7,7 +7,7 @@ the same tool), three views; the strongest decides:
   the median context per request carries it, and context per output token only adds. Padding output
   lowers the ratio but not the context, so it exempts nobody; there is no floor to stay just under.
 * **A static prefix**: the share of sessions that open with the same large cached prefix (cache reads on
-  the first request within 1% of the developer's most common opening size, and over
+  the first request within 5% of the developer's most common opening size, and over
   ``static_prefix_factor`` times the peers' typical opening context). One prefix reused session after
   session, never written in any of them, is a mechanical sign of stuffing.
 * **Own history**: the developer's median context in their heaviest week against their own typical
@@ -37,6 +37,9 @@ from tokenaudit.detectors.config import ContextStuffing
 from tokenaudit.schema import context_tokens
 
 _CONTEXT = context_tokens()
+_SAME_PREFIX = 0.05
+"""Opening cache reads within 5% of the most common one count as the same prefix (a session's own first tool
+result rides on top of it)."""
 
 
 def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
@@ -51,7 +54,7 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
     )
     modal = (
         openers.filter(pl.col("prefix") > 0)
-        .group_by("dev", "tool", (pl.col("prefix") / 1000).round().alias("bucket"))
+        .group_by("dev", "tool", (pl.col("prefix").log() / _SAME_PREFIX).round().alias("bucket"))
         .agg(pl.len().alias("count"), pl.col("prefix").median().alias("modal_prefix"))
         .sort("count", "bucket", descending=[True, False])
         .group_by("dev", "tool", maintain_order=True)
@@ -64,7 +67,7 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
         .agg(
             pl.len().alias("sessions"),
             pl.col("modal_prefix").first(),
-            ((pl.col("prefix") - pl.col("modal_prefix")).abs() <= 0.01 * pl.col("modal_prefix"))
+            ((pl.col("prefix") - pl.col("modal_prefix")).abs() <= _SAME_PREFIX * pl.col("modal_prefix"))
             .mean()
             .alias("static_prefix_share"),
             pl.col("opening_context").median().alias("median_opening_context"),

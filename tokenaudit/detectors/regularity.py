@@ -88,10 +88,12 @@ def features(requests: pl.DataFrame, config: MachineRegularity, shape: HeadlessW
     # In a cluster of headless sessions (a loop's candidates), pairs of neighbouring gaps across a break (a
     # night, a weekend) are left out: a loop that sleeps at night is still a loop by day. People's series
     # keep theirs, as the bands were set with them.
-    break_gap = (pl.col("delta") > config.break_factor * pl.col("delta").median().over(keys)) & (
-        pl.col("delta") > config.break_hours * 3600
-    )
-    intervals = intervals.with_columns(within=~(break_gap & pl.col("cluster").str.ends_with(" headless")))
+    # Only a dense cluster (a median gap under half of ``break_hours``) is a loop's candidate: a person's few
+    # one-shot sessions a day, stripped of their nights, would look regular on a handful of pairs.
+    median_gap = pl.col("delta").median().over(keys)
+    break_gap = (pl.col("delta") > config.break_factor * median_gap) & (pl.col("delta") > config.break_hours * 3600)
+    dense = pl.col("cluster").str.ends_with(" headless") & (median_gap <= config.break_hours * 3600 / 2)
+    intervals = intervals.with_columns(within=~(break_gap & dense))
     following = pl.when(pl.col("within") & pl.col("within").shift(-1)).then(pl.col("delta").shift(-1))
     pair = (pl.col("delta") - following) / (pl.col("delta") + following)
     stats = intervals.group_by(keys).agg(
