@@ -264,8 +264,9 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
                 }
             ),
             *(frame.with_columns(pl.col("severity").cast(pl.Int32)) for frame in severities),
-        ]
-    )
+        ],
+        how="diagonal_relaxed",  # frames without an "unambiguous" column claim nothing unambiguous
+    ).with_columns(pl.col("unambiguous").fill_null(value=False))
     families = fired.group_by("developer", "family").agg(pl.col("severity").max())
     per_family = families.pivot(on="family", index="developer", values="severity")
     for family in ("inflation", *CORE_FAMILIES):
@@ -376,6 +377,16 @@ def coverage(events: pl.DataFrame) -> pl.DataFrame:
     ``coverage_prompts``: rows with a prompt hash or signature (repetition by prompt). ``unexamined_sources``:
     the source formats whose tokens came as hour or day aggregates, which no timing detector can read.
     """
+    if not events.width:  # no events at all (a frame without columns)
+        return pl.DataFrame(
+            schema={
+                "developer": pl.String,
+                "coverage_timing": pl.Float64,
+                "coverage_sessions": pl.Float64,
+                "coverage_prompts": pl.Float64,
+                "unexamined_sources": pl.List(pl.String),
+            }
+        )
     tokens = total_tokens()
     request = pl.col("grain") == "request"
     share = {
