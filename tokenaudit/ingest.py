@@ -14,13 +14,14 @@ import polars as pl
 
 from tokenaudit import progress
 from tokenaudit.policy import Policy
-from tokenaudit.readers import plan_reads
+from tokenaudit.readers import ReadPlan, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.jsonlines import size_of
-from tokenaudit.readers.sources import resolve
+from tokenaudit.readers.sources import Resolved, resolve
 from tokenaudit.schema import empty_rejects
 from tokenaudit.shards import (
     ORDER,
+    CleanShard,
     Spill,
     clean_shard,
     deduplicate_shard,
@@ -100,15 +101,12 @@ def load_events(
     Read rows beyond half of ``memory_limit`` bytes (default: a fraction of physical memory) go to a temporary
     Parquet folder in shards by their dedup key, and are cleaned one shard at a time (:mod:`tokenaudit.shards`).
     """
-    resolved = resolve(inputs, stdin=stdin)
-    context = ReadContext(policy=policy, timezone=period.timezone, developer=developer)
-    input_bytes = sum(size_of(source) for source in resolved.sources)
-    plan = plan_reads(resolved.sources, context, input_format)
+    planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     rejected: list[pl.DataFrame] = [empty_rejects()]
     repaired: list[str] = []
-    with Spill(memory_limit or default_memory_limit(), input_bytes) as spill:
-        with progress.reading(input_bytes):
-            for result in plan.read(context):
+    with Spill(memory_limit or default_memory_limit(), planned.input_bytes) as spill:
+        with progress.reading(planned.input_bytes):
+            for result in planned.plan.read(planned.context):
                 rejected.append(result.rejects)
                 repaired.extend(result.repaired)
                 spill.add(result.events, progress.done())
@@ -118,8 +116,43 @@ def load_events(
             del rows  # the read rows (every streamed line, every copy) are the largest frame: free them first
             shards.append(clean_shard(unique, policy, period.since, period.until, period.timezone))
             del unique
-    rejects = pl.concat(rejected, how="vertical")
-    if len(shards) == 1:
+    return assemble(planned, shards, pl.concat(rejected, how="vertical"), repaired, spill.rows)
+
+
+@dataclass(frozen=True)
+class PlannedInputs:
+    """The inputs resolved and recognised, before any is read: what an engine needs to schedule the reads."""
+
+    resolved: Resolved
+    context: ReadContext
+    plan: ReadPlan
+    input_bytes: int
+    period: Period
+
+
+def plan_inputs(
+    inputs: Sequence[str],
+    policy: Policy,
+    period: Period,
+    *,
+    input_format: str | None = None,
+    developer: str | None = None,
+    stdin: Iterable[bytes] | None = None,
+) -> PlannedInputs:
+    """Resolve the INPUT arguments and pick each file's reader (reading only the files' heads)."""
+    resolved = resolve(inputs, stdin=stdin)
+    context = ReadContext(policy=policy, timezone=period.timezone, developer=developer)
+    input_bytes = sum(size_of(source) for source in resolved.sources)
+    plan = plan_reads(resolved.sources, context, input_format)
+    return PlannedInputs(resolved=resolved, context=context, plan=plan, input_bytes=input_bytes, period=period)
+
+
+def assemble(
+    planned: PlannedInputs, shards: list[CleanShard], rejects: pl.DataFrame, repaired: list[str], rows: int
+) -> LoadedEvents:
+    """One load from its cleaned shards (in input order by :data:`~tokenaudit.shards.ORDER` when it is present),
+    the rejected rows, the repaired files and the number of read rows; any engine ends here."""
+    if len(shards) == 1 and ORDER not in shards[0].events.columns:
         events = shards[0].events
     else:
         events = pl.concat([shard.events for shard in shards], how="vertical").sort(ORDER).drop(ORDER)
@@ -135,18 +168,18 @@ def load_events(
         .sort("source_file")
     )
     quality = DataQuality(
-        rows_read=spill.rows + rejects.height,
+        rows_read=rows + rejects.height,
         rows_rejected=rejects.height,
         duplicates_dropped=sum(shard.duplicates_dropped for shard in shards),
         outside_period=sum(shard.outside_period for shard in shards),
         unpriced_models=sorted(set().union(*(shard.unpriced_models for shard in shards))),
         unmatched_identities=sorted(set().union(*(shard.unmatched_identities for shard in shards))),
         sources=[SourceSummary(*row) for row in sources.iter_rows()],
-        skipped_files=sorted([*resolved.skipped, *plan.skipped]),
+        skipped_files=sorted([*planned.resolved.skipped, *planned.plan.skipped]),
         encoding_repaired=repaired,
         unattributed_agents=sorted(set().union(*(shard.unattributed_agents for shard in shards))),
     )
-    return LoadedEvents(events=events, rejects=rejects, quality=quality, period=period)
+    return LoadedEvents(events=events, rejects=rejects, quality=quality, period=planned.period)
 
 
 def narrow(loaded: LoadedEvents, period: Period, policy: Policy) -> LoadedEvents:

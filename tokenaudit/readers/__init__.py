@@ -99,7 +99,7 @@ class ReadPlan:
         """Each reader's batch (one file at a time for :data:`FILE_BY_FILE` readers), in order."""
         for reader, batch in self.batches:
             for part in [[source] for source in batch] if reader.name in FILE_BY_FILE else [batch]:
-                yield _read_batch(reader, part, context)
+                yield read_batch(reader, part, context)
 
 
 def plan_reads(sources: Sequence[Source], context: ReadContext, input_format: str | None = None) -> ReadPlan:
@@ -126,7 +126,7 @@ def plan_reads(sources: Sequence[Source], context: ReadContext, input_format: st
     return ReadPlan(batches=list(batches.values()), skipped=skipped)
 
 
-def _read_batch(reader: Reader, batch: list[Source], context: ReadContext) -> ReadResult:
+def read_batch(reader: Reader, batch: list[Source], context: ReadContext) -> ReadResult:
     """Read a batch; if Polars refuses invalid UTF-8, replace the bad bytes in the files that have them.
 
     Token counts are ASCII digits, so replacing undecodable bytes (typically in a name) with U+FFFD keeps

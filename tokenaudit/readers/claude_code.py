@@ -68,6 +68,9 @@ _PROGRESS_PREFIX = "data.message."
 _PROGRESS = ("timestamp", "request_id", "uuid", "message_id", "model", *_USAGE_FIELDS)
 _PATHS = {**_FIELDS, **{f"progress_{name}": _PROGRESS_PREFIX + _FIELDS[name] for name in _PROGRESS}}
 SYNTHETIC_MODEL = "<synthetic>"
+OWNER_FOLDERS = ("projects",)
+"""The folder whose parent names a transcript's owner; the duplicate rules span one owner's files (engines read
+each owner's transcripts together)."""
 _LINE_KIND = re.compile(
     r'"type"\s*:\s*"(?:user|assistant|system|summary|progress|file-history-snapshot|queue-operation)"'
 )
@@ -248,7 +251,7 @@ class ClaudeCodeReader:
         transcripts (mostly prompts, tool output and file snapshots). The duplicate rules need every
         file, so they run once, on the typed rows of all batches.
         """
-        owner = owners(sources, context, ("projects",))
+        owner = owners(sources, context, OWNER_FOLDERS)
         # Rows carry a file number until the end: the file name and owner are then looked up from one
         # copy each, instead of a copy of the path in every row of every batch.
         names = [source.name for source in sources]

@@ -63,6 +63,8 @@ _PATHS = {
 }
 _ROLLOUT_KIND = re.compile(r'"type"\s*:\s*"(?:session_meta|turn_context|event_msg|response_item|compacted)"')
 _FILE_UUID = r"([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})\.jsonl(?:\.gz)?$"
+OWNER_FOLDERS = ("sessions", "archived_sessions")
+"""Folders whose parent names a rollout's owner; duplicates (keyed by owner) never span owners."""
 
 
 def _any_present(columns: Sequence[str]) -> pl.Expr:
@@ -122,7 +124,7 @@ class CodexReader:
 
     def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
         """Every ``token_count`` event of every rollout, deduplicated by the module's rule."""
-        developer = owner_column(sources, context, ("sessions", "archived_sessions"))
+        developer = owner_column(sources, context, OWNER_FOLDERS)
         markers = ('"token_count"', '"turn_context"', '"session_meta"')
         rows, invalid = decode_candidates(
             candidate_lines(scan_lines(sources), *markers), _PATHS, {"spawned": '"thread_spawn"'}

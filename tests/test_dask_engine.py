@@ -1,0 +1,142 @@
+"""The Dask engine gives the local engine's load exactly, survives a worker killed mid-run, and fails on a bad file
+as locally. One cluster of two worker processes serves the whole module."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from polars.testing import assert_frame_equal
+
+from tests.conftest import FIXTURES, SAMPLE
+from tokenaudit.errors import InputError
+from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events
+from tokenaudit.policy import Policy, load_policy
+from tokenaudit.readers.base import ReadContext, Reader, ReadResult
+from tokenaudit.readers.sources import Source
+from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
+
+distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+engine = pytest.importorskip("tokenaudit.engines.dask")
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[distributed.Client]:
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as connected,
+    ):
+        yield connected
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Claude Code transcripts of two people, Cursor event pages (three bad rows) and a generic CSV in one folder."""
+    root = tmp_path_factory.mktemp("mixed")
+    shutil.copytree(FIXTURES / "claude_code", root / "claude")
+    shutil.copytree(FIXTURES / "cursor" / "events", root / "cursor")
+    (root / "generic").mkdir()
+    shutil.copy(FIXTURES / "generic" / "events.csv", root / "generic")
+    return root
+
+
+@pytest.fixture(scope="module")
+def organisation(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("org")
+    write_simulation(simulate(SimulationConfig(developers=24, days=14, seed=3)), folder)
+    return folder
+
+
+def assert_same_load(dask: LoadedEvents, local: LoadedEvents) -> None:
+    assert_frame_equal(dask.events, local.events)
+    assert_frame_equal(dask.rejects, local.rejects)
+    assert dask.quality == local.quality
+
+
+def test_sample_data_duplicates_and_transcripts_load_identically(client: distributed.Client) -> None:
+    inputs = [
+        str(SAMPLE / "events.csv"),
+        str(CORPUS / "duplicates_across_a.jsonl"),
+        str(CORPUS / "duplicates_across_b.jsonl"),
+        str(CORPUS / "duplicates_within.csv"),
+        str(FIXTURES / "claude_code"),
+    ]
+    policy = load_policy(SAMPLE / "policy.yaml")
+    period = Period(timezone="Europe/Berlin")
+    local = load_events(inputs, policy, period)
+    assert local.quality.duplicates_dropped > 0  # copies across files meet in one shard on the cluster too
+    assert_same_load(engine.load_events_on(client, inputs, policy, period), local)
+
+
+def test_mixed_folder_with_rejects_loads_identically(client: distributed.Client, mixed_folder: Path) -> None:
+    policy = load_policy(None)
+    local = load_events([str(mixed_folder)], policy, Period())
+    assert local.rejects.height == 5  # two in the transcripts, three Cursor rows: gathered once on the cluster too
+    assert_same_load(engine.load_events_on(client, [str(mixed_folder)], policy, Period()), local)
+
+
+def test_simulated_organisation_in_a_period_loads_identically(client: distributed.Client, organisation: Path) -> None:
+    policy = load_policy(None)
+    local = load_events([str(organisation)], policy, Period())
+    days = local.events["timestamp"].dt.date().unique().sort()
+    period = Period(since=days[3], until=days[9], timezone="America/New_York")
+    local = load_events([str(organisation)], policy, period)
+    assert local.quality.outside_period > 0
+    assert_same_load(engine.load_events_on(client, [str(organisation)], policy, period), local)
+
+
+class DiesOnce:
+    """A reader whose first read kills its worker process outright (SIGKILL), as a lost machine would."""
+
+    def __init__(self, reader: Reader, marker: Path) -> None:
+        self.reader = reader
+        self.marker = marker
+        self.name = reader.name
+
+    def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
+        if not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.reader.read(sources, context)
+
+
+def test_a_worker_killed_mid_run_changes_nothing(
+    client: distributed.Client, organisation: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy: Policy = load_policy(None)
+    marker = tmp_path / "killed"
+    plan_tasks = engine.read_tasks
+
+    def dying(planned: PlannedInputs) -> list[object]:
+        tasks = plan_tasks(planned)
+        first = tasks[0]
+        return [engine.ReadTask(first.number, DiesOnce(first.reader, marker), first.sources), *tasks[1:]]
+
+    monkeypatch.setattr(engine, "read_tasks", dying)
+    workers = set(client.scheduler_info()["workers"])
+    loaded = engine.load_events_on(client, [str(organisation)], policy, Period())
+    assert marker.exists()  # a worker process did die during the run
+    client.wait_for_workers(2, timeout=60)
+    assert set(client.scheduler_info()["workers"]) != workers  # ... and the nanny replaced it
+    assert_same_load(loaded, load_events([str(organisation)], policy, Period()))
+
+
+def test_a_bad_file_fails_with_the_local_error(client: distributed.Client, tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    shutil.copy(SAMPLE / "events.csv", good)
+    bad = tmp_path / "zz-bad.csv"
+    bad.write_text("timestamp,input_tokens\n2026-09-14T10:00:00Z,5\n", encoding="utf-8")
+    inputs = [str(good), str(bad)]
+    policy = load_policy(None)
+    with pytest.raises(InputError) as local:
+        load_events(inputs, policy, Period(), input_format="generic")
+    with pytest.raises(InputError) as dask:
+        engine.load_events_on(client, inputs, policy, Period(), input_format="generic")
+    assert "zz-bad.csv: missing required column 'developer'" in local.value.message
+    assert dask.value.message == local.value.message

@@ -1,0 +1,198 @@
+"""The load on a Dask cluster (``--engine dask``): the same events, quality and rejects as the local engine.
+
+The driver resolves the inputs and recognises each file from its head (as locally); it never reads the data.
+Tasks, run by Dask's scheduler on its workers:
+
+1. **read**: one per file of the flat formats, one per owner's transcripts for the agent logs (their duplicate
+   rules span one person's files), one per batch for the other readers, exactly as the local engine batches
+   them. Each splits its rows into shards by a hash of the dedup key, and the parts stay on its worker;
+2. **shard**: one per shard, fed the parts of that shard by Dask (worker to worker): deduplicate, resolve
+   identities, price and keep the period (:func:`~tokenaudit.shards.deduplicate_shard`,
+   :func:`~tokenaudit.shards.clean_shard`, the local engine's functions).
+
+The cleaned shards and the small per-read summaries (rejects, repaired files, row counts) come back to the
+driver, where :func:`~tokenaudit.ingest.assemble` puts the events back in input order and the audit runs as
+usual. Rows carry their position (task number, row) so that order is the local one; a retried or moved task
+recomputes the same rows, so a worker lost mid-run changes nothing.
+
+Dedup-key shards use Polars' ``hash``, which is stable within one Polars version: driver and workers must run
+the same environment (as Dask requires anyway).
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+import polars as pl
+from distributed import Client, Future, LocalCluster, as_completed
+
+from tokenaudit import progress
+from tokenaudit.console import stderr_console, wants_color
+from tokenaudit.errors import TokenauditError
+from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, assemble, plan_inputs
+from tokenaudit.policy import Policy
+from tokenaudit.readers import FILE_BY_FILE, read_batch
+from tokenaudit.readers.base import ReadContext, Reader
+from tokenaudit.readers.claude_code import OWNER_FOLDERS as CLAUDE_OWNER_FOLDERS
+from tokenaudit.readers.codex import OWNER_FOLDERS as CODEX_OWNER_FOLDERS
+from tokenaudit.readers.jsonlines import size_of
+from tokenaudit.readers.owner import owners
+from tokenaudit.readers.sources import Source
+from tokenaudit.schema import empty_rejects
+from tokenaudit.shards import ORDER, CleanShard, clean_shard, deduplicate_shard
+
+SCHEDULER_VARIABLE: Final = "DASK_SCHEDULER_ADDRESS"
+OWNED_READERS: Final = {"claude-code": CLAUDE_OWNER_FOLDERS, "codex": CODEX_OWNER_FOLDERS}
+"""Readers whose duplicate rules span an owner's files: one read task per owner."""
+RETRIES: Final = 2
+"""Reruns of a task that raised something other than a bad input (an object store's hiccup)."""
+SHARDS_PER_WORKER: Final = 2
+ROW_BITS: Final = 32
+"""A read task's rows are numbered below 2**32 within it: :data:`~tokenaudit.shards.ORDER` is task << 32 | row."""
+
+
+@dataclass(frozen=True)
+class ReadTask:
+    """One read: a reader and its sources, numbered in input order."""
+
+    number: int
+    reader: Reader
+    sources: list[Source]
+
+    @property
+    def bytes(self) -> int:
+        return sum(size_of(source) for source in self.sources)
+
+
+@dataclass(frozen=True)
+class ReadSummary:
+    """What a read task sends back to the driver besides its shards' parts: small by construction."""
+
+    rejects: pl.DataFrame
+    repaired: tuple[str, ...]
+    rows: int
+    error: TokenauditError | None = None
+    """A bad input, returned rather than raised: Dask would retry it, and the driver raises the first in order."""
+
+
+def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
+    """The plan's batches cut into tasks (:data:`~tokenaudit.readers.FILE_BY_FILE` per file, owned logs per owner)."""
+    groups: list[tuple[Reader, list[Source]]] = []
+    for reader, batch in planned.plan.batches:
+        if reader.name in FILE_BY_FILE:
+            groups.extend((reader, [source]) for source in batch)
+        elif reader.name in OWNED_READERS:
+            mine = owners(batch, planned.context, OWNED_READERS[reader.name])
+            by_owner: dict[str, list[Source]] = {}
+            for source in batch:
+                by_owner.setdefault(mine[source.name], []).append(source)
+            groups.extend((reader, sources) for sources in by_owner.values())
+        else:
+            groups.append((reader, batch))
+    return [ReadTask(number, reader, sources) for number, (reader, sources) in enumerate(groups)]
+
+
+def read_and_split(task: ReadTask, context: ReadContext, shards: int) -> list[pl.DataFrame | ReadSummary]:
+    """Read one task's sources and split the rows into ``shards`` parts by their dedup key; the summary last."""
+    try:
+        result = read_batch(task.reader, task.sources, context)
+    except TokenauditError as exc:
+        return [ReadSummary(empty_rejects(), (), 0, exc)]
+    first = task.number << ROW_BITS
+    rows = result.events.with_columns(pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias(ORDER))
+    number = (pl.col("dedup_key").hash() % shards).alias("_shard")
+    parts = rows.with_columns(number).partition_by("_shard", as_dict=True, include_key=False)
+    empty = rows.clear()
+    split: list[pl.DataFrame | ReadSummary] = [parts.get((shard,), empty) for shard in range(shards)]
+    return [*split, ReadSummary(result.rejects, result.repaired, result.events.height)]
+
+
+def clean_parts(parts: Sequence[pl.DataFrame], policy: Policy, period: Period) -> CleanShard:
+    """One shard from every read task's part of it: deduplicated, identities resolved, priced, in the period."""
+    rows = pl.concat(parts, how="vertical").rechunk()
+    unique = deduplicate_shard(rows)
+    del rows
+    return clean_shard(unique, policy, period.since, period.until, period.timezone)
+
+
+def load_events_on(
+    client: Client,
+    inputs: Sequence[str],
+    policy: Policy,
+    period: Period,
+    *,
+    input_format: str | None = None,
+    developer: str | None = None,
+    stdin: Iterable[bytes] | None = None,
+) -> LoadedEvents:
+    """:func:`~tokenaudit.ingest.load_events` with the reads and shards run as tasks on ``client``'s cluster."""
+    planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
+    tasks = read_tasks(planned)
+    shards = max(1, SHARDS_PER_WORKER * sum(client.nthreads().values()))
+    reads = client.map(
+        read_and_split, tasks, context=planned.context, shards=shards, retries=RETRIES, key=_keys("read", len(tasks))
+    )
+    summaries = [client.submit(operator.getitem, read, -1, retries=RETRIES) for read in reads]
+    done = _summaries(summaries, tasks, planned.input_bytes)
+    failed = next((summary.error for summary in done if summary.error is not None), None)
+    if failed is not None:
+        client.cancel(reads)
+        raise failed
+    parts = [
+        [client.submit(operator.getitem, read, shard, retries=RETRIES) for read in reads] for shard in range(shards)
+    ]
+    cleaned = client.map(clean_parts, parts, policy=policy, period=period, retries=RETRIES)
+    del reads, parts  # the read rows are freed on the workers as soon as their shards are cleaned
+    results: list[CleanShard] = client.gather(cleaned)
+    rejects = pl.concat([empty_rejects(), *(summary.rejects for summary in done)], how="vertical")
+    repaired = [name for summary in done for name in summary.repaired]
+    return assemble(planned, results, rejects, repaired, sum(summary.rows for summary in done))
+
+
+def _keys(prefix: str, count: int) -> list[str]:
+    """Task keys unique to this run (Dask would reuse a finished result under the same key)."""
+    token = os.urandom(6).hex()
+    return [f"tokenaudit-{prefix}-{token}-{number}" for number in range(count)]
+
+
+def _summaries(futures: list[Future[Any]], tasks: list[ReadTask], total_bytes: int) -> list[ReadSummary]:
+    """Wait for every read, advancing the progress bar by each task's input bytes; summaries in task order."""
+    position = {future.key: number for number, future in enumerate(futures)}
+    found: list[ReadSummary | None] = [None] * len(futures)
+    with progress.reading(total_bytes):
+        for future in as_completed(futures):
+            number = position[future.key]
+            found[number] = future.result()
+            progress.advance(tasks[number].bytes)
+    return [summary for summary in found if summary is not None]
+
+
+def local_cluster() -> LocalCluster:
+    """A cluster of this machine: one single-threaded worker process per core, memory shared out evenly."""
+    workers = os.cpu_count() or 1
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+
+
+@contextmanager
+def connect(scheduler: str | None) -> Iterator[Client]:
+    """A client of the scheduler at ``scheduler`` (else ``DASK_SCHEDULER_ADDRESS``), or of a new local cluster.
+
+    On a terminal, the dashboard's address goes to stderr.
+    """
+    address = scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
+    cluster = None if address else local_cluster()
+    client = Client(address) if address else Client(cluster)
+    try:
+        if wants_color(sys.stderr):
+            stderr_console().print(f"tokenaudit: Dask dashboard at {client.dashboard_link}", markup=False)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
