@@ -12,7 +12,7 @@ from tokenaudit.detectors import combine, outcome_gaming
 from tokenaudit.detectors.base import DetectorContext
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.outcomes.schema import conform_outcomes
-from tokenaudit.ranking import ElasticityPrior, RankingConfig, rank_developers, with_prior
+from tokenaudit.ranking import ElasticityPrior, RankingConfig, rank_developers, value_dispersion, with_prior
 
 MERGED = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 
@@ -144,7 +144,7 @@ def test_inflated_tokens_do_not_flatten_the_elasticity() -> None:
     assert planted.fit_developers == 37 and planted.fit_excluded_volume == 13
     # Developers flagged on evidence independent of outcomes are left out of the fit too.
     flagged = rank_developers(
-        *_population(10), {"merged_pr": 1.0}, RankingConfig(), fit_exclude=[f"gamer{i}" for i in range(10)]
+        *_population(10), {"merged_pr": 1.0}, RankingConfig(), flagged=[f"gamer{i}" for i in range(10)]
     ).fit
     assert flagged.fit_excluded_flagged == 10
     assert flagged.alternatives["unflagged"][0] == pytest.approx(honest.alternatives["all"][0], abs=1e-9)
@@ -159,3 +159,56 @@ def test_the_prior_steadies_a_noisy_elasticity_and_stands_alone_without_a_fit() 
         (0.3 / 0.015**2 + 0.5 / 0.15**2) / (1 / 0.015**2 + 1 / 0.15**2)
     )
     assert with_prior(0.3, None, prior) == (0.5, 0.15)
+
+
+def test_a_flagged_developers_tokens_above_the_typical_count_in_full() -> None:
+    developers, outcomes = _population(0)
+    # Two twins of an upper-half honest developer, each with 4x the tokens and the same PRs; one is flagged.
+    twin = developers.filter(pl.col("developer") == "dev30")
+    prs = outcomes.filter(pl.col("developer") == "dev30")["value"].item()
+    extra = pl.DataFrame({"developer": ["loud", "looped"], "team": "core", "exposure": 4 * twin["exposure"].item(),
+                          "active_days": 20})  # fmt: skip
+    developers = pl.concat([developers, extra], how="vertical_relaxed")
+    outcomes = pl.concat([outcomes, pl.DataFrame({"developer": ["loud", "looped"], "kind": "merged_pr", "value": prs})])
+    ranking = rank_developers(developers, outcomes, {"merged_pr": 1.0}, RankingConfig(), flagged=["looped", "dev05"])
+    row = {r["developer"]: r for r in ranking.developers.iter_rows(named=True)}
+    b, typical = ranking.fit.elasticity, float(np.median(developers["exposure"].to_numpy()))
+    # Unflagged: 4x the tokens cost 4^b; flagged: tokens above the typical count in full (4x), and it is said.
+    assert row["loud"]["compared_exposure"] == pytest.approx(typical * (row["loud"]["exposure"] / typical) ** b)
+    assert row["looped"]["compared_exposure"] == pytest.approx(row["looped"]["exposure"])
+    assert (row["looped"]["tokens_in_full"], row["loud"]["tokens_in_full"]) == (True, False)
+    assert row["looped"]["rank_adjusted"] > row["loud"]["rank_adjusted"] > row["dev30"]["rank_adjusted"]
+    # Below the typical, a flag changes nothing (no bonus for a light flagged user).
+    assert row["dev05"]["tokens_in_full"] is False
+    assert row["dev05"]["compared_exposure"] == pytest.approx(typical * (row["dev05"]["exposure"] / typical) ** b)
+    assert ranking.fit.in_full == 1
+
+
+def test_kinds_the_policy_does_not_weigh_never_move_the_board() -> None:
+    developers, outcomes = _population(4)
+    plain = rank_developers(developers, outcomes, {"merged_pr": 1.0}, RankingConfig())
+    deployments = pl.DataFrame({"developer": developers["developer"][::3], "kind": "deployment", "value": 7.0})
+    extended = rank_developers(developers, pl.concat([outcomes, deployments]), {"merged_pr": 1.0}, RankingConfig())
+    columns = ["developer", "yield_mean", "rank_adjusted", "rank_low", "rank_high"]
+    assert extended.developers.select(columns).equals(plain.developers.select(columns))
+    assert extended.developers["deployment"].sum() == 7.0 * deployments.height  # counted and listed, not scored
+    assert list(extended.fit.dispersion) == ["merged_pr"]
+    # Weighed by the policy, the same kind does count.
+    weighed = rank_developers(
+        developers, pl.concat([outcomes, deployments]), {"merged_pr": 1.0, "deployment": 0.5}, RankingConfig()
+    )
+    assert not weighed.developers.select(columns).equals(plain.developers.select(columns))
+
+
+def test_weighed_outcomes_are_shrunk_as_the_compound_counts_they_are() -> None:
+    rows = pl.DataFrame(
+        {
+            "developer": ["a", "a", "b", "c"],
+            "kind": ["merged_pr", "merged_pr", "merged_pr", "closed_ticket"],
+            "count": [1, 1, 2, 3],
+            "value": [3.0, 1.0, 2.0, 3.0],
+        }
+    )
+    # merged_pr items worth 3, 1, 1, 1 (b's row is two items of 1): mean square 12/4 over mean 6/4 = 2.
+    assert value_dispersion(rows) == {"merged_pr": pytest.approx(2.0), "closed_ticket": pytest.approx(1.0)}
+    assert value_dispersion(rows.drop("count")) == {}

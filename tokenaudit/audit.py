@@ -155,7 +155,8 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     adjusted: dict[str, Ranking] = {}
 
     def rank(flagged: list[str]) -> pl.DataFrame:
-        """The adjusted ranking, its elasticity fitted without the developers flagged independently of outcomes."""
+        """The adjusted ranking; developers flagged independently of outcomes stay out of its elasticity fit and
+        have their tokens above the typical counted in full."""
         assert joined is not None
         present = developer_presence(loaded, joined.outcomes, policy)
         adjusted["ranking"] = rank_developers(
@@ -165,7 +166,7 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
             joined.outcomes,
             policy.outcomes.weights,
             policy.ranking,
-            fit_exclude=flagged,
+            flagged=flagged,
         )
         return adjusted["ranking"].developers.select(
             "developer",

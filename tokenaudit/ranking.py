@@ -20,6 +20,7 @@ Method (method study §5, in plain words):
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Annotated, Final, Literal
@@ -96,6 +97,11 @@ class RankingFit:
     alternatives: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     """Elasticity (and standard error) fitted on ``all`` ranked developers, on the ``unflagged`` ones, and on
     the ``trimmed`` sample before the prior."""
+    dispersion: dict[str, float] = field(default_factory=dict)
+    """Scored kind -> the dispersion its weighed values were divided by (:func:`value_dispersion`); kinds the
+    policy does not weigh are absent: they score nothing."""
+    in_full: int = 0
+    """Ranked developers whose tokens above the typical counted in full (flagged at medium+)."""
     fit_developers: int = 0
     fit_excluded_flagged: int = 0
     fit_excluded_volume: int = 0
@@ -206,15 +212,17 @@ def rank_developers(
     outcomes: pl.DataFrame,
     weights: dict[str, float],
     config: RankingConfig,
-    fit_exclude: Collection[str] = (),
+    flagged: Collection[str] = (),
 ) -> Ranking:
     """Rank developers by outcome yield per effective exposure, with shrinkage and uncertainty.
 
     ``developers``: developer, team, exposure (effective tokens, millions), active_days, and optionally
     presence (share of the period there, :mod:`tokenaudit.presence`; 1 when absent).
     ``outcomes``: developer, kind, value (identity-resolved, inside the period; value is the count or the
-    size-weighted count). ``fit_exclude``: developers flagged on evidence independent of outcomes, left out
-    of the elasticity fit (they are still ranked).
+    size-weighted count), and optionally count (items per row, for :func:`value_dispersion`). Only kinds the
+    policy weighs score (:func:`scored_kinds`). ``flagged``: developers flagged at medium+ on evidence
+    independent of outcomes; they are still ranked, but left out of the elasticity fit, and their tokens
+    above the typical count in full (:func:`compared_exposure`).
     """
     kinds = sorted(set(weights) | set(outcomes["kind"].unique().to_list()))
     counts = (
@@ -241,7 +249,8 @@ def rank_developers(
     exposure = ranked["exposure"].to_numpy().astype(np.float64)
     presence = ranked["presence"].to_numpy().astype(np.float64)
     positive = ranked.select(pl.sum_horizontal(k for k in POSITIVE_KINDS if k in kinds)).to_series().to_numpy()
-    sample = _fit_sample(ranked["developer"].is_in(list(fit_exclude)).to_numpy(), exposure / presence, config)
+    in_full = ranked["developer"].is_in(list(flagged)).to_numpy()
+    sample = _fit_sample(in_full, exposure / presence, config)
     fits = {
         name: fit_elasticity(positive[mask].astype(np.float64), exposure[mask], presence[mask])
         for name, mask in sample.items()
@@ -250,10 +259,7 @@ def rank_developers(
         b, se = with_prior(*fits["trimmed"], config.elasticity_prior)
     else:
         b, se = float(config.elasticity), None
-    # Compared at presence x (exposure per unit of presence)^b: time present counts in full, tokens with
-    # diminishing returns; for someone there the whole period this is exposure^b.
-    x = presence * (exposure / presence) ** b
-    rng = np.random.default_rng(config.seed)
+    x, counted_in_full = compared_exposure(exposure, presence, b, in_full)
     groups = (
         ranked["team"].fill_null("(org)").to_numpy()
         if config.normalize == "team"
@@ -265,11 +271,17 @@ def rank_developers(
     priors: dict[str, tuple[float, float]] = {}
     typical: dict[str, float] = {}
     """group -> the typical yield of its prior (sum of weight x prior rate); "(org)" always present."""
-    for kind in kinds:
-        y = ranked[kind].to_numpy().astype(np.float64)
-        weight = weights.get(kind, 0.0)
+    dispersion = value_dispersion(outcomes)
+    for kind in scored_kinds(kinds, weights):
+        # Weighed outcomes are a compound count (a few big PRs vary more than many typical ones): dividing by
+        # the kind's dispersion turns them into effective counts whose variance is Poisson's, so a developer
+        # with few, large items is shrunk as much as their evidence warrants, not as if each line were an item.
+        scale = dispersion.get(kind, 1.0)
+        y = ranked[kind].to_numpy().astype(np.float64) / scale
+        weight = weights[kind] * scale
+        rng = np.random.default_rng([config.seed, zlib.crc32(kind.encode())])
         org_prior = _prior(y, x)
-        priors[kind] = org_prior
+        priors[kind] = (org_prior[0] * scale, org_prior[1] * scale**2)
         typical["(org)"] = typical.get("(org)", 0.0) + weight * org_prior[0]
         rates = np.zeros((config.draws, ranked.height))
         for group in sorted(set(groups.tolist())):
@@ -278,7 +290,7 @@ def rank_developers(
             m, phi = org_prior if group == "(org)" else _prior(y[members], x[members])
             rates[:, members] = _posterior_draws(y[members], x[members], m, phi, rng, config.draws)
             if group != "(org)":
-                priors[f"{kind}@{group}"] = (m, phi)
+                priors[f"{kind}@{group}"] = (m * scale, phi * scale**2)
                 typical[group] = typical.get(group, 0.0) + weight * m
         yield_draws += weight * rates
     org_typical = typical.get("(org)", 0.0)
@@ -306,6 +318,8 @@ def rank_developers(
             "yield_p90": p90,
             "yield_p95": p95,
             "expected_rank": expected_rank,
+            "compared_exposure": x,
+            "tokens_in_full": counted_in_full,
             "rank_adjusted": position.astype(np.int64),
             "rank_low": np.floor(low).astype(np.int64),
             "rank_high": np.ceil(high).astype(np.int64),
@@ -330,11 +344,61 @@ def rank_developers(
         ranked=ranked.height,
         priors=priors,
         alternatives={name: fits[name] for name in ("all", "unflagged", "trimmed")},
+        dispersion={kind: dispersion.get(kind, 1.0) for kind in scored_kinds(kinds, weights)},
+        in_full=int(counted_in_full.sum()),
         fit_developers=int(sample["trimmed"].sum()),
         fit_excluded_flagged=int((~sample["unflagged"]).sum()),
         fit_excluded_volume=int((sample["unflagged"] & ~sample["trimmed"]).sum()),
     )
     return Ranking(developers=result, fit=fit)
+
+
+def compared_exposure(
+    exposure: npt.NDArray[np.float64],
+    presence: npt.NDArray[np.float64],
+    b: float,
+    flagged: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The exposure each developer's outcomes are compared with, presence x typical x (intensity/typical)^b,
+    and who had tokens counted in full.
+
+    Intensity is exposure per unit of presence, so time present counts in full and tokens per unit of time
+    with diminishing returns (b < 1), relative to the typical (median) intensity of the ranked developers.
+    Diminishing returns are an allowance for a person's own heavy use; a developer flagged at medium+ on
+    evidence independent of outcomes (a loop, a prompt farm, stuffed context, farmed PRs) gets none above
+    the typical: those tokens count in full (b = 1), so inflating them costs yield in proportion.
+    """
+    intensity = exposure / presence
+    typical = float(np.median(intensity)) if intensity.size else 1.0
+    relative = intensity / typical
+    in_full = flagged & (relative > 1)
+    return presence * typical * np.where(in_full, relative, relative**b), in_full
+
+
+def scored_kinds(kinds: Collection[str], weights: dict[str, float]) -> list[str]:
+    """The kinds that count toward yield: those the policy weighs (non-zero). Kinds only the data names
+    (deployments, reviews from a generic export) are listed and counted, but score nothing until the policy
+    gives them a weight, so adding an export never moves the board by itself."""
+    return sorted(kind for kind in kinds if weights.get(kind, 0.0) != 0.0)
+
+
+def value_dispersion(outcomes: pl.DataFrame) -> dict[str, float]:
+    """Per kind, the mean square over the mean of its items' values: 1 for plain counts, above 1 when sizes
+    weigh them (a row of ``count`` items worth ``value`` in all holds items of value/count each; without a
+    ``count`` column the values are taken as plain counts).
+
+    A sum of weighed items has variance (count x mean square), not its mean; divided by this factor it is an
+    effective count with Poisson variance (the quasi-Poisson scaling of a compound Poisson sum).
+    """
+    if "count" not in outcomes.columns:
+        return {}
+    items = pl.col("count").cast(pl.Float64)
+    totals = (
+        outcomes.filter(items > 0)
+        .group_by("kind")
+        .agg((pl.col("value") ** 2 / items).sum().alias("square"), pl.col("value").sum().alias("total"))
+    )
+    return {kind: (square / total if total > 0 and square > 0 else 1.0) for kind, square, total in totals.iter_rows()}
 
 
 def _fit_sample(

@@ -258,6 +258,7 @@ def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, An
     return {
         "outcomes": {**counts, "score": round(row["outcome_score"], 4)},
         "exposure_mtok": round(row["exposure"], 4),
+        "tokens_in_full": bool(row["tokens_in_full"]) if ranked else None,
         "yield": {
             "mean": _rounded(row["yield_mean"]) if ranked else None,
             "p05": _rounded(row["yield_p05"]) if ranked else None,
@@ -417,6 +418,8 @@ def _ranking_dict(result: AuditResult) -> dict[str, Any]:
             "without_flagged": _fitted(*fit.alternatives.get("unflagged", (None, None))),
             "fitted_sample": _fitted(*fit.alternatives.get("trimmed", (None, None))),
         },
+        "scored_kinds": {kind: {"dispersion": round(value, 4)} for kind, value in fit.dispersion.items()},
+        "developers_with_tokens_in_full": fit.in_full,
         "spearman_raw_vs_adjusted": result.spearman_raw_vs_adjusted,
         "priors": {kind: {"rate": round(m, 6), "variance": round(phi, 6)} for kind, (m, phi) in fit.priors.items()},
     }
@@ -464,6 +467,17 @@ def board_row(developer: dict[str, Any], mark: str = "") -> list[Any]:
     ]
 
 
+def _in_full_note(developers: list[dict[str, Any]]) -> list[str]:
+    """Who had tokens above the typical counted in full (no diminishing returns), and why."""
+    names = [d["developer"] for d in developers if d.get("tokens_in_full")]
+    if not names:
+        return []
+    return [
+        f"Tokens above the typical counted in full (flagged at medium+ on evidence outcomes cannot explain): "
+        f"{', '.join(names)}."
+    ]
+
+
 def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality: DataQuality) -> TableView:
     """Raw and adjusted boards side by side, sorted by adjusted rank; the insufficient-data rows last."""
     ordered = board_order(developers)
@@ -482,6 +496,7 @@ def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality
         f", {fit.basis}); interval = 90% rank interval; shift = raw rank "
         "among ranked developers minus adjusted rank (+ climbed).",
         f"Biggest fallers (▼): {moves(fallers)}. Biggest climbers (▲): {moves(climbers)}.",
+        *_in_full_note(developers),
         *_flag_notes(developers),
         *quality_notes(quality),
         *outcome_notes(result),

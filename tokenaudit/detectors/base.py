@@ -60,7 +60,8 @@ class Detector:
     evidence: tuple[str, ...]
     """Columns of the computed frame reported as evidence (statistic, baseline, thresholds, n)."""
     uses_outcomes: bool = False
-    """Reads the outcomes or the ranking's yields, so runs after the ranking (token-side detectors run first)."""
+    """Reads the ranking's yields, so runs after the ranking (the others run first, and those flagged by them at
+    medium+ are left out of the ranking's elasticity fit)."""
     outcomes_exculpate: bool = False
     """Strong outcomes may cap this flag's risk at low: heavy or round-the-clock use that ships (an overnight
     agent, a big monorepo). Off by default: a machine clock, a headless loop, a repeated-prompt farm or farmed

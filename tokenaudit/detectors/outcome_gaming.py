@@ -108,5 +108,7 @@ DETECTOR = Detector(
         "peer_median_share",
         "n_peers",
     ),
-    uses_outcomes=True,
+    # Reads the outcome exports but not the ranking's yields: it runs with the token-side detectors, so a
+    # farmer flagged here is left out of the elasticity fit and has tokens counted in full on the board.
+    uses_outcomes=False,
 )
