@@ -158,6 +158,13 @@ def test_a_name_opens_that_developer_s_drill_down(opened: Opened) -> None:
     weeks = page.evaluate("JSON.parse(document.getElementById('drilldown-data').textContent).weeks.length")
     assert details.locator("rect.bar").count() == weeks
     assert details.locator("rect.session").count() > 0
+    index = details.get_attribute("data-index")
+    kinds = page.evaluate(
+        f"JSON.parse(document.getElementById('drilldown-data').textContent).people[{index}].sessions.map(s => s[4])"
+    )
+    assert details.locator("rect.session.headless").count() == kinds.count(True) > 0, "a flagged loop shows headless"
+    assert details.locator("rect.session.interactive").count() == kinds.count(False)
+    assert "headless (" in details.locator("figcaption", has_text="Sessions by day").inner_text()
     assert details.locator("table.weekly tbody tr").count() == weeks
     tip = details.locator("rect.bar title").first.text_content() or ""
     assert re.fullmatch(r"week of \d{4}-\d{2}-\d{2}: [\d,]+ tokens", tip)

@@ -10,6 +10,7 @@ import pytest
 from conftest import FIXTURES, by_developer, run_cli, run_json
 
 from tokenaudit.errors import InputError
+from tokenaudit.numbers import readable
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.read import read_outcomes, unsized_outcomes, weighted_values
 
@@ -292,7 +293,7 @@ def test_explain_shows_outcomes_and_the_adjusted_rank(tmp_path: Path) -> None:
     header, outcomes = result.stdout.splitlines()[:2]
     audit = by_developer(run_json("audit", events, "--policy", policy, *_outcome_args()))
     assert header.endswith(f"adjusted rank {audit['bo']['rank']['adjusted']} of 3")
-    assert outcomes == f"Outcomes: closed_ticket 2, incident 1, merged_pr 3, revert 1 (score {BO_SCORE:g})"
+    assert outcomes == f"Outcomes: closed_ticket 2, incident 1, merged_pr 3, revert 1 (score {readable(BO_SCORE)})"
 
 
 def test_generic_outcomes_read_from_parquet_as_from_csv(tmp_path: Path) -> None:

@@ -205,6 +205,48 @@ def test_drill_down_numbers_add_up_to_the_developer_rows(report_json: dict[str, 
         assert len({week for week, *_ in details[name]["hour_of_week_by_week"]}) > 1
 
 
+def test_sessions_are_split_as_the_headless_work_flag_counts_them(report_json: dict[str, Any]) -> None:
+    details = report_json["report"]["developer_details"]
+    for person in report_json["developers"]:
+        detail = details[person["developer"]]
+        split, sessions = detail["session_split"], detail["sessions"]
+        assert sum(kind["sessions"] for kind in split.values()) == len(sessions)
+        assert sum(kind["tokens"] for kind in split.values()) == sum(session[3] for session in sessions)
+        headless = [session for session in sessions if session[4] is True]
+        assert split.get("headless", {}).get("sessions", 0) == len(headless)
+    # The page's split is the flag's: dev.singh's and dev.silva's loops, by the detector's own evidence.
+    for name, headless_sessions, interactive_sessions in (("dev.singh", 170, 31), ("dev.silva", 508, 21)):
+        person = next(d for d in report_json["developers"] if d["developer"] == name)
+        evidence = next(f["evidence"] for f in person["flags"] if f["id"] == "headless_work")
+        split = details[name]["session_split"]
+        assert (split["headless"]["sessions"], split["interactive"]["sessions"]) == (
+            headless_sessions,
+            interactive_sessions,
+        )
+        assert evidence["sessions"] == headless_sessions + interactive_sessions
+        assert round(headless_sessions / evidence["sessions"], 4) == evidence["headless_session_share"]
+        share = split["headless"]["tokens"] / (split["headless"]["tokens"] + split["interactive"]["tokens"])
+        assert round(share, 4) == evidence["headless_token_share"]
+
+
+def test_the_pages_say_how_much_of_a_flagged_developer_s_work_was_headless(pages: dict[str, str]) -> None:
+    line = "201 sessions: 31 interactive (25.6 h, 37% of session tokens), 170 headless (53 min, 63% of session tokens)"
+    assert line in html.unescape(pages["html"])
+    assert line in pages["markdown"]
+
+
+def test_scores_read_as_a_person_reads_them_while_json_keeps_full_precision(pages: dict[str, str]) -> None:
+    page = html.unescape(pages["html"])
+    assert "outcome score 8.95" in page and "outcome score 8.9546" not in page  # maya.schmidt
+    assert not re.search(r"outcome score -?\d+\.\d{3}", page)
+    scores = {d["developer"]: d["outcomes"]["score"] for d in json.loads(pages["audit"])["developers"]}
+    assert scores["maya.schmidt"] == 8.9546 and scores["gabriel.costa"] == 43.5531
+    board = run_cli("audit", *ARGS, "--format", "table").stdout  # 200 columns (conftest)
+    gabriel = next(row for row in board.splitlines() if "gabriel.costa" in row)
+    assert gabriel.split("│")[8].strip() == "43.6"
+    assert not re.search(r"\d\.\d{3}", "".join(row for row in board.splitlines() if "│" in row))
+
+
 def test_more_than_eight_teams_become_the_seven_largest_and_others() -> None:
     series = {f"team{n:02d}": [["2026-09-07", n], ["2026-09-08", 2 * n]] for n in range(1, 25)}
     shown = top_with_others(series)

@@ -20,6 +20,7 @@ from tokenaudit.detectors import coverage_note
 from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.metrics import local_day
+from tokenaudit.numbers import readable
 from tokenaudit.pricing import SOURCE_PACKAGE, AppliedPrice, data_version
 from tokenaudit.readers import UNRECOGNISED
 from tokenaudit.readers.sources import EMPTY_FILE, NOT_DATA
@@ -462,7 +463,7 @@ def board_row(developer: dict[str, Any], mark: str = "") -> list[Any]:
         developer["developer"],
         developer["team"] or "",
         developer["tokens"]["total"],
-        f"{developer['outcomes']['score']:g}",
+        readable(developer["outcomes"]["score"]),
         developer["risk"]["level"],
     ]
 

@@ -14,6 +14,8 @@ from typing import Any
 import polars as pl
 
 from tokenaudit.audit import AuditResult, team_rollups
+from tokenaudit.detectors.base import sorted_requests
+from tokenaudit.detectors.shape import sessions
 from tokenaudit.explain import active_minutes_by_hour
 from tokenaudit.metrics import local_day
 from tokenaudit.report import audit_document, outcome_notes, quality_notes
@@ -130,8 +132,43 @@ def _by_developer(frame: pl.DataFrame, columns: list[str]) -> dict[str, list[lis
     }
 
 
+def session_kinds(result: AuditResult) -> pl.DataFrame:
+    """developer, session_id, headless: each session judged by the ``headless_work`` detector's rule (a person's
+    prompt after a pause to think makes it interactive), with the policy's settings, so the page and the flag agree.
+    Sessions of sources without per-request rows are not judged (absent here: unknown)."""
+    requests, codes = sorted_requests(result.loaded.events)
+    return (
+        sessions(requests, result.findings.settings.headless_work)
+        .join(codes, on="dev")
+        .select("developer", "session_id", "headless")
+    )
+
+
+def session_split(spans: pl.DataFrame) -> dict[str, dict[str, dict[str, int]]]:
+    """developer -> interactive / headless / unknown -> sessions, minutes (first to last request) and tokens."""
+    kind = (
+        pl.when(pl.col("headless"))
+        .then(pl.lit("headless"))
+        .when(pl.col("headless").not_())
+        .then(pl.lit("interactive"))
+        .otherwise(pl.lit("unknown"))
+    )
+    totals = (
+        spans.group_by("developer", kind.alias("kind"))
+        .agg(pl.len().alias("sessions"), pl.col("minutes").sum(), pl.col("tokens").sum())
+        .sort("developer", "kind")
+    )
+    split: dict[str, dict[str, dict[str, int]]] = {}
+    for row in totals.iter_rows(named=True):
+        split.setdefault(row["developer"], {})[row["kind"]] = {
+            key: int(row[key]) for key in ("sessions", "minutes", "tokens")
+        }
+    return split
+
+
 def developer_details(result: AuditResult) -> dict[str, dict[str, Any]]:
-    """Each developer's drill-down: weekly tokens and outcome score, hour-of-week minutes per week, sessions.
+    """Each developer's drill-down: weekly tokens and outcome score, hour-of-week minutes per week, sessions (each
+    marked headless or interactive, and their totals of each kind).
 
     The weekly outcome score weighs outcomes as the ranking does. With outcomes, the weeks run on to the end of
     the outcome window (the period plus the policy's lag), because work merges after the tokens that made it:
@@ -175,19 +212,22 @@ def developer_details(result: AuditResult) -> dict[str, dict[str, Any]]:
         .len("minutes")
         .sort("developer", "week", "weekday", "hour")
     )
-    sessions = (
+    spans_frame = (
         events.filter(pl.col("session_id").is_not_null())
         .group_by("developer", "session_id")
         .agg(
             local.min().dt.strftime("%Y-%m-%dT%H:%M").alias("start"),
             local.max().dt.strftime("%Y-%m-%dT%H:%M").alias("end"),
+            ((local.max() - local.min()).dt.total_seconds() / 60).round(0).cast(pl.Int64).alias("minutes"),
             pl.col("requests").sum(),
             total_tokens().sum().alias("tokens"),
         )
+        .join(session_kinds(result), on=["developer", "session_id"], how="left")
         .sort("developer", "start", "session_id")
     )
     heat = _by_developer(minutes, ["week", "weekday", "hour", "minutes"])
-    spans = _by_developer(sessions, ["start", "end", "requests", "tokens"])
+    spans = _by_developer(spans_frame, ["start", "end", "requests", "tokens", "headless"])
+    splits = session_split(spans_frame)
 
     def week_row(name: str, index: int, week: str, amount: int) -> dict[str, Any]:
         if outcomes is None:
@@ -200,6 +240,7 @@ def developer_details(result: AuditResult) -> dict[str, dict[str, Any]]:
             "weekly": [week_row(name, index, week, amount) for index, (week, amount) in enumerate(series)],
             "hour_of_week_by_week": heat.get(name, []),
             "sessions": spans.get(name, []),
+            "session_split": splits.get(name, {}),
         }
         for name, series in tokens.items()
     }

@@ -27,6 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
+from tokenaudit.numbers import readable
+
 plt.rcParams.update({"svg.hashsalt": "tokenaudit", "font.size": 9, "svg.fonttype": "none"})
 
 # Okabe & Ito's palette, distinguishable with the common colour-vision deficiencies; the yellow is left out
@@ -105,7 +107,7 @@ def tokens_vs_outcomes(points: Sequence[tuple[str, int, float, bool]], labelled:
             linestyle="none",
             gid=gid,
         )
-        tips[gid] = f"{name}: {tokens:,} tokens, outcome score {score:g}{' (flagged)' if flagged else ''}"
+        tips[gid] = f"{name}: {tokens:,} tokens, outcome score {readable(score)}{' (flagged)' if flagged else ''}"
     axis.plot([], [], "X", color=FLAGGED, label="flagged (medium or high)")
     axis.plot([], [], "o", color=PLAIN, alpha=0.55, label="not flagged")
     axis.set_xscale("log")

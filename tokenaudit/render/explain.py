@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from tokenaudit.explain import Explanation
+from tokenaudit.numbers import readable
 from tokenaudit.report import NOTICE, SCHEMA_VERSION
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -32,7 +33,7 @@ def _outcome_line(e: Explanation) -> list[str]:
     if e.outcomes is None:
         return []
     counts = ", ".join(f"{kind} {count}" for kind, count in e.outcomes.items() if count)
-    return [f"Outcomes: {counts or 'none'} (score {e.outcome_score or 0:g})"]
+    return [f"Outcomes: {counts or 'none'} (score {readable(e.outcome_score or 0)})"]
 
 
 def explain_data(explanation: Explanation) -> dict[str, Any]:

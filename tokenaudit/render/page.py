@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tokenaudit.numbers import readable
 from tokenaudit.render import charts
 from tokenaudit.render.markdown import render as markdown_table
 from tokenaudit.report import BOARD_COLUMNS, RISK_ORDER, TableView, board_order, board_row
@@ -60,7 +61,7 @@ def _n(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return readable(value)
     return _e(value)
 
 
@@ -208,7 +209,7 @@ def _summary(data: dict[str, Any], svgs: dict[str, str]) -> list[str]:
         parts.append(
             f"<p id='trend'>Against the previous period ({_e(before.get('since'))} to {_e(before.get('until'))}): "
             f"tokens {_pct(trend['token_growth'])}, outcome score {_pct(trend['outcome_growth'])} "
-            f"({trend['outcome_score'][0]:g} → {trend['outcome_score'][1]:g}). New flags: "
+            f"({readable(trend['outcome_score'][0])} → {readable(trend['outcome_score'][1])}). New flags: "
             f"{_e(', '.join(trend['new_flags']) or 'none')}. "
             f"Cleared: {_e(', '.join(trend['cleared_flags']) or 'none')}.</p>"
         )
@@ -229,7 +230,11 @@ def _summary(data: dict[str, Any], svgs: dict[str, str]) -> list[str]:
 
 
 def _evidence(flag: dict[str, Any]) -> str:
-    return ", ".join(f"{key} = {value}" for key, value in flag["evidence"].items())
+    """The flag's evidence with its numbers readable (the JSON keeps them whole)."""
+    return ", ".join(
+        f"{key} = {readable(value) if isinstance(value, int | float) and not isinstance(value, bool) else value}"
+        for key, value in flag["evidence"].items()
+    )
 
 
 def _conversation(data: dict[str, Any], svgs: dict[str, str], anchors: dict[str, str]) -> list[str]:
@@ -244,12 +249,12 @@ def _conversation(data: dict[str, Any], svgs: dict[str, str], anchors: dict[str,
         parts.append("<p>Nobody at medium or high risk.</p>")
     for index, d in enumerate(shown, start=1):
         capped = " — capped at low: outcome yield at or above typical" if d["risk"].get("capped_by_outcomes") else ""
-        outcome = f" · outcome score {d['outcomes']['score']:g}" if "outcomes" in d else ""
+        outcome = f" · outcome score {readable(d['outcomes']['score'])}" if "outcomes" in d else ""
         parts.append(
             f"<div class='person risk-{_e(d['risk']['level'])}' data-team='{_e(d['team'] or '')}'>"
             f"<h3>{_link(d['developer'], anchors)} <span class='{_e(d['risk']['level'])}'>risk "
             f"{_e(d['risk']['level'])}</span>{_e(capped)}</h3><div class='meta'>{_e(d['team'] or 'no team')} · "
-            f"{_n(d['tokens']['total'])} tokens{outcome}</div>"
+            f"{_n(d['tokens']['total'])} tokens{outcome}</div>{_split_paragraph(data, d['developer'])}"
         )
         for flag in d["flags"]:
             parts.append(
@@ -266,6 +271,11 @@ def _conversation(data: dict[str, Any], svgs: dict[str, str], anchors: dict[str,
             + "</p>"
         )
     return [*parts, "</section>"]
+
+
+def _split_paragraph(data: dict[str, Any], name: str) -> str:
+    text = session_split_text(data["report"]["developer_details"][name]["session_split"])
+    return f"<div class='meta'>{_e(text)}</div>" if text else ""
 
 
 def _controls(data: dict[str, Any]) -> str:
@@ -394,6 +404,25 @@ def _quality(data: dict[str, Any]) -> list[str]:
     return ["<section id='quality'><h2>Data quality</h2><ul>", *lines, "</ul></section>"]
 
 
+def _hours(minutes: int) -> str:
+    return f"{minutes} min" if minutes < 60 else f"{readable(minutes / 60)} h"
+
+
+def session_split_text(split: dict[str, dict[str, int]]) -> str:
+    """ "12 sessions: 8 interactive (3.1 h, 40% of session tokens), 4 headless (…)", or "" without sessions."""
+    total = sum(kind["sessions"] for kind in split.values())
+    tokens = sum(kind["tokens"] for kind in split.values())
+    if not total:
+        return ""
+    parts = [
+        f"{split[kind]['sessions']:,} {kind} ({_hours(split[kind]['minutes'])}, "
+        f"{split[kind]['tokens'] / max(tokens, 1):.0%} of session tokens)"
+        for kind in ("interactive", "headless", "unknown")
+        if kind in split
+    ]
+    return f"{total:,} session{'s' if total != 1 else ''}: " + ", ".join(parts)
+
+
 def _minutes_since(start: dt.datetime, stamp: str) -> int:
     return int((dt.datetime.fromisoformat(stamp) - start).total_seconds() // 60)
 
@@ -419,8 +448,10 @@ def _drilldown_data(data: dict[str, Any]) -> dict[str, Any]:
                 "outcomes": [w["outcome_score"] for w in detail["weekly"]] if "outcomes" in d else None,
                 "hours": {str(week): "".join(cells) for week, cells in hours.items()},
                 "sessions": [
-                    [_minutes_since(start, s[0]), _minutes_since(start, s[1]), s[2], s[3]] for s in detail["sessions"]
+                    [_minutes_since(start, s[0]), _minutes_since(start, s[1]), s[2], s[3], s[4]]
+                    for s in detail["sessions"]
                 ],
+                "split": session_split_text(detail["session_split"]),
             }
         )
     return {"weeks": weeks, "alphabet": _ALPHABET, "people": people}
@@ -509,6 +540,8 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
         lines += ["Nobody at medium or high risk.", ""]
     for index, d in enumerate(shown, start=1):
         lines += [f"### {d['developer']} (risk {d['risk']['level']}, {d['team'] or 'no team'})", ""]
+        split = session_split_text(report["developer_details"][d["developer"]]["session_split"])
+        lines += [split, ""] if split else []
         for flag in d["flags"]:
             lines += [
                 f"- **{flag['id']}** [{flag['severity']}]: {flag['reason']}",

@@ -5,7 +5,7 @@
   var data = JSON.parse(document.getElementById("drilldown-data").textContent);
   var SVG = "http://www.w3.org/2000/svg";
   var DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-  var TOKENS = "#0072B2", OUTCOME = "#D55E00";
+  var TOKENS = "#0072B2", OUTCOME = "#D55E00", HEADLESS = "#E69F00", UNKNOWN = "#999999";
 
   function el(name, attributes, parent, title) {
     var node = document.createElementNS(SVG, name);
@@ -29,6 +29,13 @@
     return svg;
   }
   function fmt(n) { return Number(n).toLocaleString("en"); }
+  // About three significant figures, as tokenaudit.numbers.readable writes them: 43.6, 23.0, 8.95, 1,234.
+  function decimals(n) { var m = Math.abs(n); return m >= 100 ? 0 : m >= 10 ? 1 : 2; }
+  function readable(n) {
+    var digits = n === Math.round(n) ? 0 : decimals(Number(n.toFixed(decimals(n))));
+    var text = Number(n).toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    return /^-[0.]*$/.test(text) ? text.slice(1) : text;
+  }
 
   // Sorting: a header click sorts its table by that column (numbers by value, text alphabetically).
   function sortBy(header) {
@@ -87,10 +94,10 @@
       if (person.outcomes) {
         var y = height - (person.outcomes[i] - worst) / (best - worst) * (height - 30);
         el("circle", { cx: x + (w - 12) / 2, cy: y, r: 5, fill: OUTCOME, "class": "point" }, svg,
-          "week of " + week + ": outcome score " + person.outcomes[i]);
+          "week of " + week + ": outcome score " + readable(person.outcomes[i]));
       }
     });
-    if (person.outcomes) text(svg, width - 2, 10, "outcome " + worst + " to " + best, "end");
+    if (person.outcomes) text(svg, width - 2, 10, "outcome " + readable(worst) + " to " + readable(best), "end");
     return svg;
   }
   function heat(person) {
@@ -116,20 +123,30 @@
     for (var hour = 0; hour < 24; hour += 6) text(svg, 40 + hour * cell, Math.max(1, weeks.length) * rowHeight + 12, hour + "h");
     return svg;
   }
+  // Session timeline: one row a day, a bar per session, coloured by who drove it (the headless_work rule).
+  var KINDS = [[false, "interactive", TOKENS], [true, "headless", HEADLESS], [null, "not judged", UNKNOWN]];
   function sessions(person) {
-    var days = data.weeks.length * 7, row = 6, left = 60, scale = 14;
-    var svg = chart(left + 24 * scale + 10, days * row + 24, person.name + ": sessions by day and time of day" +
-      " (" + person.sessions.length + " sessions)");
-    for (var d = 0; d < days; d += 7) text(svg, 0, d * row + 8, data.weeks[d / 7].slice(5));
+    var days = data.weeks.length * 7, row = 6, left = 60, scale = 14, top = 16;
+    var svg = chart(left + 24 * scale + 10, days * row + top + 24, person.name + ": sessions by day and time of day, " +
+      "interactive and headless (" + person.sessions.length + " sessions)");
+    var x = left;
+    KINDS.forEach(function (kind) {
+      if (!person.sessions.some(function (s) { return s[4] === kind[0]; })) return;
+      el("rect", { x: x, y: 2, width: 10, height: 8, fill: kind[2] }, svg);
+      text(svg, x + 14, 10, kind[1]);
+      x += 14 + kind[1].length * 6 + 12;  // about 6 px a character at 10 px
+    });
+    for (var d = 0; d < days; d += 7) text(svg, 0, top + d * row + 8, data.weeks[d / 7].slice(5));
     for (var hour = 0; hour <= 24; hour += 6) {
-      el("line", { x1: left + hour * scale, x2: left + hour * scale, y1: 0, y2: days * row, stroke: "#ddd" }, svg);
-      text(svg, left + hour * scale, days * row + 14, hour + "h", "middle");
+      el("line", { x1: left + hour * scale, x2: left + hour * scale, y1: top, y2: top + days * row, stroke: "#ddd" }, svg);
+      text(svg, left + hour * scale, top + days * row + 14, hour + "h", "middle");
     }
     person.sessions.forEach(function (s) {
       var day = Math.floor(s[0] / 1440), from = s[0] % 1440, to = Math.min(from + Math.max(s[1] - s[0], 4), 1440);
-      el("rect", { x: left + from / 60 * scale, y: day * row, width: Math.max((to - from) / 60 * scale, 1.5),
-        height: row - 1, fill: TOKENS, "class": "session" }, svg,
-        "session, day " + (day + 1) + " " + Math.floor(from / 60) + ":" +
+      var kind = KINDS.filter(function (k) { return k[0] === s[4]; })[0] || KINDS[2];
+      el("rect", { x: left + from / 60 * scale, y: top + day * row, width: Math.max((to - from) / 60 * scale, 1.5),
+        height: row - 1, fill: kind[2], "class": "session " + kind[1].replace(" ", "-") }, svg,
+        kind[1] + " session, day " + (day + 1) + " " + Math.floor(from / 60) + ":" +
         ("0" + from % 60).slice(-2) + ", " + (s[1] - s[0]) + " min, " + fmt(s[2]) + " requests, " + fmt(s[3]) + " tokens");
     });
     return svg;
@@ -137,7 +154,7 @@
   function table(person) {
     var rows = data.weeks.map(function (week, i) {
       return "<tr><td>" + week + "</td><td class='n'>" + fmt(person.tokens[i]) + "</td>" +
-        (person.outcomes ? "<td class='n'>" + person.outcomes[i] + "</td>" : "") + "</tr>";
+        (person.outcomes ? "<td class='n'>" + readable(person.outcomes[i]) + "</td>" : "") + "</tr>";
     }).join("");
     var wrap = document.createElement("div");
     wrap.className = "scroll";
@@ -162,7 +179,7 @@
       ". Hover a bar or dot for its numbers."));
     box.appendChild(figure(heat(person), "Active minutes by hour of week, week by week (not pooled)."));
     box.appendChild(figure(sessions(person), "Sessions by day and time of day (one row a day; hover a bar). " +
-      "Interactive and headless sessions are not told apart here yet."));
+      "Headless: no person's prompt after the opener (an agent or script ran it). " + (person.split || "No sessions.")));
     target.appendChild(box);
     target.appendChild(table(person));
   }

@@ -1,0 +1,27 @@
+"""Numbers in rendered outputs read as a person reads them: about three significant figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from tokenaudit.numbers import readable
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (43.5531, "43.6"),
+        (8.9546, "8.95"),
+        (0.4218, "0.42"),
+        (3.0, "3"),
+        (12.04, "12.0"),
+        (0.4, "0.40"),
+        (1234.5, "1,234"),
+        (-1.256, "-1.26"),
+        (-0.001, "0.00"),
+        (99.96, "100"),
+        (None, ""),
+    ],
+)
+def test_readable(value: float | None, text: str) -> None:
+    assert readable(value) == text
