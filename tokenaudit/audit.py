@@ -15,6 +15,7 @@ from tokenaudit.detectors import Findings, build_context, run_detectors
 from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents
 from tokenaudit.metrics import local_day, usage_aggregates
+from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS, cycle_times
 from tokenaudit.outcomes.delivery import DELIVERY_KINDS, team_delivery
 from tokenaudit.outcomes.read import OutcomeRead, unsized_outcomes, weighted_values
 from tokenaudit.outcomes.schema import empty_outcomes
@@ -108,7 +109,11 @@ def developer_presence(loaded: LoadedEvents, outcomes: pl.DataFrame, policy: Pol
         [
             loaded.events.select("developer", local_day(timezone).alias("day")).unique(),
             outcomes.select("developer", pl.col("timestamp").alias("day")).with_columns(local),
-            outcomes.select("developer", pl.col("opened").alias("day")).drop_nulls().with_columns(local),
+            # Opening a PR is the author's act; a ticket's creation (someone's, any time) is not.
+            outcomes.filter(pl.col("kind") == "merged_pr")
+            .select("developer", pl.col("opened").alias("day"))
+            .drop_nulls()
+            .with_columns(local),
         ]
     )
     first, last = period_bounds(loaded)
@@ -194,6 +199,7 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
             )
         )
         spearman = _spearman(developers.filter(pl.col("status") == "ranked"))
+        developers = developers.join(cycle_times(joined.outcomes, "developer"), on="developer", how="left")
     developers = developers.join(findings.risk, on="developer", how="left").with_columns(
         pl.col("risk_level").fill_null("none"), pl.col("risk_score").fill_null(0.0)
     )
@@ -231,6 +237,13 @@ def team_rollups(result: AuditResult, min_group_size: int) -> tuple[pl.DataFrame
         )
         .sort("total_tokens", "team", descending=[True, False])
     )
+    if result.ranking is not None and result.outcomes is not None:
+        by_team = result.outcomes.outcomes.drop("team").join(
+            frame.select("developer", "team"), on="developer", how="left"
+        )
+        teams = teams.join(cycle_times(by_team, "team"), on="team", how="left").with_columns(
+            pl.col(name).fill_null(0) for name in CYCLE_COUNTS
+        )
     if result.outcomes is not None and not result.outcomes.delivery.is_empty():
         delivery = team_delivery(result.outcomes.delivery, result.developers.select("developer", "team"))
         teams = teams.join(delivery.with_columns(pl.col("team").fill_null("(no team)")), on="team", how="left")

@@ -20,3 +20,8 @@ def readable(value: float | None) -> str:
     digits = 0 if value == int(value) else _decimals(round(value, _decimals(value)))  # 99.96 rounds to 100
     text = f"{value:,.{digits}f}"
     return text.lstrip("-") if text.strip("-0.") == "" else text
+
+
+def hours_or_days(value: float | None, unit: str) -> str:
+    """A median duration with its unit (``h`` or ``d``), readable; empty when nothing was timed."""
+    return "" if value is None else f"{readable(value)} {unit}"

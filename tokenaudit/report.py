@@ -20,7 +20,8 @@ from tokenaudit.detectors import coverage_note
 from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.metrics import local_day
-from tokenaudit.numbers import readable
+from tokenaudit.numbers import hours_or_days, readable
+from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS, CYCLE_FIELDS
 from tokenaudit.pricing import SOURCE_PACKAGE, AppliedPrice, data_version
 from tokenaudit.readers import UNRECOGNISED
 from tokenaudit.readers.sources import EMPTY_FILE, NOT_DATA
@@ -85,6 +86,7 @@ def developer_record(developer: dict[str, Any]) -> dict[str, Any]:
         **{f"outcome_{kind}": count for kind, count in outcomes.items() if kind != "score"},
         "exposure_mtok": developer["exposure_mtok"],
         **{f"yield_{name}": value for name, value in developer["yield"].items()},
+        **developer["cycle_time"],
     }
 
 
@@ -253,6 +255,25 @@ def _rounded(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
+CYCLE_NOTE: Final = (
+    "time to merge: median hours from a PR's opening to its merge; ticket cycle: median days from a ticket's "
+    "creation to its resolution (outcome-side measures, not weighted into any ranking)."
+)
+
+
+def cycle_cells(times: dict[str, Any]) -> list[str]:
+    """Median time to merge and ticket cycle time as table cells (blank where nothing was timed)."""
+    return [
+        hours_or_days(times["time_to_merge_hours_median"], "h"),
+        hours_or_days(times["ticket_cycle_days_median"], "d"),
+    ]
+
+
+def _cycle_time(row: dict[str, Any]) -> dict[str, Any]:
+    """Median hours to merge and days of ticket cycle, each with how many it rests on (0 and null: none timed)."""
+    return {name: (row.get(name) or 0) if name in CYCLE_COUNTS else _rounded(row.get(name)) for name in CYCLE_FIELDS}
+
+
 def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     """Outcomes, yield and ranking status of one developer (present only when outcomes were given)."""
     ranked = row["status"] == "ranked"
@@ -266,6 +287,7 @@ def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, An
             "p95": _rounded(row["yield_p95"]) if ranked else None,
         },
         "ranking_status": row["status"],
+        "cycle_time": _cycle_time(row),
         "presence": {
             "share": _rounded(row["presence"]),
             "starts": row["starts"].isoformat() if row["starts"] else None,
@@ -780,6 +802,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
             "unpriced_tokens": row["unpriced_tokens"],
             "risk": {level: row[f"risk_{level}"] for level in ("high", "medium", "low")},
             **({"outcome_score": round(row["outcome_score"], 4)} if "outcome_score" in row else {}),
+            **(_cycle_time(row) if CYCLE_COUNTS[0] in row else {}),
             **({name: _delivery_value(row[name]) for name in _DELIVERY_FIELDS} if "deployments" in row else {}),
         }
         for row in teams.iter_rows(named=True)
@@ -805,6 +828,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
     if suppressed:
         notes.append(f"{_plural(suppressed, 'team')} with fewer than {min_group_size} developers not shown")
     delivery = "deployments" in teams.columns
+    timed = CYCLE_COUNTS[0] in teams.columns
     table = TableView(
         title=f"Team rollups (teams of {min_group_size}+ developers)",
         columns=[
@@ -817,6 +841,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
             "risk medium",
             "risk low",
             *(["deploys", "change failure rate", "incidents", "incidents per deploy"] if delivery else []),
+            *(["time to merge", "ticket cycle"] if timed else []),
         ],
         rows=[
             [
@@ -827,11 +852,12 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
                 _cost_cell(r["cost_usd"], r["unpriced_tokens"]),
                 *r["risk"].values(),
                 *(_delivery_cells(r) if delivery else []),
+                *(cycle_cells(r) if timed else []),
             ]
             for r in rows
         ],
-        notes=notes,
-        optional=("risk low", "risk medium", "requests"),
+        notes=[*notes, *([CYCLE_NOTE] if timed else [])],
+        optional=("risk low", "risk medium", "requests", "ticket cycle", "time to merge"),
     )
     records = [
         {**{key: value for key, value in r.items() if key != "risk"}, **{f"risk_{k}": n for k, n in r["risk"].items()}}

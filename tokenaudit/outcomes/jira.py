@@ -3,7 +3,8 @@
 - An issue whose ``Issue Type`` is one of ``outcomes.defect_issue_types`` (default Bug) is a ``defect``
   of its assignee at its ``Created`` time, resolved or not (the defect exists either way). It is never
   also a closed ticket.
-- Any other issue with a ``Resolved`` date is a ``closed_ticket`` of its assignee at that time, sized by
+- Any other issue with a ``Resolved`` date is a ``closed_ticket`` of its assignee at that time (``opened`` is its
+  ``Created`` time, for the ticket cycle time), sized by
   its story points (``Custom field (Story Points)`` or ``(Story point estimate)``) when present, unless
   its ``Resolution`` is one of ``outcomes.not_done_resolutions`` (Won't Do, Duplicate, Cannot Reproduce…,
   matched without regard to case or the kind of apostrophe): closing an issue undone is not closed work.
@@ -114,6 +115,8 @@ def read_jira(sources: Sequence[Source], config: OutcomesConfig, timezone: str) 
         timestamp=pl.when(pl.col("kind") == "defect").then(created.value).otherwise(resolved.value),
         reason=pl.when(pl.col("kind") == "defect").then(created.problem).otherwise(resolved.problem),
         size=pl.when(pl.col("kind") == "closed_ticket").then(pl.col("points").cast(pl.Float64, strict=False)),
+        # The start of a closed ticket's cycle (created → resolved, outcomes.cycle_time); unreadable: untimed.
+        opened=pl.when(pl.col("kind") == "closed_ticket").then(created.value),
     )
     rejects = checked.filter(pl.col("reason").is_not_null()).select(
         "source_file", "source_line", "reason", pl.col("item").fill_null("").alias("raw")

@@ -26,7 +26,8 @@ OUTCOME_SCHEMA: Final[dict[str, pl.DataType]] = {
 """``kind``: merged_pr, closed_ticket, defect, revert, incident or any kind of a generic export.
 ``count``: how many (1 per PR or ticket). ``size``: lines changed or story points, when known.
 ``files``, ``opened``, ``merged_by``, ``reviewed``: PR details when the export has them (files changed,
-creation time, who merged, reviewed or approved by someone else), for the outcome-gaming detector.
+creation time, who merged, reviewed or approved by someone else), for the outcome-gaming detector; ``opened`` is
+also a closed ticket's creation time (for the cycle time, :mod:`tokenaudit.outcomes.cycle_time`).
 ``item``: the natural key (``acme/payments#482``, ``PAY-311``) that makes overlapping exports count once.
 ``team``: a team the export itself names (deploy logs); otherwise the identity map's.
 ``source_line``: the line of a CSV/JSON Lines file, or the record number inside a JSON array."""

@@ -17,10 +17,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tokenaudit.numbers import readable
+from tokenaudit.numbers import hours_or_days, readable
+from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS
 from tokenaudit.render import charts
 from tokenaudit.render.markdown import render as markdown_table
-from tokenaudit.report import BOARD_COLUMNS, RISK_ORDER, TableView, board_order, board_row
+from tokenaudit.report import (
+    BOARD_COLUMNS,
+    CYCLE_NOTE,
+    RISK_ORDER,
+    TableView,
+    board_order,
+    board_row,
+    cycle_cells,
+)
 from tokenaudit.report_page import FLAGGED_LEVELS, top_with_others
 
 _CSS = """
@@ -346,13 +355,23 @@ def _boards(data: dict[str, Any], svgs: dict[str, str], anchors: dict[str, str])
     ]
 
 
+_CYCLE_COLUMNS = ["median hours to merge", "median ticket cycle days"]
+
+
+def _timed(report: dict[str, Any]) -> bool:
+    """Whether the team rows carry time to merge and ticket cycle time (only with outcomes)."""
+    return any(CYCLE_COUNTS[0] in team for team in report["teams"])
+
+
 def _teams(data: dict[str, Any], svgs: dict[str, str]) -> list[str]:
     report = data["report"]
+    timed = _timed(report)
     rows = [
         (
             {"data-team": t["team"]},
             [t["team"], t["developers"], t["total_tokens"], t["requests"], _cost(t["cost_usd"]), t["risk_high"],
-             t["risk_medium"], t["risk_low"]],
+             t["risk_medium"], t["risk_low"],
+             *([t["time_to_merge_hours_median"], t["ticket_cycle_days_median"]] if timed else [])],
         )
         for t in report["teams"]
     ]  # fmt: skip
@@ -367,10 +386,39 @@ def _teams(data: dict[str, Any], svgs: dict[str, str]) -> list[str]:
             )
         )
     parts += [
-        _table(["team", "developers", "total tokens", "requests", "cost", "high", "medium", "low"], rows, "teams"),
+        _table(
+            [
+                "team",
+                "developers",
+                "total tokens",
+                "requests",
+                "cost",
+                "high",
+                "medium",
+                "low",
+                *(_CYCLE_COLUMNS if timed else []),
+            ],
+            rows,
+            "teams",
+        ),
+        f"<p class='muted'>{_e(CYCLE_NOTE)}</p>" if timed else "",
         "</section>",
     ]
     return parts
+
+
+def _cycle_paragraph(d: dict[str, Any]) -> str:
+    """The developer's median time to merge and ticket cycle time, where any of their outcomes were timed."""
+    times = d.get("cycle_time") or {}
+    parts = [
+        f"{label}: median {hours_or_days(times[median], unit)} ({times[count]:,} timed)"
+        for label, count, median, unit in (
+            ("Merged PRs, opening to merge", "prs_timed", "time_to_merge_hours_median", "h"),
+            ("Closed tickets, creation to resolution", "tickets_timed", "ticket_cycle_days_median", "d"),
+        )
+        if times.get(count)
+    ]
+    return f"<p class='muted'>{_e('. '.join(parts))}.</p>" if parts else ""
 
 
 def _developers(data: dict[str, Any], anchors: dict[str, str]) -> list[str]:
@@ -392,7 +440,7 @@ def _developers(data: dict[str, Any], anchors: dict[str, str]) -> list[str]:
             f"data-name='{_e(d['developer'].lower())}' data-index='{anchors[d['developer']][4:]}'><summary>"
             f"<b>{_e(d['developer'])}</b> · {_e(d['team'] or 'no team')} · {_n(d['tokens']['total'])} tokens · "
             f"risk <span class='{_e(d['risk']['level'])}'>{_e(d['risk']['level'])}</span></summary><div class='dd'>"
-            f"<div class='drawn'></div>{f'<ul>{flags}</ul>' if flags else '<p>No flags.</p>'}"
+            f"<div class='drawn'></div>{_cycle_paragraph(d)}{f'<ul>{flags}</ul>' if flags else '<p>No flags.</p>'}"
             f"{f'<p class=muted>Not evaluated: {_e(skipped)}</p>' if skipped else ''}</div></details>"
         )
     return [*parts, "</section>"]
@@ -573,17 +621,37 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
             ),
             "",
         ]  # fmt: skip
+    timed = _timed(report)
     lines += [
         "## Teams",
         "",
         *image("daily_by_team", "daily tokens by team"),
-        "| team | developers | total tokens | cost | high | medium | low |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        *(
-            f"| {t['team']} | {t['developers']} | {t['total_tokens']:,} | {_cost(t['cost_usd'])} | {t['risk_high']} | "
-            f"{t['risk_medium']} | {t['risk_low']} |"
-            for t in report["teams"]
+        *_markdown_rows(
+            [
+                "team",
+                "developers",
+                "total tokens",
+                "cost",
+                "high",
+                "medium",
+                "low",
+                *(["time to merge", "ticket cycle"] if timed else []),
+            ],
+            [
+                [
+                    t["team"],
+                    t["developers"],
+                    t["total_tokens"],
+                    _cost(t["cost_usd"]),
+                    t["risk_high"],
+                    t["risk_medium"],
+                    t["risk_low"],
+                    *(cycle_cells(t) if timed else []),
+                ]
+                for t in report["teams"]
+            ],
         ),
+        *([CYCLE_NOTE] if timed else []),
         "",
         "## Data quality",
         "",
