@@ -11,6 +11,7 @@ import polars as pl
 
 from tokenaudit.errors import InputError, UsageError
 from tokenaudit.readers.anthropic import AnthropicMessagesUsageReader, ClaudeCodeAnalyticsReader
+from tokenaudit.readers.azure_openai import AzureOpenAIGatewayReader
 from tokenaudit.readers.base import Detection, ReadContext, Reader, ReadResult
 from tokenaudit.readers.bedrock import BedrockInvocationLogReader
 from tokenaudit.readers.claude_code import ClaudeCodeReader
@@ -22,6 +23,7 @@ from tokenaudit.readers.litellm import LiteLLMReader
 from tokenaudit.readers.openai import OpenAIUsageReader
 from tokenaudit.readers.otel import ClaudeCodeOtelReader
 from tokenaudit.readers.sources import Source
+from tokenaudit.readers.vertex import VertexRequestResponseReader
 from tokenaudit.readers.windsurf import WindsurfCascadeReader
 
 READERS: tuple[Reader, ...] = (
@@ -37,6 +39,8 @@ READERS: tuple[Reader, ...] = (
     CursorCsvReader(),
     CopilotUsageReader(),
     BedrockInvocationLogReader(),
+    VertexRequestResponseReader(),
+    AzureOpenAIGatewayReader(),
     WindsurfCascadeReader(),
     GenericReader(),
 )
