@@ -7,20 +7,23 @@ import os
 import shutil
 import signal
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from tests.conftest import FIXTURES, SAMPLE
 from tokenaudit.errors import InputError
-from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events
+from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events, plan_inputs
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers.base import ReadContext, Reader, ReadResult
 from tokenaudit.readers.sources import Source
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+dask = pytest.importorskip("dask", reason="the dask extra is not installed")
 engine = pytest.importorskip("tokenaudit.engines.dask")
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -81,14 +84,20 @@ def test_mixed_folder_with_rejects_loads_identically(client: distributed.Client,
     assert_same_load(engine.load_events_on(client, [str(mixed_folder)], policy, Period()), local)
 
 
-def test_simulated_organisation_in_a_period_loads_identically(client: distributed.Client, organisation: Path) -> None:
-    policy = load_policy(None)
-    local = load_events([str(organisation)], policy, Period())
-    days = local.events["timestamp"].dt.date().unique().sort()
-    period = Period(since=days[3], until=days[9], timezone="America/New_York")
-    local = load_events([str(organisation)], policy, period)
-    assert local.quality.outside_period > 0
-    assert_same_load(engine.load_events_on(client, [str(organisation)], policy, period), local)
+def test_a_parquet_file_read_in_row_ranges_loads_identically(
+    client: distributed.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = pl.read_csv(SAMPLE / "events.csv", infer_schema=False)
+    path = tmp_path / "events.parquet"
+    copies = events.gather_every(7)  # they lie in other ranges than their originals
+    pl.concat([events, copies]).write_parquet(path)
+    policy = load_policy(SAMPLE / "policy.yaml")
+    monkeypatch.setattr(engine, "ROWS_PER_TASK", events.height // 5)
+    planned = plan_inputs([str(path)], policy, Period())
+    assert len(engine.read_tasks(planned)) == 6  # 30,795 rows in runs of 5,389
+    local = load_events([str(path)], policy, Period())
+    assert local.quality.duplicates_dropped == copies.height
+    assert_same_load(engine.load_events_on(client, [str(path)], policy, Period()), local)
 
 
 class DiesOnce:
@@ -116,7 +125,7 @@ def test_a_worker_killed_mid_run_changes_nothing(
     def dying(planned: PlannedInputs) -> list[object]:
         tasks = plan_tasks(planned)
         first = tasks[0]
-        return [engine.ReadTask(first.number, DiesOnce(first.reader, marker), first.sources), *tasks[1:]]
+        return [replace(first, reader=DiesOnce(first.reader, marker)), *tasks[1:]]
 
     monkeypatch.setattr(engine, "read_tasks", dying)
     workers = set(client.scheduler_info()["workers"])

@@ -1,2 +1,54 @@
 """Engines that run the load: the embedded local one (:func:`tokenaudit.ingest.load_events`) and, with the
 ``dask`` extra, a Dask cluster (:mod:`tokenaudit.engines.dask`). Both give the same events, byte for byte."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+
+from tokenaudit.errors import UsageError
+from tokenaudit.ingest import LoadedEvents, Period, load_events
+from tokenaudit.policy import Policy
+
+
+class Engine(StrEnum):
+    """``--engine``."""
+
+    LOCAL = "local"
+    DASK = "dask"
+
+
+def load(
+    inputs: Sequence[str],
+    policy: Policy,
+    period: Period,
+    *,
+    engine: Engine = Engine.LOCAL,
+    scheduler: str | None = None,
+    input_format: str | None = None,
+    developer: str | None = None,
+    stdin: Iterable[bytes] | None = None,
+    memory_limit: int | None = None,
+) -> LoadedEvents:
+    """The load on the chosen engine; a Dask cluster is connected (or started) for the load alone."""
+    if engine is Engine.LOCAL:
+        if scheduler:
+            raise UsageError("--scheduler needs --engine dask")
+        return load_events(
+            inputs,
+            policy,
+            period,
+            input_format=input_format,
+            developer=developer,
+            stdin=stdin,
+            memory_limit=memory_limit,
+        )
+    try:
+        from tokenaudit.engines.dask import connect, load_events_on
+    except ImportError:
+        msg = '--engine dask needs the dask extra: pip install "tokenaudit[dask]"'
+        raise UsageError(msg) from None
+    with connect(scheduler) as client:
+        return load_events_on(
+            client, inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin
+        )

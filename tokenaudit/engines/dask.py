@@ -21,26 +21,29 @@ the same environment (as Dask requires anyway).
 
 from __future__ import annotations
 
+import logging
 import operator
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
+import dask
 import polars as pl
 from distributed import Client, Future, LocalCluster, as_completed
 
 from tokenaudit import progress
 from tokenaudit.console import stderr_console, wants_color
-from tokenaudit.errors import TokenauditError
+from tokenaudit.errors import TokenauditError, UsageError
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, assemble, plan_inputs
 from tokenaudit.policy import Policy
 from tokenaudit.readers import FILE_BY_FILE, read_batch
 from tokenaudit.readers.base import ReadContext, Reader
 from tokenaudit.readers.claude_code import OWNER_FOLDERS as CLAUDE_OWNER_FOLDERS
 from tokenaudit.readers.codex import OWNER_FOLDERS as CODEX_OWNER_FOLDERS
+from tokenaudit.readers.generic import file_kind
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.owner import owners
 from tokenaudit.readers.sources import Source
@@ -53,21 +56,21 @@ OWNED_READERS: Final = {"claude-code": CLAUDE_OWNER_FOLDERS, "codex": CODEX_OWNE
 RETRIES: Final = 2
 """Reruns of a task that raised something other than a bad input (an object store's hiccup)."""
 SHARDS_PER_WORKER: Final = 2
+TCP_TIMEOUT: Final = "120s"
+ROWS_PER_TASK: Final = 1_000_000
+"""A Parquet file of more rows is read by several tasks (a million canonical rows hold about 200 MB)."""
 ROW_BITS: Final = 32
 """A read task's rows are numbered below 2**32 within it: :data:`~tokenaudit.shards.ORDER` is task << 32 | row."""
 
 
 @dataclass(frozen=True)
 class ReadTask:
-    """One read: a reader and its sources, numbered in input order."""
+    """One read: a reader and its sources, numbered in input order, and how many input bytes they hold."""
 
     number: int
     reader: Reader
     sources: list[Source]
-
-    @property
-    def bytes(self) -> int:
-        return sum(size_of(source) for source in self.sources)
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -82,20 +85,36 @@ class ReadSummary:
 
 
 def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
-    """The plan's batches cut into tasks (:data:`~tokenaudit.readers.FILE_BY_FILE` per file, owned logs per owner)."""
-    groups: list[tuple[Reader, list[Source]]] = []
+    """The plan's batches cut into tasks: :data:`~tokenaudit.readers.FILE_BY_FILE` per file (a large Parquet file
+    per :data:`ROWS_PER_TASK` rows), owned logs per owner, the other readers' batches whole."""
+    groups: list[tuple[Reader, list[Source], int]] = []
     for reader, batch in planned.plan.batches:
         if reader.name in FILE_BY_FILE:
-            groups.extend((reader, [source]) for source in batch)
+            groups.extend((reader, [part], size) for source in batch for part, size in _row_ranges(source))
         elif reader.name in OWNED_READERS:
             mine = owners(batch, planned.context, OWNED_READERS[reader.name])
             by_owner: dict[str, list[Source]] = {}
             for source in batch:
                 by_owner.setdefault(mine[source.name], []).append(source)
-            groups.extend((reader, sources) for sources in by_owner.values())
+            groups.extend((reader, sources, sum(map(size_of, sources))) for sources in by_owner.values())
         else:
-            groups.append((reader, batch))
-    return [ReadTask(number, reader, sources) for number, (reader, sources) in enumerate(groups)]
+            groups.append((reader, batch, sum(map(size_of, batch))))
+    return [ReadTask(number, *group) for number, group in enumerate(groups)]
+
+
+def _row_ranges(source: Source) -> list[tuple[Source, int]]:
+    """A Parquet file in runs of :data:`ROWS_PER_TASK` rows (from its footer), each with its share of the bytes;
+    any other file whole."""
+    size = size_of(source)
+    if source.path is None or file_kind(source) != "parquet":
+        return [(source, size)]
+    total = int(pl.scan_parquet(source.path).select(pl.len()).collect().item())
+    if total <= ROWS_PER_TASK:
+        return [(source, size)]
+    return [
+        (replace(source, rows=(offset, min(ROWS_PER_TASK, total - offset))), size * ROWS_PER_TASK // total)
+        for offset in range(0, total, ROWS_PER_TASK)
+    ]
 
 
 def read_and_split(task: ReadTask, context: ReadContext, shards: int) -> list[pl.DataFrame | ReadSummary]:
@@ -176,23 +195,29 @@ def _summaries(futures: list[Future[Any]], tasks: list[ReadTask], total_bytes: i
 def local_cluster() -> LocalCluster:
     """A cluster of this machine: one single-threaded worker process per core, memory shared out evenly."""
     workers = os.cpu_count() or 1
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, silence_logs=logging.ERROR)
 
 
 @contextmanager
 def connect(scheduler: str | None) -> Iterator[Client]:
     """A client of the scheduler at ``scheduler`` (else ``DASK_SCHEDULER_ADDRESS``), or of a new local cluster.
 
-    On a terminal, the dashboard's address goes to stderr.
+    On a terminal, the dashboard's address goes to stderr. Transfers may wait longer than Dask's default before a
+    peer counts as gone: a busy machine stalls big transfers without anything being lost.
     """
     address = scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
-    cluster = None if address else local_cluster()
-    client = Client(address) if address else Client(cluster)
-    try:
-        if wants_color(sys.stderr):
-            stderr_console().print(f"tokenaudit: Dask dashboard at {client.dashboard_link}", markup=False)
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with dask.config.set({"distributed.comm.timeouts.tcp": TCP_TIMEOUT}):
+        cluster = None if address else local_cluster()
+        try:
+            client = Client(address) if address else Client(cluster)
+        except OSError as exc:
+            msg = f"--scheduler: no Dask scheduler answers at {address} ({exc})"
+            raise UsageError(msg) from None
+        try:
+            if wants_color(sys.stderr):
+                stderr_console().print(f"tokenaudit: Dask dashboard at {client.dashboard_link}", markup=False)
+            yield client
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()

@@ -161,10 +161,12 @@ class GenericReader:
             if kind == "parquet":
                 # Counts and times keep their Parquet types (see coerce.typed); the rest is read as text.
                 typed = {present[name] for name in (*TOKEN_COLUMNS, "timestamp")}
+                offset, count = source.rows or (0, None)
                 frame = (
                     pl.scan_parquet(source.payload())
+                    .slice(offset, count)
                     .select([pl.col(c) if c in typed else pl.col(c).cast(pl.String) for c in wanted])
-                    .with_columns(*located, source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+                    .with_columns(*located, source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + offset)
                     .collect()
                 )
             else:

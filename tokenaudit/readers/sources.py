@@ -66,6 +66,8 @@ class Source:
     data: bytes | None = None
     walked: bool = False
     """Found by a folder walk or a glob, not named: if no reader recognises it, it is skipped, not fatal."""
+    rows: tuple[int, int] | None = None
+    """Only these rows of a Parquet file (offset, count): an engine splits a large file into tasks."""
 
     @property
     def suffix(self) -> str:
