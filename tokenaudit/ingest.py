@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from tokenaudit import progress
+from tokenaudit.periods import Period as Period  # re-exported: callers load events with a period
 from tokenaudit.policy import Policy
 from tokenaudit.readers import ReadPlan, plan_reads
 from tokenaudit.readers.base import ReadContext
@@ -29,23 +30,6 @@ from tokenaudit.shards import (
     in_period,
     period_diagnostics,
 )
-
-
-@dataclass(frozen=True)
-class Period:
-    """Inclusive local-date bounds (either may be open) and the time zone that defines a day."""
-
-    since: dt.date | None = None
-    until: dt.date | None = None
-    timezone: str = "UTC"
-
-    def as_dict(self) -> dict[str, str | None]:
-        """JSON form; open bounds are null."""
-        return {
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "timezone": self.timezone,
-        }
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,41 @@
-"""Named report periods (``--period last-week | YYYY-Www | YYYY-MM``) as inclusive local date ranges."""
+"""Periods: named report periods (``--period last-week | YYYY-Www | YYYY-MM``) as inclusive local date ranges, and
+the one check of a time zone name (``--tz`` and the policy's ``timezone``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tokenaudit.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive local-date bounds (either may be open) and the time zone that defines a day."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    timezone: str = "UTC"
+
+    def as_dict(self) -> dict[str, str | None]:
+        """JSON form; open bounds are null."""
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "timezone": self.timezone,
+        }
+
+
+def zone_name(name: str) -> str:
+    """``name`` when it is an IANA time zone; a ValueError saying what was expected otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        msg = f"expected an IANA time zone such as 'Europe/Berlin', got {name!r}"
+        raise ValueError(msg) from None
+    return name
 
 
 def parse_period(spec: str, today: dt.date) -> tuple[dt.date, dt.date]:

@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.errors import PolicyError
 from tokenaudit.outcomes.config import OutcomesConfig
+from tokenaudit.periods import zone_name
 from tokenaudit.ranking import RankingConfig
 from tokenaudit.schema import EVENT_SCHEMA
 
@@ -102,12 +102,7 @@ class Policy(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            msg = f"expected an IANA time zone such as 'Europe/Berlin', got {value!r}"
-            raise ValueError(msg) from None
-        return value
+        return zone_name(value)
 
     @field_validator("owner_pattern")
     @classmethod
