@@ -70,6 +70,11 @@ OutputOption = Annotated[
 ]
 
 
+def _valued(*flags: str, help: str, **more: Any) -> Any:
+    """An option that takes a value and has no default worth showing."""
+    return typer.Option(*flags, help=help, show_default=False, **more)
+
+
 @dataclass(frozen=True)
 class InputOptions:
     """What to read and how: the options of every command that reads usage."""
@@ -77,54 +82,34 @@ class InputOptions:
     inputs: Inputs
     policy: PolicyOption = None
     since: Annotated[
-        dt.date | None,
-        typer.Option(parser=_day, metavar="YYYY-MM-DD", help="First day to include (inclusive).", show_default=False),
+        dt.date | None, _valued(parser=_day, metavar="YYYY-MM-DD", help="First day to include (inclusive).")
     ] = None
     until: Annotated[
-        dt.date | None,
-        typer.Option(parser=_day, metavar="YYYY-MM-DD", help="Last day to include (inclusive).", show_default=False),
+        dt.date | None, _valued(parser=_day, metavar="YYYY-MM-DD", help="Last day to include (inclusive).")
     ] = None
     tz: Annotated[
-        str | None,
-        typer.Option(
-            "--tz",
-            help="Time zone for days and zone-less timestamps [default: policy timezone].",
-            show_default=False,
-        ),
+        str | None, _valued("--tz", help="Time zone for days and zone-less timestamps [default: policy timezone].")
     ] = None
     input_format: Annotated[
-        str | None,
-        typer.Option(
-            "--input-format", help="Skip auto-detection and read every input as this format.", show_default=False
-        ),
+        str | None, _valued("--input-format", help="Skip auto-detection and read every input as this format.")
     ] = None
-    owner: Annotated[
-        str | None,
-        typer.Option("--owner", help="Owner of inputs that carry no identity (transcripts).", show_default=False),
-    ] = None
-    developer_alias: Annotated[
-        str | None, typer.Option("--developer", hidden=True, help="Old name of --owner.", show_default=False)
-    ] = None
+    owner: Annotated[str | None, _valued("--owner", help="Owner of inputs that carry no identity (transcripts).")] = (
+        None
+    )
+    developer_alias: Annotated[str | None, _valued("--developer", hidden=True, help="Old name of --owner.")] = None
     identities: Annotated[
-        Path | None,
-        typer.Option(
-            "--identities", help="alias,developer,team CSV merged into the policy's identity map.", show_default=False
-        ),
+        Path | None, _valued("--identities", help="alias,developer,team CSV merged into the policy's identity map.")
     ] = None
     memory_limit: Annotated[
         str | None,
-        typer.Option(
+        _valued(
             "--memory-limit",
             envvar="TOKENAUDIT_MEMORY_LIMIT",
             help="Memory budget (512M, 4G); input beyond it is sharded on disk. [default: a quarter of RAM]",
-            show_default=False,
         ),
     ] = None
     rejects: Annotated[
-        Path | None,
-        typer.Option(
-            "--rejects", help="Write every rejected row (file, line, reason) to this CSV.", show_default=False
-        ),
+        Path | None, _valued("--rejects", help="Write every rejected row (file, line, reason) to this CSV.")
     ] = None
     strict: Annotated[
         bool,

@@ -1,0 +1,49 @@
+"""The layering the code relies on: the CLI translates, the library computes."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import FIXTURES, by_developer, run_cli, run_json
+
+import tokenaudit.cli
+
+CLI = Path(tokenaudit.cli.__file__).parent
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return names | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+
+
+def test_cli_never_imports_polars() -> None:
+    modules = sorted(CLI.glob("*.py"))
+    assert len(modules) >= 5
+    offenders = {
+        path.name: name
+        for path in modules
+        for name in _imported_modules(path)
+        if name == "polars" or name.startswith("polars.")
+    }
+    assert offenders == {}
+
+
+def test_the_check_sees_a_polars_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from polars import col\nimport os\n", encoding="utf-8")
+    assert _imported_modules(sample) == {"polars", "os"}
+
+
+def test_owner_and_its_hidden_old_name_own_identityless_files() -> None:
+    transcripts = str(FIXTURES / "claude_code" / "bo@acme.io")
+    assert set(by_developer(run_json("totals", transcripts, "--owner", "bob"))) == {"bob"}
+    assert set(by_developer(run_json("totals", transcripts, "--developer", "bob"))) == {"bob"}
+    assert set(by_developer(run_json("totals", transcripts))) == {"bo@acme.io"}
+
+
+def test_a_bad_day_exits_2_before_any_reading(tmp_path: Path) -> None:
+    result = run_cli("totals", str(tmp_path / "missing.csv"), "--since", "2026-02-30")
+    assert result.exit_code == 2
+    assert "--since" in result.stderr and "expected a day as YYYY-MM-DD, got '2026-02-30'" in result.stderr
