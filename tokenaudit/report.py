@@ -437,6 +437,7 @@ def _ranking_dict(result: AuditResult) -> dict[str, Any]:
             "developers": fit.fit_developers,
             "left_out_flagged": fit.fit_excluded_flagged,
             "left_out_high_volume": fit.fit_excluded_volume,
+            "effective_developers": round(fit.fit_effective_developers, 2),
             "all_developers": _fitted(*fit.alternatives.get("all", (None, None))),
             "without_flagged": _fitted(*fit.alternatives.get("unflagged", (None, None))),
             "fitted_sample": _fitted(*fit.alternatives.get("trimmed", (None, None))),
