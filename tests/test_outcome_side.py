@@ -136,12 +136,15 @@ def test_inflated_tokens_do_not_flatten_the_elasticity() -> None:
     honest = rank_developers(*_population(0), {"merged_pr": 1.0}, RankingConfig()).fit
     planted = rank_developers(*_population(10), {"merged_pr": 1.0}, RankingConfig()).fit
     assert honest.elasticity == pytest.approx(0.5, abs=0.02)
-    # On everyone, ten 4x inflators (20%) drag the fit down; the fit on the lower three quarters of exposure
-    # (choosing on the regressor does not bias the slope) stays within 0.05 of the honest value.
+    # On everyone, ten 4x inflators (20%) drag the fit down; with a say that falls as the square of exposure
+    # above the typical (a weight on the regressor does not bias the slope) it stays within 0.05 of honest.
     all_b = planted.alternatives["all"][0]
     assert all_b < honest.elasticity - 0.1
     assert planted.elasticity == pytest.approx(honest.elasticity, abs=0.05)
-    assert planted.fit_developers == 37 and planted.fit_excluded_volume == 13
+    assert planted.alternatives["trimmed"][0] == pytest.approx(honest.alternatives["trimmed"][0], abs=0.05)
+    # Everyone is in the fit; 21 (11 honest above 1.41x the typical, the 10 inflators) have under half a say.
+    assert planted.fit_developers == 50 and planted.fit_excluded_volume == 21
+    assert planted.fit_effective_developers == pytest.approx(30.8, abs=0.1)
     # Developers flagged on evidence independent of outcomes are left out of the fit too.
     flagged = rank_developers(
         *_population(10), {"merged_pr": 1.0}, RankingConfig(), flagged=[f"gamer{i}" for i in range(10)]

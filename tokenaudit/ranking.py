@@ -73,9 +73,9 @@ class RankingConfig(BaseModel):
     draws: Annotated[int, Field(ge=100, le=100_000)] = 2000
     elasticity_prior: ElasticityPrior = ElasticityPrior()
     """Combined with the fitted elasticity by precision; a very large ``sd`` leaves the fit alone."""
-    fit_quantile: Annotated[float, Field(gt=0, le=1)] = 0.75
-    """The elasticity is fitted on unflagged developers at or below this quantile of exposure per unit of
-    presence (1 = all of them): inflated tokens sit at the top and would flatten it."""
+    fit_taper: Annotated[float, Field(ge=0, le=10)] = 2.0
+    """Above the typical (median) exposure per unit of presence, a developer's say in the elasticity fit falls
+    as (typical/theirs)^fit_taper: inflated tokens sit there and would flatten it. 0 = an equal say."""
     seed: int = 0
     sort: Literal["expected_rank", "lower"] = "expected_rank"
     """``lower`` sorts by the 10th percentile of yield instead (cautious: uncertain developers sink)."""
@@ -96,7 +96,7 @@ class RankingFit:
     """kind -> (prior mean rate m, between-developer variance phi)."""
     alternatives: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     """Elasticity (and standard error) fitted on ``all`` ranked developers, on the ``unflagged`` ones, and on
-    the ``trimmed`` sample before the prior."""
+    the unflagged with the high-volume taper (``trimmed``, the fit used) before the prior."""
     dispersion: dict[str, float] = field(default_factory=dict)
     """Scored kind -> the dispersion its weighed values were divided by (:func:`value_dispersion`); kinds the
     policy does not weigh are absent: they score nothing."""
@@ -105,6 +105,9 @@ class RankingFit:
     fit_developers: int = 0
     fit_excluded_flagged: int = 0
     fit_excluded_volume: int = 0
+    """Unflagged developers with less than half a say in the fit (far above the typical exposure)."""
+    fit_effective_developers: float = 0.0
+    """The fit's sum of say (a developer at or below the typical exposure counts as one)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ def fit_elasticity(
     counts: npt.NDArray[np.float64],
     exposure: npt.NDArray[np.float64],
     presence: npt.NDArray[np.float64] | None = None,
+    say: npt.NDArray[np.float64] | None = None,
 ) -> tuple[float, float | None]:
     """Robust Poisson regression log E[y] = a + log(p) + b·log(E/p); returns (b clipped to [0, 1], its standard error).
 
@@ -135,19 +139,23 @@ def fit_elasticity(
     Tukey biweights on Pearson residuals (``BIWEIGHT_C`` robust standard deviations, at least the
     Poisson one) give developers far off the curve no say in it: a tokenmaxxer adds exposure without
     outcomes and would otherwise flatten the elasticity for everyone, making inflated tokens look free.
+    ``say`` (default 1 each) multiplies those weights: how much each developer counts in the fit.
     """
     offset = np.zeros_like(exposure) if presence is None else np.log(presence)
     intensity = np.log(exposure) - offset
     if counts.size < MIN_FIT_DEVELOPERS or counts.sum() == 0 or np.ptp(intensity) == 0:
         return 1.0, None
     try:
-        return _robust_poisson_slope(counts, intensity, offset)
+        return _robust_poisson_slope(counts, intensity, offset, np.ones_like(counts) if say is None else say)
     except np.linalg.LinAlgError:
         return 1.0, None
 
 
 def _robust_poisson_slope(
-    counts: npt.NDArray[np.float64], intensity: npt.NDArray[np.float64], offset: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.float64],
+    intensity: npt.NDArray[np.float64],
+    offset: npt.NDArray[np.float64],
+    say: npt.NDArray[np.float64],
 ) -> tuple[float, float | None]:
     x = np.column_stack([np.ones_like(intensity), intensity])
     beta = np.array([np.log(counts.mean() + 1e-9) - (intensity + offset).mean(), 1.0])
@@ -157,7 +165,7 @@ def _robust_poisson_slope(
         residual = (counts - mu) / np.sqrt(mu)
         spread = max(1.0, 1.4826 * float(np.median(np.abs(residual - np.median(residual)))))
         scaled = residual / (BIWEIGHT_C * spread)
-        weights = np.where(np.abs(scaled) < 1, (1 - scaled**2) ** 2, 0.0)
+        weights = say * np.where(np.abs(scaled) < 1, (1 - scaled**2) ** 2, 0.0)
         gradient = x.T @ (weights * (counts - mu))
         hessian = x.T @ (x * (weights * mu)[:, None])
         step = np.linalg.solve(hessian, gradient)
@@ -252,8 +260,8 @@ def rank_developers(
     in_full = ranked["developer"].is_in(list(flagged)).to_numpy()
     sample = _fit_sample(in_full, exposure / presence, config)
     fits = {
-        name: fit_elasticity(positive[mask].astype(np.float64), exposure[mask], presence[mask])
-        for name, mask in sample.items()
+        name: fit_elasticity(positive[say > 0].astype(np.float64), exposure[say > 0], presence[say > 0], say[say > 0])
+        for name, say in sample.items()
     }
     if config.elasticity == "fit":
         b, se = with_prior(*fits["trimmed"], config.elasticity_prior)
@@ -346,9 +354,10 @@ def rank_developers(
         alternatives={name: fits[name] for name in ("all", "unflagged", "trimmed")},
         dispersion={kind: dispersion.get(kind, 1.0) for kind in scored_kinds(kinds, weights)},
         in_full=int(counted_in_full.sum()),
-        fit_developers=int(sample["trimmed"].sum()),
-        fit_excluded_flagged=int((~sample["unflagged"]).sum()),
-        fit_excluded_volume=int((sample["unflagged"] & ~sample["trimmed"]).sum()),
+        fit_developers=int((sample["trimmed"] > 0).sum()),
+        fit_excluded_flagged=int((sample["unflagged"] == 0).sum()),
+        fit_excluded_volume=int(((sample["trimmed"] > 0) & (sample["trimmed"] < 0.5)).sum()),
+        fit_effective_developers=float(sample["trimmed"].sum()),
     )
     return Ranking(developers=result, fit=fit)
 
@@ -403,21 +412,19 @@ def value_dispersion(outcomes: pl.DataFrame) -> dict[str, float]:
 
 def _fit_sample(
     flagged: npt.NDArray[np.bool_], intensity: npt.NDArray[np.float64], config: RankingConfig
-) -> dict[str, npt.NDArray[np.bool_]]:
-    """Who fits the elasticity: ``all`` ranked developers; ``unflagged``, without those flagged on evidence
-    independent of outcomes; ``trimmed``, the unflagged at or below ``fit_quantile`` of exposure per unit of
-    presence (the sample used, unless it is too small to fit).
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Each ranked developer's say in the elasticity fit (0 = left out): ``all`` equally; ``unflagged``,
+    without those flagged on evidence independent of outcomes; ``trimmed`` (the fit used), the unflagged with
+    a say that falls as (typical/intensity)^``fit_taper`` above the typical intensity (exposure per unit of
+    presence).
 
-    Inflated tokens sit at the top of exposure with ordinary outcomes and flatten the fit (inflating would
-    then cost almost no yield). Choosing developers by exposure, the regressor, does not bias a regression on
-    it, so leaving out the top is safe for honest data and leaves most inflated tokens out of the fit.
+    Inflated tokens sit above the typical with ordinary outcomes and flatten the fit (inflating would then
+    cost almost no yield). A say that depends on exposure alone, the regressor, does not bias a regression on
+    it, so the taper is safe for honest data; being smooth and anchored on the median, not a cut at a
+    quantile, it barely moves when gamers join or leave the organisation.
     """
-    everyone = np.ones_like(flagged)
-    unflagged = ~flagged if (~flagged).sum() >= MIN_FIT_DEVELOPERS else everyone
-    cut = np.quantile(intensity[unflagged], config.fit_quantile) if unflagged.any() else np.inf
-    trimmed = unflagged & (intensity <= cut)
-    return {
-        "all": everyone,
-        "unflagged": unflagged,
-        "trimmed": trimmed if trimmed.sum() >= MIN_FIT_DEVELOPERS else unflagged,
-    }
+    everyone = np.ones(flagged.size)
+    unflagged = (~flagged).astype(np.float64) if (~flagged).sum() >= MIN_FIT_DEVELOPERS else everyone
+    typical = float(np.median(intensity[unflagged > 0])) if flagged.size else 1.0
+    taper = np.minimum(1.0, (typical / intensity) ** config.fit_taper)
+    return {"all": everyone, "unflagged": unflagged, "trimmed": unflagged * taper}

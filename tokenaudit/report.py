@@ -69,6 +69,7 @@ def developer_record(developer: dict[str, Any]) -> dict[str, Any]:
         "risk_score": risk["score"],
         "risk_families": ";".join(risk["families"]),
         "capped_by_outcomes": risk["capped_by_outcomes"],
+        "cap_bound": risk.get("cap_bound"),
         "flags": ";".join(flag["id"] for flag in developer["flags"]),
         "not_evaluated": ";".join(item["id"] for item in developer["not_evaluated"]),
     }
@@ -233,7 +234,11 @@ RISK_ORDER: Final = ("high", "medium", "low", "none")
 
 
 def _capped(developer: dict[str, Any]) -> str:
-    return ", capped: outcome yield at or above typical" if developer["risk"].get("capped_by_outcomes") else ""
+    risk = developer["risk"]
+    if not risk.get("capped_by_outcomes"):
+        return ""
+    bound = {"yield_p10": "its 10th percentile", "yield_median": "its median"}.get(risk.get("cap_bound") or "", "it")
+    return f", capped: outcome yield ({bound}) at or above typical"
 
 
 def _flag_notes(developers: list[dict[str, Any]]) -> list[str]:
@@ -437,6 +442,7 @@ def _ranking_dict(result: AuditResult) -> dict[str, Any]:
             "developers": fit.fit_developers,
             "left_out_flagged": fit.fit_excluded_flagged,
             "left_out_high_volume": fit.fit_excluded_volume,
+            "effective_developers": round(fit.fit_effective_developers, 2),
             "all_developers": _fitted(*fit.alternatives.get("all", (None, None))),
             "without_flagged": _fitted(*fit.alternatives.get("unflagged", (None, None))),
             "fitted_sample": _fitted(*fit.alternatives.get("trimmed", (None, None))),
@@ -564,6 +570,7 @@ def audit_document(result: AuditResult) -> Document:
                 "score": row["risk_score"],
                 "families": row["families"] or [],
                 "capped_by_outcomes": bool(row.get("capped_by_outcomes")),
+                "cap_bound": row.get("cap_bound"),
                 "coverage": {
                     "timing": row.get("coverage_timing"),
                     "sessions": row.get("coverage_sessions"),

@@ -349,6 +349,10 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
             risk_level=capped_level.otherwise(pl.col("risk_level")),
             capped_by_outcomes=pl.col("capped_by_outcomes") & pl.col("risk_level").is_in(["medium", "high"]),
         )
+        .with_columns(
+            # Which bound of the yield excused the level (said in the output): the policy's outcome_cap.
+            cap_bound=pl.when("capped_by_outcomes").then(pl.lit(f"yield_{ctx.flags.outcome_cap}")),
+        )
         .join(coverage(ctx.events), on="developer", how="left")
         .select(
             "developer",
@@ -357,6 +361,7 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
             "families",
             "material",
             "capped_by_outcomes",
+            "cap_bound",
             "coverage_timing",
             "coverage_sessions",
             "coverage_prompts",

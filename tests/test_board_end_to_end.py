@@ -1,0 +1,142 @@
+"""The adjusted board end to end (events and outcomes through run_audit and the JSON document): presence, the
+farmed-outcome defence, tokens counted in full for flagged developers, and the exculpatory cap."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import polars as pl
+from synthetic import START, events, human_offsets
+
+from tokenaudit.audit import run_audit
+from tokenaudit.ingest import DataQuality, LoadedEvents, Period
+from tokenaudit.outcomes.read import OutcomeRead
+from tokenaudit.outcomes.schema import conform_outcomes
+from tokenaudit.policy import Policy
+from tokenaudit.report import audit_document
+from tokenaudit.schema import empty_rejects
+
+DAY = 86_400
+WEEKS = 6
+PERIOD = Period(since=START.date(), until=(START + dt.timedelta(days=7 * WEEKS - 1)).date())
+
+
+def _prs(developer: str, days: list[int], lines: int = 120, minutes: float = 20 * 60, reviewed: bool = True) -> list:
+    """Merged PRs on the given period days (15:00 UTC), ``lines`` changed, opened ``minutes`` before merging."""
+    merged = [START + dt.timedelta(days=day, hours=15) for day in days]
+    return [
+        {"developer": developer, "kind": "merged_pr", "timestamp": at, "count": 1, "size": float(lines),
+         "opened": at - dt.timedelta(minutes=minutes), "reviewed": reviewed, "item": f"{developer}#{i}-{lines}"}
+        for i, at in enumerate(merged)
+    ]  # fmt: skip
+
+
+def _weekly(developer: str, per_week: int, first_week: int = 0) -> list:
+    """``per_week`` ordinary PRs every week from ``first_week`` (on weekdays)."""
+    return _prs(developer, [7 * week + 1 + day % 4 for week in range(first_week, WEEKS) for day in range(per_week)])
+
+
+def _audit(frame: pl.DataFrame, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    loaded = LoadedEvents(
+        frame.with_columns(pl.lit(None, pl.String).alias("dedup_key")),
+        empty_rejects(),
+        DataQuality(frame.height, 0, 0, 0, [], [], []),
+        PERIOD,
+    )
+    outcomes = conform_outcomes(pl.DataFrame(rows).lazy()).collect()
+    result = run_audit(loaded, Policy(), OutcomeRead(outcomes=outcomes, rejects=empty_rejects()))
+    return {d["developer"]: d for d in audit_document(result).data["developers"]}
+
+
+def _peers(n: int = 12) -> tuple[list[pl.DataFrame], list[dict[str, Any]]]:
+    """Honest developers with 20-42 requests a workday and 2-3 ordinary PRs a week (more PRs with more use)."""
+    frames = [
+        events(f"dev{i:02d}", human_offsets(i, 7 * WEEKS, 20 + 2 * i), session_every=5, input_tokens=5_000)
+        for i in range(n)
+    ]
+    rows = [row for i in range(n) for row in _weekly(f"dev{i:02d}", 2 + i // 6)]
+    return frames, rows
+
+
+def _from(offsets: np.ndarray, day: int) -> np.ndarray:
+    """The offsets from period day ``day`` on."""
+    return offsets[offsets >= day * DAY]
+
+
+def _position(people: dict[str, dict[str, Any]], name: str) -> float:
+    ranked = sum(1 for d in people.values() if d["ranking_status"] == "ranked")
+    return people[name]["rank"]["adjusted"] / ranked
+
+
+def test_a_new_joiner_is_ranked_on_the_weeks_they_were_there() -> None:
+    frames, rows = _peers()
+    # Joins in week 4 of 6; uses AI like dev06 and ships at the same weekly rate, for three weeks.
+    joiner = events("joiner", _from(human_offsets(6, 7 * WEEKS, 32), 21), session_every=5, input_tokens=5_000)
+    people = _audit(pl.concat([*frames, joiner]), rows + _weekly("joiner", 3, first_week=3))
+    presence = people["joiner"]["presence"]
+    assert (presence["share"], presence["starts"], presence["tenure_basis"]) == (0.5, "2026-09-28", "activity")
+    assert people["joiner"]["ranking_status"] == "ranked"
+    # On his three weeks he matches dev06 (same use per day, same PRs per week): the same yield, not half of it.
+    joiner, twin = people["joiner"]["yield"]["mean"], people["dev06"]["yield"]["mean"]
+    assert abs(joiner - twin) < 0.1 * twin
+    assert _position(people, "joiner") <= 0.75
+
+
+def test_two_weeks_of_data_is_insufficient_rather_than_a_low_rank() -> None:
+    frames, rows = _peers()
+    late = events("late", _from(human_offsets(3, 7 * WEEKS, 30), 38), session_every=5, input_tokens=5_000)
+    people = _audit(pl.concat([*frames, late]), rows + _prs("late", [38]))
+    assert people["late"]["ranking_status"] == "insufficient_data"
+    assert people["late"]["rank"]["adjusted"] is None
+
+
+def test_a_farmer_of_one_line_prs_gains_nothing_and_stays_out_of_the_top_half() -> None:
+    frames, rows = _peers()
+    # The farmer: dev09's ordinary use and PRs, plus 40 one-line PRs merged within ten minutes, unreviewed.
+    farmer = events("farmer", human_offsets(9, 7 * WEEKS, 38), session_every=5, input_tokens=5_000)
+    real = _weekly("farmer", 2)
+    farmed = _prs("farmer", sorted(2 * [day for day in range(7 * WEEKS) if day % 7 < 5])[:40], lines=1, minutes=10,
+                  reviewed=False)  # fmt: skip
+    honest = _audit(pl.concat([*frames, farmer]), rows + real)["farmer"]
+    people = _audit(pl.concat([*frames, farmer]), rows + real + farmed)
+    flags = {flag["id"]: flag["severity"] for flag in people["farmer"]["flags"]}
+    assert flags.get("outcome_gaming") == "high"
+    assert people["farmer"]["outcomes"]["merged_pr"] == 52
+    # The one-line PRs score nothing, and the flag counts his tokens above the typical in full: farming lowers
+    # his yield rather than raising it.
+    assert people["farmer"]["tokens_in_full"] is True and honest["tokens_in_full"] is False
+    assert people["farmer"]["yield"]["mean"] < honest["yield"]["mean"]
+    assert _position(people, "farmer") > 0.5
+
+
+def _ranked_with(name: str, offsets: np.ndarray, per_week: int, **usage: Any) -> dict[str, dict[str, Any]]:
+    frames, rows = _peers()
+    return _audit(pl.concat([*frames, events(name, offsets, **usage)]), rows + _weekly(name, per_week))
+
+
+def test_the_cap_excuses_round_the_clock_use_that_ships_and_says_which_bound() -> None:
+    # Human-like use in three shifts (01:00, 09:00, 17:00 UTC), every day: no rest window, but no machine clock.
+    shifts = [human_offsets(40 + k, 7 * WEEKS, 12, start_hour=hour) for k, hour in enumerate((1.0, 9.0, 17.0))]
+    offsets = np.sort(np.concatenate(shifts))
+    ships = _ranked_with("nightly", offsets, 8, session_every=5, input_tokens=5_000)["nightly"]
+    assert {flag["id"]: flag["severity"] for flag in ships["flags"]}.get("no_rest_rhythm") == "high"
+    # 90% sure of a yield above the typical: capped at low, and the output says so and by which bound.
+    assert ships["risk"]["level"] == "low"
+    assert (ships["risk"]["capped_by_outcomes"], ships["risk"]["cap_bound"]) == (True, "yield_p10")
+    # Near miss: the same rhythm with ordinary outcomes is not excused.
+    ordinary = _ranked_with("nightly", offsets, 2, session_every=5, input_tokens=5_000)["nightly"]
+    assert ordinary["risk"]["level"] == "medium"
+    assert (ordinary["risk"]["capped_by_outcomes"], ordinary["risk"]["cap_bound"]) == (False, None)
+
+
+def test_the_cap_never_silences_a_machine_clock_however_strong_the_outcomes() -> None:
+    loop = np.arange(0, 7 * WEEKS * DAY, 600.0)  # a ten-minute loop, one request per session
+    people = _ranked_with("looped", loop, 9, input_tokens=2_000)
+    looped = people["looped"]
+    flags = {flag["id"]: flag["severity"] for flag in looped["flags"]}
+    assert flags.get("machine_regularity") == "high"
+    assert looped["risk"]["level"] in ("medium", "high")
+    assert (looped["risk"]["capped_by_outcomes"], looped["risk"]["cap_bound"]) == (False, None)
+    assert looped["tokens_in_full"] is True
