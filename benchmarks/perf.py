@@ -394,12 +394,16 @@ class Program:
     command: list[str]
     env: dict[str, str]
     total: Callable[[dict[str, Any]], int]
+    workers_rss: Path | None = None
+    """Where the program writes its Dask workers' peak RSS (bytes, a JSON list)."""
 
 
 @dataclass
 class Runs:
     wall: list[float] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
+    worker_rss: list[int] = field(default_factory=list)
+    """The largest worker's peak RSS of each run (Dask engine only)."""
     totals: list[int] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
 
@@ -417,6 +421,31 @@ def measure(program: Program, scratch: Path) -> tuple[float, int, dict[str, Any]
         msg = f"{program.name} exited {process.returncode}: {err.read_text()[-2000:]}"
         raise RuntimeError(msg)
     return wall, usage.ru_maxrss * 1024, json.loads(out.read_text())
+
+
+def dask_audit(argv: Sequence[str]) -> None:
+    """``dask-audit WORKERS RSS_FILE ARGS…``: ``tokenaudit ARGS --engine dask`` on a local cluster of WORKERS
+    processes started here as the CLI starts one, then each worker's peak RSS (bytes) to RSS_FILE as JSON."""
+    import resource
+
+    from distributed import Client, LocalCluster
+
+    from tokenaudit.cli import main as tokenaudit_main
+
+    workers, side, args = int(argv[0]), Path(argv[1]), list(argv[2:])
+    code: object = 0
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        sys.argv = ["tokenaudit", *args, "--engine", "dask", "--scheduler", cluster.scheduler_address]
+        try:
+            tokenaudit_main()
+        except SystemExit as exit_:
+            code = exit_.code
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    side.write_text(json.dumps(sorted(peaks.values())))
+    sys.exit(code)
 
 
 def tokenaudit_total(document: dict[str, Any]) -> int:
@@ -440,7 +469,7 @@ def ccusage_binary(workdir: Path) -> Path | None:
     return binary
 
 
-def programs_for(dataset: dict[str, Any], path: Path, workdir: Path) -> list[Program]:
+def programs_for(dataset: dict[str, Any], path: Path, workdir: Path, dask_workers: int = 0) -> list[Program]:
     quiet = {"NO_COLOR": "1", "TERM": "dumb"}
     audit = Program(
         "tokenaudit",
@@ -455,6 +484,12 @@ def programs_for(dataset: dict[str, Any], path: Path, workdir: Path) -> list[Pro
         lambda doc: int(doc["total_tokens"]),
     )
     programs = [audit, reference]
+    if dask_workers:
+        side = workdir / "dask-workers-rss.json"
+        command = [sys.executable, __file__, "dask-audit", str(dask_workers), str(side), *audit.command[3:]]
+        programs.insert(
+            1, Program(f"tokenaudit --engine dask ({dask_workers} workers)", command, quiet, tokenaudit_total, side)
+        )
     if limit := dataset.get("memory_limit"):
         command = [*audit.command, "--memory-limit", limit]
         programs.insert(1, Program(f"tokenaudit --memory-limit {limit}", command, quiet, tokenaudit_total))
@@ -478,7 +513,11 @@ def programs_for(dataset: dict[str, Any], path: Path, workdir: Path) -> list[Pro
 def run_dataset(
     label: str, dataset: dict[str, Any], path: Path, size: int, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    programs = programs_for(dataset, path, args.workdir)
+    programs = [
+        program
+        for program in programs_for(dataset, path, args.workdir, args.dask_workers)
+        if not args.only or any(program.name.startswith(name) for name in args.only)
+    ]
     runs = {program.name: Runs() for program in programs}
     with tempfile.TemporaryDirectory() as scratch:
         for repeat in range(args.repeat):
@@ -490,6 +529,8 @@ def run_dataset(
                 record.wall.append(wall)
                 record.rss.append(rss)
                 record.totals.append(total)
+                if program.workers_rss is not None:
+                    record.worker_rss.append(max(json.loads(program.workers_rss.read_text())))
                 record.load.append(load)
                 mark = "" if total == dataset["total"] else f"  TOTAL {total:,} != {dataset['total']:,}"
                 print(f"  {label} run {repeat + 1} {program.name:<10} {wall:7.2f} s {rss / 2**20:7.0f} MiB{mark}")
@@ -508,6 +549,7 @@ def run_dataset(
                 "ratios": {other: wall / medians[other] for other in medians if other != name},
                 "totals_ok": all(total == dataset["total"] for total in record.totals),
                 "load": statistics.median(record.load),
+                "worker_rss": statistics.median(record.worker_rss) if record.worker_rss else None,
             }
         )
     return rows
@@ -567,6 +609,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     ]
     for row in rows:
         ratios = ", ".join(f"{value:.2f}× {other}" for other, value in row["ratios"].items())
+        if row.get("worker_rss"):
+            ratios += f"; largest worker's peak RSS {row['worker_rss'] / 2**20:,.0f} MiB"
         lines.append(
             f"| {row['input']} | {row['program']} | {row['wall']:.2f} s | {row['rss'] / 2**20:,.0f} MiB | "
             f"{row['events_per_s']:,.0f} | {row['mb_per_s']:,.0f} | {ratios} | "
@@ -577,6 +621,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dask-audit"]:
+        dask_audit(argv[1:])
+        return
     if argv[:1] == ["reference"]:
         kind, path = argv[1], Path(argv[2])
         print(json.dumps(reference_claude(path) if kind == "claude" else reference_flat(path)))
@@ -593,6 +640,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--skip", nargs="*", default=[], metavar="SIZE:FORMAT", help="flat inputs to leave out, e.g. 10M:jsonl"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per program (default 3)")
+    parser.add_argument(
+        "--dask-workers", type=int, default=2, help="also run --engine dask on a local cluster of N workers (0: not)"
+    )
+    parser.add_argument("--only", nargs="*", default=[], help="run only the programs whose names start so")
     parser.add_argument(
         "--memory-limit", default=None, help="also run tokenaudit with this --memory-limit on flat inputs (e.g. 1G)"
     )

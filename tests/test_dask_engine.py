@@ -3,6 +3,7 @@ as locally. One cluster of two worker processes serves the whole module."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,8 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import FIXTURES, SAMPLE
-from tokenaudit.errors import InputError
+from tests.conftest import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events, plan_inputs
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers.base import ReadContext, Reader, ReadResult
@@ -77,6 +77,38 @@ def test_sample_data_duplicates_and_transcripts_load_identically(client: distrib
     assert_same_load(engine.load_events_on(client, inputs, policy, period), local)
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("audit", *SAMPLE_ARGS, "--format", "json"),
+        ("report", *SAMPLE_ARGS, "--format", "json", "--since", "2026-09-14", "--until", "2026-09-27"),
+        ("totals", "{mixed}", "--by", "developer,model", "--format", "json", "--rejects", "{rejects}"),
+        ("audit", "{organisation}", "--format", "json", "--tz", "America/New_York"),
+    ],
+    ids=["audit-sample", "report-sample", "totals-mixed", "audit-organisation"],
+)
+def test_cli_json_is_byte_identical_to_the_local_engine(
+    client: distributed.Client,
+    mixed_folder: Path,
+    organisation: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[str, ...],
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
+    outputs = []
+    for run, extra in (("local", ()), ("dask", ("--engine", "dask", "--scheduler", client.scheduler.address))):
+        places = {"mixed": mixed_folder, "organisation": organisation, "rejects": tmp_path / f"{run}.csv"}
+        result = run_cli(*(word.format(**places) for word in case), *extra)
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[1] == outputs[0]
+    assert json.loads(outputs[0])  # a real document, not two empty outputs
+    if "--rejects" in case:
+        assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+        assert len((tmp_path / "local.csv").read_text().splitlines()) == 6  # header and five rejected rows, once
+
+
 def test_mixed_folder_with_rejects_loads_identically(client: distributed.Client, mixed_folder: Path) -> None:
     policy = load_policy(None)
     local = load_events([str(mixed_folder)], policy, Period())
@@ -136,16 +168,29 @@ def test_a_worker_killed_mid_run_changes_nothing(
     assert_same_load(loaded, load_events([str(organisation)], policy, Period()))
 
 
-def test_a_bad_file_fails_with_the_local_error(client: distributed.Client, tmp_path: Path) -> None:
+def test_a_bad_file_fails_with_the_local_error_and_exit_code(client: distributed.Client, tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     shutil.copy(SAMPLE / "events.csv", good)
     bad = tmp_path / "zz-bad.csv"
     bad.write_text("timestamp,input_tokens\n2026-09-14T10:00:00Z,5\n", encoding="utf-8")
-    inputs = [str(good), str(bad)]
-    policy = load_policy(None)
-    with pytest.raises(InputError) as local:
-        load_events(inputs, policy, Period(), input_format="generic")
-    with pytest.raises(InputError) as dask:
-        engine.load_events_on(client, inputs, policy, Period(), input_format="generic")
-    assert "zz-bad.csv: missing required column 'developer'" in local.value.message
-    assert dask.value.message == local.value.message
+    args = ("totals", str(good), str(bad), "--input-format", "generic", "--format", "json")
+    local = run_cli(*args)
+    dask = run_cli(*args, "--engine", "dask", "--scheduler", client.scheduler.address)
+    assert local.exit_code == dask.exit_code == 3
+    assert (
+        local.stderr
+        == f"tokenaudit: error: {bad}: missing required column 'developer' (found: timestamp, input_tokens);"
+        " map your column names in the policy's columns: section\n"
+    )
+    assert dask.stderr == local.stderr
+    assert dask.stdout == local.stdout == ""
+
+
+def test_engine_options_fail_as_usage_errors() -> None:
+    lone = run_cli("totals", str(SAMPLE / "events.csv"), "--scheduler", "tcp://127.0.0.1:1")
+    assert lone.exit_code == 2
+    assert lone.stderr == "tokenaudit: error: --scheduler needs --engine dask\n"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        nobody = run_cli("totals", str(SAMPLE / "events.csv"), "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1")
+    assert nobody.exit_code == 2
+    assert nobody.stderr.startswith("tokenaudit: error: --scheduler: no Dask scheduler answers at tcp://127.0.0.1:1")

@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from tokenaudit import engines
 from tokenaudit.audit import AuditResult, run_audit
+from tokenaudit.engines import Engine
 from tokenaudit.errors import StrictRejectError, UnmatchedIdentityError, UsageError
 from tokenaudit.evaluate import (
     Evaluation,
@@ -33,7 +35,7 @@ from tokenaudit.evaluate import (
     read_ranks,
 )
 from tokenaudit.identity import read_identity_csv, with_identities
-from tokenaudit.ingest import LoadedEvents, load_events, narrow
+from tokenaudit.ingest import LoadedEvents, narrow
 from tokenaudit.metrics import totals
 from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.periods import Period, parse_period, previous_period, zone_name
@@ -117,9 +119,21 @@ def load(
     input_format: str | None = None,
     owner: str | None = None,
     memory_limit: int | None = None,
+    engine: Engine = Engine.LOCAL,
+    scheduler: str | None = None,
 ) -> LoadedEvents:
-    """Read, deduplicate, price and filter every input (see :func:`tokenaudit.ingest.load_events`)."""
-    return load_events(inputs, settings, period, input_format=input_format, developer=owner, memory_limit=memory_limit)
+    """Read, deduplicate, price and filter every input (see :func:`tokenaudit.ingest.load_events`), here or on a
+    Dask cluster (:mod:`tokenaudit.engines`)."""
+    return engines.load(
+        inputs,
+        settings,
+        period,
+        engine=engine,
+        scheduler=scheduler,
+        input_format=input_format,
+        developer=owner,
+        memory_limit=memory_limit,
+    )
 
 
 def split_comparison(loaded: LoadedEvents, period: Period, settings: Policy) -> tuple[LoadedEvents, LoadedEvents]:

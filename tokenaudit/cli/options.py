@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
+from tokenaudit.engines import Engine
 from tokenaudit.render import Format
 
 
@@ -106,6 +107,17 @@ class InputOptions:
             "--memory-limit",
             envvar="TOKENAUDIT_MEMORY_LIMIT",
             help="Memory budget (512M, 4G); input beyond it is sharded on disk. [default: a quarter of RAM]",
+        ),
+    ] = None
+    engine: Annotated[
+        Engine,
+        typer.Option("--engine", help="Read the inputs here (local) or on a Dask cluster (dask; the dask extra)."),
+    ] = Engine.LOCAL
+    scheduler: Annotated[
+        str | None,
+        _valued(
+            "--scheduler",
+            help="Dask scheduler address for --engine dask [default: DASK_SCHEDULER_ADDRESS, else a local cluster].",
         ),
     ] = None
     rejects: Annotated[

@@ -45,6 +45,8 @@ def read_usage(inputs: InputOptions, period: Period | None = None) -> tuple[Poli
         input_format=inputs.input_format,
         owner=inputs.identity_owner,
         memory_limit=parse_memory_limit(inputs.memory_limit) if inputs.memory_limit else None,
+        engine=inputs.engine,
+        scheduler=inputs.scheduler,
     )
     return settings, Run(loaded)
 

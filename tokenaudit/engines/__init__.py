@@ -1,14 +1,20 @@
 """Engines that run the load: the embedded local one (:func:`tokenaudit.ingest.load_events`) and, with the
-``dask`` extra, a Dask cluster (:mod:`tokenaudit.engines.dask`). Both give the same events, byte for byte."""
+``dask`` extra, a Dask cluster (:mod:`tokenaudit.engines.dask`). Both give the same events, byte for byte.
+
+Importing this package costs nothing (the command line reads :class:`Engine` before anything heavy is loaded).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tokenaudit.errors import UsageError
-from tokenaudit.ingest import LoadedEvents, Period, load_events
-from tokenaudit.policy import Policy
+
+if TYPE_CHECKING:
+    from tokenaudit.ingest import LoadedEvents, Period
+    from tokenaudit.policy import Policy
 
 
 class Engine(StrEnum):
@@ -34,6 +40,8 @@ def load(
     if engine is Engine.LOCAL:
         if scheduler:
             raise UsageError("--scheduler needs --engine dask")
+        from tokenaudit.ingest import load_events
+
         return load_events(
             inputs,
             policy,

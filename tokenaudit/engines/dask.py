@@ -25,6 +25,7 @@ import logging
 import operator
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -220,4 +221,5 @@ def connect(scheduler: str | None) -> Iterator[Client]:
         finally:
             client.close()
             if cluster is not None:
-                cluster.close()
+                # Workers take seconds to stop: they do so while the audit runs (the process waits for them at exit).
+                threading.Thread(target=cluster.close, name="tokenaudit-cluster-close").start()
