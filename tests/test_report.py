@@ -245,6 +245,9 @@ def test_scores_read_as_a_person_reads_them_while_json_keeps_full_precision(page
     gabriel = next(row for row in board.splitlines() if "gabriel.costa" in row)
     assert gabriel.split("│")[8].strip() == "43.6"
     assert not re.search(r"\d\.\d{3}", "".join(row for row in board.splitlines() if "│" in row))
+    explained = run_cli("explain", "dev.singh", *ARGS, "-f", "text").stdout
+    assert "post_mean=2,652,134" in explained and "headless_session_share=0.85," in explained
+    assert not re.search(r"evidence: .*\d\.\d{3}", explained)
 
 
 def test_more_than_eight_teams_become_the_seven_largest_and_others() -> None:
