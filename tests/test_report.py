@@ -230,7 +230,10 @@ def test_sessions_are_split_as_the_headless_work_flag_counts_them(report_json: d
 
 
 def test_the_pages_say_how_much_of_a_flagged_developer_s_work_was_headless(pages: dict[str, str]) -> None:
-    line = "201 sessions: 31 interactive (25.6 h, 37% of session tokens), 170 headless (53 min, 63% of session tokens)"
+    line = (
+        "201 sessions: 31 interactive (2.65 h active, 37% of session tokens), "
+        "170 headless (3.97 h active, 63% of session tokens)"
+    )
     assert line in html.unescape(pages["html"])
     assert line in pages["markdown"]
 

@@ -460,7 +460,7 @@ def session_split_text(split: dict[str, dict[str, int]]) -> str:
     if not total:
         return ""
     parts = [
-        f"{split[kind]['sessions']:,} {kind} ({_hours(split[kind]['minutes'])}, "
+        f"{split[kind]['sessions']:,} {kind} ({_hours(split[kind]['minutes'])} active, "
         f"{split[kind]['tokens'] / max(tokens, 1):.0%} of session tokens)"
         for kind in ("interactive", "headless", "unknown")
         if kind in split
