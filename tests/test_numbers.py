@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokenaudit.numbers import readable
+from tokenaudit.numbers import readable, readable_value
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,18 @@ from tokenaudit.numbers import readable
 )
 def test_readable(value: float | None, text: str) -> None:
     assert readable(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (2652133.5385, "2,652,134"),
+        (0.8458, "0.85"),
+        (201, "201"),
+        (True, "True"),
+        (None, "None"),
+        ("prompts", "prompts"),
+    ],
+)
+def test_evidence_values_read_as_numbers_only_where_they_are_numbers(value: object, text: str) -> None:
+    assert readable_value(value) == text

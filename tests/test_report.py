@@ -230,7 +230,10 @@ def test_sessions_are_split_as_the_headless_work_flag_counts_them(report_json: d
 
 
 def test_the_pages_say_how_much_of_a_flagged_developer_s_work_was_headless(pages: dict[str, str]) -> None:
-    line = "201 sessions: 31 interactive (25.6 h, 37% of session tokens), 170 headless (53 min, 63% of session tokens)"
+    line = (
+        "201 sessions: 31 interactive (2.65 h active, 37% of session tokens), "
+        "170 headless (3.97 h active, 63% of session tokens)"
+    )
     assert line in html.unescape(pages["html"])
     assert line in pages["markdown"]
 
@@ -245,6 +248,9 @@ def test_scores_read_as_a_person_reads_them_while_json_keeps_full_precision(page
     gabriel = next(row for row in board.splitlines() if "gabriel.costa" in row)
     assert gabriel.split("│")[8].strip() == "43.6"
     assert not re.search(r"\d\.\d{3}", "".join(row for row in board.splitlines() if "│" in row))
+    explained = run_cli("explain", "dev.singh", *ARGS, "-f", "text").stdout
+    assert "post_mean=2,652,134" in explained and "headless_session_share=0.85," in explained
+    assert not re.search(r"evidence: .*\d\.\d{3}", explained)
 
 
 def test_more_than_eight_teams_become_the_seven_largest_and_others() -> None:

@@ -22,6 +22,13 @@ def readable(value: float | None) -> str:
     return text.lstrip("-") if text.strip("-0.") == "" else text
 
 
+def readable_value(value: object) -> str:
+    """A flag's evidence value: numbers :func:`readable`, anything else (a basis, a flag, None) as it is."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return readable(value)
+    return str(value)
+
+
 def hours_or_days(value: float | None, unit: str) -> str:
     """A median duration with its unit (``h`` or ``d``), readable; empty when nothing was timed."""
     return "" if value is None else f"{readable(value)} {unit}"

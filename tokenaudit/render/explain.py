@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from tokenaudit.explain import Explanation
-from tokenaudit.numbers import readable
+from tokenaudit.numbers import readable, readable_value
 from tokenaudit.report import NOTICE, SCHEMA_VERSION
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -159,7 +159,7 @@ def explain_text(explanation: Explanation) -> str:
     ]
     for flag in e.flags:
         lines.append(f"  [{flag.severity}] {flag.id}: {flag.reason}")
-        lines.append("      evidence: " + ", ".join(f"{k}={v}" for k, v in flag.evidence.items()))
+        lines.append("      evidence: " + ", ".join(f"{k}={readable_value(v)}" for k, v in flag.evidence.items()))
         lines.append("      consider: " + "; ".join(flag.consider))
     if e.not_evaluated:
         lines.append("Not evaluated:")

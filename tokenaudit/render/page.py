@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tokenaudit.numbers import hours_or_days, readable
+from tokenaudit.numbers import hours_or_days, readable, readable_value
 from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS
 from tokenaudit.render import charts
 from tokenaudit.render.markdown import render as markdown_table
@@ -240,10 +240,7 @@ def _summary(data: dict[str, Any], svgs: dict[str, str]) -> list[str]:
 
 def _evidence(flag: dict[str, Any]) -> str:
     """The flag's evidence with its numbers readable (the JSON keeps them whole)."""
-    return ", ".join(
-        f"{key} = {readable(value) if isinstance(value, int | float) and not isinstance(value, bool) else value}"
-        for key, value in flag["evidence"].items()
-    )
+    return ", ".join(f"{key} = {readable_value(value)}" for key, value in flag["evidence"].items())
 
 
 def _conversation(data: dict[str, Any], svgs: dict[str, str], anchors: dict[str, str]) -> list[str]:
@@ -463,7 +460,7 @@ def session_split_text(split: dict[str, dict[str, int]]) -> str:
     if not total:
         return ""
     parts = [
-        f"{split[kind]['sessions']:,} {kind} ({_hours(split[kind]['minutes'])}, "
+        f"{split[kind]['sessions']:,} {kind} ({_hours(split[kind]['minutes'])} active, "
         f"{split[kind]['tokens'] / max(tokens, 1):.0%} of session tokens)"
         for kind in ("interactive", "headless", "unknown")
         if kind in split
