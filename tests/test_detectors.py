@@ -13,6 +13,7 @@ from synthetic import START, events, human_offsets, org
 
 from tokenaudit.detectors import Findings, build_context, coverage_note, regularity, repetition, rest, run_detectors
 from tokenaudit.policy import Policy, parse_policy
+from tokenaudit.schema import TOKEN_COLUMNS
 
 DAY = 86_400
 LEADERBOARD = 'leaderboard:\n  snapshot_weekday: friday\n  snapshot_time: "17:00"\n  launched: 2026-10-05\n'
@@ -553,3 +554,69 @@ def test_near_misses_name_the_statistic_and_the_next_band() -> None:
     assert close.rows() == [("repetition", "share", 0.9, "high", 0.95)]
     far = parse_policy("flags:\n  repetition:\n    share: {low: 0.3, medium: 0.85, high: 1.0}\n")
     assert detect(pl.concat([org(12), dup]), far).near_misses.filter(pl.col("developer") == "dup").is_empty()
+
+
+def _paced(developer: str, per_day: int, days: int = 10) -> pl.DataFrame:
+    """``per_day`` sessions at random times in 9:00-17:00 on weekdays, each a prompt and two tool turns 8 s apart."""
+    rng = np.random.default_rng(per_day)
+    starts = [day * DAY + np.sort(rng.uniform(9 * 3600, 17 * 3600, per_day)) for day in range(days) if day % 7 < 5]
+    return _headless(developer, np.concatenate(starts), per_session=3)
+
+
+def _paced_org(n: int = 10) -> pl.DataFrame:
+    return pl.concat([_paced(f"peer{i:02d}", 8 + i % 3) for i in range(n)])  # medians 9 turns a day
+
+
+def test_prompt_pace_fires_on_more_turns_a_day_than_a_person_types() -> None:
+    findings = detect(pl.concat([_paced_org(), _paced("mimic", 27)]))
+    found = flag(findings, "mimic", "prompt_pace")
+    assert found is not None
+    assert found["severity"] == "medium"
+    assert (found["turns_per_day"], found["peer_median_turns_per_day"], found["pace_ratio"]) == (27.0, 9.0, 3.0)
+    assert (found["turns"], found["days"]) == (216, 8)
+    assert found["reason"].startswith("a typical active day held 27 turns")
+
+
+def test_prompt_pace_near_miss_a_busy_person_at_nearly_twice_the_peers() -> None:
+    findings = detect(pl.concat([_paced_org(), _paced("busy", 17)]))
+    assert flag(findings, "busy", "prompt_pace") is None
+    assert needs(findings, "busy", "prompt_pace") is None
+    close = findings.near_misses.filter(pl.col("developer") == "busy")
+    assert close.rows() == []  # 1.89x: more than a quarter band below low (2.0)
+
+
+def test_prompt_pace_counts_a_night_shift_as_one_day() -> None:
+    # Sessions 22:00-06:00 UTC: calendar days would halve them; the developer's own day keeps the night whole.
+    starts = np.array([day * DAY + 22 * 3600 + k * 1200.0 for day in range(10) if day % 7 < 5 for k in range(24)])
+    findings = detect(pl.concat([_paced_org(), _headless("nights", starts, per_session=3)]))
+    found = flag(findings, "nights", "prompt_pace")
+    assert found is not None
+    assert (found["turns_per_day"], found["pace_ratio"]) == (24.0, pytest.approx(2.6667, abs=1e-4))
+
+
+def _routed(developer: str, day_share: float) -> pl.DataFrame:
+    """A paced developer plus a day-grain row holding ``day_share`` of their tokens."""
+    timed = _paced(developer, 9)
+    tokens = round(timed.select(pl.sum_horizontal(TOKEN_COLUMNS).sum()).item() * day_share / (1 - day_share))
+    daily = events(developer, np.array([3600.0]), input_tokens=tokens, cache_read_tokens=0, output_tokens=0,
+                   cache_write_tokens=0)  # fmt: skip
+    daily = daily.with_columns(pl.lit("day").alias("grain"), pl.lit("anthropic-messages-usage").alias("source_format"))
+    return pl.concat([timed, daily])
+
+
+def test_unexamined_usage_fires_on_usage_routed_through_a_day_grain_key() -> None:
+    findings = detect(pl.concat([_paced_org(), _routed("router", 0.4)]))
+    found = flag(findings, "router", "unexamined_usage")
+    assert found is not None
+    assert found["severity"] == "medium"
+    assert (found["unexamined_share"], found["peer_median_share"], found["excess_share"]) == (0.4, 0.0, 0.4)
+    assert found["unexamined_sources"] == ["anthropic-messages-usage"]
+    assert "40% of this developer's tokens" in found["reason"] and "(anthropic-messages-usage)" in found["reason"]
+    assert risk(findings, "router") == "low"  # volume only: it corroborates, it does not say how
+
+
+def test_unexamined_usage_near_miss_a_small_share_or_a_team_on_day_grain_exports() -> None:
+    findings = detect(pl.concat([_paced_org(), _routed("notebook", 0.15)]))
+    assert flag(findings, "notebook", "unexamined_usage") is None
+    everyone = pl.concat([_routed(f"peer{i:02d}", 0.5) for i in range(10)] + [_routed("router", 0.6)])
+    assert flag(detect(everyone), "router", "unexamined_usage") is None  # 10 points above peers who all route

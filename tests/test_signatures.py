@@ -38,6 +38,24 @@ def test_short_or_missing_prompts_have_no_signature() -> None:
     assert simhash(frame, "text").is_null().to_list() == [True, True, True, False]
 
 
+def _command(name: str, arguments: str) -> str:
+    """A slash command as Claude Code records the user's line."""
+    return (
+        f"<command-message>{name} is running…</command-message>\n<command-name>/{name}</command-name>\n"
+        f"<command-args>{arguments}</command-args>"
+    )
+
+
+def test_a_slash_command_is_judged_on_what_the_person_typed() -> None:
+    """/review on different PRs is a habit, not one prompt sent twice: the expanded template does not count."""
+    frame = pl.DataFrame({"text": [_command("review", "1234"), _command("review", "1867"), _command("clear", "")]})
+    assert simhash(frame, "text").is_null().to_list() == [True, True, True]
+    typed = f"/review {BASE}"
+    far = distances(typed, f"/review {OTHER}")[1]
+    assert far is not None and far > 2 * NEAR_DUPLICATE_BITS
+    assert distances(typed, _command("review", BASE), _command("review", OTHER))[1:] == [0, far]
+
+
 def _line(kind: str, ts: str, content: object, **extra: object) -> str:
     doc: dict[str, object] = {"type": kind, "sessionId": "s1", "timestamp": ts, "uuid": f"u{ts}"}
     doc["message"] = {"role": kind, "content": content, **extra}

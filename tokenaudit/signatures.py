@@ -10,6 +10,12 @@ about 32. Nothing here can be turned back into the text, and the text never leav
 Prompts under :data:`MIN_WORDS` words ("continue", "yes") get no signature: they say nothing about
 who wrote them and would make every developer look repetitive.
 
+A slash command is judged on what the person typed, not on the template it expands to: Claude Code
+records ``/review 1234`` as ``<command-name>/review</command-name>`` and ``<command-args>1234</command-args>``
+(with a ``<command-message>`` line), so two reviews of different PRs would otherwise look like one prompt
+sent twice. The typed line (the command and its arguments) goes through the same rules as any prompt: a
+short one gets no signature, a long argument is compared like any other prompt.
+
 The feature hash is Polars' own (fixed seed): stable within one Polars version, which is all that is
 needed, because signatures are compared within one run and never written out.
 """
@@ -29,9 +35,20 @@ _SEED: Final = 0x7A5E
 _BIT_VALUES: Final = [2**bit for bit in range(SIGNATURE_BITS)]
 
 
+_COMMAND: Final = r"<command-name>\s*(/?[^<\s]+)\s*</command-name>"
+_ARGUMENTS: Final = r"(?s)<command-args>(.*?)</command-args>"
+
+
+def typed_text(text: pl.Expr) -> pl.Expr:
+    """What the person typed: a slash command's name and arguments, else the text itself."""
+    command = text.str.extract(_COMMAND, 1)
+    arguments = text.str.extract(_ARGUMENTS, 1).fill_null("")
+    return pl.when(command.is_not_null()).then(pl.concat_str(command, pl.lit(" "), arguments)).otherwise(text)
+
+
 def simhash(frame: pl.DataFrame, text: str) -> pl.Series:
     """One UInt64 signature per row of ``frame[text]`` (null for short or missing text), in row order."""
-    words = pl.col(text).str.to_lowercase().str.extract_all(r"\w+")
+    words = typed_text(pl.col(text)).str.to_lowercase().str.extract_all(r"\w+")
     pairs = words.list.eval(pl.element() + " " + pl.element().shift(-1)).list.drop_nulls()
     features = (
         frame.select(words.list.len().alias("n_words"), pl.concat_list(words, pairs).alias("feature"))

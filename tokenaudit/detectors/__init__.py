@@ -16,7 +16,9 @@ import polars as pl
 
 from tokenaudit.detectors import (
     context,
+    coverage,
     outcome_gaming,
+    pace,
     regularity,
     rejected,
     repetition,
@@ -37,6 +39,7 @@ from tokenaudit.detectors.base import (
     sorted_requests,
 )
 from tokenaudit.detectors.config import Bands, Flags, Leaderboard
+from tokenaudit.detectors.coverage import coverage_note as coverage_note
 from tokenaudit.metrics import local_day
 from tokenaudit.schema import total_tokens
 
@@ -45,6 +48,7 @@ DETECTORS: Final[tuple[Detector, ...]] = (
     regularity.DETECTOR,
     rest.DETECTOR,
     shape.DETECTOR,
+    pace.DETECTOR,
     repetition.DETECTOR,
     context.DETECTOR,
     timing.SNAPSHOT_SPIKE,
@@ -52,6 +56,7 @@ DETECTORS: Final[tuple[Detector, ...]] = (
     yield_.DETECTOR,
     outcome_gaming.DETECTOR,
     rejected.DETECTOR,
+    coverage.DETECTOR,
 )
 CORE_FAMILIES: Final = ("automation", "waste", "timing", "yield")
 NEAR_MISS_SCHEMA: Final = {
@@ -353,7 +358,7 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
             # Which bound of the yield excused the level (said in the output): the policy's outcome_cap.
             cap_bound=pl.when("capped_by_outcomes").then(pl.lit(f"yield_{ctx.flags.outcome_cap}")),
         )
-        .join(coverage(ctx.events), on="developer", how="left")
+        .join(coverage.shares(ctx.events), on="developer", how="left")
         .select(
             "developer",
             "risk_level",
@@ -367,56 +372,4 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
             "coverage_prompts",
             "unexamined_sources",
         )
-    )
-
-
-COVERAGE_NOTE_BELOW: Final = 0.8
-"""Below this share of tokens with per-request timing, the risk explanation names what could not be examined."""
-
-
-def coverage(events: pl.DataFrame) -> pl.DataFrame:
-    """Per developer, the share of tokens each kind of detector could examine.
-
-    ``coverage_timing``: tokens on per-request rows (regularity, rest, snapshot timing); ``coverage_sessions``:
-    of those, rows with a session id (headless work, repetition of openers, context per session);
-    ``coverage_prompts``: rows with a prompt hash or signature (repetition by prompt). ``unexamined_sources``:
-    the source formats whose tokens came as hour or day aggregates, which no timing detector can read.
-    """
-    if not events.width:  # no events at all (a frame without columns)
-        return pl.DataFrame(
-            schema={
-                "developer": pl.String,
-                "coverage_timing": pl.Float64,
-                "coverage_sessions": pl.Float64,
-                "coverage_prompts": pl.Float64,
-                "unexamined_sources": pl.List(pl.String),
-            }
-        )
-    tokens = total_tokens()
-    request = pl.col("grain") == "request"
-    share = {
-        "coverage_timing": request,
-        "coverage_sessions": request & pl.col("session_id").is_not_null(),
-        "coverage_prompts": request & (pl.col("prompt_hash").is_not_null() | pl.col("prompt_signature").is_not_null()),
-    }
-    return (
-        events.group_by("developer")
-        .agg(
-            *((tokens.filter(kept).sum() / tokens.sum().clip(1)).alias(name) for name, kept in share.items()),
-            pl.col("source_format").filter(~request & (tokens > 0)).unique().sort().alias("unexamined_sources"),
-        )
-        .with_columns(pl.col(name).round(4) for name in share)
-    )
-
-
-def coverage_note(row: dict[str, object]) -> str | None:
-    """One sentence for the risk explanation when much of a developer's usage could not be examined."""
-    timing = row.get("coverage_timing")
-    if not isinstance(timing, float) or timing >= COVERAGE_NOTE_BELOW:
-        return None
-    sources = row.get("unexamined_sources") or []
-    named = f" ({', '.join(str(s) for s in sources)})" if isinstance(sources, list) and sources else ""
-    return (
-        f"only {timing:.0%} of this developer's tokens came with per-request timing; the timing detectors could not "
-        f"examine the rest{named}, so a low risk here says little about it."
     )

@@ -120,6 +120,31 @@ def seconds_since_previous() -> pl.Expr:
     return pl.when(same_developer_as_previous()).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True))
 
 
+def with_own_day(requests: pl.DataFrame) -> pl.DataFrame:
+    """``requests`` (with ``dev`` and ``timestamp``) plus ``day``: the developer's own day, which starts at the
+    UTC hour that holds the fewest of their requests.
+
+    Calendar days in UTC cut a night shift (or a working day in Sydney) in two, halving every per-day
+    statistic for exactly the people who work across midnight; a day that starts at the person's quietest
+    hour keeps each stretch of work whole, whatever the zone.
+    """
+    hour = pl.col("timestamp").dt.hour()
+    counts = requests.group_by("dev", hour.alias("hour")).agg(pl.len().alias("n"))
+    every_hour = (
+        counts.select("dev")
+        .unique()
+        .join(pl.DataFrame({"hour": pl.int_range(0, 24, eager=True).cast(pl.Int8)}), how="cross")
+        .join(counts, on=["dev", "hour"], how="left")
+        .with_columns(pl.col("n").fill_null(0))
+    )
+    quietest = every_hour.sort("dev", "n", "hour").group_by("dev", maintain_order=True).agg(pl.col("hour").first())
+    return (
+        requests.join(quietest, on="dev", how="left", maintain_order="left")
+        .with_columns(day=(pl.col("timestamp") - pl.duration(hours=pl.col("hour"))).dt.date())
+        .drop("hour")
+    )
+
+
 def band_severity(value: pl.Expr, bands: Bands) -> pl.Expr:
     """0–3 from the statistic and its bands; bands may run upwards or downwards."""
     if bands.high >= bands.low:

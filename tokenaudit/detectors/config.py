@@ -115,6 +115,15 @@ class HeadlessWork(_Block):
     min_days: int = 5
 
 
+class PromptPace(_Block):
+    """Turns (session openers and a person's prompts) in a typical active day, as a multiple of the peer median."""
+
+    ratio: Bands = Bands(low=2.0, medium=2.4, high=4.0)
+    min_turns: int = 40
+    min_days: int = 5
+    min_peers: int = 5
+
+
 class NoRestRhythm(_Block):
     """S3: no daily rest period: share of activity in the developer's own quietest 8 hours."""
 
@@ -211,6 +220,16 @@ class RejectedWork(_Block):
     min_decisions: int = 50
 
 
+class UnexaminedUsage(_Block):
+    """Share of tokens from hour or day aggregates (no detector of timing, sessions or prompts can read them)
+    above the peer median share."""
+
+    excess_share: Bands = Bands(low=0.2, medium=0.3, high=0.5)
+    min_share_of_peer_median: Share = 0.25
+    """And the unexamined tokens at least this share of the peer median's total (a light user's one API day
+    is not worth a conversation)."""
+
+
 class Flags(BaseModel):
     """The ``flags:`` section."""
 
@@ -225,6 +244,7 @@ class Flags(BaseModel):
     machine_regularity: MachineRegularity = MachineRegularity()
     no_rest_rhythm: NoRestRhythm = NoRestRhythm()
     headless_work: HeadlessWork = HeadlessWork()
+    prompt_pace: PromptPace = PromptPace()
     repetition: Repetition = Repetition()
     context_stuffing: ContextStuffing = ContextStuffing()
     snapshot_spike: SnapshotSpike = SnapshotSpike()
@@ -232,6 +252,7 @@ class Flags(BaseModel):
     low_yield: LowYield = LowYield()
     outcome_gaming: OutcomeGaming = OutcomeGaming()
     rejected_work: RejectedWork = RejectedWork()
+    unexamined_usage: UnexaminedUsage = UnexaminedUsage()
     outcome_cap: Literal["off", "median", "p10"] = "p10"
     """With outcomes, cap risk at low when the developer's yield is at or above the typical yield: by its
     10th percentile (``p10``, default: 90% sure), or by its posterior ``median`` (lenient). Flags whose

@@ -30,9 +30,24 @@ from tokenaudit.detectors.base import (
     fmt_pct,
     not_evaluated,
     over_peers,
+    with_own_day,
 )
 from tokenaudit.detectors.config import HeadlessWork
 from tokenaudit.schema import total_tokens
+
+
+def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
+    """Requests with a session id, each with ``person``: whether a person's turn after the opener led to it.
+
+    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order.
+    """
+    gap = pl.col("timestamp").diff().over("dev", "session_id").dt.total_seconds(fractional=True)
+    prompted = (pl.col("turn") == "prompt") & (gap >= config.think_seconds)
+    paused = gap >= config.pause_seconds
+    turn_known = pl.col("turn").is_not_null().any().over("dev", "session_id")
+    return requests.filter(pl.col("session_id").is_not_null()).with_columns(
+        person=pl.when(turn_known).then(prompted).otherwise(paused).fill_null(value=False)
+    )
 
 
 def sessions(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
@@ -41,13 +56,8 @@ def sessions(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
     ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order; requests without a session
     id are left out.
     """
-    gap = pl.col("timestamp").diff().over("dev", "session_id").dt.total_seconds(fractional=True)
-    prompted = (pl.col("turn") == "prompt") & (gap >= config.think_seconds)
-    paused = gap >= config.pause_seconds
-    turn_known = pl.col("turn").is_not_null().any().over("dev", "session_id")
     return (
-        requests.filter(pl.col("session_id").is_not_null())
-        .with_columns(person=pl.when(turn_known).then(prompted).otherwise(paused).fill_null(value=False))
+        with_person_turns(requests, config)
         .group_by("dev", "session_id", maintain_order=True)
         .agg(
             pl.col("tool").first(),
@@ -68,15 +78,15 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         pl.col("headless").mean().alias("headless_session_share"),
         (pl.col("tokens").filter("headless").sum() / pl.col("tokens").sum().clip(1)).alias("headless_token_share"),
     )
-    day = pl.col("timestamp").dt.date().alias("day")
-    headless_requests = context.requests.join(
+    requests = with_own_day(context.requests)
+    headless_requests = requests.join(
         shapes.filter("headless").select("dev", "session_id"), on=["dev", "session_id"], how="semi"
     )
     hours = (
-        context.requests.group_by("dev", day)
+        requests.group_by("dev", "day")
         .agg()
         .join(
-            headless_requests.group_by("dev", day).agg(pl.col("timestamp").dt.hour().n_unique().alias("hours")),
+            headless_requests.group_by("dev", "day").agg(pl.col("timestamp").dt.hour().n_unique().alias("hours")),
             on=["dev", "day"],
             how="left",
         )

@@ -1,0 +1,108 @@
+"""``prompt_pace`` (automation): more prompts a day than a person types, whatever they look like.
+
+A script can imitate a person's every habit (varied wording, think times, follow-ups, lunch breaks) but
+each imitated prompt is one more turn in the day. A person's day holds only so many: reading an answer,
+deciding and typing take minutes. The statistic counts a typical active day's *turns*: every session
+opener plus every prompt after think time (or, where the source does not mark prompts, every pause in a
+session; :func:`~tokenaudit.detectors.shape.with_person_turns`); rows without session ids (Cursor's usage
+events) count every request after a pause of ``headless_work.pause_seconds``. The median over active days decides, so
+a refactor week or an on-call night does not, and the bands are multiples of the peer median: to stay
+under them, an imitation must keep its owner's whole day within a few times what peers type, which caps
+what it can add. Headless loops count too (each run opens a session); the other automation detectors
+say how they run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from tokenaudit.detectors.base import (
+    Detector,
+    DetectorContext,
+    band_severity,
+    band_strength,
+    capped,
+    fmt_int,
+    fmt_num,
+    not_evaluated,
+    over_peers,
+    with_own_day,
+)
+from tokenaudit.detectors.shape import with_person_turns
+
+
+def compute(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: median turns per active day, against the peer median."""
+    config = context.flags.prompt_pace
+    gap = pl.col("timestamp").diff().over("dev").dt.total_seconds(fractional=True)
+    requests = with_own_day(context.requests)
+    turns = pl.concat(
+        [
+            with_person_turns(requests, context.flags.headless_work)
+            .filter(pl.col("opens_session") | pl.col("person"))
+            .select("dev", "day"),
+            requests.filter(pl.col("session_id").is_null())
+            .filter(gap.is_null() | (gap >= context.flags.headless_work.pause_seconds))
+            .select("dev", "day"),
+        ]
+    )
+    per_day = (
+        requests.group_by("dev", "day")
+        .agg()
+        .join(turns.group_by("dev", "day").agg(pl.len().alias("turns")), on=["dev", "day"], how="left")
+        .group_by("dev")
+        .agg(
+            pl.col("turns").fill_null(0).median().alias("turns_per_day"),
+            pl.col("turns").sum().alias("turns"),
+            pl.len().alias("days"),
+        )
+    )
+    frame = (
+        context.developers.select("developer", "dev", "peer_group")
+        .join(per_day, on="dev", how="left")
+        .drop("dev")
+        .with_columns(
+            pl.col("turns", "days").fill_null(0),
+            over_peers(pl.col("turns_per_day").median()).alias("peer_median_turns_per_day"),
+            over_peers(pl.col("turns_per_day").count()).alias("n_compared"),
+        )
+        .with_columns((pl.col("turns_per_day") / pl.col("peer_median_turns_per_day")).alias("pace_ratio"))
+    )
+    return frame.with_columns(
+        capped(band_severity(pl.col("pace_ratio"), config.ratio).fill_null(0), config.max_severity).alias("severity"),
+        band_strength(pl.col("pace_ratio"), config.ratio).fill_null(0.0).alias("strength"),
+        not_evaluated(
+            (pl.col("turns") < config.min_turns)
+            | (pl.col("days") < config.min_days)
+            | (pl.col("n_compared") < config.min_peers)
+            | ~(pl.col("peer_median_turns_per_day") > 0),
+            f"per-request timestamps: at least {config.min_turns} turns on {config.min_days} days, and "
+            f"{config.min_peers} peers measured",
+        ).alias("needs"),
+    )
+
+
+def reason(row: dict[str, Any]) -> str:
+    """Quote the typical day's turns against peers."""
+    return (
+        f"a typical active day held {fmt_num(row['turns_per_day'], 0)} turns (session openers and prompts after "
+        f"think time), {fmt_num(row['pace_ratio'], 1)}× the peer median of "
+        f"{fmt_num(row['peer_median_turns_per_day'], 0)}; {fmt_int(row['turns'])} turns on {row['days']} days."
+    )
+
+
+DETECTOR = Detector(
+    id="prompt_pace",
+    family="automation",
+    consider=(
+        "many short tasks handed out in parallel sessions on purpose (outcomes tell)",
+        "a legitimate script or CI job under a personal key (belongs on the service-account list)",
+        "a source that does not mark prompts, where long tool runs count as turns",
+    ),
+    compute=compute,
+    reason=reason,
+    gauges=(("pace_ratio", "ratio"),),
+    evidence=("turns_per_day", "peer_median_turns_per_day", "pace_ratio", "turns", "days", "n_compared"),
+)
