@@ -118,7 +118,7 @@ class HeadlessWork(_Block):
 class PromptPace(_Block):
     """Turns (session openers and a person's prompts) in a typical active day, as a multiple of the peer median."""
 
-    ratio: Bands = Bands(low=2.0, medium=2.4, high=4.0)
+    ratio: Bands = Bands(low=2.5, medium=3.5, high=5.0)
     min_turns: int = 40
     min_days: int = 5
     min_peers: int = 5
