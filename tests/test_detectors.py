@@ -411,7 +411,10 @@ def test_headless_work_fires_on_a_poisson_timed_loop_all_working_day() -> None:
     found = flag(findings, "poisson", "headless_work")
     assert found is not None
     assert found["severity"] == "high"
-    assert risk(findings, "poisson") == "medium"  # one "how" signal at high
+    # A second automation signal: 28 sessions opened a typical day against the peers' 6.
+    pace = flag(findings, "poisson", "prompt_pace")
+    assert pace is not None and (pace["openers_per_day"], pace["peer_median_openers_per_day"]) == (28.0, 6.0)
+    assert risk(findings, "poisson") == "high"
     assert (found["sessions"], found["days"]) == (420, 15)
     assert (found["headless_session_share"], found["headless_token_share"]) == (1.0, 1.0)
     assert found["headless_hours_per_day"] == 9.0
@@ -469,7 +472,7 @@ def test_machine_regularity_near_miss_the_owners_own_sessions_alone() -> None:
 def test_an_exact_clock_in_working_hours_alone_is_high_risk() -> None:
     starts = np.concatenate([day * DAY + 9 * 3600 + np.arange(0, 9 * 3600, 1200.0) for day in range(20) if day % 7 < 5])
     clock = _headless("clock", starts, per_session=3)
-    alone = parse_policy("flags:\n  headless_work:\n    enabled: false\n")
+    alone = parse_policy("flags:\n  headless_work:\n    enabled: false\n  prompt_pace:\n    enabled: false\n")
     findings = detect(pl.concat([org(12), clock]), alone)
     found = flag(findings, "clock", "machine_regularity")
     assert found is not None
@@ -484,7 +487,7 @@ def test_an_exact_clock_in_working_hours_alone_is_high_risk() -> None:
 
 def test_a_lone_medium_signal_stays_low_risk() -> None:
     loop = _headless("poisson", _loop_starts(1, hours=(9, 15)))
-    findings = detect(pl.concat([org(12), loop]))
+    findings = detect(pl.concat([org(12), loop]), parse_policy("flags:\n  prompt_pace:\n    enabled: false\n"))
     assert [f.id for f in findings.flags if f.developer == "poisson" and f.severity != "low"] == ["headless_work"]
     assert risk(findings, "poisson") == "low"
 
@@ -574,6 +577,7 @@ def test_prompt_pace_fires_on_more_turns_a_day_than_a_person_types() -> None:
     assert found["severity"] == "medium"
     assert (found["turns_per_day"], found["peer_median_turns_per_day"], found["pace_ratio"]) == (36.0, 9.0, 4.0)
     assert (found["turns"], found["days"]) == (288, 8)
+    assert (found["openers_per_day"], found["opener_ratio"]) == (36.0, 4.0)  # every turn here opens a session
     assert found["reason"].startswith("a typical active day held 36 turns")
 
 

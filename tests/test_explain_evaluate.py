@@ -89,7 +89,14 @@ def test_fail_on_exits_1_when_risk_reaches_the_level(org_csv: Path, tmp_path: Pa
         "flags:\n"
         + "".join(
             f"  {name}:\n    max_severity: low\n"
-            for name in ("machine_regularity", "no_rest_rhythm", "headless_work", "repetition", "volume_outlier")
+            for name in (
+                "machine_regularity",
+                "no_rest_rhythm",
+                "headless_work",
+                "prompt_pace",
+                "repetition",
+                "volume_outlier",
+            )
         )
     )
     passing = run_cli("audit", str(org_csv), "--format", "json", "--fail-on", "medium", "--policy", str(relaxed))

@@ -120,15 +120,15 @@ def seconds_since_previous() -> pl.Expr:
     return pl.when(same_developer_as_previous()).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True))
 
 
-def with_own_day(requests: pl.DataFrame) -> pl.DataFrame:
-    """``requests`` (with ``dev`` and ``timestamp``) plus ``day``: the developer's own day, which starts at the
-    UTC hour that holds the fewest of their requests.
+def with_own_day(requests: pl.DataFrame, time: str = "timestamp") -> pl.DataFrame:
+    """``requests`` (with ``dev`` and ``time``) plus ``day``: the developer's own day, which starts at the UTC
+    hour that holds the fewest of their rows.
 
     Calendar days in UTC cut a night shift (or a working day in Sydney) in two, halving every per-day
     statistic for exactly the people who work across midnight; a day that starts at the person's quietest
     hour keeps each stretch of work whole, whatever the zone.
     """
-    hour = pl.col("timestamp").dt.hour()
+    hour = pl.col(time).dt.hour()
     counts = requests.group_by("dev", hour.alias("hour")).agg(pl.len().alias("n"))
     every_hour = (
         counts.select("dev")
@@ -140,7 +140,7 @@ def with_own_day(requests: pl.DataFrame) -> pl.DataFrame:
     quietest = every_hour.sort("dev", "n", "hour").group_by("dev", maintain_order=True).agg(pl.col("hour").first())
     return (
         requests.join(quietest, on="dev", how="left", maintain_order="left")
-        .with_columns(day=(pl.col("timestamp") - pl.duration(hours=pl.col("hour"))).dt.date())
+        .with_columns(day=(pl.col(time) - pl.duration(hours=pl.col("hour"))).dt.date())
         .drop("hour")
     )
 

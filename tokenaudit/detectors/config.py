@@ -119,6 +119,9 @@ class PromptPace(_Block):
     """Turns (session openers and a person's prompts) in a typical active day, as a multiple of the peer median."""
 
     ratio: Bands = Bands(low=2.5, medium=3.5, high=5.0)
+    """Turns a typical day over the peer median (heavy honest users on the simulator reach 2.5x)."""
+    opener_ratio: Bands = Bands(low=2.5, medium=3.0, high=5.0)
+    """Sessions opened a typical day over the peer median (honest people on both generators stay under 2.1x)."""
     min_turns: int = 40
     min_days: int = 5
     min_peers: int = 5

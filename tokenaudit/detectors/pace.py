@@ -5,11 +5,15 @@ each imitated prompt is one more turn in the day. A person's day holds only so m
 deciding and typing take minutes. The statistic counts a typical active day's *turns*: every session
 opener plus every prompt after think time (or, where the source does not mark prompts, every pause in a
 session; :func:`~tokenaudit.detectors.shape.with_person_turns`); rows without session ids (Cursor's usage
-events) count every request after a pause of ``headless_work.pause_seconds``. The median over active days decides, so
-a refactor week or an on-call night does not, and the bands are multiples of the peer median: to stay
-under them, an imitation must keep its owner's whole day within a few times what peers type, which caps
-what it can add. Headless loops count too (each run opens a session); the other automation detectors
-say how they run.
+events) count every request after a pause of ``headless_work.pause_seconds``. Sessions opened a day are
+compared the same way, among developers whose sources have session ids, for a script that opens many
+short sessions of its own.
+
+The median over active days decides (each day the developer's own, starting at their quietest hour:
+:func:`~tokenaudit.detectors.base.with_own_day`), so a refactor week or an on-call night does not, and the
+bands are multiples of the peer median: to stay under them, an imitation must keep its owner's whole day
+within a few times what peers type, which caps what it can add. Headless loops count too (each run opens
+a session); the other automation detectors say how they run.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from tokenaudit.detectors.shape import with_person_turns
 
 
 def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: median turns per active day, against the peer median."""
+    """Per developer: median turns and session openers per active day, each against the peer median."""
     config = context.flags.prompt_pace
     gap = pl.col("timestamp").diff().over("dev").dt.total_seconds(fractional=True)
     requests = with_own_day(context.requests)
@@ -42,42 +46,53 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         [
             with_person_turns(requests, context.flags.headless_work)
             .filter(pl.col("opens_session") | pl.col("person"))
-            .select("dev", "day"),
+            .select("dev", "day", "opens_session"),
             requests.filter(pl.col("session_id").is_null())
             .filter(gap.is_null() | (gap >= context.flags.headless_work.pause_seconds))
-            .select("dev", "day"),
+            .select("dev", "day", pl.lit(value=None, dtype=pl.Boolean).alias("opens_session")),
         ]
     )
+    daily = turns.group_by("dev", "day").agg(pl.len().alias("turns"), pl.col("opens_session").sum().alias("openers"))
+    with_sessions = pl.col("session_id").is_not_null().any()
     per_day = (
         requests.group_by("dev", "day")
-        .agg()
-        .join(turns.group_by("dev", "day").agg(pl.len().alias("turns")), on=["dev", "day"], how="left")
+        .agg(with_sessions.alias("with_sessions"))
+        .join(daily, on=["dev", "day"], how="left")
+        .with_columns(pl.col("turns", "openers").fill_null(0))
         .group_by("dev")
         .agg(
-            pl.col("turns").fill_null(0).median().alias("turns_per_day"),
-            pl.col("turns").sum().alias("turns"),
+            pl.col("turns").median().alias("turns_per_day"),
+            pl.when(pl.col("with_sessions").any()).then(pl.col("openers").median()).alias("openers_per_day"),
+            pl.col("turns").sum(),
             pl.len().alias("days"),
         )
     )
+    ratios = {"turns_per_day": "pace_ratio", "openers_per_day": "opener_ratio"}
+    bands = {"pace_ratio": config.ratio, "opener_ratio": config.opener_ratio}
     frame = (
         context.developers.select("developer", "dev", "peer_group")
         .join(per_day, on="dev", how="left")
         .drop("dev")
         .with_columns(
             pl.col("turns", "days").fill_null(0),
-            over_peers(pl.col("turns_per_day").median()).alias("peer_median_turns_per_day"),
+            *(over_peers(pl.col(rate).median()).alias(f"peer_median_{rate}") for rate in ratios),
             over_peers(pl.col("turns_per_day").count()).alias("n_compared"),
         )
-        .with_columns((pl.col("turns_per_day") / pl.col("peer_median_turns_per_day")).alias("pace_ratio"))
+        .with_columns(
+            (pl.col(rate) / pl.when(pl.col(f"peer_median_{rate}") > 0).then(pl.col(f"peer_median_{rate}"))).alias(ratio)
+            for rate, ratio in ratios.items()
+        )
     )
+    severity = pl.max_horizontal(band_severity(pl.col(ratio), bands[ratio]).fill_null(0) for ratio in bands)
+    strength = pl.max_horizontal(band_strength(pl.col(ratio), bands[ratio]) for ratio in bands)
     return frame.with_columns(
-        capped(band_severity(pl.col("pace_ratio"), config.ratio).fill_null(0), config.max_severity).alias("severity"),
-        band_strength(pl.col("pace_ratio"), config.ratio).fill_null(0.0).alias("strength"),
+        capped(severity, config.max_severity).alias("severity"),
+        strength.fill_null(0.0).alias("strength"),
         not_evaluated(
             (pl.col("turns") < config.min_turns)
             | (pl.col("days") < config.min_days)
             | (pl.col("n_compared") < config.min_peers)
-            | ~(pl.col("peer_median_turns_per_day") > 0),
+            | pl.col("pace_ratio").is_null(),
             f"per-request timestamps: at least {config.min_turns} turns on {config.min_days} days, and "
             f"{config.min_peers} peers measured",
         ).alias("needs"),
@@ -85,11 +100,17 @@ def compute(context: DetectorContext) -> pl.DataFrame:
 
 
 def reason(row: dict[str, Any]) -> str:
-    """Quote the typical day's turns against peers."""
+    """Quote the typical day's turns and session openers against peers."""
+    openers = (
+        f"; {fmt_num(row['openers_per_day'], 0)} sessions opened, {fmt_num(row['opener_ratio'], 1)}× the peer median "
+        f"of {fmt_num(row['peer_median_openers_per_day'], 0)}"
+        if row.get("opener_ratio") is not None
+        else ""
+    )
     return (
         f"a typical active day held {fmt_num(row['turns_per_day'], 0)} turns (session openers and prompts after "
         f"think time), {fmt_num(row['pace_ratio'], 1)}× the peer median of "
-        f"{fmt_num(row['peer_median_turns_per_day'], 0)}; {fmt_int(row['turns'])} turns on {row['days']} days."
+        f"{fmt_num(row['peer_median_turns_per_day'], 0)}{openers}; {fmt_int(row['turns'])} turns on {row['days']} days."
     )
 
 
@@ -103,6 +124,16 @@ DETECTOR = Detector(
     ),
     compute=compute,
     reason=reason,
-    gauges=(("pace_ratio", "ratio"),),
-    evidence=("turns_per_day", "peer_median_turns_per_day", "pace_ratio", "turns", "days", "n_compared"),
+    gauges=(("pace_ratio", "ratio"), ("opener_ratio", "opener_ratio")),
+    evidence=(
+        "turns_per_day",
+        "peer_median_turns_per_day",
+        "pace_ratio",
+        "openers_per_day",
+        "peer_median_openers_per_day",
+        "opener_ratio",
+        "turns",
+        "days",
+        "n_compared",
+    ),
 )

@@ -25,6 +25,7 @@ from tokenaudit.detectors.base import (
     not_evaluated,
     over_peers,
     same_developer_as_previous,
+    with_own_day,
 )
 
 _WINDOW = 8
@@ -97,9 +98,10 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         pl.len().alias("days"),
     )
     # Week by week, so that a bounded episode (an on-call week, a trip across time zones) stays one bad week
-    # among good ones, while chronic round-the-clock activity fails week after week.
-    weekly_minutes = minutes.with_columns(week=pl.col("minute").dt.truncate("1w"))
-    week_days = weekly_minutes.group_by("dev", "week").agg(pl.col("minute").dt.date().n_unique().alias("week_days"))
+    # among good ones, while chronic round-the-clock activity fails week after week. Weeks are the developer's
+    # own (from their quietest hour on Monday), so a week of nights in Sydney does not spill into two UTC weeks.
+    weekly_minutes = with_own_day(minutes, "minute").with_columns(week=pl.col("day").dt.truncate("1w"))
+    week_days = weekly_minutes.group_by("dev", "week").agg(pl.col("day").n_unique().alias("week_days"))
     weeks = (
         _rhythm(weekly_minutes, ["dev", "week"], config.quiet_hour_share)
         .join(week_days, on=["dev", "week"])
