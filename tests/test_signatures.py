@@ -10,7 +10,9 @@ import polars as pl
 from tokenaudit.policy import Policy
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.claude_code import ClaudeCodeReader
+from tokenaudit.readers.codex import CodexReader
 from tokenaudit.readers.generic import GenericReader
+from tokenaudit.readers.otel import ClaudeCodeOtelReader
 from tokenaudit.readers.sources import resolve
 from tokenaudit.signatures import NEAR_DUPLICATE_BITS, hamming, simhash
 
@@ -110,3 +112,61 @@ def test_generic_prompt_text_becomes_a_signature_and_rejects_do_not_show_it(tmp_
     assert "prompt_text" not in result.events.columns
     assert result.rejects.height == 1
     assert "haiku" not in result.rejects["raw"].item()
+
+
+def _otel_record(name: str, ts: str, **attributes: str) -> dict[str, object]:
+    values = {"user.email": "ana@acme.io", "session.id": "s1", "event.name": name, "event.timestamp": ts}
+    pairs = {**values, **attributes}
+    return {
+        "body": {"stringValue": f"claude_code.{name}"},
+        "attributes": [{"key": key, "value": {"stringValue": value}} for key, value in pairs.items()],
+    }
+
+
+def test_otel_prompt_events_become_signatures_on_the_requests_they_start(tmp_path: Path) -> None:
+    usage = {"model": "claude-x", "input_tokens": "10", "output_tokens": "20", "cost_usd": "0.01"}
+    records = [
+        _otel_record("user_prompt", "2026-03-02T10:00:00.000Z", prompt=BASE),  # OTEL_LOG_USER_PROMPTS=1
+        _otel_record("api_request", "2026-03-02T10:00:03.000Z", request_id="r1", **usage),
+        _otel_record("user_prompt", "2026-03-02T10:05:00.000Z", prompt="<REDACTED>"),
+        _otel_record("api_request", "2026-03-02T10:05:02.000Z", request_id="r2", **usage),
+    ]
+    batch = {"resourceLogs": [{"resource": {"attributes": []}, "scopeLogs": [{"logRecords": records}]}]}
+    path = tmp_path / "claude-code-otel.jsonl"
+    path.write_text(json.dumps(batch) + "\n")
+    events = ClaudeCodeOtelReader().read(resolve([str(path)]).sources, ReadContext(policy=Policy())).events
+    rows = events.sort("timestamp")
+    assert rows["turn"].to_list() == ["prompt", "prompt"]
+    expected = simhash(pl.DataFrame({"text": [BASE]}), "text")[0]
+    assert rows["prompt_signature"].to_list() == [expected, None]  # redacted text says nothing
+    assert "prompt" not in events.columns
+
+
+def test_codex_user_messages_become_signatures_on_the_turns_they_start(tmp_path: Path) -> None:
+    folder = tmp_path / "ana@acme.io" / "sessions"
+    folder.mkdir(parents=True)
+    session = "0199a6c0-1d2e-7f3a-9b4c-5d6e7f8a9b02"
+
+    def line(ts: str, kind: str, payload: dict[str, object]) -> str:
+        return json.dumps({"timestamp": ts, "type": kind, "payload": payload})
+
+    def usage(total: int) -> dict[str, object]:
+        counts = {"input_tokens": total, "cached_input_tokens": 0, "output_tokens": 10, "total_tokens": total + 10}
+        return {"type": "token_count", "info": {"total_token_usage": counts}}
+
+    lines = [
+        line("2026-03-03T10:00:00.000Z", "session_meta", {"id": session}),
+        line("2026-03-03T10:00:00.010Z", "turn_context", {"model": "gpt-5-codex"}),
+        line("2026-03-03T10:00:01.000Z", "event_msg", {"type": "user_message", "message": BASE}),
+        line("2026-03-03T10:00:05.000Z", "event_msg", usage(1000)),
+        line("2026-03-03T10:00:09.000Z", "event_msg", usage(2500)),  # a tool turn: no prompt before it
+        line("2026-03-03T10:05:00.000Z", "event_msg", {"type": "user_message", "message": EDITED}),
+        line("2026-03-03T10:05:04.000Z", "event_msg", usage(4000)),
+    ]
+    (folder / f"rollout-2026-03-03T10-00-00-{session}.jsonl").write_text("\n".join(lines) + "\n")
+    events = CodexReader().read(resolve([str(tmp_path)]).sources, ReadContext(policy=Policy())).events.sort("timestamp")
+    assert events["turn"].to_list() == ["prompt", None, "prompt"]
+    first, _, last = events["prompt_signature"].to_list()
+    assert first is not None and last is not None and bin(first ^ last).count("1") <= NEAR_DUPLICATE_BITS
+    text_columns = [name for name, dtype in events.schema.items() if dtype == pl.String]
+    assert all("payment" not in " ".join(v for v in events[c].to_list() if v) for c in text_columns)

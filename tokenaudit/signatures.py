@@ -77,6 +77,13 @@ def hamming(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:
     return a.xor(b).bitwise_count_ones()
 
 
+def prompt_turns(frame: pl.DataFrame, text: str) -> pl.DataFrame:
+    """The prompt turns a reader found (``session_id``, parsed ``timestamp`` and ``frame[text]``), as
+    :func:`attach_turns` takes them: the text becomes its signature and is left behind."""
+    signature = simhash(frame, text).alias("prompt_signature")
+    return frame.select("session_id", "timestamp", pl.lit("prompt").alias("turn"), signature)
+
+
 def attach_turns(requests: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:
     """Give each request the prompt turn that triggered it: ``prompt_signature`` and ``turn``.
 

@@ -44,6 +44,7 @@ from tokenaudit.readers.jsonlines import scan_lines, size_of
 from tokenaudit.readers.owner import owner_column
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
+from tokenaudit.signatures import attach_turns, prompt_turns
 
 _FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens", "total_tokens")
 _OPTIONAL = frozenset({"cached_input_tokens", "reasoning_output_tokens", "total_tokens"})
@@ -61,6 +62,8 @@ _PATHS = {
     **_TOTAL,
     **_LAST,
 }
+_PROMPT = {"prompt": "payload.message"}
+"""A ``user_message`` event's text: it becomes a prompt signature in the reader and goes no further."""
 _ROLLOUT_KIND = re.compile(r'"type"\s*:\s*"(?:session_meta|turn_context|event_msg|response_item|compacted)"')
 _FILE_UUID = r"([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})\.jsonl(?:\.gz)?$"
 OWNER_FOLDERS = ("sessions", "archived_sessions")
@@ -125,13 +128,13 @@ class CodexReader:
     def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
         """Every ``token_count`` event of every rollout, deduplicated by the module's rule."""
         developer = owner_column(sources, context, OWNER_FOLDERS)
-        markers = ('"token_count"', '"turn_context"', '"session_meta"')
+        markers = ('"token_count"', '"turn_context"', '"session_meta"', '"user_message"')
         rows, invalid = decode_candidates(
-            candidate_lines(scan_lines(sources), *markers), _PATHS, {"spawned": '"thread_spawn"'}
+            candidate_lines(scan_lines(sources), *markers), {**_PATHS, **_PROMPT}, {"spawned": '"thread_spawn"'}
         )
         in_file = "source_file"
         own_model = pl.coalesce("model", "model_name", "info_model", "info_model_name")
-        located, timestamp = utc_timestamp(
+        annotated = (
             rows.lazy()
             .sort("source_file", "source_line")
             .with_columns(
@@ -150,7 +153,9 @@ class CodexReader:
                 has_total=_any_present(list(_TOTAL)),
                 has_last=_any_present(list(_LAST)),
             )
-            .filter(
+        )
+        located, timestamp = utc_timestamp(
+            annotated.filter(
                 pl.col("type") == "event_msg",
                 pl.col("payload_type") == "token_count",
                 pl.col("has_total") | pl.col("has_last"),
@@ -215,8 +220,13 @@ class CodexReader:
                 source_format=pl.lit(self.name),
             )
         )
+        said = annotated.filter(pl.col("type") == "event_msg", pl.col("payload_type") == "user_message")
+        prompts = coerce.with_staged(said.select("session", "timestamp", "prompt").collect(), timestamp)
+        said_at = prompts.select(pl.col("session").alias("session_id"), timestamp.value.alias("timestamp"), "prompt")
+        turns = prompt_turns(said_at, "prompt")
         result = ReadResult(
-            events=conform(events).collect(), rejects=pl.concat([invalid, rejects.collect()], how="vertical")
+            events=attach_turns(conform(events).collect(), turns),
+            rejects=pl.concat([invalid, rejects.collect()], how="vertical"),
         )
         progress.advance(sum(size_of(source) for source in sources))
         return result

@@ -34,6 +34,7 @@ from tokenaudit.readers.claude_code import ENDS_LIKE_OBJECT, candidate_lines, ut
 from tokenaudit.readers.jsonlines import scan_lines
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import TOKEN_COLUMNS, conform
+from tokenaudit.signatures import attach_turns, prompt_turns
 
 _VALUE = pl.Struct({"stringValue": pl.String, "intValue": pl.String, "doubleValue": pl.String, "boolValue": pl.String})
 _ATTRIBUTES = pl.List(pl.Struct({"key": pl.String, "value": _VALUE}))
@@ -74,7 +75,9 @@ _ATTRIBUTE_NAMES = {
     "cache_creation": "cache_creation_tokens",
     "cost": "cost_usd",
     "request_id": "request_id",
+    "prompt": "prompt",
 }
+PROMPT_EVENT = "claude_code.user_prompt"
 
 
 def _attribute(key: str) -> pl.Expr:
@@ -152,6 +155,17 @@ def _records(batches: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
+def _prompt_turns(prompts: pl.LazyFrame, timezone: str) -> pl.DataFrame:
+    """``user_prompt`` events as prompt turns with a SimHash signature (:mod:`tokenaudit.signatures`).
+
+    The prompt text is only there under ``OTEL_LOG_USER_PROMPTS=1`` (else redacted: no signature); it becomes a
+    signature here and goes no further.
+    """
+    when = coerce.timestamp("time", timezone, field="event.timestamp")
+    frame = prompts.select("session_id", "time", "prompt").collect()
+    return prompt_turns(coerce.with_staged(frame, when).with_columns(when.value.alias("timestamp")), "prompt")
+
+
 class ClaudeCodeOtelReader:
     """Claude Code ``api_request`` events from a Collector's OTLP JSON file export, one row per request."""
 
@@ -190,23 +204,27 @@ class ClaudeCodeOtelReader:
             .collect()
         )
         batches, invalid = _decode(lines.filter(pl.col("line").is_not_null()).drop("metrics"))
-        records, timestamp = utc_timestamp(
+        every = (
             _records(batches)
             .with_columns(**{name: _attribute(key) for name, key in _ATTRIBUTE_NAMES.items()})
-            .filter(
-                (pl.col("body").struct.field("stringValue") == EVENT)
-                | pl.col("eventName").is_in([EVENT, "api_request"])
-                | pl.col("event_name").is_in([EVENT, "api_request"])
-            )
             .with_columns(
                 pl.coalesce("email", "account_uuid").alias("identity"),
                 pl.coalesce(
                     "event_timestamp", _nanos_as_millis("timeUnixNano"), _nanos_as_millis("observedTimeUnixNano")
                 ).alias("time"),
-            ),
-            "time",
-            context.timezone,
-            field="event.timestamp",
+            )
+        )
+
+        def named(event: str) -> pl.Expr:
+            short = event.removeprefix("claude_code.")
+            return (
+                (pl.col("body").struct.field("stringValue") == event)
+                | pl.col("eventName").is_in([event, short])
+                | pl.col("event_name").is_in([event, short])
+            )
+
+        records, timestamp = utc_timestamp(
+            every.filter(named(EVENT)), "time", context.timezone, field="event.timestamp"
         )
         parsed = {
             "timestamp": timestamp,
@@ -235,6 +253,7 @@ class ClaudeCodeOtelReader:
                 source_format=pl.lit(self.name),
             )
         ).collect()
+        events = attach_turns(events, _prompt_turns(every.filter(named(PROMPT_EVENT)), context.timezone))
         rejected = rejects.collect()
         metric_files = lines.filter("metrics")["source_file"]
         if events.is_empty() and rejected.is_empty() and not metric_files.is_empty():
