@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, by_developer, run_cli, run_json
 
 import tokenaudit.cli
@@ -47,3 +48,31 @@ def test_a_bad_day_exits_2_before_any_reading(tmp_path: Path) -> None:
     result = run_cli("totals", str(tmp_path / "missing.csv"), "--since", "2026-02-30")
     assert result.exit_code == 2
     assert "--since" in result.stderr and "expected a day as YYYY-MM-DD, got '2026-02-30'" in result.stderr
+
+
+def test_the_cli_reference_is_current() -> None:
+    from tokenaudit.cli.reference import reference
+
+    written = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert written == reference(), "docs/cli.md is stale: python -m tokenaudit.cli.reference > docs/cli.md"
+    assert "## `audit`" in written and "## `policy check`" in written and "--owner" in written
+
+
+def test_the_readme_library_example_runs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("### From Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len([line for line in example.splitlines() if line.strip()]) == 4
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    exec(compile(example, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() in {"none", "low", "medium", "high"}
+
+
+def test_no_reader_imports_a_private_name_or_another_readers_module() -> None:
+    readers = Path(tokenaudit.cli.__file__).parent.parent / "readers"
+    helpers = {"base", "coerce", "csvtext", "jsonlines", "owner", "pages", "parse", "sources"}
+    for path in readers.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tokenaudit.readers."):
+                assert node.module.rsplit(".", 1)[1] in helpers or path.name == "__init__.py", (path.name, node.module)
+                assert not [alias.name for alias in node.names if alias.name.startswith("_")], (path.name, node.module)

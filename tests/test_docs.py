@@ -75,7 +75,9 @@ def _format_choices(name: str) -> str:
 
 
 def _code_blocks() -> list[list[str]]:
-    return [block.splitlines() for block in re.findall(r"```[a-z]*\n(.*?)```", README, flags=re.DOTALL)]
+    """Shell and output blocks (Python examples are run by tests/test_architecture.py)."""
+    blocks = re.findall(r"```([a-z]*)\n(.*?)```", README, flags=re.DOTALL)
+    return [block.splitlines() for language, block in blocks if language != "python"]
 
 
 def _example_commands() -> list[str]:

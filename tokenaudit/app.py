@@ -69,10 +69,10 @@ __all__ = [
 ]
 
 
-def load_settings(policy: Path | None = None, identities: Path | None = None) -> Policy:
+def load_settings(policy: str | Path | None = None, identities: str | Path | None = None) -> Policy:
     """The policy (documented defaults without a file) with an ``alias,developer,team`` CSV merged in."""
-    settings = load_policy(policy)
-    return with_identities(settings, read_identity_csv(identities)) if identities is not None else settings
+    settings = load_policy(Path(policy) if policy is not None else None)
+    return with_identities(settings, read_identity_csv(Path(identities))) if identities is not None else settings
 
 
 def resolve_period(

@@ -44,9 +44,9 @@ from tokenaudit.readers import FILE_BY_FILE, read_batch
 from tokenaudit.readers.base import ReadContext, Reader
 from tokenaudit.readers.claude_code import OWNER_FOLDERS as CLAUDE_OWNER_FOLDERS
 from tokenaudit.readers.codex import OWNER_FOLDERS as CODEX_OWNER_FOLDERS
-from tokenaudit.readers.generic import file_kind
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.owner import owners
+from tokenaudit.readers.parse import file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
 from tokenaudit.shards import ORDER, CleanShard, clean_shard, deduplicate_shard

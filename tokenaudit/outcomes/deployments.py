@@ -26,8 +26,8 @@ import polars as pl
 
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
-from tokenaudit.readers.generic import file_header, file_kind
 from tokenaudit.readers.pages import read_records, text_fields
+from tokenaudit.readers.parse import file_header, file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
 

@@ -17,8 +17,8 @@ import polars as pl
 from tokenaudit.errors import InputError
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
-from tokenaudit.readers.generic import file_header, file_kind
 from tokenaudit.readers.jsonlines import extract_fields, scan_lines
+from tokenaudit.readers.parse import file_header, file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
 

@@ -38,7 +38,6 @@ import polars as pl
 
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.claude_code import fields_as_json
 from tokenaudit.readers.pages import (
     bucket_grain,
     explode_records,
@@ -47,6 +46,7 @@ from tokenaudit.readers.pages import (
     read_records,
     text_fields,
 )
+from tokenaudit.readers.parse import fields_as_json
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 import polars as pl
@@ -40,8 +40,9 @@ import polars as pl
 from tokenaudit import progress
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.jsonlines import _leaf, _struct_for, batches, extract_fields, scan_lines
+from tokenaudit.readers.jsonlines import batches, scan_lines
 from tokenaudit.readers.owner import owners
+from tokenaudit.readers.parse import ENDS_LIKE_OBJECT, candidate_lines, decode_candidates, fields_as_json
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 from tokenaudit.signatures import attach_turns, simhash
@@ -75,69 +76,6 @@ _LINE_KIND = re.compile(
     r'"type"\s*:\s*"(?:user|assistant|system|summary|progress|file-history-snapshot|queue-operation)"'
 )
 _CLAUDE_KEYS = re.compile(r'"(?:sessionId|leafUuid|parentUuid)"\s*:')
-
-# Line handling shared by the agent-log readers (this one, codex and otel).
-
-ENDS_LIKE_OBJECT = pl.col("line").str.tail(4).str.strip_chars_end().str.ends_with("}")
-"""Cheap completeness test: every transcript line is a JSON object, so a cut-off line ends otherwise."""
-
-
-def candidate_lines(lines: pl.LazyFrame, *markers: str) -> pl.LazyFrame:
-    """Lines worth decoding: those holding one of ``markers``, plus any not ending like a JSON object.
-
-    The second part keeps truncated lines (the usual defect of a log copied while it was written) so
-    they are rejected with their line number instead of vanishing with the lines we skip.
-    """
-    line = pl.col("line")
-    wanted = pl.any_horizontal([line.str.contains(marker, literal=True) for marker in markers])
-    return lines.filter(wanted | ~ENDS_LIKE_OBJECT)
-
-
-def decode_candidates(
-    lines: pl.LazyFrame, paths: Mapping[str, str], marks: Mapping[str, str] | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """:func:`~tokenaudit.readers.jsonlines.extract_fields`, with one JSON parse per line when all is well.
-
-    Logs run to gigabytes, and validating each line before decoding it doubles the cost. So one pass
-    decodes the lines that end like an object and keeps only the wanted fields (not the line: the
-    prompts and responses in it would cost memory and have no business in the output), plus the text
-    of the cut-off lines, which then take the line-by-line path for their reject reason. Only if the
-    pass fails (a line corrupted mid-file, a field of unexpected shape) does everything take that path.
-    ``marks`` names boolean columns telling whether the line holds a text (for a value whose JSON shape varies
-    between lines, which a typed decode cannot take). Returns rows of ``source_file``, ``source_line``, the
-    marks and the fields, and the rejected lines.
-    """
-    whole = ENDS_LIKE_OBJECT
-    marked = lines.with_columns(
-        pl.col("line").str.contains(text, literal=True).alias(name) for name, text in (marks or {}).items()
-    )
-    kept = ["source_file", "source_line", *(marks or {})]
-    decoded = marked.select(
-        *kept,
-        pl.when(~whole).then(pl.col("line")).alias("line"),
-        pl.when(whole).then(pl.col("line")).str.json_decode(_struct_for(paths)).alias("_doc"),
-    ).select(*kept, "line", *[_leaf(path).alias(name) for name, path in paths.items()])
-    try:
-        frame = decoded.collect()
-    except pl.exceptions.ComputeError:
-        rows, invalid = extract_fields(marked, paths)
-        return rows.drop("line"), invalid
-    cut_off = pl.col("line").is_not_null()
-    more, invalid = extract_fields(frame.lazy().filter(cut_off).select(marked.collect_schema().names()), paths)
-    return pl.concat([frame.filter(~cut_off).drop("line"), more.drop("line")], how="vertical"), invalid
-
-
-def utc_timestamp(frame: pl.LazyFrame, column: str, timezone: str, *, field: str) -> tuple[pl.LazyFrame, coerce.Parsed]:
-    """:func:`~tokenaudit.readers.coerce.timestamp` (which parses the ISO 8601 ``...Z`` of agent logs first).
-
-    Kept for the readers that call it; returns ``frame`` unchanged and the parsed timestamp.
-    """
-    return frame, coerce.timestamp(column, timezone, field=field)
-
-
-def fields_as_json(paths: Mapping[str, str]) -> pl.Expr:
-    """What a reject shows of a decoded line: its fields under their source names, not its text."""
-    return pl.struct([pl.col(name).alias(path) for name, path in paths.items()]).struct.json_encode()
 
 
 def _dedup_key() -> pl.Expr:
@@ -300,15 +238,11 @@ class ClaudeCodeReader:
             *(pl.coalesce(f"progress_{name}", name).alias(name) for name in _PROGRESS),
             pl.when(in_progress).then(pl.lit("true")).otherwise("sidechain").alias("sidechain"),
         )
-        usage, timestamp = utc_timestamp(
-            lines.filter(
-                pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE_FIELDS]),
-                pl.col("model").fill_null("") != SYNTHETIC_MODEL,
-            ),
-            "timestamp",
-            context.timezone,
-            field="timestamp",
+        usage = lines.filter(
+            pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE_FIELDS]),
+            pl.col("model").fill_null("") != SYNTHETIC_MODEL,
         )
+        timestamp = coerce.timestamp("timestamp", context.timezone, field="timestamp")
         parsed = {
             "timestamp": timestamp,
             **{name: coerce.text(name) for name in ("session_id", "request_id", "message_id", "uuid", "model")},

@@ -39,9 +39,9 @@ import polars as pl
 from tokenaudit import progress
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.claude_code import candidate_lines, decode_candidates, fields_as_json, utc_timestamp
 from tokenaudit.readers.jsonlines import scan_lines, size_of
 from tokenaudit.readers.owner import owner_column
+from tokenaudit.readers.parse import candidate_lines, decode_candidates, fields_as_json
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 from tokenaudit.signatures import attach_turns, prompt_turns
@@ -154,16 +154,12 @@ class CodexReader:
                 has_last=_any_present(list(_LAST)),
             )
         )
-        located, timestamp = utc_timestamp(
-            annotated.filter(
-                pl.col("type") == "event_msg",
-                pl.col("payload_type") == "token_count",
-                pl.col("has_total") | pl.col("has_last"),
-            ),
-            "timestamp",
-            context.timezone,
-            field="timestamp",
+        located = annotated.filter(
+            pl.col("type") == "event_msg",
+            pl.col("payload_type") == "token_count",
+            pl.col("has_total") | pl.col("has_last"),
         )
+        timestamp = coerce.timestamp("timestamp", context.timezone, field="timestamp")
         last_used = pl.col("has_last")
         parsed = {
             "timestamp": timestamp,

@@ -45,8 +45,8 @@ import polars as pl
 
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.claude_code import fields_as_json
 from tokenaudit.readers.pages import joined_key, read_records, text_fields
+from tokenaudit.readers.parse import fields_as_json
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 

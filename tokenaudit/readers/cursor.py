@@ -70,10 +70,9 @@ import polars as pl
 from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.claude_code import fields_as_json
 from tokenaudit.readers.csvtext import csv_header, without_cut_off_row
-from tokenaudit.readers.generic import _csv_with_ragged_rows
 from tokenaudit.readers.pages import first_present, joined_key, read_records, text_fields
+from tokenaudit.readers.parse import csv_with_ragged_rows, fields_as_json
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import TOKEN_COLUMNS, conform, total_tokens
 
@@ -332,7 +331,7 @@ def _csv_rows(source: Source, header: list[str], developer: str | None) -> tuple
         )
     except pl.exceptions.ComputeError:
         # A quote left open mid-file: Python's csv module reads on, and rows of the wrong width become rejects.
-        frame, ragged = _csv_with_ragged_rows(whole, ",", list(wanted))
+        frame, ragged = csv_with_ragged_rows(whole, ",", list(wanted))
         rejects = pl.concat([rejects, ragged], how="vertical")
     frame = frame.rename(wanted).with_columns(
         *[pl.lit(None, pl.String).alias(name) for name in _CSV_FIELDS if name not in wanted.values()],

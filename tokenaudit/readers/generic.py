@@ -7,9 +7,6 @@ maps other names onto them (``input_tokens: "Input (w/o Cache Write)"``). Duplic
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -20,6 +17,7 @@ from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.jsonlines import extract_fields, scan_lines, size_of
+from tokenaudit.readers.parse import csv_with_ragged_rows, file_header, file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
 from tokenaudit.signatures import simhash
@@ -29,35 +27,6 @@ _COUNT_COLUMNS = ("requests", "accepted", "rejected")
 PROMPT_TEXT = "prompt_text"
 """Optional column with the prompt itself: turned into a signature on reading, never kept or shown."""
 _OPTIONAL = (*_TEXT_COLUMNS, "cost_usd", *_COUNT_COLUMNS, PROMPT_TEXT)
-PARQUET_MAGIC = b"PAR1"
-
-
-def file_kind(source: Source) -> str:
-    """csv, tsv, jsonl or parquet, from magic bytes first and the extension second."""
-    head = source.head
-    if head.startswith(PARQUET_MAGIC):
-        return "parquet"
-    text = source.head_text().lstrip()
-    if source.suffix in {".jsonl", ".ndjson", ".json"} or text.startswith("{"):
-        return "jsonl"
-    if source.suffix == ".tsv" or ("\t" in text.split("\n", 1)[0] and "," not in text.split("\n", 1)[0]):
-        return "tsv"
-    return "csv"
-
-
-def file_header(source: Source, kind: str) -> list[str]:
-    """Column names of a flat file: the first line of CSV/TSV, the first object of JSON Lines, the Parquet schema."""
-    if kind == "parquet":
-        return list(pl.read_parquet_schema(source.payload()))
-    text = source.head_text()
-    if kind == "jsonl":
-        try:
-            first = json.loads(text.lstrip().split("\n", 1)[0])
-        except (ValueError, RecursionError):
-            return []
-        return list(first) if isinstance(first, dict) else []
-    delimiter = "\t" if kind == "tsv" else ","
-    return next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=delimiter), [])
 
 
 class GenericReader:
@@ -185,37 +154,8 @@ class GenericReader:
         except pl.exceptions.ComputeError:
             if kind == "parquet":
                 raise
-            return _csv_with_ragged_rows(source, "\t" if kind == "tsv" else ",", wanted)
+            return csv_with_ragged_rows(source, "\t" if kind == "tsv" else ",", wanted)
         return frame, no_rejects
-
-
-def _csv_with_ragged_rows(source: Source, delimiter: str, wanted: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Slow path for a CSV Polars refuses (rows with more fields than the header): reject those rows."""
-    text = source.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
-    good: list[list[str]] = []
-    bad: list[tuple[int, str, str]] = []
-    for row in reader:
-        line = reader.line_num
-        if len(row) == len(header):
-            good.append([*row, str(line)])
-        elif row:
-            reason = f"has {len(row)} fields; the header has {len(header)}"
-            bad.append((line, reason, delimiter.join(row)))
-    frame = pl.DataFrame(good, schema=[*header, "source_line"], orient="row").select(
-        *wanted, pl.lit(source.name).alias("source_file"), pl.col("source_line").cast(pl.Int64)
-    )
-    rejects = pl.DataFrame(
-        {
-            "source_file": [source.name] * len(bad),
-            "source_line": [line for line, _, _ in bad],
-            "reason": [reason for _, reason, _ in bad],
-            "raw": [raw for _, _, raw in bad],
-        },
-        schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String},
-    )
-    return frame, rejects
 
 
 def _signed(rows: pl.DataFrame) -> pl.DataFrame:

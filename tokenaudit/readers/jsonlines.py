@@ -67,7 +67,8 @@ def scan_lines(sources: Sequence[Source]) -> pl.LazyFrame:
     )
 
 
-def _struct_for(paths: Mapping[str, str]) -> pl.Struct:
+def struct_for(paths: Mapping[str, str]) -> pl.Struct:
+    """The String-leaved struct that decodes dotted ``paths`` of a JSON document (``message.usage.input_tokens``)."""
     tree: dict[str, Any] = {}
     for path in paths.values():
         node = tree
@@ -82,7 +83,8 @@ def _struct_for(paths: Mapping[str, str]) -> pl.Struct:
     return build(tree)
 
 
-def _leaf(path: str) -> pl.Expr:
+def struct_leaf(path: str) -> pl.Expr:
+    """The field at dotted ``path`` of the decoded ``_doc`` column (see :func:`struct_for`)."""
     expr = pl.col("_doc")
     for part in path.split("."):
         expr = expr.struct.field(part)
@@ -96,13 +98,13 @@ def extract_fields(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl.Da
     with a reason). A value of the wrong JSON shape (an object where a number belongs) comes back as
     its JSON text, so the typed parse that follows rejects it with the field's name.
     """
-    struct = _struct_for(paths)
+    struct = struct_for(paths)
     try:
         # One parse per line when every line is valid JSON (the usual case); a bad line makes the
         # decode fail, and only then is each line validated first (a second parse) to reject it alone.
         rows = (
             lines.with_columns(_doc=pl.col("line").str.json_decode(struct))
-            .with_columns([_leaf(path).alias(name) for name, path in paths.items()])
+            .with_columns([struct_leaf(path).alias(name) for name, path in paths.items()])
             .drop("_doc")
             .collect()
         )
@@ -123,7 +125,7 @@ def extract_fields(lines: pl.LazyFrame, paths: Mapping[str, str]) -> tuple[pl.Da
     try:
         rows = (
             valid.with_columns(_doc=pl.col("line").str.json_decode(struct))
-            .with_columns([_leaf(path).alias(name) for name, path in paths.items()])
+            .with_columns([struct_leaf(path).alias(name) for name, path in paths.items()])
             .drop("_doc")
             .collect()
         )

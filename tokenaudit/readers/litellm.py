@@ -40,9 +40,9 @@ import polars as pl
 from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.claude_code import fields_as_json
 from tokenaudit.readers.csvtext import csv_header, without_cut_off_row
 from tokenaudit.readers.pages import first_present, net_of, read_records, text_fields
+from tokenaudit.readers.parse import fields_as_json
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 

@@ -30,8 +30,8 @@ import polars as pl
 from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.claude_code import ENDS_LIKE_OBJECT, candidate_lines, utc_timestamp
 from tokenaudit.readers.jsonlines import scan_lines
+from tokenaudit.readers.parse import ENDS_LIKE_OBJECT, candidate_lines
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import TOKEN_COLUMNS, conform
 from tokenaudit.signatures import attach_turns, prompt_turns
@@ -223,9 +223,8 @@ class ClaudeCodeOtelReader:
                 | pl.col("event_name").is_in([event, short])
             )
 
-        records, timestamp = utc_timestamp(
-            every.filter(named(EVENT)), "time", context.timezone, field="event.timestamp"
-        )
+        records = every.filter(named(EVENT))
+        timestamp = coerce.timestamp("time", context.timezone, field="event.timestamp")
         parsed = {
             "timestamp": timestamp,
             "developer": coerce.text("identity", field="user.email (or user.account_uuid)", required=True),

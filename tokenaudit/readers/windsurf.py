@@ -26,9 +26,9 @@ import polars as pl
 
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.claude_code import fields_as_json
 from tokenaudit.readers.owner import owner_column
 from tokenaudit.readers.pages import explode_records, joined_key, read_records, text_fields
+from tokenaudit.readers.parse import fields_as_json
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import conform
 
