@@ -76,3 +76,20 @@ def test_no_reader_imports_a_private_name_or_another_readers_module() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tokenaudit.readers."):
                 assert node.module.rsplit(".", 1)[1] in helpers or path.name == "__init__.py", (path.name, node.module)
                 assert not [alias.name for alias in node.names if alias.name.startswith("_")], (path.name, node.module)
+
+
+def test_every_list_of_risk_levels_comes_from_one_ordered_enum() -> None:
+    from tokenaudit.cli.options import RiskThreshold
+    from tokenaudit.detectors.base import SEVERITIES
+    from tokenaudit.evaluate import LEVELS
+    from tokenaudit.report import RISK_ORDER
+    from tokenaudit.report_page import FLAGGED_LEVELS
+    from tokenaudit.risk import RiskLevel
+
+    assert [level.value for level in RiskLevel] == ["none", "low", "medium", "high"]
+    assert SEVERITIES == ("none", "low", "medium", "high")
+    assert [level.value for level in RiskThreshold] == list(LEVELS) == ["low", "medium", "high"]
+    assert RISK_ORDER == ("high", "medium", "low", "none")
+    assert FLAGGED_LEVELS == ("medium", "high")
+    assert RiskThreshold.MEDIUM.and_above() == ["medium", "high"]
+    assert RiskLevel.LOW.and_above() == ["low", "medium", "high"]

@@ -15,8 +15,9 @@ from typing import Any, Final
 import polars as pl
 
 from tokenaudit.errors import InputError
+from tokenaudit.risk import RAISED
 
-LEVELS: Final = ("low", "medium", "high")
+LEVELS: Final = RAISED
 _REQUIRED: Final = ("developer", "label", "archetype", "style", "intensity")
 
 

@@ -25,6 +25,7 @@ from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS, CYCLE_FIELDS
 from tokenaudit.pricing import SOURCE_PACKAGE, AppliedPrice, data_version
 from tokenaudit.readers import UNRECOGNISED
 from tokenaudit.readers.sources import EMPTY_FILE, NOT_DATA
+from tokenaudit.risk import MOST_SEVERE_FIRST
 
 SCHEMA_VERSION: Final = 1
 NOTICE: Final = (
@@ -230,7 +231,7 @@ def _flag_dict(flag: Flag) -> dict[str, Any]:
     }
 
 
-RISK_ORDER: Final = ("high", "medium", "low", "none")
+RISK_ORDER: Final = MOST_SEVERE_FIRST
 
 
 def _capped(developer: dict[str, Any]) -> str:

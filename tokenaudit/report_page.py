@@ -19,9 +19,10 @@ from tokenaudit.detectors.shape import sessions
 from tokenaudit.explain import active_minutes_by_hour
 from tokenaudit.metrics import local_day
 from tokenaudit.report import audit_document, outcome_notes, quality_notes
+from tokenaudit.risk import FLAGGED
 from tokenaudit.schema import total_tokens
 
-FLAGGED_LEVELS = ("medium", "high")
+FLAGGED_LEVELS = FLAGGED
 NO_TEAM = "(no team)"
 
 

@@ -17,6 +17,7 @@ import typer
 
 from tokenaudit.engines import Engine
 from tokenaudit.render import Format
+from tokenaudit.risk import RiskLevel
 
 
 def _day(text: str) -> dt.date:
@@ -29,16 +30,15 @@ def _day(text: str) -> dt.date:
 
 
 class RiskThreshold(StrEnum):
-    """``--fail-on`` and ``evaluate --at``: risk levels, lowest first."""
+    """``--fail-on`` and ``evaluate --at``: the levels of :class:`~tokenaudit.risk.RiskLevel` a threshold can name."""
 
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
 
     def and_above(self) -> list[str]:
-        """This level and every higher one."""
-        levels = list(RiskThreshold)
-        return [level.value for level in levels[levels.index(self) :]]
+        """This level and every higher one (the order is :class:`~tokenaudit.risk.RiskLevel`'s)."""
+        return RiskLevel(self.value).and_above()
 
 
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders or globs to read; '-' reads standard input.")]

@@ -15,9 +15,10 @@ from typing import Any, Final, Literal
 import polars as pl
 
 from tokenaudit.detectors.config import Bands, Flags, Leaderboard
+from tokenaudit.risk import LEVELS
 from tokenaudit.schema import TOKEN_COLUMNS
 
-SEVERITIES: Final = ("none", "low", "medium", "high")
+SEVERITIES: Final = LEVELS
 SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES)}
 Family = Literal["inflation", "automation", "waste", "timing", "yield"]
 ORG: Final = "(org)"
