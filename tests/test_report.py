@@ -287,3 +287,41 @@ def test_both_pages_say_which_checks_could_not_run_and_why(pages: dict[str, str]
         line = f"not evaluated: {check} for {count} developer{'s' if count != 1 else ''} (needs {needs})"
         assert line in quality["markdown"]
         assert html.escape(line) in quality["html"]
+
+
+def test_a_weekly_page_runs_the_detectors_on_the_lookback_window(tmp_path: Path) -> None:
+    def week(*policy: str) -> dict[str, Any]:
+        result = run_cli("report", *ARGS[:1], *policy, "--format", "json", "--period", "2026-W39")
+        assert result.exit_code == 0, result.stderr
+        return {d["developer"]: d for d in json.loads(result.stdout)["developers"]}
+
+    looked_back = week(*ARGS[1:])["maya.schmidt"]  # flags.lookback_days defaults to 42
+    assert looked_back["risk"]["level"] == "medium"
+    assert "no_rest_rhythm" in [f["id"] for f in looked_back["flags"] if f["severity"] != "low"]
+    short = tmp_path / "week.yaml"
+    short.write_text(SAMPLE.joinpath("policy.yaml").read_text() + "\nflags:\n  lookback_days: 7\n")
+    alone = week("--policy", str(short))["maya.schmidt"]  # a week alone: too short for the rest detector
+    assert "no_rest_rhythm" in [item["id"] for item in alone["not_evaluated"]]
+    assert alone["risk"]["level"] == "none"
+
+
+def test_a_flag_that_could_not_be_evaluated_again_is_not_cleared() -> None:
+    from tokenaudit.report_page import _trend
+
+    def document(developers: list[dict[str, Any]]) -> dict[str, Any]:
+        summary = {"tokens": {"total": 100}}
+        return {"developers": developers, "summary": summary, "period": {"since": "2026-09-21"}}
+
+    def person(name: str, level: str, flags: list[str], skipped: list[str]) -> dict[str, Any]:
+        return {
+            "developer": name,
+            "risk": {"level": level},
+            "rank": {"tokens": 1},
+            "flags": [{"id": flag, "severity": "high"} for flag in flags],
+            "not_evaluated": [{"id": flag, "needs": "more days"} for flag in skipped],
+        }
+
+    before = document([person("a", "high", ["no_rest_rhythm"], []), person("b", "high", ["repetition"], [])])
+    now = document([person("a", "none", [], ["no_rest_rhythm"]), person("b", "none", [], [])])
+    trend = _trend(now, before)
+    assert (trend["cleared_flags"], trend["not_reevaluated_flags"]) == (["b"], ["a"])

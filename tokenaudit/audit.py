@@ -150,7 +150,7 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     # No outcome joined anybody (most often: no identity map): an adjusted board would rank noise by name.
     ranks = joined is not None and not joined.outcomes.is_empty()
     context = build_context(
-        loaded.events,
+        loaded.events if loaded.history is None else loaded.history,  # a short report's lookback window
         developers,
         policy.flags,
         policy.leaderboard,

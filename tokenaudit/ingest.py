@@ -68,6 +68,9 @@ class LoadedEvents:
     rejects: pl.DataFrame
     quality: DataQuality
     period: Period
+    history: pl.DataFrame | None = None
+    """Events of the detectors' lookback window (``flags.lookback_days`` ending with the period) for the period's
+    developers, when a short period is reported (:func:`with_lookback`); None: the detectors read ``events``."""
 
 
 def load_events(
@@ -164,6 +167,17 @@ def assemble(
         unattributed_agents=sorted(set().union(*(shard.unattributed_agents for shard in shards))),
     )
     return LoadedEvents(events=events, rejects=rejects, quality=quality, period=planned.period)
+
+
+def with_lookback(whole: LoadedEvents, part: LoadedEvents, days: int) -> LoadedEvents:
+    """``part`` (a short period narrowed from ``whole``) with the ``days`` ending on its last day as the detectors'
+    history: a week is too short for most detectors, and a flag must not read "cleared" because it could not run."""
+    until = part.period.until
+    if until is None or (part.period.since is not None and (until - part.period.since).days + 1 >= days):
+        return part
+    window = in_period(until - dt.timedelta(days=days - 1), until, part.period.timezone)
+    present = part.events["developer"].unique().implode()
+    return replace(part, history=whole.events.filter(window & pl.col("developer").is_in(present)))
 
 
 def narrow(loaded: LoadedEvents, period: Period, policy: Policy) -> LoadedEvents:

@@ -32,6 +32,14 @@ def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
     before = {d["developer"]: d for d in previous["developers"]}
     flagged_now = {name for name, d in now.items() if d["risk"]["level"] in FLAGGED_LEVELS}
     flagged_before = {name for name, d in before.items() if d["risk"]["level"] in FLAGGED_LEVELS}
+    # Cleared only where every flag that made the risk was evaluated again and no longer fires.
+    unresolved = {
+        name
+        for name in flagged_before - flagged_now
+        if name not in now
+        or {f["id"] for f in before[name].get("flags", []) if f["severity"] in FLAGGED_LEVELS}
+        & {item["id"] for item in now[name].get("not_evaluated", [])}
+    }
     moves = sorted(
         (
             {
@@ -54,7 +62,8 @@ def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
     return {
         "previous_period": previous["period"],
         "new_flags": sorted(flagged_now - flagged_before),
-        "cleared_flags": sorted(flagged_before - flagged_now),
+        "cleared_flags": sorted(flagged_before - flagged_now - unresolved),
+        "not_reevaluated_flags": sorted(unresolved),
         "token_growth": round(new_tokens / old_tokens - 1, 4) if old_tokens else None,
         "outcome_score": [round(old_score, 4), round(new_score, 4)],
         "outcome_growth": round(new_score / old_score - 1, 4) if old_score else None,

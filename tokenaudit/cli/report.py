@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +18,7 @@ from tokenaudit.cli.options import FailOnOption, InputOptions, OutcomesOption, O
 from tokenaudit.cli.output import Run, deliver, on_terminal, settle
 from tokenaudit.cli.usage import audited, enforce_fail_on, read_usage
 from tokenaudit.errors import UsageError
+from tokenaudit.ingest import narrow, with_lookback
 from tokenaudit.output import write_file
 from tokenaudit.render.json_format import render as render_json
 
@@ -66,11 +69,19 @@ def report_command(
             timezone=inputs.tz,
             compare_previous=compare,
         )
-        _, run = read_usage(inputs, library.with_previous(span) if compare else span)
-        earlier = None
+        # The detectors read flags.lookback_days ending with each period (a week is too short for most of them).
+        days = settings.flags.lookback_days
+        reach = library.with_previous(span) if compare else span
+        if reach.since is not None and span.since is not None:
+            reach = replace(reach, since=min(reach.since, span.since - dt.timedelta(days=days)))
+        _, run = read_usage(inputs, reach)
+        whole, earlier = run.loaded, None
         if compare:
-            current, earlier = library.split_comparison(run.loaded, span, settings)
-            run = Run(current)
+            current, earlier = library.split_comparison(whole, span, settings)
+            earlier = with_lookback(whole, earlier, days)
+        else:
+            current = narrow(whole, span, settings)
+        run = Run(with_lookback(whole, current, days))
         run = audited(settings, run, inputs, outcomes, output, errors)
         assert run.result is not None
         settle(run, inputs)

@@ -256,6 +256,9 @@ class Flags(BaseModel):
     outcome_gaming: OutcomeGaming = OutcomeGaming()
     rejected_work: RejectedWork = RejectedWork()
     unexamined_usage: UnexaminedUsage = UnexaminedUsage()
+    lookback_days: int = Field(default=42, ge=1)
+    """``report`` over a shorter period (a week) runs the detectors on this many days ending with it, so a flag
+    that needs weeks of data is evaluated, not shown as cleared; totals and rankings stay the period's."""
     outcome_cap: Literal["off", "median", "p10"] = "p10"
     """With outcomes, cap risk at low when the developer's yield is at or above the typical yield: by its
     10th percentile (``p10``, default: 90% sure), or by its posterior ``median`` (lenient). Flags whose

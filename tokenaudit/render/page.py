@@ -78,6 +78,12 @@ def _cost(value: float | None) -> str:
     return "unpriced" if value is None else f"${value:,.2f}"
 
 
+def _not_reevaluated(trend: dict[str, Any]) -> str:
+    """Developers flagged before whose flags could not be evaluated this period: neither cleared nor flagged."""
+    names = trend.get("not_reevaluated_flags") or []
+    return f" Not evaluated this period (not cleared): {', '.join(names)}." if names else ""
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.0%}"
 
@@ -220,7 +226,8 @@ def _summary(data: dict[str, Any], svgs: dict[str, str]) -> list[str]:
             f"tokens {_pct(trend['token_growth'])}, outcome score {_pct(trend['outcome_growth'])} "
             f"({readable(trend['outcome_score'][0])} → {readable(trend['outcome_score'][1])}). New flags: "
             f"{_e(', '.join(trend['new_flags']) or 'none')}. "
-            f"Cleared: {_e(', '.join(trend['cleared_flags']) or 'none')}.</p>"
+            f"Cleared: {_e(', '.join(trend['cleared_flags']) or 'none')}."
+            f"{_e(_not_reevaluated(trend))}</p>"
         )
     else:
         parts.append(
@@ -578,6 +585,7 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
             f"- against {trend['previous_period'].get('since')} to {trend['previous_period'].get('until')}: tokens "
             f"{_pct(trend['token_growth'])}, outcome score {_pct(trend['outcome_growth'])}; new flags: "
             f"{', '.join(trend['new_flags']) or 'none'}; cleared: {', '.join(trend['cleared_flags']) or 'none'}"
+            f"{_not_reevaluated(trend)}"
         )
     lines += ["", *image("weekly_by_team", "weekly tokens by team"), "## Needs a conversation", ""]
     shown = [d for d in _needs_conversation(data) if d["risk"]["level"] in FLAGGED_LEVELS]
