@@ -144,11 +144,11 @@ CASES = [
     ),
     Case("policy-missing", (c("header_only.csv"), "-p", c("nope.yaml")), 2, "policy file not found"),
     Case("renamed-column-mapped", (c("renamed_column.csv"), "-p", c("policy_columns.yaml")), totals={"ana@acme.io": 4}),
-    Case("transcript-without-owner", (c("loose_transcript.jsonl"),), 3, "pass --developer"),
+    Case("transcript-without-owner", (c("loose_transcript.jsonl"),), 3, "pass --owner"),
     # Three responses; one is streamed over two lines (counted once, largest usage), computed by hand.
     Case(
         "transcript-with-developer",
-        (c("loose_transcript.jsonl"), "--developer", "ana"),
+        (c("loose_transcript.jsonl"), "--owner", "ana"),
         totals={"ana": 33890 + 33030 + 43000},
         duplicates=1,
     ),

@@ -36,7 +36,7 @@ WEB = PROJECTS / "-home-dee-src-web"
 SESSION = WEB / "7d3f9a2e-1c4b-4e8a-9f60-2b5d8c1e7a34.jsonl"
 SUBAGENTS = WEB / "7d3f9a2e-1c4b-4e8a-9f60-2b5d8c1e7a34" / "subagents"
 UNTYPED = PROJECTS / "-home-dee-src-cli" / "0a9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c.jsonl"
-DEE = ("--developer", "dee@acme.io")
+DEE = ("--owner", "dee@acme.io")
 
 ALL_TOKENS = {
     "input": 10 + 5 + 8 + 40 + 70 + 3 + 4,

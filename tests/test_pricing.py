@@ -224,7 +224,7 @@ def test_prices_command_shows_the_price_and_its_source(tmp_path: Path) -> None:
 
 
 def test_claude_code_transcript_costs_on_the_real_layout_fixture() -> None:
-    document = run_json("totals", str(SESSION.parent.parent), "--developer", "dee@acme.io")
+    document = run_json("totals", str(SESSION.parent.parent), "--owner", "dee@acme.io")
     sonnet = (
         (10 * 3 + 200 * 15 + 5000 * 0.3 + 1000 * 3.75 + 2000 * 6)  # D1
         + (5 * 3 + 50 * 15 + 8000 * 0.3)  # D2

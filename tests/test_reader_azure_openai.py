@@ -53,13 +53,13 @@ def test_a_row_without_a_subscription_is_rejected_unless_developer_names_its_own
     assert rejects["source_line"].to_list() == [5, 6]
     assert rejects["reason"].to_list() == [
         "ApimSubscriptionId (or SubscriptionId): missing; join ApiManagementGatewayLogs on CorrelationId "
-        "(see the README) or pass --developer",
+        "(see the README) or pass --owner",
         "TotalTokens: 200 is not PromptTokens + CompletionTokens (150); expected their sum",
     ]
     owned = read(AZ, developer="platform@acme.io")
     assert owned.rejects.height == 1
     assert owned.events.filter(developer="platform@acme.io")["input_tokens"].to_list() == [100]
-    # A row that names its subscription keeps it: --developer only owns rows that name nobody.
+    # A row that names its subscription keeps it: --owner only owns rows that name nobody.
     assert "bo-subscription" in set(owned.events["developer"])
 
 

@@ -161,7 +161,7 @@ def test_developer_flag_and_owner_pattern_win_over_the_folder() -> None:
     assert set(read(ROOT, developer="carol@acme.io").events["developer"]) == {"carol@acme.io"}
     policy = parse_policy(r"owner_pattern: 'claude_code/(?P<developer>[a-z]+)@'")
     assert set(read(ROOT, policy=policy).events["developer"]) == {"ana", "bo"}
-    document = run_json("totals", str(BO), "--developer", "bob")
+    document = run_json("totals", str(BO), "--owner", "bob")
     assert set(by_developer(document)) == {"bob"}
 
 
@@ -178,7 +178,7 @@ def test_no_owner_is_an_input_error(tmp_path: Path) -> None:
     target = tmp_path / ".claude" / "projects" / "-home-x"
     target.mkdir(parents=True)
     shutil.copy(BO, target / BO.name)
-    with pytest.raises(InputError, match="pass --developer NAME or set owner_pattern"):
+    with pytest.raises(InputError, match="pass --owner NAME or set owner_pattern"):
         read(target)
     result = run_cli("totals", str(tmp_path / ".claude" / "projects"), "--format", "json")
     assert result.exit_code == 3

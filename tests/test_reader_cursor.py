@@ -225,7 +225,7 @@ def test_a_csv_row_and_the_same_api_event_count_once() -> None:
 def test_a_personal_csv_needs_developer() -> None:
     result = run_cli("totals", str(PERSONAL_CSV), "--format", "json")
     assert result.exit_code == 3
-    assert "pass --developer NAME" in result.stderr
+    assert "pass --owner NAME" in result.stderr
     events = read(CursorCsvReader(), PERSONAL_CSV, developer="eve@acme.io").events
     assert events["developer"].to_list() == ["eve@acme.io", "eve@acme.io"]
     assert events["session_id"].to_list() == ["bc-7f3a", None]

@@ -15,7 +15,7 @@ their sum is a reject.
 
 Identity. ``ApimSubscriptionId`` (or ``SubscriptionId``, the name Microsoft's sample query gives it; never the
 Azure ``_SubscriptionId``): map subscriptions to people or, for an agent platform's key, to a team with the
-policy's ``agents:`` rules. A row without one belongs to ``--developer``, else it is a reject.
+policy's ``agents:`` rules. A row without one belongs to ``--owner``, else it is a reject.
 
 Duplicates: ``azure-openai:<CorrelationId>`` (else ``RequestId``). A large request logged as several entries
 (``SequenceNumber``) counts once, with its largest counts, and so does a row that the join repeated.
@@ -79,7 +79,7 @@ def _parsed(context: ReadContext) -> dict[str, coerce.Parsed]:
             pl.when(owner.is_null()).then(
                 pl.lit(
                     f"{_SUBSCRIPTION}: missing; join ApiManagementGatewayLogs on CorrelationId (see the README) "
-                    "or pass --developer"
+                    "or pass --owner"
                 )
             ),
         ),

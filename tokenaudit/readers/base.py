@@ -19,7 +19,7 @@ class ReadContext:
     policy: Policy
     timezone: str = "UTC"
     developer: str | None = None
-    """``--developer``: the owner of files that carry no identity (transcripts)."""
+    """``--owner``: the owner of files that carry no identity (transcripts)."""
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ class ClaudeCodeReader:
         "e.g. to exports/<email>/projects/"
     )
     limits: ClassVar[str] = (
-        "no identity in the files (owner from --developer, owner_pattern or the folder holding projects/); "
+        "no identity in the files (owner from --owner, owner_pattern or the folder holding projects/); "
         "kept 30 days by default (cleanupPeriodDays); cost rarely present, so priced from the price table; "
         "the format is internal to Claude Code and may change"
     )

@@ -113,7 +113,7 @@ class CodexReader:
         "e.g. to exports/<email>/sessions/"
     )
     limits: ClassVar[str] = (
-        "no identity in the files (owner from --developer, owner_pattern or the folder holding sessions/); "
+        "no identity in the files (owner from --owner, owner_pattern or the folder holding sessions/); "
         "no cost (priced from the price table) and no cache writes; no token events before 2025-09; "
         "some early builds name no model; no request ids"
     )

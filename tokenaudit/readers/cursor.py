@@ -36,7 +36,7 @@ count as active days. Duplicates: ``cursor-daily:<day>|<email, lower case>``.
 **Dashboard usage CSV** (cursor.com dashboard, Usage, Export CSV; not documented by Cursor). Headers
 seen: ``Date,User,Kind,Model,Max Mode,Input (w/ Cache Write),Input (w/o Cache Write),Cache Read,Output
 Tokens,Total Tokens,Cost`` (team), the same without ``User`` (personal: the owner comes from
-``--developer``), with ``Cloud Agent ID,Automation ID`` after ``Date``, and ``Cost ($)``, ``Cost to
+``--owner``), with ``Cloud Agent ID,Automation ID`` after ``Date``, and ``Cost ($)``, ``Cost to
 you`` or ``Requests`` in place of ``Cost``. Columns are found by name. The four token columns are
 disjoint and ``Total Tokens`` is their sum: ``Input (w/ Cache Write)`` holds the cache writes, ``Input
 (w/o Cache Write)`` the uncached input, ``Cache Read`` the cache reads, ``Output Tokens`` the output (the
@@ -349,7 +349,7 @@ class CursorCsvReader:
     title: ClassVar[str] = "Cursor dashboard usage CSV export"
     exported_by: ClassVar[str] = (
         "cursor.com dashboard, Usage, Export CSV (team admins get a User column; a personal export has none: "
-        "pass --developer)"
+        "pass --owner)"
     )
     limits: ClassVar[str] = (
         "format not documented by Cursor (headers vary by export generation); the legacy export with a single "
@@ -377,7 +377,7 @@ class CursorCsvReader:
                 if not context.developer:
                     msg = (
                         f"{source.name}: a personal Cursor usage export has no User column; "
-                        "pass --developer NAME to say whose it is"
+                        "pass --owner NAME to say whose it is"
                     )
                     raise InputError(msg)
                 developer = context.developer

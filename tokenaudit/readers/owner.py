@@ -2,7 +2,7 @@
 
 The rule, in order, per file:
 
-1. ``--developer`` (``ReadContext.developer``) owns every file;
+1. ``--owner`` (``ReadContext.developer``) owns every file;
 2. else the policy's ``owner_pattern``, a regex with a named group ``developer``, searched in the path
    as given and then in the absolute path;
 3. else the name of the folder that holds the tool's data folder (``projects/`` for Claude Code,
@@ -66,7 +66,7 @@ def owners(sources: Sequence[Source], context: ReadContext, anchors: Collection[
             folders = " or ".join(f"{anchor}/" for anchor in anchors)
             msg = (
                 f"{source.name}: cannot tell whose log this is (no folder above {folders} names a person);"
-                " pass --developer NAME or set owner_pattern in the policy"
+                " pass --owner NAME or set owner_pattern in the policy"
             )
             raise InputError(msg)
         found[source.name] = owner

@@ -14,7 +14,7 @@ Tokens. ``full_response`` carries the vendor's usage: Gemini's ``usageMetadata``
 beside ``candidatesTokenCount``; zero counts are left out of the JSON), or Anthropic's ``usage`` (``input_tokens``
 apart from ``cache_read_input_tokens`` and ``cache_creation_input_tokens``). A row with neither is a reject.
 
-Identity. The table names no caller: the developer is ``--developer`` when given, else the ``endpoint`` as logged,
+Identity. The table names no caller: the developer is ``--owner`` when given, else the ``endpoint`` as logged,
 so the policy's ``agents:`` rules can attribute an agent platform's endpoint or project to a team or a person.
 
 Sampling. Logging has a ``samplingRate``: below 1 the table holds a sample, and totals are the sample's.
@@ -115,7 +115,7 @@ def _parsed(context: ReadContext) -> dict[str, coerce.Parsed]:
         "timestamp": coerce.timestamp("logging_time", "UTC"),
         "request_id": coerce.text("request_id", required=True),
         "developer": coerce.Parsed(
-            owner, pl.when(owner.is_null()).then(pl.lit("endpoint: missing; pass --developer to name the owner"))
+            owner, pl.when(owner.is_null()).then(pl.lit("endpoint: missing; pass --owner to name the owner"))
         ),
         "model": coerce.Parsed(vendor_model(pl.col("model")), pl.lit(None, pl.String)),
         "input_tokens": coerce.Parsed(
@@ -140,7 +140,7 @@ class VertexRequestResponseReader:
     )
     limits: ClassVar[str] = (
         "only calls made while request-response logging was on, and only the sampled share when its samplingRate "
-        "is below 1; no caller identity (the endpoint, or --developer; attribute an agent platform's endpoint with "
+        "is below 1; no caller identity (the endpoint, or --owner; attribute an agent platform's endpoint with "
         "agents: rules); no cost in the log (priced from the price table); no session id; prompts are not read, so "
         "no prompt signature"
     )

@@ -5,7 +5,7 @@
 promptsUsed}]}}]}`` (docs.windsurf.com, "Get Cascade Analytics"). Each run row is one Cascade conversation's
 use of one model on one UTC day. **The rows name no user**: the API filters by ``emails`` instead, so export
 one user per call and keep each answer in a folder named after the user, e.g.
-``exports/ana@acme.io/windsurf/cascade-2026-03.json`` (or pass ``--developer``, or set ``owner_pattern``;
+``exports/ana@acme.io/windsurf/cascade-2026-03.json`` (or pass ``--owner``, or set ``owner_pattern``;
 see :mod:`tokenaudit.readers.owner`). A team-wide answer has no owner and is refused rather than guessed.
 
 What a row holds: ``messagesSent`` (the prompts sent: ``requests``), ``model``, ``mode`` and ``cascadeId``
@@ -52,7 +52,7 @@ class WindsurfCascadeReader:
     limits: ClassVar[str] = (
         "no tokens at all (0 tokens, cost unpriced): day rows count Cascade messages per conversation and model; "
         "credits (promptsUsed) are a plan unit and not read as cost; rows name no user, so one export per user "
-        "(owner from the folder, --developer or owner_pattern); autocomplete, chat and command usage (custom "
+        "(owner from the folder, --owner or owner_pattern); autocomplete, chat and command usage (custom "
         "Analytics) and the Users page (UserPageAnalytics: active days only) are not read; UTC days, data "
         "refreshed every 3 hours"
     )
