@@ -15,6 +15,7 @@ from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.readers import READERS, detect
 from tokenaudit.readers.base import ReadContext, ReadResult
 from tokenaudit.readers.claude_code import ClaudeCodeReader
+from tokenaudit.readers.jsonlines import object_lines
 from tokenaudit.readers.sources import resolve
 
 ROOT = FIXTURES / "claude_code"
@@ -192,3 +193,61 @@ def test_detection_picks_this_reader_and_generic_does_not_match() -> None:
         generic = next(reader for reader in READERS if reader.name == "generic")
         assert not generic.detect(source, context).matched
         assert [reader.name for reader in READERS if reader.detect(source, context).matched] == ["claude-code"]
+
+
+_ODD_LINES = [
+    # Each ends like a JSON object, so the typed decode sees it first; most of them it must hand to the text path.
+    '{"type":"assistant","sessionId":"s-odd","timestamp":"2026-03-03T10:00:00.000Z","requestId":"r-1",'
+    '"message":{"id":"m-1","model":"claude-sonnet-4-5","usage":{"input_tokens":"12","output_tokens":3}}}',
+    '{"type":"assistant","sessionId":"s-odd","timestamp":"2026-03-03T10:01:00.000Z","requestId":"r-2",'
+    '"message":{"id":"m-2","model":"claude-sonnet-4-5","usage":{"input_tokens":412.5,"output_tokens":3}}}',
+    '{"type":"assistant","sessionId":"s-odd","timestamp":"2026-03-03T10:02:00.000Z","requestId":"r-3",'
+    '"message":{"id":"m-3","model":"claude-sonnet-4-5","usage":{"input_tokens":99999999999999999999,"output_tokens":3}}}',
+    '{"type":"assistant","sessionId":"s-odd","timestamp":"2026-03-03T10:03:00.000Z","requestId":"r-4",'
+    '"message":{"id":"m-4","model":"claude-sonnet-4-5","usage":{"input_tokens":-5,"output_tokens":3}}}',
+    '{"type":"assistant","sessionId":"s-odd","timestamp":"2026-03-03T10:04:00.000Z","requestId":"r-5",'
+    '"message":{"id":"m-5","model":{"name":"x"},"usage":{"input_tokens":5,"output_tokens":3}}}',
+    '{"type":"assistant","sessionId":"s-odd","timestamp":1772532300,"requestId":"r-6",'
+    '"message":{"id":"m-6","model":"claude-sonnet-4-5","usage":{"input_tokens":6,"output_tokens":3}},"costUSD":0.25}',
+    '{"type":"assistant","sessionId":"s-odd","timestamp":"2026-03-03T10:06:00.000Z","requestId":"r-7",'
+    '"isSidechain":"true","message":{"id":"m-7","model":"claude-sonnet-4-5","usage":{"input_tokens":7}}}',
+    '{"type":"assistant","usage": oops}',
+    '{"type":"user","sessionId":"s-odd","timestamp":"2026-03-03T10:07:00.000Z",'
+    '"message":{"role":"user","content":"[WIP] please look at the \\"tool_result\\" handling in the parser"}}',
+    '{"type":"user","sessionId":"s-odd","timestamp":"2026-03-03T10:08:00.000Z",'
+    '"message":{"role":"user","content":[{"type":"text","text":"explain what \\"tool_result\\" blocks carry here"}]}}',
+    '{"type":"user","sessionId":"s-odd","timestamp":"2026-03-03T10:09:00.000Z",'
+    '"message":{"role":"user","content":[{"type":"tool_result","content":[{"type":"tool_result"}]}]}}',
+    '{"type":"user","sessionId":"s-odd","timestamp":"2026-03-03T10:10:00.000Z","message":{"content":42}}',
+    '{"type":"user","sessionId":"s-odd","timestamp":"2026-03-03T10:11:00.000Z","message":{"content":[]}}',
+    '{"type":"assistant","sessionId":"s-odd","timestamp":"2026-03-03T10:12:00.000Z","requestId":"r-8",'
+    '"message":{"id":"m-8","model":"claude-sonnet-4-5","content":[{"type":"text","text":"said \\"user\\""}],'
+    '"usage":{"input_tokens":8,"output_tokens":3,"cache_creation":{"ephemeral_1h_input_tokens":2}}}}',
+]
+
+
+def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> None:
+    """The same transcripts read twice: as they are (whole-object files take the typed decode) and with a
+    byte-order mark in front, which sends every line down the text path. Events and rejects must be equal."""
+    for copy, prefix in (("typed", b""), ("text", "\ufeff".encode())):
+        shutil.copytree(ROOT, tmp_path / copy)
+        odd = tmp_path / copy / "cy@acme.io" / "projects" / "-home-cy" / "odd.jsonl"
+        odd.parent.mkdir(parents=True)
+        odd.write_text("\n".join(_ODD_LINES) + "\n")
+        for path in (tmp_path / copy).rglob("*.jsonl"):
+            path.write_bytes(prefix + path.read_bytes())
+    odd_files = [resolve([str(tmp_path / copy / "cy@acme.io")]).sources[0] for copy in ("typed", "text")]
+    assert [object_lines(source) is not None for source in odd_files] == [True, False]
+    typed, text = read(tmp_path / "typed"), read(tmp_path / "text")
+
+    def plain(frame: pl.DataFrame) -> pl.DataFrame:
+        names = pl.col("source_file").str.replace(str(tmp_path / "text"), str(tmp_path / "typed"), literal=True)
+        return frame.with_columns(names).sort("source_file", "source_line")
+
+    assert plain(typed.events).equals(plain(text.events))
+    assert plain(typed.rejects).equals(plain(text.rejects))
+    odd = pl.col("source_file").str.ends_with("odd.jsonl")
+    # Read: "12" as text, a model given as an object (kept as its JSON text), epoch seconds, and m-8.
+    assert typed.events.filter(odd).sort("source_line")["request_id"].to_list() == ["r-1", "r-5", "r-6", "r-8"]
+    # Rejected: 412.5, beyond 64 bits, -5, a sidechain line without output_tokens, and invalid JSON.
+    assert typed.rejects.filter(odd).sort("source_line")["source_line"].to_list() == [2, 3, 4, 7, 8]

@@ -33,18 +33,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
+import msgspec
 import polars as pl
 
 from tokenaudit import progress
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.jsonlines import batches, scan_lines
+from tokenaudit.readers.jsonlines import batches, lines_holding, object_lines, scan_lines
 from tokenaudit.readers.owner import owners
-from tokenaudit.readers.parse import ENDS_LIKE_OBJECT, candidate_lines, decode_candidates, fields_as_json
+from tokenaudit.readers.parse import (
+    ENDS_LIKE_OBJECT,
+    candidate_lines,
+    decode_candidates,
+    fields_as_json,
+    struct_columns,
+)
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import conform
+from tokenaudit.schema import conform, empty_rejects
 from tokenaudit.signatures import attach_turns, simhash
 
 _USAGE_FIELDS = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
@@ -102,20 +110,19 @@ def _sidechain_replay() -> pl.Expr:
     return pl.col("message_id").is_not_null() & side & (~side).any().over("message_id")
 
 
-def _turns(lines: pl.LazyFrame, timezone: str) -> pl.DataFrame:
-    """What went into each session: ``user`` lines holding tool results (turn ``tool``) or a prompt (``prompt``).
-
-    A prompt's text becomes its SimHash signature here and goes no further.
-    """
+def _user_lines(lines: pl.LazyFrame) -> pl.DataFrame:
+    """What went into each session, from lines as text: ``user`` lines holding tool results (turn ``tool``) or a
+    prompt (``prompt``, with its ``text``). The text path of :class:`_TypedLines`' user lines."""
     line = pl.col("line")
     content = line.str.json_path_match("$.message.content")
     listed = content.str.starts_with("[")
-    when = coerce.timestamp("timestamp", timezone, field="timestamp")
-    users = (
+    return (
         lines.filter(line.str.contains(r'"type"\s*:\s*"user"') & ENDS_LIKE_OBJECT)
         # A subagent's user line quoted inside a parent's agent_progress line is no turn of the parent's.
         .filter(line.str.json_path_match("$.type") == "user")
         .select(
+            "source_file",
+            "source_line",
             line.str.json_path_match("$.timestamp").alias("timestamp"),
             line.str.json_path_match("$.sessionId").alias("session_id"),
             pl.when(listed & content.str.contains('"tool_result"', literal=True))
@@ -129,8 +136,216 @@ def _turns(lines: pl.LazyFrame, timezone: str) -> pl.DataFrame:
         )
         .collect()
     )
+
+
+def _turns(users: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    """Each user line's session, time, turn and prompt signature: a prompt's text becomes its SimHash signature
+    here and goes no further."""
+    when = coerce.timestamp("timestamp", timezone, field="timestamp")
     users = coerce.with_staged(users, when).with_columns(when.value.alias("timestamp"))
     return users.select("session_id", "timestamp", "turn", simhash(users, "text").alias("prompt_signature"))
+
+
+_Count = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | None
+"""A token count as the typed decode takes it; any other value (text, a fraction) sends its line down the text
+path, whose checked parse rejects it with the reason it always gave."""
+
+
+class _CacheCreation(msgspec.Struct, gc=False):
+    ephemeral_5m_input_tokens: _Count = None
+    ephemeral_1h_input_tokens: _Count = None
+
+
+class _Usage(msgspec.Struct, gc=False):
+    input_tokens: _Count = None
+    output_tokens: _Count = None
+    cache_read_input_tokens: _Count = None
+    cache_creation_input_tokens: _Count = None
+    cache_creation: _CacheCreation | None = None
+
+
+class _Message(msgspec.Struct, gc=False):
+    id: str | None = None
+    model: str | None = None
+    usage: _Usage | None = None
+
+
+class _Response(msgspec.Struct, gc=False):
+    """What a usage row needs of a transcript line (also of a subagent's line inside ``agent_progress``).
+
+    Attributes are the JSON keys, so that :data:`_PATHS` reads the decoded lines as it reads the text.
+    """
+
+    timestamp: str | None = None
+    requestId: str | None = None  # noqa: N815
+    uuid: str | None = None
+    message: _Message | None = None
+
+
+class _Progress(msgspec.Struct, gc=False):
+    message: _Response | None = None
+
+
+class _UsageLine(_Response, gc=False):
+    sessionId: str | None = None  # noqa: N815
+    isSidechain: bool | None = None  # noqa: N815
+    costUSD: float | None = None  # noqa: N815
+    data: _Progress | None = None
+
+
+class _Block(msgspec.Struct, gc=False):
+    type: str | None = None
+    text: str | None = None
+
+
+class _UserMessage(msgspec.Struct, gc=False):
+    content: str | list[_Block] | None = None
+
+
+class _UserLine(msgspec.Struct, gc=False):
+    type: str | None = None
+    timestamp: str | None = None
+    sessionId: str | None = None  # noqa: N815
+    message: _UserMessage | None = None
+
+
+_USAGE_LINE = msgspec.json.Decoder(_UsageLine)
+_USER_LINE = msgspec.json.Decoder(_UserLine)
+_DECODED_TYPES: dict[str, type[pl.DataType]] = {
+    **{name: pl.String for name in _PATHS},
+    **{name: pl.Int64 for name in _PATHS if name.removeprefix("progress_") in _USAGE_FIELDS},
+    "sidechain": pl.Boolean,
+    "cost": pl.Float64,
+}
+_TEXT_LINE = {"source_file": pl.String, "source_line": pl.Int64, "line": pl.String}
+
+
+@dataclass
+class _TypedLines:
+    """One batch's usage and user lines, decoded by type from the bytes where the file allows it.
+
+    Transcripts are mostly prompts, tool output and file snapshots, and a text JSON decode spends its time there.
+    In a file of whole JSON objects (:func:`~tokenaudit.readers.jsonlines.object_lines`), the lines holding
+    ``"usage"`` or ``"user"`` are found by a byte search and decoded into typed records of the few fields read
+    (msgspec skips the rest without building it). A line the typed decode refuses (invalid JSON, a field of
+    unexpected type) and every line of any other file take the text path, which rejects or reads them exactly as
+    before; both paths give the same text columns, and rows come out in the order of the text path's scan.
+    """
+
+    usage: pl.DataFrame
+    users: pl.DataFrame
+    text_usage: pl.LazyFrame | None
+    text_users: pl.LazyFrame | None
+    order: dict[str, int]
+
+    @classmethod
+    def of(cls, batch: Sequence[Source]) -> _TypedLines:
+        usage_files: list[str] = []
+        usage_numbers: list[int] = []
+        usage: list[_UsageLine] = []
+        users: dict[str, list[str | int | None]] = {name: [] for name in _USER_COLUMNS}
+        odd_usage: list[tuple[str, int, str]] = []
+        odd_users: list[tuple[str, int, str]] = []
+        plain: list[Source] = []
+        for source in batch:
+            data = object_lines(source)
+            if data is None:
+                plain.append(source)
+                continue
+            for number, line in zip(*lines_holding(data, b'"usage"'), strict=True):
+                try:
+                    usage.append(_USAGE_LINE.decode(line))
+                except msgspec.DecodeError:
+                    odd_usage.append((source.name, number, line.decode()))
+                    continue
+                usage_files.append(source.name)
+                usage_numbers.append(number)
+            for number, line in zip(*lines_holding(data, b'"user"'), strict=True):
+                if not _add_user_line(users, source.name, number, line):
+                    odd_users.append((source.name, number, line.decode()))
+        columns = struct_columns(usage, _PATHS)
+        decoded = pl.DataFrame(
+            {"source_file": usage_files, "source_line": usage_numbers, **columns},
+            schema={"source_file": pl.String, "source_line": pl.Int64, **_DECODED_TYPES},
+        ).with_columns(pl.col(list(_PATHS)).cast(pl.String))
+        text = [scan_lines(plain)] if plain else []
+        # scan_lines' order: files on disk first, then those held in memory (standard input, inflated .gz files).
+        scanned = sorted(batch, key=lambda source: source.data is not None)
+        return cls(
+            usage=decoded,
+            users=pl.DataFrame(users, schema=_USER_COLUMNS),
+            text_usage=_text_lines([candidate_lines(lines, '"usage"') for lines in text], odd_usage),
+            text_users=_text_lines(text, odd_users),
+            order={source.name: position for position, source in enumerate(scanned)},
+        )
+
+    def usage_rows(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The usage lines' fields as text (``_PATHS``), and the lines rejected on the way."""
+        if self.text_usage is None:
+            return self._in_order(self.usage), empty_rejects()
+        rows, rejects = decode_candidates(self.text_usage, _PATHS)
+        return self._in_order(pl.concat([self.usage, rows.select(self.usage.columns)], how="vertical")), rejects
+
+    def user_rows(self) -> pl.DataFrame:
+        """Each user line's ``timestamp``, ``session_id``, ``turn`` and ``text``."""
+        users = self.users
+        if self.text_users is not None:
+            users = pl.concat([users, _user_lines(self.text_users)], how="vertical")
+        return self._in_order(users).drop("source_file", "source_line")
+
+    def _in_order(self, frame: pl.DataFrame) -> pl.DataFrame:
+        position = pl.col("source_file").replace_strict(self.order, return_dtype=pl.UInt32)
+        return frame.sort(position, "source_line", maintain_order=True)
+
+
+_USER_COLUMNS = {
+    "source_file": pl.String,
+    "source_line": pl.Int64,
+    "timestamp": pl.String,
+    "session_id": pl.String,
+    "turn": pl.String,
+    "text": pl.String,
+}
+
+
+def _text_lines(scanned: list[pl.LazyFrame], odd: list[tuple[str, int, str]]) -> pl.LazyFrame | None:
+    """The lines that take the text path, or None when there are none."""
+    frames = [*scanned, *([pl.LazyFrame(odd, schema=_TEXT_LINE, orient="row")] if odd else [])]
+    return pl.concat(frames, how="vertical") if frames else None
+
+
+def _add_user_line(users: dict[str, list[str | int | None]], name: str, number: int, line: bytes) -> bool:
+    """Add a user line's session, time, turn and text to ``users``, as :func:`_user_lines` reads them from text.
+
+    Returns False for a line the text path must read: undecodable, or naming ``tool_result`` other than as the type
+    of one of its content blocks (the text path looks for the word anywhere in the content).
+    """
+    try:
+        record = _USER_LINE.decode(line)
+    except msgspec.DecodeError:
+        return False
+    if record.type != "user":
+        return True
+    content = record.message.content if record.message is not None else None
+    if isinstance(content, list):
+        tool = any(block.type == "tool_result" for block in content)
+        if not tool and b'"tool_result"' in line:
+            return False
+        text = content[0].text if content else None
+    else:
+        listed = content is not None and content.startswith("[")
+        tool = listed and '"tool_result"' in (content or "")
+        text = None if listed else content
+    for column, value in (
+        ("source_file", name),
+        ("source_line", number),
+        ("timestamp", record.timestamp),
+        ("session_id", record.sessionId),
+        ("turn", "tool" if tool else "prompt"),
+        ("text", text),
+    ):
+        users[column].append(value)
+    return True
 
 
 def _is_usage_line(line: str) -> bool:
@@ -198,8 +413,9 @@ class ClaudeCodeReader:
         rejected: list[pl.DataFrame] = []
         turns: list[pl.DataFrame] = []
         for batch, size in batches(sources):
-            good, bad = self._parse(batch, context)
-            turns.append(_turns(scan_lines(batch), context.timezone))
+            lines = _TypedLines.of(batch)
+            good, bad = self._parse(lines, context)
+            turns.append(_turns(lines.user_rows(), context.timezone))
             file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
             typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
             rejected.append(bad)
@@ -228,9 +444,9 @@ class ClaudeCodeReader:
         )
         return ReadResult(events=conform(with_turns.lazy()).collect(), rejects=pl.concat(rejected, how="vertical"))
 
-    def _parse(self, batch: Sequence[Source], context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _parse(self, batch: _TypedLines, context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
         """One batch of files: typed usage rows (before the duplicate rules) and rejected lines."""
-        rows, invalid = decode_candidates(candidate_lines(scan_lines(batch), '"usage"'), _PATHS)
+        rows, invalid = batch.usage_rows()
         in_progress = pl.any_horizontal([pl.col(f"progress_{name}").is_not_null() for name in _USAGE_FIELDS])
         lines = rows.lazy().select(
             pl.exclude(_PATHS),

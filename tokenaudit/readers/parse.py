@@ -15,7 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -71,6 +72,27 @@ def decode_candidates(
     cut_off = pl.col("line").is_not_null()
     more, invalid = extract_fields(frame.lazy().filter(cut_off).select(marked.collect_schema().names()), paths)
     return pl.concat([frame.filter(~cut_off).drop("line"), more.drop("line")], how="vertical"), invalid
+
+
+def struct_columns(records: Sequence[Any], paths: Mapping[str, str]) -> dict[str, list[Any]]:
+    """Columns of the dotted ``paths`` of decoded records (msgspec structs whose attributes are the JSON keys).
+
+    A missing object along a path gives None. Each level is walked once however many paths share it, and a level
+    that is None in every record (a line kind the batch lacks) costs one count.
+    """
+    levels: dict[str, list[Any]] = {"": list(records)}
+    for path in paths.values():
+        parts = path.split(".")
+        for depth in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:depth])
+            if prefix in levels:
+                continue
+            parent, attribute = levels[".".join(parts[: depth - 1])], parts[depth - 1]
+            if parent.count(None) == len(parent):
+                levels[prefix] = parent
+            else:
+                levels[prefix] = [None if item is None else getattr(item, attribute) for item in parent]
+    return {name: levels[path] for name, path in paths.items()}
 
 
 def fields_as_json(paths: Mapping[str, str]) -> pl.Expr:
