@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 from synthetic import START, events, human_offsets, org
 
 from tokenaudit.detectors import Findings, build_context, coverage_note, regularity, repetition, rest, run_detectors
+from tokenaudit.detectors.base import sorted_requests
 from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.schema import TOKEN_COLUMNS
 
@@ -623,3 +624,138 @@ def test_unexamined_usage_near_miss_a_small_share_or_a_team_on_day_grain_exports
     assert flag(findings, "notebook", "unexamined_usage") is None
     everyone = pl.concat([_routed(f"peer{i:02d}", 0.5) for i in range(10)] + [_routed("router", 0.6)])
     assert flag(detect(everyone), "router", "unexamined_usage") is None  # 10 points above peers who all route
+
+
+def _cached_conversations(
+    developer: str, starts: np.ndarray, exchanges: int, think_s: float, seed: int, tool_turns: int = 2
+) -> pl.DataFrame:
+    """Conversations as a source without session ids (Cursor's usage events) records them: each of ``exchanges``
+    prompts is followed by ``tool_turns`` tool calls 8 s apart, and prompts come ``think_s`` after the previous
+    answer. Every request reads from the cache what the previous request of its conversation sent (its cache
+    reads and writes), as prompt caching does, and writes what is new."""
+    rng = np.random.default_rng(seed)
+    offsets, reads, writes = [], [], []
+    for start in starts:
+        read, write, clock = 0, int(rng.integers(15_000, 16_000)), float(start)
+        for exchange in range(exchanges):
+            if exchange:
+                clock += think_s
+            for turn in range(tool_turns + 1):
+                if exchange or turn:
+                    read, write, clock = read + write, int(rng.integers(300, 3_000)), clock + 8.0
+                offsets.append(clock)
+                reads.append(read)
+                writes.append(write)
+    order = np.argsort(offsets, kind="stable")
+    frame = events(
+        developer,
+        np.asarray(offsets)[order],
+        tool="cursor",
+        input_tokens=10,
+        cache_read_tokens=np.asarray(reads)[order],
+        cache_write_tokens=np.asarray(writes)[order],
+    )
+    return frame.with_columns(pl.lit(None, pl.String).alias("session_id"), pl.lit(None, pl.String).alias("prompt_hash"))
+
+
+def test_sessions_are_inferred_from_prompt_caching_where_the_source_has_no_session_ids() -> None:
+    # Two conversations interleaved (a loop's one-shot run inside its owner's conversation): each request is linked
+    # to the one whose cache reads and writes it reads, so the two stay apart.
+    owner = _cached_conversations("cursor", np.array([0.0]), exchanges=3, think_s=90.0, seed=1)
+    loop = _cached_conversations("cursor", np.array([100.0]), exchanges=1, think_s=0.0, seed=2)
+    requests, _ = sorted_requests(pl.concat([owner, loop]).with_columns(pl.col("request_id") + pl.lit("x")))
+    sessions = requests.group_by("session_id").agg(pl.len(), pl.col("inferred_session").all())
+    assert sorted(sessions.select("session_id", "len", "inferred_session").rows()) == [
+        ("~cursor@2026-09-07T00:00:00.000", 9, True),
+        ("~cursor@2026-09-07T00:01:40.000", 3, True),
+    ]
+    assert requests["opens_session"].sum() == 2
+    # A source that reports no caching links nothing: its rows keep no session rather than one session each.
+    uncached = owner.with_columns(pl.lit(0, pl.Int64).alias("cache_read_tokens"))
+    requests, _ = sorted_requests(uncached)
+    assert requests["session_id"].null_count() == 9
+    assert not requests["inferred_session"].any()
+
+
+def test_headless_work_fires_on_a_one_shot_loop_in_a_source_without_session_ids() -> None:
+    starts = _loop_starts(1)
+    loop = _cached_conversations("loop", starts, exchanges=1, think_s=0.0, seed=3, tool_turns=3)
+    findings = detect(pl.concat([org(12), loop]))
+    found = flag(findings, "loop", "headless_work")
+    assert found is not None
+    assert found["severity"] == "high"
+    # One inferred session per run of the loop (420 runs), none of them with a person's turn.
+    assert (len(starts), found["sessions"], found["headless_session_share"], found["headless_token_share"]) == (
+        420,
+        420,
+        1.0,
+        1.0,
+    )
+    assert found["headless_hours_per_day"] == 9.0
+
+
+def test_headless_work_near_miss_a_persons_conversations_without_session_ids() -> None:
+    # The same session starts, but each a conversation of three prompts after 90 s of reading: a person's turns.
+    person = _cached_conversations("person", _loop_starts(1), exchanges=3, think_s=90.0, seed=3)
+    findings = detect(pl.concat([org(12), person]))
+    assert flag(findings, "person", "headless_work") is None
+    assert needs(findings, "person", "headless_work") is None  # evaluated, on the inferred sessions
+
+
+def test_volume_outlier_near_miss_a_heavy_user_in_a_team_of_lookalikes() -> None:
+    # In a team whose members happen to use almost the same tokens (within 4%), a user at 3x the team median
+    # would be a robust z of about 60 against the team's own spread. The spread is at least the one pooled over
+    # the organisation's teams (each developer's distance from their own team's median), so it is not an outlier;
+    # a user at 100x still is.
+    offsets = human_offsets(3, per_day=20)  # 300 requests each, of input + 21,500 tokens
+    inputs = {f"a{i}": ("alike", 2_000 + 100 * i) for i in range(9)}
+    inputs |= {f"{team}{i}": (team, 2_000 * 2**i) for team in ("v", "w") for i in range(9)}
+    inputs |= {"heavy": ("alike", 50_000), "huge": ("alike", 2_500_000)}
+    findings = detect(pl.concat([events(d, offsets, team=team, input_tokens=t) for d, (team, t) in inputs.items()]))
+    logs = {d: np.log10(300 * (t + 21_500)) for d, (_, t) in inputs.items()}
+    medians = {team: np.median([logs[d] for d, (g, _) in inputs.items() if g == team]) for team in ("alike", "v", "w")}
+    deviations = np.array([logs[d] - medians[team] for d, (team, _) in inputs.items()])
+    own = np.median(np.abs([logs[d] - medians["alike"] for d, (team, _) in inputs.items() if team == "alike"]))
+    spread = max(own, np.median(np.abs(deviations)))
+    assert own < np.median(np.abs(deviations)) / 5  # the team alone would make 3x look extreme
+    assert flag(findings, "heavy", "volume_outlier") is None
+    assert 0.6745 * (logs["heavy"] - medians["alike"]) / own > 7  # high against the team's own spread
+    found = flag(findings, "huge", "volume_outlier")
+    assert found is not None and found["severity"] == "medium"
+    assert found["z"] == pytest.approx(0.6745 * (logs["huge"] - medians["alike"]) / spread, abs=1e-4)
+
+
+def test_no_rest_rhythm_near_miss_one_late_session_a_week() -> None:
+    # A day worker (09:00-17:00) with one session at 00:30 on one night a week: that hour is not a habit, so the
+    # week's rest is the 16 hours from 17:00, not the 7 hours either side of the late session.
+    late = np.array([week * 7 * DAY + 2 * DAY + 0.5 * 3600 + k * 300.0 for week in range(4) for k in range(12)])
+    worker = events("late", np.sort(np.concatenate([human_offsets(8, days=28), late])), session_every=5)
+    findings = detect(pl.concat([org(12, days=28), worker]))
+    assert flag(findings, "late", "no_rest_rhythm") is None
+    every_hour = parse_policy("flags:\n  no_rest_rhythm:\n    min_days_per_hour: 1\n")  # before: any hour counted
+    found = flag(detect(pl.concat([org(12, days=28), worker]), every_hour), "late", "no_rest_rhythm")
+    assert found is not None and (found["severity"], found["rest_hours"]) == ("medium", 7.0)
+
+
+def test_context_stuffing_near_miss_a_heavier_reader_among_a_few_lookalikes_on_one_tool() -> None:
+    # Five people on Cursor whose context per request happens to be within 2% of each other: against their own
+    # spread, a sixth at 1.5x would score far above high. The spread is pooled over every tool (each developer's
+    # distance from their own tool's median), so only context well beyond how people differ stands out.
+    offsets = human_offsets(3, per_day=30)
+    alike = [
+        events(f"cursor{i}", offsets, tool="cursor", cache_read_tokens=20_000 + 100 * i, session_every=5)
+        for i in range(5)
+    ]
+    reader = events("reader", offsets, tool="cursor", cache_read_tokens=31_000, session_every=5)
+    stuffer = events("stuffer", offsets, tool="cursor", cache_read_tokens=110_000, session_every=5)
+    findings = detect(pl.concat([_varied_context_org(), *alike, reader, stuffer]))
+    contexts = np.log10([23_000 + 100 * i for i in range(5)] + [34_000, 113_000])
+    own_spread = np.median(np.abs(contexts - np.median(contexts)))
+    assert 0.6745 * (contexts[5] - np.median(contexts)) / own_spread > 5  # high against Cursor's own spread
+    assert flag(findings, "reader", "context_stuffing") is None
+    found = flag(findings, "stuffer", "context_stuffing")
+    assert found is not None
+    assert (found["severity"], found["tool"], found["n_tool_peers"]) == ("high", "cursor", 7)
+    claude = np.log10(np.geomspace(12_000, 45_000, 12).round() + 3_000)
+    pooled = np.median(np.abs(np.concatenate([claude - np.median(claude), contexts - np.median(contexts)])))
+    assert found["z_context"] == pytest.approx(0.6745 * (contexts[6] - np.median(contexts)) / pooled, abs=1e-4)

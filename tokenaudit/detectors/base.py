@@ -99,16 +99,95 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col("developer").cast(pl.Categorical).to_physical().alias("dev")
     )
     codes = coded.group_by("dev").agg(pl.col("developer").first())
-    requests = (
+    requests = with_inferred_sessions(
         coded.select(
             "dev", "timestamp", "tool", "model", "session_id", "prompt_hash", "prompt_signature", "turn", *TOKEN_COLUMNS
-        )
-        .sort("dev", "timestamp", maintain_order=True)
-        .with_columns(
-            opens_session=pl.col("session_id").is_not_null() & pl.col("session_id").is_first_distinct().over("dev")
-        )
+        ).sort("dev", "timestamp", maintain_order=True)
+    ).with_columns(
+        opens_session=pl.col("session_id").is_not_null() & pl.col("session_id").is_first_distinct().over("dev")
     )
     return requests, codes
+
+
+def with_inferred_sessions(requests: pl.DataFrame) -> pl.DataFrame:
+    """``requests`` (in :func:`sorted_requests` order) with ``session_id`` filled in from prompt caching where the
+    source gives none, and ``inferred_session`` saying so.
+
+    Some exports (Cursor's usage events) give requests no session id, and every session-based detector would
+    be blind to them. Prompt caching links a conversation's requests anyway: each request reads from the cache
+    the prefix the previous request of the same conversation sent (its cache reads and writes, with or without
+    its few uncached tokens), within the cache's lifetime. A request whose cache reads equal exactly that of an
+    earlier request of the same developer and tool, at most :data:`LINK_WINDOW` before, continues its
+    conversation; one that links to none opens a session, named after its tool and start. Links are followed
+    to their first request, so interleaved conversations (a loop beside its owner's own work) stay apart. Only
+    where most of a developer's rows on a tool link this way (their source reports caching): elsewhere every
+    request would look like a session of its own, and the rows keep no session.
+    """
+    rows = requests.with_row_index("_row").with_columns(inferred_session=pl.col("session_id").is_null())
+    loose = rows.filter("inferred_session")
+    if loose.is_empty():
+        return rows.drop("_row")
+    cached = pl.col("cache_read_tokens") + pl.col("cache_write_tokens")
+    asked = loose.filter(pl.col("cache_read_tokens") > 0).select(
+        "_row", "dev", "tool", "timestamp", pl.col("cache_read_tokens").alias("_prefix")
+    )
+    parents = [
+        asked.sort("timestamp")
+        .join_asof(
+            loose.select("dev", "tool", "timestamp", pl.col("_row").alias("_parent"), sent.alias("_prefix")).sort(
+                "timestamp"
+            ),
+            on="timestamp",
+            by=["dev", "tool", "_prefix"],
+            strategy="backward",
+            allow_exact_matches=False,
+            tolerance=LINK_WINDOW,
+            check_sortedness=False,
+        )
+        .select("_row", "_parent")
+        for sent in (cached, cached + pl.col("input_tokens"))
+    ]
+    linked = (
+        loose.select("_row", "dev", "tool", "timestamp")
+        .join(pl.concat(parents).drop_nulls().group_by("_row").agg(pl.col("_parent").max()), on="_row", how="left")
+        .with_columns(
+            pl.col("_parent").is_not_null().mean().over("dev", "tool").alias("_linked_share"),
+            pl.col("_parent").fill_null(pl.col("_row")).alias("_root"),
+        )
+    )
+    # Follow each link to its conversation's first request (pointer jumping over the row numbers).
+    roots = rows.select("_row").join(linked.select("_row", "_root"), on="_row", how="left", maintain_order="left")
+    roots = roots.with_columns(pl.col("_root").fill_null(pl.col("_row")))
+    while True:
+        jumped = roots.with_columns(pl.col("_root").gather(pl.col("_root")))
+        if jumped["_root"].equals(roots["_root"]):
+            break
+        roots = jumped
+    starts = rows.select(pl.col("_row").alias("_root"), pl.col("timestamp").alias("_start"))
+    named = (
+        linked.filter(pl.col("_linked_share") >= MIN_LINKED_SHARE)
+        .select("_row", "tool")
+        .join(roots, on="_row")
+        .join(starts, on="_root")
+        .select("_row", pl.format("~{}@{}", "tool", pl.col("_start").dt.to_string(_STARTED)).alias("_id"))
+    )
+    return (
+        rows.join(named, on="_row", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("session_id", "_id").alias("session_id"),
+            (pl.col("inferred_session") & pl.col("_id").is_not_null()).alias("inferred_session"),
+        )
+        .drop("_row", "_id")
+    )
+
+
+_STARTED: Final = "%Y-%m-%dT%H:%M:%S%.3f"
+LINK_WINDOW: Final = "1h"
+"""How long after a request the next request of its conversation may come and still be linked to it by prompt
+caching (the cache's extended lifetime; its default lifetime is 5 minutes)."""
+MIN_LINKED_SHARE: Final = 0.5
+"""Sessions are inferred from prompt caching only where at least this share of a developer's rows on a tool
+link to an earlier row."""
 
 
 def same_developer_as_previous() -> pl.Expr:
@@ -175,11 +254,24 @@ def over_peers(stat: pl.Expr, *extra: str) -> pl.Expr:
     )
 
 
-def _robust_z_within(x: pl.Expr, *partition: str | pl.Expr) -> pl.Expr:
+Spread = Literal["group", "pooled", "at_least_pooled"]
+"""Whose median absolute deviation scales a robust z: the group's own, the one pooled over every group (each
+value's distance from its own group's median), or the larger of the two."""
+
+
+def _robust_z_within(x: pl.Expr, spread: Spread, pool: pl.Expr, *partition: str | pl.Expr) -> pl.Expr:
     median = x.median().over(*partition)
     deviation = (x - median).abs()
-    mad = deviation.median().over(*partition)
-    mean_ad = deviation.mean().over(*partition)
+    own_mad, own_mean_ad = deviation.median().over(*partition), deviation.mean().over(*partition)
+    pooled_mad, pooled_mean_ad = deviation.median().over(pool), deviation.mean().over(pool)
+    mad, mean_ad = {
+        "group": (own_mad, own_mean_ad),
+        "pooled": (pooled_mad, pooled_mean_ad),
+        "at_least_pooled": (
+            pl.max_horizontal(own_mad, pooled_mad),
+            pl.max_horizontal(own_mean_ad, pooled_mean_ad),
+        ),
+    }[spread]
     return (
         pl.when(mad > 0)
         .then(0.6745 * (x - median) / mad)
@@ -189,20 +281,23 @@ def _robust_z_within(x: pl.Expr, *partition: str | pl.Expr) -> pl.Expr:
     )
 
 
-def robust_z(value: str | pl.Expr, group: str = "peer_group") -> pl.Expr:
+def robust_z(value: str | pl.Expr, group: str = "peer_group", spread: Spread = "group") -> pl.Expr:
     """Iglewicz–Hoaglin modified z within ``group`` (peers as in :func:`over_peers` by default); falls back to
     the mean absolute deviation.
 
     Median/MAD rather than mean/stdev, because token volumes are heavy-tailed and the gamers we look
-    for would otherwise inflate the very baseline they are compared with.
+    for would otherwise inflate the very baseline they are compared with. The median is always the group's; the
+    spread may be pooled over all groups (:data:`Spread`): a small group whose members happen to be alike (three
+    people on one tool, a team of eight similar users) would otherwise make an ordinary difference look extreme.
     """
     x = pl.col(value) if isinstance(value, str) else value
+    whole_org = pl.col("peer_group") != NO_TOKENS
     if group != "peer_group":
-        return _robust_z_within(x, group)
+        return _robust_z_within(x, spread, pl.lit(value=True), group)
     return (
         pl.when(pl.col("peer_group") == ORG)
-        .then(_robust_z_within(x, pl.col("peer_group") != NO_TOKENS))
-        .otherwise(_robust_z_within(x, "peer_group"))
+        .then(_robust_z_within(x, spread, whole_org, whole_org))
+        .otherwise(_robust_z_within(x, spread, whole_org, "peer_group"))
     )
 
 

@@ -141,6 +141,9 @@ class NoRestRhythm(_Block):
     """With this many qualifying weeks the typical (median) week decides, so a bounded episode (an on-call
     week, a trip across time zones) does not; with fewer, the whole period does."""
     min_days_per_week: int = 3
+    min_days_per_hour: int = 2
+    """In a week, an hour of the clock ends the rest only with activity on at least this many days of it: one
+    evening session or one on-call night is not a week without rest; an agent that runs every night is."""
     min_active_minutes_per_week: int = 60
 
 

@@ -94,8 +94,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     """Per developer: the tool with the strongest evidence, its scores and the peers' baselines."""
     config = context.flags.context_stuffing
     scored = _per_tool(context.requests, config).with_columns(
-        robust_z(pl.col("median_context").clip(1).log10(), group="tool").alias("z_context"),
-        robust_z(pl.col("context_per_output").clip(1).log10(), group="tool").alias("z_ratio"),
+        robust_z(pl.col("median_context").clip(1).log10(), group="tool", spread="pooled").alias("z_context"),
+        robust_z(pl.col("context_per_output").clip(1).log10(), group="tool", spread="pooled").alias("z_ratio"),
         pl.len().over("tool").alias("n_tool_peers"),
         pl.col("median_context").median().over("tool").alias("peer_median_context"),
         pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),

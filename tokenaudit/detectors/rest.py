@@ -31,15 +31,23 @@ from tokenaudit.detectors.base import (
 _WINDOW = 8
 
 
-def _rhythm(minutes: pl.DataFrame, keys: list[str], quiet_hour_share: float) -> pl.DataFrame:
+def _rhythm(minutes: pl.DataFrame, keys: list[str], quiet_hour_share: float, min_days: int = 1) -> pl.DataFrame:
     """Per unit (``keys``): active minutes, the quietest 8-hour window's share and end hour, and rest hours.
 
     Rest hours: the longest circular run of hours each holding under ``quiet_hour_share`` of the unit's
-    activity. The 24-hour profile is circular, so hours 0..6 are appended after 23 for the rolling window
-    and two laps of the clock are walked for the runs.
+    activity. An hour of the clock with activity on fewer than ``min_days`` days of the unit (``minutes`` then
+    need a ``day``) counts as empty: one late session is not a habit. The 24-hour profile is circular, so hours
+    0..6 are appended after 23 for the rolling window and two laps of the clock are walked for the runs.
     """
     hours = pl.DataFrame({"hour": pl.int_range(0, 24, eager=True).cast(pl.Int8)})
-    counts = minutes.group_by(*keys, pl.col("minute").dt.hour().cast(pl.Int8).alias("hour")).len("active")
+    hour = pl.col("minute").dt.hour().cast(pl.Int8).alias("hour")
+    days = pl.col("day").n_unique() if min_days > 1 else pl.lit(1)
+    counts = (
+        minutes.group_by(*keys, hour)
+        .agg(pl.len().alias("active"), days.alias("days"))
+        .filter(pl.col("days") >= min_days)
+        .drop("days")
+    )
     profile = (
         counts.select(keys)
         .unique()
@@ -103,7 +111,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     weekly_minutes = with_own_day(minutes, "minute").with_columns(week=pl.col("day").dt.truncate("1w"))
     week_days = weekly_minutes.group_by("dev", "week").agg(pl.col("day").n_unique().alias("week_days"))
     weeks = (
-        _rhythm(weekly_minutes, ["dev", "week"], config.quiet_hour_share)
+        _rhythm(weekly_minutes, ["dev", "week"], config.quiet_hour_share, config.min_days_per_hour)
         .join(week_days, on=["dev", "week"])
         .filter(
             (pl.col("week_days") >= config.min_days_per_week)

@@ -34,7 +34,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         "n_peers",
         "total_tokens",
         "active_days",
-        robust_z(log_total).alias("z"),
+        robust_z(log_total, spread="at_least_pooled").alias("z"),
         over_peers(pl.col("total_tokens").median()).alias("peer_median_tokens"),
     ).with_columns(
         capped(band_severity(pl.col("z"), config.z), config.max_severity).alias("severity"),
