@@ -12,6 +12,12 @@ import polars as pl
 import pytest
 from conftest import FIXTURES, by_developer, run_cli, run_json
 
+from tokenaudit.policy import Policy
+from tokenaudit.readers import jsonlines
+from tokenaudit.readers.base import ReadContext
+from tokenaudit.readers.generic import GenericReader
+from tokenaudit.readers.sources import resolve
+
 GENERIC = FIXTURES / "generic"
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
@@ -199,3 +205,35 @@ def test_an_empty_file_among_others_is_listed_not_fatal(tmp_path: Path) -> None:
     document = run_json("totals", str(GENERIC / "events.csv"), str(empty))
     assert by_developer(document)["cy@acme.io"]["tokens"]["total"] == 12300
     assert document["data_quality"]["skipped_files"] == [{"file": str(empty), "reason": "empty file"}]
+
+
+def test_a_large_json_lines_file_is_read_in_blocks_with_the_same_rows_and_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        json.dumps(
+            {"timestamp": f"2026-03-02T10:{n % 60:02d}:00Z", "developer": f"dev{n % 3}", "request_id": f"r{n}"}
+            | {name: n for name in TOKENS}
+        )
+        for n in range(200)
+    ]
+    lines[57] = lines[57][:30]  # cut short
+    lines[120] = ""  # blank lines are skipped but counted
+    lines[150] = lines[150].replace('"input_tokens": 150', '"input_tokens": "x"')
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines))  # no newline after the last line
+    source = resolve([str(path)]).sources[0]
+
+    def read(limit: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        monkeypatch.setattr(jsonlines, "BATCH_BYTES", limit)
+        result = GenericReader().read([source], ReadContext(policy=Policy()))
+        return result.events, result.rejects
+
+    assert len(list(jsonlines.line_blocks(source, 1000))) > 10
+    whole, whole_rejects = read(10**9)
+    blocks, block_rejects = read(1000)
+    assert blocks.equals(whole)
+    assert block_rejects.equals(whole_rejects)
+    assert sorted(block_rejects["source_line"].to_list()) == [58, 151]
+    assert blocks["source_line"].max() == 200
+    assert blocks["input_tokens"].sum() == sum(range(200)) - 57 - 120 - 150

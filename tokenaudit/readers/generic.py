@@ -16,7 +16,7 @@ from tokenaudit import progress
 from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.jsonlines import extract_fields, scan_lines, size_of
+from tokenaudit.readers.jsonlines import extract_fields, line_blocks, scan_lines, size_of
 from tokenaudit.readers.parse import csv_with_ragged_rows, file_header, file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
@@ -75,7 +75,20 @@ class GenericReader:
             )
             raise InputError(msg)
         present = {name: column for name, column in columns.items() if column in header}
-        raw_frame, line_rejects = self._raw_rows(source, kind, present)
+        # JSON Lines in blocks: each line's text is held only until its block's fields are checked.
+        blocks = line_blocks(source) if kind == "jsonl" else iter([(source, 0)])
+        parts = [self._read_rows(block, before, kind, present, context) for block, before in blocks]
+        if len(parts) == 1:
+            return parts[0]
+        return pl.concat([events for events, _ in parts], how="vertical"), pl.concat(
+            [rejects for _, rejects in parts], how="vertical"
+        )
+
+    def _read_rows(
+        self, source: Source, before: int, kind: str, present: dict[str, str], context: ReadContext
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Events and rejects of one source (or one block of a JSON Lines file, ``before`` lines into it)."""
+        raw_frame, line_rejects = self._raw_rows(source, before, kind, present)
         schema = raw_frame.schema
 
         def fast(name: str) -> coerce.Parsed | None:
@@ -114,13 +127,16 @@ class GenericReader:
             msg = f"{source.name}: cannot read as {kind}: {str(exc).splitlines()[0]}"
             raise InputError(msg) from None
 
-    def _raw_rows(self, source: Source, kind: str, present: dict[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _raw_rows(
+        self, source: Source, before: int, kind: str, present: dict[str, str]
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Every wanted column as text, with ``source_file``/``source_line``; plus unparseable lines."""
         no_rejects = pl.DataFrame(
             schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String}
         )
         if kind == "jsonl":
-            return extract_fields(scan_lines([source]), {column: column for column in present.values()})
+            lines = scan_lines([source]).with_columns(pl.col("source_line") + before)
+            return extract_fields(lines, {column: column for column in present.values()})
         wanted = list(dict.fromkeys(present.values()))
         # Every row points at one copy of the name (a gather from a one-value series): a broadcast literal
         # would be written out in full for every row by the first filter.

@@ -7,8 +7,9 @@ pass, and only then decoded, with every leaf read as text for :mod:`tokenaudit.r
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -38,6 +39,35 @@ def batches(sources: Sequence[Source], limit: int | None = None) -> Iterator[tup
             batch, size = [], 0
     if batch:
         yield batch, size
+
+
+def line_blocks(source: Source, limit: int | None = None) -> Iterator[tuple[Source, int]]:
+    """``source`` as in-memory blocks of whole lines of about ``limit`` bytes, each with the number of lines before it.
+
+    A large JSON Lines file is read one block at a time, so memory follows the block, not the file (the generic
+    reader keeps each line's text until its fields are checked, for the rejects). A source within the limit is
+    yielded as it is.
+    """
+    limit = limit or BATCH_BYTES
+    if size_of(source) <= limit:
+        yield source, 0
+        return
+    before, rest = 0, b""
+    with io.BytesIO(source.data) if source.data is not None else _opened(source) as stream:
+        while block := stream.read(limit):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            whole, rest = block[:cut], block[cut:]
+            if whole:
+                yield Source(name=source.name, data=whole), before
+                before += whole.count(b"\n")
+    if rest:
+        yield Source(name=source.name, data=rest), before
+
+
+def _opened(source: Source) -> BinaryIO:
+    assert source.path is not None
+    return source.path.open("rb")
 
 
 _BYTE_ORDER_MARK = "\ufeff".encode()
