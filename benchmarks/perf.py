@@ -406,10 +406,12 @@ class Runs:
     """The largest worker's peak RSS of each run (Dask engine only)."""
     totals: list[int] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    """User plus system seconds of each run: on a shared machine, less at the mercy of the other load than wall time."""
 
 
-def measure(program: Program, scratch: Path) -> tuple[float, int, dict[str, Any]]:
-    """Run once: (wall seconds, peak RSS bytes of the process tree's largest process, parsed stdout)."""
+def measure(program: Program, scratch: Path) -> tuple[float, float, int, dict[str, Any]]:
+    """Run once: (wall seconds, CPU seconds, peak RSS bytes of the process tree's largest process, parsed stdout)."""
     out, err = scratch / "stdout", scratch / "stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         began = time.perf_counter()
@@ -420,7 +422,8 @@ def measure(program: Program, scratch: Path) -> tuple[float, int, dict[str, Any]
     if process.returncode not in (0, 1):  # 1: tokenaudit's --fail-on is not used, but be lenient
         msg = f"{program.name} exited {process.returncode}: {err.read_text()[-2000:]}"
         raise RuntimeError(msg)
-    return wall, usage.ru_maxrss * 1024, json.loads(out.read_text())
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss * 1024, json.loads(out.read_text())
 
 
 def dask_audit(argv: Sequence[str]) -> None:
@@ -523,7 +526,7 @@ def run_dataset(
         for repeat in range(args.repeat):
             for program in programs:
                 load = os.getloadavg()[0]
-                wall, rss, document = measure(program, Path(scratch))
+                wall, cpu, rss, document = measure(program, Path(scratch))
                 total = program.total(document)
                 record = runs[program.name]
                 record.wall.append(wall)
@@ -532,8 +535,12 @@ def run_dataset(
                 if program.workers_rss is not None:
                     record.worker_rss.append(max(json.loads(program.workers_rss.read_text())))
                 record.load.append(load)
+                record.cpu.append(cpu)
                 mark = "" if total == dataset["total"] else f"  TOTAL {total:,} != {dataset['total']:,}"
-                print(f"  {label} run {repeat + 1} {program.name:<10} {wall:7.2f} s {rss / 2**20:7.0f} MiB{mark}")
+                print(
+                    f"  {label} run {repeat + 1} {program.name:<10} {wall:7.2f} s {cpu:7.2f} s CPU "
+                    f"{rss / 2**20:7.0f} MiB load {load:.1f}{mark}"
+                )
     rows = []
     medians = {name: statistics.median(record.wall) for name, record in runs.items()}
     for name, record in runs.items():
@@ -543,6 +550,7 @@ def run_dataset(
                 "input": label,
                 "program": name,
                 "wall": wall,
+                "cpu": statistics.median(record.cpu),
                 "rss": statistics.median(record.rss),
                 "events_per_s": dataset["events"] / wall,
                 "mb_per_s": size / 1e6 / wall,
@@ -604,15 +612,16 @@ def machine() -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| input | program | median wall | peak RSS | events/s | MB/s | ratio | totals |",
-        "|---|---|---:|---:|---:|---:|---|---|",
+        "| input | program | median wall | median CPU | peak RSS | events/s | MB/s | ratio (wall) | totals |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         ratios = ", ".join(f"{value:.2f}× {other}" for other, value in row["ratios"].items())
         if row.get("worker_rss"):
             ratios += f"; largest worker's peak RSS {row['worker_rss'] / 2**20:,.0f} MiB"
         lines.append(
-            f"| {row['input']} | {row['program']} | {row['wall']:.2f} s | {row['rss'] / 2**20:,.0f} MiB | "
+            f"| {row['input']} | {row['program']} | {row['wall']:.2f} s | {row['cpu']:.2f} s | "
+            f"{row['rss'] / 2**20:,.0f} MiB | "
             f"{row['events_per_s']:,.0f} | {row['mb_per_s']:,.0f} | {ratios} | "
             f"{'identical' if row['totals_ok'] else 'DIFFER'} |"
         )
