@@ -420,6 +420,7 @@ def test_headless_work_fires_on_a_poisson_timed_loop_all_working_day() -> None:
     assert (found["headless_session_share"], found["headless_token_share"]) == (1.0, 1.0)
     assert found["headless_hours_per_day"] == 9.0
     assert found["peer_median_headless_hours"] == 0.0
+    assert found["inferred_session_share"] == 0.0 and found["reason"].endswith("session tokens were headless.")
     assert flag(findings, "poisson", "machine_regularity") is None  # nothing periodic about it
 
 
@@ -692,6 +693,10 @@ def test_headless_work_fires_on_a_one_shot_loop_in_a_source_without_session_ids(
         1.0,
     )
     assert found["headless_hours_per_day"] == 9.0
+    assert found["inferred_session_share"] == 1.0
+    assert found["reason"].endswith(
+        "100% of the sessions were inferred from prompt caching (the source gives no session ids)."
+    )
 
 
 def test_headless_work_near_miss_a_persons_conversations_without_session_ids() -> None:

@@ -51,7 +51,8 @@ def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFr
 
 
 def sessions(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
-    """One row per (dev, session): tool, start, requests, tokens and whether it was ``headless``.
+    """One row per (dev, session): tool, start, requests, tokens, whether it was ``headless`` and ``inferred`` (from
+    prompt caching: the source gave no session id).
 
     ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order; requests without a session
     id are left out.
@@ -65,6 +66,7 @@ def sessions(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
             pl.len().alias("requests"),
             total_tokens().sum().alias("tokens"),
             (~pl.col("person").any()).alias("headless"),
+            pl.col("inferred_session").first().alias("inferred"),
         )
     )
 
@@ -77,6 +79,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         pl.len().alias("sessions"),
         pl.col("headless").mean().alias("headless_session_share"),
         (pl.col("tokens").filter("headless").sum() / pl.col("tokens").sum().clip(1)).alias("headless_token_share"),
+        pl.col("inferred").mean().alias("inferred_session_share"),
     )
     requests = with_own_day(context.requests)
     headless_requests = requests.join(
@@ -136,7 +139,13 @@ def reason(row: dict[str, Any]) -> str:
         f"{fmt_num(row['headless_hours_per_day'], 0)} hours of a typical active day "
         f"(peer median {fmt_num(row['peer_median_headless_hours'], 0)}); "
         f"{fmt_pct(row['headless_session_share'])} of {row['sessions']:,} sessions and "
-        f"{fmt_pct(row['headless_token_share'])} of session tokens were headless."
+        f"{fmt_pct(row['headless_token_share'])} of session tokens were headless"
+        + (
+            f"; {fmt_pct(row['inferred_session_share'])} of the sessions were inferred from prompt caching (the source "
+            "gives no session ids)."
+            if row.get("inferred_session_share")
+            else "."
+        )
     )
 
 
@@ -156,6 +165,7 @@ DETECTOR = Detector(
         "headless_session_share",
         "headless_token_share",
         "headless_hours_per_day",
+        "inferred_session_share",
         "days",
         "peer_median_headless_hours",
     ),
