@@ -8,7 +8,8 @@ transcripts, Cursor pages, a gateway CSV, a day-grain usage report, gh PR JSON, 
 once with the real readers (the API the CLI uses) and audited three times: token logs only ("behaviour"),
 with outcomes, and with outcomes on the same organisation minus its planted gamers (for the elasticity
 they would otherwise flatten). "Caught" is a medium or high flag, or a medium or high risk level.
-Positions on the adjusted board are 1 = best yield; "bottom quarter" is a rank past 75% of the ranked.
+Positions on the adjusted board are 1 = best yield; "bottom quarter" is a rank past 75% of the placed developers
+("not placed": thin data the board lists with a rank interval instead of a rank).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def gamer_table(rows: pl.DataFrame) -> pl.DataFrame:
     joined = behaviour.select("seed", "developer", "case", "intensity", pl.col("caught").alias("caught_b"),
                               pl.col("flags").alias("flags_b")).join(
         outcomes.select("seed", "developer", "caught", "bottom_quarter", "top_half", "position", "raw_position",
-                        "flags"),
+                        "flags", "status"),
         on=["seed", "developer"],
     )  # fmt: skip
     order = {name: index for index, name in enumerate(GAMER_CASES)}
@@ -149,6 +150,7 @@ def gamer_table(rows: pl.DataFrame) -> pl.DataFrame:
             _share(pl.col("caught")).alias("caught (outcomes)"),
             _share(pl.col("bottom_quarter")).alias("adj. bottom 1/4"),
             _share(pl.col("top_half")).alias("adj. top 1/2"),
+            _share(pl.col("status") == "not_placed").alias("not placed"),
             _share(pl.col("caught") | pl.col("bottom_quarter")).alias("flag or bottom 1/4"),
             pl.col("position").mean().round(2).alias("adj. position"),
             pl.col("raw_position").mean().round(2).alias("raw position"),
@@ -166,7 +168,7 @@ def edge_table(rows: pl.DataFrame) -> pl.DataFrame:
     joined = behaviour.select(
         "seed", "developer", "case", pl.col("high_risk").alias("high_b"), pl.col("caught").alias("caught_b"),
         pl.col("flags").alias("flags_b"),
-    ).join(outcomes.select("seed", "developer", "high_risk", "caught", "bottom_quarter", "position"),
+    ).join(outcomes.select("seed", "developer", "high_risk", "caught", "bottom_quarter", "position", "status"),
            on=["seed", "developer"])  # fmt: skip
     order = {name: index for index, name in enumerate(EDGE_CASES)}
     return (
@@ -177,6 +179,7 @@ def edge_table(rows: pl.DataFrame) -> pl.DataFrame:
             _share(pl.col("caught_b")).alias("medium+ (no outcomes)"),
             _share(pl.col("caught")).alias("medium+ (outcomes)"),
             _share(pl.col("bottom_quarter")).alias("adj. bottom 1/4"),
+            _share(pl.col("status") == "not_placed").alias("not placed"),
             pl.col("position").mean().round(2).alias("adj. position"),
             _flag_ids("flags_b"),
         )

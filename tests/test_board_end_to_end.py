@@ -15,6 +15,7 @@ from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.outcomes.read import OutcomeRead
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.policy import Policy
+from tokenaudit.ranking import RankingConfig
 from tokenaudit.report import audit_document
 from tokenaudit.schema import empty_rejects
 
@@ -38,7 +39,7 @@ def _weekly(developer: str, per_week: int, first_week: int = 0) -> list:
     return _prs(developer, [7 * week + 1 + day % 4 for week in range(first_week, WEEKS) for day in range(per_week)])
 
 
-def _audit(frame: pl.DataFrame, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _audit(frame: pl.DataFrame, rows: list[dict[str, Any]], policy: Policy | None = None) -> dict[str, dict[str, Any]]:
     loaded = LoadedEvents(
         frame.with_columns(pl.lit(None, pl.String).alias("dedup_key")),
         empty_rejects(),
@@ -46,7 +47,7 @@ def _audit(frame: pl.DataFrame, rows: list[dict[str, Any]]) -> dict[str, dict[st
         PERIOD,
     )
     outcomes = conform_outcomes(pl.DataFrame(rows).lazy()).collect()
-    result = run_audit(loaded, Policy(), OutcomeRead(outcomes=outcomes, rejects=empty_rejects()))
+    result = run_audit(loaded, policy or Policy(), OutcomeRead(outcomes=outcomes, rejects=empty_rejects()))
     return {d["developer"]: d for d in audit_document(result).data["developers"]}
 
 
@@ -140,3 +141,37 @@ def test_the_cap_never_silences_a_machine_clock_however_strong_the_outcomes() ->
     assert looped["risk"]["level"] in ("medium", "high")
     assert (looped["risk"]["capped_by_outcomes"], looped["risk"]["cap_bound"]) == (False, None)
     assert looped["tokens_in_full"] is True
+
+
+def _weekdays(offsets: np.ndarray, keep: list[int]) -> np.ndarray:
+    """The offsets on the given days of the week (0 = Monday; the period starts on a Monday)."""
+    return offsets[np.isin((offsets // DAY).astype(int) % 7, keep)]
+
+
+def test_thin_data_is_not_placed_in_the_bottom_quarter_and_ample_data_is() -> None:
+    frames, rows = _peers()
+    # Slow: full time, one PR a week, six in all. Part-timer (Wednesday to Friday, inferred 0.6): six PRs on
+    # Thursdays and Fridays, a little below the peers' rate for the time present, on thin evidence.
+    slow = events("slow", human_offsets(3, 7 * WEEKS, 26), session_every=5, input_tokens=5_000)
+    part = events("part", _weekdays(human_offsets(4, 7 * WEEKS, 28), [2, 3, 4]), session_every=5, input_tokens=5_000)
+    frame = pl.concat([*frames, slow, part])
+    prs = (
+        rows
+        + _prs("slow", [7 * week + 1 for week in range(WEEKS)])
+        + _prs("part", [7 * w + 3 + w % 2 for w in range(6)])
+    )
+    people = _audit(frame, prs)
+    assert people["part"]["presence"]["fte"] == 0.6
+    # The part-timer's expected rank falls in the bottom quarter, but the posterior puts him there less often
+    # than not: the board lists him as not enough data to place, with his rank interval, instead of a rank.
+    assert people["part"]["ranking_status"] == "not_placed"
+    assert people["part"]["rank"]["adjusted"] is None
+    low, high = people["part"]["rank"]["adjusted_interval"]
+    assert low <= 7 and high == 14
+    # Slow has six weeks of evidence for his low rate: placed, in the bottom quarter.
+    assert people["slow"]["ranking_status"] == "ranked"
+    assert _position(people, "slow") > 0.75
+    # Near miss: with placement of thin data switched off, the part-timer would be ranked in the bottom quarter.
+    placed = _audit(frame, prs, Policy(ranking=RankingConfig(thin_evidence=0)))
+    assert placed["part"]["ranking_status"] == "ranked"
+    assert _position(placed, "part") > 0.75

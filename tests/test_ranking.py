@@ -67,7 +67,10 @@ def test_below_the_minimum_volume_is_insufficient_data_not_a_rank() -> None:
     assert newcomer["status"] == "insufficient_data"
     assert newcomer["rank_adjusted"] is None
     assert ranked.fit.ranked == 30
-    assert sorted(ranked.developers["rank_adjusted"].drop_nulls().to_list()) == list(range(1, 31))
+    # Everyone above the minimum is ranked: placed 1..n, or (thin data) listed as not placed with an interval.
+    placed = 30 - ranked.fit.not_placed
+    assert sorted(ranked.developers["rank_adjusted"].drop_nulls().to_list()) == list(range(1, placed + 1))
+    assert ranked.developers.filter(pl.col("status") == "not_placed")["rank_low"].null_count() == 0
 
 
 def test_elasticity_is_recovered_from_the_organisations_data() -> None:
@@ -146,3 +149,18 @@ def test_low_yield_fires_for_heavy_use_with_no_outcomes_and_not_for_peers() -> N
     fired = {flag.developer for flag in result.findings.flags if flag.id == "low_yield"}
     assert fired == {"burner"}
     assert sorted(DEFAULT_WEIGHTS) == result.outcome_kinds
+
+
+def test_flagged_developers_with_inflated_tokens_do_not_move_the_prior_everyone_is_shrunk_towards() -> None:
+    exposure, prs = _peers(n=40)
+    # Ten flagged developers with ordinary outcomes on five times the tokens: rates a fifth of everyone's.
+    gamers = {f"gamer{i}": 5 * exposure[f"dev{i:02d}"] for i in range(10)}
+    developers, outcomes = _org(exposure | gamers, prs | {g: prs[f"dev{i:02d}"] for i, g in enumerate(gamers)})
+    config = RankingConfig(elasticity=1.0)
+    honest_only = rank_developers(*_org(exposure, prs), {"merged_pr": 1.0}, config).fit.priors["merged_pr"]
+    with_gamers = rank_developers(developers, outcomes, {"merged_pr": 1.0}, config, flagged=list(gamers))
+    # Fitted on the fit's sample (flagged out, high volume tapered), the prior's rate and spread are the honest
+    # developers'; fitted on everyone, the gamers' low rates would pull it down by a third and widen it.
+    rate, variance = with_gamers.fit.priors["merged_pr"]
+    assert rate == pytest.approx(honest_only[0], rel=0.05)
+    assert variance == pytest.approx(honest_only[1], rel=0.1)

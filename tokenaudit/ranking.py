@@ -9,13 +9,15 @@ Method (method study §5, in plain words):
    outcomes on log exposure gives the organisation's own elasticity *b* (policy ``ranking.elasticity``
    can fix it instead), and everyone is compared at exposure ``E^b``.
 3. **Shrinkage.** Per outcome kind, a gamma–Poisson empirical-Bayes prior is fitted across developers
-   (Marshall's moment estimator); each developer's rate is their posterior, pulled towards the
-   organisation's (or team's) rate the less exposure they have, so two lucky PRs on a few tokens do not
-   top the table.
+   (Marshall's moment estimator, on the elasticity fit's sample so that gamers do not set it); each
+   developer's rate is their posterior, pulled towards the organisation's (or team's) rate the less exposure
+   they have, so two lucky PRs on a few tokens do not top the table.
 4. **Yield** is the weighted sum of the kinds' rates (merged PR +1, closed ticket +0.5, defect −1, …).
    Seeded posterior draws give its 5–95 % interval and each developer's *rank interval*; the board is
    sorted by posterior expected rank. Below the minimum volume a developer is listed as "insufficient
-   data" and gets no rank.
+   data" and gets no rank; with thin data (little time present or few tokens), a developer is placed in the
+   bottom quarter only when more likely than not there, and is otherwise listed as "not placed" with their
+   rank interval (:func:`placements`).
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ MIN_FIT_DEVELOPERS: Final = 8
 """Fewer ranked developers than this: no fit, elasticity 1 (outcomes per token), reported as not fitted."""
 BIWEIGHT_C: Final = 4.685
 """Tukey's constant: residuals beyond this many robust standard deviations get no weight in the fit."""
-MIN_PRIOR_CV: Final = 0.1
+MIN_PRIOR_CV: Final = 0.25
 """Smallest between-developer coefficient of variation the prior assumes."""
+MIN_BOTTOM_QUARTER_CHANCE: Final = 0.5
+"""A developer with thin data is placed in the bottom quarter only when the posterior puts them there in at least
+this share of its draws (more likely than not)."""
 POSITIVE_KINDS: Final = ("merged_pr", "closed_ticket")
 """Kinds whose counts fit the elasticity (defects and reverts are too sparse to carry it)."""
 
@@ -76,6 +81,9 @@ class RankingConfig(BaseModel):
     fit_taper: Annotated[float, Field(ge=0, le=10)] = 2.0
     """Above the typical (median) exposure per unit of presence, a developer's say in the elasticity fit falls
     as (typical/theirs)^fit_taper: inflated tokens sit there and would flatten it. 0 = an equal say."""
+    thin_evidence: Annotated[float, Field(ge=0, le=1)] = 0.75
+    """A developer compared on less than this share of the typical (median) compared exposure has thin data:
+    placed in the bottom quarter only when more likely than not there (:func:`placements`). 0 = place everyone."""
     seed: int = 0
     sort: Literal["expected_rank", "lower"] = "expected_rank"
     """``lower`` sorts by the 10th percentile of yield instead (cautious: uncertain developers sink)."""
@@ -108,6 +116,8 @@ class RankingFit:
     """Unflagged developers with less than half a say in the fit (far above the typical exposure)."""
     fit_effective_developers: float = 0.0
     """The fit's sum of say (a developer at or below the typical exposure counts as one)."""
+    not_placed: int = 0
+    """Ranked developers with thin data the board could not place (:func:`placements`)."""
 
 
 @dataclass(frozen=True)
@@ -193,15 +203,25 @@ def with_prior(fitted: float, se: float | None, prior: ElasticityPrior) -> tuple
     return float(np.clip((fitted / se**2 + prior.mean / prior.sd**2) / precision, 0.0, 1.0)), float(precision**-0.5)
 
 
-def _prior(counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64]) -> tuple[float, float]:
-    """Marshall's moment estimator of the gamma prior: (mean rate m, between-developer variance phi)."""
-    if exposure.size == 0 or exposure.sum() <= 0:
+def _prior(
+    counts: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64], say: npt.NDArray[np.float64]
+) -> tuple[float, float]:
+    """Marshall's moment estimator of the gamma prior, (mean rate m, between-developer variance phi), with each
+    developer counting by their ``say`` (the elasticity fit's: see :func:`_fit_sample`).
+
+    The prior is what everyone is shrunk towards, in proportion to how little evidence they have. Fitted on
+    everyone, flagged developers with ordinary outcomes on inflated tokens lowered its rate by a third and doubled
+    its spread, so a part-timer or new joiner with a few PRs was pulled towards the gamers and barely at all.
+    """
+    weight = say * exposure
+    if exposure.size == 0 or weight.sum() <= 0:
         return 0.0, 0.0
-    m = counts.sum() / exposure.sum()
+    m = (say * counts).sum() / weight.sum()
     rates = counts / exposure
-    phi = (exposure * (rates - m) ** 2).sum() / exposure.sum() - m / exposure.mean()
-    # The moment estimate is often <= 0 in small groups; a prior that says "everyone is identical"
-    # would tie the whole board, so at least 10% between-developer variation is assumed.
+    phi = (weight * (rates - m) ** 2).sum() / weight.sum() - m * say.sum() / weight.sum()
+    # The moment estimate is often <= 0 in small or uniform groups; developers' delivery differs by far more than
+    # that (skill, PR habits, kinds of work), and a prior that said so would pull a genuine outlier nearly to the
+    # average, so at least 25% between-developer variation is assumed.
     return float(m), float(max(phi, (MIN_PRIOR_CV * m) ** 2))
 
 
@@ -268,6 +288,7 @@ def rank_developers(
     else:
         b, se = float(config.elasticity), None
     x, counted_in_full = compared_exposure(exposure, presence, b, in_full)
+    say = sample["trimmed"]
     groups = (
         ranked["team"].fill_null("(org)").to_numpy()
         if config.normalize == "team"
@@ -288,14 +309,14 @@ def rank_developers(
         y = ranked[kind].to_numpy().astype(np.float64) / scale
         weight = weights[kind] * scale
         rng = np.random.default_rng([config.seed, zlib.crc32(kind.encode())])
-        org_prior = _prior(y, x)
+        org_prior = _prior(y, x, say)
         priors[kind] = (org_prior[0] * scale, org_prior[1] * scale**2)
         typical["(org)"] = typical.get("(org)", 0.0) + weight * org_prior[0]
         rates = np.zeros((config.draws, ranked.height))
         for group in sorted(set(groups.tolist())):
             members = groups == group
             # Teams with enough developers get their own prior; everyone else shares the organisation's.
-            m, phi = org_prior if group == "(org)" else _prior(y[members], x[members])
+            m, phi = org_prior if group == "(org)" else _prior(y[members], x[members], say[members])
             rates[:, members] = _posterior_draws(y[members], x[members], m, phi, rng, config.draws)
             if group != "(org)":
                 priors[f"{kind}@{group}"] = (m * scale, phi * scale**2)
@@ -310,12 +331,14 @@ def rank_developers(
     if ranked.height:
         order = np.argsort(np.argsort(-yield_draws, axis=1), axis=1) + 1
         expected_rank = order.mean(axis=0)
+        bottom_quarter_chance = (order > 0.75 * ranked.height).mean(axis=0)
         low, high = np.percentile(order, [5, 95], axis=0)
         p05, p10, median, p90, p95 = np.percentile(yield_draws, [5, 10, 50, 90, 95], axis=0)
     else:
-        expected_rank = low = high = p05 = p10 = median = p90 = p95 = np.zeros(0)
+        expected_rank = bottom_quarter_chance = low = high = p05 = p10 = median = p90 = p95 = np.zeros(0)
     key = expected_rank if config.sort == "expected_rank" else -p10
-    position = np.argsort(np.argsort(key, kind="stable"), kind="stable") + 1
+    thin = x < config.thin_evidence * (float(np.median(x)) if x.size else 0.0)
+    position = placements(key, thin & (bottom_quarter_chance < MIN_BOTTOM_QUARTER_CHANCE))
     estimates = pl.DataFrame(
         {
             "developer": ranked["developer"],
@@ -326,15 +349,20 @@ def rank_developers(
             "yield_p90": p90,
             "yield_p95": p95,
             "expected_rank": expected_rank,
+            "bottom_quarter_chance": bottom_quarter_chance,
             "compared_exposure": x,
             "tokens_in_full": counted_in_full,
-            "rank_adjusted": position.astype(np.int64),
+            "rank_adjusted": position,
             "rank_low": np.floor(low).astype(np.int64),
             "rank_high": np.ceil(high).astype(np.int64),
         }
     )
     result = frame.join(estimates, on="developer", how="left").with_columns(
-        status=pl.when(pl.col("eligible")).then(pl.lit("ranked")).otherwise(pl.lit("insufficient_data")),
+        status=pl.when(~pl.col("eligible"))
+        .then(pl.lit("insufficient_data"))
+        .when(pl.col("rank_adjusted").is_null())
+        .then(pl.lit("not_placed"))
+        .otherwise(pl.lit("ranked")),
         peer_median_yield=pl.col("yield_mean").median(),
     )
     fit = RankingFit(
@@ -358,8 +386,27 @@ def rank_developers(
         fit_excluded_flagged=int((sample["unflagged"] == 0).sum()),
         fit_excluded_volume=int(((sample["trimmed"] > 0) & (sample["trimmed"] < 0.5)).sum()),
         fit_effective_developers=float(sample["trimmed"].sum()),
+        not_placed=int(position.is_null().sum()),
     )
     return Ranking(developers=result, fit=fit)
+
+
+def placements(key: npt.NDArray[np.float64], unsure: npt.NDArray[np.bool_]) -> pl.Series:
+    """Board positions (1 = best) by ``key``, null for developers not placed: those ``unsure`` (thin data, not more
+    likely than not in the bottom quarter) whom the key would put in the bottom quarter of the placed ones.
+
+    Leaving one out shrinks the board, so the bottom quarter is found again until nobody unsure is in it; only
+    the unsure can be left out, so the rounds are few and a developer with ample data is always placed.
+    """
+    placed = np.ones(key.size, dtype=bool)
+    while True:
+        order = np.argsort(np.where(placed, key, np.inf), kind="stable")
+        position = np.empty(key.size, dtype=np.int64)
+        position[order] = np.arange(1, key.size + 1)
+        dropped = placed & unsure & (position > 0.75 * placed.sum())
+        if not dropped.any():
+            return pl.Series(position, dtype=pl.Int64).scatter(np.flatnonzero(~placed), None)
+        placed &= ~dropped
 
 
 def compared_exposure(

@@ -282,7 +282,7 @@ def _cycle_time(row: dict[str, Any]) -> dict[str, Any]:
 
 def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     """Outcomes, yield and ranking status of one developer (present only when outcomes were given)."""
-    ranked = row["status"] == "ranked"
+    ranked = row["status"] != "insufficient_data"
     return {
         "outcomes": {**counts, "score": round(row["outcome_score"], 4)},
         "exposure_mtok": round(row["exposure"], 4),
@@ -306,12 +306,14 @@ def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, An
 
 
 def _adjusted_rank(row: dict[str, Any]) -> dict[str, Any]:
-    """``rank.adjusted`` (null below the minimum volume), its 90% interval and the shift from the raw rank."""
+    """``rank.adjusted`` (null below the minimum volume, and when thin data cannot place the developer), its 90%
+    interval (also for those not placed) and the shift from the raw rank."""
     ranked = row["status"] == "ranked"
     return {
         "adjusted": row["rank_adjusted"] if ranked else None,
-        "adjusted_interval": [row["rank_low"], row["rank_high"]] if ranked else None,
+        "adjusted_interval": [row["rank_low"], row["rank_high"]] if row["status"] != "insufficient_data" else None,
         "shift": row["rank_shift"] if ranked else None,
+        "bottom_quarter_chance": _rounded(row["bottom_quarter_chance"]),
     }
 
 
@@ -438,6 +440,7 @@ def _ranking_dict(result: AuditResult) -> dict[str, Any]:
         "elasticity_basis": fit.basis,
         "min_exposure_mtok": round(fit.min_exposure, 4),
         "ranked_developers": fit.ranked,
+        "not_placed": fit.not_placed,
         "elasticity_interval": _interval(fit.elasticity, fit.elasticity_se),
         "elasticity_fit": {
             "developers": fit.fit_developers,
@@ -468,6 +471,8 @@ def _shift_cell(shift: int | None) -> str:
     return "" if shift is None else f"{shift:+d}"
 
 
+UNRANKED: Final = {"not_placed": "not enough data to place", "insufficient_data": "insufficient data"}
+"""What the board's rank cell says for a developer without a rank, by ranking status."""
 BOARD_COLUMNS: Final = (
     "adjusted", "interval", "raw", "shift", "developer", "team", "total tokens", "outcome score", "risk"
 )  # fmt: skip
@@ -485,7 +490,7 @@ def board_row(developer: dict[str, Any], mark: str = "") -> list[Any]:
     """One developer's cells under :data:`BOARD_COLUMNS` (``mark`` flags the biggest moves)."""
     rank = developer["rank"]
     return [
-        rank["adjusted"] if rank["adjusted"] is not None else "insufficient data",
+        rank["adjusted"] if rank["adjusted"] is not None else UNRANKED.get(developer["ranking_status"], ""),
         "" if rank["adjusted_interval"] is None else "{}–{}".format(*rank["adjusted_interval"]),
         rank["tokens"],
         _shift_cell(rank["shift"]) + mark,
@@ -700,7 +705,8 @@ def rank_document(result: AuditResult) -> Document:
     people = audit["developers"]
     raw = sorted(people, key=lambda d: (d["rank"]["tokens"], d["developer"]))
     adjusted = sorted((d for d in people if d["rank"].get("adjusted") is not None), key=lambda d: d["rank"]["adjusted"])
-    thin = sorted(d["developer"] for d in people if d["rank"].get("adjusted") is None)
+    thin = sorted(d["developer"] for d in people if d["ranking_status"] == "insufficient_data")
+    unplaced = sorted(d["developer"] for d in people if d["ranking_status"] == "not_placed")
     data = {
         "schema_version": SCHEMA_VERSION,
         "generator": audit["generator"],
@@ -722,6 +728,11 @@ def rank_document(result: AuditResult) -> Document:
             for d in adjusted
         ],
         "insufficient_data": thin,
+        "not_placed": [
+            {"developer": d["developer"], "interval": d["rank"]["adjusted_interval"], "yield": d["yield"]["mean"]}
+            for d in people
+            if d["developer"] in unplaced
+        ],
         "data_quality": audit["data_quality"],
         **({"warnings": audit["warnings"]} if "warnings" in audit else {}),
     }
@@ -752,6 +763,9 @@ def rank_document(result: AuditResult) -> Document:
         notes.append(f"elasticity {fit.elasticity:.2f} ({fit.basis})")
     if thin:
         notes.append(f"insufficient data (not ranked): {', '.join(thin)}")
+    if unplaced:
+        notes.append(f"not enough data to place (thin data, rank interval reaching above the bottom quarter): "
+                     f"{', '.join(unplaced)}")  # fmt: skip
     notes += quality_notes(result.loaded.quality) + outcome_notes(result)
     table = TableView(
         headline=joined_headline(*audit.get("warnings", [])),

@@ -321,7 +321,7 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
         ctx.yields.filter(
             (pl.col(f"yield_{ctx.flags.outcome_cap}") >= pl.col("peer_median_yield"))
             & (pl.col("peer_median_yield") > 0)
-            & (pl.col("status") == "ranked")
+            & (pl.col("status") != "insufficient_data")
             & ~pl.col("developer").is_in(unexcused.implode())
         )
         .select("developer")

@@ -49,7 +49,9 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         ratio.alias("p90_share_of_median"),
         capped(severity, config.max_severity).alias("severity"),
         ((config.share_of_median.low - ratio) / span).clip(0.0, 1.0).alias("strength"),
-        not_evaluated(pl.col("status") != "ranked", "enough exposure and active days to be ranked").alias("needs"),
+        not_evaluated(pl.col("status") == "insufficient_data", "enough exposure and active days to be ranked").alias(
+            "needs"
+        ),
     )
 
 
