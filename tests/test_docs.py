@@ -155,29 +155,30 @@ def test_format_choices_in_the_readme_match_help() -> None:
             assert _format_choices(name) == choices, name
 
 
-def _shown_examples() -> list[tuple[str, list[str]]]:
-    """(command, the output lines shown under it) for README examples over the sample data."""
+def _shown_examples() -> list[tuple[str, list[list[str]]]]:
+    """(command, the stretches of output shown under it) for README examples over the sample data; a line that is
+    only "…" elides what the command prints between two stretches (or after the last)."""
     shown = []
     for lines in _code_blocks():
         for index, line in enumerate(lines):
-            writes = any(word in line for word in (" -o ", "--out", "simulate", "evaluate"))
+            writes = re.search(r" -o |--output\b|simulate|evaluate", line)
             if not line.startswith("$ tokenaudit") or "sample_data" not in line or writes or line.endswith("\\"):
                 continue
-            output = []
+            stretches: list[list[str]] = [[]]
             for following in lines[index + 1 :]:
                 if following.startswith("$ "):
                     break
-                if "…" in following:  # the README elides the rest
-                    output.append(following.split("…")[0])
-                    break
-                output.append(following)
-            shown.append((line.removeprefix("$ "), [line for line in output if line.strip()]))
+                if following.strip() == "…":
+                    stretches.append([])
+                elif following.strip():
+                    stretches[-1].append(following)
+            shown.append((line.removeprefix("$ "), [s for s in stretches if "".join(s).strip()]))
     return shown
 
 
 @pytest.mark.parametrize(("command", "output"), _shown_examples())
 def test_shown_output_is_what_the_command_prints(
-    command: str, output: list[str], monkeypatch: pytest.MonkeyPatch
+    command: str, output: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(ROOT)
     pipeline = command.split("|")
@@ -191,6 +192,12 @@ def test_shown_output_is_what_the_command_prints(
         head = re.fullmatch(r"\s*head -(\d+)\s*", pipeline[1])
         assert head, command
         printed = printed[: int(head.group(1))]
-    # Compared as words: notes wrap at the terminal's width, the words and numbers must be the same.
-    expected = " ".join(" ".join(output).split())
-    assert " ".join(" ".join(printed).split()).startswith(expected)
+    # Compared as words: notes wrap at the terminal's width, the words and numbers must be the same. The first
+    # stretch is the start of the output; each later one comes after the one before.
+    text = " ".join(" ".join(printed).split())
+    found = 0
+    for number, stretch in enumerate(output):
+        expected = " ".join(" ".join(stretch).split())
+        at = text.find(expected, found)
+        assert at == 0 if number == 0 else at >= found, f"{command}: not printed in order: {expected[:200]}"
+        found = at + len(expected)
