@@ -31,10 +31,10 @@ import polars as pl
 from tokenaudit.adversary import AdversaryConfig, generate, write_organisation
 from tokenaudit.adversary.cases import EDGE_CASES, GAMER_CASES
 from tokenaudit.audit import run_audit
+from tokenaudit.documents import audit_document
 from tokenaudit.ingest import LoadedEvents, Period, load_events
 from tokenaudit.outcomes.read import OutcomeRead, read_outcomes
 from tokenaudit.policy import Policy, load_policy
-from tokenaudit.report import audit_document
 
 MEDIUM_PLUS = ("medium", "high")
 QUICK = {"seeds": [1, 2], "developers": 30, "weeks": 2}

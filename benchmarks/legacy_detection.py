@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from tokenaudit.audit import run_audit
+from tokenaudit.documents import audit_document
 from tokenaudit.evaluate import (
     RankingEvaluation,
     evaluate,
@@ -37,7 +38,6 @@ from tokenaudit.evaluate import (
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.policy import load_policy
-from tokenaudit.report import audit_document
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
 

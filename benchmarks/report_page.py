@@ -23,9 +23,9 @@ from make_screenshot import launch
 from tokenaudit.audit import run_audit
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.outcomes.read import read_outcomes
+from tokenaudit.page_data import report_data
 from tokenaudit.policy import load_policy
 from tokenaudit.render.page import render_html
-from tokenaudit.report_page import report_data
 
 
 def measure(folder: Path) -> str:

@@ -81,9 +81,9 @@ def test_no_reader_imports_a_private_name_or_another_readers_module() -> None:
 def test_every_list_of_risk_levels_comes_from_one_ordered_enum() -> None:
     from tokenaudit.cli.options import RiskThreshold
     from tokenaudit.detectors.base import SEVERITIES
+    from tokenaudit.documents import RISK_ORDER
     from tokenaudit.evaluate import LEVELS
-    from tokenaudit.report import RISK_ORDER
-    from tokenaudit.report_page import FLAGGED_LEVELS
+    from tokenaudit.page_data import FLAGGED_LEVELS
     from tokenaudit.risk import RiskLevel
 
     assert [level.value for level in RiskLevel] == ["none", "low", "medium", "high"]

@@ -190,8 +190,8 @@ def test_identities_csv_with_a_clash_names_the_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("color", [True, False])
 def test_table_keeps_square_brackets_in_cells_and_notes(color: bool) -> None:
+    from tokenaudit.documents import TableView
     from tokenaudit.render.table import render
-    from tokenaudit.report import TableView
 
     view = TableView("t", ["developer"], [["renovate[bot]"]], notes=["ana (risk high) repetition [high]: reason"])
     text = render(view, color=color, width=120)

@@ -11,12 +11,12 @@ import polars as pl
 from synthetic import START, events, human_offsets
 
 from tokenaudit.audit import run_audit
+from tokenaudit.documents import audit_document
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.outcomes.read import OutcomeRead
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.policy import Policy
 from tokenaudit.ranking import RankingConfig
-from tokenaudit.report import audit_document
 from tokenaudit.schema import empty_rejects
 
 DAY = 86_400

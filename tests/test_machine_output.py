@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from conftest import SAMPLE, SAMPLE_ARGS, run_cli
 
+from tokenaudit.documents import TableView
 from tokenaudit.render.table import render as render_table
-from tokenaudit.report import TableView
 
 USAGE = (str(SAMPLE / "events.csv"), "--policy", str(SAMPLE / "policy.yaml"))
 DISPLAY_ONLY = ("$", "▲", "▼", "–", ",000")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import SAMPLE, SAMPLE_ARGS, run_cli
 
-from tokenaudit.report_page import top_with_others
+from tokenaudit.page_data import top_with_others
 
 ARGS = SAMPLE_ARGS
 
@@ -306,7 +306,7 @@ def test_a_weekly_page_runs_the_detectors_on_the_lookback_window(tmp_path: Path)
 
 
 def test_a_flag_that_could_not_be_evaluated_again_is_not_cleared() -> None:
-    from tokenaudit.report_page import _trend
+    from tokenaudit.page_data import _trend
 
     def document(developers: list[dict[str, Any]]) -> dict[str, Any]:
         summary = {"tokens": {"total": 100}}

@@ -13,10 +13,10 @@ __version__ = "0.1.0"
 
 from tokenaudit.app import audit, load, load_settings, report_data, resolve_period, totals_by
 from tokenaudit.audit import AuditResult
+from tokenaudit.documents import audit_document, rank_document, teams_document
 from tokenaudit.ingest import LoadedEvents
 from tokenaudit.periods import Period
 from tokenaudit.policy import Policy
-from tokenaudit.report import audit_document, rank_document, teams_document
 
 __all__ = [
     "AuditResult",

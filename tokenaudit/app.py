@@ -23,6 +23,7 @@ import polars as pl
 
 from tokenaudit import engines
 from tokenaudit.audit import AuditResult, run_audit
+from tokenaudit.documents import Document, period_headline, prices_document, totals_document
 from tokenaudit.engines import Engine
 from tokenaudit.errors import StrictRejectError, UnmatchedIdentityError, UsageError
 from tokenaudit.evaluate import (
@@ -38,13 +39,12 @@ from tokenaudit.identity import read_identity_csv, with_identities
 from tokenaudit.ingest import LoadedEvents, narrow
 from tokenaudit.metrics import totals
 from tokenaudit.outcomes.read import read_outcomes
+from tokenaudit.page_data import report_data as page_data
 from tokenaudit.periods import Period, parse_period, previous_period, zone_name
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.pricing import price_for
 from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, withhold
 from tokenaudit.readers.sources import EMPTY_FILE
-from tokenaudit.report import Document, period_headline, prices_document, totals_document
-from tokenaudit.report_page import report_data as page_data
 
 __all__ = [
     "audit",

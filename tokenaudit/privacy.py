@@ -27,9 +27,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
+from tokenaudit.documents import TableView
 from tokenaudit.errors import UsageError
 from tokenaudit.policy import Policy
-from tokenaudit.report import TableView
 
 KEY_VARIABLE: Final = "TOKENAUDIT_PSEUDONYM_KEY"
 MIN_KEY_LENGTH: Final = 16

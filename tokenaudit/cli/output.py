@@ -13,13 +13,13 @@ from tokenaudit import app
 from tokenaudit.audit import AuditResult
 from tokenaudit.cli.options import InputOptions, OutputOptions
 from tokenaudit.console import stderr_console, wants_color
+from tokenaudit.documents import Document, TableView, outcome_notes, quality_notes
 from tokenaudit.errors import UsageError
 from tokenaudit.ingest import LoadedEvents
 from tokenaudit.output import emit, write_file
 from tokenaudit.privacy import Scrubber
 from tokenaudit.render import Format, render
 from tokenaudit.render.csv_format import render_table as render_csv
-from tokenaudit.report import Document, TableView, outcome_notes, quality_notes
 
 
 def choose_format(chosen: Format | None, output: Path | None) -> Format:
@@ -82,7 +82,7 @@ def deliver(content: str, output: OutputOptions, notes: Sequence[str] = ()) -> N
 
 
 def finish_document(run: Run, document: Document, chosen: Format, inputs: InputOptions, output: OutputOptions) -> None:
-    """The output step of the commands whose result is a :class:`~tokenaudit.report.Document`."""
+    """The output step of the commands whose result is a :class:`~tokenaudit.documents.Document`."""
     first_reject = settle(run, inputs)
     diagnostics = quality_notes(run.loaded.quality) + (outcome_notes(run.result) if run.result else [])
     headline = document.table.headline if chosen is not Format.TABLE else None  # the table shows it

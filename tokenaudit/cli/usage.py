@@ -21,6 +21,7 @@ from tokenaudit.cli.options import (
 )
 from tokenaudit.cli.output import Run, choose_format, deliver, finish_document, on_terminal, settle
 from tokenaudit.console import stderr_console
+from tokenaudit.documents import audit_document, rank_document, teams_document
 from tokenaudit.errors import ExitCode
 from tokenaudit.explain import explain
 from tokenaudit.metrics import GROUP_KEYS
@@ -29,7 +30,6 @@ from tokenaudit.policy import Policy
 from tokenaudit.privacy import pseudonym_key
 from tokenaudit.render.explain import explain_data, explain_text
 from tokenaudit.render.json_format import render as render_json
-from tokenaudit.report import audit_document, rank_document, teams_document
 from tokenaudit.shards import parse_memory_limit
 
 

@@ -1,12 +1,12 @@
-"""Output formats. Each renderer is a pure function of a :class:`~tokenaudit.report.Document`."""
+"""Output formats. Each renderer is a pure function of a :class:`~tokenaudit.documents.Document`."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import assert_never
 
+from tokenaudit.documents import Document
 from tokenaudit.render import csv_format, json_format, markdown, table
-from tokenaudit.report import Document
 
 
 class Format(StrEnum):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from tokenaudit.report import Document, TableView
+from tokenaudit.documents import Document, TableView
 
 
 def _header(columns: Sequence[str]) -> list[str]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import polars as pl
 
+from tokenaudit.documents import NOTICE, SCHEMA_VERSION
 from tokenaudit.explain import Explanation
 from tokenaudit.numbers import readable, readable_value
-from tokenaudit.report import NOTICE, SCHEMA_VERSION
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 _SHADES = " ░▒▓█"

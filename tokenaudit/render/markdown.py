@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokenaudit.report import TableView
+from tokenaudit.documents import TableView
 
 
 def _cell(value: Any) -> str:

@@ -1,5 +1,5 @@
 """The periodic report as a self-contained HTML page or as Markdown (layout only: numbers come from
-:func:`tokenaudit.report_page.report_data`).
+:func:`tokenaudit.page_data.report_data`).
 
 Order is what a lead needs first: summary with the trend, the developers who need a conversation, the
 boards, the teams, every developer's drill-down, data quality. The HTML has inline CSS, inline SVG charts,
@@ -17,11 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tokenaudit.numbers import hours_or_days, readable, readable_value
-from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS
-from tokenaudit.render import charts
-from tokenaudit.render.markdown import render as markdown_table
-from tokenaudit.report import (
+from tokenaudit.documents import (
     BOARD_COLUMNS,
     CYCLE_NOTE,
     RISK_ORDER,
@@ -30,7 +26,11 @@ from tokenaudit.report import (
     board_row,
     cycle_cells,
 )
-from tokenaudit.report_page import FLAGGED_LEVELS, top_with_others
+from tokenaudit.numbers import hours_or_days, readable, readable_value
+from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS
+from tokenaudit.page_data import FLAGGED_LEVELS, top_with_others
+from tokenaudit.render import charts
+from tokenaudit.render.markdown import render as markdown_table
 
 _CSS = """
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;

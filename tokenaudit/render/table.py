@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tokenaudit.report import TableView
+from tokenaudit.documents import TableView
 
 _EMPHASIS = {"rise": "green", "fall": "red"}
 

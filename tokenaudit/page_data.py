@@ -16,9 +16,9 @@ import polars as pl
 from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.detectors.base import sorted_requests
 from tokenaudit.detectors.shape import sessions
+from tokenaudit.documents import audit_document, outcome_notes, quality_notes
 from tokenaudit.explain import active_minutes_by_hour
 from tokenaudit.metrics import local_day
-from tokenaudit.report import audit_document, outcome_notes, quality_notes
 from tokenaudit.risk import FLAGGED
 from tokenaudit.schema import total_tokens
 
