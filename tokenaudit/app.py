@@ -156,7 +156,7 @@ def audit(loaded: LoadedEvents, settings: Policy, outcomes: Sequence[str] | None
     return run_audit(loaded, settings, read)
 
 
-def totals_by(loaded: LoadedEvents, by: list[str]) -> Document:
+def totals_by(loaded: LoadedEvents, by: list[str]) -> Document[dict[str, Any]]:
     """The ``totals`` document: token totals grouped by ``by`` (keys of :data:`tokenaudit.metrics.GROUP_KEYS`)."""
     return totals_document(totals(loaded.events, by, loaded.period.timezone), by, loaded)
 
@@ -177,7 +177,7 @@ def generated_at() -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def prices(models: list[str], settings: Policy) -> Document:
+def prices(models: list[str], settings: Policy) -> Document[dict[str, Any]]:
     """The price each model gets and where it comes from (the policy or the price data)."""
     return prices_document(models, [price_for(model, settings.pricing.models) for model in models])
 

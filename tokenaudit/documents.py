@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, Generic, NotRequired, TypedDict, TypeVar
 
 import polars as pl
 
@@ -31,21 +32,192 @@ SCHEMA_VERSION: Final = 1
 NOTICE: Final = (
     "Token counts are a billing unit, not a performance measure. Flags are prompts for a conversation, not verdicts."
 )
-_TOKEN_FIELDS: Final = {
-    "input": "input_tokens",
-    "output": "output_tokens",
-    "cache_read": "cache_read_tokens",
-    "cache_write": "cache_write_tokens",
-    "total": "total_tokens",
-}
 
 
 _USAGE_COLUMNS: Final = ("total", "input", "output", "cache read", "cache write", "requests", "active days", "cost")
 _OPTIONAL_USAGE: Final = ("cache write", "cache read", "input", "output", "active days", "requests")
 """Usage columns a narrow terminal drops first: the parts of the total before the total itself."""
 
+# Schema version 1 of the documents read back by field (the audit and rank documents). A field added to the JSON is
+# added here too, so mypy checks every place that builds or reads it; key order is the builders', not these classes'.
 
-def _usage_record(entry: dict[str, Any]) -> dict[str, Any]:
+
+class Tokens(TypedDict):
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    total: int
+
+
+class Usage(TypedDict):
+    """Tokens, requests, days and cost of one developer or group."""
+
+    tokens: Tokens
+    requests: int
+    active_days: int
+    cost_usd: float | None
+    unpriced_tokens: int
+    errored_tokens: int
+
+
+class FlagEntry(TypedDict):
+    id: str
+    family: str
+    severity: str
+    strength: float
+    reason: str
+    evidence: dict[str, Any]
+    consider: list[str]
+
+
+class NotEvaluated(TypedDict):
+    id: str
+    needs: str
+
+
+class Coverage(TypedDict):
+    """Share of a developer's tokens each kind of detector could examine."""
+
+    timing: float | None
+    sessions: float | None
+    prompts: float | None
+    unexamined_sources: list[str]
+
+
+class Risk(TypedDict):
+    level: str
+    score: float
+    families: list[str]
+    capped_by_outcomes: bool
+    cap_bound: str | None
+    coverage: Coverage
+    note: str | None
+
+
+class Rank(TypedDict):
+    """``tokens`` always; the adjusted rank, its interval and the shift only when outcomes ranked anybody."""
+
+    tokens: int
+    adjusted: NotRequired[int | None]
+    adjusted_interval: NotRequired[list[int] | None]
+    shift: NotRequired[int | None]
+    bottom_quarter_chance: NotRequired[float | None]
+
+
+class Yield(TypedDict):
+    mean: float | None
+    p05: float | None
+    p95: float | None
+
+
+class Presence(TypedDict):
+    share: float | None
+    starts: str | None
+    ends: str | None
+    fte: float | None
+    tenure_basis: str | None
+    fte_basis: str | None
+
+
+OutcomeFields = TypedDict(
+    "OutcomeFields",
+    {
+        "outcomes": dict[str, float],
+        "exposure_mtok": float,
+        "tokens_in_full": bool | None,
+        "yield": Yield,
+        "ranking_status": str,
+        "cycle_time": dict[str, float | None],
+        "presence": Presence,
+    },
+    total=False,
+)
+"""A developer's outcome side, present only when outcomes were given (``yield`` is a keyword, hence this form)."""
+
+
+class DeveloperEntry(Usage, OutcomeFields):
+    """One developer of the audit document."""
+
+    developer: str
+    team: str | None
+    flags: list[FlagEntry]
+    risk: Risk
+    not_evaluated: list[NotEvaluated]
+    rank: Rank
+
+
+class Generator(TypedDict):
+    name: str
+    version: str
+
+
+class Summary(TypedDict):
+    developers: int
+    teams: int
+    requests: int
+    active_days: int
+    tokens: Tokens
+    cost_usd: float | None
+    unpriced_tokens: int
+    errored_tokens: int
+    risk_levels: dict[str, int]
+
+
+class AuditData(TypedDict):
+    """The ``audit`` document (JSON)."""
+
+    schema_version: int
+    generator: Generator
+    notice: str
+    period: dict[str, str | None]
+    summary: Summary
+    developers: list[DeveloperEntry]
+    data_quality: dict[str, Any]
+    warnings: NotRequired[list[str]]
+    ranking: NotRequired[dict[str, Any]]
+
+
+class RawRank(TypedDict):
+    rank: int
+    developer: str
+    tokens: int
+
+
+AdjustedRank = TypedDict(
+    "AdjustedRank",
+    {
+        "rank": int | None,
+        "developer": str,
+        "interval": list[int] | None,
+        "shift": int | None,
+        "yield": float | None,
+        "outcome_score": float,
+    },
+)
+
+
+NotPlaced = TypedDict("NotPlaced", {"developer": str, "interval": list[int] | None, "yield": float | None})
+"""A developer whose thin data cannot place them (their rank interval reaches above the bottom quarter)."""
+
+
+class RankData(TypedDict):
+    """The ``rank`` document (JSON) when outcomes ranked anybody."""
+
+    schema_version: int
+    generator: Generator
+    notice: str
+    period: dict[str, str | None]
+    ranking: dict[str, Any] | None
+    raw: list[RawRank]
+    adjusted: list[AdjustedRank]
+    insufficient_data: list[str]
+    not_placed: list[NotPlaced]
+    data_quality: dict[str, Any]
+    warnings: NotRequired[list[str]]
+
+
+def _usage_record(entry: Mapping[str, Any]) -> dict[str, Any]:
     """Tokens, requests, days and cost of one developer or group as flat CSV fields."""
     return {
         "total_tokens": entry["tokens"]["total"],
@@ -58,7 +230,7 @@ def _usage_record(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def developer_record(developer: dict[str, Any]) -> dict[str, Any]:
+def developer_record(developer: DeveloperEntry) -> dict[str, Any]:
     """One developer of an audit document as a flat CSV row: every per-developer field of the JSON."""
     rank, risk = developer["rank"], developer["risk"]
     record = {
@@ -76,12 +248,12 @@ def developer_record(developer: dict[str, Any]) -> dict[str, Any]:
     }
     if "adjusted" not in rank:
         return record
-    interval = rank["adjusted_interval"] or [None, None]
+    low, high = rank["adjusted_interval"] or (None, None)
     outcomes = developer["outcomes"]
     return record | {
         "rank_adjusted": rank["adjusted"],
-        "interval_low": interval[0],
-        "interval_high": interval[1],
+        "interval_low": low,
+        "interval_high": high,
         "shift": rank["shift"],
         "ranking_status": developer["ranking_status"],
         "outcome_score": outcomes["score"],
@@ -108,15 +280,23 @@ class TableView:
     """One line shown above the table, prominently: something that changes how the table must be read."""
 
 
+DataT = TypeVar("DataT", bound=Mapping[str, Any])
+EntryT = TypeVar("EntryT", bound=Mapping[str, Any])
+
+
 @dataclass(frozen=True)
-class Document:
+class Document(Generic[DataT]):
     """A rendered-to-be result: its JSON form, its table form and its flat records (the CSV)."""
 
-    data: dict[str, Any]
+    data: DataT
     table: TableView
     records: list[dict[str, Any]] | None = None
     """One flat row per entry with the JSON's fields under unique snake_case names, numbers as numbers;
     None where the table itself is flat enough (its columns are then the CSV's)."""
+
+
+def _generator() -> Generator:
+    return Generator(name="tokenaudit", version=__version__)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -191,8 +371,14 @@ def quality_notes(quality: DataQuality) -> list[str]:
     return notes
 
 
-def _tokens(row: dict[str, Any]) -> dict[str, int]:
-    return {name: int(row[column]) for name, column in _TOKEN_FIELDS.items()}
+def _tokens(row: dict[str, Any]) -> Tokens:
+    return Tokens(
+        input=int(row["input_tokens"]),
+        output=int(row["output_tokens"]),
+        cache_read=int(row["cache_read_tokens"]),
+        cache_write=int(row["cache_write_tokens"]),
+        total=int(row["total_tokens"]),
+    )
 
 
 def _cost_cell(cost: float | None, unpriced: int) -> str:
@@ -201,7 +387,7 @@ def _cost_cell(cost: float | None, unpriced: int) -> str:
     return f"${cost:,.2f}" + (" + unpriced" if unpriced else "")
 
 
-def _usage_cells(entry: dict[str, Any]) -> list[Any]:
+def _usage_cells(entry: Mapping[str, Any]) -> list[Any]:
     """The cells under :data:`_USAGE_COLUMNS` for one developer or group."""
     return [
         *(entry["tokens"][k] for k in ("total", "input", "output", "cache_read", "cache_write")),
@@ -211,7 +397,7 @@ def _usage_cells(entry: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _period_dict(period: Period, summary: dict[str, Any]) -> dict[str, Any]:
+def _period_dict(period: Period, summary: dict[str, Any]) -> dict[str, str | None]:
     return {
         **period.as_dict(),
         "first_event": _iso(summary["first_event"]),
@@ -219,7 +405,7 @@ def _period_dict(period: Period, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _flag_dict(flag: Flag) -> dict[str, Any]:
+def _flag_dict(flag: Flag) -> FlagEntry:
     return {
         "id": flag.id,
         "family": flag.family,
@@ -234,7 +420,7 @@ def _flag_dict(flag: Flag) -> dict[str, Any]:
 RISK_ORDER: Final = MOST_SEVERE_FIRST
 
 
-def _capped(developer: dict[str, Any]) -> str:
+def _capped(developer: DeveloperEntry) -> str:
     risk = developer["risk"]
     if not risk.get("capped_by_outcomes"):
         return ""
@@ -242,7 +428,7 @@ def _capped(developer: dict[str, Any]) -> str:
     return f", capped: outcome yield ({bound}) at or above typical"
 
 
-def _flag_notes(developers: list[dict[str, Any]]) -> list[str]:
+def _flag_notes(developers: list[DeveloperEntry]) -> list[str]:
     """Flagged developers, highest risk first, each flag with its reason, then what could not be examined."""
     ranked = sorted(
         (d for d in developers if d["flags"] or d["risk"].get("note")),
@@ -280,7 +466,7 @@ def _cycle_time(row: dict[str, Any]) -> dict[str, Any]:
     return {name: (row.get(name) or 0) if name in CYCLE_COUNTS else _rounded(row.get(name)) for name in CYCLE_FIELDS}
 
 
-def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> OutcomeFields:
     """Outcomes, yield and ranking status of one developer (present only when outcomes were given)."""
     ranked = row["status"] != "insufficient_data"
     return {
@@ -305,11 +491,12 @@ def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> dict[str, An
     }
 
 
-def _adjusted_rank(row: dict[str, Any]) -> dict[str, Any]:
-    """``rank.adjusted`` (null below the minimum volume, and when thin data cannot place the developer), its 90%
-    interval (also for those not placed) and the shift from the raw rank."""
+def _adjusted_rank(row: dict[str, Any]) -> Rank:
+    """The raw rank, ``rank.adjusted`` (null below the minimum volume, and when thin data cannot place the
+    developer), its 90% interval (also for those not placed) and the shift from the raw rank."""
     ranked = row["status"] == "ranked"
     return {
+        "tokens": row["rank_tokens"],
         "adjusted": row["rank_adjusted"] if ranked else None,
         "adjusted_interval": [row["rank_low"], row["rank_high"]] if row["status"] != "insufficient_data" else None,
         "shift": row["rank_shift"] if ranked else None,
@@ -478,7 +665,7 @@ BOARD_COLUMNS: Final = (
 )  # fmt: skip
 
 
-def board_order(developers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def board_order(developers: list[EntryT]) -> list[EntryT]:
     """Developers of an audit document in adjusted-rank order; those with insufficient data last."""
     return sorted(
         developers,
@@ -486,7 +673,7 @@ def board_order(developers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def board_row(developer: dict[str, Any], mark: str = "") -> list[Any]:
+def board_row(developer: DeveloperEntry, mark: str = "") -> list[Any]:
     """One developer's cells under :data:`BOARD_COLUMNS` (``mark`` flags the biggest moves)."""
     rank = developer["rank"]
     return [
@@ -502,7 +689,12 @@ def board_row(developer: dict[str, Any], mark: str = "") -> list[Any]:
     ]
 
 
-def _in_full_note(developers: list[dict[str, Any]]) -> list[str]:
+def _shift(developer: DeveloperEntry) -> int:
+    """Places climbed from the raw rank (0 when not ranked)."""
+    return developer["rank"].get("shift") or 0
+
+
+def _in_full_note(developers: list[DeveloperEntry]) -> list[str]:
     """Who had tokens above the typical counted in full (no diminishing returns), and why."""
     names = [d["developer"] for d in developers if d.get("tokens_in_full")]
     if not names:
@@ -513,15 +705,15 @@ def _in_full_note(developers: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality: DataQuality) -> TableView:
+def _ranked_table(developers: list[DeveloperEntry], result: AuditResult, quality: DataQuality) -> TableView:
     """Raw and adjusted boards side by side, sorted by adjusted rank; the insufficient-data rows last."""
     ordered = board_order(developers)
-    moved = [d for d in ordered if d["rank"]["shift"]]
-    fallers = sorted(moved, key=lambda d: (d["rank"]["shift"], d["developer"]))[:3]
-    climbers = sorted(moved, key=lambda d: (-d["rank"]["shift"], d["developer"]))[:3]
+    moved = [d for d in ordered if _shift(d)]
+    fallers = sorted(moved, key=lambda d: (_shift(d), d["developer"]))[:3]
+    climbers = sorted(moved, key=lambda d: (-_shift(d), d["developer"]))[:3]
 
-    def moves(people: list[dict[str, Any]]) -> str:
-        return ", ".join(f"{d['developer']} ({d['rank']['shift']:+d})" for d in people) or "none"
+    def moves(people: list[DeveloperEntry]) -> str:
+        return ", ".join(f"{d['developer']} ({_shift(d):+d})" for d in people) or "none"
 
     fit = result.ranking
     assert fit is not None
@@ -551,72 +743,77 @@ def _ranked_table(developers: list[dict[str, Any]], result: AuditResult, quality
     )
 
 
-def audit_document(result: AuditResult) -> Document:
+def _developer_entry(
+    row: dict[str, Any], result: AuditResult, flags: list[FlagEntry], skipped: list[NotEvaluated]
+) -> DeveloperEntry:
+    """One row of the audit's developer frame as its JSON entry (the outcome side only when outcomes ranked)."""
+    outcome = OutcomeFields()
+    if result.ranking:
+        counts = {**dict.fromkeys(result.outcome_kinds, 0), **result.outcome_counts.get(row["developer"], {})}
+        outcome = _outcome_fields(row, counts)
+    return DeveloperEntry(
+        developer=row["developer"],
+        team=row["team"],
+        tokens=_tokens(row),
+        requests=row["requests"],
+        active_days=row["active_days"],
+        cost_usd=_money(row["cost_usd"]),
+        unpriced_tokens=row["unpriced_tokens"],
+        errored_tokens=row["errored_tokens"],
+        flags=flags,
+        risk=Risk(
+            level=row["risk_level"],
+            score=row["risk_score"],
+            families=row["families"] or [],
+            capped_by_outcomes=bool(row.get("capped_by_outcomes")),
+            cap_bound=row.get("cap_bound"),
+            coverage=Coverage(
+                timing=row.get("coverage_timing"),
+                sessions=row.get("coverage_sessions"),
+                prompts=row.get("coverage_prompts"),
+                unexamined_sources=row.get("unexamined_sources") or [],
+            ),
+            note=coverage_note(row),
+        ),
+        not_evaluated=skipped,
+        rank=_adjusted_rank(row) if result.ranking else Rank(tokens=row["rank_tokens"]),
+        **outcome,
+    )
+
+
+def audit_document(result: AuditResult) -> Document[AuditData]:
     """The ``audit`` output: stable JSON (``schema_version``) and the leaderboard table."""
     summary = result.summary.row(0, named=True)
-    flags: dict[str, list[dict[str, Any]]] = {}
+    flags: dict[str, list[FlagEntry]] = {}
     for flag in result.findings.flags:
         flags.setdefault(flag.developer, []).append(_flag_dict(flag))
-    skipped: dict[str, list[dict[str, str]]] = {}
+    skipped: dict[str, list[NotEvaluated]] = {}
     for row in result.findings.not_evaluated.sort("developer", "id").iter_rows(named=True):
-        skipped.setdefault(row["developer"], []).append({"id": row["id"], "needs": row["needs"]})
+        skipped.setdefault(row["developer"], []).append(NotEvaluated(id=row["id"], needs=row["needs"]))
     developers = [
-        {
-            "developer": row["developer"],
-            "team": row["team"],
-            "tokens": _tokens(row),
-            "requests": row["requests"],
-            "active_days": row["active_days"],
-            "cost_usd": _money(row["cost_usd"]),
-            "unpriced_tokens": row["unpriced_tokens"],
-            "errored_tokens": row["errored_tokens"],
-            "flags": flags.get(row["developer"], []),
-            "risk": {
-                "level": row["risk_level"],
-                "score": row["risk_score"],
-                "families": row["families"] or [],
-                "capped_by_outcomes": bool(row.get("capped_by_outcomes")),
-                "cap_bound": row.get("cap_bound"),
-                "coverage": {
-                    "timing": row.get("coverage_timing"),
-                    "sessions": row.get("coverage_sessions"),
-                    "prompts": row.get("coverage_prompts"),
-                    "unexamined_sources": row.get("unexamined_sources") or [],
-                },
-                "note": coverage_note(row),
-            },
-            "not_evaluated": skipped.get(row["developer"], []),
-            "rank": {"tokens": row["rank_tokens"], **(_adjusted_rank(row) if result.ranking else {})},
-            **(
-                _outcome_fields(
-                    row, {**dict.fromkeys(result.outcome_kinds, 0), **result.outcome_counts.get(row["developer"], {})}
-                )
-                if result.ranking
-                else {}
-            ),
-        }
+        _developer_entry(row, result, flags.get(row["developer"], []), skipped.get(row["developer"], []))
         for row in result.developers.iter_rows(named=True)
     ]
     quality = result.loaded.quality
-    data = {
-        "schema_version": SCHEMA_VERSION,
-        "generator": {"name": "tokenaudit", "version": __version__},
-        "notice": NOTICE,
-        "period": _period_dict(result.loaded.period, summary),
-        "summary": {
-            "developers": summary["developers"],
-            "teams": summary["teams"],
-            "requests": summary["requests"],
-            "active_days": summary["active_days"],
-            "tokens": _tokens(summary),
-            "cost_usd": _money(summary["cost_usd"], nothing_used=not summary["requests"]),
-            "unpriced_tokens": summary["unpriced_tokens"],
-            "errored_tokens": summary["errored_tokens"],
-            "risk_levels": {level: sum(d["risk"]["level"] == level for d in developers) for level in RISK_ORDER},
-        },
-        "developers": developers,
-        "data_quality": {**_quality_dict(quality), **_outcome_quality(result)},
-    }
+    data = AuditData(
+        schema_version=SCHEMA_VERSION,
+        generator=_generator(),
+        notice=NOTICE,
+        period=_period_dict(result.loaded.period, summary),
+        summary=Summary(
+            developers=summary["developers"],
+            teams=summary["teams"],
+            requests=summary["requests"],
+            active_days=summary["active_days"],
+            tokens=_tokens(summary),
+            cost_usd=_money(summary["cost_usd"], nothing_used=not summary["requests"]),
+            unpriced_tokens=summary["unpriced_tokens"],
+            errored_tokens=summary["errored_tokens"],
+            risk_levels={level: sum(d["risk"]["level"] == level for d in developers) for level in RISK_ORDER},
+        ),
+        developers=developers,
+        data_quality={**_quality_dict(quality), **_outcome_quality(result)},
+    )
     warnings = [
         line for line in (period_headline(result.loaded, summary["active_days"]), outcome_headline(result)) if line
     ]
@@ -648,7 +845,7 @@ def audit_document(result: AuditResult) -> Document:
     return Document(data=data, table=table, records=[developer_record(d) for d in developers])
 
 
-def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) -> Document:
+def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) -> Document[dict[str, Any]]:
     """The ``totals`` output: one entry per group."""
     quality = loaded.quality
     span = loaded.events.select(
@@ -671,7 +868,7 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
     ]
     data = {
         "schema_version": SCHEMA_VERSION,
-        "generator": {"name": "tokenaudit", "version": __version__},
+        "generator": _generator(),
         "period": _period_dict(loaded.period, span),
         "by": by,
         "groups": groups,
@@ -696,7 +893,7 @@ def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) ->
     return Document(data=data, table=table, records=records)
 
 
-def rank_document(result: AuditResult) -> Document:
+def rank_document(result: AuditResult) -> Document[AuditData] | Document[RankData]:
     """The ``rank`` output: the raw token leaderboard and the outcome-adjusted ranking side by side (the audit's
     raw board, with its headline, when no outcome joined anybody)."""
     if result.ranking is None:
@@ -704,19 +901,19 @@ def rank_document(result: AuditResult) -> Document:
     audit = audit_document(result).data
     people = audit["developers"]
     raw = sorted(people, key=lambda d: (d["rank"]["tokens"], d["developer"]))
-    adjusted = sorted((d for d in people if d["rank"].get("adjusted") is not None), key=lambda d: d["rank"]["adjusted"])
+    adjusted = sorted(
+        (d for d in people if d["rank"].get("adjusted") is not None), key=lambda d: d["rank"].get("adjusted") or 0
+    )
     thin = sorted(d["developer"] for d in people if d["ranking_status"] == "insufficient_data")
     unplaced = sorted(d["developer"] for d in people if d["ranking_status"] == "not_placed")
-    data = {
-        "schema_version": SCHEMA_VERSION,
-        "generator": audit["generator"],
-        "notice": NOTICE,
-        "period": audit["period"],
-        "ranking": audit.get("ranking"),
-        "raw": [
-            {"rank": d["rank"]["tokens"], "developer": d["developer"], "tokens": d["tokens"]["total"]} for d in raw
-        ],
-        "adjusted": [
+    data = RankData(
+        schema_version=SCHEMA_VERSION,
+        generator=audit["generator"],
+        notice=NOTICE,
+        period=audit["period"],
+        ranking=audit.get("ranking"),
+        raw=[RawRank(rank=d["rank"]["tokens"], developer=d["developer"], tokens=d["tokens"]["total"]) for d in raw],
+        adjusted=[
             {
                 "rank": d["rank"]["adjusted"],
                 "developer": d["developer"],
@@ -727,15 +924,16 @@ def rank_document(result: AuditResult) -> Document:
             }
             for d in adjusted
         ],
-        "insufficient_data": thin,
-        "not_placed": [
+        insufficient_data=thin,
+        not_placed=[
             {"developer": d["developer"], "interval": d["rank"]["adjusted_interval"], "yield": d["yield"]["mean"]}
             for d in people
             if d["developer"] in unplaced
         ],
-        "data_quality": audit["data_quality"],
-        **({"warnings": audit["warnings"]} if "warnings" in audit else {}),
-    }
+        data_quality=audit["data_quality"],
+    )
+    if "warnings" in audit:
+        data["warnings"] = audit["warnings"]
     height = max(len(raw), len(adjusted))
     rows = [
         [
@@ -809,7 +1007,7 @@ def _delivery_cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def teams_document(result: AuditResult, min_group_size: int) -> Document:
+def teams_document(result: AuditResult, min_group_size: int) -> Document[dict[str, Any]]:
     """``--teams-only``: team rollups, no person anywhere; teams under ``min_group_size`` are suppressed."""
     teams, suppressed = team_rollups(result, min_group_size)
     summary = result.summary.row(0, named=True)
@@ -831,7 +1029,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
     ]
     data = {
         "schema_version": SCHEMA_VERSION,
-        "generator": {"name": "tokenaudit", "version": __version__},
+        "generator": _generator(),
         "notice": NOTICE,
         "teams_only": True,
         "min_group_size": min_group_size,
@@ -891,7 +1089,7 @@ def teams_document(result: AuditResult, min_group_size: int) -> Document:
 _RATE_COLUMNS = ["input", "output", "cache read", "write 5m", "write 1h"]
 
 
-def prices_document(models: list[str], prices: list[AppliedPrice | None]) -> Document:
+def prices_document(models: list[str], prices: list[AppliedPrice | None]) -> Document[dict[str, Any]]:
     """The ``prices`` output: the price each model gets, where it comes from, per period and tier."""
     entries: list[dict[str, Any]] = []
     rows: list[list[Any]] = []
@@ -923,7 +1121,7 @@ def prices_document(models: list[str], prices: list[AppliedPrice | None]) -> Doc
                 rows.append([model, applied.source, named, period.applies, tier, *dataclasses.astuple(rates)])
     data = {
         "schema_version": SCHEMA_VERSION,
-        "generator": {"name": "tokenaudit", "version": __version__},
+        "generator": _generator(),
         "price_source": {"package": SOURCE_PACKAGE, "version": data_version()},
         "models": entries,
     }

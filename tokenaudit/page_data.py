@@ -9,6 +9,7 @@ period. Renderers add nothing but layout and charts drawn from these numbers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -26,7 +27,7 @@ FLAGGED_LEVELS = FLAGGED
 NO_TEAM = "(no team)"
 
 
-def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+def _trend(current: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
     """New and cleared flags, rank moves, and token growth against outcome growth."""
     now = {d["developer"]: d for d in current["developers"]}
     before = {d["developer"]: d for d in previous["developers"]}
@@ -55,7 +56,7 @@ def _trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
 
     old_tokens, new_tokens = previous["summary"]["tokens"]["total"], current["summary"]["tokens"]["total"]
 
-    def score(document: dict[str, Any]) -> float:
+    def score(document: Mapping[str, Any]) -> float:
         return float(sum(d.get("outcomes", {}).get("score", 0.0) for d in document["developers"]))
 
     old_score, new_score = score(previous), score(current)
@@ -270,7 +271,7 @@ def report_data(result: AuditResult, previous: AuditResult | None = None) -> dic
         flagged_events, result.loaded.period.timezone
     ).iter_rows():
         evidence[developer].append([weekday, hour, minutes])
-    data = {
+    data: dict[str, Any] = {
         **document,
         "report": {
             "teams": teams.to_dicts(),

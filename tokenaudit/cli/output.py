@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tokenaudit import app
 from tokenaudit.audit import AuditResult
@@ -81,7 +82,9 @@ def deliver(content: str, output: OutputOptions, notes: Sequence[str] = ()) -> N
             console.print(f"tokenaudit: wrote {output.output}", markup=False)
 
 
-def finish_document(run: Run, document: Document, chosen: Format, inputs: InputOptions, output: OutputOptions) -> None:
+def finish_document(
+    run: Run, document: Document[Any], chosen: Format, inputs: InputOptions, output: OutputOptions
+) -> None:
     """The output step of the commands whose result is a :class:`~tokenaudit.documents.Document`."""
     first_reject = settle(run, inputs)
     diagnostics = quality_notes(run.loaded.quality) + (outcome_notes(run.result) if run.result else [])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import assert_never
+from typing import Any, assert_never
 
 from tokenaudit.documents import Document
 from tokenaudit.render import csv_format, json_format, markdown, table
@@ -18,7 +18,7 @@ class Format(StrEnum):
     MARKDOWN = "markdown"
 
 
-def render(document: Document, output_format: Format, *, color: bool, width: int | None = None) -> str:
+def render(document: Document[Any], output_format: Format, *, color: bool, width: int | None = None) -> str:
     """The document as text in ``output_format``."""
     if output_format is Format.TABLE:
         return table.render(document.table, color=color, width=width)

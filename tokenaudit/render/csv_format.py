@@ -44,7 +44,7 @@ def render_table(view: TableView) -> str:
     return buffer.getvalue()
 
 
-def render(document: Document) -> str:
+def render(document: Document[Any]) -> str:
     """The document's records (the union of their fields, in first-seen order), else its table."""
     if document.records is None:
         return render_table(document.table)
