@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, run_cli, run_json
 
+from tokenaudit.outcomes.base import OutcomeContext
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.read import detect_outcome_format, read_outcomes
 from tokenaudit.readers.sources import resolve
@@ -20,7 +21,8 @@ API = "https://api.github.com/repos/acme/checkout/deployments"
 
 
 def test_formats_are_detected_from_content() -> None:
-    formats = [detect_outcome_format(source) for source in resolve([str(DEPLOYMENTS), str(STATUSES), str(LOG)]).sources]
+    sources = resolve([str(DEPLOYMENTS), str(STATUSES), str(LOG)]).sources
+    formats = [detect_outcome_format(source, OutcomeContext(OutcomesConfig())).name for source in sources]
     assert formats == ["github_deployments", "github_deployments", "deploy_log"]
 
 

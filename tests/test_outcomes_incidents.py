@@ -6,6 +6,7 @@ from pathlib import Path
 
 from conftest import FIXTURES, run_json
 
+from tokenaudit.outcomes.base import OutcomeContext
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.read import detect_outcome_format, read_outcomes
 from tokenaudit.readers.sources import resolve
@@ -17,8 +18,9 @@ OPSGENIE_USER = "4513b7ea-3b91-438f-b7e4-e3e54af9147c"
 
 
 def test_formats_are_detected_from_content() -> None:
-    assert detect_outcome_format(resolve([str(PAGERDUTY)]).sources[0]) == "pagerduty_incidents"
-    assert detect_outcome_format(resolve([str(OPSGENIE)]).sources[0]) == "opsgenie_incidents"
+    context = OutcomeContext(OutcomesConfig())
+    assert detect_outcome_format(resolve([str(PAGERDUTY)]).sources[0], context).name == "pagerduty_incidents"
+    assert detect_outcome_format(resolve([str(OPSGENIE)]).sources[0], context).name == "opsgenie_incidents"
 
 
 def test_each_incident_is_charged_once_to_its_responder() -> None:

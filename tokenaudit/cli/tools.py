@@ -17,7 +17,7 @@ from tokenaudit.cli.usage import TextFormat
 from tokenaudit.console import stderr_console, wants_color
 from tokenaudit.errors import UsageError
 from tokenaudit.evaluate import evaluation_data, evaluation_text, ranking_data, ranking_text
-from tokenaudit.outcomes.read import FORMATS as OUTCOME_FORMATS
+from tokenaudit.outcomes.read import OUTCOME_READERS
 from tokenaudit.output import emit
 from tokenaudit.policy import load_policy
 from tokenaudit.readers import READERS
@@ -96,5 +96,5 @@ def formats_command() -> None:
     for reader in READERS:
         typer.echo(f"{reader.name}\n  {reader.title}\n  produced by: {reader.exported_by}\n  limits: {reader.limits}\n")
     typer.echo("Outcome formats (--outcomes):\n")
-    for name, title, exported_by in OUTCOME_FORMATS:
-        typer.echo(f"{name}\n  {title}\n  produced by: {exported_by}\n")
+    for outcome_reader in OUTCOME_READERS:
+        typer.echo(f"{outcome_reader.name}\n  {outcome_reader.title}\n  produced by: {outcome_reader.exported_by}\n")

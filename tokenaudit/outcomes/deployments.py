@@ -20,12 +20,14 @@ change failure rate), and both kinds can be weighted in the policy like any outc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import ClassVar
 
 import polars as pl
 
+from tokenaudit.outcomes.base import OutcomeContext, OutcomeRead
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
+from tokenaudit.readers.base import Detection
 from tokenaudit.readers.pages import read_records, text_fields
 from tokenaudit.readers.parse import file_header, file_kind
 from tokenaudit.readers.sources import Source
@@ -33,19 +35,6 @@ from tokenaudit.schema import empty_rejects
 
 GITHUB = "github_deployments"
 LOG = "deploy_log"
-FORMATS = (
-    (
-        GITHUB,
-        "GitHub deployments and deployment statuses (REST JSON)",
-        "gh api --paginate 'repos/OWNER/REPO/deployments?per_page=100' > deployments.json; for each id: "
-        "gh api 'repos/OWNER/REPO/deployments/ID/statuses' >> statuses.json",
-    ),
-    (
-        LOG,
-        "Deploy log (CSV/TSV/JSONL/Parquet)",
-        "any CD tool: columns deployed_at,status[,team,developer,service,deploy_id]",
-    ),
-)
 
 _FAILED = ("failed", "failure", "error", "rolled_back", "rollback", "rolledback")
 _SUCCEEDED = ("success", "succeeded", "successful", "deployed", "ok")
@@ -61,15 +50,6 @@ _RECORD = text_fields(
     creator=text_fields("login"),
 )
 _LOG_COLUMNS = ("deployed_at", "timestamp", "date", "status", "team", "developer", "service", "deploy_id")
-
-
-@dataclass(frozen=True)
-class Deployments:
-    """Deployment outcomes, the rows that could not be read, and deployments set aside (not production)."""
-
-    outcomes: pl.DataFrame
-    rejects: pl.DataFrame
-    skipped: int
 
 
 def looks_like_github(source: Source) -> bool:
@@ -119,7 +99,7 @@ def _rows(
     return outcomes, pl.concat([invalid, rejects], how="vertical")
 
 
-def read_github(sources: Sequence[Source], timezone: str) -> Deployments:
+def read_github(sources: Sequence[Source], timezone: str) -> OutcomeRead:
     """Production deployments with their latest status, from deployment and status records in any files."""
     records, invalid = read_records(sources, _RECORD)
     frame = records.collect()
@@ -142,7 +122,8 @@ def read_github(sources: Sequence[Source], timezone: str) -> Deployments:
         state=pl.col("state").fill_null("unknown"),
     )
     outcomes, rejects = _rows(joined.lazy(), invalid, pl.col("url").fill_null(""), timezone)
-    return Deployments(outcomes, rejects, deploys.unique("url").height - counted.unique("url").height)
+    skipped = deploys.unique("url").height - counted.unique("url").height
+    return OutcomeRead(outcomes, rejects, non_production_deployments=skipped)
 
 
 def _log_frame(source: Source) -> pl.DataFrame:
@@ -164,7 +145,7 @@ def _log_frame(source: Source) -> pl.DataFrame:
     )
 
 
-def read_log(sources: Sequence[Source], timezone: str) -> Deployments:
+def read_log(sources: Sequence[Source], timezone: str) -> OutcomeRead:
     """Deployments from deploy-log tables, keyed by ``deploy_id`` or by their values; zone-less times local."""
     raw = pl.concat([_log_frame(source) for source in sources], how="vertical")
     when = pl.coalesce("deployed_at", "timestamp", "date")
@@ -176,4 +157,35 @@ def read_log(sources: Sequence[Source], timezone: str) -> Deployments:
         source_line=pl.col("source_line").cast(pl.Int64),
     )
     outcomes, rejects = _rows(deploys, empty_rejects(), pl.concat_str([when, "status"], separator=","), timezone)
-    return Deployments(outcomes, rejects, 0)
+    return OutcomeRead(outcomes, rejects)
+
+
+class GitHubDeploymentsReader:
+    """Production deployments and their failures; other environments are counted, not read."""
+
+    name: ClassVar[str] = GITHUB
+    title: ClassVar[str] = "GitHub deployments and deployment statuses (REST JSON)"
+    exported_by: ClassVar[str] = (
+        "gh api --paginate 'repos/OWNER/REPO/deployments?per_page=100' > deployments.json; for each id: "
+        "gh api 'repos/OWNER/REPO/deployments/ID/statuses' >> statuses.json"
+    )
+
+    def detect(self, source: Source, context: OutcomeContext) -> Detection:
+        return Detection(looks_like_github(source))
+
+    def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
+        return read_github(sources, context.timezone)
+
+
+class DeployLogReader:
+    """Deployments from a CD tool's log table."""
+
+    name: ClassVar[str] = LOG
+    title: ClassVar[str] = "Deploy log (CSV/TSV/JSONL/Parquet)"
+    exported_by: ClassVar[str] = "any CD tool: columns deployed_at,status[,team,developer,service,deploy_id]"
+
+    def detect(self, source: Source, context: OutcomeContext) -> Detection:
+        return Detection(looks_like_log(source))
+
+    def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
+        return read_log(sources, context.timezone)

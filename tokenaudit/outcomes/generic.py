@@ -10,13 +10,15 @@ give an ``item`` when two identical rows are really two outcomes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import ClassVar
 
 import polars as pl
 
 from tokenaudit.errors import InputError
+from tokenaudit.outcomes.base import OutcomeContext, OutcomeRead
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
+from tokenaudit.readers.base import Detection
 from tokenaudit.readers.jsonlines import extract_fields, scan_lines
 from tokenaudit.readers.parse import file_header, file_kind
 from tokenaudit.readers.sources import Source
@@ -27,14 +29,6 @@ TITLE = "Generic outcomes (CSV/TSV/JSONL/Parquet)"
 EXPORTED_BY = "any tool: columns developer,date,kind[,count,size,item] (incidents, reviews, reverts…)"
 
 _COLUMNS = ("developer", "date", "timestamp", "kind", "count", "size", "item")
-
-
-@dataclass(frozen=True)
-class GenericOutcomes:
-    """Outcomes read from generic files and the rows that could not be read."""
-
-    outcomes: pl.DataFrame
-    rejects: pl.DataFrame
 
 
 def looks_like(source: Source) -> bool:
@@ -69,7 +63,7 @@ def _text_frame(source: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
     return columns, empty_rejects()
 
 
-def read_generic(sources: Sequence[Source], timezone: str) -> GenericOutcomes:
+def read_generic(sources: Sequence[Source], timezone: str) -> OutcomeRead:
     """Outcomes from generic files; each bad row is rejected with the field and what was expected."""
     frames, invalid = zip(*[_text_frame(source) for source in sources], strict=True)
     raw = pl.concat(frames, how="diagonal_relaxed")
@@ -94,7 +88,21 @@ def read_generic(sources: Sequence[Source], timezone: str) -> GenericOutcomes:
     without = outcomes.filter(pl.col("item").is_null()).unique(
         ["developer", "timestamp", "kind", "count", "size"], keep="first", maintain_order=True
     )
-    return GenericOutcomes(
+    return OutcomeRead(
         outcomes=conform_outcomes(pl.concat([with_item, without]).lazy()).collect(),
         rejects=pl.concat([*invalid, rejects.collect()]),
     )
+
+
+class GenericOutcomesReader:
+    """Any outcome kind from a table naming developer, date and kind."""
+
+    name: ClassVar[str] = NAME
+    title: ClassVar[str] = TITLE
+    exported_by: ClassVar[str] = EXPORTED_BY
+
+    def detect(self, source: Source, context: OutcomeContext) -> Detection:
+        return Detection(looks_like(source))
+
+    def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
+        return read_generic(sources, context.timezone)

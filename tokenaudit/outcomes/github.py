@@ -15,14 +15,18 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
+from typing import ClassVar
 
 import polars as pl
 
 from tokenaudit.errors import InputError
+from tokenaudit.outcomes import merge_rate
+from tokenaudit.outcomes.base import OutcomeContext, OutcomeRead
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
+from tokenaudit.readers.base import Detection
 from tokenaudit.readers.sources import Source
 
 NAME = "github_prs"
@@ -47,16 +51,6 @@ _PR_SCHEMA: dict[str, pl.DataType] = {
     "labels": pl.List(pl.Struct({"name": pl.String})),
 }
 REPO_FROM_URL = r"github[^/]*/([^/]+/[^/]+)/pull/\d+"
-
-
-@dataclass(frozen=True)
-class PullRequests:
-    """Outcomes from PR exports and what was set aside (bots, reverts that link to no PR)."""
-
-    outcomes: pl.DataFrame
-    rejects: pl.DataFrame
-    bot_prs: int
-    unlinked_reverts: int
 
 
 def looks_like(source: Source) -> bool:
@@ -117,7 +111,7 @@ def pull_request_records(source: Source) -> pl.DataFrame:
     return _frame(source)
 
 
-def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> PullRequests:
+def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> OutcomeRead:
     """Merged PRs and linked reverts from every given PR export, each PR counted once across files."""
     frames = [_frame(source).with_columns(source_file=pl.lit(source.name)) for source in sources]
     raw = pl.concat(frames)
@@ -166,7 +160,7 @@ def read_pull_requests(sources: Sequence[Source], config: OutcomesConfig) -> Pul
     return _outcomes(good, rejects, config)
 
 
-def _outcomes(prs: pl.DataFrame, rejects: pl.DataFrame, config: OutcomesConfig) -> PullRequests:
+def _outcomes(prs: pl.DataFrame, rejects: pl.DataFrame, config: OutcomesConfig) -> OutcomeRead:
     """Split merged PRs into bots, reverts (linked to their original author) and merged PRs."""
     revert_labels = [label.lower() for label in config.revert_labels]
     is_revert = pl.col("title").str.contains(config.revert_title_pattern).fill_null(False) | pl.col(
@@ -226,9 +220,31 @@ def _outcomes(prs: pl.DataFrame, rejects: pl.DataFrame, config: OutcomesConfig) 
         ],
         how="diagonal_relaxed",
     ).with_columns(pl.lit(1).alias("count"))
-    return PullRequests(
+    return OutcomeRead(
         outcomes=conform_outcomes(outcomes).collect(),
         rejects=rejects,
         bot_prs=prs.filter(pl.col("bot")).height,
         unlinked_reverts=reverts.height - revert_outcomes.height,
     )
+
+
+class GitHubPullRequestsReader:
+    """Merged PRs and linked reverts; PRs closed unmerged too where the policy weighs them."""
+
+    name: ClassVar[str] = NAME
+    title: ClassVar[str] = TITLE
+    exported_by: ClassVar[str] = EXPORTED_BY
+
+    def detect(self, source: Source, context: OutcomeContext) -> Detection:
+        return Detection(looks_like(source))
+
+    def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
+        prs = read_pull_requests(sources, context.config)
+        if merge_rate.KIND not in context.config.weights:  # opt-in: the kind exists only where the policy weighs it
+            return prs
+        closed_unmerged, unreadable = merge_rate.read_closed_unmerged(sources, context.config)
+        return replace(
+            prs,
+            outcomes=pl.concat([prs.outcomes, closed_unmerged]),
+            rejects=pl.concat([prs.rejects, unreadable]),
+        )

@@ -17,32 +17,19 @@ overlapping exports count each incident once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import ClassVar
 
 import polars as pl
 
+from tokenaudit.outcomes.base import OutcomeContext, OutcomeRead
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
+from tokenaudit.readers.base import Detection
 from tokenaudit.readers.pages import read_records, text_fields
 from tokenaudit.readers.sources import Source
 
 PAGERDUTY = "pagerduty_incidents"
 OPSGENIE = "opsgenie_incidents"
-FORMATS = (
-    (
-        PAGERDUTY,
-        "PagerDuty incidents (REST /incidents pages)",
-        "curl 'https://api.pagerduty.com/incidents?since=<ISO>&until=<ISO>&limit=100&offset=0' "
-        "-H 'Authorization: Token token=<key>' -H 'Accept: application/vnd.pagerduty+json;version=2' "
-        "> incidents.json (follow more/offset)",
-    ),
-    (
-        OPSGENIE,
-        "Opsgenie incidents (Incident API /v1/incidents pages)",
-        "curl 'https://api.opsgenie.com/v1/incidents?query=createdAt>=<epoch ms>&limit=100&offset=0' "
-        "-H 'Authorization: GenieKey <key>' > incidents.json (follow paging.next)",
-    ),
-)
 
 _USER = text_fields("id", "summary", "type")
 _PAGERDUTY = text_fields(
@@ -53,15 +40,6 @@ _PAGERDUTY = text_fields(
     last_status_change_by=_USER,
 )
 _OPSGENIE = text_fields("id", "tinyId", "createdAt", responders=pl.List(text_fields("type", "id", "name", "username")))
-
-
-@dataclass(frozen=True)
-class Incidents:
-    """Incidents charged to a person, the records that could not be read, and incidents charging nobody."""
-
-    outcomes: pl.DataFrame
-    rejects: pl.DataFrame
-    unassigned: int
 
 
 def looks_like_pagerduty(source: Source) -> bool:
@@ -88,7 +66,7 @@ def _first(column: str, field: str) -> pl.Expr:
     return pl.col(column).list.first().struct.field(field)
 
 
-def _charged(records: pl.LazyFrame, prefix: str, created: str, invalid: pl.DataFrame) -> Incidents:
+def _charged(records: pl.LazyFrame, prefix: str, created: str, invalid: pl.DataFrame) -> OutcomeRead:
     """Outcome rows from records with ``developer``, ``id`` and the ``created`` column, deduplicated by key."""
     parsed = {
         "timestamp": coerce.timestamp(created, "UTC"),
@@ -104,10 +82,12 @@ def _charged(records: pl.LazyFrame, prefix: str, created: str, invalid: pl.DataF
     unique = good.unique("item", keep="last", maintain_order=True)
     charged = unique.filter(pl.col("developer").is_not_null())
     outcomes = conform_outcomes(charged.lazy().with_columns(kind=pl.lit("incident"), count=pl.lit(1))).collect()
-    return Incidents(outcomes, pl.concat([invalid, rejects], how="vertical"), unique.height - charged.height)
+    return OutcomeRead(
+        outcomes, pl.concat([invalid, rejects], how="vertical"), unassigned_incidents=unique.height - charged.height
+    )
 
 
-def read_pagerduty(sources: Sequence[Source]) -> Incidents:
+def read_pagerduty(sources: Sequence[Source]) -> OutcomeRead:
     """PagerDuty incidents, each charged to its assignee, acknowledger or resolving user."""
     records, invalid = read_records(sources, _PAGERDUTY, container="incidents")
     flat = records.with_columns(
@@ -121,7 +101,7 @@ def read_pagerduty(sources: Sequence[Source]) -> Incidents:
     return _charged(flat, "pagerduty", "created_at", invalid)
 
 
-def read_opsgenie(sources: Sequence[Source]) -> Incidents:
+def read_opsgenie(sources: Sequence[Source]) -> OutcomeRead:
     """Opsgenie incidents, each charged to its first user responder."""
     records, invalid = read_records(sources, _OPSGENIE)
     users = pl.col("responders").list.eval(pl.element().filter(pl.element().struct.field("type") == "user"))
@@ -130,3 +110,38 @@ def read_opsgenie(sources: Sequence[Source]) -> Incidents:
         developer=pl.coalesce(first.field("name"), first.field("username"), first.field("id")),
     )
     return _charged(flat, "opsgenie", "createdAt", invalid)
+
+
+class PagerDutyReader:
+    """PagerDuty incidents, each charged to one person (or to nobody, counted)."""
+
+    name: ClassVar[str] = PAGERDUTY
+    title: ClassVar[str] = "PagerDuty incidents (REST /incidents pages)"
+    exported_by: ClassVar[str] = (
+        "curl 'https://api.pagerduty.com/incidents?since=<ISO>&until=<ISO>&limit=100&offset=0' "
+        "-H 'Authorization: Token token=<key>' -H 'Accept: application/vnd.pagerduty+json;version=2' "
+        "> incidents.json (follow more/offset)"
+    )
+
+    def detect(self, source: Source, context: OutcomeContext) -> Detection:
+        return Detection(looks_like_pagerduty(source))
+
+    def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
+        return read_pagerduty(sources)
+
+
+class OpsgenieReader:
+    """Opsgenie incidents, each charged to its first user responder (or to nobody, counted)."""
+
+    name: ClassVar[str] = OPSGENIE
+    title: ClassVar[str] = "Opsgenie incidents (Incident API /v1/incidents pages)"
+    exported_by: ClassVar[str] = (
+        "curl 'https://api.opsgenie.com/v1/incidents?query=createdAt>=<epoch ms>&limit=100&offset=0' "
+        "-H 'Authorization: GenieKey <key>' > incidents.json (follow paging.next)"
+    )
+
+    def detect(self, source: Source, context: OutcomeContext) -> Detection:
+        return Detection(looks_like_opsgenie(source))
+
+    def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
+        return read_opsgenie(sources)

@@ -20,14 +20,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import ClassVar
 
 import polars as pl
 
 from tokenaudit.errors import InputError
+from tokenaudit.outcomes.base import OutcomeContext, OutcomeRead
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
+from tokenaudit.readers.base import Detection
 from tokenaudit.readers.sources import Source
 
 NAME = "jira_csv"
@@ -40,15 +42,6 @@ _OPTIONAL = ("Assignee", "Resolution")
 resolved issue counts as done."""
 _STORY_POINTS = ("Custom field (Story Points)", "Custom field (Story point estimate)", "Story Points")
 _LOCAL_FORMATS = ("%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%m/%d/%y %H:%M", "%d/%b/%y %H:%M")
-
-
-@dataclass(frozen=True)
-class JiraIssues:
-    """Outcomes from Jira exports and the issues that credit nobody."""
-
-    outcomes: pl.DataFrame
-    rejects: pl.DataFrame
-    unassigned: int
 
 
 def looks_like(source: Source) -> bool:
@@ -94,7 +87,7 @@ def _read(source: Source) -> pl.DataFrame:
     )
 
 
-def read_jira(sources: Sequence[Source], config: OutcomesConfig, timezone: str) -> JiraIssues:
+def read_jira(sources: Sequence[Source], config: OutcomesConfig, timezone: str) -> OutcomeRead:
     """Defects and closed tickets from every given Jira export, each issue counted once across files."""
     raw = pl.concat([_read(source) for source in sources])
     defect_types = [name.lower() for name in config.defect_issue_types]
@@ -123,8 +116,22 @@ def read_jira(sources: Sequence[Source], config: OutcomesConfig, timezone: str) 
     )
     good = checked.filter(pl.col("reason").is_null()).unique("item", keep="last", maintain_order=True)
     assigned = good.filter(pl.col("developer").is_not_null())
-    return JiraIssues(
+    return OutcomeRead(
         outcomes=conform_outcomes(assigned.lazy().with_columns(count=pl.lit(1))).collect(),
         rejects=rejects,
-        unassigned=good.height - assigned.height,
+        unassigned_issues=good.height - assigned.height,
     )
+
+
+class JiraReader:
+    """Defects and closed tickets; unassigned issues credit nobody (counted)."""
+
+    name: ClassVar[str] = NAME
+    title: ClassVar[str] = TITLE
+    exported_by: ClassVar[str] = EXPORTED_BY
+
+    def detect(self, source: Source, context: OutcomeContext) -> Detection:
+        return Detection(looks_like(source))
+
+    def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
+        return read_jira(sources, context.config, context.timezone)

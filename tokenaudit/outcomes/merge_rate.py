@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from tokenaudit.outcomes import github
 from tokenaudit.outcomes.config import OutcomesConfig
-from tokenaudit.outcomes.github import REPO_FROM_URL, author_login, is_bot, pull_request_records
 from tokenaudit.outcomes.schema import conform_outcomes
 from tokenaudit.readers import coerce
 from tokenaudit.readers.sources import Source
@@ -24,10 +24,12 @@ KIND = "closed_unmerged_pr"
 
 def read_closed_unmerged(sources: Sequence[Source], config: OutcomesConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(``closed_unmerged_pr`` outcomes, rejects) from every PR export, each PR once across files."""
-    raw = pl.concat([pull_request_records(source).with_columns(source_file=pl.lit(source.name)) for source in sources])
-    login = author_login()
-    bot = is_bot(login, config)
-    item = pl.coalesce("html_url", "url").str.extract(REPO_FROM_URL, 1).fill_null("?") + "#" + pl.col("number")
+    raw = pl.concat(
+        [github.pull_request_records(source).with_columns(source_file=pl.lit(source.name)) for source in sources]
+    )
+    login = github.author_login()
+    bot = github.is_bot(login, config)
+    item = pl.coalesce("html_url", "url").str.extract(github.REPO_FROM_URL, 1).fill_null("?") + "#" + pl.col("number")
     prs = raw.with_columns(
         item=item,
         merged=pl.coalesce("mergedAt", "merged_at").is_not_null(),

@@ -2,59 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from typing import Final
 
 import polars as pl
 
 from tokenaudit.errors import InputError
-from tokenaudit.outcomes import deployments, generic, github, incidents, jira, merge_rate
+from tokenaudit.outcomes.base import OutcomeContext, OutcomeRead, OutcomeReader
 from tokenaudit.outcomes.config import OutcomesConfig
+from tokenaudit.outcomes.deployments import DeployLogReader, GitHubDeploymentsReader
+from tokenaudit.outcomes.generic import GenericOutcomesReader
+from tokenaudit.outcomes.github import GitHubPullRequestsReader
+from tokenaudit.outcomes.incidents import OpsgenieReader, PagerDutyReader
+from tokenaudit.outcomes.jira import JiraReader
 from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.readers.sources import Source, resolve
 from tokenaudit.schema import empty_rejects
 
-DETECTORS: tuple[tuple[str, Callable[[Source], bool]], ...] = (
-    (github.NAME, github.looks_like),
-    (jira.NAME, jira.looks_like),
-    (incidents.PAGERDUTY, incidents.looks_like_pagerduty),
-    (incidents.OPSGENIE, incidents.looks_like_opsgenie),
-    (deployments.GITHUB, deployments.looks_like_github),
-    (deployments.LOG, deployments.looks_like_log),
-    (generic.NAME, generic.looks_like),
+__all__ = ["OUTCOME_READERS", "OutcomeRead", "detect_outcome_format", "read_outcomes"]
+
+OUTCOME_READERS: tuple[OutcomeReader, ...] = (
+    GitHubPullRequestsReader(),
+    JiraReader(),
+    PagerDutyReader(),
+    OpsgenieReader(),
+    GitHubDeploymentsReader(),
+    DeployLogReader(),
+    GenericOutcomesReader(),
 )
-FORMATS: tuple[tuple[str, str, str], ...] = (
-    *((module.NAME, module.TITLE, module.EXPORTED_BY) for module in (github, jira)),
-    *incidents.FORMATS,
-    *deployments.FORMATS,
-    (generic.NAME, generic.TITLE, generic.EXPORTED_BY),
-)
-"""(name, title, how to export) of each outcome format, for ``tokenaudit formats`` and the README."""
+"""Most specific first (the generic reader, which only needs column names, last); also the reading order."""
+
+_COUNTS: Final = tuple(f.name for f in fields(OutcomeRead) if f.name not in {"outcomes", "rejects", "files"})
+"""What credits nobody, summed over the formats read."""
 
 
-@dataclass(frozen=True)
-class OutcomeRead:
-    """Outcomes from all files, the rows that could not be read, and what credits nobody."""
-
-    outcomes: pl.DataFrame
-    rejects: pl.DataFrame
-    files: list[tuple[str, str]] = field(default_factory=list)
-    """(file, format) in reading order."""
-    bot_prs: int = 0
-    unassigned_issues: int = 0
-    unlinked_reverts: int = 0
-    unassigned_incidents: int = 0
-    """Incidents with no assignee, acknowledger or responding user: charged to nobody."""
-    non_production_deployments: int = 0
-    """GitHub deployments to environments other than production: not counted."""
-
-
-def detect_outcome_format(source: Source) -> str:
-    """The outcome format of ``source``, or an error saying what was expected."""
-    for name, looks_like in DETECTORS:
-        if looks_like(source):
-            return name
+def detect_outcome_format(source: Source, context: OutcomeContext) -> OutcomeReader:
+    """The outcome reader of ``source``, or an error saying what was expected."""
+    for reader in OUTCOME_READERS:
+        if reader.detect(source, context).matched:
+            return reader
     msg = (
         f"{source.name}: not a recognised outcome export; expected `gh pr list --json` or GitHub REST pulls JSON, "
         "a Jira CSV export (Issue key, Issue Type, Assignee, Created, Resolved), PagerDuty or Opsgenie incident "
@@ -68,62 +55,20 @@ def read_outcomes(
     inputs: Sequence[str], config: OutcomesConfig, timezone: str, stdin: Iterable[bytes] | None = None
 ) -> OutcomeRead:
     """Read every outcome file (files, folders, globs, ``-``), whatever mix of formats they are."""
+    context = OutcomeContext(config, timezone)
     resolved = resolve(inputs, stdin)
     by_format: dict[str, list[Source]] = {}
     files = [(name, f"skipped: {why}") for name, why in resolved.skipped]
     for source in resolved.sources:
-        name = detect_outcome_format(source)
+        name = detect_outcome_format(source, context).name
         by_format.setdefault(name, []).append(source)
         files.append((source.name, name))
-    frames, rejects = [empty_outcomes()], [empty_rejects()]
-    bots = unassigned = unlinked = 0
-    if github.NAME in by_format:
-        prs = github.read_pull_requests(by_format[github.NAME], config)
-        frames.append(prs.outcomes)
-        rejects.append(prs.rejects)
-        bots, unlinked = prs.bot_prs, prs.unlinked_reverts
-        if merge_rate.KIND in config.weights:  # opt-in: the kind exists only where the policy weighs it
-            closed_unmerged, unreadable = merge_rate.read_closed_unmerged(by_format[github.NAME], config)
-            frames.append(closed_unmerged)
-            rejects.append(unreadable)
-    if jira.NAME in by_format:
-        issues = jira.read_jira(by_format[jira.NAME], config, timezone)
-        frames.append(issues.outcomes)
-        rejects.append(issues.rejects)
-        unassigned = issues.unassigned
-    unassigned_incidents = 0
-    for name, read_incidents in (
-        (incidents.PAGERDUTY, incidents.read_pagerduty),
-        (incidents.OPSGENIE, incidents.read_opsgenie),
-    ):
-        if name in by_format:
-            charged = read_incidents(by_format[name])
-            frames.append(charged.outcomes)
-            rejects.append(charged.rejects)
-            unassigned_incidents += charged.unassigned
-    non_production = 0
-    for name, read_deployments in (
-        (deployments.GITHUB, deployments.read_github),
-        (deployments.LOG, deployments.read_log),
-    ):
-        if name in by_format:
-            deployed = read_deployments(by_format[name], timezone)
-            frames.append(deployed.outcomes)
-            rejects.append(deployed.rejects)
-            non_production += deployed.skipped
-    if generic.NAME in by_format:
-        rows = generic.read_generic(by_format[generic.NAME], timezone)
-        frames.append(rows.outcomes)
-        rejects.append(rows.rejects)
+    reads = [reader.read(by_format[reader.name], context) for reader in OUTCOME_READERS if reader.name in by_format]
     return OutcomeRead(
-        outcomes=pl.concat(frames),
-        rejects=pl.concat(rejects),
+        outcomes=pl.concat([empty_outcomes(), *(read.outcomes for read in reads)]),
+        rejects=pl.concat([empty_rejects(), *(read.rejects for read in reads)]),
         files=files,
-        bot_prs=bots,
-        unassigned_issues=unassigned,
-        unlinked_reverts=unlinked,
-        unassigned_incidents=unassigned_incidents,
-        non_production_deployments=non_production,
+        **{count: sum(getattr(read, count) for read in reads) for count in _COUNTS},
     )
 
 

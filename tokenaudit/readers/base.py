@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 import polars as pl
 
 from tokenaudit.policy import Policy
 from tokenaudit.readers.sources import Source
+
+ContextT = TypeVar("ContextT", contravariant=True)
+ResultT = TypeVar("ResultT", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -42,20 +45,25 @@ class Detection:
     detail: str = ""
 
 
-class Reader(Protocol):
-    """One input format. ``name`` is what ``--input-format`` takes."""
+class FormatReader(Protocol[ContextT, ResultT]):
+    """One input format, usage or outcomes: recognised from content, read with what went wrong kept as rejects."""
 
     name: ClassVar[str]
     title: ClassVar[str]
     exported_by: ClassVar[str]
     """The command or API call that produces this format (shown by ``tokenaudit formats``)."""
-    limits: ClassVar[str]
-    """What this source cannot show (e.g. daily aggregates have no request timing)."""
 
-    def detect(self, source: Source, context: ReadContext) -> Detection:
+    def detect(self, source: Source, context: ContextT) -> Detection:
         """Recognise the format from content (not only the extension)."""
         ...
 
-    def read(self, sources: Sequence[Source], context: ReadContext) -> ReadResult:
-        """Read all given sources of this format into canonical events plus rejects."""
+    def read(self, sources: Sequence[Source], context: ContextT) -> ResultT:
+        """Read all given sources of this format, each bad row a reject."""
         ...
+
+
+class Reader(FormatReader[ReadContext, ReadResult], Protocol):
+    """One usage format. ``name`` is what ``--input-format`` takes; ``read`` gives canonical events plus rejects."""
+
+    limits: ClassVar[str]
+    """What this source cannot show (e.g. daily aggregates have no request timing)."""
