@@ -29,8 +29,6 @@ from tokenaudit.evaluate import (
     RankingEvaluation,
     evaluate,
     evaluate_ranking,
-    evaluation_text,
-    ranking_text,
     read_audit,
     read_labels,
     read_ranks,
@@ -38,6 +36,7 @@ from tokenaudit.evaluate import (
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.policy import load_policy
+from tokenaudit.render.evaluation import evaluation_text, ranking_text
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
 

@@ -113,47 +113,6 @@ def evaluate(labels: pl.DataFrame, audit: pl.DataFrame, at_level: str = "medium"
     return Evaluation(at_level, overall, by_style, by_archetype, missing)
 
 
-def evaluation_data(result: Evaluation) -> dict[str, Any]:
-    """JSON form."""
-    return {
-        "at_level": result.at_level,
-        "overall": result.overall,
-        "by_style": result.by_style.to_dicts(),
-        "by_archetype": result.by_archetype.to_dicts(),
-        "labels_missing_from_audit": result.missing,
-    }
-
-
-def evaluation_text(result: Evaluation) -> str:
-    """Plain-text report for the terminal and for RESULTS files."""
-    o = result.overall
-
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    lines = [
-        f"Flagged = risk {result.at_level} or above. {o['developers']} developers: {o['gamers']} planted gamers, "
-        f"{o['honest']} honest.",
-        f"precision {pct(o['precision'])}  recall {pct(o['recall'])}  "
-        f"false-positive rate {pct(o['false_positive_rate'])}  average precision {pct(o['average_precision'])}",
-        "",
-        "Recall by style and intensity:",
-        *(
-            f"  {r['style']:<20} ×{r['intensity']:<5} {r['detected']}/{r['n']}  recall {r['recall']:.2f}"
-            for r in result.by_style.iter_rows(named=True)
-        ),
-        "",
-        "False positives by honest archetype:",
-        *(
-            f"  {r['archetype']:<20} {r['flagged']}/{r['n']}  rate {r['false_positive_rate']:.2f}"
-            for r in result.by_archetype.iter_rows(named=True)
-        ),
-    ]
-    if result.missing:
-        lines += ["", f"labelled developers absent from the audit: {', '.join(result.missing)}"]
-    return "\n".join(lines) + "\n"
-
-
 @dataclass(frozen=True)
 class RankingEvaluation:
     """How the raw and the adjusted board place planted gamers and honest developers (simulator truth)."""
@@ -234,30 +193,4 @@ def evaluate_ranking(labels: pl.DataFrame, ranks: pl.DataFrame) -> RankingEvalua
             heavy.join(quarter.select("developer"), on="developer").height,
             heavy.height,
         ),
-    )
-
-
-def ranking_data(result: RankingEvaluation) -> dict[str, Any]:
-    """JSON form."""
-    data = dict(result.__dict__)
-    data["heavy_productive_in_bottom_quarter"] = list(result.heavy_productive_in_bottom_quarter)
-    return data
-
-
-def ranking_text(result: RankingEvaluation) -> str:
-    """Plain-text comparison of the two boards."""
-
-    def fmt(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    caught, heavy = result.heavy_productive_in_bottom_quarter
-    return (
-        f"\nRanking ({result.ranked} ranked developers, {result.gamers} planted gamers):\n"
-        f"  AUC (board places a gamer below an honest developer): raw {fmt(result.auc_raw)}  "
-        f"adjusted {fmt(result.auc_adjusted)}\n"
-        f"  Spearman of board position with true yield: raw {fmt(result.spearman_raw)}  "
-        f"adjusted {fmt(result.spearman_adjusted)}\n"
-        f"  gamers in the raw top quarter {fmt(result.gamers_in_top_quarter_raw)}; "
-        f"in the adjusted bottom half {fmt(result.gamers_in_bottom_half_adjusted)}\n"
-        f"  honest heavy-productive developers in the adjusted bottom quarter: {caught}/{heavy}\n"
     )

@@ -16,12 +16,12 @@ from tokenaudit.cli.output import choose_format
 from tokenaudit.cli.usage import TextFormat
 from tokenaudit.console import stderr_console, wants_color
 from tokenaudit.errors import UsageError
-from tokenaudit.evaluate import evaluation_data, evaluation_text, ranking_data, ranking_text
 from tokenaudit.outcomes.read import OUTCOME_READERS
 from tokenaudit.output import emit
 from tokenaudit.policy import load_policy
 from tokenaudit.readers import READERS
 from tokenaudit.render import render
+from tokenaudit.render.evaluation import evaluation_data, evaluation_text, ranking_data, ranking_text
 from tokenaudit.render.json_format import render as render_json
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
