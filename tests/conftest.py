@@ -1,28 +1,9 @@
-"""Shared test helpers: run the CLI in-process with stdout and stderr kept apart."""
+"""Test set-up shared by every test: a plain, wide terminal and no format or debug settings from the caller's
+environment. Helpers live in :mod:`tests.helpers`."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
-from typer.testing import CliRunner, Result
-
-from tokenaudit.cli import app
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SAMPLE = Path(__file__).parent.parent / "sample_data"
-SAMPLE_ARGS = (
-    str(SAMPLE / "events.csv"),
-    "--policy",
-    str(SAMPLE / "policy.yaml"),
-    "--outcomes",
-    str(SAMPLE / "prs.json"),
-    "--outcomes",
-    str(SAMPLE / "jira.csv"),
-)
-"""The bundled sample organisation with its policy and both outcome exports (the README's first command)."""
 
 
 @pytest.fixture(autouse=True)
@@ -31,22 +12,3 @@ def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("TOKENAUDIT_FORMAT", raising=False)
     monkeypatch.delenv("TOKENAUDIT_DEBUG", raising=False)
-
-
-def run_cli(*args: str, stdin: bytes | None = None) -> Result:
-    """Invoke ``tokenaudit ARGS`` in-process."""
-    return CliRunner().invoke(app, list(args), input=stdin)
-
-
-def run_json(*args: str) -> dict[str, Any]:
-    """Invoke with ``--format json`` and parse stdout, failing loudly on a non-zero exit."""
-    result = run_cli(*args, "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
-
-
-def by_developer(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The ``developers`` (audit) or ``groups`` (totals) list keyed by developer."""
-    rows = document.get("developers") or document.get("groups") or []
-    return {row["developer"]: row for row in rows}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, SAMPLE, by_developer, run_cli, run_json
 
+from tests.helpers import FIXTURES, SAMPLE, by_developer, run_cli, run_json
 from tokenaudit.errors import PolicyError
 from tokenaudit.identity import name_table, resolve_identities
 from tokenaudit.policy import parse_policy

@@ -6,9 +6,9 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
 
 import tokenaudit.cli
+from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 
 CLI = Path(tokenaudit.cli.__file__).parent
 
@@ -73,9 +73,12 @@ def test_no_reader_imports_a_private_name_or_another_readers_module() -> None:
     for path in readers.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tokenaudit.readers."):
-                assert node.module.rsplit(".", 1)[1] in helpers or path.name == "__init__.py", (path.name, node.module)
-                assert not [alias.name for alias in node.names if alias.name.startswith("_")], (path.name, node.module)
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            module = node.module or ""
+            if module.startswith("tokenaudit.readers."):
+                assert module.rsplit(".", 1)[1] in helpers or path.name == "__init__.py", (path.name, module)
+                assert not [alias.name for alias in node.names if alias.name.startswith("_")], (path.name, module)
 
 
 def test_every_list_of_risk_levels_comes_from_one_ordered_enum() -> None:

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
+
+from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 
 EVENTS = str(FIXTURES / "generic" / "events.csv")
 

@@ -4,12 +4,13 @@ farmed-outcome defence, tokens counted in full for flagged developers, and the e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import polars as pl
-from synthetic import START, events, human_offsets
 
+from tests.synthetic import START, events, human_offsets
 from tokenaudit.audit import run_audit
 from tokenaudit.documents import audit_document
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
@@ -24,7 +25,9 @@ WEEKS = 6
 PERIOD = Period(since=START.date(), until=(START + dt.timedelta(days=7 * WEEKS - 1)).date())
 
 
-def _prs(developer: str, days: list[int], lines: int = 120, minutes: float = 20 * 60, reviewed: bool = True) -> list:
+def _prs(
+    developer: str, days: list[int], lines: int = 120, minutes: float = 20 * 60, reviewed: bool = True
+) -> list[dict[str, Any]]:
     """Merged PRs on the given period days (15:00 UTC), ``lines`` changed, opened ``minutes`` before merging."""
     merged = [START + dt.timedelta(days=day, hours=15) for day in days]
     return [
@@ -34,12 +37,14 @@ def _prs(developer: str, days: list[int], lines: int = 120, minutes: float = 20 
     ]  # fmt: skip
 
 
-def _weekly(developer: str, per_week: int, first_week: int = 0) -> list:
+def _weekly(developer: str, per_week: int, first_week: int = 0) -> list[dict[str, Any]]:
     """``per_week`` ordinary PRs every week from ``first_week`` (on weekdays)."""
     return _prs(developer, [7 * week + 1 + day % 4 for week in range(first_week, WEEKS) for day in range(per_week)])
 
 
-def _audit(frame: pl.DataFrame, rows: list[dict[str, Any]], policy: Policy | None = None) -> dict[str, dict[str, Any]]:
+def _audit(
+    frame: pl.DataFrame, rows: list[dict[str, Any]], policy: Policy | None = None
+) -> dict[str, Mapping[str, Any]]:
     loaded = LoadedEvents(
         frame.with_columns(pl.lit(None, pl.String).alias("dedup_key")),
         empty_rejects(),
@@ -66,9 +71,9 @@ def _from(offsets: np.ndarray, day: int) -> np.ndarray:
     return offsets[offsets >= day * DAY]
 
 
-def _position(people: dict[str, dict[str, Any]], name: str) -> float:
+def _position(people: dict[str, Mapping[str, Any]], name: str) -> float:
     ranked = sum(1 for d in people.values() if d["ranking_status"] == "ranked")
-    return people[name]["rank"]["adjusted"] / ranked
+    return float(people[name]["rank"]["adjusted"]) / ranked
 
 
 def test_a_new_joiner_is_ranked_on_the_weeks_they_were_there() -> None:
@@ -112,7 +117,7 @@ def test_a_farmer_of_one_line_prs_gains_nothing_and_stays_out_of_the_top_half() 
     assert _position(people, "farmer") > 0.5
 
 
-def _ranked_with(name: str, offsets: np.ndarray, per_week: int, **usage: Any) -> dict[str, dict[str, Any]]:
+def _ranked_with(name: str, offsets: np.ndarray, per_week: int, **usage: Any) -> dict[str, Mapping[str, Any]]:
     frames, rows = _peers()
     return _audit(pl.concat([*frames, events(name, offsets, **usage)]), rows + _weekly(name, per_week))
 

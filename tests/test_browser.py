@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE_ARGS, run_cli
+
+from tests.helpers import SAMPLE_ARGS, run_cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
 from make_screenshot import CHROMIUM, launch

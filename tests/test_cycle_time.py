@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from conftest import FIXTURES, by_developer, run_json
-from test_outcomes import POLICY, _outcome_args, _usage
 
+from tests.helpers import FIXTURES, by_developer, run_json
+from tests.test_outcomes import POLICY, _outcome_args, _usage
 from tokenaudit.outcomes.cycle_time import cycle_times
 
 OUT = FIXTURES / "outcomes"

@@ -10,17 +10,21 @@ import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
+from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events, plan_inputs
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers.base import ReadContext, Reader, ReadResult
 from tokenaudit.readers.sources import Source
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 dask = pytest.importorskip("dask", reason="the dask extra is not installed")
@@ -30,7 +34,7 @@ CORPUS = Path(__file__).parent / "corpus"
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[distributed.Client]:
+def client() -> Iterator[Client]:
     patient = {"distributed.comm.timeouts.connect": "120s", "distributed.comm.timeouts.tcp": "120s"}  # a busy machine
     with (
         dask.config.set(patient),
@@ -64,7 +68,13 @@ def assert_same_load(dask: LoadedEvents, local: LoadedEvents) -> None:
     assert dask.quality == local.quality
 
 
-def test_sample_data_duplicates_and_transcripts_load_identically(client: distributed.Client) -> None:
+def _address(client: Client) -> str:
+    """The scheduler the client is connected to (``--scheduler``)."""
+    assert client.scheduler is not None
+    return str(client.scheduler.address)
+
+
+def test_sample_data_duplicates_and_transcripts_load_identically(client: Client) -> None:
     inputs = [
         str(SAMPLE / "events.csv"),
         str(CORPUS / "duplicates_across_a.jsonl"),
@@ -90,7 +100,7 @@ def test_sample_data_duplicates_and_transcripts_load_identically(client: distrib
     ids=["audit-sample", "report-sample", "totals-mixed", "audit-organisation"],
 )
 def test_cli_json_is_byte_identical_to_the_local_engine(
-    client: distributed.Client,
+    client: Client,
     mixed_folder: Path,
     organisation: Path,
     tmp_path: Path,
@@ -99,7 +109,7 @@ def test_cli_json_is_byte_identical_to_the_local_engine(
 ) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
     outputs = []
-    for run, extra in (("local", ()), ("dask", ("--engine", "dask", "--scheduler", client.scheduler.address))):
+    for run, extra in (("local", ()), ("dask", ("--engine", "dask", "--scheduler", _address(client)))):
         places = {"mixed": mixed_folder, "organisation": organisation, "rejects": tmp_path / f"{run}.csv"}
         result = run_cli(*(word.format(**places) for word in case), *extra)
         assert result.exit_code == 0, result.stderr
@@ -111,7 +121,7 @@ def test_cli_json_is_byte_identical_to_the_local_engine(
         assert len((tmp_path / "local.csv").read_text().splitlines()) == 6  # header and five rejected rows, once
 
 
-def test_mixed_folder_with_rejects_loads_identically(client: distributed.Client, mixed_folder: Path) -> None:
+def test_mixed_folder_with_rejects_loads_identically(client: Client, mixed_folder: Path) -> None:
     policy = load_policy(None)
     local = load_events([str(mixed_folder)], policy, Period())
     assert local.rejects.height == 5  # two in the transcripts, three Cursor rows: gathered once on the cluster too
@@ -119,7 +129,7 @@ def test_mixed_folder_with_rejects_loads_identically(client: distributed.Client,
 
 
 def test_a_parquet_file_read_in_row_ranges_loads_identically(
-    client: distributed.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = pl.read_csv(SAMPLE / "events.csv", infer_schema=False)
     path = tmp_path / "events.parquet"
@@ -150,7 +160,7 @@ class DiesOnce:
 
 
 def test_a_worker_killed_mid_run_changes_nothing(
-    client: distributed.Client, organisation: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Client, organisation: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     policy: Policy = load_policy(None)
     marker = tmp_path / "killed"
@@ -170,14 +180,14 @@ def test_a_worker_killed_mid_run_changes_nothing(
     assert_same_load(loaded, load_events([str(organisation)], policy, Period()))
 
 
-def test_a_bad_file_fails_with_the_local_error_and_exit_code(client: distributed.Client, tmp_path: Path) -> None:
+def test_a_bad_file_fails_with_the_local_error_and_exit_code(client: Client, tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     shutil.copy(SAMPLE / "events.csv", good)
     bad = tmp_path / "zz-bad.csv"
     bad.write_text("timestamp,input_tokens\n2026-09-14T10:00:00Z,5\n", encoding="utf-8")
     args = ("totals", str(good), str(bad), "--input-format", "generic", "--format", "json")
     local = run_cli(*args)
-    dask = run_cli(*args, "--engine", "dask", "--scheduler", client.scheduler.address)
+    dask = run_cli(*args, "--engine", "dask", "--scheduler", _address(client))
     assert local.exit_code == dask.exit_code == 3
     assert (
         local.stderr

@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from synthetic import START, events, human_offsets, org
 
+from tests.synthetic import START, events, human_offsets, org
 from tokenaudit.detectors import Findings, build_context, coverage_note, regularity, repetition, rest, run_detectors
 from tokenaudit.detectors.base import sorted_requests
 from tokenaudit.policy import Policy, parse_policy
@@ -96,7 +96,7 @@ def test_repetition_fires_on_a_few_prompts_resubmitted() -> None:
 
 def test_repetition_near_miss_below_the_low_band() -> None:
     offsets = human_offsets(5, per_day=4)[:60]
-    hashes: list[str | None] = [f"h{i}" for i in range(45)] + [f"h{i}" for i in range(15)]
+    hashes: list[str | None] = [*(f"h{i}" for i in range(45)), *(f"h{i}" for i in range(15))]
     findings = detect(pl.concat([org(12), events("some", offsets, prompt_hashes=hashes)]))
     assert flag(findings, "some", "repetition") is None
 

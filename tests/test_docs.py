@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import typer.main
-from conftest import run_cli
 
+from tests.helpers import run_cli
 from tokenaudit.cli import app
 from tokenaudit.detectors import DETECTORS
 from tokenaudit.errors import ExitCode

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from conftest import run_cli
-from synthetic import events, org
+
+from tests.helpers import run_cli
+from tests.synthetic import events, org
 
 DAY = 86_400
 

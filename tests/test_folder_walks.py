@@ -19,11 +19,12 @@ import gzip
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, SAMPLE, by_developer, run_cli, run_json
 
+from tests.helpers import FIXTURES, SAMPLE, by_developer, run_cli, run_json
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Policy
 from tokenaudit.readers import READERS, detect
@@ -195,7 +196,7 @@ def test_a_subagent_prompt_quoted_in_agent_progress_is_not_a_turn_of_the_parent(
     """SA1's prompt is the subagent file's user line; the parent's agent_progress copy of it (text at
     data.message, not message) must not replace it with an empty prompt."""
 
-    def signature(*paths: Path) -> object:
+    def signature(*paths: Path) -> tuple[Any, ...]:
         events = load_events([str(path) for path in paths], Policy(), Period(), developer="dee@acme.io").events
         return events.filter(pl.col("request_id") == "req_011DeeSA1").select("turn", "prompt_signature").row(0)
 

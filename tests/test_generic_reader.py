@@ -10,8 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
 
+from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.policy import Policy
 from tokenaudit.readers import jsonlines
 from tokenaudit.readers.base import ReadContext

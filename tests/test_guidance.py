@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, SAMPLE_ARGS, run_cli
 
+from tests.helpers import SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.errors import ExitCode
 
 EVENTS = str(SAMPLE / "events.csv")

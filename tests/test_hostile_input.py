@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
+from tests.helpers import run_cli
 from tokenaudit.errors import ExitCode, InputError
 from tokenaudit.readers import sources
 

@@ -4,8 +4,8 @@ without an Assignee column is read with every issue unassigned."""
 from __future__ import annotations
 
 import polars as pl
-from conftest import FIXTURES
 
+from tests.helpers import FIXTURES
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.read import read_outcomes
 

@@ -10,8 +10,8 @@ import re
 from typing import Any
 
 import pytest
-from conftest import SAMPLE, SAMPLE_ARGS, run_cli
 
+from tests.helpers import SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.documents import TableView
 from tokenaudit.render.table import render as render_table
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, by_developer, run_json
+
+from tests.helpers import FIXTURES, by_developer, run_json
 
 PARTS = {
     "claude": FIXTURES / "claude_code",

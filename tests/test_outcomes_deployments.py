@@ -7,8 +7,8 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, run_cli, run_json
 
+from tests.helpers import FIXTURES, run_cli, run_json
 from tokenaudit.outcomes.base import OutcomeContext
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.read import detect_outcome_format, read_outcomes

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import FIXTURES, run_json
-
+from tests.helpers import FIXTURES, run_json
 from tokenaudit.outcomes.base import OutcomeContext
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.read import detect_outcome_format, read_outcomes

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import FIXTURES
-
+from tests.helpers import FIXTURES
 from tokenaudit.outcomes.config import OutcomesConfig
 from tokenaudit.outcomes.read import read_outcomes
 

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
+from tests.helpers import run_cli
 from tokenaudit.errors import ExitCode, OutputEnvironmentError, UsageError
 from tokenaudit.output import write_file
 

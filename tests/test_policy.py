@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from pydantic import BaseModel
 
+from tests.helpers import run_cli
 from tokenaudit.errors import PolicyError
 from tokenaudit.policy import Policy, load_policy, parse_policy
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
 from genai_prices import Usage, calc_price
 
+from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import ModelPrice, Policy
 from tokenaudit.pricing import apply_prices, price_for

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SAMPLE, SAMPLE_ARGS, run_cli
 
+from tests.helpers import SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.privacy import KEY_VARIABLE, pseudonym
 
 AUDIT = ("audit", *SAMPLE_ARGS, "--pseudonymize")

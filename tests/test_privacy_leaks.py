@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
 
+from tests.helpers import run_cli
 from tokenaudit.privacy import KEY_VARIABLE
 
 PEOPLE = (("aldo", "alvarez"), ("birgit", "lindqvist"), ("chioma", "okonkwo"), ("dmitri", "volkov"), ("yuki", "tanaka"))

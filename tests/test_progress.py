@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import FIXTURES, run_cli
 from rich.console import Console
 
+from tests.helpers import FIXTURES, run_cli
 from tokenaudit import progress
 from tokenaudit.policy import Policy
 from tokenaudit.readers.base import ReadContext

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from synthetic import START, events, human_offsets
 
+from tests.synthetic import START, events, human_offsets
 from tokenaudit.audit import run_audit
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.outcomes.config import DEFAULT_WEIGHTS
@@ -17,7 +17,9 @@ from tokenaudit.ranking import RankingConfig, fit_elasticity, rank_developers
 from tokenaudit.schema import empty_rejects
 
 
-def _org(exposures: dict[str, float], prs: dict[str, float], team: str | None = "core") -> tuple[pl.DataFrame, ...]:
+def _org(
+    exposures: dict[str, float], prs: dict[str, float], team: str | None = "core"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     developers = pl.DataFrame(
         {
             "developer": list(exposures),
@@ -114,7 +116,11 @@ def test_team_normalisation_compares_within_the_team() -> None:
     team = rank_developers(
         developers, outcomes, weights, RankingConfig(elasticity=1.0, normalize="team", min_team_size=5)
     ).developers
-    top_half = lambda frame: frame.filter(pl.col("rank_adjusted") <= 10)["team"].to_list()  # noqa: E731
+
+    def top_half(frame: pl.DataFrame) -> list[str]:
+        teams: list[str] = frame.filter(pl.col("rank_adjusted") <= 10)["team"].to_list()
+        return teams
+
     assert top_half(org).count("b") >= 8
     assert 3 <= top_half(team).count("b") <= 7
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
 
+from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.errors import InputError
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Policy, parse_policy
@@ -246,8 +246,8 @@ def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> 
 
     assert plain(typed.events).equals(plain(text.events))
     assert plain(typed.rejects).equals(plain(text.rejects))
-    odd = pl.col("source_file").str.ends_with("odd.jsonl")
+    odd_rows = pl.col("source_file").str.ends_with("odd.jsonl")
     # Read: "12" as text, a model given as an object (kept as its JSON text), epoch seconds, and m-8.
-    assert typed.events.filter(odd).sort("source_line")["request_id"].to_list() == ["r-1", "r-5", "r-6", "r-8"]
+    assert typed.events.filter(odd_rows).sort("source_line")["request_id"].to_list() == ["r-1", "r-5", "r-6", "r-8"]
     # Rejected: 412.5, beyond 64 bits, -5, a sidechain line without output_tokens, and invalid JSON.
-    assert typed.rejects.filter(odd).sort("source_line")["source_line"].to_list() == [2, 3, 4, 7, 8]
+    assert typed.rejects.filter(odd_rows).sort("source_line")["source_line"].to_list() == [2, 3, 4, 7, 8]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
 
+from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.errors import InputError
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Policy

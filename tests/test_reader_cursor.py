@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
 
+from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.detectors import build_context
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.ingest import Period, load_events

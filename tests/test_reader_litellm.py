@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, by_developer, run_json
 
+from tests.helpers import FIXTURES, by_developer, run_json
 from tokenaudit.policy import Policy
 from tokenaudit.readers import READERS, detect
 from tokenaudit.readers.base import ReadContext, ReadResult

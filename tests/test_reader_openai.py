@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import polars as pl
-from conftest import FIXTURES, by_developer, run_json
 
+from tests.helpers import FIXTURES, by_developer, run_json
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Identity, Policy
 from tokenaudit.readers import READERS, detect

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, by_developer, run_cli, run_json
 
+from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.policy import Policy
 from tokenaudit.readers import detect
 from tokenaudit.readers.base import ReadContext, ReadResult

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE, SAMPLE_ARGS, run_cli
 
+from tests.helpers import SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.page_data import top_with_others
 
 ARGS = SAMPLE_ARGS

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
+from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.errors import UsageError
 from tokenaudit.ingest import Period, load_events, narrow
 from tokenaudit.policy import load_policy
