@@ -33,9 +33,6 @@ from tokenaudit.readers.parse import file_header, file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
 
-GITHUB = "github_deployments"
-LOG = "deploy_log"
-
 _FAILED = ("failed", "failure", "error", "rolled_back", "rollback", "rolledback")
 _SUCCEEDED = ("success", "succeeded", "successful", "deployed", "ok")
 _RECORD = text_fields(
@@ -50,19 +47,6 @@ _RECORD = text_fields(
     creator=text_fields("login"),
 )
 _LOG_COLUMNS = ("deployed_at", "timestamp", "date", "status", "team", "developer", "service", "deploy_id")
-
-
-def looks_like_github(source: Source) -> bool:
-    """GitHub deployment records (``statuses_url``) or deployment status records (``deployment_url``)."""
-    text = source.head_text().lstrip()
-    return text.startswith("[") and ('"statuses_url"' in text or ('"deployment_url"' in text and '"state"' in text))
-
-
-def looks_like_log(source: Source) -> bool:
-    """A table with ``status`` and ``deployed_at`` (or ``deploy_id`` with a time column)."""
-    header = {name.strip() for name in file_header(source, file_kind(source))}
-    timed = bool({"deployed_at", "timestamp", "date"} & header)
-    return "status" in header and ("deployed_at" in header or ("deploy_id" in header and timed))
 
 
 def _rows(
@@ -163,7 +147,7 @@ def read_log(sources: Sequence[Source], timezone: str) -> OutcomeRead:
 class GitHubDeploymentsReader:
     """Production deployments and their failures; other environments are counted, not read."""
 
-    name: ClassVar[str] = GITHUB
+    name: ClassVar[str] = "github_deployments"
     title: ClassVar[str] = "GitHub deployments and deployment statuses (REST JSON)"
     exported_by: ClassVar[str] = (
         "gh api --paginate 'repos/OWNER/REPO/deployments?per_page=100' > deployments.json; for each id: "
@@ -171,7 +155,11 @@ class GitHubDeploymentsReader:
     )
 
     def detect(self, source: Source, context: OutcomeContext) -> Detection:
-        return Detection(looks_like_github(source))
+        """GitHub deployment records (``statuses_url``) or deployment status records (``deployment_url``)."""
+        text = source.head_text().lstrip()
+        return Detection(
+            text.startswith("[") and ('"statuses_url"' in text or ('"deployment_url"' in text and '"state"' in text))
+        )
 
     def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
         return read_github(sources, context.timezone)
@@ -180,12 +168,15 @@ class GitHubDeploymentsReader:
 class DeployLogReader:
     """Deployments from a CD tool's log table."""
 
-    name: ClassVar[str] = LOG
+    name: ClassVar[str] = "deploy_log"
     title: ClassVar[str] = "Deploy log (CSV/TSV/JSONL/Parquet)"
     exported_by: ClassVar[str] = "any CD tool: columns deployed_at,status[,team,developer,service,deploy_id]"
 
     def detect(self, source: Source, context: OutcomeContext) -> Detection:
-        return Detection(looks_like_log(source))
+        """A table with ``status`` and ``deployed_at`` (or ``deploy_id`` with a time column)."""
+        header = {name.strip() for name in file_header(source, file_kind(source))}
+        timed = bool({"deployed_at", "timestamp", "date"} & header)
+        return Detection("status" in header and ("deployed_at" in header or ("deploy_id" in header and timed)))
 
     def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
         return read_log(sources, context.timezone)

@@ -24,17 +24,7 @@ from tokenaudit.readers.parse import file_header, file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
 
-NAME = "outcomes_generic"
-TITLE = "Generic outcomes (CSV/TSV/JSONL/Parquet)"
-EXPORTED_BY = "any tool: columns developer,date,kind[,count,size,item] (incidents, reviews, reverts…)"
-
 _COLUMNS = ("developer", "date", "timestamp", "kind", "count", "size", "item")
-
-
-def looks_like(source: Source) -> bool:
-    """A header (or first JSON object) with ``developer``, ``kind`` and ``date`` or ``timestamp``."""
-    header = {name.strip() for name in file_header(source, file_kind(source))}
-    return {"developer", "kind"} <= header and bool({"date", "timestamp"} & header)
 
 
 def _text_frame(source: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -97,12 +87,16 @@ def read_generic(sources: Sequence[Source], timezone: str) -> OutcomeRead:
 class GenericOutcomesReader:
     """Any outcome kind from a table naming developer, date and kind."""
 
-    name: ClassVar[str] = NAME
-    title: ClassVar[str] = TITLE
-    exported_by: ClassVar[str] = EXPORTED_BY
+    name: ClassVar[str] = "outcomes_generic"
+    title: ClassVar[str] = "Generic outcomes (CSV/TSV/JSONL/Parquet)"
+    exported_by: ClassVar[str] = (
+        "any tool: columns developer,date,kind[,count,size,item] (incidents, reviews, reverts…)"
+    )
 
     def detect(self, source: Source, context: OutcomeContext) -> Detection:
-        return Detection(looks_like(source))
+        """A header (or first JSON object) with ``developer``, ``kind`` and ``date`` or ``timestamp``."""
+        header = {name.strip() for name in file_header(source, file_kind(source))}
+        return Detection({"developer", "kind"} <= header and bool({"date", "timestamp"} & header))
 
     def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
         return read_generic(sources, context.timezone)

@@ -29,14 +29,6 @@ from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection
 from tokenaudit.readers.sources import Source
 
-NAME = "github_prs"
-TITLE = "GitHub pull requests"
-EXPORTED_BY = (
-    "gh pr list --state all --limit 5000 --json number,url,author,state,createdAt,mergedAt,closedAt,"
-    "additions,deletions,changedFiles,mergedBy,reviewDecision,reviews,labels,title,body  |  "
-    "gh api --paginate 'repos/OWNER/REPO/pulls?state=all&per_page=100' (no sizes: see the README)"
-)
-
 _LOGIN = pl.Struct({"login": pl.String, "is_bot": pl.Boolean, "type": pl.String})
 _PR_SCHEMA: dict[str, pl.DataType] = {
     **{name: pl.String() for name in ("number", "url", "html_url", "title", "body")},
@@ -51,12 +43,6 @@ _PR_SCHEMA: dict[str, pl.DataType] = {
     "labels": pl.List(pl.Struct({"name": pl.String})),
 }
 REPO_FROM_URL = r"github[^/]*/([^/]+/[^/]+)/pull/\d+"
-
-
-def looks_like(source: Source) -> bool:
-    """A JSON array (or pages of arrays) of objects with a PR ``number`` and an ``author``/``user``."""
-    text = source.head_text().lstrip()
-    return text.startswith("[") and '"number"' in text and ('"author"' in text or '"user"' in text)
 
 
 def _pages(source: Source) -> list[list[object]]:
@@ -231,12 +217,18 @@ def _outcomes(prs: pl.DataFrame, rejects: pl.DataFrame, config: OutcomesConfig) 
 class GitHubPullRequestsReader:
     """Merged PRs and linked reverts; PRs closed unmerged too where the policy weighs them."""
 
-    name: ClassVar[str] = NAME
-    title: ClassVar[str] = TITLE
-    exported_by: ClassVar[str] = EXPORTED_BY
+    name: ClassVar[str] = "github_prs"
+    title: ClassVar[str] = "GitHub pull requests"
+    exported_by: ClassVar[str] = (
+        "gh pr list --state all --limit 5000 --json number,url,author,state,createdAt,mergedAt,closedAt,"
+        "additions,deletions,changedFiles,mergedBy,reviewDecision,reviews,labels,title,body  |  "
+        "gh api --paginate 'repos/OWNER/REPO/pulls?state=all&per_page=100' (no sizes: see the README)"
+    )
 
     def detect(self, source: Source, context: OutcomeContext) -> Detection:
-        return Detection(looks_like(source))
+        """A JSON array (or pages of arrays) of objects with a PR ``number`` and an ``author``/``user``."""
+        text = source.head_text().lstrip()
+        return Detection(text.startswith("[") and '"number"' in text and ('"author"' in text or '"user"' in text))
 
     def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
         prs = read_pull_requests(sources, context.config)

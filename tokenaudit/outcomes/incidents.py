@@ -28,9 +28,6 @@ from tokenaudit.readers.base import Detection
 from tokenaudit.readers.pages import read_records, text_fields
 from tokenaudit.readers.sources import Source
 
-PAGERDUTY = "pagerduty_incidents"
-OPSGENIE = "opsgenie_incidents"
-
 _USER = text_fields("id", "summary", "type")
 _PAGERDUTY = text_fields(
     "id",
@@ -40,18 +37,6 @@ _PAGERDUTY = text_fields(
     last_status_change_by=_USER,
 )
 _OPSGENIE = text_fields("id", "tinyId", "createdAt", responders=pl.List(text_fields("type", "id", "name", "username")))
-
-
-def looks_like_pagerduty(source: Source) -> bool:
-    """PagerDuty incident records: ``incident_number`` with ``assignments`` or a ``pagerduty`` URL."""
-    text = source.head_text()
-    return '"incident_number"' in text and ('"assignments"' in text or "pagerduty.com" in text)
-
-
-def looks_like_opsgenie(source: Source) -> bool:
-    """Opsgenie incident records: ``tinyId`` with ``responders`` (alerts have ``owner`` and ``alias`` instead)."""
-    text = source.head_text()
-    return '"tinyId"' in text and '"responders"' in text and '"alias"' not in text
 
 
 def _pagerduty_person(user: str) -> pl.Expr:
@@ -115,7 +100,7 @@ def read_opsgenie(sources: Sequence[Source]) -> OutcomeRead:
 class PagerDutyReader:
     """PagerDuty incidents, each charged to one person (or to nobody, counted)."""
 
-    name: ClassVar[str] = PAGERDUTY
+    name: ClassVar[str] = "pagerduty_incidents"
     title: ClassVar[str] = "PagerDuty incidents (REST /incidents pages)"
     exported_by: ClassVar[str] = (
         "curl 'https://api.pagerduty.com/incidents?since=<ISO>&until=<ISO>&limit=100&offset=0' "
@@ -124,7 +109,9 @@ class PagerDutyReader:
     )
 
     def detect(self, source: Source, context: OutcomeContext) -> Detection:
-        return Detection(looks_like_pagerduty(source))
+        """PagerDuty incident records: ``incident_number`` with ``assignments`` or a ``pagerduty`` URL."""
+        text = source.head_text()
+        return Detection('"incident_number"' in text and ('"assignments"' in text or "pagerduty.com" in text))
 
     def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
         return read_pagerduty(sources)
@@ -133,7 +120,7 @@ class PagerDutyReader:
 class OpsgenieReader:
     """Opsgenie incidents, each charged to its first user responder (or to nobody, counted)."""
 
-    name: ClassVar[str] = OPSGENIE
+    name: ClassVar[str] = "opsgenie_incidents"
     title: ClassVar[str] = "Opsgenie incidents (Incident API /v1/incidents pages)"
     exported_by: ClassVar[str] = (
         "curl 'https://api.opsgenie.com/v1/incidents?query=createdAt>=<epoch ms>&limit=100&offset=0' "
@@ -141,7 +128,9 @@ class OpsgenieReader:
     )
 
     def detect(self, source: Source, context: OutcomeContext) -> Detection:
-        return Detection(looks_like_opsgenie(source))
+        """Opsgenie incident records: ``tinyId`` with ``responders`` (alerts have ``owner`` and ``alias`` instead)."""
+        text = source.head_text()
+        return Detection('"tinyId"' in text and '"responders"' in text and '"alias"' not in text)
 
     def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
         return read_opsgenie(sources)

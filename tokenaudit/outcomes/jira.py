@@ -32,22 +32,12 @@ from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection
 from tokenaudit.readers.sources import Source
 
-NAME = "jira_csv"
-TITLE = "Jira issues (CSV export)"
-EXPORTED_BY = "Jira: Filters → Export → Export CSV (all fields or current fields)"
-
 _REQUIRED = ("Issue key", "Issue Type", "Created", "Resolved")
 _OPTIONAL = ("Assignee", "Resolution")
 """Read when present: without ``Assignee`` every issue is unassigned, without ``Resolution`` every
 resolved issue counts as done."""
 _STORY_POINTS = ("Custom field (Story Points)", "Custom field (Story point estimate)", "Story Points")
 _LOCAL_FORMATS = ("%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%m/%d/%y %H:%M", "%d/%b/%y %H:%M")
-
-
-def looks_like(source: Source) -> bool:
-    """A CSV whose header has Jira's ``Issue key`` and ``Issue Type`` columns."""
-    header = source.head_text().split("\n", 1)[0]
-    return "Issue key" in header and "Issue Type" in header
 
 
 def _jira_time(column: str, timezone: str, field: str) -> coerce.Parsed:
@@ -126,12 +116,14 @@ def read_jira(sources: Sequence[Source], config: OutcomesConfig, timezone: str) 
 class JiraReader:
     """Defects and closed tickets; unassigned issues credit nobody (counted)."""
 
-    name: ClassVar[str] = NAME
-    title: ClassVar[str] = TITLE
-    exported_by: ClassVar[str] = EXPORTED_BY
+    name: ClassVar[str] = "jira_csv"
+    title: ClassVar[str] = "Jira issues (CSV export)"
+    exported_by: ClassVar[str] = "Jira: Filters → Export → Export CSV (all fields or current fields)"
 
     def detect(self, source: Source, context: OutcomeContext) -> Detection:
-        return Detection(looks_like(source))
+        """A CSV whose header has Jira's ``Issue key`` and ``Issue Type`` columns."""
+        header = source.head_text().split("\n", 1)[0]
+        return Detection("Issue key" in header and "Issue Type" in header)
 
     def read(self, sources: Sequence[Source], context: OutcomeContext) -> OutcomeRead:
         return read_jira(sources, context.config, context.timezone)
