@@ -658,7 +658,7 @@ def _shift_cell(shift: int | None) -> str:
     return "" if shift is None else f"{shift:+d}"
 
 
-UNRANKED: Final = {"not_placed": "not enough data to place", "insufficient_data": "insufficient data"}
+UNRANKED: Final = {"not_placed": "not placed", "insufficient_data": "insufficient data"}
 """What the board's rank cell says for a developer without a rank, by ranking status."""
 BOARD_COLUMNS: Final = (
     "adjusted", "interval", "raw", "shift", "developer", "team", "total tokens", "outcome score", "risk"
@@ -694,6 +694,14 @@ def _shift(developer: DeveloperEntry) -> int:
     return developer["rank"].get("shift") or 0
 
 
+def _not_placed_note(names: list[str]) -> list[str]:
+    """Who the board lists as not placed, and why (the cell itself is kept short so the interval still fits)."""
+    if not names:
+        return []
+    return [f"not placed = not enough data to place (thin data, rank interval reaching above the bottom quarter): "
+            f"{', '.join(names)}"]  # fmt: skip
+
+
 def _in_full_note(developers: list[DeveloperEntry]) -> list[str]:
     """Who had tokens above the typical counted in full (no diminishing returns), and why."""
     names = [d["developer"] for d in developers if d.get("tokens_in_full")]
@@ -723,6 +731,7 @@ def _ranked_table(developers: list[DeveloperEntry], result: AuditResult, quality
         f", {fit.basis}); interval = 90% rank interval; shift = raw rank "
         "among ranked developers minus adjusted rank (+ climbed).",
         f"Biggest fallers (▼): {moves(fallers)}. Biggest climbers (▲): {moves(climbers)}.",
+        *_not_placed_note([d["developer"] for d in ordered if d["ranking_status"] == "not_placed"]),
         *_in_full_note(developers),
         *_flag_notes(developers),
         *quality_notes(quality),
@@ -961,9 +970,7 @@ def rank_document(result: AuditResult) -> Document[AuditData] | Document[RankDat
         notes.append(f"elasticity {fit.elasticity:.2f} ({fit.basis})")
     if thin:
         notes.append(f"insufficient data (not ranked): {', '.join(thin)}")
-    if unplaced:
-        notes.append(f"not enough data to place (thin data, rank interval reaching above the bottom quarter): "
-                     f"{', '.join(unplaced)}")  # fmt: skip
+    notes += _not_placed_note(unplaced)
     notes += quality_notes(result.loaded.quality) + outcome_notes(result)
     table = TableView(
         headline=joined_headline(*audit.get("warnings", [])),
