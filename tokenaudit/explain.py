@@ -14,7 +14,7 @@ import polars as pl
 
 from tokenaudit.audit import AuditResult
 from tokenaudit.detectors.base import Flag, sorted_requests
-from tokenaudit.detectors.shape import sessions
+from tokenaudit.detectors.shape import sessions, with_person_turns
 from tokenaudit.errors import UsageError
 from tokenaudit.metrics import local_day
 from tokenaudit.schema import total_tokens
@@ -180,7 +180,8 @@ def explain(result: AuditResult, developer: str) -> Explanation:
 def weekly_evidence(mine: pl.DataFrame, result: AuditResult, timezone: str) -> pl.DataFrame:
     """When it happened, week by local week: tokens, sessions and how many were headless, night activity."""
     requests, _ = sorted_requests(mine)
-    shapes = sessions(requests, result.findings.settings.headless_work).select("start", "tokens", "headless")
+    turns = with_person_turns(requests, result.findings.settings.headless_work)
+    shapes = sessions(turns).select("start", "tokens", "headless")
     local = pl.col("start").dt.convert_time_zone(timezone).dt.truncate("1w").dt.date().alias("week")
     by_week = shapes.group_by(local).agg(
         pl.len().alias("sessions"),

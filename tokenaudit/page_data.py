@@ -16,7 +16,7 @@ import polars as pl
 
 from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.detectors.base import sorted_requests
-from tokenaudit.detectors.shape import sessions
+from tokenaudit.detectors.shape import sessions, with_person_turns
 from tokenaudit.documents import audit_document, outcome_notes, quality_notes
 from tokenaudit.explain import active_minutes_by_hour
 from tokenaudit.metrics import local_day
@@ -149,7 +149,7 @@ def session_kinds(result: AuditResult) -> pl.DataFrame:
     Sessions of sources without per-request rows are not judged (absent here: unknown)."""
     requests, codes = sorted_requests(result.loaded.events)
     return (
-        sessions(requests, result.findings.settings.headless_work)
+        sessions(with_person_turns(requests, result.findings.settings.headless_work))
         .join(codes, on="dev")
         .select("developer", "session_id", "headless")
     )

@@ -40,6 +40,7 @@ from tokenaudit.detectors.base import (
 )
 from tokenaudit.detectors.config import Bands, Flags, Leaderboard
 from tokenaudit.detectors.coverage import coverage_note as coverage_note
+from tokenaudit.detectors.shape import with_person_turns
 from tokenaudit.metrics import local_day
 from tokenaudit.schema import total_tokens
 
@@ -151,6 +152,7 @@ def build_context(
         & ((pl.col("grain") != "request") | (total_tokens() >= flags.min_request_tokens))
     )
     requests, codes = sorted_requests(kept)
+    requests = with_person_turns(requests, flags.headless_work)
     people = (
         kept.group_by("developer")
         .agg(total_tokens().sum(), local_day(timezone).n_unique().alias("active_days"))

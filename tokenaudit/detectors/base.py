@@ -31,7 +31,8 @@ class DetectorContext:
     """Inputs to every detector.
 
     ``events``: canonical events after the policy's exclusions. ``requests``: only per-request rows
-    (timing needs them), see :func:`sorted_requests`. ``developers``: one row per developer with
+    (timing needs them), see :func:`sorted_requests`, with ``person`` (a person's turn led to the request, see
+    :func:`~tokenaudit.detectors.shape.with_person_turns`). ``developers``: one row per developer with
     ``dev`` (null without requests), ``team``, ``peer_group``, ``n_peers``, ``total_tokens`` and
     ``active_days``.
     """

@@ -34,7 +34,6 @@ from tokenaudit.detectors.base import (
     over_peers,
     with_own_day,
 )
-from tokenaudit.detectors.shape import with_person_turns
 
 
 def compute(context: DetectorContext) -> pl.DataFrame:
@@ -44,9 +43,9 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     requests = with_own_day(context.requests)
     turns = pl.concat(
         [
-            with_person_turns(requests, context.flags.headless_work)
-            .filter(pl.col("opens_session") | pl.col("person"))
-            .select("dev", "day", "opens_session"),
+            requests.filter(pl.col("session_id").is_not_null() & (pl.col("opens_session") | pl.col("person"))).select(
+                "dev", "day", "opens_session"
+            ),
             requests.filter(pl.col("session_id").is_null())
             .filter(gap.is_null() | (gap >= context.flags.headless_work.pause_seconds))
             .select("dev", "day", pl.lit(value=None, dtype=pl.Boolean).alias("opens_session")),

@@ -28,13 +28,13 @@ from tokenaudit.detectors.base import (
     over_peers,
     seconds_since_previous,
 )
-from tokenaudit.detectors.config import HeadlessWork, MachineRegularity
+from tokenaudit.detectors.config import MachineRegularity
 from tokenaudit.detectors.shape import sessions
 
 _LOG_BIN = math.log(1.02)
 
 
-def _starts(requests: pl.DataFrame, config: MachineRegularity, shape: HeadlessWork) -> pl.DataFrame:
+def _starts(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
     """dev, cluster, timestamp: each start, in order, in every cluster of similar sessions it belongs to.
 
     Clusters: all sessions, and sessions of one tool that are headless or interactive (see
@@ -53,20 +53,20 @@ def _starts(requests: pl.DataFrame, config: MachineRegularity, shape: HeadlessWo
         .filter(pl.col("n").fill_null(0) < config.min_sessions_for_session_series)
         .drop("n")
     )
-    starts = sessions(requests, shape).filter(pl.len().over("dev") >= config.min_sessions_for_session_series)
+    starts = sessions(requests).filter(pl.len().over("dev") >= config.min_sessions_for_session_series)
     kind = pl.when(pl.col("headless")).then(pl.lit(" headless")).otherwise(pl.lit(" interactive"))
     by_shape = starts.select("dev", (pl.col("tool") + kind).alias("cluster"), pl.col("start").alias("timestamp"))
     merged = starts.select("dev", pl.lit("all sessions").alias("cluster"), pl.col("start").alias("timestamp"))
     return pl.concat([episodes, merged, by_shape]).sort("dev", "cluster", "timestamp", maintain_order=True)
 
 
-def features(requests: pl.DataFrame, config: MachineRegularity, shape: HeadlessWork) -> pl.DataFrame:
+def features(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
     """Per developer (``dev``) from their own requests (see ``sorted_requests``): interval statistics of their
     most regular cluster of starts (lowest local variation among those with enough intervals)."""
     keys = ["dev", "cluster"]
     same = (pl.col("dev") == pl.col("dev").shift(1)) & (pl.col("cluster") == pl.col("cluster").shift(1))
     intervals = (
-        _starts(requests, config, shape)
+        _starts(requests, config)
         .with_columns(delta=pl.when(same).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True)))
         .filter(pl.col("delta") > 1)
         .with_columns(log_bin=(pl.col("delta").log() / _LOG_BIN).floor().cast(pl.Int64))
@@ -138,7 +138,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     )
     frame = (
         context.developers.select("developer", "dev", "peer_group")
-        .join(features(context.requests, config, context.flags.headless_work), on="dev", how="left")
+        .join(features(context.requests, config), on="dev", how="left")
         .drop("dev")
         .with_columns(
             burstiness.alias("burstiness"),

@@ -37,28 +37,34 @@ from tokenaudit.schema import total_tokens
 
 
 def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
-    """Requests with a session id, each with ``person``: whether a person's turn after the opener led to it.
+    """``requests`` with ``person``: whether a person's turn after the session's opener led to the request (false
+    outside sessions).
 
-    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order.
+    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order. The audit adds the column once
+    (:func:`~tokenaudit.detectors.build_context`) for every detector that reads sessions: the windows over
+    (developer, session) are the costliest step of the session-based detectors, so they run on integer session
+    codes, not on the session ids' strings.
     """
-    gap = pl.col("timestamp").diff().over("dev", "session_id").dt.total_seconds(fractional=True)
+    session = pl.col("session_id").cast(pl.Categorical).to_physical()
+    gap = pl.col("timestamp").diff().over("dev", session).dt.total_seconds(fractional=True)
     prompted = (pl.col("turn") == "prompt") & (gap >= config.think_seconds)
     paused = gap >= config.pause_seconds
-    turn_known = pl.col("turn").is_not_null().any().over("dev", "session_id")
-    return requests.filter(pl.col("session_id").is_not_null()).with_columns(
-        person=pl.when(turn_known).then(prompted).otherwise(paused).fill_null(value=False)
+    turn_known = pl.col("turn").is_not_null().any().over("dev", session)
+    in_session = pl.col("session_id").is_not_null()
+    return requests.with_columns(
+        person=(in_session & pl.when(turn_known).then(prompted).otherwise(paused)).fill_null(value=False)
     )
 
 
-def sessions(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
+def sessions(requests: pl.DataFrame) -> pl.DataFrame:
     """One row per (dev, session): tool, start, requests, tokens, whether it was ``headless`` and ``inferred`` (from
     prompt caching: the source gave no session id).
 
-    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order; requests without a session
-    id are left out.
+    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order, with :func:`with_person_turns`'
+    ``person``; requests without a session id are left out.
     """
     return (
-        with_person_turns(requests, config)
+        requests.filter(pl.col("session_id").is_not_null())
         .group_by("dev", "session_id", maintain_order=True)
         .agg(
             pl.col("tool").first(),
@@ -74,7 +80,7 @@ def sessions(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
 def compute(context: DetectorContext) -> pl.DataFrame:
     """Per developer: headless session and token shares, hours a day holding headless requests."""
     config = context.flags.headless_work
-    shapes = sessions(context.requests, config)
+    shapes = sessions(context.requests)
     per_developer = shapes.group_by("dev").agg(
         pl.len().alias("sessions"),
         pl.col("headless").mean().alias("headless_session_share"),
