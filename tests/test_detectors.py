@@ -11,7 +11,16 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.synthetic import START, events, human_offsets, org
-from tokenaudit.detectors import Findings, build_context, coverage_note, regularity, repetition, rest, run_detectors
+from tokenaudit.detectors import (
+    Findings,
+    build_context,
+    coverage_note,
+    drip,
+    regularity,
+    repetition,
+    rest,
+    run_detectors,
+)
 from tokenaudit.detectors.base import sorted_requests
 from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.schema import TOKEN_COLUMNS
@@ -596,7 +605,8 @@ def test_prompt_pace_counts_a_night_shift_as_one_day() -> None:
     findings = detect(pl.concat([_paced_org(), _headless("nights", starts, per_session=3)]))
     found = flag(findings, "nights", "prompt_pace")
     assert found is not None
-    assert (found["severity"], found["turns_per_day"], found["pace_ratio"]) == ("low", 24.0, pytest.approx(2.6667))
+    assert (found["turns_per_day"], found["pace_ratio"]) == (24.0, pytest.approx(2.6667))
+    assert found["severity"] == "medium"  # every turn opens a session: both ratios at 2.7x, above the low band
 
 
 def _routed(developer: str, day_share: float) -> pl.DataFrame:
@@ -764,3 +774,89 @@ def test_context_stuffing_near_miss_a_heavier_reader_among_a_few_lookalikes_on_o
     claude = np.log10(np.geomspace(12_000, 45_000, 12).round() + 3_000)
     pooled = np.median(np.abs(np.concatenate([claude - np.median(claude), contexts - np.median(contexts)])))
     assert found["z_context"] == pytest.approx(0.6745 * (contexts[6] - np.median(contexts)) / pooled, abs=1e-4)
+
+
+def _fed(
+    developer: str, prompts: list[str | None], quiet: list[float], days: int = 14, fed_days: int = 10
+) -> pl.DataFrame:
+    """One session a weekday opened at 09:00 and fed ``prompts`` after ``quiet`` seconds each (cycled); on the
+    first ``fed_days`` weekdays, else the session holds only its opener and two follow-ups."""
+    offsets: list[float] = []
+    texts: list[str | None] = []
+    sessions: list[int] = []
+    weekdays = [day for day in range(days) if day % 7 < 5]
+    for number, day in enumerate(weekdays):
+        fed = prompts if number < fed_days else prompts[:2]
+        at = day * DAY + 9 * 3600.0
+        offsets.append(at)
+        texts.append(f"work through the backlog in TODO.md one item at a time, day {day}")
+        for index, text in enumerate(fed):
+            at += quiet[index % len(quiet)]
+            offsets.append(at)
+            texts.append(text)
+        sessions += [number] * (len(fed) + 1)
+    frame = events(developer, np.array(offsets), prompts=texts)
+    return frame.with_columns(session_id=pl.Series([f"{developer}-s{n}" for n in sessions]))
+
+
+DRIP_QUIET = [540.0, 600.0, 660.0, 720.0]
+
+
+def test_drip_feed_fires_on_one_session_a_day_fed_the_same_short_prompts() -> None:
+    drip = _fed("drip", ["continue", "keep going", "Continue."] * 10, DRIP_QUIET)
+    findings = detect(pl.concat([org(12), drip]))
+    found = flag(findings, "drip", "drip_feed")
+    assert found is not None
+    assert found["severity"] == "high"
+    assert (found["fed_days"], found["days"], found["fed_day_share"]) == (10, 10, 1.0)
+    assert (found["fed_sessions"], found["fed_prompts"], found["marked_sessions"]) == (10, 300, 10)
+    assert found["repeat_share"] == pytest.approx(28 / 30, abs=1e-4)  # all but the first 'continue' and 'keep going'
+    assert found["median_spread"] == pytest.approx(np.log(np.resize(DRIP_QUIET, 30)).std(ddof=1), abs=1e-4)
+    assert found["median_hours"] == pytest.approx(sum(np.resize(DRIP_QUIET, 30)) / 3600, abs=1e-4)
+    assert found["reason"].startswith("10 of 10 active days (100%) held a session fed 30 prompts")
+    assert needs(findings, "dev00", "drip_feed") is not None  # no prompt turns marked: not evaluated
+
+
+def test_drip_feed_fires_on_varied_prompts_at_a_scripts_steady_pace() -> None:
+    steady = _fed("steady", _varied(30, 3), DRIP_QUIET)
+    found = flag(detect(pl.concat([org(12), steady])), "steady", "drip_feed")
+    assert found is not None
+    assert (found["severity"], found["fed_days"], found["repeat_share"]) == ("high", 10, 0.0)
+
+
+def test_drip_feed_near_miss_a_persons_long_sessions_and_one_day_of_babysitting() -> None:
+    rng = np.random.default_rng(5)
+    think = list(8.0 + rng.lognormal(np.log(75.0), 1.0, 30))  # a person's think times: spread about 1
+    person = _fed("person", _varied(30, 4), think)
+    babysitter = _fed("babysitter", ["continue", "keep going", "Continue."] * 10, DRIP_QUIET, fed_days=1)
+    findings = detect(pl.concat([org(12), person, babysitter]))
+    requests, _ = sorted_requests(person)
+    shapes = drip.fed_sessions(requests, Policy().flags.drip_feed, Policy().flags.headless_work)
+    assert shapes.select(pl.col("spread").min() > 0.7, pl.col("repeat_share").max() == 0, ~pl.col("fed").any()).row(
+        0
+    ) == (
+        True,
+        True,
+        True,
+    )
+    for developer in ("person", "babysitter"):
+        assert flag(findings, developer, "drip_feed") is None
+        assert needs(findings, developer, "drip_feed") is None
+
+
+def test_prompt_pace_is_medium_when_sessions_and_turns_are_both_above_the_low_band() -> None:
+    findings = detect(pl.concat([_paced_org(), _paced("mimic", 24)]))
+    found = flag(findings, "mimic", "prompt_pace")
+    assert found is not None
+    assert found["severity"] == "medium"  # each ratio alone is low (2.5x to 3x)
+    assert (found["pace_ratio"], found["opener_ratio"]) == (pytest.approx(24 / 9, abs=1e-4),) * 2
+    busy = flag(detect(pl.concat([_paced_org(), _long_conversations("busy", 24)])), "busy", "prompt_pace")
+    assert busy is not None  # the same turns in a third of the sessions: the turns alone, low
+    assert (busy["severity"], busy["opener_ratio"]) == ("low", pytest.approx(8 / 9, abs=1e-4))
+
+
+def _long_conversations(developer: str, per_day: int, days: int = 10) -> pl.DataFrame:
+    """``per_day`` prompts a weekday, three to a session, each after two minutes of thought."""
+    starts = [day * DAY + 9 * 3600 + np.arange(per_day) * 1200.0 for day in range(days) if day % 7 < 5]
+    offsets = np.concatenate(starts)
+    return events(developer, offsets, session_every=3, prompts=["prompt"] * len(offsets))

@@ -7,8 +7,12 @@ word or a pair of neighbouring words) votes on every bit by its hash, and the si
 majority. Two prompts sharing most of their words land within a few bits; unrelated ones differ in
 about 32. Nothing here can be turned back into the text, and the text never leaves the reader.
 
-Prompts under :data:`MIN_WORDS` words ("continue", "yes") get no signature: they say nothing about
-who wrote them and would make every developer look repetitive.
+Prompts under :data:`MIN_WORDS` words ("continue", "keep going") are too short for near-duplicates: a
+word changed is a different prompt. They get an exact hash of their lower-cased words instead (``Continue.``
+and ``continue`` are one prompt), which lies about 32 bits from any other prompt's signature, so only the
+same short prompt matches it. One "continue" says nothing; the same few short prompts fed into one session
+dozens of times a day is how a script keeps a session spending (``drip_feed``). A redacted prompt (OpenTelemetry
+without ``OTEL_LOG_USER_PROMPTS``) and an empty one get no signature: there is no text to compare.
 
 A slash command is judged on what the person typed, not on the template it expands to: Claude Code
 records ``/review 1234`` as ``<command-name>/review</command-name>`` and ``<command-args>1234</command-args>``
@@ -33,6 +37,8 @@ NEAR_DUPLICATE_BITS: Final = 10
 near 32 (sd 4), so 10 is over five standard deviations away from chance."""
 _SEED: Final = 0x7A5E
 _BIT_VALUES: Final = [2**bit for bit in range(SIGNATURE_BITS)]
+_REDACTED: Final = ("<redacted>",)
+"""Texts that stand for a prompt the source withheld (lower-cased): no signature."""
 
 
 _COMMAND: Final = r"<command-name>\s*(/?[^<\s]+)\s*</command-name>"
@@ -47,8 +53,10 @@ def typed_text(text: pl.Expr) -> pl.Expr:
 
 
 def simhash(frame: pl.DataFrame, text: str) -> pl.Series:
-    """One UInt64 signature per row of ``frame[text]`` (null for short or missing text), in row order."""
-    words = typed_text(pl.col(text)).str.to_lowercase().str.extract_all(r"\w+")
+    """One UInt64 signature per row of ``frame[text]``, in row order: a SimHash of the words, an exact hash of
+    the words for prompts under :data:`MIN_WORDS` words, null for missing, empty or redacted text."""
+    typed = typed_text(pl.col(text)).str.to_lowercase()
+    words = pl.when(~typed.str.strip_chars().is_in(_REDACTED)).then(typed.str.extract_all(r"\w+"))
     pairs = words.list.eval(pl.element() + " " + pl.element().shift(-1)).list.drop_nulls()
     features = (
         frame.select(words.list.len().alias("n_words"), pl.concat_list(words, pairs).alias("feature"))
@@ -66,8 +74,14 @@ def simhash(frame: pl.DataFrame, text: str) -> pl.Series:
         for bit, value in enumerate(_BIT_VALUES)
     )
     signed = votes.select("row", signature.cast(pl.UInt64).alias("prompt_signature"))
+    short = (
+        frame.select(words.alias("words"))
+        .with_row_index("row")
+        .filter(pl.col("words").list.len().is_between(1, MIN_WORDS - 1))
+        .select("row", pl.col("words").list.join(" ").hash(seed=_SEED).alias("prompt_signature"))
+    )
     rows = pl.DataFrame({"row": pl.int_range(0, frame.height, eager=True).cast(pl.UInt32)})
-    return rows.join(signed, on="row", how="left", maintain_order="left")["prompt_signature"]
+    return rows.join(pl.concat([signed, short]), on="row", how="left", maintain_order="left")["prompt_signature"]
 
 
 def hamming(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:

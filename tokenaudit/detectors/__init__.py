@@ -17,6 +17,7 @@ import polars as pl
 from tokenaudit.detectors import (
     context,
     coverage,
+    drip,
     outcome_gaming,
     pace,
     regularity,
@@ -50,6 +51,7 @@ DETECTORS: Final[tuple[Detector, ...]] = (
     rest.DETECTOR,
     shape.DETECTOR,
     pace.DETECTOR,
+    drip.DETECTOR,
     repetition.DETECTOR,
     context.DETECTOR,
     timing.SNAPSHOT_SPIKE,

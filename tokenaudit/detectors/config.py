@@ -127,6 +127,21 @@ class PromptPace(_Block):
     min_peers: int = 5
 
 
+class DripFeed(_Block):
+    """One session fed dozens of prompts that repeat one another, or come at a steadier pace than a person's."""
+
+    day_share: Bands = Bands(low=0.2, medium=0.4, high=0.6)
+    """Share of the developer's active days holding a fed session."""
+    min_prompts: int = 20
+    """Prompts after the opener (each after think time) that make a session fed, when they repeat or are steady."""
+    repeat_share: Share = 0.5
+    """Share of those prompts repeating one sent earlier in the session (exactly, or within a few signature bits)."""
+    steady_spread: Positive = 0.5
+    """Or: standard deviation of the log quiet before each prompt at most this (a person's think times: about 1)."""
+    min_sessions: int = 3
+    min_days: int = 5
+
+
 class NoRestRhythm(_Block):
     """S3: no daily rest period: share of activity in the developer's own quietest 8 hours."""
 
@@ -251,6 +266,7 @@ class Flags(BaseModel):
     no_rest_rhythm: NoRestRhythm = NoRestRhythm()
     headless_work: HeadlessWork = HeadlessWork()
     prompt_pace: PromptPace = PromptPace()
+    drip_feed: DripFeed = DripFeed()
     repetition: Repetition = Repetition()
     context_stuffing: ContextStuffing = ContextStuffing()
     snapshot_spike: SnapshotSpike = SnapshotSpike()

@@ -12,8 +12,10 @@ short sessions of its own.
 The median over active days decides (each day the developer's own, starting at their quietest hour:
 :func:`~tokenaudit.detectors.base.with_own_day`), so a refactor week or an on-call night does not, and the
 bands are multiples of the peer median: to stay under them, an imitation must keep its owner's whole day
-within a few times what peers type, which caps what it can add. Headless loops count too (each run opens
-a session); the other automation detectors say how they run.
+within a few times what peers type, which caps what it can add. Both at the low band or above give at least
+medium: a script that opens its own sessions raises the two together, while an honest heavy user's longer
+conversations raise the turns and a habit of short sessions raises the openers. Headless loops count too (each
+run opens a session); the other automation detectors say how they run.
 """
 
 from __future__ import annotations
@@ -82,7 +84,10 @@ def compute(context: DetectorContext) -> pl.DataFrame:
             for rate, ratio in ratios.items()
         )
     )
-    severity = pl.max_horizontal(band_severity(pl.col(ratio), bands[ratio]).fill_null(0) for ratio in bands)
+    severities = [band_severity(pl.col(ratio), bands[ratio]).fill_null(0) for ratio in bands]
+    # A day with both far more sessions and far more turns than peers: two views of one excess agree.
+    both = pl.all_horizontal(level >= 1 for level in severities)
+    severity = pl.when(both).then(pl.max_horizontal(*severities, 2)).otherwise(pl.max_horizontal(severities))
     strength = pl.max_horizontal(band_strength(pl.col(ratio), bands[ratio]) for ratio in bands)
     return frame.with_columns(
         capped(severity, config.max_severity).alias("severity"),

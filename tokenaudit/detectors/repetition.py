@@ -44,13 +44,14 @@ _CANDIDATES_PER_BAND: Final = 4
 _BYTE: Final = pl.Series([256**band for band in range(_BANDS)], dtype=pl.UInt64)
 
 
-def near_repeats(rows: pl.DataFrame) -> pl.Series:
-    """For rows (dev, seq, prompt_signature): whether an earlier row of the same dev has a signature within
-    :data:`~tokenaudit.signatures.NEAR_DUPLICATE_BITS` bits (an exact repeat included). In row order.
+def near_repeats(rows: pl.DataFrame, key: str = "dev") -> pl.Series:
+    """For rows (``key``, seq, prompt_signature): whether an earlier row of the same ``key`` (a developer, or a
+    session) has a signature within :data:`~tokenaudit.signatures.NEAR_DUPLICATE_BITS` bits (an exact repeat
+    included). In row order.
 
     Bounded work per row (bands × candidates), so a loop of thousands of paraphrases costs no quadratic join.
     """
-    first = rows.group_by("dev", "prompt_signature").agg(pl.col("seq").min().alias("first"))
+    first = rows.group_by(key, "prompt_signature").agg(pl.col("seq").min().alias("first"))
     banded = (
         first.with_columns(band=pl.int_ranges(0, _BANDS, dtype=pl.UInt32))
         .explode("band")
@@ -58,20 +59,20 @@ def near_repeats(rows: pl.DataFrame) -> pl.Series:
     )
     earliest = (
         banded.sort("first", "prompt_signature")
-        .group_by("dev", "band", "value", maintain_order=True)
+        .group_by(key, "band", "value", maintain_order=True)
         .head(_CANDIDATES_PER_BAND)
-        .select("dev", "band", "value", pl.col("prompt_signature").alias("other"), pl.col("first").alias("other_first"))
+        .select(key, "band", "value", pl.col("prompt_signature").alias("other"), pl.col("first").alias("other_first"))
     )
     near = (
-        banded.join(earliest, on=["dev", "band", "value"])
+        banded.join(earliest, on=[key, "band", "value"])
         .filter(pl.col("other_first") < pl.col("first"))
         .filter(hamming("prompt_signature", "other") <= NEAR_DUPLICATE_BITS)
-        .group_by("dev", "prompt_signature")
+        .group_by(key, "prompt_signature")
         .agg(pl.col("other_first").min().alias("near_first"))
     )
     return (
-        rows.join(first, on=["dev", "prompt_signature"], how="left", maintain_order="left")
-        .join(near, on=["dev", "prompt_signature"], how="left", maintain_order="left")
+        rows.join(first, on=[key, "prompt_signature"], how="left", maintain_order="left")
+        .join(near, on=[key, "prompt_signature"], how="left", maintain_order="left")
         .select((pl.col("seq") > pl.col("first")) | pl.col("near_first").is_not_null())
         .to_series()
         .alias("seen_before")

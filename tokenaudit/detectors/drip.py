@@ -1,0 +1,152 @@
+"""``drip_feed`` (automation): one long session kept spending by a stream of the same few prompts.
+
+A script need not open sessions to spend: it can keep one session open all day and feed it "continue",
+"keep going", "next" every few minutes. No session opener repeats and a short prompt says nothing on its
+own, but a session *fed* dozens of prompts in which most repeat one already sent in it (the same short
+prompt exactly, a longer one within a few bits of its signature: :mod:`tokenaudit.signatures`), or whose
+prompts come at a steadier pace than a person reads and thinks (the spread of the log of the quiet before
+each prompt: a person's think times spread over seconds to half an hour, a script's jitter is narrow), is
+no conversation. The statistic is the share of the developer's active days (their own days, starting at
+their quietest hour: :func:`~tokenaudit.detectors.base.with_own_day`) holding such a session, so one
+afternoon of babysitting an agent with "continue" does not decide, and a drip every working day does.
+
+Only prompt turns a source marks count (Claude Code transcripts, Codex rollouts, OpenTelemetry prompt
+events, a generic ``turn`` column): elsewhere a pause is no evidence of a prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from tokenaudit.detectors.base import (
+    Detector,
+    DetectorContext,
+    band_severity,
+    band_strength,
+    capped,
+    fmt_num,
+    fmt_pct,
+    not_evaluated,
+    with_own_day,
+)
+from tokenaudit.detectors.config import DripFeed, HeadlessWork
+from tokenaudit.detectors.repetition import near_repeats
+from tokenaudit.detectors.shape import with_person_turns
+
+
+def fed_sessions(requests: pl.DataFrame, config: DripFeed, shape: HeadlessWork) -> pl.DataFrame:
+    """One row per (dev, session) with marked prompt turns: its day, hours, prompts fed after the opener, the
+    share of them that repeat a prompt sent earlier in it, the spread of the log quiet before them, and ``fed``.
+
+    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order.
+    """
+    quiet = pl.col("timestamp").diff().over("dev", "session_id").dt.total_seconds(fractional=True)
+    marked = (
+        with_person_turns(with_own_day(requests), shape)
+        .filter(pl.col("turn").is_not_null().any().over("dev", "session_id"))
+        .with_columns(quiet=quiet, session=pl.struct("dev", "session_id").rank("dense"))
+        .with_row_index("_row")
+    )
+    prompts = marked.filter(pl.col("turn") == "prompt", pl.col("prompt_signature").is_not_null()).with_columns(
+        seq=pl.int_range(pl.len()).over("session")
+    )
+    repeats = prompts.select("_row", near_repeats(prompts, key="session"))
+    fed = pl.col("person")
+    per_session = (
+        marked.join(repeats, on="_row", how="left")
+        .group_by("dev", "session_id")
+        .agg(
+            pl.col("day").first(),
+            ((pl.col("timestamp").max() - pl.col("timestamp").min()).dt.total_seconds() / 3600).alias("hours"),
+            fed.sum().alias("prompts"),
+            (pl.col("seen_before").fill_null(value=False) & fed).sum().alias("repeated"),
+            pl.col("quiet").filter(fed).log().std().alias("spread"),
+        )
+        .with_columns(repeat_share=pl.col("repeated") / pl.col("prompts").clip(1))
+    )
+    steady = pl.col("spread") <= config.steady_spread
+    return per_session.with_columns(
+        fed=(pl.col("prompts") >= config.min_prompts)
+        & ((pl.col("repeat_share") >= config.repeat_share) | steady.fill_null(value=False))
+    )
+
+
+def compute(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: the share of active days holding a fed session, and what those sessions looked like."""
+    config = context.flags.drip_feed
+    shapes = fed_sessions(context.requests, config, context.flags.headless_work)
+    drip = shapes.filter("fed")
+    per_developer = (
+        shapes.group_by("dev")
+        .agg(pl.len().alias("marked_sessions"))
+        .join(
+            drip.group_by("dev").agg(
+                pl.len().alias("fed_sessions"),
+                pl.col("day").n_unique().alias("fed_days"),
+                pl.col("prompts").sum().alias("fed_prompts"),
+                (pl.col("repeated").sum() / pl.col("prompts").sum()).alias("repeat_share"),
+                pl.col("spread").median().alias("median_spread"),
+                pl.col("hours").median().alias("median_hours"),
+            ),
+            on="dev",
+            how="left",
+        )
+    )
+    days = with_own_day(context.requests).group_by("dev").agg(pl.col("day").n_unique().alias("days"))
+    frame = (
+        context.developers.select("developer", "dev")
+        .join(per_developer, on="dev", how="left")
+        .join(days, on="dev", how="left")
+        .drop("dev")
+        .with_columns(pl.col("marked_sessions", "fed_sessions", "fed_days", "fed_prompts", "days").fill_null(0))
+        .with_columns(fed_day_share=pl.col("fed_days") / pl.col("days").clip(1))
+    )
+    severity = pl.when(pl.col("fed_sessions") >= config.min_sessions).then(
+        band_severity(pl.col("fed_day_share"), config.day_share)
+    )
+    return frame.with_columns(
+        capped(severity.otherwise(0), config.max_severity).alias("severity"),
+        band_strength(pl.col("fed_day_share"), config.day_share).alias("strength"),
+        not_evaluated(
+            (pl.col("marked_sessions") == 0) | (pl.col("days") < config.min_days),
+            f"sessions whose source marks prompt turns, on at least {config.min_days} active days",
+        ).alias("needs"),
+    )
+
+
+def reason(row: dict[str, Any]) -> str:
+    """Quote how many days held a fed session, and what fed it."""
+    return (
+        f"{row['fed_days']} of {row['days']} active days ({fmt_pct(row['fed_day_share'])}) held a session fed "
+        f"{fmt_num(row['fed_prompts'] / max(row['fed_sessions'], 1), 0)} prompts on average over a median "
+        f"{fmt_num(row['median_hours'], 1)} hours; {fmt_pct(row['repeat_share'])} of those prompts repeated one "
+        f"already sent in the session, and the spread of the log quiet before them was "
+        f"{fmt_num(row['median_spread'])} (a person's think times spread about 1; {row['fed_sessions']} such sessions)."
+    )
+
+
+DETECTOR = Detector(
+    id="drip_feed",
+    family="automation",
+    consider=(
+        "a person babysitting a long agent task, answering 'yes' or 'continue' each time it stops (outcomes tell)",
+        "a legitimate script or CI job under a personal key (belongs on the service-account list)",
+        "a source that records a tool's automatic follow-ups as prompt turns",
+    ),
+    compute=compute,
+    reason=reason,
+    gauges=(("fed_day_share", "day_share"),),
+    evidence=(
+        "fed_days",
+        "days",
+        "fed_day_share",
+        "fed_sessions",
+        "fed_prompts",
+        "repeat_share",
+        "median_spread",
+        "median_hours",
+        "marked_sessions",
+    ),
+)
