@@ -14,7 +14,7 @@ from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.readers import READERS, detect
 from tokenaudit.readers.base import ReadContext, ReadResult
-from tokenaudit.readers.claude_code import ClaudeCodeReader
+from tokenaudit.readers.claude_code import ClaudeCodeReader, _TypedLines, _whole_lines
 from tokenaudit.readers.jsonlines import object_lines
 from tokenaudit.readers.sources import resolve
 
@@ -226,18 +226,41 @@ _ODD_LINES = [
 ]
 
 
+_TYPED_LINES = [_ODD_LINES[index] for index in (3, *range(8, 14))]
+"""The odd lines the typed decode takes (a negative count, user lines' odd contents, a cache breakdown)."""
+
+
 def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> None:
     """The same transcripts read twice: as they are (whole-object files take the typed decode) and with a
     byte-order mark in front, which sends every line down the text path. Events and rejects must be equal."""
     for copy, prefix in (("typed", b""), ("text", "\ufeff".encode())):
         shutil.copytree(ROOT, tmp_path / copy)
-        odd = tmp_path / copy / "cy@acme.io" / "projects" / "-home-cy" / "odd.jsonl"
-        odd.parent.mkdir(parents=True)
-        odd.write_text("\n".join(_ODD_LINES) + "\n")
+        folder = tmp_path / copy / "cy@acme.io" / "projects" / "-home-cy"
+        folder.mkdir(parents=True)
+        (folder / "odd.jsonl").write_text("\n".join(_ODD_LINES) + "\n")
+        (folder / "typed.jsonl").write_text("\n".join(_TYPED_LINES))  # and no newline at the end
         for path in (tmp_path / copy).rglob("*.jsonl"):
             path.write_bytes(prefix + path.read_bytes())
-    odd_files = [resolve([str(tmp_path / copy / "cy@acme.io")]).sources[0] for copy in ("typed", "text")]
-    assert [object_lines(source) is not None for source in odd_files] == [True, False]
+    odd_files = [resolve([str(tmp_path / copy / "cy@acme.io")]).sources for copy in ("typed", "text")]
+    assert [[object_lines(source) is not None for source in sources] for sources in odd_files] == [
+        [True, True],
+        [False, False],
+    ]
+    odd, typed_file = (object_lines(source) for source in odd_files[0])
+    assert odd is not None and typed_file is not None
+    assert _whole_lines(odd) is None and _whole_lines(typed_file) is not None
+    # Each user line's turn and text (the prompt's, before its signature), as the text path reads them.
+    users = [_TypedLines.of(sources[1:]).user_rows() for sources in odd_files]
+    assert users[0].equals(users[1])
+    # The text path's rules, quirks included: a prompt that starts like a list and quotes "tool_result" is a tool
+    # turn; a number is its text.
+    assert users[0].select("turn", "text").rows() == [
+        ("tool", None),
+        ("prompt", 'explain what "tool_result" blocks carry here'),
+        ("tool", None),
+        ("prompt", "42"),
+        ("prompt", None),
+    ]
     typed, text = read(tmp_path / "typed"), read(tmp_path / "text")
 
     def plain(frame: pl.DataFrame) -> pl.DataFrame:
@@ -251,3 +274,6 @@ def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> 
     assert typed.events.filter(odd_rows).sort("source_line")["request_id"].to_list() == ["r-1", "r-5", "r-6", "r-8"]
     # Rejected: 412.5, beyond 64 bits, -5, a sidechain line without output_tokens, and invalid JSON.
     assert typed.rejects.filter(odd_rows).sort("source_line")["source_line"].to_list() == [2, 3, 4, 7, 8]
+    typed_rows = pl.col("source_file").str.ends_with("typed.jsonl")
+    assert typed.events.filter(typed_rows)["request_id"].to_list() == ["r-8"]
+    assert typed.rejects.filter(typed_rows)["source_line"].to_list() == [1]

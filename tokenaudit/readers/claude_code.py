@@ -1,8 +1,9 @@
 """Claude Code session transcripts: ``~/.claude/projects/<project>/<session>.jsonl`` (and ``…/subagents/*.jsonl``).
 
 Only lines with ``message.usage`` carry tokens; the rest (prompts, tool results, snapshots) are skipped
-unparsed: a line is decoded only if it mentions ``"usage"`` or does not end like a JSON object (a
-truncated line, which becomes a reject). ``<synthetic>`` lines are Claude Code's own notices, not API
+without being built: in a file of whole JSON objects every line is decoded by type, only for the fields read; in
+any other file a line is decoded only if it mentions ``"usage"`` or does not end like a JSON object (a truncated
+line, which becomes a reject). ``<synthetic>`` lines are Claude Code's own notices, not API
 calls: they are left out of every total and are not rejects.
 
 Duplicates. Claude Code writes one API response as several lines (one per content block; streamed lines
@@ -42,7 +43,7 @@ import polars as pl
 from tokenaudit import progress
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
-from tokenaudit.readers.jsonlines import batches, lines_holding, object_lines, scan_lines
+from tokenaudit.readers.jsonlines import batches, object_lines, scan_lines
 from tokenaudit.readers.owner import owners
 from tokenaudit.readers.parse import (
     ENDS_LIKE_OBJECT,
@@ -115,7 +116,6 @@ def _user_lines(lines: pl.LazyFrame) -> pl.DataFrame:
     prompt (``prompt``, with its ``text``). The text path of :class:`_TypedLines`' user lines."""
     line = pl.col("line")
     content = line.str.json_path_match("$.message.content")
-    listed = content.str.starts_with("[")
     return (
         lines.filter(line.str.contains(r'"type"\s*:\s*"user"') & ENDS_LIKE_OBJECT)
         # A subagent's user line quoted inside a parent's agent_progress line is no turn of the parent's.
@@ -125,14 +125,7 @@ def _user_lines(lines: pl.LazyFrame) -> pl.DataFrame:
             "source_line",
             line.str.json_path_match("$.timestamp").alias("timestamp"),
             line.str.json_path_match("$.sessionId").alias("session_id"),
-            pl.when(listed & content.str.contains('"tool_result"', literal=True))
-            .then(pl.lit("tool"))
-            .otherwise(pl.lit("prompt"))
-            .alias("turn"),
-            pl.when(listed)
-            .then(line.str.json_path_match("$.message.content[0].text"))
-            .otherwise(content)
-            .alias("text"),
+            *_turn_and_text(content, line.str.json_path_match("$.message.content[0].text")),
         )
         .collect()
     )
@@ -168,6 +161,8 @@ class _Message(msgspec.Struct, gc=False):
     id: str | None = None
     model: str | None = None
     usage: _Usage | None = None
+    content: msgspec.Raw = msgspec.Raw()
+    """A user line's prompt or tool results, kept as its JSON text (not built: most of a transcript's bytes)."""
 
 
 class _Response(msgspec.Struct, gc=False):
@@ -186,38 +181,25 @@ class _Progress(msgspec.Struct, gc=False):
     message: _Response | None = None
 
 
-class _UsageLine(_Response, gc=False):
+class _Line(_Response, gc=False):
+    """Any transcript line, as far as the audit reads it: a usage line's fields and a user line's."""
+
+    type: str | None = None
     sessionId: str | None = None  # noqa: N815
     isSidechain: bool | None = None  # noqa: N815
     costUSD: float | None = None  # noqa: N815
     data: _Progress | None = None
 
 
-class _Block(msgspec.Struct, gc=False):
-    type: str | None = None
-    text: str | None = None
-
-
-class _UserMessage(msgspec.Struct, gc=False):
-    content: str | list[_Block] | None = None
-
-
-class _UserLine(msgspec.Struct, gc=False):
-    type: str | None = None
-    timestamp: str | None = None
-    sessionId: str | None = None  # noqa: N815
-    message: _UserMessage | None = None
-
-
-_USAGE_LINE = msgspec.json.Decoder(_UsageLine)
-_USER_LINE = msgspec.json.Decoder(_UserLine)
+_LINES = msgspec.json.Decoder(_Line)
+_NO_CONTENT = msgspec.Raw()
 _DECODED_TYPES: dict[str, type[pl.DataType]] = {
     **{name: pl.String for name in _PATHS},
     **{name: pl.Int64 for name in _PATHS if name.removeprefix("progress_") in _USAGE_FIELDS},
     "sidechain": pl.Boolean,
     "cost": pl.Float64,
 }
-_TEXT_LINE = {"source_file": pl.String, "source_line": pl.Int64, "line": pl.String}
+_USER_COLUMNS = {"source_file": pl.String, "source_line": pl.Int64, "timestamp": pl.String, "session_id": pl.String}
 
 
 @dataclass
@@ -225,72 +207,68 @@ class _TypedLines:
     """One batch's usage and user lines, decoded by type from the bytes where the file allows it.
 
     Transcripts are mostly prompts, tool output and file snapshots, and a text JSON decode spends its time there.
-    In a file of whole JSON objects (:func:`~tokenaudit.readers.jsonlines.object_lines`), the lines holding
-    ``"usage"`` or ``"user"`` are found by a byte search and decoded into typed records of the few fields read
-    (msgspec skips the rest without building it). A line the typed decode refuses (invalid JSON, a field of
-    unexpected type) and every line of any other file take the text path, which rejects or reads them exactly as
-    before; both paths give the same text columns, and rows come out in the order of the text path's scan.
+    A file of whole JSON objects (:func:`~tokenaudit.readers.jsonlines.object_lines`) is decoded in one call
+    (msgspec's ``decode_lines``) into typed records of the few fields read, skipping the rest without building it;
+    usage rows are the records holding usage, user rows the ``user`` records, whose content (kept as JSON text) is
+    read by the text path's own expressions. A file the typed decode refuses (invalid JSON, a field of unexpected
+    type) and every other file take the text path, which rejects or reads their lines exactly as before; both
+    paths give the same text columns, and rows come out in the order of the text path's scan.
     """
 
     usage: pl.DataFrame
     users: pl.DataFrame
-    text_usage: pl.LazyFrame | None
-    text_users: pl.LazyFrame | None
+    text: pl.LazyFrame | None
     order: dict[str, int]
 
     @classmethod
     def of(cls, batch: Sequence[Source]) -> _TypedLines:
-        usage_files: list[str] = []
-        usage_numbers: list[int] = []
-        usage: list[_UsageLine] = []
-        users: dict[str, list[str | int | None]] = {name: [] for name in _USER_COLUMNS}
-        odd_usage: list[tuple[str, int, str]] = []
-        odd_users: list[tuple[str, int, str]] = []
+        records: list[_Line] = []
+        names: list[str] = []
+        counts: list[int] = []
         plain: list[Source] = []
         for source in batch:
             data = object_lines(source)
-            if data is None:
+            decoded = None if data is None else _whole_lines(data)
+            if decoded is None:
                 plain.append(source)
                 continue
-            for number, line in zip(*lines_holding(data, b'"usage"'), strict=True):
-                try:
-                    usage.append(_USAGE_LINE.decode(line))
-                except msgspec.DecodeError:
-                    odd_usage.append((source.name, number, line.decode()))
-                    continue
-                usage_files.append(source.name)
-                usage_numbers.append(number)
-            for number, line in zip(*lines_holding(data, b'"user"'), strict=True):
-                if not _add_user_line(users, source.name, number, line):
-                    odd_users.append((source.name, number, line.decode()))
-        columns = struct_columns(usage, _PATHS)
-        decoded = pl.DataFrame(
-            {"source_file": usage_files, "source_line": usage_numbers, **columns},
-            schema={"source_file": pl.String, "source_line": pl.Int64, **_DECODED_TYPES},
-        ).with_columns(pl.col(list(_PATHS)).cast(pl.String))
-        text = [scan_lines(plain)] if plain else []
+            records.extend(decoded)
+            names.append(source.name)
+            counts.append(len(decoded))
+        numbered = pl.DataFrame({"source_file": names, "n": counts}, schema={"source_file": pl.String, "n": pl.Int64})
+        lines = numbered.select(
+            pl.col("source_file").repeat_by("n").explode(),
+            pl.int_ranges(1, pl.col("n") + 1, dtype=pl.Int64).explode().alias("source_line"),
+        )
+        usage = [index for index, record in enumerate(records) if _holds_usage(record)]
+        users = [index for index, record in enumerate(records) if record.type == "user"]
+        columns = struct_columns([records[index] for index in usage], _PATHS)
+        decoded_usage = (
+            lines[usage]
+            .hstack(pl.DataFrame(columns, schema=_DECODED_TYPES))
+            .with_columns(pl.col(list(_PATHS)).cast(pl.String))
+        )
         # scan_lines' order: files on disk first, then those held in memory (standard input, inflated .gz files).
         scanned = sorted(batch, key=lambda source: source.data is not None)
         return cls(
-            usage=decoded,
-            users=pl.DataFrame(users, schema=_USER_COLUMNS),
-            text_usage=_text_lines([candidate_lines(lines, '"usage"') for lines in text], odd_usage),
-            text_users=_text_lines(text, odd_users),
+            usage=decoded_usage,
+            users=_user_rows(lines[users], [records[index] for index in users]),
+            text=scan_lines(plain) if plain else None,
             order={source.name: position for position, source in enumerate(scanned)},
         )
 
     def usage_rows(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The usage lines' fields as text (``_PATHS``), and the lines rejected on the way."""
-        if self.text_usage is None:
+        if self.text is None:
             return self._in_order(self.usage), empty_rejects()
-        rows, rejects = decode_candidates(self.text_usage, _PATHS)
+        rows, rejects = decode_candidates(candidate_lines(self.text, '"usage"'), _PATHS)
         return self._in_order(pl.concat([self.usage, rows.select(self.usage.columns)], how="vertical")), rejects
 
     def user_rows(self) -> pl.DataFrame:
         """Each user line's ``timestamp``, ``session_id``, ``turn`` and ``text``."""
         users = self.users
-        if self.text_users is not None:
-            users = pl.concat([users, _user_lines(self.text_users)], how="vertical")
+        if self.text is not None:
+            users = pl.concat([users, _user_lines(self.text)], how="vertical")
         return self._in_order(users).drop("source_file", "source_line")
 
     def _in_order(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -298,54 +276,49 @@ class _TypedLines:
         return frame.sort(position, "source_line", maintain_order=True)
 
 
-_USER_COLUMNS = {
-    "source_file": pl.String,
-    "source_line": pl.Int64,
-    "timestamp": pl.String,
-    "session_id": pl.String,
-    "turn": pl.String,
-    "text": pl.String,
-}
-
-
-def _text_lines(scanned: list[pl.LazyFrame], odd: list[tuple[str, int, str]]) -> pl.LazyFrame | None:
-    """The lines that take the text path, or None when there are none."""
-    frames = [*scanned, *([pl.LazyFrame(odd, schema=_TEXT_LINE, orient="row")] if odd else [])]
-    return pl.concat(frames, how="vertical") if frames else None
-
-
-def _add_user_line(users: dict[str, list[str | int | None]], name: str, number: int, line: bytes) -> bool:
-    """Add a user line's session, time, turn and text to ``users``, as :func:`_user_lines` reads them from text.
-
-    Returns False for a line the text path must read: undecodable, or naming ``tool_result`` other than as the type
-    of one of its content blocks (the text path looks for the word anywhere in the content).
-    """
+def _whole_lines(data: bytes) -> list[_Line] | None:
+    """Each line of a whole-object file (:func:`~tokenaudit.readers.jsonlines.object_lines`) as a typed record, or
+    None when the typed decode refuses the file. One record per line means no line holds two objects: the records'
+    positions are the line numbers."""
     try:
-        record = _USER_LINE.decode(line)
+        records = _LINES.decode_lines(data)
     except msgspec.DecodeError:
-        return False
-    if record.type != "user":
+        return None
+    return records if len(records) == data.count(b"\n") + (not data.endswith(b"\n")) else None
+
+
+def _holds_usage(record: _Line) -> bool:
+    if record.message is not None and record.message.usage is not None:
         return True
-    content = record.message.content if record.message is not None else None
-    if isinstance(content, list):
-        tool = any(block.type == "tool_result" for block in content)
-        if not tool and b'"tool_result"' in line:
-            return False
-        text = content[0].text if content else None
-    else:
-        listed = content is not None and content.startswith("[")
-        tool = listed and '"tool_result"' in (content or "")
-        text = None if listed else content
-    for column, value in (
-        ("source_file", name),
-        ("source_line", number),
-        ("timestamp", record.timestamp),
-        ("session_id", record.sessionId),
-        ("turn", "tool" if tool else "prompt"),
-        ("text", text),
-    ):
-        users[column].append(value)
-    return True
+    inner = record.data.message if record.data is not None else None
+    return inner is not None and inner.message is not None and inner.message.usage is not None
+
+
+def _user_rows(lines: pl.DataFrame, records: Sequence[_Line]) -> pl.DataFrame:
+    """User records' session, time, turn and text: their content's JSON text read as :func:`_user_lines` reads
+    ``message.content`` from a line (``$`` of the content is ``$.message.content`` of the line)."""
+    columns = struct_columns(records, {"timestamp": "timestamp", "session_id": "sessionId", "content": "message"})
+    # Contents are cut from lines, so none holds a newline; a missing one is empty text, which reads as null.
+    joined = b"\n".join(_NO_CONTENT if message is None else message.content for message in columns.pop("content"))
+    content = pl.Series("content", [joined.decode()] if records else [], dtype=pl.String).str.split("\n").explode()
+    matched = pl.col("content").str.json_path_match("$")
+    values = pl.DataFrame(
+        {**columns, "content": content}, schema={"timestamp": pl.String, "session_id": pl.String, "content": pl.String}
+    )
+    first_text = pl.col("content").str.json_path_match("$[0].text")
+    return lines.hstack(values).select(*_USER_COLUMNS, *_turn_and_text(matched, first_text))
+
+
+def _turn_and_text(content: pl.Expr, first_text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """A user line's ``turn`` (``tool`` when its content, as JSON text, is a list naming ``tool_result``, else
+    ``prompt``) and ``text`` (the first block's text of a list, else the content)."""
+    listed = content.str.starts_with("[")
+    turn = (
+        pl.when(listed & content.str.contains('"tool_result"', literal=True))
+        .then(pl.lit("tool"))
+        .otherwise(pl.lit("prompt"))
+    )
+    return turn.alias("turn"), pl.when(listed).then(first_text).otherwise(content).alias("text")
 
 
 def _is_usage_line(line: str) -> bool:

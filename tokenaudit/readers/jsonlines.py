@@ -74,16 +74,18 @@ _BYTE_ORDER_MARK = "\ufeff".encode()
 
 
 def object_lines(source: Source) -> bytes | None:
-    """The bytes of ``source`` if every line is plain UTF-8 ending in ``}`` and a newline, else None.
+    """The bytes of ``source`` if every line is plain UTF-8 starting with ``{`` and ending in ``}`` and a newline
+    (the last newline may be missing), else None.
 
-    Such a file has no cut-off, blank or padded line, no carriage return and no byte-order mark, so a reader can
-    pick the lines it wants by a byte search (:func:`lines_holding`) and decode only those: nothing it skips can
-    be a reject. Any other file takes :func:`scan_lines`, which accounts for every oddity. The checks are a few
-    byte counts over the file, no pass per line.
+    Such a file has no cut-off, blank or padded line, no carriage return and no byte-order mark, and no JSON object
+    in it can span lines, so a reader can decode it as a whole and number the lines by position: if the decode
+    gives one object per line, no line can be a reject. Any other file takes :func:`scan_lines`, which accounts for
+    every oddity. The checks are a few byte counts over the file, no pass per line.
     """
     data = source.read_bytes()
-    complete = data.count(b"\n") == data.count(b"}\n") and data.endswith((b"\n", b"}"))
-    if not complete or b"\r" in data or _BYTE_ORDER_MARK in data:
+    breaks = data.count(b"\n") - data.endswith(b"\n")
+    whole = data.startswith(b"{") and data.endswith((b"}\n", b"}")) and data.count(b"}\n{") == breaks
+    if not whole or b"\r" in data or _BYTE_ORDER_MARK in data:
         return None
     if not data.isascii():
         try:
@@ -91,27 +93,6 @@ def object_lines(source: Source) -> bytes | None:
         except UnicodeDecodeError:
             return None  # the text path fails on it, and the batch is read again with the bytes replaced
     return data
-
-
-def lines_holding(data: bytes, marker: bytes) -> tuple[list[int], list[bytes]]:
-    """The 1-based numbers and the bytes of the lines of ``data`` that contain ``marker``.
-
-    A byte search from one match to the next: the lines without the marker (most of a transcript's bytes) are
-    never split out, copied or looked at line by line.
-    """
-    numbers: list[int] = []
-    lines: list[bytes] = []
-    position, line, counted = 0, 1, 0
-    while (hit := data.find(marker, position)) >= 0:
-        start = data.rfind(b"\n", 0, hit) + 1
-        end = data.find(b"\n", hit)
-        end = len(data) if end < 0 else end
-        line += data.count(b"\n", counted, start)
-        counted = start
-        numbers.append(line)
-        lines.append(data[start:end])
-        position = end
-    return numbers, lines
 
 
 def scan_lines(sources: Sequence[Source]) -> pl.LazyFrame:

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import polars as pl
@@ -77,8 +78,9 @@ def decode_candidates(
 def struct_columns(records: Sequence[Any], paths: Mapping[str, str]) -> dict[str, list[Any]]:
     """Columns of the dotted ``paths`` of decoded records (msgspec structs whose attributes are the JSON keys).
 
-    A missing object along a path gives None. Each level is walked once however many paths share it, and a level
-    that is None in every record (a line kind the batch lacks) costs one count.
+    A missing object along a path gives None. Each level is walked once however many paths share it, by a C loop
+    where no object along it is missing, and a level missing in every record (a line kind the batch lacks) costs
+    one pass.
     """
     levels: dict[str, list[Any]] = {"": list(records)}
     for path in paths.values():
@@ -87,11 +89,14 @@ def struct_columns(records: Sequence[Any], paths: Mapping[str, str]) -> dict[str
             prefix = ".".join(parts[:depth])
             if prefix in levels:
                 continue
-            parent, attribute = levels[".".join(parts[: depth - 1])], parts[depth - 1]
-            if parent.count(None) == len(parent):
+            # A level above a leaf holds structs (always true) or None, so truth tests find the missing ones.
+            parent, value = levels[".".join(parts[: depth - 1])], attrgetter(parts[depth - 1])
+            if not any(parent):
                 levels[prefix] = parent
+            elif all(parent):
+                levels[prefix] = list(map(value, parent))
             else:
-                levels[prefix] = [None if item is None else getattr(item, attribute) for item in parent]
+                levels[prefix] = [None if item is None else value(item) for item in parent]
     return {name: levels[path] for name, path in paths.items()}
 
 
