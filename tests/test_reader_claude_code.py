@@ -223,10 +223,16 @@ _ODD_LINES = [
     '{"type":"assistant","sessionId":"s-odd","timestamp":"2026-03-03T10:12:00.000Z","requestId":"r-8",'
     '"message":{"id":"m-8","model":"claude-sonnet-4-5","content":[{"type":"text","text":"said \\"user\\""}],'
     '"usage":{"input_tokens":8,"output_tokens":3,"cache_creation":{"ephemeral_1h_input_tokens":2}}}}',
+    '{"type":"user","sessionId":"s-odd","timestamp":"2026-03-03T10:13:00.000Z",'
+    '"message":{"content":[{"te\\u0078t":"an escaped key"}]}}',
+    '{"type":"user","sessionId":"s-odd","timestamp":"2026-03-03T10:14:00.000Z",'
+    '"message":{"content":[{"type":"tool\\u005fresult","content":"escaped"},{"text":"second"}]}}',
+    '{"type":"user","sessionId":"s-odd","timestamp":"2026-03-03T10:15:00.000Z",'
+    '"message":{"content":[{"text":"first"},{"content":[{"type":"tool_result"}]}]}}',
 ]
 
 
-_TYPED_LINES = [_ODD_LINES[index] for index in (3, *range(8, 14))]
+_TYPED_LINES = [_ODD_LINES[index] for index in (3, *range(8, len(_ODD_LINES)))]
 """The odd lines the typed decode takes (a negative count, user lines' odd contents, a cache breakdown)."""
 
 
@@ -260,6 +266,9 @@ def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> 
         ("tool", None),
         ("prompt", "42"),
         ("prompt", None),
+        ("prompt", "an escaped key"),
+        ("tool", None),
+        ("tool", "first"),
     ]
     typed, text = read(tmp_path / "typed"), read(tmp_path / "text")
 

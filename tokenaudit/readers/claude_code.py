@@ -301,12 +301,27 @@ def _user_rows(lines: pl.DataFrame, records: Sequence[_Line]) -> pl.DataFrame:
     # Contents are cut from lines, so none holds a newline; a missing one is empty text, which reads as null.
     joined = b"\n".join(_NO_CONTENT if message is None else message.content for message in columns.pop("content"))
     content = pl.Series("content", [joined.decode()] if records else [], dtype=pl.String).str.split("\n").explode()
-    matched = pl.col("content").str.json_path_match("$")
     values = pl.DataFrame(
         {**columns, "content": content}, schema={"timestamp": pl.String, "session_id": pl.String, "content": pl.String}
     )
-    first_text = pl.col("content").str.json_path_match("$[0].text")
-    return lines.hstack(values).select(*_USER_COLUMNS, *_turn_and_text(matched, first_text))
+    return lines.hstack(values).select(*_USER_COLUMNS, *_turn_and_text(*_content_and_first_text(pl.col("content"))))
+
+
+def _content_and_first_text(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``$.message.content`` and ``$.message.content[0].text`` of a line, as the text path reads them, from the
+    content's JSON text ``raw``, parsing only where needed (tool output is most of a user line's bytes).
+
+    A list without a backslash needs no parse: its text differs from the text path's re-encoding only in spaces
+    between tokens and key order, so it names ``"tool_result"`` exactly when that does (barring a key given twice in
+    one object, which JSON leaves undefined). Strings (unescaped), lists with escapes and other values are parsed; a
+    first block's ``text`` is looked for only in lists that can hold one.
+    """
+    listed = raw.str.starts_with("[")
+    escaped = raw.str.contains("\\", literal=True)
+    plain_list = listed & ~escaped
+    content = pl.when(plain_list).then(raw).otherwise(pl.when(~plain_list).then(raw).str.json_path_match("$"))
+    may_have_text = listed & (escaped | raw.str.contains('"text"', literal=True))
+    return content, pl.when(may_have_text).then(raw).str.json_path_match("$[0].text")
 
 
 def _turn_and_text(content: pl.Expr, first_text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
