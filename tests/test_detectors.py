@@ -22,6 +22,8 @@ from tokenaudit.detectors import (
     run_detectors,
 )
 from tokenaudit.detectors.base import sorted_requests
+from tokenaudit.detectors.config import DripFeed, HeadlessWork
+from tokenaudit.detectors.shape import with_person_turns
 from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.schema import TOKEN_COLUMNS
 
@@ -830,8 +832,7 @@ def test_drip_feed_near_miss_a_persons_long_sessions_and_one_day_of_babysitting(
     person = _fed("person", _varied(30, 4), think)
     babysitter = _fed("babysitter", ["continue", "keep going", "Continue."] * 10, DRIP_QUIET, fed_days=1)
     findings = detect(pl.concat([org(12), person, babysitter]))
-    requests, _ = sorted_requests(person)
-    shapes = drip.fed_sessions(requests, Policy().flags.drip_feed, Policy().flags.headless_work)
+    shapes = drip.fed_sessions(with_person_turns(sorted_requests(person)[0], HeadlessWork()), DripFeed())
     assert shapes.select(pl.col("spread").min() > 0.7, pl.col("repeat_share").max() == 0, ~pl.col("fed").any()).row(
         0
     ) == (

@@ -31,21 +31,22 @@ from tokenaudit.detectors.base import (
     not_evaluated,
     with_own_day,
 )
-from tokenaudit.detectors.config import DripFeed, HeadlessWork
+from tokenaudit.detectors.config import DripFeed
 from tokenaudit.detectors.repetition import near_repeats
-from tokenaudit.detectors.shape import with_person_turns
 
 
-def fed_sessions(requests: pl.DataFrame, config: DripFeed, shape: HeadlessWork) -> pl.DataFrame:
+def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     """One row per (dev, session) with marked prompt turns: its day, hours, prompts fed after the opener, the
     share of them that repeat a prompt sent earlier in it, the spread of the log quiet before them, and ``fed``.
 
-    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order.
+    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order, with
+    :func:`~tokenaudit.detectors.shape.with_person_turns`' ``person``.
     """
-    quiet = pl.col("timestamp").diff().over("dev", "session_id").dt.total_seconds(fractional=True)
+    session = pl.col("session_id").cast(pl.Categorical).to_physical()
+    quiet = pl.col("timestamp").diff().over("dev", session).dt.total_seconds(fractional=True)
     marked = (
-        with_person_turns(with_own_day(requests), shape)
-        .filter(pl.col("turn").is_not_null().any().over("dev", "session_id"))
+        with_own_day(requests.filter(pl.col("session_id").is_not_null()))
+        .filter(pl.col("turn").is_not_null().any().over("dev", session))
         .with_columns(quiet=quiet, session=pl.struct("dev", "session_id").rank("dense"))
         .with_row_index("_row")
     )
@@ -76,7 +77,7 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed, shape: HeadlessWork) 
 def compute(context: DetectorContext) -> pl.DataFrame:
     """Per developer: the share of active days holding a fed session, and what those sessions looked like."""
     config = context.flags.drip_feed
-    shapes = fed_sessions(context.requests, config, context.flags.headless_work)
+    shapes = fed_sessions(context.requests, config)
     drip = shapes.filter("fed")
     per_developer = (
         shapes.group_by("dev")
