@@ -25,12 +25,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
-import numpy as np
-import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 EFFECTIVE_WEIGHTS_PERCENT: Final = {
     "input_tokens": 100,
@@ -151,6 +153,8 @@ def fit_elasticity(
     outcomes and would otherwise flatten the elasticity for everyone, making inflated tokens look free.
     ``say`` (default 1 each) multiplies those weights: how much each developer counts in the fit.
     """
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
     offset = np.zeros_like(exposure) if presence is None else np.log(presence)
     intensity = np.log(exposure) - offset
     if counts.size < MIN_FIT_DEVELOPERS or counts.sum() == 0 or np.ptp(intensity) == 0:
@@ -167,6 +171,8 @@ def _robust_poisson_slope(
     offset: npt.NDArray[np.float64],
     say: npt.NDArray[np.float64],
 ) -> tuple[float, float | None]:
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
     x = np.column_stack([np.ones_like(intensity), intensity])
     beta = np.array([np.log(counts.mean() + 1e-9) - (intensity + offset).mean(), 1.0])
     weights = np.ones_like(counts)
@@ -197,6 +203,8 @@ def with_prior(fitted: float, se: float | None, prior: ElasticityPrior) -> tuple
     contaminated fit from swinging the board to "tokens cost nothing" (b near 0) or "outcomes per token"
     (b near 1). Large organisations' data outweigh it.
     """
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
     if se is None:
         return prior.mean, prior.sd
     precision = 1 / se**2 + 1 / prior.sd**2
@@ -229,6 +237,8 @@ def _posterior_draws(
     y: npt.NDArray[np.float64], x: npt.NDArray[np.float64], m: float, phi: float, rng: np.random.Generator, draws: int
 ) -> npt.NDArray[np.float64]:
     """Draws (draws × developers) of each developer's rate under the gamma prior (point mass if phi = 0)."""
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
     if phi <= 0 or m <= 0:
         return np.full((draws, y.size), m)
     alpha, beta = m * m / phi, m / phi
@@ -252,6 +262,8 @@ def rank_developers(
     independent of outcomes; they are still ranked, but left out of the elasticity fit, and their tokens
     above the typical count in full (:func:`compared_exposure`).
     """
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
     kinds = sorted(set(weights) | set(outcomes["kind"].unique().to_list()))
     counts = (
         outcomes.group_by("developer", "kind")
@@ -398,6 +410,8 @@ def placements(key: npt.NDArray[np.float64], unsure: npt.NDArray[np.bool_]) -> p
     Leaving one out shrinks the board, so the bottom quarter is found again until nobody unsure is in it; only
     the unsure can be left out, so the rounds are few and a developer with ample data is always placed.
     """
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
     placed = np.ones(key.size, dtype=bool)
     while True:
         order = np.argsort(np.where(placed, key, np.inf), kind="stable")
@@ -424,6 +438,8 @@ def compared_exposure(
     evidence independent of outcomes (a loop, a prompt farm, stuffed context, farmed PRs) gets none above
     the typical: those tokens count in full (b = 1), so inflating them costs yield in proportion.
     """
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
     intensity = exposure / presence
     typical = float(np.median(intensity)) if intensity.size else 1.0
     relative = intensity / typical
@@ -470,6 +486,8 @@ def _fit_sample(
     it, so the taper is safe for honest data; being smooth and anchored on the median, not a cut at a
     quantile, it barely moves when gamers join or leave the organisation.
     """
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
     everyone = np.ones(flagged.size)
     unflagged = (~flagged).astype(np.float64) if (~flagged).sum() >= MIN_FIT_DEVELOPERS else everyone
     typical = float(np.median(intensity[unflagged > 0])) if flagged.size else 1.0

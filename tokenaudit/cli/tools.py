@@ -23,7 +23,6 @@ from tokenaudit.readers import READERS
 from tokenaudit.render import render
 from tokenaudit.render.evaluation import evaluation_data, evaluation_text, ranking_data, ranking_text
 from tokenaudit.render.json_format import render as render_json
-from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
 
 
 @app.command("evaluate")
@@ -57,6 +56,9 @@ def simulate_command(
     quiet: QuietOption = False,
 ) -> None:
     """Write a synthetic organisation with planted tokenmaxxers and ground-truth labels."""
+    # Imported here: the simulator needs numpy, which no other command should pay for at start-up.
+    from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
+
     with user_errors():
         try:
             config = SimulationConfig(developers=developers, days=days, seed=seed)
