@@ -8,8 +8,9 @@ transcripts, Cursor pages, a gateway CSV, a day-grain usage report, gh PR JSON, 
 once with the real readers (the API the CLI uses) and audited three times: token logs only ("behaviour"),
 with outcomes, and with outcomes on the same organisation minus its planted gamers (for the elasticity
 they would otherwise flatten). "Caught" is a medium or high flag, or a medium or high risk level.
-Positions on the adjusted board are 1 = best yield; "bottom quarter" is a rank past 75% of the placed developers
-("not placed": thin data the board lists with a rank interval instead of a rank).
+Positions on the adjusted board are 1 = best yield; "bottom quarter" is a rank past 75% of the developers the board
+compares ("not placed": the order put them in the bottom quarter on too few posterior draws; the board lists them
+with a rank interval instead of a rank, and the others keep their places).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def developer_rows(document: dict[str, Any], mode: str) -> list[dict[str, Any]]:
                 "rank_tokens": rank.get("tokens"),
                 "rank_adjusted": rank.get("adjusted"),
                 "status": developer.get("ranking_status"),
+                "bottom_quarter_chance": rank.get("bottom_quarter_chance"),
+                "board_row": rank.get("board_row"),
             }
         )
     return rows
@@ -111,7 +114,7 @@ def run_seed(seed: int, config: AdversaryConfig, folder: Path) -> SeedResult:
     frame = frame.with_columns(
         seed=pl.lit(seed),
         n_developers=pl.len().over("mode"),
-        n_ranked=ranked.sum().over("mode"),
+        n_ranked=pl.col("status").is_in(["ranked", "not_placed"]).sum().over("mode"),
     ).with_columns(
         bottom_quarter=ranked & (pl.col("rank_adjusted") > 0.75 * pl.col("n_ranked")),
         top_half=ranked & (pl.col("rank_adjusted") <= 0.5 * pl.col("n_ranked")),
@@ -184,6 +187,31 @@ def edge_table(rows: pl.DataFrame) -> pl.DataFrame:
             _flag_ids("flags_b"),
         )
         .sort(pl.col("case").replace_strict(order, return_dtype=pl.Int64))
+    )
+
+
+def placement_table(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per planted case and seed, where the adjusted board put each developer: the row the order gives over the
+    developers compared, ``*`` when placed in the bottom quarter, ``?`` when not placed (uncertain), with the
+    bottom-quarter chance in brackets; `` / `` between the two members of the two-person team."""
+    planted = rows.filter(pl.col("mode") == "outcomes", pl.col("kind") != "honest", pl.col("board_row").is_not_null())
+    cells = planted.sort("seed", "developer").with_columns(
+        cell=pl.format(
+            "{}{} ({})",
+            (pl.col("board_row") / pl.col("n_ranked")).round(2),
+            pl.when(pl.col("bottom_quarter"))
+            .then(pl.lit("*"))
+            .when(pl.col("status") == "not_placed")
+            .then(pl.lit("?"))
+            .otherwise(pl.lit("")),
+            pl.col("bottom_quarter_chance").round(2),
+        )
+    )
+    by_seed = cells.group_by("case", "seed").agg(pl.col("cell").str.join(" / "))
+    order = {name: index for index, name in enumerate((*GAMER_CASES, *EDGE_CASES))}
+    table = by_seed.pivot(on="seed", index="case", values="cell", sort_columns=True)
+    return table.sort(pl.col("case").replace_strict(order, return_dtype=pl.Int64)).rename(
+        {name: f"seed {name}" for name in table.columns if name != "case"}
     )
 
 
@@ -368,6 +396,13 @@ def evaluate(seeds: list[int], config: AdversaryConfig, jobs: int = 1) -> str:
         "## Honest edge cases",
         "",
         markdown_table(edge_table(rows)),
+        "",
+        "## Board placement per case and seed",
+        "",
+        "Row the board's order gives over the developers compared (1.0 = last); `*` placed in the bottom quarter, "
+        "`?` not placed (uncertain); bottom-quarter chance in brackets.",
+        "",
+        markdown_table(placement_table(rows)),
         "",
         "## Summary",
         "",

@@ -16,7 +16,7 @@ from tokenaudit.documents import audit_document
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.outcomes.read import OutcomeRead
 from tokenaudit.outcomes.schema import conform_outcomes
-from tokenaudit.policy import Policy
+from tokenaudit.policy import Identity, OnCall, Policy
 from tokenaudit.ranking import RankingConfig
 from tokenaudit.schema import empty_rejects
 
@@ -72,8 +72,9 @@ def _from(offsets: np.ndarray, day: int) -> np.ndarray:
 
 
 def _position(people: dict[str, Mapping[str, Any]], name: str) -> float:
-    ranked = sum(1 for d in people.values() if d["ranking_status"] == "ranked")
-    return float(people[name]["rank"]["adjusted"]) / ranked
+    """Adjusted rank over the developers the board compares (those not placed keep their places)."""
+    compared = sum(1 for d in people.values() if d["ranking_status"] in ("ranked", "not_placed"))
+    return float(people[name]["rank"]["adjusted"]) / compared
 
 
 def test_a_new_joiner_is_ranked_on_the_weeks_they_were_there() -> None:
@@ -88,6 +89,28 @@ def test_a_new_joiner_is_ranked_on_the_weeks_they_were_there() -> None:
     joiner, twin = people["joiner"]["yield"]["mean"], people["dev06"]["yield"]["mean"]
     assert abs(joiner - twin) < 0.1 * twin
     assert _position(people, "joiner") <= 0.75
+
+
+def test_declared_on_call_weeks_are_not_counted_against_delivery() -> None:
+    frames, rows = _peers()
+    # Works like dev09 (three PRs a week) except in weeks 2 and 5, on call: pages at night, no PRs.
+    days = human_offsets(9, 7 * WEEKS, 38)
+    pages = np.array([(7 * week + day) * DAY + 23 * 3600.0 + 600 * k for week in (1, 4) for day in range(7)
+                      for k in range(6)])  # fmt: skip
+    oncall = events("oncall", np.sort(np.concatenate([days, pages])), session_every=5, input_tokens=5_000)
+    shipped = _prs("oncall", [7 * week + 1 + day for week in (0, 2, 3, 5) for day in range(3)])
+    frame, prs = pl.concat([*frames, oncall]), rows + shipped
+    undeclared = _audit(frame, prs)["oncall"]
+    # Judged on six weeks, two thirds of dev09's PRs put him in the bottom quarter by the board's order.
+    assert undeclared["presence"]["share"] == 1.0 and undeclared["rank"]["board_row"] > 0.75 * 13
+    week_start = [START.date() + dt.timedelta(days=7 * week) for week in (1, 4)]
+    rota = [OnCall(starts=day, ends=day + dt.timedelta(days=6)) for day in week_start]
+    people = _audit(frame, prs, Policy(identities={"oncall": Identity(on_call=rota)}))
+    declared = people["oncall"]
+    assert (declared["presence"]["on_call_days"], declared["presence"]["share"]) == (14, round(28 / 42, 4))
+    # Declared, he is judged on his four weeks of delivery: out of the bottom quarter, placed, level with dev09.
+    assert declared["ranking_status"] == "ranked" and declared["rank"]["adjusted"] <= 0.75 * 13
+    assert abs(declared["yield"]["mean"] - people["dev09"]["yield"]["mean"]) < 0.15 * people["dev09"]["yield"]["mean"]
 
 
 def test_two_weeks_of_data_is_insufficient_rather_than_a_low_rank() -> None:
@@ -114,7 +137,10 @@ def test_a_farmer_of_one_line_prs_gains_nothing_and_stays_out_of_the_top_half() 
     # his yield rather than raising it.
     assert people["farmer"]["tokens_in_full"] is True and honest["tokens_in_full"] is False
     assert people["farmer"]["yield"]["mean"] < honest["yield"]["mean"]
-    assert _position(people, "farmer") > 0.5
+    # Out of the top half: the board's order puts him in the bottom quarter of 13; with 13 developers the evidence
+    # puts him there in fewer than 3 in 4 draws, so he is listed as uncertain (not placed), never above the middle.
+    assert (people["farmer"]["rank"]["adjusted"], people["farmer"]["rank"]["placement"]) == (None, "uncertain")
+    assert people["farmer"]["rank"]["adjusted_interval"][1] == 13
 
 
 def _ranked_with(name: str, offsets: np.ndarray, per_week: int, **usage: Any) -> dict[str, Mapping[str, Any]]:
@@ -153,7 +179,7 @@ def _weekdays(offsets: np.ndarray, keep: list[int]) -> np.ndarray:
     return offsets[np.isin((offsets // DAY).astype(int) % 7, keep)]
 
 
-def test_thin_data_is_not_placed_in_the_bottom_quarter_and_ample_data_is() -> None:
+def test_the_bottom_quarter_needs_confidence_thin_data_is_not_placed_and_strong_evidence_is() -> None:
     frames, rows = _peers()
     # Slow: full time, one PR a week, six in all. Part-timer (Wednesday to Friday, inferred 0.6): six PRs on
     # Thursdays and Fridays, a little below the peers' rate for the time present, on thin evidence.
@@ -167,16 +193,20 @@ def test_thin_data_is_not_placed_in_the_bottom_quarter_and_ample_data_is() -> No
     )
     people = _audit(frame, prs)
     assert people["part"]["presence"]["fte"] == 0.6
-    # The part-timer's expected rank falls in the bottom quarter, but the posterior puts him there less often
-    # than not: the board lists him as not enough data to place, with his rank interval, instead of a rank.
-    assert people["part"]["ranking_status"] == "not_placed"
-    assert people["part"]["rank"]["adjusted"] is None
-    low, high = people["part"]["rank"]["adjusted_interval"]
+    # The part-timer's expected rank falls in the bottom quarter, but fewer than 3 in 4 posterior draws put him
+    # there: the board lists him as not placed (uncertain), with his rank interval, instead of a rank.
+    part_rank = people["part"]["rank"]
+    assert (people["part"]["ranking_status"], part_rank["placement"], part_rank["adjusted"]) == (
+        "not_placed", "uncertain", None
+    )  # fmt: skip
+    assert part_rank["bottom_quarter_chance"] < 0.75
+    low, high = part_rank["adjusted_interval"]
     assert low <= 7 and high == 14
-    # Slow has six weeks of evidence for his low rate: placed, in the bottom quarter.
-    assert people["slow"]["ranking_status"] == "ranked"
-    assert _position(people, "slow") > 0.75
-    # Near miss: with placement of thin data switched off, the part-timer would be ranked in the bottom quarter.
-    placed = _audit(frame, prs, Policy(ranking=RankingConfig(thin_evidence=0)))
+    # Slow has six weeks of evidence for his low rate: placed, last of the 14 compared (the board does not close
+    # up around the part-timer, so 14 is the bottom, not 13).
+    assert people["slow"]["rank"]["bottom_quarter_chance"] >= 0.75
+    assert (people["slow"]["rank"]["placement"], people["slow"]["rank"]["adjusted"]) == ("placed", 14)
+    # Near miss: with the confidence switched off, the part-timer is ranked in the bottom quarter.
+    placed = _audit(frame, prs, Policy(ranking=RankingConfig(bottom_quarter_confidence=0)))
     assert placed["part"]["ranking_status"] == "ranked"
-    assert _position(placed, "part") > 0.75
+    assert placed["part"]["rank"]["adjusted"] > 0.75 * 14

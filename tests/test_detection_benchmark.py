@@ -28,11 +28,21 @@ def detection() -> ModuleType:
 
 def test_one_small_seed_reports_every_case_and_the_board(detection: ModuleType) -> None:
     text = detection.evaluate([3], AdversaryConfig(developers=30, weeks=1, activity=0.3))
-    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    rows: dict[str, str] = {}
+    placed: dict[str, str] = {}
+    for line in (line for line in text.splitlines() if line.startswith("| ")):
+        case = line.split(" | ")[0].lstrip("| ")
+        # The first table naming a case is the gamers' or edge cases'; the last, the placement per seed.
+        rows.setdefault(case, line)
+        placed[case] = line
     assert set(GAMER_CASES) | set(EDGE_CASES) <= set(rows)
     for case in GAMER_CASES:
         assert re.search(r"\| (low|high) \| [01]/1 \| [01]/1 \|", rows[case])
     assert "| 0/2 |" in rows["two_person_team"] or "| 1/2 |" in rows["two_person_team"]
+    # Per case and seed: the row over the developers compared, a mark, the bottom-quarter chance (the duo: one or
+    # two, as a one-week organisation may leave one with too little data to compare).
+    cell = r"[\d.]+[*?]? \([\d.]+\)"
+    assert re.fullmatch(rf"\| two_person_team \| {cell}( / {cell})? \|", placed["two_person_team"])
     ordinary = 30 - len(GAMER_CASES) - len(EDGE_CASES) - 1  # the two-person team is two people
     assert re.search(rf"ordinary honest with medium\+ \d+/{ordinary} ", text)
     assert re.search(r"AUC gamers placed below honest, adjusted 0\.\d\d|1\.00", text)

@@ -52,7 +52,13 @@ def test_audit_csv_carries_every_developer_field_of_the_json_as_numbers(
         assert row["risk_level"] == developer["risk"]["level"]
         assert row["flags"].split(";") == ([f["id"] for f in developer["flags"]] or [""])
         if rank["adjusted"] is None:
-            assert row["rank_adjusted"] == row["shift"] == row["interval_low"] == ""
+            # Below the minimum volume: no interval either; not placed (uncertain): the interval, no rank.
+            assert row["rank_adjusted"] == row["shift"] == ""
+            interval = rank["adjusted_interval"]
+            assert [row["interval_low"], row["interval_high"]] == (
+                ["", ""] if interval is None else list(map(str, interval))
+            )
+            assert row["placement"] == (rank["placement"] or "")
         else:
             assert int(row["rank_adjusted"]) == rank["adjusted"]
             assert int(row["shift"]) == rank["shift"]

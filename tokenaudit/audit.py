@@ -20,8 +20,8 @@ from tokenaudit.outcomes.delivery import DELIVERY_KINDS, team_delivery
 from tokenaudit.outcomes.read import OutcomeRead, unsized_outcomes, weighted_values
 from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.policy import Policy
-from tokenaudit.presence import declared_presence, presence
-from tokenaudit.ranking import Ranking, RankingFit, rank_developers
+from tokenaudit.presence import declared_on_call, declared_presence, presence
+from tokenaudit.ranking import Ranking, RankingFit, exposure_mtok, rank_developers
 from tokenaudit.shards import developer_table
 
 
@@ -102,7 +102,8 @@ def period_bounds(loaded: LoadedEvents) -> tuple[dt.date, dt.date]:
 
 def developer_presence(loaded: LoadedEvents, outcomes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """Each developer's share of the period present (:mod:`tokenaudit.presence`), from the policy's
-    starts/ends/fte or else their active days: token use, and PRs opened or merged and tickets closed."""
+    starts/ends/fte or else their active days (token use, and PRs opened or merged and tickets closed), less the
+    policy's on-call days."""
     timezone = loaded.period.timezone
     local = pl.col("day").dt.convert_time_zone(timezone).dt.date()
     active = pl.concat(
@@ -117,7 +118,25 @@ def developer_presence(loaded: LoadedEvents, outcomes: pl.DataFrame, policy: Pol
         ]
     )
     first, last = period_bounds(loaded)
-    return presence(active, first, last, declared_presence(policy.identities))
+    return presence(active, first, last, declared_presence(policy.identities), declared_on_call(policy.identities))
+
+
+def compared_tokens(table: pl.DataFrame, loaded: LoadedEvents, policy: Policy) -> pl.DataFrame:
+    """developer, exposure: the effective tokens the ranking compares outcomes with, less those used on the policy's
+    on-call days (spent on pages and incidents, not on the work outcome exports count; their days are left out of
+    presence too, so the developer is compared on the rest of the period, like a new joiner on their weeks)."""
+    on_call = declared_on_call(policy.identities)
+    if on_call.is_empty():
+        return table.select("developer", "exposure")
+    paged = (
+        loaded.events.with_columns(local_day(loaded.period.timezone).alias("day"))
+        .join(on_call, on=["developer", "day"], how="semi")
+        .group_by("developer")
+        .agg(exposure_mtok().alias("on_call_exposure"))
+    )
+    return table.join(paged, on="developer", how="left").select(
+        "developer", (pl.col("exposure") - pl.col("on_call_exposure").fill_null(0.0)).clip(0.0).alias("exposure")
+    )
 
 
 def outcome_counts(outcomes: pl.DataFrame, kinds: list[str]) -> dict[str, dict[str, int]]:
@@ -166,7 +185,7 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
         present = developer_presence(loaded, joined.outcomes, policy)
         adjusted["ranking"] = rank_developers(
             developers.select("developer", "team", "active_days")
-            .join(table.select("developer", "exposure"), on="developer")
+            .join(compared_tokens(table, loaded, policy), on="developer")
             .join(present, on="developer", how="left"),
             joined.outcomes,
             policy.outcomes.weights,
@@ -192,13 +211,17 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
         counts = outcome_counts(joined.outcomes, kinds)
         ranked = adjusted["ranking"].developers.drop("team", "active_days")
         developers = developers.join(ranked, on="developer", how="left").with_columns(
-            # The raw board is by total tokens; compare positions among the ranked developers only.
+            # The raw board is by total tokens; compare positions among the developers the adjusted board compares
+            # (placed or not: those not placed keep their places, so the others' ranks count them).
             rank_shift=pl.when(pl.col("status") == "ranked").then(
-                pl.col("total_tokens").rank("min", descending=True).over("status").cast(pl.Int64)
+                pl.col("total_tokens")
+                .rank("min", descending=True)
+                .over(pl.col("status") == "insufficient_data")
+                .cast(pl.Int64)
                 - pl.col("rank_adjusted")
             )
         )
-        spearman = _spearman(developers.filter(pl.col("status") == "ranked"))
+        spearman = _spearman(developers.filter(pl.col("status") != "insufficient_data"))
         developers = developers.join(cycle_times(joined.outcomes, "developer"), on="developer", how="left")
     developers = developers.join(findings.risk, on="developer", how="left").with_columns(
         pl.col("risk_level").fill_null("none"), pl.col("risk_score").fill_null(0.0)

@@ -103,6 +103,8 @@ class Rank(TypedDict):
     adjusted_interval: NotRequired[list[int] | None]
     shift: NotRequired[int | None]
     bottom_quarter_chance: NotRequired[float | None]
+    placement: NotRequired[str | None]
+    board_row: NotRequired[int | None]
 
 
 class Yield(TypedDict):
@@ -116,6 +118,7 @@ class Presence(TypedDict):
     starts: str | None
     ends: str | None
     fte: float | None
+    on_call_days: NotRequired[int | None]
     tenure_basis: str | None
     fte_basis: str | None
 
@@ -198,7 +201,7 @@ AdjustedRank = TypedDict(
 
 
 NotPlaced = TypedDict("NotPlaced", {"developer": str, "interval": list[int] | None, "yield": float | None})
-"""A developer whose thin data cannot place them (their rank interval reaches above the bottom quarter)."""
+"""A developer the board's order puts in the bottom quarter, but too few posterior draws do (uncertain)."""
 
 
 class RankData(TypedDict):
@@ -256,6 +259,8 @@ def developer_record(developer: DeveloperEntry) -> dict[str, Any]:
         "interval_high": high,
         "shift": rank["shift"],
         "ranking_status": developer["ranking_status"],
+        "placement": rank.get("placement"),
+        "bottom_quarter_chance": rank.get("bottom_quarter_chance"),
         "outcome_score": outcomes["score"],
         **{f"outcome_{kind}": count for kind, count in outcomes.items() if kind != "score"},
         "exposure_mtok": developer["exposure_mtok"],
@@ -485,15 +490,22 @@ def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> OutcomeField
             "starts": row["starts"].isoformat() if row["starts"] else None,
             "ends": row["ends"].isoformat() if row["ends"] else None,
             "fte": _rounded(row["fte"]),
+            "on_call_days": row.get("on_call_days"),
             "tenure_basis": row["tenure_basis"],
             "fte_basis": row["fte_basis"],
         },
     }
 
 
+PLACEMENT: Final = {"ranked": "placed", "not_placed": "uncertain"}
+"""``rank.placement`` by ranking status: ``uncertain`` is the bottom quarter by the board's order, on fewer posterior
+draws than ``ranking.bottom_quarter_confidence`` asks for."""
+
+
 def _adjusted_rank(row: dict[str, Any]) -> Rank:
-    """The raw rank, ``rank.adjusted`` (null below the minimum volume, and when thin data cannot place the
-    developer), its 90% interval (also for those not placed) and the shift from the raw rank."""
+    """The raw rank, ``rank.adjusted`` (null below the minimum volume, and when the evidence does not place the
+    developer in the bottom quarter with confidence), its 90% interval (also for those not placed), the shift from
+    the raw rank, the bottom-quarter chance and the placement that follows from it."""
     ranked = row["status"] == "ranked"
     return {
         "tokens": row["rank_tokens"],
@@ -501,6 +513,8 @@ def _adjusted_rank(row: dict[str, Any]) -> Rank:
         "adjusted_interval": [row["rank_low"], row["rank_high"]] if row["status"] != "insufficient_data" else None,
         "shift": row["rank_shift"] if ranked else None,
         "bottom_quarter_chance": _rounded(row["bottom_quarter_chance"]),
+        "placement": PLACEMENT.get(row["status"]),
+        "board_row": row["board_row"],
     }
 
 
@@ -628,6 +642,7 @@ def _ranking_dict(result: AuditResult) -> dict[str, Any]:
         "min_exposure_mtok": round(fit.min_exposure, 4),
         "ranked_developers": fit.ranked,
         "not_placed": fit.not_placed,
+        "bottom_quarter_confidence": fit.bottom_quarter_confidence,
         "elasticity_interval": _interval(fit.elasticity, fit.elasticity_se),
         "elasticity_fit": {
             "developers": fit.fit_developers,
@@ -658,18 +673,19 @@ def _shift_cell(shift: int | None) -> str:
     return "" if shift is None else f"{shift:+d}"
 
 
-UNRANKED: Final = {"not_placed": "not placed", "insufficient_data": "insufficient data"}
-"""What the board's rank cell says for a developer without a rank, by ranking status."""
+UNRANKED: Final = {"insufficient_data": "insufficient data"}
+"""What the board's rank cell says for a developer below the minimum volume (one not placed shows their interval)."""
 BOARD_COLUMNS: Final = (
     "adjusted", "interval", "raw", "shift", "developer", "team", "total tokens", "outcome score", "risk"
 )  # fmt: skip
 
 
 def board_order(developers: list[EntryT]) -> list[EntryT]:
-    """Developers of an audit document in adjusted-rank order; those with insufficient data last."""
+    """Developers of an audit document in the adjusted board's order (those not placed in the row the order gives
+    them, without a rank); those with insufficient data last."""
     return sorted(
         developers,
-        key=lambda d: (d["rank"]["adjusted"] is None, d["rank"]["adjusted"] or 0, d["rank"]["tokens"]),
+        key=lambda d: (d["rank"].get("board_row") is None, d["rank"].get("board_row") or 0, d["rank"]["tokens"]),
     )
 
 
@@ -677,7 +693,7 @@ def board_row(developer: DeveloperEntry, mark: str = "") -> list[Any]:
     """One developer's cells under :data:`BOARD_COLUMNS` (``mark`` flags the biggest moves)."""
     rank = developer["rank"]
     return [
-        rank["adjusted"] if rank["adjusted"] is not None else UNRANKED.get(developer["ranking_status"], ""),
+        _rank_cell(developer),
         "" if rank["adjusted_interval"] is None else "{}–{}".format(*rank["adjusted_interval"]),
         rank["tokens"],
         _shift_cell(rank["shift"]) + mark,
@@ -689,17 +705,30 @@ def board_row(developer: DeveloperEntry, mark: str = "") -> list[Any]:
     ]
 
 
+def _rank_cell(developer: DeveloperEntry) -> int | str:
+    """The adjusted rank; for a developer not placed, their 90% rank interval with a question mark ("31–40?"), so it
+    survives when a narrow terminal leaves the interval column out; below the minimum volume, "insufficient data"."""
+    rank = developer["rank"]
+    interval = rank["adjusted_interval"]
+    if rank["adjusted"] is not None:
+        return rank["adjusted"]
+    if developer["ranking_status"] == "not_placed" and interval is not None:
+        return "{}–{}?".format(*interval)
+    return UNRANKED.get(developer["ranking_status"], "")
+
+
 def _shift(developer: DeveloperEntry) -> int:
     """Places climbed from the raw rank (0 when not ranked)."""
     return developer["rank"].get("shift") or 0
 
 
-def _not_placed_note(names: list[str]) -> list[str]:
+def _not_placed_note(names: list[str], confidence: float) -> list[str]:
     """Who the board lists as not placed, and why (the cell itself is kept short so the interval still fits)."""
     if not names:
         return []
-    return [f"not placed = not enough data to place (thin data, rank interval reaching above the bottom quarter): "
-            f"{', '.join(names)}"]  # fmt: skip
+    return [f"a–b? (a rank interval) = not placed, uncertain: the order puts them in the bottom quarter but fewer than "
+            f"{confidence:.0%} of the posterior draws do, so their 90% rank interval is shown instead of a rank (the "
+            f"others keep their places): {', '.join(names)}"]  # fmt: skip
 
 
 def _in_full_note(developers: list[DeveloperEntry]) -> list[str]:
@@ -731,7 +760,9 @@ def _ranked_table(developers: list[DeveloperEntry], result: AuditResult, quality
         f", {fit.basis}); interval = 90% rank interval; shift = raw rank "
         "among ranked developers minus adjusted rank (+ climbed).",
         f"Biggest fallers (▼): {moves(fallers)}. Biggest climbers (▲): {moves(climbers)}.",
-        *_not_placed_note([d["developer"] for d in ordered if d["ranking_status"] == "not_placed"]),
+        *_not_placed_note(
+            [d["developer"] for d in ordered if d["ranking_status"] == "not_placed"], fit.bottom_quarter_confidence
+        ),
         *_in_full_note(developers),
         *_flag_notes(developers),
         *quality_notes(quality),
@@ -943,7 +974,9 @@ def rank_document(result: AuditResult) -> Document[AuditData] | Document[RankDat
     )
     if "warnings" in audit:
         data["warnings"] = audit["warnings"]
-    height = max(len(raw), len(adjusted))
+    # The table's adjusted side in the board's order, those not placed in their rows with their interval.
+    board = [d for d in board_order(people) if d["ranking_status"] != "insufficient_data"]
+    height = max(len(raw), len(board))
     rows = [
         [
             *(
@@ -953,12 +986,12 @@ def rank_document(result: AuditResult) -> Document[AuditData] | Document[RankDat
             ),
             *(
                 [
-                    adjusted[i]["rank"]["adjusted"],
-                    adjusted[i]["developer"],
-                    _shift_cell(adjusted[i]["rank"]["shift"]),
-                    f"{adjusted[i]['yield']['mean']:.2f}",
+                    _rank_cell(board[i]),
+                    board[i]["developer"],
+                    _shift_cell(board[i]["rank"]["shift"]),
+                    f"{board[i]['yield']['mean']:.2f}",
                 ]
-                if i < len(adjusted)
+                if i < len(board)
                 else ["", "", "", ""]
             ),
         ]
@@ -970,7 +1003,7 @@ def rank_document(result: AuditResult) -> Document[AuditData] | Document[RankDat
         notes.append(f"elasticity {fit.elasticity:.2f} ({fit.basis})")
     if thin:
         notes.append(f"insufficient data (not ranked): {', '.join(thin)}")
-    notes += _not_placed_note(unplaced)
+    notes += _not_placed_note(unplaced, fit.bottom_quarter_confidence if fit else 0.0)
     notes += quality_notes(result.loaded.quality) + outcome_notes(result)
     table = TableView(
         headline=joined_headline(*audit.get("warnings", [])),

@@ -131,15 +131,26 @@ class RankingEvaluation:
 
 
 def read_ranks(path: Path) -> pl.DataFrame:
-    """developer, rank_tokens, rank_adjusted from an ``audit --outcomes … --format json`` document."""
+    """developer, rank_tokens, rank_adjusted, compared (on the adjusted board, placed or not) from an
+    ``audit --outcomes … --format json`` document."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        rows = [(d["developer"], d["rank"]["tokens"], d["rank"].get("adjusted")) for d in document["developers"]]
+        rows = [
+            (
+                d["developer"],
+                d["rank"]["tokens"],
+                d["rank"].get("adjusted"),
+                d["rank"].get("adjusted_interval") is not None,
+            )
+            for d in document["developers"]
+        ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         msg = f"{path}: not an audit JSON document ({type(exc).__name__}: {exc})"
         raise InputError(msg) from None
     return pl.DataFrame(
-        rows, schema={"developer": pl.String, "rank_tokens": pl.Int64, "rank_adjusted": pl.Int64}, orient="row"
+        rows,
+        schema={"developer": pl.String, "rank_tokens": pl.Int64, "rank_adjusted": pl.Int64, "compared": pl.Boolean},
+        orient="row",
     )
 
 
@@ -165,15 +176,17 @@ def _spearman(frame: pl.DataFrame, position: str) -> float | None:
 def evaluate_ranking(labels: pl.DataFrame, ranks: pl.DataFrame) -> RankingEvaluation:
     """Separation of gamers (AUC) and agreement with true yield (Spearman), raw board vs adjusted board.
 
-    Only developers ranked on the adjusted board are compared, so both boards see the same people.
+    Only developers placed on the adjusted board are compared, so both boards see the same people; the bottom
+    quarter is of everyone the board compares (those not placed keep their places).
     """
+    compared = int(ranks["compared"].sum()) if "compared" in ranks.columns else None
     frame = (
         labels.join(ranks, on="developer", how="inner")
         .filter(pl.col("rank_adjusted").is_not_null())
         .with_columns(is_gamer=pl.col("label") != "honest", raw_position=pl.col("rank_tokens").rank("ordinal"))
     )
     n = frame.height
-    quarter = frame.filter(pl.col("rank_adjusted") > 0.75 * n)
+    quarter = frame.filter(pl.col("rank_adjusted") > 0.75 * (compared or n))
     heavy = frame.filter(pl.col("archetype") == "heavy_productive")
     gamers = frame.filter(pl.col("is_gamer"))
     return RankingEvaluation(

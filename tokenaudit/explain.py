@@ -45,7 +45,7 @@ class Explanation:
     rank_adjusted: int | None = None
     """Outcome-adjusted rank (None without outcomes or below the minimum volume)."""
     ranked: int = 0
-    """How many developers the adjusted board places (ranked, less those thin data could not place)."""
+    """How many developers the adjusted board compares (placed or not: those not placed keep their places)."""
     outcomes: dict[str, int] | None = None
     """Outcome counts per kind, when outcomes were given."""
     outcome_score: float | None = None
@@ -167,7 +167,7 @@ def explain(result: AuditResult, developer: str) -> Explanation:
         not_evaluated=[(r["id"], r["needs"]) for r in skipped.iter_rows(named=True)],
         timezone=timezone,
         rank_adjusted=row.get("rank_adjusted"),
-        ranked=result.ranking.ranked - result.ranking.not_placed if result.ranking else 0,
+        ranked=result.ranking.ranked if result.ranking else 0,
         outcomes=result.outcome_counts.get(name, dict.fromkeys(result.outcome_kinds, 0)) if result.ranking else None,
         outcome_score=row.get("outcome_score"),
         near_misses=result.findings.near_misses.filter(pl.col("developer") == name).drop("developer"),

@@ -190,6 +190,7 @@ def with_identities(policy: Policy, extra: dict[str, Identity]) -> Policy:
             starts=identity.starts or current.starts,
             ends=identity.ends or current.ends,
             fte=identity.fte or current.fte,
+            on_call=identity.on_call or current.on_call,
         )
     try:
         return Policy.model_validate({**policy.model_dump(), "identities": merged})

@@ -30,6 +30,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class OnCall(_Strict):
+    """Days on call (``starts`` to ``ends``, both included): a rotation whose work is pages and incidents, which no
+    outcome export counts as delivered, so the ranking does not expect delivery on those days."""
+
+    starts: dt.date
+    ends: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OnCall:
+        if self.ends < self.starts:
+            msg = f"ends ({self.ends}) is before starts ({self.starts})"
+            raise ValueError(msg)
+        return self
+
+
 class Identity(_Strict):
     """One canonical developer: the team and every alias tools use for them."""
 
@@ -41,6 +56,8 @@ class Identity(_Strict):
     """Last day (a leaver); else inferred from activity."""
     fte: Annotated[float, Field(gt=0, le=1)] | None = None
     """Working fraction (0.6 for three days a week); else inferred from a fixed weekly schedule."""
+    on_call: list[OnCall] = Field(default_factory=list)
+    """On-call rotations: those days count as not present for delivery (:mod:`tokenaudit.presence`)."""
 
 
 class AgentRule(_Strict):

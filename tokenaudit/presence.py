@@ -14,6 +14,11 @@ there. Presence is the share of the period a developer was there, times their wo
   of activity on their other weekdays, so many silent weeks would happen by chance less than ``CHANCE`` of the
   time. Someone who uses AI on random days is not made part-time by it.
 
+- **On call**: days of the identity map's ``on_call`` rotations inside the tenure count as not present. An
+  on-call week's work is pages and incidents, which no outcome export counts as delivered (an incident export
+  even charges the responder), so the ranking does not expect delivery on those days. It is never inferred from
+  night or weekend activity: that is also what an agent run at night looks like, and the flags look for it.
+
 Absences inside the tenure (holidays, sick leave) are not detected: declare them with ``starts``/``ends`` or
 ``fte`` if they matter.
 """
@@ -54,10 +59,30 @@ def declared_presence(identities: dict[str, Identity]) -> pl.DataFrame:
     )
 
 
-def presence(active_days: pl.DataFrame, first: dt.date, last: dt.date, declared: pl.DataFrame) -> pl.DataFrame:
-    """Per developer: starts, ends, fte, presence (share of the period × fte, in (0, 1]) and presence_basis.
+def declared_on_call(identities: dict[str, Identity]) -> pl.DataFrame:
+    """developer, day: every day of the identity map's on-call rotations (overlapping rotations counted once)."""
+    spans = [(name, span.starts, span.ends) for name, identity in identities.items() for span in identity.on_call]
+    frame = pl.DataFrame(spans, schema={"developer": pl.String, "starts": pl.Date, "ends": pl.Date}, orient="row")
+    return (
+        frame.select("developer", pl.date_ranges("starts", "ends").alias("day"))
+        .explode("day")
+        .unique()
+        .cast({"day": pl.Date})
+    )
 
-    ``active_days``: developer, day (local dates with any activity; duplicates are fine).
+
+def presence(
+    active_days: pl.DataFrame,
+    first: dt.date,
+    last: dt.date,
+    declared: pl.DataFrame,
+    on_call: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Per developer: starts, ends, fte, on_call_days, presence (share of the period × fte, in (0, 1]) and the
+    bases of tenure and fte.
+
+    ``active_days``: developer, day (local dates with any activity; duplicates are fine). ``on_call``: developer,
+    day (:func:`declared_on_call`); those inside the tenure are not counted as present.
     """
     period_days = (last - first).days + 1
     days = active_days.filter(pl.col("day").is_between(first, last)).unique(["developer", "day"])
@@ -83,15 +108,23 @@ def presence(active_days: pl.DataFrame, first: dt.date, last: dt.date, declared:
     )
     tenure = tenure.with_columns(tenure_days=((pl.col("ends") - pl.col("starts")).dt.total_days() + 1).clip(1))
     schedule = _inferred_fte(days, tenure.select("developer", "starts", "ends", "tenure_days"))
+    rotations = _on_call_days(on_call, tenure.select("developer", "starts", "ends"))
     return (
         tenure.join(schedule, on="developer", how="left")
-        .with_columns(fte=pl.coalesce("declared_fte", "inferred_fte", pl.lit(1.0)))
+        .join(rotations, on="developer", how="left")
+        .with_columns(
+            fte=pl.coalesce("declared_fte", "inferred_fte", pl.lit(1.0)),
+            on_call_days=pl.col("on_call_days").fill_null(0),
+        )
         .select(
             "developer",
             "starts",
             "ends",
             "fte",
-            (pl.col("tenure_days") / period_days * pl.col("fte")).clip(1e-3, 1.0).alias("presence"),
+            "on_call_days",
+            ((pl.col("tenure_days") - pl.col("on_call_days")) / period_days * pl.col("fte"))
+            .clip(1e-3, 1.0)
+            .alias("presence"),
             pl.when(pl.col("declared_starts").is_not_null() | pl.col("declared_ends").is_not_null())
             .then(pl.lit("policy"))
             .when(pl.col("tenure_days") < period_days)
@@ -105,6 +138,18 @@ def presence(active_days: pl.DataFrame, first: dt.date, last: dt.date, declared:
             .otherwise(pl.lit("full time"))
             .alias("fte_basis"),
         )
+    )
+
+
+def _on_call_days(on_call: pl.DataFrame | None, tenure: pl.DataFrame) -> pl.DataFrame:
+    """developer, on_call_days: declared on-call days inside each developer's tenure."""
+    if on_call is None or on_call.is_empty():
+        return pl.DataFrame(schema={"developer": pl.String, "on_call_days": pl.UInt32})
+    return (
+        on_call.join(tenure, on="developer")
+        .filter(pl.col("day").is_between(pl.col("starts"), pl.col("ends")))
+        .group_by("developer")
+        .agg(pl.len().alias("on_call_days"))
     )
 
 

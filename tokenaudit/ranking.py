@@ -15,9 +15,9 @@ Method (method study §5, in plain words):
 4. **Yield** is the weighted sum of the kinds' rates (merged PR +1, closed ticket +0.5, defect −1, …).
    Seeded posterior draws give its 5–95 % interval and each developer's *rank interval*; the board is
    sorted by posterior expected rank. Below the minimum volume a developer is listed as "insufficient
-   data" and gets no rank; with thin data (little time present or few tokens), a developer is placed in the
-   bottom quarter only when more likely than not there, and is otherwise listed as "not placed" with their
-   rank interval (:func:`placements`).
+   data" and gets no rank. The bottom quarter is a claim that hurts, so a developer is shown there only when
+   at least 3 in 4 posterior draws put them there; otherwise they are listed as "not placed" (uncertain)
+   with their rank interval, and the others keep their places (:func:`placements`).
 """
 
 from __future__ import annotations
@@ -47,9 +47,6 @@ BIWEIGHT_C: Final = 4.685
 """Tukey's constant: residuals beyond this many robust standard deviations get no weight in the fit."""
 MIN_PRIOR_CV: Final = 0.25
 """Smallest between-developer coefficient of variation the prior assumes."""
-MIN_BOTTOM_QUARTER_CHANCE: Final = 0.5
-"""A developer with thin data is placed in the bottom quarter only when the posterior puts them there in at least
-this share of its draws (more likely than not)."""
 POSITIVE_KINDS: Final = ("merged_pr", "closed_ticket")
 """Kinds whose counts fit the elasticity (defects and reverts are too sparse to carry it)."""
 
@@ -83,9 +80,11 @@ class RankingConfig(BaseModel):
     fit_taper: Annotated[float, Field(ge=0, le=10)] = 2.0
     """Above the typical (median) exposure per unit of presence, a developer's say in the elasticity fit falls
     as (typical/theirs)^fit_taper: inflated tokens sit there and would flatten it. 0 = an equal say."""
-    thin_evidence: Annotated[float, Field(ge=0, le=1)] = 0.75
-    """A developer compared on less than this share of the typical (median) compared exposure has thin data:
-    placed in the bottom quarter only when more likely than not there (:func:`placements`). 0 = place everyone."""
+    bottom_quarter_confidence: Annotated[float, Field(ge=0, le=1)] = 0.75
+    """A developer is shown in the bottom quarter only when at least this share of the posterior draws put them
+    there; otherwise not placed (uncertain), with their rank interval (:func:`placements`). 0.75: a wrong place
+    there costs a person more than a missed one costs the organisation (whose flags still see gamers), taken as 3
+    to 1, so the claim is made when it is at least three times as likely right as wrong. 0 = place everyone."""
     seed: int = 0
     sort: Literal["expected_rank", "lower"] = "expected_rank"
     """``lower`` sorts by the 10th percentile of yield instead (cautious: uncertain developers sink)."""
@@ -119,7 +118,9 @@ class RankingFit:
     fit_effective_developers: float = 0.0
     """The fit's sum of say (a developer at or below the typical exposure counts as one)."""
     not_placed: int = 0
-    """Ranked developers with thin data the board could not place (:func:`placements`)."""
+    """Ranked developers the board could not place with confidence (:func:`placements`)."""
+    bottom_quarter_confidence: float = 0.0
+    """The share of posterior draws needed to show a developer in the bottom quarter."""
 
 
 @dataclass(frozen=True)
@@ -349,8 +350,7 @@ def rank_developers(
     else:
         expected_rank = bottom_quarter_chance = low = high = p05 = p10 = median = p90 = p95 = np.zeros(0)
     key = expected_rank if config.sort == "expected_rank" else -p10
-    thin = x < config.thin_evidence * (float(np.median(x)) if x.size else 0.0)
-    position = placements(key, thin & (bottom_quarter_chance < MIN_BOTTOM_QUARTER_CHANCE))
+    row, placed = placements(key, bottom_quarter_chance >= config.bottom_quarter_confidence)
     estimates = pl.DataFrame(
         {
             "developer": ranked["developer"],
@@ -364,7 +364,8 @@ def rank_developers(
             "bottom_quarter_chance": bottom_quarter_chance,
             "compared_exposure": x,
             "tokens_in_full": counted_in_full,
-            "rank_adjusted": position,
+            "board_row": row,
+            "rank_adjusted": pl.Series(row, dtype=pl.Int64).scatter(np.flatnonzero(~placed), None),
             "rank_low": np.floor(low).astype(np.int64),
             "rank_high": np.ceil(high).astype(np.int64),
         }
@@ -398,29 +399,29 @@ def rank_developers(
         fit_excluded_flagged=int((sample["unflagged"] == 0).sum()),
         fit_excluded_volume=int(((sample["trimmed"] > 0) & (sample["trimmed"] < 0.5)).sum()),
         fit_effective_developers=float(sample["trimmed"].sum()),
-        not_placed=int(position.is_null().sum()),
+        not_placed=int((~placed).sum()),
+        bottom_quarter_confidence=config.bottom_quarter_confidence,
     )
     return Ranking(developers=result, fit=fit)
 
 
-def placements(key: npt.NDArray[np.float64], unsure: npt.NDArray[np.bool_]) -> pl.Series:
-    """Board positions (1 = best) by ``key``, null for developers not placed: those ``unsure`` (thin data, not more
-    likely than not in the bottom quarter) whom the key would put in the bottom quarter of the placed ones.
+def placements(
+    key: npt.NDArray[np.float64], sure: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Each developer's row on the board (1 = best) by ``key``, and whether that row is a rank the board claims:
+    not for developers the key puts in the bottom quarter who are not ``sure`` to be there (too few posterior
+    draws put them there).
 
-    Leaving one out shrinks the board, so the bottom quarter is found again until nobody unsure is in it; only
-    the unsure can be left out, so the rounds are few and a developer with ample data is always placed.
+    The others keep their places (the board does not close up): closing up would move the next developers into
+    the bottom quarter on no new evidence, and the bottom-quarter chance is a statement about the whole board.
+    A developer with strong evidence of a low yield is sure, so is placed there however long their data.
     """
     import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
 
-    placed = np.ones(key.size, dtype=bool)
-    while True:
-        order = np.argsort(np.where(placed, key, np.inf), kind="stable")
-        position = np.empty(key.size, dtype=np.int64)
-        position[order] = np.arange(1, key.size + 1)
-        dropped = placed & unsure & (position > 0.75 * placed.sum())
-        if not dropped.any():
-            return pl.Series(position, dtype=pl.Int64).scatter(np.flatnonzero(~placed), None)
-        placed &= ~dropped
+    order = np.argsort(key, kind="stable")
+    row = np.empty(key.size, dtype=np.int64)
+    row[order] = np.arange(1, key.size + 1)
+    return row, (row <= 0.75 * key.size) | sure
 
 
 def compared_exposure(

@@ -25,7 +25,7 @@ def _adjusted(e: Explanation) -> str:
     if e.outcomes is None:
         return ""
     if e.rank_adjusted is None:
-        return ", adjusted rank: none (insufficient data, or not enough to place)"
+        return ", adjusted rank: none (insufficient data, or not placed: uncertain)"
     return f", adjusted rank {e.rank_adjusted} of {e.ranked}"
 
 
