@@ -254,7 +254,7 @@ def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> 
     ]
     odd, typed_file = (object_lines(source) for source in odd_files[0])
     assert odd is not None and typed_file is not None
-    assert _whole_lines(odd) is None and _whole_lines(typed_file) is not None
+    assert _whole_lines(*odd) is None and _whole_lines(*typed_file) is not None
     # Each user line's turn and text (the prompt's, before its signature), as the text path reads them.
     users = [_TypedLines.of(sources[1:]).user_rows() for sources in odd_files]
     assert users[0].equals(users[1])

@@ -227,8 +227,8 @@ class _TypedLines:
         counts: list[int] = []
         plain: list[Source] = []
         for source in batch:
-            data = object_lines(source)
-            decoded = None if data is None else _whole_lines(data)
+            whole = object_lines(source)
+            decoded = None if whole is None else _whole_lines(*whole)
             if decoded is None:
                 plain.append(source)
                 continue
@@ -276,15 +276,15 @@ class _TypedLines:
         return frame.sort(position, "source_line", maintain_order=True)
 
 
-def _whole_lines(data: bytes) -> list[_Line] | None:
-    """Each line of a whole-object file (:func:`~tokenaudit.readers.jsonlines.object_lines`) as a typed record, or
-    None when the typed decode refuses the file. One record per line means no line holds two objects: the records'
-    positions are the line numbers."""
+def _whole_lines(data: bytes, lines: int) -> list[_Line] | None:
+    """Each of the ``lines`` lines of a whole-object file (:func:`~tokenaudit.readers.jsonlines.object_lines`) as a
+    typed record, or None when the typed decode refuses the file. One record per line means no line holds two
+    objects: the records' positions are the line numbers."""
     try:
         records = _LINES.decode_lines(data)
     except msgspec.DecodeError:
         return None
-    return records if len(records) == data.count(b"\n") + (not data.endswith(b"\n")) else None
+    return records if len(records) == lines else None
 
 
 def _holds_usage(record: _Line) -> bool:

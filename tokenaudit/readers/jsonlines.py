@@ -73,9 +73,9 @@ def _opened(source: Source) -> BinaryIO:
 _BYTE_ORDER_MARK = "\ufeff".encode()
 
 
-def object_lines(source: Source) -> bytes | None:
-    """The bytes of ``source`` if every line is plain UTF-8 starting with ``{`` and ending in ``}`` and a newline
-    (the last newline may be missing), else None.
+def object_lines(source: Source) -> tuple[bytes, int] | None:
+    """The bytes of ``source`` and its number of lines if every line is plain UTF-8 starting with ``{`` and ending in
+    ``}`` and a newline (the last newline may be missing), else None.
 
     Such a file has no cut-off, blank or padded line, no carriage return and no byte-order mark, and no JSON object
     in it can span lines, so a reader can decode it as a whole and number the lines by position: if the decode
@@ -85,14 +85,16 @@ def object_lines(source: Source) -> bytes | None:
     data = source.read_bytes()
     breaks = data.count(b"\n") - data.endswith(b"\n")
     whole = data.startswith(b"{") and data.endswith((b"}\n", b"}")) and data.count(b"}\n{") == breaks
-    if not whole or b"\r" in data or _BYTE_ORDER_MARK in data:
+    if not whole or b"\r" in data:
         return None
-    if not data.isascii():
+    if not data.isascii():  # else it holds neither a byte-order mark nor invalid UTF-8
+        if _BYTE_ORDER_MARK in data:
+            return None
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
             return None  # the text path fails on it, and the batch is read again with the bytes replaced
-    return data
+    return data, breaks + 1
 
 
 def scan_lines(sources: Sequence[Source]) -> pl.LazyFrame:
