@@ -255,10 +255,15 @@ def summary_lines(rows: pl.DataFrame, results: list[SeedResult]) -> list[str]:
         f"board: AUC gamers placed below honest, adjusted {statistics.fmean(adjusted):.2f} "
         f"(per seed {', '.join(f'{a:.2f}' for a in adjusted)}); raw token board {statistics.fmean(raw):.2f}"
     )
-    farmer = board.filter(pl.col("case") == "outcome_farmer").sort("seed")
+    farmer = rows.filter(
+        pl.col("mode") == "outcomes", pl.col("case") == "outcome_farmer", pl.col("board_row").is_not_null()
+    ).sort("seed")
     lines.append(
-        "outcome farmer adjusted rank per seed: "
-        + ", ".join(f"{r}/{n}" for r, n in farmer.select("rank_adjusted", "n_ranked").iter_rows())
+        "outcome farmer adjusted rank per seed (? = not placed, the row the order gives): "
+        + ", ".join(
+            f"{r}{'?' if status == 'not_placed' else ''}/{n}"
+            for r, status, n in farmer.select("board_row", "status", "n_ranked").iter_rows()
+        )
         + f" (raw token rank {', '.join(str(r) for r in farmer['rank_tokens'])})"
     )
     pairs = [(r.elasticity.get("with gamers"), r.elasticity.get("without gamers")) for r in results]
