@@ -99,15 +99,24 @@ def test_declared_on_call_weeks_are_not_counted_against_delivery() -> None:
                       for k in range(6)])  # fmt: skip
     oncall = events("oncall", np.sort(np.concatenate([days, pages])), session_every=5, input_tokens=5_000)
     shipped = _prs("oncall", [7 * week + 1 + day for week in (0, 2, 3, 5) for day in range(3)])
-    frame, prs = pl.concat([*frames, oncall]), rows + shipped
+    # Three incidents paged him on nights of his rotation (PagerDuty names the responder, not who shipped the fault).
+    pages_answered = [
+        {"developer": "oncall", "kind": "incident", "timestamp": START + dt.timedelta(days=day, hours=23), "count": 1,
+         "item": f"pagerduty:P{day}"}
+        for day in (8, 10, 30)
+    ]  # fmt: skip
+    frame, prs = pl.concat([*frames, oncall]), rows + shipped + pages_answered
     undeclared = _audit(frame, prs)["oncall"]
-    # Judged on six weeks, two thirds of dev09's PRs put him in the bottom quarter by the board's order.
+    # Judged on six weeks, two thirds of dev09's PRs and charged the incidents, he is at the bottom by the order.
+    assert undeclared["outcomes"]["incident"] == 3
     assert undeclared["presence"]["share"] == 1.0 and undeclared["rank"]["board_row"] > 0.75 * 13
     week_start = [START.date() + dt.timedelta(days=7 * week) for week in (1, 4)]
     rota = [OnCall(starts=day, ends=day + dt.timedelta(days=6)) for day in week_start]
     people = _audit(frame, prs, Policy(identities={"oncall": Identity(on_call=rota)}))
     declared = people["oncall"]
     assert (declared["presence"]["on_call_days"], declared["presence"]["share"]) == (14, round(28 / 42, 4))
+    # Paged because of the rota: the incidents of his rotation are not charged to him.
+    assert declared["outcomes"]["incident"] == 0
     # Declared, he is judged on his four weeks of delivery: out of the bottom quarter, placed, level with dev09.
     assert declared["ranking_status"] == "ranked" and declared["rank"]["adjusted"] <= 0.75 * 13
     assert abs(declared["yield"]["mean"] - people["dev09"]["yield"]["mean"]) < 0.15 * people["dev09"]["yield"]["mean"]

@@ -43,6 +43,8 @@ class OutcomeJoin:
     """Merged PRs and closed tickets without a size (counted as one typical outcome each), per kind."""
     delivery: pl.DataFrame = field(default_factory=empty_outcomes)
     """Deployments, failed deployments and incidents inside the window, whoever they name (team figures)."""
+    on_call_incidents: int = 0
+    """Incidents that paged a developer on a day the policy declares them on call: not charged to them."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,12 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
     users = set(loaded.events["developer"].unique().to_list())
     named = set(inside["developer"].drop_nulls().unique().to_list())
     audited = inside.filter(pl.col("developer").is_in(list(users)))
+    # Paged because of the rota, not because of their work: an incident on a declared on-call day is not charged
+    # to its responder (it still counts in the team's figures, from ``delivery``).
+    on_call = (pl.col("kind") == "incident") & pl.struct("developer", local.alias("day")).is_in(
+        declared_on_call(policy.identities).select(pl.struct("developer", "day")).to_series().implode()
+    )
+    rota, audited = audited.filter(on_call), audited.filter(~on_call)
     return OutcomeJoin(
         outcomes=weighted_values(audited, policy.outcomes),
         read=read,
@@ -87,6 +95,7 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
         size_weighting=policy.outcomes.size_weighting,
         unsized=unsized_outcomes(audited) if policy.outcomes.size_weighting else {},
         delivery=inside.filter(pl.col("kind").is_in(DELIVERY_KINDS)),
+        on_call_incidents=rota.height,
     )
 
 

@@ -535,6 +535,7 @@ def _outcome_quality(result: AuditResult) -> dict[str, Any]:
             "unassigned_issues": read.unassigned_issues,
             "unlinked_reverts": read.unlinked_reverts,
             "unassigned_incidents": read.unassigned_incidents,
+            "on_call_incidents": joined.on_call_incidents,
             "non_production_deployments": read.non_production_deployments,
             "kinds_without_weight": _unweighted(result),
             "size_weighting": joined.size_weighting,
@@ -573,6 +574,10 @@ def outcome_notes(result: AuditResult) -> list[str]:
         notes.append(f"{_plural(read.unassigned_issues, 'unassigned issue')} credited to nobody")
     if read.unassigned_incidents:
         notes.append(f"{_plural(read.unassigned_incidents, 'incident')} with no responding user charged to nobody")
+    if joined.on_call_incidents:
+        notes.append(
+            f"{_plural(joined.on_call_incidents, 'incident')} on a responder's declared on-call day not charged to them"
+        )
     if read.unlinked_reverts:
         notes.append(f"{_plural(read.unlinked_reverts, 'revert')} not linked to the PR they revert")
     for kind, missing in joined.unsized.items():
