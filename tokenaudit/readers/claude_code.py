@@ -193,9 +193,11 @@ class _Line(_Response, gc=False):
 
 _LINES = msgspec.json.Decoder(_Line)
 _NO_CONTENT = msgspec.Raw()
+_COUNTS = [name for name in _PATHS if name.removeprefix("progress_") in _USAGE_FIELDS]
+"""The token counts among :data:`_PATHS`."""
 _DECODED_TYPES: dict[str, type[pl.DataType]] = {
     **{name: pl.String for name in _PATHS},
-    **{name: pl.Int64 for name in _PATHS if name.removeprefix("progress_") in _USAGE_FIELDS},
+    **dict.fromkeys(_COUNTS, pl.Int64),
     "sidechain": pl.Boolean,
     "cost": pl.Float64,
 }
@@ -246,7 +248,7 @@ class _TypedLines:
         decoded_usage = (
             lines[usage]
             .hstack(pl.DataFrame(columns, schema=_DECODED_TYPES))
-            .with_columns(pl.col(list(_PATHS)).cast(pl.String))
+            .with_columns(pl.exclude(_COUNTS, "source_file", "source_line").cast(pl.String))
         )
         # scan_lines' order: files on disk first, then those held in memory (standard input, inflated .gz files).
         scanned = sorted(batch, key=lambda source: source.data is not None)
@@ -258,11 +260,13 @@ class _TypedLines:
         )
 
     def usage_rows(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The usage lines' fields as text (``_PATHS``), and the lines rejected on the way."""
+        """The usage lines' fields (``_PATHS``), and the lines rejected on the way. Fields are text, except token
+        counts when every row came from the typed decode: they stay integers, which the parse only checks."""
         if self.text is None:
             return self._in_order(self.usage), empty_rejects()
         rows, rejects = decode_candidates(candidate_lines(self.text, '"usage"'), _PATHS)
-        return self._in_order(pl.concat([self.usage, rows.select(self.usage.columns)], how="vertical")), rejects
+        usage = self.usage.with_columns(pl.col(_COUNTS).cast(pl.String))
+        return self._in_order(pl.concat([usage, rows.select(usage.columns)], how="vertical")), rejects
 
     def user_rows(self) -> pl.DataFrame:
         """Each user line's ``timestamp``, ``session_id``, ``turn`` and ``text``."""
@@ -349,6 +353,22 @@ def _is_usage_line(line: str) -> bool:
         and "timestamp" in doc
         and any(isinstance(usage.get(key), int) for key in ("input_tokens", "output_tokens"))
     )
+
+
+_COUNT_COLUMNS = {
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cache_read_tokens": "cache_read",
+    "cache_creation": "cache_creation",
+    "cache_5m": "cache_5m",
+    "cache_1h": "cache_1h",
+}
+
+
+def _count(name: str, dtype: pl.DataType, context: ReadContext, *, required: bool) -> coerce.Parsed:
+    """A token count's parse: a sign check where the typed decode gave an integer, else the text parse."""
+    checked = coerce.typed(name, dtype, context.timezone, field=_FIELDS[name], required=required)
+    return checked if checked is not None else coerce.count(name, field=_FIELDS[name], required=required)
 
 
 class ClaudeCodeReader:
@@ -451,18 +471,16 @@ class ClaudeCodeReader:
             "timestamp": timestamp,
             **{name: coerce.text(name) for name in ("session_id", "request_id", "message_id", "uuid", "model")},
             "sidechain": coerce.text("sidechain", field="isSidechain"),
-            "input_tokens": coerce.count("input", field=_FIELDS["input"]),
-            "output_tokens": coerce.count("output", field=_FIELDS["output"]),
-            "cache_read_tokens": coerce.count("cache_read", field=_FIELDS["cache_read"], required=False),
-            "cache_creation": coerce.count("cache_creation", field=_FIELDS["cache_creation"], required=False),
-            "cache_5m": coerce.count("cache_5m", field=_FIELDS["cache_5m"], required=False),
-            "cache_1h": coerce.count("cache_1h", field=_FIELDS["cache_1h"], required=False),
+            **{
+                column: _count(name, rows.schema[name], context, required=name in ("input", "output"))
+                for column, name in _COUNT_COLUMNS.items()
+            },
             "has_breakdown": coerce.Parsed(
                 pl.col("cache_5m").is_not_null() | pl.col("cache_1h").is_not_null(), pl.lit(None, pl.String)
             ),
             "cost_usd": coerce.money("cost", field="costUSD"),
         }
-        good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_FIELDS))
+        good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_FIELDS, as_text=True))
         # Row-local columns are settled here, so that the rows kept for the duplicate rules are narrow;
         # and one chunk per batch, not per file (scan_lines), or every later step crawls.
         narrow = good.select(

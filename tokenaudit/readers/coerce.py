@@ -152,11 +152,15 @@ def timestamp(column: str, timezone: str, *, field: str | None = None) -> Parsed
     return Parsed(value, problem, staged)
 
 
-def typed(column: str, dtype: pl.DataType, timezone: str, *, field: str | None = None) -> Parsed | None:
-    """The parse of a column a binary format (Parquet) already typed, or None if it must go through text.
+def typed(
+    column: str, dtype: pl.DataType, timezone: str, *, field: str | None = None, required: bool = True
+) -> Parsed | None:
+    """The parse of a column a binary format (Parquet) or a typed decode already typed, or None if it must go through
+    text.
 
     Integer token counts need only the sign check, and datetimes only a time-zone conversion: no
-    round trip through strings for tens of millions of rows.
+    round trip through strings for tens of millions of rows. A missing count that is not ``required`` is 0, as in
+    :func:`count`.
     """
     label = field or column
     col = pl.col(column)
@@ -164,7 +168,7 @@ def typed(column: str, dtype: pl.DataType, timezone: str, *, field: str | None =
         value = col.cast(pl.Int64, strict=False)
         problem = (
             pl.when(col.is_null())
-            .then(pl.lit(f"{label}: missing; expected a non-negative integer"))
+            .then(pl.lit(f"{label}: missing; expected a non-negative integer") if required else None)
             .when(value.is_null())
             .then(
                 pl.lit(f"{label}: ")
@@ -177,7 +181,7 @@ def typed(column: str, dtype: pl.DataType, timezone: str, *, field: str | None =
                 + _shown(pl.when(value < 0).then(col.cast(pl.String)))
             )
         )
-        return Parsed(value, problem)
+        return Parsed(value if required else value.fill_null(0), problem)
     if isinstance(dtype, pl.Datetime):
         stamp = (
             col.dt.convert_time_zone("UTC")

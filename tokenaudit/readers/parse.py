@@ -100,9 +100,11 @@ def struct_columns(records: Sequence[Any], paths: Mapping[str, str]) -> dict[str
     return {name: levels[path] for name, path in paths.items()}
 
 
-def fields_as_json(paths: Mapping[str, str]) -> pl.Expr:
-    """What a reject shows of a decoded line: its fields under their source names, not its text."""
-    return pl.struct([pl.col(name).alias(path) for name, path in paths.items()]).struct.json_encode()
+def fields_as_json(paths: Mapping[str, str], *, as_text: bool = False) -> pl.Expr:
+    """What a reject shows of a decoded line: its fields under their source names, not its text (``as_text``: every
+    field as text, as a reader that read some of them typed showed them before)."""
+    fields = [(pl.col(name).cast(pl.String) if as_text else pl.col(name)).alias(path) for name, path in paths.items()]
+    return pl.struct(fields).struct.json_encode()
 
 
 # Flat files
