@@ -298,6 +298,24 @@ def test_explain_shows_outcomes_and_the_adjusted_rank(tmp_path: Path) -> None:
     assert outcomes == f"Outcomes: closed_ticket 2, incident 1, merged_pr 3, revert 1 (score {readable(BO_SCORE)})"
 
 
+def test_explain_says_why_a_developer_is_not_placed(tmp_path: Path) -> None:
+    events, policy = _usage(tmp_path)
+    # The default confidence: of three people, the one the order puts last is not sure to be there.
+    policy_path = Path(policy)
+    policy_path.write_text(policy_path.read_text().replace("  bottom_quarter_confidence: 0\n", ""))
+    audit = by_developer(run_json("audit", events, "--policy", policy, *_outcome_args()))
+    (last,) = [name for name, person in audit.items() if person["ranking_status"] == "not_placed"]
+    rank = audit[last]["rank"]
+    result = run_cli("explain", last, events, "--policy", policy, *_outcome_args(), "-f", "text")
+    low, high = rank["adjusted_interval"]
+    assert result.stdout.splitlines()[0].endswith(
+        f"adjusted rank: not placed (uncertain: rank interval {low}–{high} of 3, bottom-quarter chance "
+        f"{rank['bottom_quarter_chance']:.2f})"
+    )
+    explained = run_json("explain", last, events, "--policy", policy, *_outcome_args())["rank"]
+    assert (explained["adjusted"], explained["adjusted_interval"]) == (None, [low, high])
+
+
 def test_generic_outcomes_read_from_parquet_as_from_csv(tmp_path: Path) -> None:
     table = pl.read_csv(OUT / "incidents.csv", infer_schema=False).filter(pl.col("date") != "not-a-date")
     table.write_parquet(tmp_path / "incidents.parquet")

@@ -727,8 +727,10 @@ def _shift(developer: DeveloperEntry) -> int:
     return developer["rank"].get("shift") or 0
 
 
-def _not_placed_note(names: list[str], confidence: float) -> list[str]:
-    """Who the board lists as not placed, and why (the cell itself is kept short so the interval still fits)."""
+def not_placed_note(developers: list[EntryT], confidence: float) -> list[str]:
+    """Who the board lists as not placed, and why (the cell itself is kept short so the interval still fits), in the
+    order given."""
+    names = [d["developer"] for d in developers if d["ranking_status"] == "not_placed"]
     if not names:
         return []
     return [f"a–b? (a rank interval) = not placed, uncertain: the order puts them in the bottom quarter but fewer than "
@@ -765,9 +767,7 @@ def _ranked_table(developers: list[DeveloperEntry], result: AuditResult, quality
         f", {fit.basis}); interval = 90% rank interval; shift = raw rank "
         "among ranked developers minus adjusted rank (+ climbed).",
         f"Biggest fallers (▼): {moves(fallers)}. Biggest climbers (▲): {moves(climbers)}.",
-        *_not_placed_note(
-            [d["developer"] for d in ordered if d["ranking_status"] == "not_placed"], fit.bottom_quarter_confidence
-        ),
+        *not_placed_note(ordered, fit.bottom_quarter_confidence),
         *_in_full_note(developers),
         *_flag_notes(developers),
         *quality_notes(quality),
@@ -1008,7 +1008,9 @@ def rank_document(result: AuditResult) -> Document[AuditData] | Document[RankDat
         notes.append(f"elasticity {fit.elasticity:.2f} ({fit.basis})")
     if thin:
         notes.append(f"insufficient data (not ranked): {', '.join(thin)}")
-    notes += _not_placed_note(unplaced, fit.bottom_quarter_confidence if fit else 0.0)
+    notes += not_placed_note(
+        sorted(people, key=lambda d: d["developer"]), fit.bottom_quarter_confidence if fit else 0.0
+    )
     notes += quality_notes(result.loaded.quality) + outcome_notes(result)
     table = TableView(
         headline=joined_headline(*audit.get("warnings", [])),

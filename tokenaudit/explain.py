@@ -46,6 +46,11 @@ class Explanation:
     """Outcome-adjusted rank (None without outcomes or below the minimum volume)."""
     ranked: int = 0
     """How many developers the adjusted board compares (placed or not: those not placed keep their places)."""
+    rank_interval: tuple[int, int] | None = None
+    """The 90% adjusted-rank interval (None without outcomes or below the minimum volume)."""
+    bottom_quarter_chance: float | None = None
+    """Share of posterior draws in the bottom quarter; below ``ranking.bottom_quarter_confidence`` a developer the
+    order puts there is not placed."""
     outcomes: dict[str, int] | None = None
     """Outcome counts per kind, when outcomes were given."""
     outcome_score: float | None = None
@@ -168,6 +173,8 @@ def explain(result: AuditResult, developer: str) -> Explanation:
         timezone=timezone,
         rank_adjusted=row.get("rank_adjusted"),
         ranked=result.ranking.ranked if result.ranking else 0,
+        rank_interval=(row["rank_low"], row["rank_high"]) if row.get("rank_low") is not None else None,
+        bottom_quarter_chance=row.get("bottom_quarter_chance"),
         outcomes=result.outcome_counts.get(name, dict.fromkeys(result.outcome_kinds, 0)) if result.ranking else None,
         outcome_score=row.get("outcome_score"),
         near_misses=result.findings.near_misses.filter(pl.col("developer") == name).drop("developer"),

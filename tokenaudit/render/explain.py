@@ -24,9 +24,15 @@ def _scaled(values: list[float], alphabet: str) -> str:
 def _adjusted(e: Explanation) -> str:
     if e.outcomes is None:
         return ""
-    if e.rank_adjusted is None:
-        return ", adjusted rank: none (insufficient data, or not placed: uncertain)"
-    return f", adjusted rank {e.rank_adjusted} of {e.ranked}"
+    if e.rank_adjusted is not None:
+        return f", adjusted rank {e.rank_adjusted} of {e.ranked}"
+    if e.rank_interval is None:
+        return ", adjusted rank: none (insufficient data)"
+    low, high = e.rank_interval
+    return (
+        f", adjusted rank: not placed (uncertain: rank interval {low}–{high} of {e.ranked}, bottom-quarter chance "
+        f"{e.bottom_quarter_chance or 0:.2f})"
+    )
 
 
 def _outcome_line(e: Explanation) -> list[str]:
@@ -44,7 +50,14 @@ def explain_data(explanation: Explanation) -> dict[str, Any]:
         "developer": explanation.developer,
         "team": explanation.team,
         "risk": explanation.risk_level,
-        "rank": {"tokens": explanation.rank_tokens, "adjusted": explanation.rank_adjusted},
+        "rank": {
+            "tokens": explanation.rank_tokens,
+            "adjusted": explanation.rank_adjusted,
+            "adjusted_interval": list(explanation.rank_interval) if explanation.rank_interval else None,
+            "bottom_quarter_chance": (
+                None if explanation.bottom_quarter_chance is None else round(explanation.bottom_quarter_chance, 4)
+            ),
+        },
         "outcomes": explanation.outcomes,
         "outcome_score": explanation.outcome_score,
         "timezone": explanation.timezone,

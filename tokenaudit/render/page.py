@@ -25,6 +25,7 @@ from tokenaudit.documents import (
     board_order,
     board_row,
     cycle_cells,
+    not_placed_note,
 )
 from tokenaudit.numbers import hours_or_days, readable, readable_value
 from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS
@@ -340,6 +341,7 @@ def _boards(data: dict[str, Any], svgs: dict[str, str], anchors: dict[str, str])
         f"<p>Adjusted rank: outcome yield per effective token with shrinkage; elasticity {fit['elasticity']:.2f} "
         f"({_e(fit['elasticity_basis'])}). Shift = raw position minus adjusted rank (+ climbed). Click a header to "
         "sort, a name to open that developer.</p>",
+        *(f"<p>{_e(note)}</p>" for note in not_placed_note(ordered, fit.get("bottom_quarter_confidence", 0.0))),
         "<div class='charts'>",
         _figure(
             svgs["tokens_vs_outcomes"],
@@ -604,14 +606,14 @@ def render_markdown(data: dict[str, Any], chart_dir: Path | None) -> tuple[str, 
         lines += ["", *image(f"hour_of_week_{index}", f"{d['developer']}: active minutes by hour of week, by week")]
     people = data["developers"]
     if "ranking" in data:
+        ordered = board_order(people)
         board = TableView(
-            "Raw token leaderboard vs outcome-adjusted ranking",
-            list(BOARD_COLUMNS),
-            [board_row(d) for d in board_order(people)],
+            "Raw token leaderboard vs outcome-adjusted ranking", list(BOARD_COLUMNS), [board_row(d) for d in ordered]
         )
         lines += [
             *markdown_table(board).splitlines(),
             "",
+            *(f"{note}\n" for note in not_placed_note(ordered, data["ranking"].get("bottom_quarter_confidence", 0.0))),
             *image("tokens_vs_outcomes", "tokens vs outcome score"),
             *image("rank_shift", "rank shift"),
         ]
