@@ -811,12 +811,12 @@ def test_drip_feed_fires_on_one_session_a_day_fed_the_same_short_prompts() -> No
     assert found is not None
     assert found["severity"] == "high"
     assert (found["fed_days"], found["days"], found["fed_day_share"]) == (10, 10, 1.0)
-    assert (found["fed_sessions"], found["fed_prompts"], found["marked_sessions"]) == (10, 300, 10)
+    assert (found["fed_sessions"], found["fed_prompts"], found["sessions"]) == (10, 300, 10)
     assert found["repeat_share"] == pytest.approx(28 / 30, abs=1e-4)  # all but the first 'continue' and 'keep going'
     assert found["median_spread"] == pytest.approx(np.log(np.resize(DRIP_QUIET, 30)).std(ddof=1), abs=1e-4)
     assert found["median_hours"] == pytest.approx(sum(np.resize(DRIP_QUIET, 30)) / 3600, abs=1e-4)
     assert found["reason"].startswith("10 of 10 active days (100%) held a session fed 30 prompts")
-    assert needs(findings, "dev00", "drip_feed") is not None  # no prompt turns marked: not evaluated
+    assert flag(findings, "dev00", "drip_feed") is None  # sessions of five requests: nothing fed
 
 
 def test_drip_feed_fires_on_varied_prompts_at_a_scripts_steady_pace() -> None:
@@ -824,6 +824,16 @@ def test_drip_feed_fires_on_varied_prompts_at_a_scripts_steady_pace() -> None:
     found = flag(detect(pl.concat([org(12), steady])), "steady", "drip_feed")
     assert found is not None
     assert (found["severity"], found["fed_days"], found["repeat_share"]) == ("high", 10, 0.0)
+
+
+def test_drip_feed_fires_on_a_steady_drip_where_the_source_marks_no_prompts() -> None:
+    # Cursor-like rows: no turns, no text; the pauses inside the session stand for the prompts, and their pace decides.
+    unmarked = _fed("unmarked", ["continue"] * 30, DRIP_QUIET).with_columns(
+        pl.lit(None, pl.String).alias("turn"), pl.lit(None, pl.UInt64).alias("prompt_signature")
+    )
+    found = flag(detect(pl.concat([org(12), unmarked])), "unmarked", "drip_feed")
+    assert found is not None
+    assert (found["severity"], found["fed_prompts"], found["repeat_share"]) == ("high", 300, 0.0)
 
 
 def test_drip_feed_near_miss_a_persons_long_sessions_and_one_day_of_babysitting() -> None:
@@ -861,3 +871,14 @@ def _long_conversations(developer: str, per_day: int, days: int = 10) -> pl.Data
     starts = [day * DAY + 9 * 3600 + np.arange(per_day) * 1200.0 for day in range(days) if day % 7 < 5]
     offsets = np.concatenate(starts)
     return events(developer, offsets, session_every=3, prompts=["prompt"] * len(offsets))
+
+
+@pytest.mark.parametrize(("think_minutes", "sessions"), [(55.0, 1), (65.0, 2)])
+def test_an_inferred_conversation_idle_past_the_caches_lifetime_is_split(think_minutes: float, sessions: int) -> None:
+    # Prompt caching links a request to its conversation only within LINK_WINDOW (1 h, the extended cache lifetime):
+    # a prompt after a longer pause starts a new inferred session, as the cache would have to be written anew.
+    talk = _cached_conversations("idle", np.array([0.0]), exchanges=2, think_s=60 * think_minutes, seed=4)
+    requests, _ = sorted_requests(talk)
+    assert requests["session_id"].n_unique() == sessions
+    assert requests["opens_session"].sum() == sessions
+    assert requests["inferred_session"].all()

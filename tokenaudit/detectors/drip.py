@@ -10,8 +10,11 @@ no conversation. The statistic is the share of the developer's active days (thei
 their quietest hour: :func:`~tokenaudit.detectors.base.with_own_day`) holding such a session, so one
 afternoon of babysitting an agent with "continue" does not decide, and a drip every working day does.
 
-Only prompt turns a source marks count (Claude Code transcripts, Codex rollouts, OpenTelemetry prompt
-events, a generic ``turn`` column): elsewhere a pause is no evidence of a prompt.
+Where a source marks prompt turns (Claude Code transcripts, Codex rollouts, OpenTelemetry prompt events, a
+generic ``turn`` column) they are the prompts; elsewhere (Cursor's usage events, in sessions inferred from
+prompt caching) every pause of ``headless_work.pause_seconds`` inside a session counts as one
+(:func:`~tokenaudit.detectors.shape.with_person_turns`), and with no text to repeat only the steady pace can
+make such a session fed.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from tokenaudit.detectors.repetition import near_repeats
 
 
 def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
-    """One row per (dev, session) with marked prompt turns: its day, hours, prompts fed after the opener, the
+    """One row per (dev, session): its day, hours, prompts fed after the opener, the
     share of them that repeat a prompt sent earlier in it, the spread of the log quiet before them, and ``fed``.
 
     ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order, with
@@ -46,7 +49,6 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     quiet = pl.col("timestamp").diff().over("dev", session).dt.total_seconds(fractional=True)
     marked = (
         with_own_day(requests.filter(pl.col("session_id").is_not_null()))
-        .filter(pl.col("turn").is_not_null().any().over("dev", session))
         .with_columns(quiet=quiet, session=pl.struct("dev", "session_id").rank("dense"))
         .with_row_index("_row")
     )
@@ -81,7 +83,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     drip = shapes.filter("fed")
     per_developer = (
         shapes.group_by("dev")
-        .agg(pl.len().alias("marked_sessions"))
+        .agg(pl.len().alias("sessions"))
         .join(
             drip.group_by("dev").agg(
                 pl.len().alias("fed_sessions"),
@@ -101,7 +103,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         .join(per_developer, on="dev", how="left")
         .join(days, on="dev", how="left")
         .drop("dev")
-        .with_columns(pl.col("marked_sessions", "fed_sessions", "fed_days", "fed_prompts", "days").fill_null(0))
+        .with_columns(pl.col("sessions", "fed_sessions", "fed_days", "fed_prompts", "days").fill_null(0))
         .with_columns(fed_day_share=pl.col("fed_days") / pl.col("days").clip(1))
     )
     severity = pl.when(pl.col("fed_sessions") >= config.min_sessions).then(
@@ -111,8 +113,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         capped(severity.otherwise(0), config.max_severity).alias("severity"),
         band_strength(pl.col("fed_day_share"), config.day_share).alias("strength"),
         not_evaluated(
-            (pl.col("marked_sessions") == 0) | (pl.col("days") < config.min_days),
-            f"sessions whose source marks prompt turns, on at least {config.min_days} active days",
+            (pl.col("sessions") == 0) | (pl.col("days") < config.min_days),
+            f"per-request timestamps with session ids (or prompt caching to infer them), on {config.min_days} days",
         ).alias("needs"),
     )
 
@@ -134,7 +136,8 @@ DETECTOR = Detector(
     consider=(
         "a person babysitting a long agent task, answering 'yes' or 'continue' each time it stops (outcomes tell)",
         "a legitimate script or CI job under a personal key (belongs on the service-account list)",
-        "a source that records a tool's automatic follow-ups as prompt turns",
+        "a source that records a tool's automatic follow-ups as prompt turns, or marks no prompts at all (long "
+        "tool runs then count as pauses)",
     ),
     compute=compute,
     reason=reason,
@@ -148,6 +151,6 @@ DETECTOR = Detector(
         "repeat_share",
         "median_spread",
         "median_hours",
-        "marked_sessions",
+        "sessions",
     ),
 )
