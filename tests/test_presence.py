@@ -140,3 +140,26 @@ def test_the_identities_csv_carries_starts_ends_and_fte(tmp_path: Path) -> None:
     bad.write_text("alias,developer,fte\nana@x.com,ana,1\nbo@x,bo,60%\n")
     with pytest.raises(InputError, match=r"bad.csv:3: fte: expected a number in \(0, 1\], got '60%'"):
         read_identity_csv(bad)
+
+
+def test_the_identities_csv_carries_on_call_rotations(tmp_path: Path) -> None:
+    rota = tmp_path / "rota.csv"
+    # Rotations on any of a developer's alias rows, several to a cell; the same one twice counts once.
+    rota.write_text(
+        "alias,developer,on_call\n"
+        "ana@x.com,ana,2026-03-09..2026-03-15; 2026-04-06..2026-04-12\n"
+        "ana-gh,ana,2026-03-09..2026-03-15\n"
+        "bo@x,bo,\n"
+    )
+    people = read_identity_csv(rota)
+    assert people["ana"].on_call == [
+        OnCall(starts=dt.date(2026, 3, 9), ends=dt.date(2026, 3, 15)),
+        OnCall(starts=dt.date(2026, 4, 6), ends=dt.date(2026, 4, 12)),
+    ]
+    assert people["bo"].on_call == []
+    backwards = tmp_path / "backwards.csv"
+    backwards.write_text("alias,developer,on_call\nana@x.com,ana,2026-03-15..2026-03-09\n")
+    with pytest.raises(
+        InputError, match=r"backwards.csv:2: on_call: expected rotations .*got '2026-03-15..2026-03-09'"
+    ):
+        read_identity_csv(backwards)

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from tokenaudit.errors import InputError, PolicyError
-from tokenaudit.policy import Identity, Policy
+from tokenaudit.policy import Identity, OnCall, Policy
 
 _ARN_PRINCIPAL = re.compile(r"^arn:aws[\w-]*:(?:sts|iam)::\d*:(?:assumed-role/[^/]+/|user/(?:[^/]+/)*)([^/]+)$")
 """An AWS caller ARN: the session name of an assumed role (an SSO user's e-mail) or the IAM user's name."""
@@ -108,7 +108,7 @@ def resolve_identities(frame: pl.LazyFrame, policy: Policy, column: str = "devel
 
 
 def read_identity_csv(path: Path) -> dict[str, Identity]:
-    """An ``alias,developer,team`` CSV (team optional; ``starts``, ``ends``, ``fte`` optional, see
+    """An ``alias,developer,team`` CSV (team optional; ``starts``, ``ends``, ``fte``, ``on_call`` optional, see
     :mod:`tokenaudit.presence`), as HR or directory exports provide it.
 
     Each developer is also an alias of themself; one alias naming two developers is an error that
@@ -143,16 +143,21 @@ def read_identity_csv(path: Path) -> dict[str, Identity]:
     presence = _presence_columns(frame, path)
     people = (
         rows.hstack(presence)
+        .hstack([_on_call_column(frame, path)])
         .group_by("developer", maintain_order=True)
         .agg(
             pl.col("team").drop_nulls().first(),
             pl.col("alias").unique(maintain_order=True),
             *(pl.col(name).drop_nulls().first() for name in presence.columns),
+            pl.col("on_call").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True),
         )
     )
     return {
         row["developer"]: Identity(
-            team=row["team"], aliases=row["alias"], **{name: row[name] for name in presence.columns}
+            team=row["team"],
+            aliases=row["alias"],
+            **{name: row[name] for name in presence.columns},
+            on_call=[OnCall(starts=span["starts"], ends=span["ends"]) for span in row["on_call"]],
         )
         for row in people.iter_rows(named=True)
     }
@@ -176,6 +181,38 @@ def _presence_columns(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
             msg = f"{path}:{int(bad[0]) + 2}: {name}: expected {expected}, got {frame[name][int(bad[0])]!r}"
             raise InputError(msg)
     return values
+
+
+def _on_call_column(frame: pl.DataFrame, path: Path) -> pl.Series:
+    """The optional ``on_call`` column: rotations ``YYYY-MM-DD..YYYY-MM-DD``, several separated by ``;``, as a list
+    of {starts, ends} per row; a bad value (or one that ends before it starts) names its line."""
+    span = pl.Struct({"starts": pl.Date, "ends": pl.Date})
+    if "on_call" not in frame.columns:
+        return pl.Series("on_call", [None] * frame.height, dtype=pl.List(span))
+    pieces = (
+        frame.select(pl.col("on_call").str.split(";").alias("piece"))
+        .with_row_index("row")
+        .explode("piece")
+        .with_columns(pl.col("piece").str.strip_chars())
+        .filter(pl.col("piece").fill_null("") != "")
+        .with_columns(
+            pl.col("piece").str.extract(r"^(\d{4}-\d{2}-\d{2})\.\.", 1).str.to_date(strict=False).alias("starts"),
+            pl.col("piece").str.extract(r"\.\.(\d{4}-\d{2}-\d{2})$", 1).str.to_date(strict=False).alias("ends"),
+        )
+    )
+    bad = pieces.filter(pl.col("starts").is_null() | pl.col("ends").is_null() | (pl.col("ends") < pl.col("starts")))
+    if not bad.is_empty():
+        line, piece = bad.row(0)[:2]
+        expected = "rotations YYYY-MM-DD..YYYY-MM-DD, ends not before starts, separated by ;"
+        msg = f"{path}:{line + 2}: on_call: expected {expected}, got {piece!r}"
+        raise InputError(msg)
+    spans = pieces.group_by("row").agg(pl.struct("starts", "ends").alias("on_call"))
+    return (
+        pl.DataFrame({"row": range(frame.height)}, schema={"row": pl.UInt32})
+        .join(spans, on="row", how="left")
+        .sort("row")["on_call"]
+        .cast(pl.List(span))
+    )
 
 
 def with_identities(policy: Policy, extra: dict[str, Identity]) -> Policy:
