@@ -127,6 +127,29 @@ def test_team_normalisation_compares_within_the_team() -> None:
     assert 3 <= top_half(team).count("b") <= 7
 
 
+def test_a_two_person_team_is_compared_with_the_organisation_even_under_team_normalisation() -> None:
+    exposure, prs = _peers(seed=3, n=30)
+    developers, outcomes = _org(exposure, prs)
+    developers = developers.with_columns(
+        team=pl.when(pl.col("developer").is_in(["dev00", "dev01"])).then(pl.lit("duo")).otherwise(pl.col("team"))
+    )
+    weights = {"merged_pr": 1.0}
+    org = rank_developers(developers, outcomes, weights, RankingConfig(elasticity=0.5))
+    team = rank_developers(developers, outcomes, weights, RankingConfig(elasticity=0.5, normalize="team"))
+    # The 28 get a prior of their own; two people are too few to set one (it would pull each towards the other and
+    # make any pair look ordinary), so the duo shares the organisation's and keeps its yields.
+    assert "merged_pr@core" in team.fit.priors and "merged_pr@duo" not in team.fit.priors
+    mean = {name: dict(frame.developers.select("developer", "yield_mean").iter_rows()) for name, frame in
+            (("org", org), ("team", team))}  # fmt: skip
+    for person in ("dev00", "dev01"):
+        assert mean["team"][person] == pytest.approx(mean["org"][person], rel=0.03)
+    # Near miss: allowed teams of two, the duo gets a prior of its own.
+    pairs = rank_developers(
+        developers, outcomes, weights, RankingConfig(elasticity=0.5, normalize="team", min_team_size=2)
+    )
+    assert "merged_pr@duo" in pairs.fit.priors
+
+
 def _loaded(frame: pl.DataFrame) -> LoadedEvents:
     quality = DataQuality(frame.height, 0, 0, 0, [], [], [])
     return LoadedEvents(
