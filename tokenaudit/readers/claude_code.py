@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
@@ -420,16 +422,31 @@ class ClaudeCodeReader:
         typed: list[pl.DataFrame] = []
         rejected: list[pl.DataFrame] = []
         turns: list[pl.DataFrame] = []
-        for batch, size in batches(sources):
-            lines = _TypedLines.of(batch)
+        file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
+
+        def settle(lines: _TypedLines) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
             good, bad = self._parse(lines, context)
-            turns.append(_turns(lines.user_rows(), context.timezone))
-            file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
-            typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
-            rejected.append(bad)
+            turn = _turns(lines.user_rows(), context.timezone)
+            return good.select(pl.exclude("source_file"), file_number.alias("file_number")), bad, turn
+
+        pending: deque[tuple[Future[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]], int]] = deque()
+
+        def take() -> None:
+            done, size = pending.popleft()
+            for kept, part in zip((typed, rejected, turns), done.result(), strict=True):
+                kept.append(part)
             progress.advance(size)
+
+        # A pipeline: while Polars settles one batch's rows (mostly without the GIL), Python decodes the next.
+        with ThreadPoolExecutor(max_workers=1) as polars_work:
+            for batch, size in batches(sources):
+                pending.append((polars_work.submit(settle, _TypedLines.of(batch)), size))
+                while len(pending) > 1:
+                    take()
+            while pending:
+                take()
         good = pl.concat(typed, how="vertical")
-        del typed
+        typed.clear()
         number = pl.col("file_number")
         events = (
             good.lazy()
