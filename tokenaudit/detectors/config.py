@@ -137,7 +137,7 @@ class DripFeed(_Block):
     repeat_share: Share = 0.5
     """Share of those prompts repeating one sent earlier in the session (exactly, or within a few signature bits)."""
     steady_spread: Positive = 0.5
-    """Or: standard deviation of the log quiet before each prompt at most this (a person's think times: about 1)."""
+    """Or: standard deviation of the log quiet before each prompt at most this (people's long sessions: 0.7 or more)."""
     min_sessions: int = 3
     min_days: int = 5
 

@@ -126,7 +126,7 @@ def reason(row: dict[str, Any]) -> str:
         f"{fmt_num(row['fed_prompts'] / max(row['fed_sessions'], 1), 0)} prompts on average over a median "
         f"{fmt_num(row['median_hours'], 1)} hours; {fmt_pct(row['repeat_share'])} of those prompts repeated one "
         f"already sent in the session, and the spread of the log quiet before them was "
-        f"{fmt_num(row['median_spread'])} (a person's think times spread about 1; {row['fed_sessions']} such sessions)."
+        f"{fmt_num(row['median_spread'])} (people's long sessions: 0.7 or more; {row['fed_sessions']} such sessions)."
     )
 
 
