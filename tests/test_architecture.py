@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,18 @@ def test_cli_never_imports_polars() -> None:
         if name == "polars" or name.startswith("polars.")
     }
     assert offenders == {}
+
+
+def test_an_audit_without_outcomes_never_loads_numpy() -> None:
+    """numpy costs 0.1-0.6 s at start-up; only the outcome ranking, the report's charts and the simulator need it.
+    The modules a Python process has loaded are its own, so the audit runs in a fresh one."""
+    audit = (
+        "import sys; from typer.testing import CliRunner; from tokenaudit.cli import app; "
+        f"result = CliRunner().invoke(app, ['audit', {str(FIXTURES / 'claude_code')!r}, '-f', 'json']); "
+        "print(result.exit_code, 'numpy' in sys.modules)"
+    )
+    ran = subprocess.run([sys.executable, "-c", audit], capture_output=True, text=True, check=True, timeout=120)
+    assert ran.stdout.split() == ["0", "False"]
 
 
 def test_the_check_sees_a_polars_import(tmp_path: Path) -> None:
