@@ -226,37 +226,21 @@ class _TypedLines:
 
     @classmethod
     def of(cls, batch: Sequence[Source]) -> _TypedLines:
-        records: list[_Line] = []
-        names: list[str] = []
-        counts: list[int] = []
+        decoded = _Decoded()
         plain: list[Source] = []
         for source in batch:
             whole = object_lines(source)
-            decoded = None if whole is None else _whole_lines(*whole)
-            if decoded is None:
+            records = None if whole is None else _whole_lines(*whole)
+            if records is None:
                 plain.append(source)
-                continue
-            records.extend(decoded)
-            names.append(source.name)
-            counts.append(len(decoded))
-        numbered = pl.DataFrame({"source_file": names, "n": counts}, schema={"source_file": pl.String, "n": pl.Int64})
-        lines = numbered.select(
-            pl.col("source_file").repeat_by("n").explode(),
-            pl.int_ranges(1, pl.col("n") + 1, dtype=pl.Int64).explode().alias("source_line"),
-        )
-        usage = [index for index, record in enumerate(records) if _holds_usage(record)]
-        users = [index for index, record in enumerate(records) if record.type == "user"]
-        columns = struct_columns([records[index] for index in usage], _PATHS)
-        decoded_usage = (
-            lines[usage]
-            .hstack(pl.DataFrame(columns, schema=_DECODED_TYPES))
-            .with_columns(pl.exclude(_COUNTS, "source_file", "source_line").cast(pl.String))
-        )
+            else:
+                decoded.add(source.name, records)
+        usage, users = decoded.frames()
         # scan_lines' order: files on disk first, then those held in memory (standard input, inflated .gz files).
         scanned = sorted(batch, key=lambda source: source.data is not None)
         return cls(
-            usage=decoded_usage,
-            users=_user_rows(lines[users], [records[index] for index in users]),
+            usage=usage,
+            users=users,
             text=scan_lines(plain) if plain else None,
             order={source.name: position for position, source in enumerate(scanned)},
         )
@@ -280,6 +264,54 @@ class _TypedLines:
     def _in_order(self, frame: pl.DataFrame) -> pl.DataFrame:
         position = pl.col("source_file").replace_strict(self.order, return_dtype=pl.UInt32)
         return frame.sort(position, "source_line", maintain_order=True)
+
+
+_RECORDS_HELD = 16_384
+"""Typed records held before they become columns: a batch's records (every line's) would take about 3× its bytes."""
+
+
+class _Decoded:
+    """Typed records of whole-object files, turned into usage and user rows a few thousand at a time."""
+
+    def __init__(self) -> None:
+        self.records: list[_Line] = []
+        self.names: list[str] = []
+        self.counts: list[int] = []
+        self.usage: list[pl.DataFrame] = []
+        self.users: list[pl.DataFrame] = []
+
+    def add(self, name: str, records: list[_Line]) -> None:
+        """One file's records, one per line."""
+        self.records.extend(records)
+        self.names.append(name)
+        self.counts.append(len(records))
+        if len(self.records) >= _RECORDS_HELD:
+            self._flush()
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The usage rows (``_PATHS``; counts as integers, the rest as text) and the user rows."""
+        self._flush()
+        return pl.concat(self.usage, how="vertical").rechunk(), pl.concat(self.users, how="vertical").rechunk()
+
+    def _flush(self) -> None:
+        records = self.records
+        numbered = pl.DataFrame(
+            {"source_file": self.names, "n": self.counts}, schema={"source_file": pl.String, "n": pl.Int64}
+        )
+        lines = numbered.select(
+            pl.col("source_file").repeat_by("n").explode(),
+            pl.int_ranges(1, pl.col("n") + 1, dtype=pl.Int64).explode().alias("source_line"),
+        )
+        usage = [index for index, record in enumerate(records) if _holds_usage(record)]
+        users = [index for index, record in enumerate(records) if record.type == "user"]
+        columns = struct_columns([records[index] for index in usage], _PATHS)
+        self.usage.append(
+            lines[usage]
+            .hstack(pl.DataFrame(columns, schema=_DECODED_TYPES))
+            .with_columns(pl.exclude(_COUNTS, "source_file", "source_line").cast(pl.String))
+        )
+        self.users.append(_user_rows(lines[users], [records[index] for index in users]))
+        self.records, self.names, self.counts = [], [], []
 
 
 def _whole_lines(data: bytes, lines: int) -> list[_Line] | None:
