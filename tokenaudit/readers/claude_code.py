@@ -142,8 +142,8 @@ def _turns(users: pl.DataFrame, timezone: str) -> pl.DataFrame:
 
 
 _Count = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | None
-"""A token count as the typed decode takes it; any other value (text, a fraction) sends its line down the text
-path, whose checked parse rejects it with the reason it always gave."""
+"""A token count as the typed decode takes it; any other value (text, a fraction) sends its file down the text
+path, whose checked parse rejects the line with the reason it always gave."""
 
 
 class _CacheCreation(msgspec.Struct, gc=False):
