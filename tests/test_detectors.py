@@ -182,6 +182,60 @@ def test_context_stuffing_finds_one_large_static_prefix_opening_every_session() 
     assert (found["sessions"], found["modal_prefix"], found["static_prefix_share"]) == (90, 120_000.0, 1.0)
 
 
+def _growing_sessions(developer: str, opening_factor: float, median_context: int = 120_000) -> pl.DataFrame:
+    """Sessions of five requests that open on ``opening_factor`` times the varied peers' median opening context and
+    grow by equal steps (tool results the session asked for) to the same ``median_context`` whatever the opening."""
+    offsets = human_offsets(3, per_day=30)
+    opening = opening_factor * (np.geomspace(12_000, 45_000, 12).round()[6] + 3_000)  # 2k uncached + 1k written
+    step = (median_context - opening) / 2
+    reads = (opening - 3_000 + (np.arange(len(offsets)) % 5) * step).round()
+    return events(developer, offsets, cache_read_tokens=reads, session_every=5)
+
+
+def test_context_stuffing_review_work_that_grows_inside_sessions_stays_low() -> None:
+    # A reviewer: sessions open like everyone's and grow through what they read to 4x the peers' median context.
+    # The size scores past medium, but size is a trait; with no loaded prefix it stays a low flag.
+    found = flag(
+        detect(pl.concat([_varied_context_org(), _growing_sessions("reviewer", 1.0)])), "reviewer", "context_stuffing"
+    )
+    assert found is not None
+    assert found["severity"] == "low"
+    assert found["score"] == pytest.approx(4.537, abs=0.001)  # medium starts at 4
+    assert (found["opening_context"], found["peer_opening_context"], found["loaded_prefix"]) == (27_677, 27_677, False)
+    assert "no loaded prefix" in found["reason"]
+
+
+def test_context_stuffing_a_loaded_prefix_just_over_three_times_the_peers_opening_is_medium() -> None:
+    above, below = (
+        flag(detect(pl.concat([_varied_context_org(), _growing_sessions(name, factor)])), name, "context_stuffing")
+        for name, factor in (("above", 3.1), ("below", 2.9))
+    )
+    assert above is not None and below is not None
+    assert above["score"] == below["score"]  # the same size; only where the context comes from differs
+    assert (above["severity"], above["loaded_prefix"]) == ("medium", True)
+    assert above["opening_multiple"] == pytest.approx(3.1, abs=1e-3)
+    assert (below["severity"], below["loaded_prefix"]) == ("low", False)
+    assert below["opening_multiple"] == pytest.approx(2.9, abs=1e-3)
+
+
+def test_context_stuffing_without_sessions_reads_the_opening_from_the_lightest_requests() -> None:
+    # A tool that gives no session ids (and no cache links to infer them from): the context its lightest requests
+    # carry (5th percentile) stands in for the opening. Every request of the stuffer carries 153k; the reviewer's
+    # lightest carry what everyone's sessions open on.
+    sessionless = pl.lit(None, pl.String).alias("session_id")
+    stuffer = events("stuffer", human_offsets(3, per_day=30), cache_read_tokens=150_000, session_every=5)
+    found = flag(
+        detect(pl.concat([_varied_context_org(), stuffer.with_columns(sessionless)])), "stuffer", "context_stuffing"
+    )
+    assert found is not None
+    assert (found["severity"], found["sessions"], found["opening_context"]) == ("high", None, 153_000)
+    assert found["opening_multiple"] == pytest.approx(153_000 / 27_677, abs=1e-4)
+    reviewer = _growing_sessions("reviewer", 1.0, median_context=153_000).with_columns(sessionless)
+    found = flag(detect(pl.concat([_varied_context_org(), reviewer])), "reviewer", "context_stuffing")
+    assert found is not None
+    assert (found["severity"], found["sessions"], found["opening_context"]) == ("low", None, 27_677)
+
+
 def test_volume_alone_gives_low_risk_at_most() -> None:
     heavy = events("heavy", human_offsets(4, per_day=30), output_tokens=200_000, session_every=5)
     findings = detect(pl.concat([org(12), heavy]))

@@ -177,11 +177,13 @@ class ContextStuffing(_Block):
     """S5: context re-read far above same-tool peers, on every tool, scored continuously."""
 
     score: Bands = Bands(low=2.5, medium=4.0, high=5.0)
-    """z of log median context among same-tool peers, plus half the z of context per output token when above 0."""
+    """z of log median context among same-tool peers, plus half the z of context per output token when above 0;
+    medium and high need a loaded prefix (``static_prefix_factor``), else size alone gives at most low."""
     static_prefix_share: Bands = Bands(low=0.4, medium=0.6, high=0.8)
     """Share of sessions opening on the same cached prefix (within 5%), when that prefix is large."""
     static_prefix_factor: Positive = 3.0
-    """A prefix is large at this many times the same-tool peers' median opening context."""
+    """A prefix is large at this many times the same-tool peers' median opening context; sessions that typically
+    open on that much (the lightest 5% of requests where a tool has no sessions) carry a loaded prefix."""
     own_step: Bands = Bands(low=3.0, medium=4.0, high=6.0)
     """Heaviest week's median context over the developer's typical week: at most low (a refactor week)."""
     min_requests_per_week: int = 50

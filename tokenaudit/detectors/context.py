@@ -6,6 +6,12 @@ the same tool), three views; the strongest decides:
 * **Peers**: a score from robust z-scores among same-tool peers, ``z_context + max(0, z_ratio) / 2``:
   the median context per request carries it, and context per output token only adds. Padding output
   lowers the ratio but not the context, so it exempts nobody; there is no floor to stay just under.
+  Size is a trait, not a mechanism: review work and large codebases read much, and their context grows
+  inside each session through the tool results the session itself asked for. So the score alone gives at
+  most *low*; medium and high need a **loaded prefix**: the sessions' typical opening context (what the
+  first request sends, before the session has read anything; where a tool has no sessions, the context
+  its lightest requests carry, the 5th percentile) at ``static_prefix_factor`` times the same-tool
+  peers' or more, or the static prefix below.
 * **A static prefix**: the share of sessions that open with the same large cached prefix (cache reads on
   the first request within 5% of the developer's most common opening size, and over
   ``static_prefix_factor`` times the peers' typical opening context). One prefix reused session after
@@ -40,6 +46,8 @@ _CONTEXT = context_tokens()
 _SAME_PREFIX = 0.05
 """Opening cache reads within 5% of the most common one count as the same prefix (a session's own first tool
 result rides on top of it)."""
+_FLOOR_QUANTILE = 0.05
+"""Where a tool has too few sessions, the opening is read as the context of a developer's lightest requests."""
 
 
 def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
@@ -48,6 +56,7 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
         pl.len().alias("n_requests"),
         _CONTEXT.median().alias("median_context"),
         (_CONTEXT.sum() / pl.col("output_tokens").sum().clip(1)).alias("context_per_output"),
+        _CONTEXT.quantile(_FLOOR_QUANTILE).alias("floor_context"),
     )
     openers = requests.filter("opens_session").select(
         "dev", "tool", pl.col("cache_read_tokens").alias("prefix"), _CONTEXT.alias("opening_context")
@@ -83,23 +92,35 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
             (pl.col("week_context").max() / pl.col("week_context").median().clip(1)).alias("own_step"),
         )
     )
+    with_sessions = pl.col("sessions") >= config.min_sessions
     return (
         per_tool.join(static, on=["dev", "tool"], how="left")
         .join(weekly, on=["dev", "tool"], how="left")
         .filter(pl.col("n_requests") >= config.min_requests)
+        .with_columns(
+            pl.when(with_sessions)
+            .then(pl.col("median_opening_context"))
+            .otherwise(pl.col("floor_context"))
+            .alias("opening_context")
+        )
     )
 
 
 def compute(context: DetectorContext) -> pl.DataFrame:
     """Per developer: the tool with the strongest evidence, its scores and the peers' baselines."""
     config = context.flags.context_stuffing
-    scored = _per_tool(context.requests, config).with_columns(
-        robust_z(pl.col("median_context").clip(1).log10(), group="tool", spread="pooled").alias("z_context"),
-        robust_z(pl.col("context_per_output").clip(1).log10(), group="tool", spread="pooled").alias("z_ratio"),
-        pl.len().over("tool").alias("n_tool_peers"),
-        pl.col("median_context").median().over("tool").alias("peer_median_context"),
-        pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
-        pl.col("median_opening_context").median().over("tool").alias("peer_median_opening_context"),
+    scored = (
+        _per_tool(context.requests, config)
+        .with_columns(
+            robust_z(pl.col("median_context").clip(1).log10(), group="tool", spread="pooled").alias("z_context"),
+            robust_z(pl.col("context_per_output").clip(1).log10(), group="tool", spread="pooled").alias("z_ratio"),
+            pl.len().over("tool").alias("n_tool_peers"),
+            pl.col("median_context").median().over("tool").alias("peer_median_context"),
+            pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
+            pl.col("median_opening_context").median().over("tool").alias("peer_median_opening_context"),
+            pl.col("opening_context").median().over("tool").alias("peer_opening_context"),
+        )
+        .with_columns((pl.col("opening_context") / pl.col("peer_opening_context").clip(1)).alias("opening_multiple"))
     )
     score = pl.col("z_context") + pl.col("z_ratio").clip(0) / 2
     big_prefix = pl.col("modal_prefix") >= config.static_prefix_factor * pl.col("peer_median_opening_context")
@@ -110,19 +131,30 @@ def compute(context: DetectorContext) -> pl.DataFrame:
     own_severity = pl.when((pl.col("weeks") >= 3) & (pl.col("z_context") >= 1)).then(
         pl.min_horizontal(band_severity(pl.col("own_step"), config.own_step), pl.lit(1))
     )
+    # Size alone is a trait: without a loaded prefix (or a static one) the score stops at low.
+    loaded = (pl.col("opening_multiple") >= config.static_prefix_factor) | (static_severity.fill_null(0) > 0)
+    size = band_severity(pl.col("score"), config.score)
+    size_strength = band_strength(pl.col("score"), config.score)
+    below_medium = band_strength(pl.lit(config.score.medium), config.score)
     evaluated = pl.col("n_tool_peers") >= config.min_peers
     severity = pl.when(evaluated).then(
         pl.max_horizontal(
-            band_severity(pl.col("score"), config.score), static_severity.fill_null(0), own_severity.fill_null(0)
+            pl.when(loaded).then(size).otherwise(pl.min_horizontal(size, pl.lit(1))),
+            static_severity.fill_null(0),
+            own_severity.fill_null(0),
         )
     )
     strength = pl.max_horizontal(
-        band_strength(pl.col("score"), config.score),
+        pl.when(loaded).then(size_strength).otherwise(pl.min_horizontal(size_strength, below_medium)),
         pl.when(static_severity > 0).then(band_strength(pl.col("static_prefix_share"), config.static_prefix_share)),
     ).fill_null(0.0)
     best = (
         scored.with_columns(score.alias("score"))
-        .with_columns(severity.fill_null(0).alias("tool_severity"), strength.alias("strength"))
+        .with_columns(
+            severity.fill_null(0).alias("tool_severity"),
+            strength.alias("strength"),
+            loaded.fill_null(value=False).alias("loaded_prefix"),
+        )
         .sort("dev", "tool_severity", "score", "tool", descending=[False, True, True, False], nulls_last=True)
         .group_by("dev", maintain_order=True)
         .first()
@@ -150,7 +182,8 @@ def reason(row: dict[str, Any]) -> str:
         f"(peer median {fmt_int(row['peer_median_context'])}, z {fmt_num(row['z_context'], 1)}) and "
         f"{fmt_int(row['context_per_output'])} context tokens per output token "
         f"(peer median {fmt_int(row['peer_median_ratio'])}, z {fmt_num(row['z_ratio'], 1)}); score "
-        f"{fmt_num(row['score'], 1)}"
+        f"{fmt_num(row['score'], 1)}; opening context {fmt_int(row['opening_context'])} tokens "
+        f"({fmt_num(row['opening_multiple'], 1)}× the peers' {fmt_int(row['peer_opening_context'])})"
     )
     if row["modal_prefix"] and row["static_prefix_share"]:
         text += (
@@ -160,6 +193,8 @@ def reason(row: dict[str, Any]) -> str:
         )
     if row["own_step"] is not None:
         text += f"; heaviest week {fmt_num(row['own_step'], 1)}× the developer's typical week"
+    if not row["loaded_prefix"]:
+        text += "; no loaded prefix: the extra context grows inside sessions, and size alone stays low"
     return text + "."
 
 
@@ -191,6 +226,10 @@ DETECTOR = Detector(
         "peer_median_context",
         "peer_median_ratio",
         "peer_median_opening_context",
+        "opening_context",
+        "peer_opening_context",
+        "opening_multiple",
+        "loaded_prefix",
         "n_tool_peers",
     ),
     outcomes_exculpate=True,
