@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 
-from tokenaudit.detectors import combine, outcome_gaming
+from tokenaudit.detectors import combine, corroborated_independently, flagged_independently, outcome_gaming
 from tokenaudit.detectors.base import DetectorContext
 from tokenaudit.detectors.config import Flags, Leaderboard
 from tokenaudit.outcomes.schema import conform_outcomes
@@ -185,6 +186,61 @@ def test_a_flagged_developers_tokens_above_the_typical_count_in_full() -> None:
     assert row["dev05"]["tokens_in_full"] is False
     assert row["dev05"]["compared_exposure"] == pytest.approx(typical * (row["dev05"]["exposure"] / typical) ** b)
     assert ranking.fit.in_full == 1
+
+
+def test_a_flag_is_corroborated_as_the_risk_level_counts_it() -> None:
+    fired = [
+        ("lone", "waste", 2, "context_stuffing"),
+        ("seconded", "automation", 2, "prompt_pace"),
+        ("seconded", "waste", 1, "repetition"),
+        ("with_volume", "waste", 2, "context_stuffing"),
+        ("with_volume", "inflation", 2, "volume_outlier"),
+        ("high", "automation", 3, "machine_regularity"),
+        ("volume_only", "inflation", 3, "volume_outlier"),
+        ("two_low", "automation", 1, "prompt_pace"),
+        ("two_low", "waste", 1, "repetition"),
+    ]
+    severities = [pl.DataFrame(fired, schema=["developer", "family", "severity", "id"], orient="row")]
+    assert flagged_independently(severities) == ["high", "lone", "seconded", "with_volume"]
+    # A medium flag needs a second signal or volume at medium+, as for medium risk; a high one stands alone.
+    assert corroborated_independently(severities) == ["high", "seconded", "with_volume"]
+
+
+def test_a_lone_medium_flag_widens_the_rank_interval_rather_than_sinking_solid_outcomes() -> None:
+    developers, outcomes = _population(0)
+    twin = developers.filter(pl.col("developer") == "dev35")
+    heavy = 4 * twin["exposure"].item()
+    # A heavy honest reviewer whose outcomes keep pace with his tokens (on the honest curve at 4x: 3 * E^0.5), and a
+    # gamer with the same tokens and only his twin's ordinary outcomes.
+    extra = pl.DataFrame({"developer": ["reviewer", "gamer"], "team": "core", "exposure": heavy, "active_days": 20})
+    developers = pl.concat([developers, extra], how="vertical_relaxed")
+    prs = [float(round(3 * heavy**0.5)), outcomes.filter(pl.col("developer") == "dev35")["value"].item()]
+    outcomes = pl.concat([outcomes, pl.DataFrame({"developer": ["reviewer", "gamer"], "kind": "merged_pr",
+                                                   "value": prs})])  # fmt: skip
+
+    def board(corroborated: list[str]) -> dict[str, dict[str, Any]]:
+        ranking = rank_developers(
+            developers, outcomes, {"merged_pr": 1.0}, RankingConfig(), ["reviewer", "gamer"], corroborated
+        )
+        return {r["developer"]: r for r in ranking.developers.iter_rows(named=True)} | {"fit": vars(ranking.fit)}
+
+    quarter = 0.75 * developers.height
+    # Both corroborated (a high flag, or a medium one with a second signal): tokens above the typical count in full
+    # in every draw, and both are placed in the bottom quarter.
+    both = board(["reviewer", "gamer"])
+    assert all(both[d]["tokens_in_full"] and both[d]["rank_adjusted"] > quarter for d in ("reviewer", "gamer"))
+    # The reviewer's flag alone at medium (the risk level calls it low): counted in full in half the draws, so his
+    # bottom-quarter chance is about the mean of the two boards', under the 3-in-4 the board needs: not placed there.
+    lone = board(["gamer"])
+    reviewer = lone["reviewer"]
+    assert (reviewer["tokens_in_full"], reviewer["tokens_in_full_share"]) == (False, 0.5)
+    assert 0.3 < reviewer["bottom_quarter_chance"] < 0.75 and reviewer["rank_adjusted"] is None
+    assert reviewer["rank_high"] > quarter  # the bottom quarter stays inside his rank interval
+    # The corroborated gamer with ordinary outcomes is still placed there.
+    assert lone["gamer"]["tokens_in_full"] is True and lone["gamer"]["rank_adjusted"] > quarter
+    assert (lone["fit"]["in_full"], lone["fit"]["in_part"]) == (1, 1)
+    # A lone flag never lifts anyone: below the typical it changes nothing, as a corroborated one.
+    assert lone["dev05"]["tokens_in_full_share"] == 0.0
 
 
 def test_kinds_the_policy_does_not_weigh_never_move_the_board() -> None:

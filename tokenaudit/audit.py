@@ -187,9 +187,10 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     )
     adjusted: dict[str, Ranking] = {}
 
-    def rank(flagged: list[str]) -> pl.DataFrame:
+    def rank(flagged: list[str], corroborated: list[str]) -> pl.DataFrame:
         """The adjusted ranking; developers flagged independently of outcomes stay out of its elasticity fit and
-        have their tokens above the typical counted in full."""
+        have their tokens above the typical counted in full (in a share of its draws when the flag is a lone
+        medium one, not ``corroborated``)."""
         assert joined is not None
         present = developer_presence(loaded, joined.outcomes, policy)
         adjusted["ranking"] = rank_developers(
@@ -200,6 +201,7 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
             policy.outcomes.weights,
             policy.ranking,
             flagged=flagged,
+            corroborated=corroborated,
         )
         return adjusted["ranking"].developers.select(
             "developer",

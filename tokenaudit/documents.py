@@ -129,6 +129,7 @@ OutcomeFields = TypedDict(
         "outcomes": dict[str, float],
         "exposure_mtok": float,
         "tokens_in_full": bool | None,
+        "tokens_in_full_share": float | None,
         "yield": Yield,
         "ranking_status": str,
         "cycle_time": dict[str, float | None],
@@ -478,6 +479,7 @@ def _outcome_fields(row: dict[str, Any], counts: dict[str, int]) -> OutcomeField
         "outcomes": {**counts, "score": round(row["outcome_score"], 4)},
         "exposure_mtok": round(row["exposure"], 4),
         "tokens_in_full": bool(row["tokens_in_full"]) if ranked else None,
+        "tokens_in_full_share": _rounded(row["tokens_in_full_share"]) if ranked else None,
         "yield": {
             "mean": _rounded(row["yield_mean"]) if ranked else None,
             "p05": _rounded(row["yield_p05"]) if ranked else None,
@@ -660,6 +662,8 @@ def _ranking_dict(result: AuditResult) -> dict[str, Any]:
         },
         "scored_kinds": {kind: {"dispersion": round(value, 4)} for kind, value in fit.dispersion.items()},
         "developers_with_tokens_in_full": fit.in_full,
+        "developers_with_tokens_in_full_in_part": fit.in_part,
+        "uncorroborated_in_full": fit.uncorroborated_in_full,
         "spearman_raw_vs_adjusted": result.spearman_raw_vs_adjusted,
         "priors": {kind: {"rate": round(m, 6), "variance": round(phi, 6)} for kind, (m, phi) in fit.priors.items()},
     }
@@ -739,14 +743,19 @@ def not_placed_note(developers: list[EntryT], confidence: float) -> list[str]:
 
 
 def _in_full_note(developers: list[DeveloperEntry]) -> list[str]:
-    """Who had tokens above the typical counted in full (no diminishing returns), and why."""
+    """Who had tokens above the typical counted in full (no diminishing returns), in every draw or in some, and why."""
     names = [d["developer"] for d in developers if d.get("tokens_in_full")]
-    if not names:
-        return []
-    return [
-        f"Tokens above the typical counted in full (flagged at medium+ on evidence outcomes cannot explain): "
+    partly = [(d["developer"], d.get("tokens_in_full_share") or 0.0) for d in developers if not d.get("tokens_in_full")]
+    notes = [
+        f"Tokens above the typical counted in full (a corroborated medium+ flag on evidence outcomes cannot explain): "
         f"{', '.join(names)}."
     ]
+    shares = [f"{name} ({share:.0%} of draws)" for name, share in partly if share > 0]
+    doubted = [
+        f"Tokens above the typical counted in full in only some of the draws (a lone medium flag, which the risk "
+        f"level calls low: it widens the rank interval rather than deciding the place): {', '.join(shares)}."
+    ]
+    return (notes if names else []) + (doubted if shares else [])
 
 
 def _ranked_table(developers: list[DeveloperEntry], result: AuditResult, quality: DataQuality) -> TableView:

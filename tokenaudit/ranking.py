@@ -80,6 +80,11 @@ class RankingConfig(BaseModel):
     fit_taper: Annotated[float, Field(ge=0, le=10)] = 2.0
     """Above the typical (median) exposure per unit of presence, a developer's say in the elasticity fit falls
     as (typical/theirs)^fit_taper: inflated tokens sit there and would flatten it. 0 = an equal say."""
+    uncorroborated_in_full: Annotated[float, Field(ge=0, le=1)] = 0.5
+    """The share of posterior draws in which a developer with a lone medium flag (one the risk level calls low: no
+    high flag, no second signal, no volume at medium+) has tokens above the typical counted in full; a corroborated
+    flag counts them in full in every draw. 0.5: even odds that a lone flag is right, so it widens the rank interval
+    instead of deciding it (:func:`in_full_chances`). 1 = as a corroborated flag, 0 = never."""
     bottom_quarter_confidence: Annotated[float, Field(ge=0, le=1)] = 0.75
     """A developer is shown in the bottom quarter only when at least this share of the posterior draws put them
     there; otherwise not placed (uncertain), with their rank interval (:func:`placements`). 0.75: a wrong place
@@ -110,7 +115,10 @@ class RankingFit:
     """Scored kind -> the dispersion its weighed values were divided by (:func:`value_dispersion`); kinds the
     policy does not weigh are absent: they score nothing."""
     in_full: int = 0
-    """Ranked developers whose tokens above the typical counted in full (flagged at medium+)."""
+    """Ranked developers whose tokens above the typical counted in full in every draw (a corroborated flag)."""
+    in_part: int = 0
+    """Ranked developers whose tokens above the typical counted in full in a share of the draws (a lone medium
+    flag, :attr:`RankingConfig.uncorroborated_in_full`)."""
     fit_developers: int = 0
     fit_excluded_flagged: int = 0
     fit_excluded_volume: int = 0
@@ -121,6 +129,8 @@ class RankingFit:
     """Ranked developers the board could not place with confidence (:func:`placements`)."""
     bottom_quarter_confidence: float = 0.0
     """The share of posterior draws needed to show a developer in the bottom quarter."""
+    uncorroborated_in_full: float = 1.0
+    """The share of draws in which a lone medium flag's tokens above the typical counted in full."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +247,8 @@ def _prior(
 def _posterior_draws(
     y: npt.NDArray[np.float64], x: npt.NDArray[np.float64], m: float, phi: float, rng: np.random.Generator, draws: int
 ) -> npt.NDArray[np.float64]:
-    """Draws (draws × developers) of each developer's rate under the gamma prior (point mass if phi = 0)."""
+    """Draws (draws × developers) of each developer's rate under the gamma prior (point mass if phi = 0); ``x``, the
+    compared exposure, is per developer or per draw and developer."""
     import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
 
     if phi <= 0 or m <= 0:
@@ -252,6 +263,7 @@ def rank_developers(
     weights: dict[str, float],
     config: RankingConfig,
     flagged: Collection[str] = (),
+    corroborated: Collection[str] | None = None,
 ) -> Ranking:
     """Rank developers by outcome yield per effective exposure, with shrinkage and uncertainty.
 
@@ -261,7 +273,8 @@ def rank_developers(
     size-weighted count), and optionally count (items per row, for :func:`value_dispersion`). Only kinds the
     policy weighs score (:func:`scored_kinds`). ``flagged``: developers flagged at medium+ on evidence
     independent of outcomes; they are still ranked, but left out of the elasticity fit, and their tokens
-    above the typical count in full (:func:`compared_exposure`).
+    above the typical count in full (:func:`compared_exposure`): in every posterior draw for those in
+    ``corroborated`` (default: all of them), in a share of the draws for the others (:func:`in_full_chances`).
     """
     import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
 
@@ -300,7 +313,19 @@ def rank_developers(
         b, se = with_prior(*fits["trimmed"], config.elasticity_prior)
     else:
         b, se = float(config.elasticity), None
-    x, counted_in_full = compared_exposure(exposure, presence, b, in_full)
+    chance = in_full_chances(
+        ranked["developer"], flagged, flagged if corroborated is None else corroborated, config.uncorroborated_in_full
+    )
+    diminished, _ = compared_exposure(exposure, presence, b, np.zeros(ranked.height, dtype=bool))
+    full, above = compared_exposure(exposure, presence, b, chance > 0)
+    # Each draw counts a developer's tokens above the typical in full with their chance (the same draws for every
+    # kind): a lone flag's doubt widens their rank interval rather than deciding their place.
+    in_full_draws = (
+        np.random.default_rng([config.seed, zlib.crc32(b"tokens_in_full")]).random((config.draws, ranked.height))
+        < chance
+    )
+    x = chance * full + (1 - chance) * diminished
+    x_draws = np.where(in_full_draws, full, diminished)
     say = sample["trimmed"]
     groups = (
         ranked["team"].fill_null("(org)").to_numpy()
@@ -330,7 +355,7 @@ def rank_developers(
             members = groups == group
             # Teams with enough developers get their own prior; everyone else shares the organisation's.
             m, phi = org_prior if group == "(org)" else _prior(y[members], x[members], say[members])
-            rates[:, members] = _posterior_draws(y[members], x[members], m, phi, rng, config.draws)
+            rates[:, members] = _posterior_draws(y[members], x_draws[:, members], m, phi, rng, config.draws)
             if group != "(org)":
                 priors[f"{kind}@{group}"] = (m * scale, phi * scale**2)
                 typical[group] = typical.get(group, 0.0) + weight * m
@@ -363,7 +388,8 @@ def rank_developers(
             "expected_rank": expected_rank,
             "bottom_quarter_chance": bottom_quarter_chance,
             "compared_exposure": x,
-            "tokens_in_full": counted_in_full,
+            "tokens_in_full": above & (chance == 1),
+            "tokens_in_full_share": np.where(above, chance, 0.0),
             "board_row": row,
             "rank_adjusted": pl.Series(row, dtype=pl.Int64).scatter(np.flatnonzero(~placed), None),
             "rank_low": np.floor(low).astype(np.int64),
@@ -394,13 +420,15 @@ def rank_developers(
         priors=priors,
         alternatives={name: fits[name] for name in ("all", "unflagged", "trimmed")},
         dispersion={kind: dispersion.get(kind, 1.0) for kind in scored_kinds(kinds, weights)},
-        in_full=int(counted_in_full.sum()),
+        in_full=int((above & (chance == 1)).sum()),
+        in_part=int((above & (chance > 0) & (chance < 1)).sum()),
         fit_developers=int((sample["trimmed"] > 0).sum()),
         fit_excluded_flagged=int((sample["unflagged"] == 0).sum()),
         fit_excluded_volume=int(((sample["trimmed"] > 0) & (sample["trimmed"] < 0.5)).sum()),
         fit_effective_developers=float(sample["trimmed"].sum()),
         not_placed=int((~placed).sum()),
         bottom_quarter_confidence=config.bottom_quarter_confidence,
+        uncorroborated_in_full=config.uncorroborated_in_full,
     )
     return Ranking(developers=result, fit=fit)
 
@@ -446,6 +474,24 @@ def compared_exposure(
     relative = intensity / typical
     in_full = flagged & (relative > 1)
     return presence * typical * np.where(in_full, relative, relative**b), in_full
+
+
+def in_full_chances(
+    developers: pl.Series, flagged: Collection[str], corroborated: Collection[str], uncorroborated: float
+) -> npt.NDArray[np.float64]:
+    """Per developer, the share of posterior draws in which their tokens above the typical count in full: 1 with a
+    corroborated flag, ``uncorroborated`` with a lone medium flag, 0 unflagged.
+
+    A flag is a prompt for a conversation, not a verdict. One medium flag with nothing beside it is what the risk
+    level calls low; counting its tokens in full in every draw would turn a borderline statistic (a score at 4.06
+    where 4 makes medium) into a near-certain place in the bottom quarter. In a share of the draws it widens the
+    rank interval instead, so the board places such a developer only when their outcomes say so either way.
+    """
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
+    flagged_now = developers.is_in(list(flagged)).to_numpy()
+    strong = flagged_now & developers.is_in(list(corroborated)).to_numpy()
+    return np.where(strong, 1.0, np.where(flagged_now, uncorroborated, 0.0))
 
 
 def scored_kinds(kinds: Collection[str], weights: dict[str, float]) -> list[str]:

@@ -184,12 +184,31 @@ def flagged_independently(severities: list[pl.DataFrame]) -> list[str]:
     return sorted(fired.filter(pl.col("family").is_in(CORE_FAMILIES) & (pl.col("severity") >= 2))["developer"])
 
 
-def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame] | None = None) -> Findings:
+def corroborated_independently(severities: list[pl.DataFrame]) -> list[str]:
+    """The developers of :func:`flagged_independently` whose evidence is corroborated as the risk level counts it
+    (its medium rule, materiality aside): a high flag, or a medium one beside a second signal or volume at medium+.
+
+    A lone medium flag is what the risk level calls low; the ranking counts its tokens in full in only a share of
+    its draws (:func:`tokenaudit.ranking.in_full_chances`).
+    """
+    fired = pl.concat([frame.select("developer", "family", "severity") for frame in severities], how="vertical_relaxed")
+    how = pl.col("family").is_in(CORE_FAMILIES)
+    evidence = fired.group_by("developer").agg(
+        pl.col("severity").filter(how).max().fill_null(0).alias("core"),
+        (how & (pl.col("severity") >= 1)).sum().alias("signals"),
+        pl.col("severity").filter(pl.col("family") == "inflation").max().fill_null(0).alias("volume"),
+    )
+    core, seconded = pl.col("core"), (pl.col("signals") >= 2) | (pl.col("volume") >= 2)
+    return sorted(evidence.filter((core == 3) | ((core == 2) & seconded))["developer"])
+
+
+def run_detectors(ctx: DetectorContext, rank: Callable[[list[str], list[str]], pl.DataFrame] | None = None) -> Findings:
     """Run every enabled detector and combine the results into flags and risk levels.
 
     Token-side detectors run first. With ``rank``, the outcome-adjusted ranking is then computed by it, told
     who is flagged on evidence independent of outcomes (:func:`flagged_independently`, kept out of its
-    elasticity fit), and the yields it returns feed the outcome-side detectors and the exculpatory cap.
+    elasticity fit) and whose flag is corroborated (:func:`corroborated_independently`), and the yields it
+    returns feed the outcome-side detectors and the exculpatory cap.
     """
     flags: list[Flag] = []
     skipped: list[pl.DataFrame] = []
@@ -207,7 +226,8 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str]], pl.DataFrame
     ]
     for detector in sorted(DETECTORS, key=lambda d: d.uses_outcomes):
         if detector.uses_outcomes and rank is not None:
-            ctx, rank = replace(ctx, yields=rank(flagged_independently(severities))), None
+            yields = rank(flagged_independently(severities), corroborated_independently(severities))
+            ctx, rank = replace(ctx, yields=yields), None
         if not getattr(ctx.flags, detector.id).enabled:
             continue
         frame = detector.compute(ctx)
