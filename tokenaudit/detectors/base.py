@@ -93,21 +93,34 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     This is the per-event stage's one sort. Timing features (gaps, active minutes, session openers) then
     need no further sorting or string hashing: each developer's requests are one contiguous, ordered run,
     so a feature that reads only a developer's own rows gives the same answer on any slice that holds
-    whole developers (the stage can run shard by shard). ``opens_session`` marks each session's first
-    request (null session ids excluded). Codes are local to this call (Polars numbers categories per cast).
+    whole developers (the stage can run shard by shard). ``session`` is an integer code of (developer, session
+    id), null without a session id: session windows group on it instead of hashing the ids' strings.
+    ``opens_session`` marks each session's first request (null session ids excluded). Codes are local to this
+    call (Polars numbers categories per cast).
     """
-    coded = events.filter(pl.col("grain") == "request").with_columns(
-        pl.col("developer").cast(pl.Categorical).to_physical().alias("dev")
+    coded = (
+        events.lazy()
+        .filter(pl.col("grain") == "request")
+        .select(
+            pl.col("developer").cast(pl.Categorical).to_physical().alias("dev"),
+            "developer",
+            "timestamp",
+            "tool",
+            "model",
+            "session_id",
+            "prompt_hash",
+            "prompt_signature",
+            "turn",
+            *TOKEN_COLUMNS,
+        )
+        .collect()
     )
     codes = coded.group_by("dev").agg(pl.col("developer").first())
-    requests = with_inferred_sessions(
-        coded.select(
-            "dev", "timestamp", "tool", "model", "session_id", "prompt_hash", "prompt_signature", "turn", *TOKEN_COLUMNS
-        ).sort("dev", "timestamp", maintain_order=True)
-    ).with_columns(
-        opens_session=pl.col("session_id").is_not_null() & pl.col("session_id").is_first_distinct().over("dev")
-    )
-    return requests, codes
+    requests = with_inferred_sessions(coded.drop("developer").sort("dev", "timestamp", maintain_order=True))
+    session = pl.col("dev").cast(pl.UInt64) * (1 << 32) + pl.col("session_id").cast(pl.Categorical).to_physical()
+    return requests.with_columns(session=session).with_columns(
+        opens_session=pl.col("session").is_not_null() & pl.col("session").is_first_distinct()
+    ), codes
 
 
 def with_inferred_sessions(requests: pl.DataFrame) -> pl.DataFrame:

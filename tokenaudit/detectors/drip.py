@@ -43,13 +43,11 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     share of them that repeat a prompt sent earlier in it, the spread of the log quiet before them, and ``fed``.
 
     ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order, with
-    :func:`~tokenaudit.detectors.shape.with_person_turns`' ``person``.
+    :func:`~tokenaudit.detectors.shape.with_person_turns`' ``person`` and ``session_gap``.
     """
-    session = pl.col("session_id").cast(pl.Categorical).to_physical()
-    quiet = pl.col("timestamp").diff().over("dev", session).dt.total_seconds(fractional=True)
     marked = (
-        with_own_day(requests.filter(pl.col("session_id").is_not_null()))
-        .with_columns(quiet=quiet, session=pl.struct("dev", "session_id").rank("dense"))
+        with_own_day(requests.filter(pl.col("session").is_not_null()))
+        .rename({"session_gap": "quiet"})
         .with_row_index("_row")
     )
     prompts = marked.filter(pl.col("turn") == "prompt", pl.col("prompt_signature").is_not_null()).with_columns(
@@ -59,7 +57,7 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     fed = pl.col("person")
     per_session = (
         marked.join(repeats, on="_row", how="left")
-        .group_by("dev", "session_id")
+        .group_by("dev", "session")
         .agg(
             pl.col("day").first(),
             ((pl.col("timestamp").max() - pl.col("timestamp").min()).dt.total_seconds() / 3600).alias("hours"),

@@ -38,22 +38,34 @@ from tokenaudit.schema import total_tokens
 
 def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
     """``requests`` with ``person``: whether a person's turn after the session's opener led to the request (false
+    outside sessions), and ``session_gap``: seconds since the session's previous request (null on its first and
     outside sessions).
 
-    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order. The audit adds the column once
-    (:func:`~tokenaudit.detectors.build_context`) for every detector that reads sessions: the windows over
-    (developer, session) are the costliest step of the session-based detectors, so they run on integer session
-    codes, not on the session ids' strings.
+    ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order. The audit adds the columns once
+    (:func:`~tokenaudit.detectors.build_context`) for every detector that reads sessions. The windows over sessions
+    are the costliest step of the session-based detectors, so they run on a narrow copy sorted by the integer
+    ``session`` code (a stable sort keeps each session's requests in time order): the gap is then a comparison with
+    the row before, and the results are put back in request order.
     """
-    session = pl.col("session_id").cast(pl.Categorical).to_physical()
-    gap = pl.col("timestamp").diff().over("dev", session).dt.total_seconds(fractional=True)
-    prompted = (pl.col("turn") == "prompt") & (gap >= config.think_seconds)
-    paused = gap >= config.pause_seconds
-    turn_known = pl.col("turn").is_not_null().any().over("dev", session)
-    in_session = pl.col("session_id").is_not_null()
-    return requests.with_columns(
-        person=(in_session & pl.when(turn_known).then(prompted).otherwise(paused)).fill_null(value=False)
+    same_session = pl.col("session") == pl.col("session").shift(1)
+    gap = pl.when(same_session).then(pl.col("timestamp").diff()).dt.total_seconds(fractional=True)
+    prompted = (pl.col("turn") == "prompt") & (pl.col("session_gap") >= config.think_seconds)
+    paused = pl.col("session_gap") >= config.pause_seconds
+    turn_known = pl.col("turn").is_not_null().any().over("session")
+    in_session = pl.col("session").is_not_null()
+    by_session = (
+        requests.select("session", "timestamp", "turn")
+        .with_row_index("_row")
+        .sort("session", maintain_order=True)
+        .with_columns(session_gap=gap)
+        .select(
+            "_row",
+            "session_gap",
+            person=(in_session & pl.when(turn_known).then(prompted).otherwise(paused)).fill_null(value=False),
+        )
     )
+    in_request_order = pl.col("person", "session_gap").gather(pl.col("_row").arg_sort())
+    return requests.with_columns(by_session.select(in_request_order))
 
 
 def sessions(requests: pl.DataFrame) -> pl.DataFrame:
