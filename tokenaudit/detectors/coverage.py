@@ -57,13 +57,31 @@ def shares(events: pl.DataFrame) -> pl.DataFrame:
         "coverage_sessions": request & pl.col("session_id").is_not_null(),
         "coverage_prompts": request & (pl.col("prompt_hash").is_not_null() | pl.col("prompt_signature").is_not_null()),
     }
-    return (
-        events.group_by("developer")
-        .agg(
-            *((tokens.filter(kept).sum() / tokens.sum().clip(1)).alias(name) for name, kept in share.items()),
-            pl.col("source_format").filter(~request & (tokens > 0)).unique().sort().alias("unexamined_sources"),
+    # Sums of masked columns over the developers' categorical codes: no per-group filter, no hashing of names.
+    sums = (
+        events.lazy()
+        .select(
+            pl.col("developer").cast(pl.Categorical),
+            tokens.alias("_tokens"),
+            *(pl.when(kept).then(tokens).otherwise(0).alias(name) for name, kept in share.items()),
         )
-        .with_columns(pl.col(name).round(4) for name in share)
+        .group_by("developer")
+        .agg(pl.all().sum())
+    )
+    sources = (
+        events.lazy()
+        .filter(~request & (tokens > 0))
+        .group_by("developer")
+        .agg(pl.col("source_format").unique().sort().alias("unexamined_sources"))
+    )
+    return (
+        sums.select(
+            pl.col("developer").cast(pl.String),
+            *((pl.col(name) / pl.col("_tokens").clip(1)).round(4) for name in share),
+        )
+        .join(sources, on="developer", how="left")
+        .with_columns(pl.col("unexamined_sources").fill_null(pl.lit([], pl.List(pl.String))))
+        .collect()
     )
 
 

@@ -73,12 +73,13 @@ def sessions(requests: pl.DataFrame) -> pl.DataFrame:
     prompt caching: the source gave no session id).
 
     ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order, with :func:`with_person_turns`'
-    ``person``; requests without a session id are left out.
+    ``person``; requests without a session id are left out. ``session``: the session's integer code.
     """
     return (
-        requests.filter(pl.col("session_id").is_not_null())
-        .group_by("dev", "session_id", maintain_order=True)
+        requests.filter(pl.col("session").is_not_null())
+        .group_by("dev", "session", maintain_order=True)
         .agg(
+            pl.col("session_id").first(),
             pl.col("tool").first(),
             pl.col("timestamp").first().alias("start"),
             pl.len().alias("requests"),
@@ -86,6 +87,7 @@ def sessions(requests: pl.DataFrame) -> pl.DataFrame:
             (~pl.col("person").any()).alias("headless"),
             pl.col("inferred_session").first().alias("inferred"),
         )
+        .select("dev", "session_id", pl.exclude("dev", "session_id"))
     )
 
 
@@ -100,9 +102,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         pl.col("inferred").mean().alias("inferred_session_share"),
     )
     requests = with_own_day(context.requests)
-    headless_requests = requests.join(
-        shapes.filter("headless").select("dev", "session_id"), on=["dev", "session_id"], how="semi"
-    )
+    headless_requests = requests.join(shapes.filter("headless").select("session"), on="session", how="semi")
     hours = (
         requests.group_by("dev", "day")
         .agg()
