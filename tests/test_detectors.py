@@ -201,7 +201,7 @@ def test_context_stuffing_review_work_that_grows_inside_sessions_stays_low() -> 
     assert found is not None
     assert found["severity"] == "low"
     assert found["score"] == pytest.approx(4.537, abs=0.001)  # medium starts at 4
-    assert (found["opening_context"], found["peer_opening_context"], found["loaded_prefix"]) == (27_677, 27_677, False)
+    assert (found["loaded_context"], found["peer_loaded_context"], found["loaded_prefix"]) == (27_677, 27_677, False)
     assert "no loaded prefix" in found["reason"]
 
 
@@ -213,9 +213,9 @@ def test_context_stuffing_a_loaded_prefix_just_over_three_times_the_peers_openin
     assert above is not None and below is not None
     assert above["score"] == below["score"]  # the same size; only where the context comes from differs
     assert (above["severity"], above["loaded_prefix"]) == ("medium", True)
-    assert above["opening_multiple"] == pytest.approx(3.1, abs=1e-3)
+    assert above["loaded_multiple"] == pytest.approx(3.1, abs=1e-3)
     assert (below["severity"], below["loaded_prefix"]) == ("low", False)
-    assert below["opening_multiple"] == pytest.approx(2.9, abs=1e-3)
+    assert below["loaded_multiple"] == pytest.approx(2.9, abs=1e-3)
 
 
 def test_context_stuffing_without_sessions_reads_the_opening_from_the_lightest_requests() -> None:
@@ -228,12 +228,62 @@ def test_context_stuffing_without_sessions_reads_the_opening_from_the_lightest_r
         detect(pl.concat([_varied_context_org(), stuffer.with_columns(sessionless)])), "stuffer", "context_stuffing"
     )
     assert found is not None
-    assert (found["severity"], found["sessions"], found["opening_context"]) == ("high", None, 153_000)
-    assert found["opening_multiple"] == pytest.approx(153_000 / 27_677, abs=1e-4)
+    assert (found["severity"], found["sessions"], found["loaded_context"]) == ("high", None, 153_000)
+    assert found["loaded_multiple"] == pytest.approx(153_000 / 27_677, abs=1e-4)
     reviewer = _growing_sessions("reviewer", 1.0, median_context=153_000).with_columns(sessionless)
     found = flag(detect(pl.concat([_varied_context_org(), reviewer])), "reviewer", "context_stuffing")
     assert found is not None
-    assert (found["severity"], found["sessions"], found["opening_context"]) == ("low", None, 27_677)
+    assert (found["severity"], found["sessions"], found["loaded_context"]) == ("low", None, 27_677)
+
+
+def _patterned_sessions(developer: str, contexts: list[int], written: list[int]) -> pl.DataFrame:
+    """Every session repeats one pattern: each request's context and what it wrote to the cache (2k of it uncached),
+    the rest read from the cache."""
+    offsets = human_offsets(3, per_day=30)
+    repeats = -(-len(offsets) // len(contexts))
+    context, new = (np.tile(values, repeats)[: len(offsets)] for values in (contexts, written))
+    return events(
+        developer,
+        offsets,
+        input_tokens=2_000,
+        cache_read_tokens=context - new,
+        cache_write_tokens=new - 2_000,
+        session_every=len(contexts),
+    )
+
+
+def test_context_stuffing_a_corpus_read_after_the_opening_still_counts_as_loaded() -> None:
+    # Sessions open like the peers' (27,677) and the first file read brings in a 58k corpus, more than the opening
+    # in one step: the session loads 3.1x what peers' sessions load, as if the corpus had been prepended. Then it
+    # grows by 25k reads. The near miss: an honest session whose subagent runs in between (same session, smaller
+    # contexts); the parent's next request re-reads its own cached prefix and writes only what is new, so the drop
+    # and the climb back are no intake.
+    opening, corpus = 27_677, 58_122
+    loaded = opening + 500 + corpus
+    late = [opening, *(loaded + 25_000 * k for k in range(4))]
+    found = flag(
+        detect(
+            pl.concat(
+                [_varied_context_org(), _patterned_sessions("late", late, [opening, corpus + 500, *[25_000] * 3])]
+            )
+        ),
+        "late",
+        "context_stuffing",
+    )
+    assert found is not None
+    assert (found["severity"], found["loaded_context"], found["loaded_prefix"]) == ("medium", opening + corpus, True)
+    assert found["loaded_multiple"] == pytest.approx(3.1, abs=1e-3)
+    # Tool results of 25k a request; the subagent runs after the parent's fourth request (15k cold, then 16k).
+    parent = [opening + 25_500 * k for k in range(4)] + [15_000, 16_000] + [opening + 25_500 * k for k in range(4, 11)]
+    written = [opening, *[25_500] * 3, 15_000, 1_000, *[25_500] * 7]
+    found = flag(
+        detect(pl.concat([_varied_context_org(), _patterned_sessions("parent", parent, written)])),
+        "parent",
+        "context_stuffing",
+    )
+    assert found is not None
+    assert (found["median_context"], found["score"]) == (129_677, pytest.approx(4.7998, abs=1e-4))  # past medium (4)
+    assert (found["severity"], found["loaded_context"], found["loaded_prefix"]) == ("low", opening, False)
 
 
 def test_volume_alone_gives_low_risk_at_most() -> None:

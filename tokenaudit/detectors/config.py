@@ -183,7 +183,8 @@ class ContextStuffing(_Block):
     """Share of sessions opening on the same cached prefix (within 5%), when that prefix is large."""
     static_prefix_factor: Positive = 3.0
     """A prefix is large at this many times the same-tool peers' median opening context; sessions that typically
-    open on that much (the lightest 5% of requests where a tool has no sessions) carry a loaded prefix."""
+    load that much more than peers' (their opening and any later intake as large; the lightest 5% of requests where
+    a tool has no sessions) carry a loaded prefix."""
     own_step: Bands = Bands(low=3.0, medium=4.0, high=6.0)
     """Heaviest week's median context over the developer's typical week: at most low (a refactor week)."""
     min_requests_per_week: int = 50

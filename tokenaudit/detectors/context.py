@@ -7,11 +7,13 @@ the same tool), three views; the strongest decides:
   the median context per request carries it, and context per output token only adds. Padding output
   lowers the ratio but not the context, so it exempts nobody; there is no floor to stay just under.
   Size is a trait, not a mechanism: review work and large codebases read much, and their context grows
-  inside each session through the tool results the session itself asked for. So the score alone gives at
-  most *low*; medium and high need a **loaded prefix**: the sessions' typical opening context (what the
-  first request sends, before the session has read anything; where a tool has no sessions, the context
-  its lightest requests carry, the 5th percentile) at ``static_prefix_factor`` times the same-tool
-  peers' or more, or the static prefix below.
+  inside each session through many tool results the session itself asked for. So the score alone gives at
+  most *low*; medium and high need a **loaded prefix**: what a session loads rather than grows into, typical
+  over its sessions, at ``static_prefix_factor`` times the same-tool peers' or more, or the static prefix
+  below. A session loads its opening (system prompt, rules file, anything prepended), plus any later intake
+  at least as large in one step (a corpus pasted or read after the opening); honest work grows through many
+  smaller tool results. Where a tool has no sessions, the context its lightest requests carry (the 5th
+  percentile) stands in.
 * **A static prefix**: the share of sessions that open with the same large cached prefix (cache reads on
   the first request within 5% of the developer's most common opening size, and over
   ``static_prefix_factor`` times the peers' typical opening context). One prefix reused session after
@@ -47,11 +49,11 @@ _SAME_PREFIX = 0.05
 """Opening cache reads within 5% of the most common one count as the same prefix (a session's own first tool
 result rides on top of it)."""
 _FLOOR_QUANTILE = 0.05
-"""Where a tool has too few sessions, the opening is read as the context of a developer's lightest requests."""
+"""Where a tool has too few sessions, the loaded block is read as the context of a developer's lightest requests."""
 
 
 def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
-    """dev, tool: requests, median context, context per output, static-prefix share, own weekly step."""
+    """dev, tool: requests, median context, context per output, loaded block, static-prefix share, own weekly step."""
     per_tool = requests.group_by("dev", "tool").agg(
         pl.len().alias("n_requests"),
         _CONTEXT.median().alias("median_context"),
@@ -82,6 +84,24 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
             pl.col("opening_context").median().alias("median_opening_context"),
         )
     )
+    # What a request takes in beyond what its session already held: a tool result or a prompt (with anything
+    # pasted), i.e. the growth over the previous request's context and answer, and no more than it sent uncached
+    # or wrote to the cache (a parent request after its subagent's shorter ones re-reads its own cached prefix).
+    held = (_CONTEXT + pl.col("output_tokens")).shift(1).over("session")
+    taken_in = pl.min_horizontal(_CONTEXT - held, pl.col("input_tokens") + pl.col("cache_write_tokens"))
+    # A session's loaded block: its opening, plus a later intake at least as large (a second opening: a corpus
+    # pasted or read in one step rather than grown into through the session's work).
+    sessions = (
+        requests.filter(pl.col("session").is_not_null())
+        .group_by("dev", "tool", "session")
+        .agg(_CONTEXT.first().alias("opening"), taken_in.filter(held.is_not_null()).max().alias("later"))
+        .with_columns(
+            (pl.col("opening") + pl.when(pl.col("later") >= pl.col("opening")).then("later").otherwise(0)).alias(
+                "block"
+            )
+        )
+    )
+    blocks = sessions.group_by("dev", "tool").agg(pl.col("block").median().alias("median_block"))
     weekly = (
         requests.group_by("dev", "tool", pl.col("timestamp").dt.truncate("1w").alias("week"))
         .agg(_CONTEXT.median().alias("week_context"), pl.len().alias("week_requests"))
@@ -95,13 +115,14 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
     with_sessions = pl.col("sessions") >= config.min_sessions
     return (
         per_tool.join(static, on=["dev", "tool"], how="left")
+        .join(blocks, on=["dev", "tool"], how="left")
         .join(weekly, on=["dev", "tool"], how="left")
         .filter(pl.col("n_requests") >= config.min_requests)
         .with_columns(
             pl.when(with_sessions)
-            .then(pl.col("median_opening_context"))
+            .then(pl.col("median_block"))
             .otherwise(pl.col("floor_context"))
-            .alias("opening_context")
+            .alias("loaded_context")
         )
     )
 
@@ -118,9 +139,9 @@ def compute(context: DetectorContext) -> pl.DataFrame:
             pl.col("median_context").median().over("tool").alias("peer_median_context"),
             pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
             pl.col("median_opening_context").median().over("tool").alias("peer_median_opening_context"),
-            pl.col("opening_context").median().over("tool").alias("peer_opening_context"),
+            pl.col("loaded_context").median().over("tool").alias("peer_loaded_context"),
         )
-        .with_columns((pl.col("opening_context") / pl.col("peer_opening_context").clip(1)).alias("opening_multiple"))
+        .with_columns((pl.col("loaded_context") / pl.col("peer_loaded_context").clip(1)).alias("loaded_multiple"))
     )
     score = pl.col("z_context") + pl.col("z_ratio").clip(0) / 2
     big_prefix = pl.col("modal_prefix") >= config.static_prefix_factor * pl.col("peer_median_opening_context")
@@ -132,7 +153,7 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         pl.min_horizontal(band_severity(pl.col("own_step"), config.own_step), pl.lit(1))
     )
     # Size alone is a trait: without a loaded prefix (or a static one) the score stops at low.
-    loaded = (pl.col("opening_multiple") >= config.static_prefix_factor) | (static_severity.fill_null(0) > 0)
+    loaded = (pl.col("loaded_multiple") >= config.static_prefix_factor) | (static_severity.fill_null(0) > 0)
     size = band_severity(pl.col("score"), config.score)
     size_strength = band_strength(pl.col("score"), config.score)
     below_medium = band_strength(pl.lit(config.score.medium), config.score)
@@ -182,8 +203,9 @@ def reason(row: dict[str, Any]) -> str:
         f"(peer median {fmt_int(row['peer_median_context'])}, z {fmt_num(row['z_context'], 1)}) and "
         f"{fmt_int(row['context_per_output'])} context tokens per output token "
         f"(peer median {fmt_int(row['peer_median_ratio'])}, z {fmt_num(row['z_ratio'], 1)}); score "
-        f"{fmt_num(row['score'], 1)}; opening context {fmt_int(row['opening_context'])} tokens "
-        f"({fmt_num(row['opening_multiple'], 1)}× the peers' {fmt_int(row['peer_opening_context'])})"
+        f"{fmt_num(row['score'], 1)}; a session typically loads {fmt_int(row['loaded_context'])} tokens (its "
+        f"opening, and any later intake as large in one step; {fmt_num(row['loaded_multiple'], 1)}× the peers' "
+        f"{fmt_int(row['peer_loaded_context'])})"
     )
     if row["modal_prefix"] and row["static_prefix_share"]:
         text += (
@@ -226,9 +248,9 @@ DETECTOR = Detector(
         "peer_median_context",
         "peer_median_ratio",
         "peer_median_opening_context",
-        "opening_context",
-        "peer_opening_context",
-        "opening_multiple",
+        "loaded_context",
+        "peer_loaded_context",
+        "loaded_multiple",
         "loaded_prefix",
         "n_tool_peers",
     ),
