@@ -72,6 +72,7 @@ def developer_rows(document: dict[str, Any], mode: str) -> list[dict[str, Any]]:
                 "status": developer.get("ranking_status"),
                 "bottom_quarter_chance": rank.get("bottom_quarter_chance"),
                 "board_row": rank.get("board_row"),
+                "tokens_in_full_share": developer.get("tokens_in_full_share"),
             }
         )
     return rows
@@ -266,6 +267,7 @@ def summary_lines(rows: pl.DataFrame, results: list[SeedResult]) -> list[str]:
         )
         + f" (raw token rank {', '.join(str(r) for r in farmer['rank_tokens'])})"
     )
+    lines.append(in_full_line(rows))
     pairs = [(r.elasticity.get("with gamers"), r.elasticity.get("without gamers")) for r in results]
     lines.append(
         "fitted elasticity b with / without planted gamers per seed: "
@@ -273,6 +275,25 @@ def summary_lines(rows: pl.DataFrame, results: list[SeedResult]) -> list[str]:
         + f"; largest gap {max((abs(a - b) for a, b in pairs if a is not None and b is not None), default=0):.3f}"
     )
     return lines
+
+
+def in_full_line(rows: pl.DataFrame) -> str:
+    """Whose tokens above the typical counted in full on the board: in every draw (a corroborated flag) or in some (a
+    lone medium flag, ``ranking.uncorroborated_in_full``), gamers and honest people apart, and how many of each were
+    placed in the bottom quarter."""
+    board = rows.filter(pl.col("mode") == "outcomes", pl.col("tokens_in_full_share").is_not_null())
+    share = pl.col("tokens_in_full_share")
+    parts = []
+    for label, which in (("in every draw", share >= 1), ("in part (a lone medium flag)", (share > 0) & (share < 1))):
+        counts = [
+            f"{kind} {chosen.height} ({chosen['bottom_quarter'].sum()} in the bottom quarter)"
+            for kind, chosen in (
+                ("gamers", board.filter(which & (pl.col("kind") == "gamer"))),
+                ("honest", board.filter(which & (pl.col("kind") != "gamer"))),
+            )
+        ]
+        parts.append(f"{label}: {', '.join(counts)}")
+    return "tokens above the typical counted in full " + "; ".join(parts)
 
 
 def targets_table(rows: pl.DataFrame, results: list[SeedResult]) -> pl.DataFrame:
