@@ -12,7 +12,7 @@ import polars as pl
 
 from tests.synthetic import START, events, human_offsets
 from tokenaudit.audit import run_audit
-from tokenaudit.documents import audit_document
+from tokenaudit.documents import AuditData, Document, audit_document
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
 from tokenaudit.outcomes.read import OutcomeRead
 from tokenaudit.outcomes.schema import conform_outcomes
@@ -42,9 +42,7 @@ def _weekly(developer: str, per_week: int, first_week: int = 0) -> list[dict[str
     return _prs(developer, [7 * week + 1 + day % 4 for week in range(first_week, WEEKS) for day in range(per_week)])
 
 
-def _audit(
-    frame: pl.DataFrame, rows: list[dict[str, Any]], policy: Policy | None = None
-) -> dict[str, Mapping[str, Any]]:
+def _document(frame: pl.DataFrame, rows: list[dict[str, Any]], policy: Policy | None = None) -> Document[AuditData]:
     loaded = LoadedEvents(
         frame.with_columns(pl.lit(None, pl.String).alias("dedup_key")),
         empty_rejects(),
@@ -52,8 +50,15 @@ def _audit(
         PERIOD,
     )
     outcomes = conform_outcomes(pl.DataFrame(rows).lazy()).collect()
-    result = run_audit(loaded, policy or Policy(), OutcomeRead(outcomes=outcomes, rejects=empty_rejects()))
-    return {d["developer"]: d for d in audit_document(result).data["developers"]}
+    return audit_document(
+        run_audit(loaded, policy or Policy(), OutcomeRead(outcomes=outcomes, rejects=empty_rejects()))
+    )
+
+
+def _audit(
+    frame: pl.DataFrame, rows: list[dict[str, Any]], policy: Policy | None = None
+) -> dict[str, Mapping[str, Any]]:
+    return {d["developer"]: d for d in _document(frame, rows, policy).data["developers"]}
 
 
 def _peers(n: int = 12) -> tuple[list[pl.DataFrame], list[dict[str, Any]]]:
@@ -150,6 +155,36 @@ def test_a_farmer_of_one_line_prs_gains_nothing_and_stays_out_of_the_top_half() 
     # puts him there in fewer than 3 in 4 draws, so he is listed as uncertain (not placed), never above the middle.
     assert (people["farmer"]["rank"]["adjusted"], people["farmer"]["rank"]["placement"]) == (None, "uncertain")
     assert people["farmer"]["rank"]["adjusted_interval"][1] == 13
+
+
+def test_a_lone_medium_flag_leaves_a_developer_not_placed_where_counting_it_in_full_would_sink_him() -> None:
+    frames, rows = _peers()
+    # About four times the peers' turns a day at half their prompt size: prompt_pace medium, volume only low, nothing
+    # else (the risk level calls it low); four PRs a week where the peers ship two or three.
+    busy = events("busy", human_offsets(77, 7 * WEEKS, 110), session_every=5, input_tokens=2_000)
+    frame, prs = pl.concat([*frames, busy]), rows + _weekly("busy", 4)
+    document = _document(frame, prs)
+    lone: Mapping[str, Any] = next(d for d in document.data["developers"] if d["developer"] == "busy")
+    assert {flag["id"]: flag["severity"] for flag in lone["flags"]} == {
+        "prompt_pace": "medium",
+        "volume_outlier": "low",
+    }
+    assert lone["risk"]["level"] == "low"
+    # Counted in full in half the draws: not placed in the bottom quarter, with the bottom row inside his interval.
+    assert (lone["tokens_in_full"], lone["tokens_in_full_share"]) == (False, 0.5)
+    assert (lone["ranking_status"], lone["rank"]["board_row"], lone["rank"]["adjusted_interval"][1]) == (
+        "not_placed",
+        13,
+        13,
+    )
+    assert 0.25 < lone["rank"]["bottom_quarter_chance"] < 0.75
+    assert document.data["ranking"]["developers_with_tokens_in_full_in_part"] == 1
+    assert any("busy (50% of draws)" in note and "lone medium flag" in note for note in document.table.notes)
+    # Near misses: the same flag counted in full in every draw places him last; without the flag he is mid-board.
+    every = _audit(frame, prs, Policy(ranking=RankingConfig(uncorroborated_in_full=1.0)))["busy"]
+    assert (every["tokens_in_full"], every["rank"]["adjusted"]) == (True, 13)
+    never = _audit(frame, prs, Policy(ranking=RankingConfig(uncorroborated_in_full=0.0)))["busy"]
+    assert never["rank"]["adjusted"] <= 0.75 * 13 and never["rank"]["bottom_quarter_chance"] < 0.5
 
 
 def _ranked_with(name: str, offsets: np.ndarray, per_week: int, **usage: Any) -> dict[str, Mapping[str, Any]]:
