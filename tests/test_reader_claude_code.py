@@ -14,7 +14,7 @@ from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.readers import READERS, detect
 from tokenaudit.readers.base import ReadContext, ReadResult
-from tokenaudit.readers.claude_code import ClaudeCodeReader, _TypedLines, _whole_lines
+from tokenaudit.readers.claude_code import HELPERS, ClaudeCodeReader, _helper_processes, _TypedLines, _whole_lines
 from tokenaudit.readers.jsonlines import object_lines
 from tokenaudit.readers.sources import resolve
 
@@ -286,3 +286,23 @@ def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> 
     typed_rows = pl.col("source_file").str.ends_with("typed.jsonl")
     assert typed.events.filter(typed_rows)["request_id"].to_list() == ["r-8"]
     assert typed.rejects.filter(typed_rows)["source_line"].to_list() == [1]
+
+
+def test_helper_processes_read_batches_as_this_process_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file its own batch, every other batch decoded in a helper process: the same events and rejects, so the
+    duplicate rules still see every batch's rows (a resumed copy, a sidechain replay, a streamed response)."""
+    shutil.copytree(ROOT, tmp_path / "logs")
+    odd = tmp_path / "logs" / "cy@acme.io" / "projects" / "-home-cy"
+    odd.mkdir(parents=True)
+    (odd / "odd.jsonl").write_text("\n".join(_ODD_LINES) + "\n")
+    whole = read(tmp_path / "logs")
+    monkeypatch.setattr("tokenaudit.readers.jsonlines.BATCH_BYTES", 1)
+    monkeypatch.setenv(HELPERS, "0")
+    alone = read(tmp_path / "logs")
+    monkeypatch.setenv(HELPERS, "1")
+    assert _helper_processes(5) == 1
+    helped = read(tmp_path / "logs")
+    assert helped.events.equals(alone.events)
+    assert helped.rejects.equals(alone.rejects)
+    assert helped.events.equals(whole.events)
+    assert (helped.events.height, helped.rejects.height) == (13, 7)  # usage lines before the duplicate rules

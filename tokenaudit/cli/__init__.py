@@ -5,6 +5,8 @@ Each module registers its commands on :data:`app`; nothing here computes (and no
 
 from __future__ import annotations
 
+import os
+
 from tokenaudit.cli import report, tools, usage
 from tokenaudit.cli.main import app
 
@@ -13,5 +15,7 @@ _COMMAND_MODULES = (report, tools, usage)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: large transcript reads may use helper processes (this entry point is import-safe
+    for them; see :data:`tokenaudit.readers.claude_code.HELPERS`)."""
+    os.environ.setdefault("TOKENAUDIT_HELPERS", "auto")
     app()

@@ -32,12 +32,15 @@ it counts once when both are present and is not lost when the subagent's file is
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Final
 
 import msgspec
 import polars as pl
@@ -455,25 +458,29 @@ class ClaudeCodeReader:
         rejected: list[pl.DataFrame] = []
         turns: list[pl.DataFrame] = []
         file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
-
-        def settle(lines: _TypedLines) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-            good, bad = self._parse(lines, context)
-            turn = _turns(lines.user_rows(), context.timezone)
-            return good.select(pl.exclude("source_file"), file_number.alias("file_number")), bad, turn
-
-        pending: deque[tuple[Future[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]], int]] = deque()
+        pending: deque[tuple[Future[_Settled], int]] = deque()
 
         def take() -> None:
             done, size = pending.popleft()
-            for kept, part in zip((typed, rejected, turns), done.result(), strict=True):
-                kept.append(part)
+            good, bad, turn = done.result()
+            typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
+            rejected.append(bad)
+            turns.append(turn)
             progress.advance(size)
 
-        # A pipeline: while Polars settles one batch's rows (mostly without the GIL), Python decodes the next.
-        with ThreadPoolExecutor(max_workers=1) as polars_work:
-            for batch, size in batches(sources):
-                pending.append((polars_work.submit(settle, _TypedLines.of(batch)), size))
-                while len(pending) > 1:
+        # A pipeline: while Polars settles one batch's rows (mostly without the GIL), Python decodes the next; with
+        # helper processes, every few batches are decoded and settled in one of them instead (Python's decode holds
+        # the GIL, so only processes put more cores on it). Results are taken in batch order.
+        work = list(batches(sources))
+        helpers = _helper_processes(len(work))
+        with ThreadPoolExecutor(max_workers=1) as polars_work, _pool(helpers) as pool:
+            for index, (batch, size) in enumerate(work):
+                if pool is not None and index % (helpers + 1):
+                    pending.append((pool.submit(_settle, batch, context), size))
+                else:
+                    lines = _TypedLines.of(batch)
+                    pending.append((polars_work.submit(_settled, lines, context), size))
+                while len(pending) > helpers + 1:
                     take()
             while pending:
                 take()
@@ -501,43 +508,85 @@ class ClaudeCodeReader:
         )
         return ReadResult(events=conform(with_turns.lazy()).collect(), rejects=pl.concat(rejected, how="vertical"))
 
-    def _parse(self, batch: _TypedLines, context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """One batch of files: typed usage rows (before the duplicate rules) and rejected lines."""
-        rows, invalid = batch.usage_rows()
-        in_progress = pl.any_horizontal([pl.col(f"progress_{name}").is_not_null() for name in _USAGE_FIELDS])
-        lines = rows.lazy().select(
-            pl.exclude(_PATHS),
-            *(pl.col(name) for name in _FIELDS if name not in _PROGRESS and name != "sidechain"),
-            *(pl.coalesce(f"progress_{name}", name).alias(name) for name in _PROGRESS),
-            pl.when(in_progress).then(pl.lit("true")).otherwise("sidechain").alias("sidechain"),
-        )
-        usage = lines.filter(
-            pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE_FIELDS]),
-            pl.col("model").fill_null("") != SYNTHETIC_MODEL,
-        )
-        timestamp = coerce.timestamp("timestamp", context.timezone, field="timestamp")
-        parsed = {
-            "timestamp": timestamp,
-            **{name: coerce.text(name) for name in ("session_id", "request_id", "message_id", "uuid", "model")},
-            "sidechain": coerce.text("sidechain", field="isSidechain"),
-            **{
-                column: _count(name, rows.schema[name], context, required=name in ("input", "output"))
-                for column, name in _COUNT_COLUMNS.items()
-            },
-            "has_breakdown": coerce.Parsed(
-                pl.col("cache_5m").is_not_null() | pl.col("cache_1h").is_not_null(), pl.lit(None, pl.String)
-            ),
-            "cost_usd": coerce.money("cost", field="costUSD"),
-        }
-        good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_FIELDS, as_text=True))
-        # Row-local columns are settled here, so that the rows kept for the duplicate rules are narrow;
-        # and one chunk per batch, not per file (scan_lines), or every later step crawls.
-        narrow = good.select(
-            pl.exclude("uuid", "cache_creation", "cache_5m", "cache_1h", "has_breakdown"),
-            pl.when(pl.col("message_id").is_null()).then(pl.col("uuid")).alias("uuid"),  # only a fallback key
-            cache_write_tokens=pl.when("has_breakdown")
-            .then(pl.col("cache_5m") + pl.col("cache_1h"))
-            .otherwise("cache_creation"),
-            cache_write_1h_tokens=pl.when("has_breakdown").then("cache_1h"),
-        )
-        return narrow.rechunk(), pl.concat([invalid, rejects], how="vertical")
+
+_Settled = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+"""One batch's usage rows (before the duplicate rules), rejected lines and user turns."""
+HELPERS: Final = "TOKENAUDIT_HELPERS"
+"""Environment variable: helper processes a large transcript read may start (``auto``: one per further core; unset:
+none). The command line sets ``auto``; a library caller opts in, because a spawned helper imports the main module
+again, which a script without the ``if __name__ == "__main__"`` guard does not survive."""
+_HELPER_MIN_BATCHES = 4
+"""Helper processes start only for inputs of at least this many batches: each costs an interpreter's start-up."""
+
+
+def _settled(lines: _TypedLines, context: ReadContext) -> _Settled:
+    """One decoded batch's rows, rejects and turns: the Polars half of a batch's work."""
+    good, bad = _parse(lines, context)
+    return good, bad, _turns(lines.user_rows(), context.timezone)
+
+
+def _settle(batch: list[Source], context: ReadContext) -> _Settled:
+    """One batch from its files to its rows (in a helper process: it depends on nothing but its arguments)."""
+    return _settled(_TypedLines.of(batch), context)
+
+
+def _helper_processes(batches: int) -> int:
+    """Processes beside this one that decode batches, as :data:`HELPERS` allows: ``auto`` is one per further core;
+    none for a small input or inside a daemonic process (a Dask worker may not start children)."""
+    allowed = os.environ.get(HELPERS, "0").strip().lower()
+    cores = len(os.sched_getaffinity(0)) - 1 if allowed == "auto" else int(allowed) if allowed.isdigit() else 0
+    if batches < _HELPER_MIN_BATCHES or multiprocessing.current_process().daemon:
+        return 0
+    return max(min(cores, batches - 1), 0)
+
+
+@contextmanager
+def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``processes`` fresh interpreters (spawned: Polars' threads do not survive a fork), or None."""
+    if not processes:
+        yield None
+        return
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+def _parse(batch: _TypedLines, context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One batch of files: typed usage rows (before the duplicate rules) and rejected lines."""
+    rows, invalid = batch.usage_rows()
+    in_progress = pl.any_horizontal([pl.col(f"progress_{name}").is_not_null() for name in _USAGE_FIELDS])
+    lines = rows.lazy().select(
+        pl.exclude(_PATHS),
+        *(pl.col(name) for name in _FIELDS if name not in _PROGRESS and name != "sidechain"),
+        *(pl.coalesce(f"progress_{name}", name).alias(name) for name in _PROGRESS),
+        pl.when(in_progress).then(pl.lit("true")).otherwise("sidechain").alias("sidechain"),
+    )
+    usage = lines.filter(
+        pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE_FIELDS]),
+        pl.col("model").fill_null("") != SYNTHETIC_MODEL,
+    )
+    timestamp = coerce.timestamp("timestamp", context.timezone, field="timestamp")
+    parsed = {
+        "timestamp": timestamp,
+        **{name: coerce.text(name) for name in ("session_id", "request_id", "message_id", "uuid", "model")},
+        "sidechain": coerce.text("sidechain", field="isSidechain"),
+        **{
+            column: _count(name, rows.schema[name], context, required=name in ("input", "output"))
+            for column, name in _COUNT_COLUMNS.items()
+        },
+        "has_breakdown": coerce.Parsed(
+            pl.col("cache_5m").is_not_null() | pl.col("cache_1h").is_not_null(), pl.lit(None, pl.String)
+        ),
+        "cost_usd": coerce.money("cost", field="costUSD"),
+    }
+    good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_FIELDS, as_text=True))
+    # Row-local columns are settled here, so that the rows kept for the duplicate rules are narrow;
+    # and one chunk per batch, not per file (scan_lines), or every later step crawls.
+    narrow = good.select(
+        pl.exclude("uuid", "cache_creation", "cache_5m", "cache_1h", "has_breakdown"),
+        pl.when(pl.col("message_id").is_null()).then(pl.col("uuid")).alias("uuid"),  # only a fallback key
+        cache_write_tokens=pl.when("has_breakdown")
+        .then(pl.col("cache_5m") + pl.col("cache_1h"))
+        .otherwise("cache_creation"),
+        cache_write_1h_tokens=pl.when("has_breakdown").then("cache_1h"),
+    )
+    return narrow.rechunk(), pl.concat([invalid, rejects], how="vertical")
