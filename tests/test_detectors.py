@@ -230,6 +230,7 @@ def test_context_stuffing_without_sessions_reads_the_opening_from_the_lightest_r
     assert found is not None
     assert (found["severity"], found["sessions"], found["loaded_context"]) == ("high", None, 153_000)
     assert found["loaded_multiple"] == pytest.approx(153_000 / 27_677, abs=1e-4)
+    assert "its lightest requests (5%) carry 153,000 tokens (5.5× the peers' 27,677)" in found["reason"]
     reviewer = _growing_sessions("reviewer", 1.0, median_context=153_000).with_columns(sessionless)
     found = flag(detect(pl.concat([_varied_context_org(), reviewer])), "reviewer", "context_stuffing")
     assert found is not None

@@ -203,10 +203,14 @@ def reason(row: dict[str, Any]) -> str:
         f"(peer median {fmt_int(row['peer_median_context'])}, z {fmt_num(row['z_context'], 1)}) and "
         f"{fmt_int(row['context_per_output'])} context tokens per output token "
         f"(peer median {fmt_int(row['peer_median_ratio'])}, z {fmt_num(row['z_ratio'], 1)}); score "
-        f"{fmt_num(row['score'], 1)}; a session typically loads {fmt_int(row['loaded_context'])} tokens (its "
-        f"opening, and any later intake as large in one step; {fmt_num(row['loaded_multiple'], 1)}× the peers' "
-        f"{fmt_int(row['peer_loaded_context'])})"
+        f"{fmt_num(row['score'], 1)}; "
     )
+    loaded = f"{fmt_int(row['loaded_context'])} tokens"
+    if row["loaded_context"] == row["median_block"]:
+        text += f"a session typically loads {loaded} (its opening, and any later intake as large in one step; "
+    else:
+        text += f"too few sessions to read: its lightest requests (5%) carry {loaded} ("
+    text += f"{fmt_num(row['loaded_multiple'], 1)}× the peers' {fmt_int(row['peer_loaded_context'])})"
     if row["modal_prefix"] and row["static_prefix_share"]:
         text += (
             f"; {fmt_pct(row['static_prefix_share'])} of {fmt_int(row['sessions'])} sessions opened on the same "
