@@ -419,7 +419,7 @@ def test_per_developer_features_ignore_row_order_and_other_developers() -> None:
     def features(events_frame: pl.DataFrame) -> pl.DataFrame:
         context = build_context(events_frame, developers, settings.flags, settings.leaderboard, "UTC")
         names = context.developers.select("developer", "dev")
-        regular = regularity.features(context.requests, settings.flags.machine_regularity)
+        regular = regularity.best_clusters(context.requests, settings.flags.machine_regularity)
         minutes = rest.active_minutes(context.requests).group_by("dev").len("active_minutes")
         openers = (
             repetition.session_openers(context.requests)

@@ -8,7 +8,7 @@ and corroboration for *high*. Flags are prompts for a conversation, not verdicts
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -147,7 +147,12 @@ def build_context(
     yields: pl.DataFrame | None = None,
     outcomes: pl.DataFrame | None = None,
 ) -> DetectorContext:
-    """Apply the policy's exclusions and assemble what detectors read."""
+    """Apply the policy's exclusions and assemble what detectors read.
+
+    On a slice of the events that holds whole developers (a shard), the context's ``developers`` has those
+    developers' own statistics right and their peer groups wrong: :func:`detector_features` and
+    :func:`people` of every shard, concatenated, give the whole period's (see :func:`judged_context`).
+    """
     kept = events.filter(
         ~pl.col("developer").is_in(flags.service_accounts)
         & ~pl.col("model").fill_null("").is_in(flags.ignore_models)
@@ -166,6 +171,53 @@ def build_context(
         events=kept,
         requests=requests,
         developers=peer_groups(people),
+        flags=flags,
+        leaderboard=leaderboard,
+        yields=yields,
+        outcomes=outcomes,
+    )
+
+
+def people(context: DetectorContext) -> pl.DataFrame:
+    """The context's developers' own statistics, without its codes and peer groups: what a shard contributes to the
+    table peer groups are formed on (:func:`judged_context`)."""
+    return context.developers.select("developer", "total_tokens", "active_days", "team")
+
+
+def detector_features(context: DetectorContext) -> dict[str, pl.DataFrame]:
+    """The features of every enabled detector that has them, by detector id, on this context (a shard's, or the whole
+    period's); the coverage shares always (the risk table reports them)."""
+    return {
+        detector.id: detector.features(context)
+        for detector in DETECTORS
+        if detector.features is not None
+        and (getattr(context.flags, detector.id).enabled or detector is coverage.DETECTOR)
+    }
+
+
+def merged_features(shards: Sequence[Mapping[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """The shards' :func:`detector_features` concatenated per detector: the whole period's, as each holds whole
+    developers."""
+    return (
+        {key: pl.concat([shard[key] for shard in shards], how="diagonal_relaxed") for key in shards[0]}
+        if shards
+        else {}
+    )
+
+
+def judged_context(
+    shards_people: Sequence[pl.DataFrame],
+    flags: Flags,
+    leaderboard: Leaderboard,
+    yields: pl.DataFrame | None = None,
+    outcomes: pl.DataFrame | None = None,
+) -> DetectorContext:
+    """The context the detectors' judges read, from every shard's :func:`people`: peer groups over the union, and no
+    events or requests (run it with :func:`run_detectors`' ``features``)."""
+    return DetectorContext(
+        events=pl.DataFrame(),
+        requests=pl.DataFrame(),
+        developers=peer_groups(pl.concat(shards_people).sort("developer")),
         flags=flags,
         leaderboard=leaderboard,
         yields=yields,
@@ -202,14 +254,21 @@ def corroborated_independently(severities: list[pl.DataFrame]) -> list[str]:
     return sorted(evidence.filter((core == 3) | ((core == 2) & seconded))["developer"])
 
 
-def run_detectors(ctx: DetectorContext, rank: Callable[[list[str], list[str]], pl.DataFrame] | None = None) -> Findings:
+def run_detectors(
+    ctx: DetectorContext,
+    rank: Callable[[list[str], list[str]], pl.DataFrame] | None = None,
+    features: Mapping[str, pl.DataFrame] | None = None,
+) -> Findings:
     """Run every enabled detector and combine the results into flags and risk levels.
 
     Token-side detectors run first. With ``rank``, the outcome-adjusted ranking is then computed by it, told
     who is flagged on evidence independent of outcomes (:func:`flagged_independently`, kept out of its
     elasticity fit) and whose flag is corroborated (:func:`corroborated_independently`), and the yields it
-    returns feed the outcome-side detectors and the exculpatory cap.
+    returns feed the outcome-side detectors and the exculpatory cap. ``features``: the detectors'
+    :func:`detector_features`, computed beforehand (shard by shard, then :func:`merged_features`); without them each
+    detector computes its own from the context.
     """
+    features = detector_features(ctx) if features is None else features
     flags: list[Flag] = []
     skipped: list[pl.DataFrame] = []
     close: list[pl.DataFrame] = []
@@ -230,7 +289,7 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str], list[str]], p
             ctx, rank = replace(ctx, yields=yields), None
         if not getattr(ctx.flags, detector.id).enabled:
             continue
-        frame = detector.compute(ctx)
+        frame = detector.run(ctx, features.get(detector.id))
         evaluated = frame.filter(pl.col("needs").is_null())
         close.append(near_misses(frame, detector, ctx.flags))
         skipped.append(
@@ -266,13 +325,13 @@ def run_detectors(ctx: DetectorContext, rank: Callable[[list[str], list[str]], p
     return Findings(
         flags=flags,
         not_evaluated=not_evaluated,
-        risk=combine(ctx, severities),
+        risk=combine(ctx, severities, features.get(coverage.DETECTOR.id)),
         near_misses=pl.concat([pl.DataFrame(schema=NEAR_MISS_SCHEMA), *close]).sort("developer", "id", "statistic"),
         settings=ctx.flags,
     )
 
 
-def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFrame:
+def combine(ctx: DetectorContext, severities: list[pl.DataFrame], shares: pl.DataFrame | None = None) -> pl.DataFrame:
     """Risk level per developer (the README's table; method study §4, with independent signals counted).
 
     * **high**: material, and either one "how" signal at high corroborated by another "how" signal at
@@ -280,6 +339,9 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
       family, or by volume at medium+; or one unambiguous signal (an exact clock all day);
     * **medium**: material, and a "how" signal at high, or one at medium with a second signal or volume;
     * **low**: any other flag (a lone weak signal); **none**: no flag.
+
+    ``shares``: the coverage shares reported beside the level (:func:`coverage.shares` of the context's events
+    unless given).
     """
     fired = pl.concat(
         [
@@ -382,7 +444,7 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame]) -> pl.DataFram
             # Which bound of the yield excused the level (said in the output): the policy's outcome_cap.
             cap_bound=pl.when("capped_by_outcomes").then(pl.lit(f"yield_{ctx.flags.outcome_cap}")),
         )
-        .join(coverage.shares(ctx.events), on="developer", how="left")
+        .join(coverage.shares(ctx.events) if shares is None else shares, on="developer", how="left")
         .select(
             "developer",
             "risk_level",

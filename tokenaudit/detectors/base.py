@@ -57,7 +57,6 @@ class Detector:
     family: Family
     consider: tuple[str, ...]
     """Honest explanations a lead should rule out before reading anything into the flag."""
-    compute: Callable[[DetectorContext], pl.DataFrame]
     reason: Callable[[dict[str, Any]], str]
     evidence: tuple[str, ...]
     """Columns of the computed frame reported as evidence (statistic, baseline, thresholds, n)."""
@@ -70,6 +69,23 @@ class Detector:
     outcomes are evidence that outcomes cannot explain away."""
     gauges: tuple[tuple[str, str], ...] = ()
     """(column, bands in the detector's policy block): statistics checked for near misses."""
+    features: Callable[[DetectorContext], pl.DataFrame] | None = None
+    """Statistics of each developer (or developer and tool) from that developer's own rows only, keyed by
+    ``developer``: on any slice of the events that holds whole developers it gives exactly those developers' rows,
+    so the frames of shards concatenate into the whole period's."""
+    judge: Callable[[pl.DataFrame, DetectorContext], pl.DataFrame] | None = None
+    """The detector's rows from every developer's ``features``: peer baselines and severity bands. Reads the
+    context's developers and policy only, never its events or requests."""
+    compute: Callable[[DetectorContext], pl.DataFrame] | None = None
+    """For detectors that read only the context's small tables (developers, the ranking's yields, outcomes)."""
+
+    def run(self, context: DetectorContext, features: pl.DataFrame | None = None) -> pl.DataFrame:
+        """The detector's rows: ``judge`` over ``features`` (computed from the context unless given), or ``compute``."""
+        if self.features is not None and self.judge is not None:
+            return self.judge(self.features(context) if features is None else features, context)
+        if self.compute is None:
+            raise TypeError(f"detector {self.id} has neither compute nor features and judge")
+        return self.compute(context)
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,17 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return requests.with_columns(session=session).with_columns(
         opens_session=pl.col("session").is_not_null() & pl.col("session").is_first_distinct()
     ), codes
+
+
+def by_developer(
+    context: DetectorContext, *frames: pl.DataFrame, how: Literal["left", "inner"] = "left"
+) -> pl.DataFrame:
+    """``frames`` keyed by the context's ``dev`` codes, joined in turn onto its developers with requests and keyed by
+    name instead (codes are local to one context, names are not). ``inner``: only rows of the (single) frame."""
+    keyed = context.developers.select("developer", "dev").filter(pl.col("dev").is_not_null())
+    for frame in frames:
+        keyed = keyed.join(frame, on="dev", how=how)
+    return keyed.drop("dev")
 
 
 def in_developer_time_order(rows: pl.DataFrame) -> pl.DataFrame:

@@ -34,6 +34,7 @@ from tokenaudit.detectors.base import (
     DetectorContext,
     band_severity,
     band_strength,
+    by_developer,
     capped,
     fmt_int,
     fmt_num,
@@ -127,22 +128,23 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
     )
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer and tool with enough requests: context per request and per output, loaded block, prefixes."""
+    return by_developer(context, _per_tool(context.requests, context.flags.context_stuffing), how="inner")
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
     """Per developer: the tool with the strongest evidence, its scores and the peers' baselines."""
     config = context.flags.context_stuffing
-    scored = (
-        _per_tool(context.requests, config)
-        .with_columns(
-            robust_z(pl.col("median_context").clip(1).log10(), group="tool", spread="pooled").alias("z_context"),
-            robust_z(pl.col("context_per_output").clip(1).log10(), group="tool", spread="pooled").alias("z_ratio"),
-            pl.len().over("tool").alias("n_tool_peers"),
-            pl.col("median_context").median().over("tool").alias("peer_median_context"),
-            pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
-            pl.col("median_opening_context").median().over("tool").alias("peer_median_opening_context"),
-            pl.col("loaded_context").median().over("tool").alias("peer_loaded_context"),
-        )
-        .with_columns((pl.col("loaded_context") / pl.col("peer_loaded_context").clip(1)).alias("loaded_multiple"))
-    )
+    scored = features.with_columns(
+        robust_z(pl.col("median_context").clip(1).log10(), group="tool", spread="pooled").alias("z_context"),
+        robust_z(pl.col("context_per_output").clip(1).log10(), group="tool", spread="pooled").alias("z_ratio"),
+        pl.len().over("tool").alias("n_tool_peers"),
+        pl.col("median_context").median().over("tool").alias("peer_median_context"),
+        pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
+        pl.col("median_opening_context").median().over("tool").alias("peer_median_opening_context"),
+        pl.col("loaded_context").median().over("tool").alias("peer_loaded_context"),
+    ).with_columns((pl.col("loaded_context") / pl.col("peer_loaded_context").clip(1)).alias("loaded_multiple"))
     score = pl.col("z_context") + pl.col("z_ratio").clip(0) / 2
     big_prefix = pl.col("modal_prefix") >= config.static_prefix_factor * pl.col("peer_median_opening_context")
     static_severity = pl.when(big_prefix & (pl.col("sessions") >= config.min_sessions)).then(
@@ -176,14 +178,13 @@ def compute(context: DetectorContext) -> pl.DataFrame:
             strength.alias("strength"),
             loaded.fill_null(value=False).alias("loaded_prefix"),
         )
-        .sort("dev", "tool_severity", "score", "tool", descending=[False, True, True, False], nulls_last=True)
-        .group_by("dev", maintain_order=True)
+        .sort("developer", "tool_severity", "score", "tool", descending=[False, True, True, False], nulls_last=True)
+        .group_by("developer", maintain_order=True)
         .first()
     )
     frame = (
-        context.developers.select("developer", "dev", "peer_group")
-        .join(best, on="dev", how="left")
-        .drop("dev")
+        context.developers.select("developer", "peer_group")
+        .join(best, on="developer", how="left")
         .with_columns(pl.col("n_requests").fill_null(0), pl.col("n_tool_peers").fill_null(0))
     )
     return frame.with_columns(
@@ -233,7 +234,8 @@ DETECTOR = Detector(
         "a bloated CLAUDE.md or rules file (a static prefix in every session)",
         "a refactor or migration week (a step in the developer's own history)",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     gauges=(("score", "score"), ("static_prefix_share", "static_prefix_share")),
     evidence=(

@@ -98,10 +98,15 @@ def coverage_note(row: dict[str, object]) -> str | None:
     )
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: the coverage :func:`shares` (the risk table reports them all)."""
+    return shares(context.events)
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
     """Per developer: the share of tokens without per-request timing, above the peer median share."""
     config = context.flags.unexamined_usage
-    covered = shares(context.events).select("developer", "coverage_timing", "unexamined_sources")
+    covered = features.select("developer", "coverage_timing", "unexamined_sources")
     frame = (
         context.developers.select("developer", "peer_group", "total_tokens")
         .join(covered, on="developer", how="left")
@@ -143,7 +148,8 @@ DETECTOR = Detector(
         "a notebook or script under a personal API key",
         "a team whose sources differ from the rest of the organisation",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     gauges=(("excess_share", "excess_share"),),
     evidence=("unexamined_share", "unexamined_tokens", "peer_median_share", "excess_share", "unexamined_sources"),

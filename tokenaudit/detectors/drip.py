@@ -28,6 +28,7 @@ from tokenaudit.detectors.base import (
     DetectorContext,
     band_severity,
     band_strength,
+    by_developer,
     capped,
     fmt_num,
     fmt_pct,
@@ -74,10 +75,9 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     )
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: the share of active days holding a fed session, and what those sessions looked like."""
-    config = context.flags.drip_feed
-    shapes = fed_sessions(context.requests, config)
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: sessions, fed sessions and what they looked like, active days."""
+    shapes = fed_sessions(context.requests, context.flags.drip_feed)
     drip = shapes.filter("fed")
     per_developer = (
         shapes.group_by("dev")
@@ -96,11 +96,15 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         )
     )
     days = with_own_day(context.requests).group_by("dev").agg(pl.col("day").n_unique().alias("days"))
+    return by_developer(context, per_developer, days)
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
+    """Per developer: the share of active days holding a fed session, and what those sessions looked like."""
+    config = context.flags.drip_feed
     frame = (
-        context.developers.select("developer", "dev")
-        .join(per_developer, on="dev", how="left")
-        .join(days, on="dev", how="left")
-        .drop("dev")
+        context.developers.select("developer")
+        .join(features, on="developer", how="left")
         .with_columns(pl.col("sessions", "fed_sessions", "fed_days", "fed_prompts", "days").fill_null(0))
         .with_columns(fed_day_share=pl.col("fed_days") / pl.col("days").clip(1))
     )
@@ -137,7 +141,8 @@ DETECTOR = Detector(
         "a source that records a tool's automatic follow-ups as prompt turns, or marks no prompts at all (long "
         "tool runs then count as pauses)",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     gauges=(("fed_day_share", "day_share"),),
     evidence=(

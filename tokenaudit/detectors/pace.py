@@ -29,6 +29,7 @@ from tokenaudit.detectors.base import (
     DetectorContext,
     band_severity,
     band_strength,
+    by_developer,
     capped,
     fmt_int,
     fmt_num,
@@ -38,9 +39,8 @@ from tokenaudit.detectors.base import (
 )
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: median turns and session openers per active day, each against the peer median."""
-    config = context.flags.prompt_pace
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: median turns and session openers per active day, turns, active days."""
     gap = pl.col("timestamp").diff().over("dev").dt.total_seconds(fractional=True)
     requests = with_own_day(context.requests)
     turns = pl.concat(
@@ -68,12 +68,17 @@ def compute(context: DetectorContext) -> pl.DataFrame:
             pl.len().alias("days"),
         )
     )
+    return by_developer(context, per_day)
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
+    """Per developer: median turns and session openers per active day, each against the peer median."""
+    config = context.flags.prompt_pace
     ratios = {"turns_per_day": "pace_ratio", "openers_per_day": "opener_ratio"}
     bands = {"pace_ratio": config.ratio, "opener_ratio": config.opener_ratio}
     frame = (
-        context.developers.select("developer", "dev", "peer_group")
-        .join(per_day, on="dev", how="left")
-        .drop("dev")
+        context.developers.select("developer", "peer_group")
+        .join(features, on="developer", how="left")
         .with_columns(
             pl.col("turns", "days").fill_null(0),
             *(over_peers(pl.col(rate).median()).alias(f"peer_median_{rate}") for rate in ratios),
@@ -126,7 +131,8 @@ DETECTOR = Detector(
         "a legitimate script or CI job under a personal key (belongs on the service-account list)",
         "a source that does not mark prompts, where long tool runs count as turns",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     gauges=(("pace_ratio", "ratio"), ("opener_ratio", "opener_ratio")),
     evidence=(

@@ -21,6 +21,7 @@ from tokenaudit.detectors.base import (
     DetectorContext,
     band_severity,
     band_strength,
+    by_developer,
     capped,
     fmt_num,
     fmt_pct,
@@ -60,7 +61,7 @@ def _starts(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
     return pl.concat([episodes, merged, by_shape]).sort("dev", "cluster", "timestamp", maintain_order=True)
 
 
-def features(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
+def best_clusters(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
     """Per developer (``dev``) from their own requests (see ``sorted_requests``): interval statistics of their
     most regular cluster of starts (lowest local variation among those with enough intervals)."""
     keys = ["dev", "cluster"]
@@ -129,7 +130,12 @@ def features(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
     )
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: the most regular cluster of starts (:func:`best_clusters`)."""
+    return by_developer(context, best_clusters(context.requests, context.flags.machine_regularity))
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
     """Per developer: n intervals, CV, A_n, modal-interval share, phase lock, days spanned."""
     config = context.flags.machine_regularity
     n = pl.col("n_intervals").cast(pl.Float64)
@@ -137,9 +143,8 @@ def compute(context: DetectorContext) -> pl.DataFrame:
         ((n + 1).sqrt() - 2) * pl.col("cv") + (n - 1).sqrt()
     )
     frame = (
-        context.developers.select("developer", "dev", "peer_group")
-        .join(features(context.requests, config), on="dev", how="left")
-        .drop("dev")
+        context.developers.select("developer", "peer_group")
+        .join(features, on="developer", how="left")
         .with_columns(
             burstiness.alias("burstiness"),
             (pl.col("near_modal").fill_null(0) / pl.col("n_intervals")).alias("modal_share"),
@@ -197,7 +202,8 @@ DETECTOR = Detector(
         "an IDE extension that polls",
         "an evaluation harness",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     gauges=(
         ("local_variation", "local_variation"),

@@ -36,17 +36,23 @@ def _shrunk_rate() -> pl.Expr:
     return (pl.col("accepted") + alpha) / (n + alpha + beta)
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: decisions, raw and shrunk acceptance, robust z of its logit within peers."""
-    config = context.flags.rejected_work
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer and tool with decisions: accepted, rejected, decisions and the raw acceptance."""
     decided = context.events.filter(pl.col("accepted").is_not_null() | pl.col("rejected").is_not_null())
-    per_tool = (
+    return (
         decided.group_by("developer", "tool")
         .agg(pl.col("accepted").sum(), pl.col("rejected").sum())
         .with_columns(decisions=pl.col("accepted") + pl.col("rejected"))
         .filter(pl.col("decisions") > 0)
         .with_columns(raw_acceptance=pl.col("accepted") / pl.col("decisions"))
-        .with_columns(acceptance=_shrunk_rate())
+    )
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
+    """Per developer: decisions, raw and shrunk acceptance, robust z of its logit within peers."""
+    config = context.flags.rejected_work
+    per_tool = (
+        features.with_columns(acceptance=_shrunk_rate())
         .sort("decisions", "tool", descending=[True, False])
         .group_by("developer", maintain_order=True)
         .first()
@@ -93,7 +99,8 @@ DETECTOR = Detector(
         "a language or codebase where the tool is weak",
         "onboarding",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     evidence=("tool", "decisions", "raw_acceptance", "acceptance", "z", "peer_median_acceptance"),
     outcomes_exculpate=True,

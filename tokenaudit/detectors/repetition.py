@@ -27,6 +27,7 @@ from tokenaudit.detectors.base import (
     DetectorContext,
     band_severity,
     band_strength,
+    by_developer,
     capped,
     fmt_int,
     fmt_pct,
@@ -150,20 +151,24 @@ def _prompt_runs(requests: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: repeated-opener share, repeated prompt turns per day, prompt duplicate share."""
-    config = context.flags.repetition
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: repeated-opener share and its basis, repeated prompt turns per day, prompt duplicate share."""
     prompts = (
         context.requests.filter(pl.col("prompt_hash").is_not_null())
         .group_by("dev")
         .agg((1 - pl.col("prompt_hash").n_unique() / pl.len()).alias("prompt_duplicate_share"))
     )
+    return by_developer(
+        context, _opener_shares(session_openers(context.requests)), _prompt_runs(context.requests), prompts
+    )
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
+    """Per developer: repeated-opener share, repeated prompt turns per day, prompt duplicate share."""
+    config = context.flags.repetition
     frame = (
-        context.developers.select("developer", "dev", "peer_group")
-        .join(_opener_shares(session_openers(context.requests)), on="dev", how="left")
-        .join(_prompt_runs(context.requests), on="dev", how="left")
-        .join(prompts, on="dev", how="left")
-        .drop("dev")
+        context.developers.select("developer", "peer_group")
+        .join(features, on="developer", how="left")
         .with_columns(
             pl.col("n", "prompt_turns").fill_null(0),
             # Prompt signatures and hashes both count prompts; opener contexts are another measure.
@@ -229,7 +234,8 @@ DETECTOR = Detector(
         "an evaluation harness that repeats prompts on purpose",
         "short control prompts such as 'continue'",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     gauges=(("share", "share"), ("repeats_per_day", "repeats_per_day")),
     evidence=(

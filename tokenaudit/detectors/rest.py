@@ -18,6 +18,7 @@ from tokenaudit.detectors.base import (
     DetectorContext,
     band_severity,
     band_strength,
+    by_developer,
     capped,
     fmt_int,
     fmt_num,
@@ -92,9 +93,8 @@ def active_minutes(requests: pl.DataFrame) -> pl.DataFrame:
     return requests.filter(first_in_minute).select("dev", minute.alias("minute"))
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: rest hours and quiet-window share of a typical week (the whole period with few weeks),
-    the share of weeks without rest, median active hours per day (DAH), active minutes."""
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: the rhythm of their active minutes, pooled and week by week."""
     config = context.flags.no_rest_rhythm
     minutes = active_minutes(context.requests)
     pooled = _rhythm(minutes, ["dev"], config.quiet_hour_share)
@@ -125,13 +125,17 @@ def compute(context: DetectorContext) -> pl.DataFrame:
             (pl.col("rest_hours") <= config.rest_hours.medium).mean().alias("weeks_without_rest"),
         )
     )
+    return by_developer(context, per_developer, pooled, weeks)
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
+    """Per developer: rest hours and quiet-window share of a typical week (the whole period with few weeks),
+    the share of weeks without rest, median active hours per day (DAH), active minutes."""
+    config = context.flags.no_rest_rhythm
     by_week = pl.col("weeks").fill_null(0) >= config.min_weeks
     frame = (
-        context.developers.select("developer", "dev", "peer_group")
-        .join(per_developer, on="dev", how="left")
-        .join(pooled, on="dev", how="left")
-        .join(weeks, on="dev", how="left")
-        .drop("dev")
+        context.developers.select("developer", "peer_group")
+        .join(features, on="developer", how="left")
         .with_columns(
             pl.col("active_minutes", "days", "weeks").fill_null(0),
             pl.col("rest_hours").fill_null(0).alias("pooled_rest_hours"),
@@ -194,7 +198,8 @@ DETECTOR = Detector(
         "a shared account used from several continents",
         "a legitimate background agent (overnight migration): outcomes tell",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     gauges=(("rest_hours", "rest_hours"), ("quiet_share", "quiet_share"), ("active_hours", "active_hours")),
     evidence=(

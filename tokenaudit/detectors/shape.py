@@ -25,6 +25,7 @@ from tokenaudit.detectors.base import (
     DetectorContext,
     band_severity,
     band_strength,
+    by_developer,
     capped,
     fmt_num,
     fmt_pct,
@@ -91,9 +92,8 @@ def sessions(requests: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def compute(context: DetectorContext) -> pl.DataFrame:
-    """Per developer: headless session and token shares, hours a day holding headless requests."""
-    config = context.flags.headless_work
+def features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer: sessions, headless shares, median hours a day holding headless requests, active days."""
     shapes = sessions(context.requests)
     per_developer = shapes.group_by("dev").agg(
         pl.len().alias("sessions"),
@@ -117,11 +117,15 @@ def compute(context: DetectorContext) -> pl.DataFrame:
             pl.len().alias("days"),
         )
     )
+    return by_developer(context, per_developer, hours)
+
+
+def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
+    """Per developer: headless session and token shares, hours a day holding headless requests."""
+    config = context.flags.headless_work
     frame = (
-        context.developers.select("developer", "dev", "peer_group")
-        .join(per_developer, on="dev", how="left")
-        .join(hours, on="dev", how="left")
-        .drop("dev")
+        context.developers.select("developer", "peer_group")
+        .join(features, on="developer", how="left")
         .with_columns(
             pl.col("sessions", "days").fill_null(0),
             over_peers(pl.col("headless_hours_per_day").median()).alias("peer_median_headless_hours"),
@@ -175,7 +179,8 @@ DETECTOR = Detector(
         "one-shot tasks handed to an agent all day (outcomes tell)",
         "a source that does not say which turns are prompts, where long tool runs look like a person's turns",
     ),
-    compute=compute,
+    features=features,
+    judge=judge,
     reason=reason,
     gauges=(("headless_hours_per_day", "hours_per_day"), ("headless_token_share", "token_share")),
     evidence=(

@@ -42,26 +42,40 @@ def _next_snapshot(weekday: int, at: dt.time) -> pl.Expr:
     return pl.when(candidate > ts).then(candidate).otherwise(candidate + pl.duration(days=7))
 
 
-def compute_snapshot(context: DetectorContext) -> pl.DataFrame:
-    """Share of each developer's tokens in the window before snapshots, and its lift over peers."""
-    config = context.flags.snapshot_spike
+def snapshot_features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer and following snapshot: tokens in the week and in the window before it, and the developer's
+    first and last event (the period's first and last events say which weeks are whole)."""
     board = context.leaderboard
     if board.snapshot_weekday is None:
-        return _unevaluated(context, "leaderboard.snapshot_weekday in the policy")
+        return pl.DataFrame()
     weekday = _WEEKDAYS.index(board.snapshot_weekday) + 1
     at = dt.time.fromisoformat(board.snapshot_time)
-    events = context.events.select("developer", "timestamp", total_tokens())
-    first, last = events["timestamp"].min(), events["timestamp"].max()
-    window = pl.duration(hours=config.window_hours)
-    weekly = (
-        events.with_columns(snapshot=_next_snapshot(weekday, at))
-        .filter((pl.col("snapshot") - pl.duration(days=7) >= pl.lit(first)) & (pl.col("snapshot") <= pl.lit(last)))
+    window = pl.duration(hours=context.flags.snapshot_spike.window_hours)
+    return (
+        context.events.select("developer", "timestamp", total_tokens())
+        .with_columns(snapshot=_next_snapshot(weekday, at))
         .with_columns(in_window=pl.col("snapshot") - pl.col("timestamp") <= window)
         .group_by("developer", "snapshot")
         .agg(
             pl.col("total_tokens").sum().alias("week_tokens"),
             pl.col("total_tokens").filter(pl.col("in_window")).sum().alias("window_tokens"),
+            pl.col("timestamp").min().alias("first"),
+            pl.col("timestamp").max().alias("last"),
         )
+    )
+
+
+def judge_snapshot(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
+    """Share of each developer's tokens in the window before snapshots, and its lift over peers."""
+    config = context.flags.snapshot_spike
+    if context.leaderboard.snapshot_weekday is None:
+        return _unevaluated(context, "leaderboard.snapshot_weekday in the policy")
+    first, last = features["first"].min(), features["last"].max()
+    weekly = (
+        features.filter(
+            (pl.col("snapshot") - pl.duration(days=7) >= pl.lit(first)) & (pl.col("snapshot") <= pl.lit(last))
+        )
+        .drop("first", "last")
         .with_columns(week_share=pl.col("window_tokens") / pl.col("week_tokens"))
     )
     snapshots = weekly["snapshot"].n_unique()
@@ -111,7 +125,16 @@ def reason_snapshot(row: dict[str, Any]) -> str:
     )
 
 
-def compute_launch(context: DetectorContext) -> pl.DataFrame:
+def launch_features(context: DetectorContext) -> pl.DataFrame:
+    """Per developer and day: tokens, and the day's first and last event (the period's say which days count)."""
+    if context.leaderboard.launched is None:
+        return pl.DataFrame()
+    return context.events.group_by("developer", pl.col("timestamp").dt.date().alias("day")).agg(
+        total_tokens().sum(), pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("last")
+    )
+
+
+def judge_launch(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
     """Step in mean workday tokens after launch, relative to peers' step, with a CUSUM alarm.
 
     Only workdays inside the data count (days before the first event are unknown, not zero); days
@@ -121,7 +144,7 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
     launched = context.leaderboard.launched
     if launched is None:
         return _unevaluated(context, "leaderboard.launched in the policy")
-    first, last = context.events["timestamp"].min(), context.events["timestamp"].max()
+    first, last = features["first"].min(), features["last"].max()
     if not isinstance(first, dt.datetime) or not isinstance(last, dt.datetime):
         return _unevaluated(context, "events in the period")
     start = max(launched - dt.timedelta(days=config.window_days), first.date())
@@ -129,7 +152,7 @@ def compute_launch(context: DetectorContext) -> pl.DataFrame:
     days = pl.DataFrame({"day": pl.date_range(start, max(start, end), eager=True)}).filter(
         pl.col("day").dt.weekday() <= 5
     )
-    daily = context.events.group_by("developer", pl.col("timestamp").dt.date().alias("day")).agg(total_tokens().sum())
+    daily = features.drop("first", "last")
     grid = (
         context.developers.select("developer")
         .join(days, how="cross")
@@ -195,7 +218,8 @@ SNAPSHOT_SPIKE = Detector(
         "a team crunch (peers absorb team-wide effects)",
         "absences around the snapshot",
     ),
-    compute=compute_snapshot,
+    features=snapshot_features,
+    judge=judge_snapshot,
     reason=reason_snapshot,
     evidence=("share", "lift", "peer_median_share", "consistency", "snapshots"),
     outcomes_exculpate=True,
@@ -208,7 +232,8 @@ LAUNCH_STEP = Detector(
         "adopting AI because of the launch (its intended effect)",
         "a new project or a move to another team",
     ),
-    compute=compute_launch,
+    features=launch_features,
+    judge=judge_launch,
     reason=reason_launch,
     evidence=("pre_mean", "post_mean", "pre_days", "post_days", "step", "relative_step", "peer_median_step", "alarm"),
     outcomes_exculpate=True,

@@ -1,0 +1,84 @@
+"""Detectors split into per-developer features and a judge over all of them give the whole period's flags exactly
+when the features are computed shard by shard (events split by a hash of the developer) and concatenated: what lets
+the per-event stage run on shards, one at a time or on a cluster's workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from tests.helpers import SAMPLE
+from tokenaudit.adversary import AdversaryConfig, generate, write_organisation
+from tokenaudit.detectors import (
+    DETECTORS,
+    Findings,
+    build_context,
+    detector_features,
+    judged_context,
+    merged_features,
+    people,
+    run_detectors,
+)
+from tokenaudit.ingest import LoadedEvents, Period, load_events
+from tokenaudit.policy import Policy, load_policy
+from tokenaudit.shards import developer_table
+
+SHARDS = 3
+
+
+def developer_shards(events: pl.DataFrame, shards: int = SHARDS) -> list[pl.DataFrame]:
+    """The events split by a hash of the developer, each shard in input order."""
+    shard = pl.col("developer").hash(seed=7) % shards
+    return [events.filter(shard == number) for number in range(shards)]
+
+
+def whole_and_sharded(loaded: LoadedEvents, policy: Policy) -> tuple[Findings, Findings]:
+    """The findings of the whole period's context, and of the judges over the shards' concatenated features."""
+    timezone = loaded.period.timezone
+    developers = developer_table(loaded.events, timezone)
+    flags, board = policy.flags, policy.leaderboard
+    whole = run_detectors(build_context(loaded.events, developers, flags, board, timezone))
+    contexts = [build_context(part, developers, flags, board, timezone) for part in developer_shards(loaded.events)]
+    assert all(not context.developers.is_empty() for context in contexts)
+    judged = judged_context([people(context) for context in contexts], flags, board)
+    sharded = run_detectors(judged, features=merged_features([detector_features(context) for context in contexts]))
+    return whole, sharded
+
+
+def assert_same_findings(sharded: Findings, whole: Findings) -> None:
+    assert sharded.flags == whole.flags
+    assert_frame_equal(sharded.risk, whole.risk)
+    assert_frame_equal(sharded.not_evaluated, whole.not_evaluated)
+    assert_frame_equal(sharded.near_misses, whole.near_misses)
+
+
+@pytest.fixture(scope="module")
+def adversary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("adversary")
+    write_organisation(generate(AdversaryConfig(seed=5, developers=30, weeks=2, activity=0.3)), path)
+    return path
+
+
+def test_sample_data_flags_are_the_same_from_developer_shards() -> None:
+    policy = load_policy(SAMPLE / "policy.yaml")
+    whole, sharded = whole_and_sharded(load_events([str(SAMPLE / "events.csv")], policy, Period()), policy)
+    # The sample's leaderboard is configured, so the timing detectors judge too.
+    assert {"snapshot_spike", "launch_step", "machine_regularity", "no_rest_rhythm"} <= {f.id for f in whole.flags}
+    assert_same_findings(sharded, whole)
+
+
+def test_adversarial_organisation_flags_are_the_same_from_developer_shards(adversary: Path) -> None:
+    policy = load_policy(adversary / "policy.yaml")
+    whole, sharded = whole_and_sharded(load_events([str(adversary / "logs")], policy, Period()), policy)
+    fired = {f.id for f in whole.flags}
+    assert len(fired) >= 5
+    assert_same_findings(sharded, whole)
+
+
+def test_every_token_side_detector_is_split_and_the_outcome_side_reads_small_tables() -> None:
+    whole = {d.id for d in DETECTORS if d.compute is not None}
+    assert whole == {"volume_outlier", "low_yield", "outcome_gaming"}
+    assert all(d.features is not None and d.judge is not None for d in DETECTORS if d.id not in whole)
