@@ -88,7 +88,8 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
     # What a request takes in beyond what its session already held: a tool result or a prompt (with anything
     # pasted), i.e. the growth over the previous request's context and answer, and no more than it sent uncached
     # or wrote to the cache (a parent request after its subagent's shorter ones re-reads its own cached prefix).
-    held = (_CONTEXT + pl.col("output_tokens")).shift(1).over("session")
+    # Evaluated per session group: a window inside the aggregation (``.over``) took minutes on 1M sessions.
+    held = (_CONTEXT + pl.col("output_tokens")).shift(1)
     taken_in = pl.min_horizontal(_CONTEXT - held, pl.col("input_tokens") + pl.col("cache_write_tokens"))
     # A session's loaded block: its opening, plus a later intake at least as large (a second opening: a corpus
     # pasted or read in one step rather than grown into through the session's work).
