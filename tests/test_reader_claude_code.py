@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import polars as pl
@@ -306,3 +308,29 @@ def test_helper_processes_read_batches_as_this_process_does(tmp_path: Path, monk
     assert helped.rejects.equals(alone.rejects)
     assert helped.events.equals(whole.events)
     assert (helped.events.height, helped.rejects.height) == (13, 7)  # usage lines before the duplicate rules
+
+
+class _DeadHelpers:
+    """A process pool whose helpers die before returning anything."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __enter__(self) -> _DeadHelpers:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def submit(self, *args: object) -> Future[object]:
+        dead: Future[object] = Future()
+        dead.set_exception(BrokenProcessPool("a helper was killed"))
+        return dead
+
+
+def test_a_batch_whose_helper_died_is_read_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = read(ROOT)
+    monkeypatch.setattr("tokenaudit.readers.jsonlines.BATCH_BYTES", 1)
+    monkeypatch.setattr("tokenaudit.readers.claude_code.ProcessPoolExecutor", _DeadHelpers)
+    monkeypatch.setenv(HELPERS, "1")
+    assert read(ROOT).events.equals(whole.events)

@@ -38,6 +38,7 @@ import re
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Final
@@ -458,11 +459,14 @@ class ClaudeCodeReader:
         rejected: list[pl.DataFrame] = []
         turns: list[pl.DataFrame] = []
         file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
-        pending: deque[tuple[Future[_Settled], int]] = deque()
+        pending: deque[tuple[Future[_Settled], list[Source], int]] = deque()
 
         def take() -> None:
-            done, size = pending.popleft()
-            good, bad, turn = done.result()
+            done, batch, size = pending.popleft()
+            try:
+                good, bad, turn = done.result()
+            except BrokenProcessPool:  # a helper died (killed, out of memory): this process reads its batch
+                good, bad, turn = _settle(batch, context)
             typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
             rejected.append(bad)
             turns.append(turn)
@@ -476,10 +480,10 @@ class ClaudeCodeReader:
         with ThreadPoolExecutor(max_workers=1) as polars_work, _pool(helpers) as pool:
             for index, (batch, size) in enumerate(work):
                 if pool is not None and index % (helpers + 1):
-                    pending.append((pool.submit(_settle, batch, context), size))
+                    pending.append((pool.submit(_settle, batch, context), batch, size))
                 else:
                     lines = _TypedLines.of(batch)
-                    pending.append((polars_work.submit(_settled, lines, context), size))
+                    pending.append((polars_work.submit(_settled, lines, context), batch, size))
                 while len(pending) > helpers + 1:
                     take()
             while pending:
@@ -542,11 +546,16 @@ def _helper_processes(batches: int) -> int:
 
 @contextmanager
 def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
-    """``processes`` fresh interpreters (spawned: Polars' threads do not survive a fork), or None."""
-    if not processes:
+    """``processes`` fresh interpreters (spawned: Polars' threads do not survive a fork), or None where none can
+    start (no process semaphores in some sandboxes)."""
+    try:
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) if processes else None
+    except (OSError, NotImplementedError):
+        pool = None
+    if pool is None:
         yield None
         return
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with pool:
         yield pool
 
 
