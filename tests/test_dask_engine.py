@@ -17,6 +17,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
+from tokenaudit.audit import run_audit
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events, plan_inputs
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers.base import ReadContext, Reader, ReadResult
@@ -87,6 +88,22 @@ def test_sample_data_duplicates_and_transcripts_load_identically(client: Client)
     local = load_events(inputs, policy, period)
     assert local.quality.duplicates_dropped > 0  # copies across files meet in one shard on the cluster too
     assert_same_load(engine.load_events_on(client, inputs, policy, period), local)
+
+
+def test_detector_features_come_from_the_workers_and_judge_to_the_local_findings(client: Client) -> None:
+    policy = load_policy(SAMPLE / "policy.yaml")
+    inputs = [str(SAMPLE / "events.csv")]
+    on_cluster = engine.load_events_on(client, inputs, policy, Period())
+    local = load_events(inputs, policy, Period())
+    assert local.features is None
+    assert on_cluster.features is not None
+    assert on_cluster.features.fit(policy.flags, policy.leaderboard, on_cluster.period.timezone)
+    assert len(on_cluster.features.people) > 1  # one table per developer shard
+    judged, computed = run_audit(on_cluster, policy).findings, run_audit(local, policy).findings
+    assert judged.flags == computed.flags
+    assert len({flag.id for flag in computed.flags}) >= 5
+    assert_frame_equal(judged.risk, computed.risk)
+    assert_frame_equal(judged.near_misses, computed.near_misses)
 
 
 @pytest.mark.parametrize(

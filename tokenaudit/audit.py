@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from tokenaudit.detectors import Findings, build_context, run_detectors
+from tokenaudit.detectors import Findings, build_context, judged_context, run_detectors
 from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents
 from tokenaudit.metrics import local_day, usage_aggregates
@@ -177,14 +177,21 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     joined = join_outcomes(outcomes, loaded, policy) if outcomes is not None else None
     # No outcome joined anybody (most often: no identity map): an adjusted board would rank noise by name.
     ranks = joined is not None and not joined.outcomes.is_empty()
-    context = build_context(
-        loaded.events if loaded.history is None else loaded.history,  # a short report's lookback window
-        developers,
-        policy.flags,
-        policy.leaderboard,
-        timezone,
-        outcomes=None if joined is None else joined.outcomes,
-    )
+    outcome_rows = None if joined is None else joined.outcomes
+    # Features computed shard by shard where the events were cleaned, for these events and settings: judged here.
+    sharded = loaded.features
+    if sharded is not None and loaded.history is None and sharded.fit(policy.flags, policy.leaderboard, timezone):
+        context = judged_context(sharded.people, policy.flags, policy.leaderboard, outcomes=outcome_rows)
+    else:
+        sharded = None
+        context = build_context(
+            loaded.events if loaded.history is None else loaded.history,  # a short report's lookback window
+            developers,
+            policy.flags,
+            policy.leaderboard,
+            timezone,
+            outcomes=outcome_rows,
+        )
     adjusted: dict[str, Ranking] = {}
 
     def rank(flagged: list[str], corroborated: list[str]) -> pl.DataFrame:
@@ -214,7 +221,7 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
             "peer_median_yield",
         )
 
-    findings = run_detectors(context, rank if ranks else None)
+    findings = run_detectors(context, rank if ranks else None, None if sharded is None else sharded.detectors)
     fit, spearman, counts, kinds = None, None, {}, []
     if joined is not None and ranks:
         fit = adjusted["ranking"].fit

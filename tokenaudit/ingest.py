@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -30,6 +31,9 @@ from tokenaudit.shards import (
     in_period,
     period_diagnostics,
 )
+
+if TYPE_CHECKING:
+    from tokenaudit.detectors import ShardedFeatures
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class LoadedEvents:
     history: pl.DataFrame | None = None
     """Events of the detectors' lookback window (``flags.lookback_days`` ending with the period) for the period's
     developers, when a short period is reported (:func:`with_lookback`); None: the detectors read ``events``."""
+    features: ShardedFeatures | None = None
+    """The detectors' features of ``events``, computed shard by shard where the events were cleaned (the Dask
+    engine's workers); None: the audit computes them from the events."""
 
 
 def load_events(

@@ -205,6 +205,36 @@ def merged_features(shards: Sequence[Mapping[str, pl.DataFrame]]) -> dict[str, p
     )
 
 
+@dataclass(frozen=True)
+class ShardedFeatures:
+    """What the detectors need of the events, computed shard by shard (each shard holding whole developers): every
+    shard's :func:`people`, the detectors' :func:`merged_features`, and the settings they were computed with."""
+
+    people: list[pl.DataFrame]
+    detectors: dict[str, pl.DataFrame]
+    flags: Flags
+    leaderboard: Leaderboard
+    timezone: str
+
+    @classmethod
+    def of(cls, shard: DetectorContext, timezone: str) -> ShardedFeatures:
+        """One shard's, from its context (:func:`build_context` of its events)."""
+        return cls([people(shard)], detector_features(shard), shard.flags, shard.leaderboard, timezone)
+
+    @staticmethod
+    def merged(shards: Sequence[ShardedFeatures]) -> ShardedFeatures:
+        """The shards' (computed with the same settings) as one."""
+        return replace(
+            shards[0],
+            people=[frame for shard in shards for frame in shard.people],
+            detectors=merged_features([shard.detectors for shard in shards]),
+        )
+
+    def fit(self, flags: Flags, leaderboard: Leaderboard, timezone: str) -> bool:
+        """Whether these were computed with these settings (else the detectors must read the events)."""
+        return (self.flags, self.leaderboard, self.timezone) == (flags, leaderboard, timezone)
+
+
 def judged_context(
     shards_people: Sequence[pl.DataFrame],
     flags: Flags,

@@ -8,15 +8,19 @@ Tasks, run by Dask's scheduler on its workers:
    them. Each splits its rows into shards by a hash of the dedup key, and the parts stay on its worker;
 2. **shard**: one per shard, fed the parts of that shard by Dask (worker to worker): deduplicate, resolve
    identities, price and keep the period (:func:`~tokenaudit.shards.deduplicate_shard`,
-   :func:`~tokenaudit.shards.clean_shard`, the local engine's functions).
+   :func:`~tokenaudit.shards.clean_shard`, the local engine's functions), then split the events again by a
+   hash of the developer;
+3. **developer**: one per developer shard, fed its parts by Dask: the detectors' per-developer features
+   (:func:`~tokenaudit.detectors.build_context`, :class:`~tokenaudit.detectors.ShardedFeatures`).
 
-The cleaned shards and the small per-read summaries (rejects, repaired files, row counts) come back to the
-driver, where :func:`~tokenaudit.ingest.assemble` puts the events back in input order and the audit runs as
-usual. Rows carry their position (task number, row) so that order is the local one; a retried or moved task
-recomputes the same rows, so a worker lost mid-run changes nothing.
+The developer shards' events and features and the small per-read summaries (rejects, repaired files, row counts)
+come back to the driver, where :func:`~tokenaudit.ingest.assemble` puts the events back in input order (the
+renderers still read them: daily series, totals) and the detectors only judge the features. Rows carry their
+position (task number, row) so that order is the local one; a retried or moved task recomputes the same rows, so a
+worker lost mid-run changes nothing.
 
-Dedup-key shards use Polars' ``hash``, which is stable within one Polars version: driver and workers must run
-the same environment (as Dask requires anyway).
+Dedup-key and developer shards use Polars' ``hash``, which is stable within one Polars version: driver and workers
+must run the same environment (as Dask requires anyway).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from distributed import Client, Future, LocalCluster, as_completed
 
 from tokenaudit import progress
 from tokenaudit.console import stderr_console, wants_color
+from tokenaudit.detectors import ShardedFeatures, build_context
 from tokenaudit.errors import TokenauditError, UsageError
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, assemble, plan_inputs
 from tokenaudit.policy import Policy
@@ -50,7 +55,7 @@ from tokenaudit.readers.owner import owners
 from tokenaudit.readers.parse import file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
-from tokenaudit.shards import ORDER, CleanShard, clean_shard, deduplicate_shard
+from tokenaudit.shards import ORDER, CleanShard, clean_shard, deduplicate_shard, developer_table
 
 SCHEDULER_VARIABLE: Final = "DASK_SCHEDULER_ADDRESS"
 OWNED_READERS: Final = {"claude-code": CLAUDE_OWNER_FOLDERS, "codex": CODEX_OWNER_FOLDERS}
@@ -151,15 +156,28 @@ def read_and_split(task: ReadTask, context: ReadContext, shards: int) -> list[by
     return [*split, ReadSummary(result.rejects, result.repaired, result.events.height)]
 
 
-def clean_parts(parts: Sequence[bytes], policy: Policy, period: Period) -> tuple[bytes, CleanShard]:
+def clean_parts(parts: Sequence[bytes], policy: Policy, period: Period, shards: int) -> list[bytes | CleanShard]:
     """One shard from every read task's part of it: deduplicated, identities resolved, priced, in the period.
 
-    The events travel back :func:`packed`, beside the shard's other fields (its ``events`` left empty)."""
+    The events are split into ``shards`` parts by a hash of the developer (:func:`packed`), for
+    :func:`developer_shard`; the shard's other fields last (its ``events`` left empty)."""
     rows = pl.concat([unpacked(part) for part in parts], how="vertical").rechunk()
     unique = deduplicate_shard(rows)
     del rows
     shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
-    return packed(shard.events), replace(shard, events=shard.events.clear())
+    number = (pl.col("developer").hash() % shards).alias("_shard")
+    split = shard.events.with_columns(number).partition_by("_shard", as_dict=True, include_key=False)
+    empty = shard.events.clear()
+    return [*(packed(split.get((part,), empty)) for part in range(shards)), replace(shard, events=empty)]
+
+
+def developer_shard(parts: Sequence[bytes], policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
+    """The events of whole developers, from every cleaned shard's part of them, in input order (:func:`packed`), and
+    the detectors' features of them: the driver judges every developer's features without computing them."""
+    events = pl.concat([unpacked(part) for part in parts], how="vertical").sort(ORDER)
+    own = events.drop(ORDER)
+    context = build_context(own, developer_table(own, timezone), policy.flags, policy.leaderboard, timezone)
+    return packed(events), ShardedFeatures.of(context, timezone)
 
 
 def load_events_on(
@@ -188,12 +206,25 @@ def load_events_on(
     parts = [
         [client.submit(operator.getitem, read, shard, retries=RETRIES) for read in reads] for shard in range(shards)
     ]
-    cleaned = client.map(clean_parts, parts, policy=policy, period=period, retries=RETRIES)
-    del reads, parts  # the read rows are freed on the workers as soon as their shards are cleaned
-    results = [replace(shard, events=unpacked(events)) for events, shard in client.gather(cleaned)]
+    cleaned = client.map(clean_parts, parts, policy=policy, period=period, shards=shards, retries=RETRIES)
+    by_developer = [
+        [client.submit(operator.getitem, clean, shard, retries=RETRIES) for clean in cleaned] for shard in range(shards)
+    ]
+    summaries = [client.submit(operator.getitem, clean, -1, retries=RETRIES) for clean in cleaned]
+    developed = client.map(
+        developer_shard, by_developer, policy=policy, timezone=planned.period.timezone, retries=RETRIES
+    )
+    del reads, parts, cleaned, by_developer  # rows are freed on the workers as soon as the next step has them
+    # Each developer shard's events go into one cleaned shard's summary: assemble only concatenates them.
+    developers = client.gather(developed)
+    results = [
+        replace(shard, events=unpacked(events))
+        for shard, (events, _) in zip(client.gather(summaries), developers, strict=True)
+    ]
     rejects = pl.concat([empty_rejects(), *(summary.rejects for summary in done)], how="vertical")
     repaired = [name for summary in done for name in summary.repaired]
-    return assemble(planned, results, rejects, repaired, sum(summary.rows for summary in done))
+    loaded = assemble(planned, results, rejects, repaired, sum(summary.rows for summary in done))
+    return replace(loaded, features=ShardedFeatures.merged([features for _, features in developers]))
 
 
 def _keys(prefix: str, count: int) -> list[str]:
