@@ -4,6 +4,8 @@ the per-event stage run on shards, one at a time or on a cluster's workers."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -67,6 +69,22 @@ def test_sample_data_flags_are_the_same_from_developer_shards() -> None:
     whole, sharded = whole_and_sharded(load_events([str(SAMPLE / "events.csv")], policy, Period()), policy)
     # The sample's leaderboard is configured, so the timing detectors judge too.
     assert {"snapshot_spike", "launch_step", "machine_regularity", "no_rest_rhythm"} <= {f.id for f in whole.flags}
+    assert_same_findings(sharded, whole)
+
+
+def test_a_shard_that_starts_late_and_ends_early_is_judged_on_the_whole_period() -> None:
+    # Which snapshots and launch days count depends on the period's first and last event, not a shard's.
+    policy = load_policy(SAMPLE / "policy.yaml")
+    loaded = load_events([str(SAMPLE / "events.csv")], policy, Period())
+    last = developer_shards(loaded.events)[-1]["developer"].unique().implode()
+    inside = pl.col("timestamp").is_between(
+        dt.datetime(2026, 9, 10, tzinfo=dt.UTC), dt.datetime(2026, 10, 2, tzinfo=dt.UTC)
+    )
+    trimmed = replace(loaded, events=loaded.events.filter(~pl.col("developer").is_in(last) | inside))
+    whole, sharded = whole_and_sharded(trimmed, policy)
+    assert "snapshot_spike" in {f.id for f in whole.flags}
+    unevaluated = whole.not_evaluated.filter(pl.col("id") == "launch_step").height
+    assert 0 < unevaluated < whole.risk.height  # the trimmed developers lack days before the launch; others have them
     assert_same_findings(sharded, whole)
 
 
