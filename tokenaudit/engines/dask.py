@@ -13,11 +13,11 @@ Tasks, run by Dask's scheduler on its workers:
 3. **developer**: one per developer shard, fed its parts by Dask: the detectors' per-developer features
    (:func:`~tokenaudit.detectors.build_context`, :class:`~tokenaudit.detectors.ShardedFeatures`).
 
-The developer shards' events and features and the small per-read summaries (rejects, repaired files, row counts)
-come back to the driver, where :func:`~tokenaudit.ingest.assemble` puts the events back in input order (the
-renderers still read them: daily series, totals) and the detectors only judge the features. Rows carry their
-position (task number, row) so that order is the local one; a retried or moved task recomputes the same rows, so a
-worker lost mid-run changes nothing.
+The cleaned shards' events, the developer shards' features and the small per-read summaries (rejects, repaired
+files, row counts) come back to the driver, where :func:`~tokenaudit.ingest.assemble` puts the events back in input
+order (the renderers still read them: daily series, totals) and the detectors only judge the features. Rows carry
+their position (task number, row) so that order is the local one; a retried or moved task recomputes the same rows,
+so a worker lost mid-run changes nothing.
 
 Dedup-key and developer shards use Polars' ``hash``, which is stable within one Polars version: driver and workers
 must run the same environment (as Dask requires anyway).
@@ -171,13 +171,12 @@ def clean_parts(parts: Sequence[bytes], policy: Policy, period: Period, shards: 
     return [*(packed(split.get((part,), empty)) for part in range(shards)), replace(shard, events=empty)]
 
 
-def developer_shard(parts: Sequence[bytes], policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
-    """The events of whole developers, from every cleaned shard's part of them, in input order (:func:`packed`), and
-    the detectors' features of them: the driver judges every developer's features without computing them."""
-    events = pl.concat([unpacked(part) for part in parts], how="vertical").sort(ORDER)
-    own = events.drop(ORDER)
-    context = build_context(own, developer_table(own, timezone), policy.flags, policy.leaderboard, timezone)
-    return packed(events), ShardedFeatures.of(context, timezone)
+def developer_features(parts: Sequence[bytes], policy: Policy, timezone: str) -> ShardedFeatures:
+    """The detectors' features of whole developers, from every cleaned shard's part of their events (put back in
+    input order, as ties fall locally): the driver judges every developer's features without computing them."""
+    events = pl.concat([unpacked(part) for part in parts], how="vertical").sort(ORDER).drop(ORDER)
+    context = build_context(events, developer_table(events, timezone), policy.flags, policy.leaderboard, timezone)
+    return ShardedFeatures.of(context, timezone)
 
 
 def load_events_on(
@@ -210,21 +209,18 @@ def load_events_on(
     by_developer = [
         [client.submit(operator.getitem, clean, shard, retries=RETRIES) for clean in cleaned] for shard in range(shards)
     ]
-    summaries = [client.submit(operator.getitem, clean, -1, retries=RETRIES) for clean in cleaned]
     developed = client.map(
-        developer_shard, by_developer, policy=policy, timezone=planned.period.timezone, retries=RETRIES
+        developer_features, by_developer, policy=policy, timezone=planned.period.timezone, retries=RETRIES
     )
-    del reads, parts, cleaned, by_developer  # rows are freed on the workers as soon as the next step has them
-    # Each developer shard's events go into one cleaned shard's summary: assemble only concatenates them.
-    developers = client.gather(developed)
+    del reads, parts, by_developer  # the read rows are freed on the workers as soon as their shards are cleaned
     results = [
-        replace(shard, events=unpacked(events))
-        for shard, (events, _) in zip(client.gather(summaries), developers, strict=True)
+        replace(split[-1], events=pl.concat([unpacked(part) for part in split[:-1]], how="vertical"))
+        for split in client.gather(cleaned)
     ]
     rejects = pl.concat([empty_rejects(), *(summary.rejects for summary in done)], how="vertical")
     repaired = [name for summary in done for name in summary.repaired]
     loaded = assemble(planned, results, rejects, repaired, sum(summary.rows for summary in done))
-    return replace(loaded, features=ShardedFeatures.merged([features for _, features in developers]))
+    return replace(loaded, features=ShardedFeatures.merged(client.gather(developed)))
 
 
 def _keys(prefix: str, count: int) -> list[str]:
