@@ -987,3 +987,52 @@ def test_an_inferred_conversation_idle_past_the_caches_lifetime_is_split(think_m
     assert requests["session_id"].n_unique() == sessions
     assert requests["opens_session"].sum() == sessions
     assert requests["inferred_session"].all()
+
+
+def test_context_stuffing_alone_on_a_rare_tool_is_compared_with_all_tools() -> None:
+    # Stuffing routed through a tool nobody else uses: too few same-tool peers, so the organisation's developers on
+    # every tool are the baseline (medians over all 13 developer-tool pairs, the stuffer included), and it says so.
+    stuffer = events(
+        "stuffer", human_offsets(3, per_day=30), tool="gateway", cache_read_tokens=150_000, session_every=5
+    )
+    findings = detect(pl.concat([_varied_context_org(), stuffer]))
+    found = flag(findings, "stuffer", "context_stuffing")
+    assert found is not None
+    honest = np.geomspace(12_000, 45_000, 12).round() + 3_000
+    contexts = np.append(honest, 153_000)
+    assert (found["severity"], found["tool"], found["baseline"]) == ("high", "gateway", "all tools")
+    assert (found["n_tool_peers"], found["n_organisation"]) == (1, 13)
+    assert found["peer_median_context"] == found["peer_loaded_context"] == np.median(contexts) == honest[6]
+    assert found["loaded_multiple"] == pytest.approx(153_000 / honest[6], abs=1e-4)
+    # The spread stays the one pooled over tools: each pair's distance from its own tool's median.
+    pooled = np.median(np.abs(np.append(np.log10(honest) - np.median(np.log10(honest)), 0.0)))
+    assert found["z_context"] == pytest.approx(0.6745 * np.log10(153_000 / honest[6]) / pooled, abs=1e-4)
+    assert found["reason"].startswith(
+        "compared with all tools (13 developer-tool pairs): only 1 developer(s) use gateway"
+    )
+
+
+def test_context_stuffing_near_miss_an_honest_developer_alone_on_a_rare_tool() -> None:
+    # Evaluated against all tools now (not skipped), and just above the heaviest honest peer is no flag.
+    reader = events("reader", human_offsets(3, per_day=30), tool="gateway", cache_read_tokens=48_000, session_every=5)
+    findings = detect(pl.concat([_varied_context_org(), reader]))
+    assert needs(findings, "reader", "context_stuffing") is None
+    assert flag(findings, "reader", "context_stuffing") is None
+
+
+def test_context_stuffing_a_rare_tool_that_sends_more_by_design_raises_its_users_baseline() -> None:
+    # Three people on a gateway whose sessions all carry about 3.5x the organisation's context (its callers send
+    # that much, on one static prefix): each is compared with the larger of the organisation's median and the tool's
+    # other users' (against the organisation alone two would be high), so none is flagged; a fourth who loads 4x
+    # what they do still is.
+    offsets = human_offsets(3, per_day=30)
+    reads = {"gw1": 90_000, "gw2": 100_000, "gw3": 110_000, "stuffer": 400_000}
+    gateway = [
+        events(name, offsets, tool="gateway", cache_read_tokens=read, session_every=5) for name, read in reads.items()
+    ]
+    findings = detect(pl.concat([_varied_context_org(), *gateway]))
+    assert [flag(findings, name, "context_stuffing") for name in ("gw1", "gw2", "gw3")] == [None, None, None]
+    found = flag(findings, "stuffer", "context_stuffing")
+    assert found is not None
+    assert (found["severity"], found["baseline"], found["n_tool_peers"]) == ("high", "all tools", 4)
+    assert found["peer_loaded_context"] == 103_000  # the other three's median, above the organisation's

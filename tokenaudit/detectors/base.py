@@ -316,9 +316,12 @@ Spread = Literal["group", "pooled", "at_least_pooled"]
 value's distance from its own group's median), or the larger of the two."""
 
 
-def _robust_z_within(x: pl.Expr, spread: Spread, pool: pl.Expr, *partition: str | pl.Expr) -> pl.Expr:
+def _robust_z_within(
+    x: pl.Expr, spread: Spread, pool: pl.Expr, *partition: str | pl.Expr, centre: pl.Expr | None = None
+) -> pl.Expr:
     median = x.median().over(*partition)
     deviation = (x - median).abs()
+    offset = x - (median if centre is None else centre)
     own_mad, own_mean_ad = deviation.median().over(*partition), deviation.mean().over(*partition)
     pooled_mad, pooled_mean_ad = deviation.median().over(pool), deviation.mean().over(pool)
     mad, mean_ad = {
@@ -331,26 +334,29 @@ def _robust_z_within(x: pl.Expr, spread: Spread, pool: pl.Expr, *partition: str 
     }[spread]
     return (
         pl.when(mad > 0)
-        .then(0.6745 * (x - median) / mad)
+        .then(0.6745 * offset / mad)
         .when(mean_ad > 0)
-        .then((x - median) / (1.253314 * mean_ad))
+        .then(offset / (1.253314 * mean_ad))
         .otherwise(0.0)
     )
 
 
-def robust_z(value: str | pl.Expr, group: str = "peer_group", spread: Spread = "group") -> pl.Expr:
+def robust_z(
+    value: str | pl.Expr, group: str = "peer_group", spread: Spread = "group", centre: pl.Expr | None = None
+) -> pl.Expr:
     """Iglewicz–Hoaglin modified z within ``group`` (peers as in :func:`over_peers` by default); falls back to
     the mean absolute deviation.
 
     Median/MAD rather than mean/stdev, because token volumes are heavy-tailed and the gamers we look
-    for would otherwise inflate the very baseline they are compared with. The median is always the group's; the
-    spread may be pooled over all groups (:data:`Spread`): a small group whose members happen to be alike (three
-    people on one tool, a team of eight similar users) would otherwise make an ordinary difference look extreme.
+    for would otherwise inflate the very baseline they are compared with. The median is the group's unless a
+    ``centre`` replaces it (only with another ``group``: a baseline the group is too small to give); the spread
+    may be pooled over all groups (:data:`Spread`): a small group whose members happen to be alike (three people
+    on one tool, a team of eight similar users) would otherwise make an ordinary difference look extreme.
     """
     x = pl.col(value) if isinstance(value, str) else value
     whole_org = pl.col("peer_group") != NO_TOKENS
     if group != "peer_group":
-        return _robust_z_within(x, spread, pl.lit(value=True), group)
+        return _robust_z_within(x, spread, pl.lit(value=True), group, centre=centre)
     return (
         pl.when(pl.col("peer_group") == ORG)
         .then(_robust_z_within(x, spread, whole_org, whole_org))

@@ -1,7 +1,8 @@
 """S5 ``context_stuffing`` (waste): context re-read far above peers, scored continuously on every tool.
 
 Per developer and tool (tools disagree on what they count, so peers are everyone in the organisation on
-the same tool), three views; the strongest decides:
+the same tool; where fewer than ``min_peers`` use a tool, everyone on every tool, but never below the tool's
+other users), three views; the strongest decides:
 
 * **Peers**: a score from robust z-scores among same-tool peers, ``z_context + max(0, z_ratio) / 2``:
   the median context per request carries it, and context per output token only adds. Padding output
@@ -134,18 +135,70 @@ def features(context: DetectorContext) -> pl.DataFrame:
     return by_developer(context, _per_tool(context.requests, context.flags.context_stuffing), how="inner")
 
 
+_BASELINES = {
+    "median_context": "peer_median_context",
+    "context_per_output": "peer_median_ratio",
+    "median_opening_context": "peer_median_opening_context",
+    "loaded_context": "peer_loaded_context",
+}
+"""Each measure and the column holding its peers' median."""
+
+
+def _few_peers_baselines(per_tool: pl.DataFrame, min_peers: int) -> pl.DataFrame:
+    """developer, tool: on a tool with fewer than ``min_peers`` users, each measure's median over the tool's
+    *other* users (none for a lone user), so a tool that carries more context by design raises its users'
+    baseline."""
+    few = per_tool.filter(pl.len().over("tool") < min_peers).select("developer", "tool", *_BASELINES)
+    return (
+        few.join(few, on="tool", suffix="_other")
+        .filter(pl.col("developer") != pl.col("developer_other"))
+        .group_by("developer", "tool")
+        .agg(pl.col(f"{measure}_other").median() for measure in _BASELINES)
+    )
+
+
 def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
-    """Per developer: the tool with the strongest evidence, its scores and the peers' baselines."""
+    """Per developer: the tool with the strongest evidence, its scores and the peers' baselines.
+
+    Peers are everyone on the same tool; where fewer than ``min_peers`` use it, the organisation's developers on
+    every tool (the baseline never below what the tool's other users show), so stuffing cannot hide on a tool
+    few colleagues use. The evidence's ``baseline`` says which.
+    """
     config = context.flags.context_stuffing
-    scored = features.with_columns(
-        robust_z(pl.col("median_context").clip(1).log10(), group="tool", spread="pooled").alias("z_context"),
-        robust_z(pl.col("context_per_output").clip(1).log10(), group="tool", spread="pooled").alias("z_ratio"),
-        pl.len().over("tool").alias("n_tool_peers"),
-        pl.col("median_context").median().over("tool").alias("peer_median_context"),
-        pl.col("context_per_output").median().over("tool").alias("peer_median_ratio"),
-        pl.col("median_opening_context").median().over("tool").alias("peer_median_opening_context"),
-        pl.col("loaded_context").median().over("tool").alias("peer_loaded_context"),
-    ).with_columns((pl.col("loaded_context") / pl.col("peer_loaded_context").clip(1)).alias("loaded_multiple"))
+    by_tool = pl.col("n_tool_peers") >= config.min_peers
+    log_context, log_ratio = (pl.col(name).clip(1).log10() for name in ("median_context", "context_per_output"))
+    scored = (
+        features.join(_few_peers_baselines(features, config.min_peers), on=["developer", "tool"], how="left")
+        .with_columns(pl.len().over("tool").alias("n_tool_peers"), pl.len().alias("n_organisation"))
+        .with_columns(
+            pl.when(by_tool)
+            .then(pl.col(measure).median().over("tool"))
+            .otherwise(pl.max_horizontal(pl.col(measure).median(), f"{measure}_other"))
+            .alias(peer)
+            for measure, peer in _BASELINES.items()
+        )
+        .with_columns(
+            robust_z(
+                log_context,
+                group="tool",
+                spread="pooled",
+                centre=pl.when(by_tool)
+                .then(log_context.median().over("tool"))
+                .otherwise(pl.col("peer_median_context").clip(1).log10()),
+            ).alias("z_context"),
+            robust_z(
+                log_ratio,
+                group="tool",
+                spread="pooled",
+                centre=pl.when(by_tool)
+                .then(log_ratio.median().over("tool"))
+                .otherwise(pl.col("peer_median_ratio").clip(1).log10()),
+            ).alias("z_ratio"),
+            pl.when(by_tool).then(pl.lit("tool")).otherwise(pl.lit("all tools")).alias("baseline"),
+            (pl.col("loaded_context") / pl.col("peer_loaded_context").clip(1)).alias("loaded_multiple"),
+        )
+        .drop(f"{measure}_other" for measure in _BASELINES)
+    )
     score = pl.col("z_context") + pl.col("z_ratio").clip(0) / 2
     big_prefix = pl.col("modal_prefix") >= config.static_prefix_factor * pl.col("peer_median_opening_context")
     static_severity = pl.when(big_prefix & (pl.col("sessions") >= config.min_sessions)).then(
@@ -160,7 +213,7 @@ def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
     size = band_severity(pl.col("score"), config.score)
     size_strength = band_strength(pl.col("score"), config.score)
     below_medium = band_strength(pl.lit(config.score.medium), config.score)
-    evaluated = pl.col("n_tool_peers") >= config.min_peers
+    evaluated = by_tool | (pl.col("n_organisation") >= config.min_peers)
     severity = pl.when(evaluated).then(
         pl.max_horizontal(
             pl.when(loaded).then(size).otherwise(pl.min_horizontal(size, pl.lit(1))),
@@ -186,21 +239,29 @@ def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
     frame = (
         context.developers.select("developer", "peer_group")
         .join(best, on="developer", how="left")
-        .with_columns(pl.col("n_requests").fill_null(0), pl.col("n_tool_peers").fill_null(0))
+        .with_columns(pl.col("n_requests", "n_tool_peers", "n_organisation").fill_null(0))
     )
     return frame.with_columns(
         capped(pl.col("tool_severity").fill_null(0), config.max_severity).alias("severity"),
         pl.col("strength").fill_null(0.0),
         not_evaluated(
-            (pl.col("n_requests") < config.min_requests) | (pl.col("n_tool_peers") < config.min_peers),
-            f"at least {config.min_requests} requests and {config.min_peers} peers on the same tool",
+            (pl.col("n_requests") < config.min_requests) | (pl.col("n_organisation") < config.min_peers),
+            f"at least {config.min_requests} requests on one tool, and {config.min_peers} developers with as many "
+            "in the organisation",
         ).alias("needs"),
     ).drop("tool_severity")
 
 
 def reason(row: dict[str, Any]) -> str:
-    """Quote context per request and per output token against same-tool peers, and the mechanical signs."""
+    """Quote context per request and per output token against same-tool peers (or all tools where a tool has too
+    few users), and the mechanical signs."""
     text = (
+        ""
+        if row["baseline"] == "tool"
+        else f"compared with all tools ({fmt_int(row['n_organisation'])} developer-tool pairs): only "
+        f"{row['n_tool_peers']} developer(s) use {row['tool']}; "
+    )
+    text += (
         f"median context {fmt_int(row['median_context'])} tokens per request on {row['tool']} "
         f"(peer median {fmt_int(row['peer_median_context'])}, z {fmt_num(row['z_context'], 1)}) and "
         f"{fmt_int(row['context_per_output'])} context tokens per output token "
@@ -234,6 +295,7 @@ DETECTOR = Detector(
         "review or analysis work that reads much and writes little",
         "a bloated CLAUDE.md or rules file (a static prefix in every session)",
         "a refactor or migration week (a step in the developer's own history)",
+        "a tool few colleagues use that sends more context by design (then compared with all tools)",
     ),
     features=features,
     judge=judge,
@@ -260,6 +322,8 @@ DETECTOR = Detector(
         "loaded_multiple",
         "loaded_prefix",
         "n_tool_peers",
+        "baseline",
+        "n_organisation",
     ),
     outcomes_exculpate=True,
 )
