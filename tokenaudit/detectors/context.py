@@ -166,7 +166,7 @@ def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
     """
     config = context.flags.context_stuffing
     by_tool = pl.col("n_tool_peers") >= config.min_peers
-    log_context, log_ratio = (pl.col(name).clip(1).log10() for name in ("median_context", "context_per_output"))
+    z_scores = {"median_context": "z_context", "context_per_output": "z_ratio"}
     scored = (
         features.join(_few_peers_baselines(features, config.min_peers), on=["developer", "tool"], how="left")
         .with_columns(pl.len().over("tool").alias("n_tool_peers"), pl.len().alias("n_organisation"))
@@ -178,22 +178,17 @@ def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
             for measure, peer in _BASELINES.items()
         )
         .with_columns(
-            robust_z(
-                log_context,
-                group="tool",
-                spread="pooled",
-                centre=pl.when(by_tool)
-                .then(log_context.median().over("tool"))
-                .otherwise(pl.col("peer_median_context").clip(1).log10()),
-            ).alias("z_context"),
-            robust_z(
-                log_ratio,
-                group="tool",
-                spread="pooled",
-                centre=pl.when(by_tool)
-                .then(log_ratio.median().over("tool"))
-                .otherwise(pl.col("peer_median_ratio").clip(1).log10()),
-            ).alias("z_ratio"),
+            *(
+                robust_z(
+                    pl.col(measure).clip(1).log10(),
+                    group="tool",
+                    spread="pooled",
+                    centre=pl.when(by_tool)
+                    .then(pl.col(measure).clip(1).log10().median().over("tool"))
+                    .otherwise(pl.col(_BASELINES[measure]).clip(1).log10()),
+                ).alias(z)
+                for measure, z in z_scores.items()
+            ),
             pl.when(by_tool).then(pl.lit("tool")).otherwise(pl.lit("all tools")).alias("baseline"),
             (pl.col("loaded_context") / pl.col("peer_loaded_context").clip(1)).alias("loaded_multiple"),
         )
