@@ -89,15 +89,37 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
     # What a request takes in beyond what its session already held: a tool result or a prompt (with anything
     # pasted), i.e. the growth over the previous request's context and answer, and no more than it sent uncached
     # or wrote to the cache (a parent request after its subagent's shorter ones re-reads its own cached prefix).
-    # Evaluated per session group: a window inside the aggregation (``.over``) took minutes on 1M sessions.
-    held = (_CONTEXT + pl.col("output_tokens")).shift(1)
-    taken_in = pl.min_horizontal(_CONTEXT - held, pl.col("input_tokens") + pl.col("cache_write_tokens"))
+    # Sessions are runs of a narrow copy sorted by (session, tool) (a stable sort keeps each in time order): the
+    # previous request is the row before, and each run aggregates as one slice (at 10M requests: 1.4 s, against 4 s
+    # for a group-by hashing 1M sessions and minutes for a window inside their aggregation).
+    same_run = pl.col("session").eq_missing(pl.col("session").shift(1)) & pl.col("_tool").eq_missing(
+        pl.col("_tool").shift(1)
+    )
+    held = pl.col("_held").shift(1)
+    taken_in = pl.min_horizontal(pl.col("_context") - held, pl.col("input_tokens") + pl.col("cache_write_tokens"))
     # A session's loaded block: its opening, plus a later intake at least as large (a second opening: a corpus
     # pasted or read in one step rather than grown into through the session's work).
     sessions = (
         requests.filter(pl.col("session").is_not_null())
-        .group_by("dev", "tool", "session")
-        .agg(_CONTEXT.first().alias("opening"), taken_in.filter(held.is_not_null()).max().alias("later"))
+        .select(
+            "dev",
+            "tool",
+            "session",
+            "input_tokens",
+            "cache_write_tokens",
+            pl.col("tool").cast(pl.Categorical).to_physical().alias("_tool"),
+            _CONTEXT.alias("_context"),
+            (_CONTEXT + pl.col("output_tokens")).alias("_held"),
+        )
+        .sort("session", "_tool", maintain_order=True)
+        .with_columns(_same=same_run)
+        .with_columns(_intake=pl.when("_same").then(taken_in), _run=(~pl.col("_same")).cum_sum().set_sorted())
+        .group_by("_run", maintain_order=True)
+        .agg(
+            pl.col("dev", "tool").first(),
+            pl.col("_context").first().alias("opening"),
+            pl.col("_intake").max().alias("later"),
+        )
         .with_columns(
             (pl.col("opening") + pl.when(pl.col("later") >= pl.col("opening")).then("later").otherwise(0)).alias(
                 "block"
