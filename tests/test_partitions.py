@@ -14,9 +14,11 @@ from polars.testing import assert_frame_equal
 
 from tests.helpers import SAMPLE
 from tokenaudit.adversary import AdversaryConfig, generate, write_organisation
+from tokenaudit.audit import run_audit
 from tokenaudit.detectors import (
     DETECTORS,
     Findings,
+    ShardedFeatures,
     build_context,
     detector_features,
     judged_context,
@@ -100,3 +102,22 @@ def test_every_token_side_detector_is_split_and_the_outcome_side_reads_small_tab
     whole = {d.id for d in DETECTORS if d.compute is not None}
     assert whole == {"volume_outlier", "low_yield", "outcome_gaming"}
     assert all(d.features is not None and d.judge is not None for d in DETECTORS if d.id not in whole)
+
+
+def test_the_audit_judges_features_computed_elsewhere_only_for_its_own_settings() -> None:
+    policy = load_policy(SAMPLE / "policy.yaml")
+    loaded = load_events([str(SAMPLE / "events.csv")], policy, Period())
+    timezone = loaded.period.timezone
+    developers = developer_table(loaded.events, timezone)
+    shards = [
+        ShardedFeatures.of(build_context(part, developers, policy.flags, policy.leaderboard, timezone), timezone)
+        for part in developer_shards(loaded.events)
+    ]
+    computed = run_audit(loaded, policy).findings
+    assert_same_findings(run_audit(replace(loaded, features=ShardedFeatures.merged(shards)), policy).findings, computed)
+    # One shard's features are judged as given: only its developers.
+    partial = run_audit(replace(loaded, features=shards[0]), policy).findings
+    assert partial.risk.height == shards[0].people[0].height < computed.risk.height
+    # Features computed with other settings are not used: the audit computes its own from the events.
+    elsewhere = replace(shards[0], timezone="Asia/Tokyo")
+    assert_same_findings(run_audit(replace(loaded, features=elsewhere), policy).findings, computed)
