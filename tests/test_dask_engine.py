@@ -93,9 +93,10 @@ def test_sample_data_duplicates_and_transcripts_load_identically(client: Client)
 def test_detector_features_come_from_the_workers_and_judge_to_the_local_findings(client: Client) -> None:
     policy = load_policy(SAMPLE / "policy.yaml")
     inputs = [str(SAMPLE / "events.csv")]
-    on_cluster = engine.load_events_on(client, inputs, policy, Period())
+    on_cluster = engine.load_events_on(client, inputs, policy, Period(), detector_features=True)
     local = load_events(inputs, policy, Period())
     assert local.features is None
+    assert engine.load_events_on(client, inputs, policy, Period()).features is None  # a load for totals or a report
     assert on_cluster.features is not None
     assert on_cluster.features.fit(policy.flags, policy.leaderboard, on_cluster.period.timezone)
     assert len(on_cluster.features.people) > 1  # one table per developer shard

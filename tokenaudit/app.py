@@ -121,9 +121,11 @@ def load(
     memory_limit: int | None = None,
     engine: Engine = Engine.LOCAL,
     scheduler: str | None = None,
+    detector_features: bool = False,
 ) -> LoadedEvents:
     """Read, deduplicate, price and filter every input (see :func:`tokenaudit.ingest.load_events`), here or on a
-    Dask cluster (:mod:`tokenaudit.engines`)."""
+    Dask cluster (:mod:`tokenaudit.engines`; ``detector_features``: the cluster computes them too, for an audit of
+    the whole period loaded)."""
     return engines.load(
         inputs,
         settings,
@@ -133,6 +135,7 @@ def load(
         input_format=input_format,
         developer=owner,
         memory_limit=memory_limit,
+        detector_features=detector_features,
     )
 
 

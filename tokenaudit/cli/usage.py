@@ -33,8 +33,9 @@ from tokenaudit.render.json_format import render as render_json
 from tokenaudit.shards import parse_memory_limit
 
 
-def read_usage(inputs: InputOptions, period: Period | None = None) -> tuple[Policy, Run]:
-    """The policy (loaded once) and the events of the period the options name (or ``period``)."""
+def read_usage(inputs: InputOptions, period: Period | None = None, *, audits: bool = False) -> tuple[Policy, Run]:
+    """The policy (loaded once) and the events of the period the options name (or ``period``); ``audits``: the
+    whole period loaded is audited (a cluster then computes the detectors' features too)."""
     settings = library.load_settings(inputs.policy, inputs.identities)
     if period is None:
         period = library.resolve_period(settings, since=inputs.since, until=inputs.until, timezone=inputs.tz)
@@ -47,6 +48,7 @@ def read_usage(inputs: InputOptions, period: Period | None = None) -> tuple[Poli
         memory_limit=parse_memory_limit(inputs.memory_limit) if inputs.memory_limit else None,
         engine=inputs.engine,
         scheduler=inputs.scheduler,
+        detector_features=audits,
     )
     return settings, Run(loaded)
 
@@ -130,7 +132,7 @@ def audit_command(
     """The full audit: usage, raw vs outcome-adjusted ranks, Goodhart-risk flags (JSON is the stable interface)."""
     with user_errors(private_paths(inputs.inputs, outcomes, output.pseudonymize or teams_only)) as errors:
         chosen = choose_format(output_format, output.output)
-        settings, run = read_usage(inputs)
+        settings, run = read_usage(inputs, audits=True)
         run = audited(settings, run, inputs, outcomes, output, errors, teams_only)
         assert run.result is not None
         document = teams_document(run.result, settings.min_group_size) if teams_only else audit_document(run.result)
@@ -155,7 +157,7 @@ def rank_command(
     """The raw token leaderboard and the outcome-adjusted ranking, side by side."""
     with user_errors(private_paths(inputs.inputs, outcomes, output.pseudonymize)) as errors:
         chosen = choose_format(output_format, output.output)
-        settings, run = read_usage(inputs)
+        settings, run = read_usage(inputs, audits=True)
         run = audited(settings, run, inputs, outcomes, output, errors)
         assert run.result is not None
         finish_document(run, rank_document(run.result), chosen, inputs, output)
@@ -189,7 +191,7 @@ def explain_command(
 ) -> None:
     """One developer's evidence: daily sparkline, hour-of-week heatmap, gap histogram, flags vs peers."""
     with user_errors(private_paths(inputs.inputs, outcomes, output.pseudonymize)) as errors:
-        settings, run = read_usage(inputs)
+        settings, run = read_usage(inputs, audits=True)
         run = audited(settings, run, inputs, outcomes, output, errors)
         assert run.result is not None
         settle(run, inputs)

@@ -35,8 +35,11 @@ def load(
     developer: str | None = None,
     stdin: Iterable[bytes] | None = None,
     memory_limit: int | None = None,
+    detector_features: bool = False,
 ) -> LoadedEvents:
-    """The load on the chosen engine; a Dask cluster is connected (or started) for the load alone."""
+    """The load on the chosen engine; a Dask cluster is connected (or started) for the load alone. With
+    ``detector_features`` a cluster computes the detectors' features too (the local engine leaves them to the audit).
+    """
     if engine is Engine.LOCAL:
         if scheduler:
             raise UsageError("--scheduler needs --engine dask")
@@ -58,5 +61,12 @@ def load(
         raise UsageError(msg) from None
     with connect(scheduler) as client:
         return load_events_on(
-            client, inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin
+            client,
+            inputs,
+            policy,
+            period,
+            input_format=input_format,
+            developer=developer,
+            stdin=stdin,
+            detector_features=detector_features,
         )

@@ -188,8 +188,10 @@ def load_events_on(
     input_format: str | None = None,
     developer: str | None = None,
     stdin: Iterable[bytes] | None = None,
+    detector_features: bool = False,
 ) -> LoadedEvents:
-    """:func:`~tokenaudit.ingest.load_events` with the reads and shards run as tasks on ``client``'s cluster."""
+    """:func:`~tokenaudit.ingest.load_events` with the reads and shards run as tasks on ``client``'s cluster; with
+    ``detector_features``, the detectors' features of the events too (for an audit of the whole period loaded)."""
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     tasks = read_tasks(planned)
     shards = max(1, SHARDS_PER_WORKER * sum(client.nthreads().values()))
@@ -206,13 +208,15 @@ def load_events_on(
         [client.submit(operator.getitem, read, shard, retries=RETRIES) for read in reads] for shard in range(shards)
     ]
     cleaned = client.map(clean_parts, parts, policy=policy, period=period, shards=shards, retries=RETRIES)
-    by_developer = [
-        [client.submit(operator.getitem, clean, shard, retries=RETRIES) for clean in cleaned] for shard in range(shards)
-    ]
-    developed = client.map(
-        developer_features, by_developer, policy=policy, timezone=planned.period.timezone, retries=RETRIES
-    )
-    del reads, parts, by_developer  # the read rows are freed on the workers as soon as their shards are cleaned
+    del reads, parts  # the read rows are freed on the workers as soon as their shards are cleaned
+    developed: list[Future[ShardedFeatures]] = []
+    if detector_features:
+        by_developer = [
+            [client.submit(operator.getitem, clean, shard, retries=RETRIES) for clean in cleaned]
+            for shard in range(shards)
+        ]
+        timezone = planned.period.timezone
+        developed = client.map(developer_features, by_developer, policy=policy, timezone=timezone, retries=RETRIES)
     results = [
         replace(split[-1], events=pl.concat([unpacked(part) for part in split[:-1]], how="vertical"))
         for split in client.gather(cleaned)
@@ -220,7 +224,7 @@ def load_events_on(
     rejects = pl.concat([empty_rejects(), *(summary.rejects for summary in done)], how="vertical")
     repaired = [name for summary in done for name in summary.repaired]
     loaded = assemble(planned, results, rejects, repaired, sum(summary.rows for summary in done))
-    return replace(loaded, features=ShardedFeatures.merged(client.gather(developed)))
+    return replace(loaded, features=ShardedFeatures.merged(client.gather(developed))) if developed else loaded
 
 
 def _keys(prefix: str, count: int) -> list[str]:
