@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final, Literal
 
 import polars as pl
@@ -47,6 +48,12 @@ class DetectorContext:
     yield_mean, yield_median, yield_p10, yield_p90, peer_median_yield."""
     outcomes: pl.DataFrame | None = None
     """Identity-resolved outcomes inside the outcome window (:data:`tokenaudit.outcomes.schema.OUTCOME_SCHEMA`)."""
+
+    @cached_property
+    def requests_by_day(self) -> pl.DataFrame:
+        """``requests`` with :func:`with_own_day`'s ``day``, computed once: several detectors read it (about a second
+        each at 10M requests). It shares the requests' columns, so only the day column is held."""
+        return self.requests.with_columns(with_own_day(self.requests)["day"])
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def features(context: DetectorContext) -> pl.DataFrame:
             how="left",
         )
     )
-    days = with_own_day(context.requests).group_by("dev").agg(pl.col("day").n_unique().alias("days"))
+    days = context.requests_by_day.group_by("dev").agg(pl.col("day").n_unique().alias("days"))
     return by_developer(context, per_developer, days)
 
 

@@ -35,14 +35,13 @@ from tokenaudit.detectors.base import (
     fmt_num,
     not_evaluated,
     over_peers,
-    with_own_day,
 )
 
 
 def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer: median turns and session openers per active day, turns, active days."""
     gap = pl.col("timestamp").diff().over("dev").dt.total_seconds(fractional=True)
-    requests = with_own_day(context.requests)
+    requests = context.requests_by_day
     turns = pl.concat(
         [
             requests.filter(pl.col("session_id").is_not_null() & (pl.col("opens_session") | pl.col("person"))).select(

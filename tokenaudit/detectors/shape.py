@@ -31,7 +31,6 @@ from tokenaudit.detectors.base import (
     fmt_pct,
     not_evaluated,
     over_peers,
-    with_own_day,
 )
 from tokenaudit.detectors.config import HeadlessWork
 from tokenaudit.schema import total_tokens
@@ -101,7 +100,7 @@ def features(context: DetectorContext) -> pl.DataFrame:
         (pl.col("tokens").filter("headless").sum() / pl.col("tokens").sum().clip(1)).alias("headless_token_share"),
         pl.col("inferred").mean().alias("inferred_session_share"),
     )
-    requests = with_own_day(context.requests)
+    requests = context.requests_by_day
     headless_requests = requests.join(shapes.filter("headless").select("session"), on="session", how="semi")
     hours = (
         requests.group_by("dev", "day")
