@@ -14,7 +14,7 @@ from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.errors import UsageError
 from tokenaudit.ingest import Period, load_events, narrow
 from tokenaudit.policy import load_policy
-from tokenaudit.shards import developer_table, parse_memory_limit
+from tokenaudit.shards import ORDER, Spill, developer_table, parse_memory_limit
 
 CORPUS = Path(__file__).parent / "corpus"
 INPUTS = [
@@ -57,6 +57,22 @@ def test_spilled_shards_give_the_unsharded_events_and_quality(spills: list[Path]
     assert sharded.quality == whole.quality
     assert len(spills) == 1
     assert not spills[0].exists()  # removed after use
+
+
+def test_a_read_batch_larger_than_a_shard_is_spilled_in_slices_keeping_every_row_and_its_position(
+    spills: list[Path],
+) -> None:
+    rows = pl.DataFrame({"dedup_key": [f"rid:{n % 700}" for n in range(5_000)], "line": range(5_000)})
+    with Spill(budget=int(rows.estimated_size()), input_bytes=1) as spill:
+        spill.add(rows, read_bytes=1)
+        shards = list(spill.frames())
+        written = spill.parts
+    assert written > 1  # the batch went out in slices, not as one partitioned copy
+    keys = [set(shard["dedup_key"]) for shard in shards]
+    assert sum(map(len, keys)) == len(set().union(*keys)) == 700  # every copy of a key still meets the others
+    together = pl.concat(shards).sort(ORDER)
+    assert_frame_equal(together, rows.with_columns(pl.int_range(0, rows.height, dtype=pl.Int64).alias(ORDER)))
+    assert len(spills) == 1
 
 
 def test_developer_table_on_a_slice_of_whole_developers_matches_the_whole() -> None:

@@ -104,6 +104,7 @@ def load_events(
                 rejected.append(result.rejects)
                 repaired.extend(result.repaired)
                 spill.add(result.events, progress.done())
+                del result  # else the last read rows stay referenced here while the spilled shards are cleaned
         shards = []
         for rows in spill.frames():
             unique = deduplicate_shard(rows)
@@ -149,7 +150,10 @@ def assemble(
     if len(shards) == 1 and ORDER not in shards[0].events.columns:
         events = shards[0].events
     else:
-        events = pl.concat([shard.events for shard in shards], how="vertical").sort(ORDER).drop(ORDER)
+        # A gather by the order's argsort copies the events once; a sort by it held about 1.5 copies more at once.
+        events = pl.concat([shard.events for shard in shards], how="vertical")
+        order = events.get_column(ORDER).arg_sort()
+        events = events.drop(ORDER).select(pl.all().gather(order))
     sources = (
         pl.concat([shard.sources for shard in shards], how="vertical")
         .group_by("source_file")

@@ -235,7 +235,15 @@ class Spill:
             self.folder = Path(tempfile.mkdtemp(prefix="tokenaudit-shards-"))
         held, self.held, self.held_bytes = self.held, [], 0
         for first, frame in held:
-            self._write(frame.with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias(ORDER)))
+            # A slice at a time: partitioning copies its rows, and a whole read batch can be larger than the budget.
+            step = max(1, int(frame.height * self.budget / SHARD_SHARE / max(int(frame.estimated_size()), 1)))
+            for start in range(0, frame.height, step):
+                rows = frame.slice(start, step)
+                self._write(
+                    rows.with_columns(
+                        pl.int_range(first + start, first + start + rows.height, dtype=pl.Int64).alias(ORDER)
+                    )
+                )
 
     def _write(self, rows: pl.DataFrame) -> None:
         assert self.folder is not None
