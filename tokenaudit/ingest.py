@@ -147,13 +147,7 @@ def assemble(
 ) -> LoadedEvents:
     """One load from its cleaned shards (in input order by :data:`~tokenaudit.shards.ORDER` when it is present),
     the rejected rows, the repaired files and the number of read rows; any engine ends here."""
-    if len(shards) == 1 and ORDER not in shards[0].events.columns:
-        events = shards[0].events
-    else:
-        # A gather by the order's argsort copies the events once; a sort by it held about 1.5 copies more at once.
-        events = pl.concat([shard.events for shard in shards], how="vertical")
-        order = events.get_column(ORDER).arg_sort()
-        events = events.drop(ORDER).select(pl.all().gather(order))
+    events = shards[0].events if len(shards) == 1 and ORDER not in shards[0].events.columns else in_input_order(shards)
     sources = (
         pl.concat([shard.sources for shard in shards], how="vertical")
         .group_by("source_file")
@@ -178,6 +172,24 @@ def assemble(
         unattributed_agents=sorted(set().union(*(shard.unattributed_agents for shard in shards))),
     )
     return LoadedEvents(events=events, rejects=rejects, quality=quality, period=planned.period)
+
+
+def in_input_order(shards: list[CleanShard]) -> pl.DataFrame:
+    """The shards' events as one frame in input order (by :data:`~tokenaudit.shards.ORDER`), without it.
+
+    Takes the events out of ``shards`` (left empty there) and reorders one column at a time, so that each column's
+    shard copies are freed once it is gathered: the reorder holds one extra column, not a second copy of every event
+    (10M events: reordering every column at once held 3.6 GB more than the cleaned shards).
+    """
+    remaining = pl.concat([shard.events for shard in shards], how="vertical")
+    shards[:] = [replace(shard, events=shard.events.clear()) for shard in shards]
+    order = remaining.get_column(ORDER).arg_sort()
+    remaining = remaining.drop(ORDER)
+    columns = []
+    for name in remaining.columns:
+        columns.append(remaining.get_column(name).gather(order))
+        remaining = remaining.drop(name)
+    return pl.DataFrame(columns)
 
 
 def with_lookback(whole: LoadedEvents, part: LoadedEvents, days: int) -> LoadedEvents:
