@@ -106,7 +106,8 @@ class InputOptions:
         _valued(
             "--memory-limit",
             envvar="TOKENAUDIT_MEMORY_LIMIT",
-            help="Memory budget (512M, 4G); input beyond it is sharded on disk. [default: a quarter of RAM]",
+            help="Memory budget for the dedup (512M, 4G): read rows beyond half of it are sharded on disk; each file is"
+            " still read whole and the period's events held whole. [default: a quarter of RAM]",
         ),
     ] = None
     engine: Annotated[
