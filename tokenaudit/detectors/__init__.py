@@ -260,9 +260,20 @@ def _evidence(row: dict[str, object], names: tuple[str, ...]) -> dict[str, objec
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in values.items()}
 
 
+def _fired(severities: list[pl.DataFrame]) -> pl.DataFrame:
+    """The detectors' fired rows so far, one frame: developer, family, severity."""
+    return pl.concat([frame.select("developer", "family", "severity") for frame in severities], how="vertical_relaxed")
+
+
+def corroborated(core: pl.Expr, signals: pl.Expr, volume: pl.Expr) -> pl.Expr:
+    """The risk level's medium rule, materiality aside: a "how" signal at high, or one at medium beside a second
+    signal or volume at medium+."""
+    return (core == 3) | ((core == 2) & ((signals >= 2) | (volume >= 2)))
+
+
 def flagged_independently(severities: list[pl.DataFrame]) -> list[str]:
     """Developers with a medium+ automation, waste or timing flag: evidence that does not depend on outcomes."""
-    fired = pl.concat([frame.select("developer", "family", "severity") for frame in severities], how="vertical_relaxed")
+    fired = _fired(severities)
     return sorted(fired.filter(pl.col("family").is_in(CORE_FAMILIES) & (pl.col("severity") >= 2))["developer"])
 
 
@@ -273,15 +284,17 @@ def corroborated_independently(severities: list[pl.DataFrame]) -> list[str]:
     A lone medium flag is what the risk level calls low; the ranking counts its tokens in full in only a share of
     its draws (:func:`tokenaudit.ranking.in_full_chances`).
     """
-    fired = pl.concat([frame.select("developer", "family", "severity") for frame in severities], how="vertical_relaxed")
     how = pl.col("family").is_in(CORE_FAMILIES)
-    evidence = fired.group_by("developer").agg(
-        pl.col("severity").filter(how).max().fill_null(0).alias("core"),
-        (how & (pl.col("severity") >= 1)).sum().alias("signals"),
-        pl.col("severity").filter(pl.col("family") == "inflation").max().fill_null(0).alias("volume"),
+    evidence = (
+        _fired(severities)
+        .group_by("developer")
+        .agg(
+            pl.col("severity").filter(how).max().fill_null(0).alias("core"),
+            (how & (pl.col("severity") >= 1)).sum().alias("signals"),
+            pl.col("severity").filter(pl.col("family") == "inflation").max().fill_null(0).alias("volume"),
+        )
     )
-    core, seconded = pl.col("core"), (pl.col("signals") >= 2) | (pl.col("volume") >= 2)
-    return sorted(evidence.filter((core == 3) | ((core == 2) & seconded))["developer"])
+    return sorted(evidence.filter(corroborated(pl.col("core"), pl.col("signals"), pl.col("volume")))["developer"])
 
 
 def run_detectors(
@@ -418,7 +431,7 @@ def combine(ctx: DetectorContext, severities: list[pl.DataFrame], shares: pl.Dat
             )
         )
         .then(pl.lit("high"))
-        .when(material & ((core == 3) | ((core == 2) & ((pl.col("signals") >= 2) | (volume_sev >= 2)))))
+        .when(material & corroborated(core, pl.col("signals"), volume_sev))
         .then(pl.lit("medium"))
         .when(pl.max_horizontal(core, volume_sev) >= 1)
         .then(pl.lit("low"))
