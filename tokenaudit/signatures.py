@@ -36,7 +36,6 @@ NEAR_DUPLICATE_BITS: Final = 10
 """Hamming distance at or below which two signatures count as the same prompt. Unrelated prompts sit
 near 32 (sd 4), so 10 is over five standard deviations away from chance."""
 _SEED: Final = 0x7A5E
-_BIT_VALUES: Final = [2**bit for bit in range(SIGNATURE_BITS)]
 _REDACTED: Final = ("<redacted>",)
 """Texts that stand for a prompt the source withheld (lower-cased): no signature."""
 
@@ -57,31 +56,44 @@ def simhash(frame: pl.DataFrame, text: str) -> pl.Series:
     the words for prompts under :data:`MIN_WORDS` words, null for missing, empty or redacted text."""
     typed = typed_text(pl.col(text)).str.to_lowercase()
     words = pl.when(~typed.str.strip_chars().is_in(_REDACTED)).then(typed.str.extract_all(r"\w+"))
-    pairs = words.list.eval(pl.element() + " " + pl.element().shift(-1)).list.drop_nulls()
-    features = (
-        frame.select(words.list.len().alias("n_words"), pl.concat_list(words, pairs).alias("feature"))
-        .with_row_index("row")
-        .filter(pl.col("n_words") >= MIN_WORDS)
-        .explode("feature")
-        .with_columns(pl.col("feature").hash(seed=_SEED).alias("hash"))
-    )
-    votes = features.group_by("row").agg(
-        pl.len().alias("n"),
-        *((pl.col("hash") // value % 2).sum().alias(f"b{bit}") for bit, value in enumerate(_BIT_VALUES)),
-    )
-    signature = pl.sum_horizontal(
-        pl.when(2 * pl.col(f"b{bit}") > pl.col("n")).then(pl.lit(value, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
-        for bit, value in enumerate(_BIT_VALUES)
-    )
-    signed = votes.select("row", signature.cast(pl.UInt64).alias("prompt_signature"))
-    short = (
-        frame.select(words.alias("words"))
-        .with_row_index("row")
-        .filter(pl.col("words").list.len().is_between(1, MIN_WORDS - 1))
-        .select("row", pl.col("words").list.join(" ").hash(seed=_SEED).alias("prompt_signature"))
+    listed = frame.select(words.alias("words")).with_row_index("row")
+    word = listed.filter(pl.col("words").list.len() >= MIN_WORDS).explode("words")
+    # A pair is a word and the next word of the same prompt (the exploded rows keep each prompt's words in order).
+    pair = pl.when(pl.col("row") == pl.col("row").shift(-1)).then(pl.col("words") + " " + pl.col("words").shift(-1))
+    features = pl.concat(
+        [word.select("row", "words"), word.select("row", pair.alias("words")).drop_nulls("words")]
+    ).select("row", pl.col("words").hash(seed=_SEED).alias("hash"))
+    longest = listed.select(pl.col("words").list.len().max()).item()
+    signed = _majority_bits(features, 2 * (longest or 0))
+    short = listed.filter(pl.col("words").list.len().is_between(1, MIN_WORDS - 1)).select(
+        "row", pl.col("words").list.join(" ").hash(seed=_SEED).alias("prompt_signature")
     )
     rows = pl.DataFrame({"row": pl.int_range(0, frame.height, eager=True).cast(pl.UInt32)})
     return rows.join(pl.concat([signed, short]), on="row", how="left", maintain_order="left")["prompt_signature"]
+
+
+def _majority_bits(features: pl.DataFrame, most: int) -> pl.DataFrame:
+    """Each ``row``'s signature from its features' ``hash``: bit ``b`` is set when more than half the hashes have it.
+
+    The votes are counted several bits at a time: ``hash // 2**k & mask`` puts bits ``k``, ``k + width``, … in
+    separate lanes of ``width`` bits, and one sum counts them all. A lane holds a row's count without carrying into
+    the next while the row has fewer than ``2**width`` features: 16 bits when ``most``, an upper bound of any row's
+    features, is under 65,536, else 32 (a frame holds fewer than 2**32 rows).
+    """
+    width = 16 if most < 2**16 else 32
+    lanes = SIGNATURE_BITS // width
+    mask = sum(2 ** (lane * width) for lane in range(lanes))
+    counts = features.group_by("row", maintain_order=True).agg(
+        pl.len().alias("n"), *((pl.col("hash") // 2**shift & mask).sum().alias(f"v{shift}") for shift in range(width))
+    )
+    lane_bits = [(shift + lane * width, f"v{shift}", lane) for shift in range(width) for lane in range(lanes)]
+    signature = pl.sum_horizontal(
+        pl.when(2 * (pl.col(name) // 2 ** (lane * width) % 2**width) > pl.col("n"))
+        .then(pl.lit(2**bit, pl.UInt64))
+        .otherwise(pl.lit(0, pl.UInt64))
+        for bit, name, lane in lane_bits
+    )
+    return counts.select("row", signature.cast(pl.UInt64).alias("prompt_signature"))
 
 
 def hamming(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:
