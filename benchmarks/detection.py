@@ -108,7 +108,10 @@ def run_seed(seed: int, config: AdversaryConfig, folder: Path) -> SeedResult:
     rows += developer_rows(audit_document(result).data, "honest only")
     elasticity["without gamers"] = result.ranking.elasticity if result.ranking else None
     cases = pl.DataFrame(
-        [{k: d[k] for k in ("developer", "kind", "case", "intensity", "total_tokens")} for d in manifest["developers"]]
+        [
+            {k: d[k] for k in ("developer", "kind", "case", "intensity", "total_tokens", "productivity")}
+            for d in manifest["developers"]
+        ]
     )
     frame = pl.DataFrame(rows, infer_schema_length=None).join(cases, on="developer", how="left")
     ranked = pl.col("status") == "ranked"
@@ -213,6 +216,46 @@ def placement_table(rows: pl.DataFrame) -> pl.DataFrame:
     table = by_seed.pivot(on="seed", index="case", values="cell", sort_columns=True)
     return table.sort(pl.col("case").replace_strict(order, return_dtype=pl.Int64)).rename(
         {name: f"seed {name}" for name in table.columns if name != "case"}
+    )
+
+
+def missed_table(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per gamer that neither a flag nor the board caught: its row and bottom-quarter chance, how many honest
+    developers (edge cases among them) the board held at least as likely to be in the bottom quarter, which it would
+    have had to place first, and the gamer's latent outcome rate as a percentile of the organisation's ordinary
+    developers' (its honest self: the generator's truth, set before the case changed its tokens)."""
+    board = rows.filter(pl.col("mode") == "outcomes")
+    missed = board.filter(pl.col("kind") == "gamer", ~pl.col("caught"), ~pl.col("bottom_quarter")).select(
+        "seed", "case", "intensity", "board_row", "n_ranked", "status", "bottom_quarter_chance", "productivity"
+    )
+    others = board.filter(pl.col("kind") != "gamer").select(
+        "seed", pl.col("kind").alias("other_kind"), pl.col("bottom_quarter_chance").alias("other_chance"),
+        pl.col("productivity").alias("other_productivity"),
+    )  # fmt: skip
+    ahead = pl.col("other_chance") >= pl.col("bottom_quarter_chance")
+    ordinary = pl.col("other_kind") == "honest"
+    return (
+        missed.join(others, on="seed")
+        .group_by("seed", "case", "intensity", "board_row", "n_ranked", "status", "bottom_quarter_chance")
+        .agg(
+            ahead.sum().alias("honest"),
+            (ahead & (pl.col("other_kind") == "edge")).sum().alias("edge"),
+            (((pl.col("other_productivity") < pl.col("productivity")) & ordinary).sum() / ordinary.sum()).alias("rate"),
+        )
+        .sort("seed", "case")
+        .select(
+            "seed",
+            "case",
+            "intensity",
+            pl.format(
+                "{}{} ({})",
+                (pl.col("board_row") / pl.col("n_ranked")).round(2),
+                pl.when(pl.col("status") == "not_placed").then(pl.lit("?")).otherwise(pl.lit("")),
+                pl.col("bottom_quarter_chance").round(2),
+            ).alias("row (bottom-quarter chance)"),
+            pl.format("{} ({})", "honest", "edge").alias("honest at least as likely (edge cases)"),
+            pl.col("rate").round(2).alias("latent rate, percentile"),
+        )
     )
 
 
@@ -429,6 +472,15 @@ def evaluate(seeds: list[int], config: AdversaryConfig, jobs: int = 1) -> str:
         "`?` not placed (uncertain); bottom-quarter chance in brackets.",
         "",
         markdown_table(placement_table(rows)),
+        "",
+        "## Gamers neither a flag nor the board caught",
+        "",
+        "To place one of these in the bottom quarter the board would first have to place the honest developers it "
+        "holds at least as likely to be there (edge cases among them in brackets). The latent rate is the gamer's "
+        "honest self's outcome rate (the generator's truth, before the case changed its tokens) as a percentile of "
+        "the ordinary developers'.",
+        "",
+        markdown_table(missed_table(rows)),
         "",
         "## Summary",
         "",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import polars as pl
 import pytest
 
 from tokenaudit.adversary import AdversaryConfig
@@ -48,3 +49,26 @@ def test_one_small_seed_reports_every_case_and_the_board(detection: ModuleType) 
     assert re.search(r"AUC gamers placed below honest, adjusted 0\.\d\d|1\.00", text)
     assert re.search(r"\| behaviour-only precision \| [\d.]+ \| >= 0.9 \| (yes|NO) \|", text)
     assert re.search(r"fitted elasticity b with / without planted gamers per seed: -?\d\.\d{3} / -?\d\.\d{3}", text)
+
+
+def test_a_missed_gamer_is_reported_with_the_honest_developers_the_board_held_as_likely(detection: ModuleType) -> None:
+    def row(kind: str, chance: float, productivity: float, caught: bool = False, row: int = 5) -> dict[str, object]:
+        return {
+            "mode": "outcomes", "seed": 7, "kind": kind, "case": "verbose_inflator" if kind == "gamer" else kind,
+            "intensity": "high" if kind == "gamer" else "", "caught": caught, "bottom_quarter": False,
+            "board_row": row, "n_ranked": 6, "status": "ranked", "bottom_quarter_chance": chance,
+            "productivity": productivity,
+        }  # fmt: skip
+
+    rows = pl.DataFrame(
+        [
+            row("gamer", 0.4, 1.2, row=4),
+            row("gamer", 0.1, 0.9, caught=True),  # a flag caught it: not a miss
+            row("edge", 0.5, 0.8),
+            row("honest", 0.4, 1.0),
+            row("honest", 0.1, 1.3),
+            row("honest", 0.7, 0.7),
+        ]
+    )
+    table = detection.missed_table(rows)
+    assert table.rows() == [(7, "verbose_inflator", "high", "0.67 (0.4)", "3 (1)", 0.67)]

@@ -364,6 +364,9 @@ def manifest_document(organisation: Organisation, activities: list[Activity]) ->
                 "headless_sessions": sum(1 for s in activity.sessions if s.headless),
                 "merged_prs": sum(1 for pr in activity.prs if pr.merged),
                 "one_line_prs": sum(1 for pr in activity.prs if pr.additions + pr.deletions <= 2),
+                # The person's latent outcome rate (1 = typical), set before any case changed their tokens: the
+                # truth a board can only estimate, for the evaluation to say whom a gamer's honest self resembles.
+                "productivity": round(person.productivity, 4),
             }
         )
     config = organisation.config
