@@ -37,7 +37,7 @@ from tokenaudit.evaluate import (
 )
 from tokenaudit.identity import read_identity_csv, with_identities
 from tokenaudit.ingest import LoadedEvents, narrow
-from tokenaudit.metrics import totals
+from tokenaudit.metrics import cube_totals
 from tokenaudit.outcomes.read import read_outcomes
 from tokenaudit.page_data import report_data as page_data
 from tokenaudit.periods import Period, parse_period, previous_period, zone_name
@@ -161,7 +161,7 @@ def audit(loaded: LoadedEvents, settings: Policy, outcomes: Sequence[str] | None
 
 def totals_by(loaded: LoadedEvents, by: list[str]) -> Document[dict[str, Any]]:
     """The ``totals`` document: token totals grouped by ``by`` (keys of :data:`tokenaudit.metrics.GROUP_KEYS`)."""
-    return totals_document(totals(loaded.events, by, loaded.period.timezone), by, loaded)
+    return totals_document(cube_totals(loaded.usage, by), by, loaded)
 
 
 def report_data(
@@ -287,7 +287,7 @@ def output_scrubber(
     others = list(loaded.quality.unmatched_identities)
     if result is not None and result.outcomes is not None:
         others += result.outcomes.unmatched + result.outcomes.read.outcomes["developer"].unique().to_list()
-    developers = loaded.events["developer"].unique().to_list()
+    developers = loaded.usage["developer"].unique().to_list()
     paths = _input_paths(given, loaded, result)
     if key is None:
         return build_scrubber(settings, developers, others, lambda _: "(a developer)", paths)

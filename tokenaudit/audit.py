@@ -14,15 +14,15 @@ import polars as pl
 from tokenaudit.detectors import Findings, build_context, judged_context, run_detectors
 from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents
-from tokenaudit.metrics import local_day, usage_aggregates
+from tokenaudit.metrics import cube_aggregates, exposure_of_cube
 from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS, cycle_times
 from tokenaudit.outcomes.delivery import DELIVERY_KINDS, team_delivery
 from tokenaudit.outcomes.read import OutcomeRead, unsized_outcomes, weighted_values
 from tokenaudit.outcomes.schema import empty_outcomes
 from tokenaudit.policy import Policy
 from tokenaudit.presence import declared_on_call, declared_presence, presence
-from tokenaudit.ranking import Ranking, RankingFit, exposure_mtok, rank_developers
-from tokenaudit.shards import developer_table
+from tokenaudit.ranking import Ranking, RankingFit, rank_developers
+from tokenaudit.shards import cube_developer_table
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
     last = last + dt.timedelta(days=policy.outcomes.outcome_lag_days)
     local = pl.col("timestamp").dt.convert_time_zone(loaded.period.timezone).dt.date()
     inside = resolved.filter(local.is_between(first, last))
-    users = set(loaded.events["developer"].unique().to_list())
+    users = set(loaded.usage["developer"].unique().to_list())
     named = set(inside["developer"].drop_nulls().unique().to_list())
     audited = inside.filter(pl.col("developer").is_in(list(users)))
     # Paged because of the rota, not because of their work: an incident on a declared on-call day is not charged
@@ -101,9 +101,9 @@ def join_outcomes(read: OutcomeRead, loaded: LoadedEvents, policy: Policy) -> Ou
 
 def period_bounds(loaded: LoadedEvents) -> tuple[dt.date, dt.date]:
     """The audit period's first and last local day: as given, else the span of the events."""
-    days = loaded.events.select(local_day(loaded.period.timezone).alias("day"))
-    first = loaded.period.since or days["day"].min()
-    last = loaded.period.until or days["day"].max()
+    days = loaded.usage["day"]
+    first = loaded.period.since or days.min()
+    last = loaded.period.until or days.max()
     if not isinstance(first, dt.date) or not isinstance(last, dt.date):
         return dt.date.min, dt.date.min
     return first, last
@@ -117,7 +117,7 @@ def developer_presence(loaded: LoadedEvents, outcomes: pl.DataFrame, policy: Pol
     local = pl.col("day").dt.convert_time_zone(timezone).dt.date()
     active = pl.concat(
         [
-            loaded.events.select("developer", local_day(timezone).alias("day")).unique(),
+            loaded.usage.select("developer", "day").unique(),
             outcomes.select("developer", pl.col("timestamp").alias("day")).with_columns(local),
             # Opening a PR is the author's act; a ticket's creation (someone's, any time) is not.
             outcomes.filter(pl.col("kind") == "merged_pr")
@@ -138,10 +138,9 @@ def compared_tokens(table: pl.DataFrame, loaded: LoadedEvents, policy: Policy) -
     if on_call.is_empty():
         return table.select("developer", "exposure")
     paged = (
-        loaded.events.with_columns(local_day(loaded.period.timezone).alias("day"))
-        .join(on_call, on=["developer", "day"], how="semi")
+        loaded.usage.join(on_call, on=["developer", "day"], how="semi")
         .group_by("developer")
-        .agg(exposure_mtok().alias("on_call_exposure"))
+        .agg(exposure_of_cube().alias("on_call_exposure"))
     )
     return table.join(paged, on="developer", how="left").select(
         "developer", (pl.col("exposure") - pl.col("on_call_exposure").fill_null(0.0)).clip(0.0).alias("exposure")
@@ -161,18 +160,18 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
     """Total each developer's usage, rank them by tokens (1 = most, ties share a rank), rank them by outcome
     yield when outcomes are given, and run the detectors."""
     timezone = loaded.period.timezone
-    table = developer_table(loaded.events, timezone)
+    table = cube_developer_table(loaded.usage)
     developers = (
         table.drop("exposure")
         .with_columns(rank_tokens=pl.col("total_tokens").rank("min", descending=True).cast(pl.Int64))
         .sort(["rank_tokens", "developer"])
     )
-    summary = loaded.events.select(
+    summary = loaded.usage.select(
         pl.col("developer").n_unique().alias("developers"),
         pl.col("team").drop_nulls().n_unique().alias("teams"),
-        *usage_aggregates(timezone),
-        pl.col("timestamp").min().alias("first_event"),
-        pl.col("timestamp").max().alias("last_event"),
+        *cube_aggregates(),
+        pl.col("first").min().alias("first_event"),
+        pl.col("last").max().alias("last_event"),
     )
     joined = join_outcomes(outcomes, loaded, policy) if outcomes is not None else None
     # No outcome joined anybody (most often: no identity map): an adjusted board would rank noise by name.

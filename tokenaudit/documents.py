@@ -20,7 +20,6 @@ from tokenaudit.audit import AuditResult, team_rollups
 from tokenaudit.detectors import coverage_note
 from tokenaudit.detectors.base import Flag
 from tokenaudit.ingest import DataQuality, LoadedEvents, Period
-from tokenaudit.metrics import local_day
 from tokenaudit.numbers import hours_or_days, readable
 from tokenaudit.outcomes.cycle_time import CYCLE_COUNTS, CYCLE_FIELDS
 from tokenaudit.pricing import SOURCE_PACKAGE, AppliedPrice, data_version
@@ -593,7 +592,7 @@ def period_headline(loaded: LoadedEvents, active_days: int) -> str | None:
     a broken or partial export that a cron job must not report as a quiet week."""
     period, quality = loaded.period, loaded.quality
     span = f" {period.since or '…'}..{period.until or '…'}" if period.since or period.until else ""
-    if loaded.events.is_empty():
+    if loaded.usage.is_empty():
         return (
             f"No usage in the period{span}: {quality.outside_period:,} events outside it, "
             f"{quality.rows_rejected:,} rows rejected. A broken or stale export?"
@@ -902,10 +901,10 @@ def audit_document(result: AuditResult) -> Document[AuditData]:
 def totals_document(frame: pl.DataFrame, by: list[str], loaded: LoadedEvents) -> Document[dict[str, Any]]:
     """The ``totals`` output: one entry per group."""
     quality = loaded.quality
-    span = loaded.events.select(
-        pl.col("timestamp").min().alias("first_event"),
-        pl.col("timestamp").max().alias("last_event"),
-        local_day(loaded.period.timezone).n_unique().alias("active_days"),
+    span = loaded.usage.select(
+        pl.col("first").min().alias("first_event"),
+        pl.col("last").max().alias("last_event"),
+        pl.col("day").n_unique().alias("active_days"),
     ).row(0, named=True)
     warning = period_headline(loaded, span["active_days"])
     groups = [

@@ -16,7 +16,6 @@ from tokenaudit.audit import AuditResult
 from tokenaudit.detectors.base import Flag, sorted_requests
 from tokenaudit.detectors.shape import sessions, with_person_turns
 from tokenaudit.errors import UsageError
-from tokenaudit.metrics import local_day
 from tokenaudit.schema import total_tokens
 
 GAP_EDGES_S: Final = (60, 120, 300, 600, 1800, 3600, 3 * 3600)
@@ -118,7 +117,7 @@ def explain(result: AuditResult, developer: str) -> Explanation:
     events = result.loaded.events
     mine = events.filter(pl.col("developer") == name)
     row = result.developers.filter(pl.col("developer") == name).row(0, named=True)
-    daily_all = events.group_by("developer", local_day(timezone).alias("day")).agg(total_tokens().sum().alias("tokens"))
+    daily_all = result.loaded.usage.group_by("developer", "day").agg(pl.col("total_tokens").sum().alias("tokens"))
     # Peers who did not work on a day count as zero that day, so weekends do not look busy.
     peers = result.developers.filter(pl.col("developer") != name).select("developer")
     peer_median = (

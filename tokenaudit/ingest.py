@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from tokenaudit import progress
+from tokenaudit.metrics import usage_cube
 from tokenaudit.periods import Period as Period  # re-exported: callers load events with a period
 from tokenaudit.policy import Policy
 from tokenaudit.readers import ReadPlan, plan_reads
@@ -78,6 +80,20 @@ class LoadedEvents:
     features: ShardedFeatures | None = None
     """The detectors' features of ``events``, computed shard by shard where the events were cleaned (the Dask
     engine's workers); None: the audit computes them from the events."""
+    cube: pl.DataFrame | None = None
+    """The events' :func:`~tokenaudit.metrics.usage_cube`, computed shard by shard where the events were cleaned;
+    None: computed from ``events`` when first asked for (:attr:`usage`)."""
+
+    @cached_property
+    def usage(self) -> pl.DataFrame:
+        """The events' :func:`~tokenaudit.metrics.usage_cube`: every usage total, per developer or any grouping,
+        sums exactly from it. A load that kept no events (:attr:`events_kept`) has only this."""
+        return self.cube if self.cube is not None else usage_cube(self.events, self.period.timezone)
+
+    @property
+    def events_kept(self) -> bool:
+        """Whether ``events`` holds the events (a sharded load for totals or an audit keeps only :attr:`usage`)."""
+        return self.cube is None or bool(self.events.width)
 
 
 def load_events(

@@ -94,7 +94,7 @@ def _quality_lines(result: AuditResult) -> list[str]:
 def calendar(result: AuditResult) -> list[dt.date]:
     """Every day of the period (or of the data's span): the x axis, so days without usage count as zero."""
     period = result.loaded.period
-    days = result.loaded.events.select(local_day(period.timezone).alias("day"))["day"]
+    days = result.loaded.usage["day"]
     first, last = period.since or days.min(), period.until or days.max()
     if not isinstance(first, dt.date) or not isinstance(last, dt.date):
         return []
@@ -124,12 +124,9 @@ def _zero_filled(frame: pl.DataFrame, key: str, axis: list[dt.date], value: str)
 
 def team_series(result: AuditResult) -> tuple[dict[str, list[list[Any]]], dict[str, list[list[Any]]]]:
     """Tokens per team per day and per week (Monday), zero-filled over the whole period, days ascending."""
-    timezone = result.loaded.period.timezone
     days = calendar(result)
-    events = result.loaded.events.select(
-        pl.col("team").fill_null(NO_TEAM), local_day(timezone).alias("day"), total_tokens()
-    )
-    daily = events.group_by("team", "day").agg(pl.col("total_tokens").sum())
+    usage = result.loaded.usage.select(pl.col("team").fill_null(NO_TEAM), "day", "total_tokens")
+    daily = usage.group_by("team", "day").agg(pl.col("total_tokens").sum())
     weeks = sorted({day - dt.timedelta(days=day.weekday()) for day in days})
     weekly = daily.group_by("team", _week_start(pl.col("day"))).agg(pl.col("total_tokens").sum())
     return _zero_filled(daily, "team", days, "total_tokens"), _zero_filled(weekly, "team", weeks, "total_tokens")
@@ -193,8 +190,8 @@ def developer_details(result: AuditResult) -> dict[str, dict[str, Any]]:
     if result.outcomes is not None and days:
         days += [days[-1] + dt.timedelta(days=n) for n in range(1, (result.outcomes.window[1] - days[-1]).days + 1)]
     weeks = sorted({day - dt.timedelta(days=day.weekday()) for day in days})
-    weekly = events.group_by("developer", _week_start(local_day(timezone)).alias("day")).agg(
-        total_tokens().sum().alias("tokens")
+    weekly = result.loaded.usage.group_by("developer", _week_start(pl.col("day"))).agg(
+        pl.col("total_tokens").sum().alias("tokens")
     )
     tokens = _zero_filled(weekly, "developer", weeks, "tokens")
     outcomes: dict[str, list[list[Any]]] | None = None

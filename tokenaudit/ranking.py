@@ -141,12 +141,6 @@ class Ranking:
     fit: RankingFit
 
 
-def exposure_mtok() -> pl.Expr:
-    """Aggregation: effective tokens in millions, summed exactly in integers (deterministic to the last digit)."""
-    percent = pl.sum_horizontal(pl.col(name) * weight for name, weight in EFFECTIVE_WEIGHTS_PERCENT.items())
-    return (percent.sum() / 100e6).alias("exposure")
-
-
 def fit_elasticity(
     counts: npt.NDArray[np.float64],
     exposure: npt.NDArray[np.float64],

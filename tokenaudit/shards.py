@@ -32,10 +32,9 @@ import polars as pl
 
 from tokenaudit.errors import UsageError
 from tokenaudit.identity import resolve_identities, unattributed_agents
-from tokenaudit.metrics import totals
+from tokenaudit.metrics import cube_totals, exposure_of_cube, usage_cube
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
-from tokenaudit.ranking import exposure_mtok
 from tokenaudit.schema import EVENT_SCHEMA, empty_events, total_tokens
 
 ORDER: Final = "_order"
@@ -168,10 +167,20 @@ def developer_table(events: pl.DataFrame, timezone: str) -> pl.DataFrame:
     Reads only each developer's own events, so any slice of events that holds whole developers gives
     the same rows for them (developer-hash shards).
     """
-    team = events.group_by("developer").agg(
-        pl.col("team").drop_nulls().mode().sort().first().alias("team"), exposure_mtok()
+    return cube_developer_table(usage_cube(events, timezone))
+
+
+def cube_developer_table(cube: pl.DataFrame) -> pl.DataFrame:
+    """:func:`developer_table` from the events' :func:`~tokenaudit.metrics.usage_cube`. The main team is the one of
+    most events (ties: the first in sort order); none when no event names one."""
+    by_team = cube.filter(pl.col("team").is_not_null()).group_by("developer", "team").agg(pl.col("events").sum())
+    team = by_team.group_by("developer").agg(pl.col("team").filter(pl.col("events") == pl.col("events").max()).min())
+    exposure = cube.group_by("developer").agg(exposure_of_cube())
+    return (
+        cube_totals(cube, ["developer"])
+        .join(exposure.join(team, on="developer", how="left"), on="developer", how="left")
+        .select(pl.exclude("exposure"), "exposure")
     )
-    return totals(events, ["developer"], timezone).join(team, on="developer", how="left")
 
 
 def default_memory_limit() -> int:
