@@ -55,6 +55,14 @@ class DetectorContext:
         each at 10M requests). It shares the requests' columns, so only the day column is held."""
         return self.requests.with_columns(with_own_day(self.requests)["day"])
 
+    @cached_property
+    def sessions(self) -> pl.DataFrame:
+        """:func:`~tokenaudit.detectors.shape.sessions` of ``requests``, computed once: headless_work and
+        machine_regularity both read it (a group-by of every request)."""
+        from tokenaudit.detectors.shape import sessions  # here: shape builds on this module
+
+        return sessions(self.requests)
+
 
 @dataclass(frozen=True)
 class Detector:

@@ -35,7 +35,7 @@ from tokenaudit.detectors.shape import sessions
 _LOG_BIN = math.log(1.02)
 
 
-def _starts(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
+def _starts(requests: pl.DataFrame, config: MachineRegularity, shapes: pl.DataFrame) -> pl.DataFrame:
     """dev, cluster, timestamp: each start, in order, in every cluster of similar sessions it belongs to.
 
     Clusters: all sessions, and sessions of one tool that are headless or interactive (see
@@ -54,20 +54,23 @@ def _starts(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
         .filter(pl.col("n").fill_null(0) < config.min_sessions_for_session_series)
         .drop("n")
     )
-    starts = sessions(requests).filter(pl.len().over("dev") >= config.min_sessions_for_session_series)
+    starts = shapes.filter(pl.len().over("dev") >= config.min_sessions_for_session_series)
     kind = pl.when(pl.col("headless")).then(pl.lit(" headless")).otherwise(pl.lit(" interactive"))
     by_shape = starts.select("dev", (pl.col("tool") + kind).alias("cluster"), pl.col("start").alias("timestamp"))
     merged = starts.select("dev", pl.lit("all sessions").alias("cluster"), pl.col("start").alias("timestamp"))
     return pl.concat([episodes, merged, by_shape]).sort("dev", "cluster", "timestamp", maintain_order=True)
 
 
-def best_clusters(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataFrame:
+def best_clusters(
+    requests: pl.DataFrame, config: MachineRegularity, shapes: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Per developer (``dev``) from their own requests (see ``sorted_requests``): interval statistics of their
-    most regular cluster of starts (lowest local variation among those with enough intervals)."""
+    most regular cluster of starts (lowest local variation among those with enough intervals). ``shapes``: the
+    requests' :func:`~tokenaudit.detectors.shape.sessions`, when already computed."""
     keys = ["dev", "cluster"]
     same = (pl.col("dev") == pl.col("dev").shift(1)) & (pl.col("cluster") == pl.col("cluster").shift(1))
     intervals = (
-        _starts(requests, config)
+        _starts(requests, config, sessions(requests) if shapes is None else shapes)
         .with_columns(delta=pl.when(same).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True)))
         .filter(pl.col("delta") > 1)
         .with_columns(log_bin=(pl.col("delta").log() / _LOG_BIN).floor().cast(pl.Int64))
@@ -132,7 +135,7 @@ def best_clusters(requests: pl.DataFrame, config: MachineRegularity) -> pl.DataF
 
 def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer: the most regular cluster of starts (:func:`best_clusters`)."""
-    return by_developer(context, best_clusters(context.requests, context.flags.machine_regularity))
+    return by_developer(context, best_clusters(context.requests, context.flags.machine_regularity, context.sessions))
 
 
 def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:

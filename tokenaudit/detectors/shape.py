@@ -93,7 +93,7 @@ def sessions(requests: pl.DataFrame) -> pl.DataFrame:
 
 def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer: sessions, headless shares, median hours a day holding headless requests, active days."""
-    shapes = sessions(context.requests)
+    shapes = context.sessions
     per_developer = shapes.group_by("dev").agg(
         pl.len().alias("sessions"),
         pl.col("headless").mean().alias("headless_session_share"),

@@ -227,6 +227,9 @@ class _TypedLines:
     users: pl.DataFrame
     text: pl.LazyFrame | None
     order: dict[str, int]
+    in_order: bool
+    """Whether the rows are in the scan's order as they stand: every file decoded by type (so rows come in batch
+    order), the batch naming each file once, in the scan's order."""
 
     @classmethod
     def of(cls, batch: Sequence[Source]) -> _TypedLines:
@@ -242,11 +245,13 @@ class _TypedLines:
         usage, users = decoded.frames()
         # scan_lines' order: files on disk first, then those held in memory (standard input, inflated .gz files).
         scanned = sorted(batch, key=lambda source: source.data is not None)
+        order = {source.name: position for position, source in enumerate(scanned)}
         return cls(
             usage=usage,
             users=users,
             text=scan_lines(plain) if plain else None,
-            order={source.name: position for position, source in enumerate(scanned)},
+            order=order,
+            in_order=not plain and list(order) == [source.name for source in batch],
         )
 
     def usage_rows(self) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -266,6 +271,8 @@ class _TypedLines:
         return self._in_order(users).drop("source_file", "source_line")
 
     def _in_order(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if self.in_order:
+            return frame
         position = pl.col("source_file").replace_strict(self.order, return_dtype=pl.UInt32)
         return frame.sort(position, "source_line", maintain_order=True)
 
@@ -378,6 +385,16 @@ def _turn_and_text(content: pl.Expr, first_text: pl.Expr) -> tuple[pl.Expr, pl.E
     return turn.alias("turn"), pl.when(listed).then(first_text).otherwise(content).alias("text")
 
 
+_FIRST_LOOK_BYTES = 4096
+"""What :meth:`ClaudeCodeReader.detect` reads first: a transcript's first line names its kind and session keys
+(the 64 KiB head costs a third of a transcript's read)."""
+
+
+def _is_transcript(text: str) -> bool:
+    """Claude Code's line kinds and camelCase session keys in JSON lines (``text`` without leading white space)."""
+    return text.startswith("{") and bool(_LINE_KIND.search(text)) and bool(_CLAUDE_KEYS.search(text))
+
+
 def _is_usage_line(line: str) -> bool:
     """A JSON object with a ``timestamp`` and integer token counts at ``message.usage``."""
     try:
@@ -430,10 +447,12 @@ class ClaudeCodeReader:
         Some transcript lines (and other tools' copies of them) carry no ``type`` or ``sessionId``: a line
         with a ``timestamp`` and ``message.usage`` token counts is a Claude Code usage line all the same.
         """
+        if _is_transcript(source.opening_text(_FIRST_LOOK_BYTES).lstrip()):
+            return Detection(True)  # a match in the head's first bytes is a match in the head: the common case, cheaper
         text = source.head_text().lstrip()
         if not text.startswith("{"):
             return Detection(False, "not JSON lines")
-        if _LINE_KIND.search(text) and _CLAUDE_KEYS.search(text):
+        if _is_transcript(text):
             return Detection(True)
         if any(_is_usage_line(line) for line in text.splitlines() if '"usage"' in line):
             return Detection(True)

@@ -80,20 +80,25 @@ def struct_columns(records: Sequence[Any], paths: Mapping[str, str]) -> dict[str
 
     A missing object along a path gives None. Each level is walked once however many paths share it, by a C loop
     where no object along it is missing, and a level missing in every record (a line kind the batch lacks) costs
-    one pass.
+    one pass; whether a level's objects are all there (or none) is found once for all its children.
     """
     levels: dict[str, list[Any]] = {"": list(records)}
+    present: dict[str, tuple[bool, bool]] = {}  # per level: whether any and all of its items are there, found once
     for path in paths.values():
         parts = path.split(".")
         for depth in range(1, len(parts) + 1):
             prefix = ".".join(parts[:depth])
             if prefix in levels:
                 continue
-            # A level above a leaf holds structs (always true) or None, so truth tests find the missing ones.
-            parent, value = levels[".".join(parts[: depth - 1])], attrgetter(parts[depth - 1])
-            if not any(parent):
+            above = ".".join(parts[: depth - 1])
+            parent, value = levels[above], attrgetter(parts[depth - 1])
+            if above not in present:
+                # A level above a leaf holds structs (always true) or None, so truth tests find the missing ones.
+                present[above] = (any(parent), all(parent))
+            some, every = present[above]
+            if not some:
                 levels[prefix] = parent
-            elif all(parent):
+            elif every:
                 levels[prefix] = list(map(value, parent))
             else:
                 levels[prefix] = [None if item is None else value(item) for item in parent]
