@@ -176,7 +176,8 @@ def test_a_flagged_developers_tokens_above_the_typical_count_in_full() -> None:
     outcomes = pl.concat([outcomes, pl.DataFrame({"developer": ["loud", "looped"], "kind": "merged_pr", "value": prs})])
     ranking = rank_developers(developers, outcomes, {"merged_pr": 1.0}, RankingConfig(), flagged=["looped", "dev05"])
     row = {r["developer"]: r for r in ranking.developers.iter_rows(named=True)}
-    b, typical = ranking.fit.elasticity, float(np.median(developers["exposure"].to_numpy()))
+    unflagged = developers.filter(~pl.col("developer").is_in(["looped", "dev05"]))
+    b, typical = ranking.fit.elasticity, float(np.median(unflagged["exposure"].to_numpy()))
     # Unflagged: 4x the tokens cost 4^b; flagged: tokens above the typical count in full (4x), and it is said.
     assert row["loud"]["compared_exposure"] == pytest.approx(typical * (row["loud"]["exposure"] / typical) ** b)
     assert row["looped"]["compared_exposure"] == pytest.approx(row["looped"]["exposure"])
@@ -186,6 +187,36 @@ def test_a_flagged_developers_tokens_above_the_typical_count_in_full() -> None:
     assert row["dev05"]["tokens_in_full"] is False
     assert row["dev05"]["compared_exposure"] == pytest.approx(typical * (row["dev05"]["exposure"] / typical) ** b)
     assert ranking.fit.in_full == 1
+
+
+def test_the_typical_use_above_which_flagged_tokens_count_in_full_is_the_unflagged_developers() -> None:
+    developers, outcomes = _population(10)
+    gamers = [f"gamer{i}" for i in range(10)]
+    honest = developers.filter(~pl.col("developer").is_in(gamers))
+    # Ten flagged 4x inflators raise the median of everyone's use well above the honest developers' median.
+    between = float(np.sqrt(np.median(honest["exposure"].to_numpy()) * np.median(developers["exposure"].to_numpy())))
+    extra = pl.DataFrame({"developer": ["flagged", "unflagged", "light"], "team": "core",
+                          "exposure": [between, between, 0.8 * float(np.median(honest["exposure"].to_numpy()))],
+                          "active_days": 20})  # fmt: skip
+    developers = pl.concat([developers, extra], how="vertical_relaxed")
+    prs = float(round(3 * between**0.5))
+    outcomes = pl.concat([outcomes, pl.DataFrame({"developer": extra["developer"], "kind": "merged_pr", "value": prs})])
+    flagged = [*gamers, "flagged", "light"]
+    ranking = rank_developers(developers, outcomes, {"merged_pr": 1.0}, RankingConfig(), flagged=flagged)
+    row = {r["developer"]: r for r in ranking.developers.iter_rows(named=True)}
+    typical = float(np.median(developers.filter(~pl.col("developer").is_in(flagged))["exposure"].to_numpy()))
+    assert typical < between < float(np.median(developers["exposure"].to_numpy()))
+    # Above the unflagged developers' typical use, a flagged developer's tokens count in full, though they are below
+    # everyone's median (which the flagged inflators raised): the gamers do not set their own allowance.
+    assert row["flagged"]["tokens_in_full"] is True
+    assert row["flagged"]["compared_exposure"] == pytest.approx(between)
+    assert row["flagged"]["expected_rank"] > row["unflagged"]["expected_rank"]
+    # The near misses: unflagged at the same use keeps diminishing returns; flagged below the typical changes nothing.
+    b = ranking.fit.elasticity
+    assert row["unflagged"]["tokens_in_full"] is False
+    assert row["unflagged"]["compared_exposure"] == pytest.approx(typical * (between / typical) ** b)
+    assert row["light"]["tokens_in_full"] is False
+    assert row["light"]["compared_exposure"] == pytest.approx(typical * (row["light"]["exposure"] / typical) ** b)
 
 
 def test_a_flag_is_corroborated_as_the_risk_level_counts_it() -> None:

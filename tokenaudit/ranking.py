@@ -299,6 +299,7 @@ def rank_developers(
     positive = ranked.select(pl.sum_horizontal(k for k in POSITIVE_KINDS if k in kinds)).to_series().to_numpy()
     in_full = ranked["developer"].is_in(list(flagged)).to_numpy()
     sample = _fit_sample(in_full, exposure / presence, config)
+    typical_use = typical_intensity(exposure / presence, sample["unflagged"])
     fits = {
         name: fit_elasticity(positive[say > 0].astype(np.float64), exposure[say > 0], presence[say > 0], say[say > 0])
         for name, say in sample.items()
@@ -310,8 +311,8 @@ def rank_developers(
     chance = in_full_chances(
         ranked["developer"], flagged, flagged if corroborated is None else corroborated, config.uncorroborated_in_full
     )
-    diminished, _ = compared_exposure(exposure, presence, b, np.zeros(ranked.height, dtype=bool))
-    full, above = compared_exposure(exposure, presence, b, chance > 0)
+    diminished, _ = compared_exposure(exposure, presence, b, np.zeros(ranked.height, dtype=bool), typical_use)
+    full, above = compared_exposure(exposure, presence, b, chance > 0, typical_use)
     # Each draw counts a developer's tokens above the typical in full with their chance (the same draws for every
     # kind): a lone flag's doubt widens their rank interval rather than deciding their place.
     in_full_draws = (
@@ -451,23 +452,35 @@ def compared_exposure(
     presence: npt.NDArray[np.float64],
     b: float,
     flagged: npt.NDArray[np.bool_],
+    typical: float,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """The exposure each developer's outcomes are compared with, presence x typical x (intensity/typical)^b,
     and who had tokens counted in full.
 
     Intensity is exposure per unit of presence, so time present counts in full and tokens per unit of time
-    with diminishing returns (b < 1), relative to the typical (median) intensity of the ranked developers.
+    with diminishing returns (b < 1), relative to the ``typical`` intensity (:func:`typical_intensity`).
     Diminishing returns are an allowance for a person's own heavy use; a developer flagged at medium+ on
     evidence independent of outcomes (a loop, a prompt farm, stuffed context, farmed PRs) gets none above
     the typical: those tokens count in full (b = 1), so inflating them costs yield in proportion.
     """
     import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
 
-    intensity = exposure / presence
-    typical = float(np.median(intensity)) if intensity.size else 1.0
-    relative = intensity / typical
+    relative = exposure / presence / typical
     in_full = flagged & (relative > 1)
     return presence * typical * np.where(in_full, relative, relative**b), in_full
+
+
+def typical_intensity(intensity: npt.NDArray[np.float64], say: npt.NDArray[np.float64]) -> float:
+    """The typical (median) exposure per unit of presence of the developers with a say in the elasticity fit (the
+    unflagged; everyone when too few are): where diminishing returns stop for a flagged developer.
+
+    Taken over everyone, it let flagged developers' inflated tokens raise the line above which their own tokens
+    count in full (by 5-21% on adversarial seeds 1-25, where 10-12 of 60 were flagged); the elasticity fit's
+    taper (:func:`_fit_sample`) is anchored on the same median.
+    """
+    import numpy as np  # here, not at the top: `audit` without outcomes never needs numpy
+
+    return float(np.median(intensity[say > 0])) if intensity.size else 1.0
 
 
 def in_full_chances(
@@ -531,6 +544,5 @@ def _fit_sample(
 
     everyone = np.ones(flagged.size)
     unflagged = (~flagged).astype(np.float64) if (~flagged).sum() >= MIN_FIT_DEVELOPERS else everyone
-    typical = float(np.median(intensity[unflagged > 0])) if flagged.size else 1.0
-    taper = np.minimum(1.0, (typical / intensity) ** config.fit_taper)
+    taper = np.minimum(1.0, (typical_intensity(intensity, unflagged) / intensity) ** config.fit_taper)
     return {"all": everyone, "unflagged": unflagged, "trimmed": unflagged * taper}
