@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from typer.testing import CliRunner, Result
@@ -41,3 +44,13 @@ def by_developer(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The ``developers`` (audit) or ``groups`` (totals) list keyed by developer."""
     rows = document.get("developers") or document.get("groups") or []
     return {row["developer"]: row for row in rows}
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """The script ``benchmarks/NAME.py`` as a module (benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", SAMPLE.parent / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
+    spec.loader.exec_module(module)
+    return module

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import polars as pl
 import pytest
 
+from tests.helpers import load_benchmark
 from tokenaudit.adversary import AdversaryConfig
 from tokenaudit.adversary.cases import EDGE_CASES, GAMER_CASES
-
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "detection.py"
 
 
 @pytest.fixture(scope="module")
 def detection() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("detection_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("detection")
 
 
 def test_one_small_seed_reports_every_case_and_the_board(detection: ModuleType) -> None:
@@ -49,6 +40,7 @@ def test_one_small_seed_reports_every_case_and_the_board(detection: ModuleType) 
     assert re.search(r"AUC gamers placed below honest, adjusted 0\.\d\d|1\.00", text)
     assert re.search(r"\| behaviour-only precision \| [\d.]+ \| >= 0.9 \| (yes|NO) \|", text)
     assert re.search(r"fitted elasticity b with / without planted gamers per seed: -?\d\.\d{3} / -?\d\.\d{3}", text)
+    assert "| seed | case | intensity | row (bottom-quarter chance) | honest at least as likely (edge cases) |" in text
 
 
 def test_a_missed_gamer_is_reported_with_the_honest_developers_the_board_held_as_likely(detection: ModuleType) -> None:
