@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 
 from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.audit import run_audit
+from tokenaudit.documents import audit_document
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events, plan_inputs
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers.base import ReadContext, Reader, ReadResult
@@ -114,8 +115,10 @@ def test_detector_features_come_from_the_workers_and_judge_to_the_local_findings
         ("report", *SAMPLE_ARGS, "--format", "json", "--since", "2026-09-14", "--until", "2026-09-27"),
         ("totals", "{mixed}", "--by", "developer,model", "--format", "json", "--rejects", "{rejects}"),
         ("audit", "{organisation}", "--format", "json", "--tz", "America/New_York"),
+        ("rank", *SAMPLE_ARGS, "--format", "json", "--pseudonymize"),
+        ("totals", "{organisation}", "--by", "team,week,model", "--format", "json"),
     ],
-    ids=["audit-sample", "report-sample", "totals-mixed", "audit-organisation"],
+    ids=["audit-sample", "report-sample", "totals-mixed", "audit-organisation", "rank-sample", "totals-organisation"],
 )
 def test_cli_json_is_byte_identical_to_the_local_engine(
     client: Client,
@@ -126,6 +129,7 @@ def test_cli_json_is_byte_identical_to_the_local_engine(
     case: tuple[str, ...],
 ) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
+    monkeypatch.setenv("TOKENAUDIT_PSEUDONYM_KEY", "a key for the test")
     outputs = []
     for run, extra in (("local", ()), ("dask", ("--engine", "dask", "--scheduler", _address(client)))):
         places = {"mixed": mixed_folder, "organisation": organisation, "rejects": tmp_path / f"{run}.csv"}
@@ -137,6 +141,34 @@ def test_cli_json_is_byte_identical_to_the_local_engine(
     if "--rejects" in case:
         assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
         assert len((tmp_path / "local.csv").read_text().splitlines()) == 6  # header and five rejected rows, once
+
+
+def test_totals_and_audits_send_the_driver_no_event(
+    client: Client, organisation: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``keep_events`` the driver unpacks only the developer shards' usage cubes, never a frame of events, and
+    audits them to the local engine's document."""
+    unpacked_here: list[list[str]] = []
+    unpack = engine.unpacked
+
+    def recorded(data: bytes) -> pl.DataFrame:
+        frame: pl.DataFrame = unpack(data)
+        unpacked_here.append(frame.columns)
+        return frame
+
+    monkeypatch.setattr(engine, "unpacked", recorded)  # the driver's: the workers run their own
+    policy = load_policy(organisation / "policy.yaml")
+    inputs = [str(organisation / "events.csv")]
+    on_cluster = engine.load_events_on(client, inputs, policy, Period(), detector_features=True, keep_events=False)
+    local = load_events(inputs, policy, Period())
+    assert len(unpacked_here) == 4  # one cube per developer shard (two per worker) ...
+    assert all(columns == local.usage.columns for columns in unpacked_here)  # ... and nothing else
+    assert not on_cluster.events_kept
+    assert on_cluster.events.width == 0
+    assert local.events.height > 10 * on_cluster.usage.height  # what the driver holds instead
+    assert_frame_equal(on_cluster.usage, local.usage)
+    assert on_cluster.quality == local.quality
+    assert audit_document(run_audit(on_cluster, policy)).data == audit_document(run_audit(local, policy)).data
 
 
 def test_mixed_folder_with_rejects_loads_identically(client: Client, mixed_folder: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +12,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
+from tokenaudit import ingest
+from tokenaudit.audit import run_audit
+from tokenaudit.documents import audit_document
 from tokenaudit.errors import UsageError
 from tokenaudit.ingest import Period, load_events, narrow
 from tokenaudit.policy import load_policy
@@ -91,6 +95,39 @@ def test_audit_json_is_identical_under_a_tiny_memory_limit(spills: list[Path]) -
     assert plain.exit_code == sharded.exit_code == 0, sharded.stderr
     assert sharded.stdout == plain.stdout
     assert len(spills) == 1
+
+
+def test_a_spilled_load_for_an_audit_holds_one_developer_shard_at_a_time(
+    spills: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the budget, a load for an audit never gathers the events: each developer shard is reduced to its usage
+    cube and detector features in turn, and those audit to the whole load's document."""
+    policy = load_policy(SAMPLE / "policy.yaml")
+    whole = load_events(INPUTS, policy, Period())
+    held: list[int] = []
+    frames = Spill.developer_frames
+
+    def recorded(spill: Spill) -> Iterator[pl.DataFrame]:
+        for frame in frames(spill):
+            held.append(frame.height)
+            yield frame
+
+    def refused(_: object) -> pl.DataFrame:
+        raise AssertionError("the events were gathered")
+
+    monkeypatch.setattr(Spill, "developer_frames", recorded)
+    monkeypatch.setattr(ingest, "in_input_order", refused)
+    sharded = load_events(INPUTS, policy, Period(), memory_limit=4_000_000, detector_features=True, keep_events=False)
+    assert len(held) > 1
+    assert sum(held) == whole.events.height
+    assert max(held) < whole.events.height / 2
+    assert not sharded.events_kept
+    assert_frame_equal(sharded.usage, whole.usage)
+    assert sharded.quality == whole.quality
+    assert sharded.features is not None
+    assert audit_document(run_audit(sharded, policy)).data == audit_document(run_audit(whole, policy)).data
+    assert len(spills) == 1
+    assert not spills[0].exists()
 
 
 @pytest.mark.parametrize(

@@ -122,10 +122,11 @@ def load(
     engine: Engine = Engine.LOCAL,
     scheduler: str | None = None,
     detector_features: bool = False,
+    keep_events: bool = True,
 ) -> LoadedEvents:
     """Read, deduplicate, price and filter every input (see :func:`tokenaudit.ingest.load_events`), here or on a
     Dask cluster (:mod:`tokenaudit.engines`; ``detector_features``: the cluster computes them too, for an audit of
-    the whole period loaded)."""
+    the whole period loaded; without ``keep_events`` it sends back only their usage cube, for totals and audits)."""
     return engines.load(
         inputs,
         settings,
@@ -136,6 +137,7 @@ def load(
         developer=owner,
         memory_limit=memory_limit,
         detector_features=detector_features,
+        keep_events=keep_events,
     )
 
 

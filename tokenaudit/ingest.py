@@ -30,7 +30,9 @@ from tokenaudit.shards import (
     clean_shard,
     deduplicate_shard,
     default_memory_limit,
+    developer_digest,
     in_period,
+    merged_digests,
     period_diagnostics,
 )
 
@@ -105,11 +107,16 @@ def load_events(
     developer: str | None = None,
     stdin: Iterable[bytes] | None = None,
     memory_limit: int | None = None,
+    detector_features: bool = False,
+    keep_events: bool = True,
 ) -> LoadedEvents:
     """Read and clean every input; raise :class:`~tokenaudit.errors.InputError` on unreadable ones.
 
     Read rows beyond half of ``memory_limit`` bytes (default: a fraction of physical memory) go to a temporary
     Parquet folder in shards by their dedup key, and are cleaned one shard at a time (:mod:`tokenaudit.shards`).
+    Without ``keep_events``, spilled events are never held whole: each cleaned shard goes back to the folder split by
+    a hash of the developer, and each developer shard is reduced to its usage cube and (``detector_features``) its
+    detectors' features, one at a time, as the Dask engine's workers do.
     """
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     rejected: list[pl.DataFrame] = [empty_rejects()]
@@ -121,13 +128,28 @@ def load_events(
                 repaired.extend(result.repaired)
                 spill.add(result.events, progress.done())
                 del result  # else the last read rows stay referenced here while the spilled shards are cleaned
+        by_developer = spill.spilled and not keep_events
         shards = []
         for rows in spill.frames():
             unique = deduplicate_shard(rows)
             del rows  # the read rows (every streamed line, every copy) are the largest frame: free them first
-            shards.append(clean_shard(unique, policy, period.since, period.until, period.timezone))
+            shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
             del unique
-    return assemble(planned, shards, pl.concat(rejected, how="vertical"), repaired, spill.rows)
+            if by_developer:
+                spill.regroup(shard.events)
+                shard = replace(shard, events=shard.events.clear())
+            shards.append(shard)
+        rejects = pl.concat(rejected, how="vertical")
+        if not by_developer:
+            return assemble(planned, shards, rejects, repaired, spill.rows)
+        digest = merged_digests(
+            [
+                developer_digest(events, policy, period.timezone, features=detector_features)
+                for events in spill.developer_frames()
+            ]
+        )
+    loaded = assemble(planned, shards, rejects, repaired, spill.rows, digest.cube)
+    return replace(loaded, features=digest.features)
 
 
 @dataclass(frozen=True)
@@ -159,11 +181,22 @@ def plan_inputs(
 
 
 def assemble(
-    planned: PlannedInputs, shards: list[CleanShard], rejects: pl.DataFrame, repaired: list[str], rows: int
+    planned: PlannedInputs,
+    shards: list[CleanShard],
+    rejects: pl.DataFrame,
+    repaired: list[str],
+    rows: int,
+    cube: pl.DataFrame | None = None,
 ) -> LoadedEvents:
     """One load from its cleaned shards (in input order by :data:`~tokenaudit.shards.ORDER` when it is present),
-    the rejected rows, the repaired files and the number of read rows; any engine ends here."""
-    events = shards[0].events if len(shards) == 1 and ORDER not in shards[0].events.columns else in_input_order(shards)
+    the rejected rows, the repaired files and the number of read rows; any engine ends here. Given the events'
+    usage ``cube``, the shards' events are left out (a load that keeps no events: :attr:`LoadedEvents.usage`)."""
+    if cube is not None:
+        events = pl.DataFrame()
+    elif len(shards) == 1 and ORDER not in shards[0].events.columns:
+        events = shards[0].events
+    else:
+        events = in_input_order(shards)
     sources = (
         pl.concat([shard.sources for shard in shards], how="vertical")
         .group_by("source_file")
@@ -187,7 +220,7 @@ def assemble(
         encoding_repaired=repaired,
         unattributed_agents=sorted(set().union(*(shard.unattributed_agents for shard in shards))),
     )
-    return LoadedEvents(events=events, rejects=rejects, quality=quality, period=planned.period)
+    return LoadedEvents(events=events, rejects=rejects, quality=quality, period=planned.period, cube=cube)
 
 
 def in_input_order(shards: list[CleanShard]) -> pl.DataFrame:

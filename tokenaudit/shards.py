@@ -23,19 +23,22 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
 from tokenaudit.errors import UsageError
 from tokenaudit.identity import resolve_identities, unattributed_agents
-from tokenaudit.metrics import cube_totals, exposure_of_cube, usage_cube
+from tokenaudit.metrics import concatenated_cubes, cube_totals, exposure_of_cube, usage_cube
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
 from tokenaudit.schema import EVENT_SCHEMA, empty_events, total_tokens
+
+if TYPE_CHECKING:
+    from tokenaudit.detectors import ShardedFeatures
 
 ORDER: Final = "_order"
 """Position of a read row in the whole input, carried through spilled shards to restore the input order."""
@@ -44,6 +47,8 @@ MEMORY_SHARE: Final = 4
 SHARD_SHARE: Final = 8
 """A spilled shard holds about budget / this of read rows: cleaning one holds it, its dedup copy and the result."""
 MAX_SHARDS: Final = 1024
+BY_DEVELOPER: Final = "by-developer"
+"""The spill folder's subfolder of cleaned events in developer shards (:meth:`Spill.regroup`)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,38 @@ def cube_developer_table(cube: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class DeveloperDigest:
+    """What the driver needs of a developer shard's events: their usage cube and, for an audit, their detectors'
+    features."""
+
+    cube: pl.DataFrame
+    features: ShardedFeatures | None
+
+
+def developer_digest(events: pl.DataFrame, policy: Policy, timezone: str, *, features: bool) -> DeveloperDigest:
+    """The :class:`DeveloperDigest` of events (in input order) that hold whole developers: the cubes of all shards
+    concatenate to the whole period's, their features merge to its features (``tests/test_partitions.py``)."""
+    cube = usage_cube(events, timezone)
+    if not features:
+        return DeveloperDigest(cube, None)
+    from tokenaudit.detectors import ShardedFeatures, build_context  # the audit's; totals need none of it
+
+    context = build_context(events, cube_developer_table(cube), policy.flags, policy.leaderboard, timezone)
+    return DeveloperDigest(cube, ShardedFeatures.of(context, timezone))
+
+
+def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
+    """The digest of the events of every developer shard (one at least), from theirs."""
+    from tokenaudit.detectors import ShardedFeatures
+
+    features = [digest.features for digest in digests if digest.features is not None]
+    return DeveloperDigest(
+        concatenated_cubes([digest.cube for digest in digests]),
+        ShardedFeatures.merged(features) if features else None,
+    )
+
+
 def default_memory_limit() -> int:
     """A fraction of physical memory (:data:`MEMORY_SHARE`)."""
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MEMORY_SHARE
@@ -254,12 +291,13 @@ class Spill:
                     )
                 )
 
-    def _write(self, rows: pl.DataFrame) -> None:
+    def _write(self, rows: pl.DataFrame, key: str = "dedup_key", under: str = "") -> None:
+        """One part file in each shard folder (under ``under``) that a row goes to by a hash of ``key``."""
         assert self.folder is not None
-        shard = (pl.col("dedup_key").hash() % self.shards).alias("_shard")
+        shard = (pl.col(key).hash() % self.shards).alias("_shard")
         for (number,), part in rows.with_columns(shard).partition_by("_shard", as_dict=True).items():
-            folder = self.folder / f"shard-{number:04d}"
-            folder.mkdir(exist_ok=True)
+            folder = self.folder / under / f"shard-{number:04d}"
+            folder.mkdir(parents=True, exist_ok=True)
             part.drop("_shard").write_parquet(folder / f"part-{self.parts:06d}.parquet", compression="lz4")
         self.parts += 1
 
@@ -268,8 +306,19 @@ class Spill:
         if self.folder is None:
             yield self._take_held()
             return
-        for folder in sorted(self.folder.iterdir()):
+        for folder in sorted(self.folder.glob("shard-*")):
             yield pl.read_parquet(folder / "*.parquet")
+
+    def regroup(self, events: pl.DataFrame) -> None:
+        """Write one cleaned shard's events (with :data:`ORDER`) to the folder again, split by a hash of the
+        developer (:meth:`developer_frames`)."""
+        self._write(events, "developer", BY_DEVELOPER)
+
+    def developer_frames(self) -> Iterator[pl.DataFrame]:
+        """Each developer shard's cleaned events (:meth:`regroup`) in input order, without :data:`ORDER`."""
+        assert self.folder is not None
+        for folder in sorted((self.folder / BY_DEVELOPER).glob("shard-*")):
+            yield pl.read_parquet(folder / "*.parquet").sort(ORDER).drop(ORDER)
 
     def _take_held(self) -> pl.DataFrame:
         """The rows held in memory as one frame, no longer referenced here (the caller alone frees them)."""

@@ -33,9 +33,12 @@ from tokenaudit.render.json_format import render as render_json
 from tokenaudit.shards import parse_memory_limit
 
 
-def read_usage(inputs: InputOptions, period: Period | None = None, *, audits: bool = False) -> tuple[Policy, Run]:
+def read_usage(
+    inputs: InputOptions, period: Period | None = None, *, audits: bool = False, events: bool = True
+) -> tuple[Policy, Run]:
     """The policy (loaded once) and the events of the period the options name (or ``period``); ``audits``: the
-    whole period loaded is audited (a cluster then computes the detectors' features too)."""
+    whole period loaded is audited (a cluster then computes the detectors' features too); without ``events`` the
+    command reads only usage totals and features (a cluster keeps the events on its workers)."""
     settings = library.load_settings(inputs.policy, inputs.identities)
     if period is None:
         period = library.resolve_period(settings, since=inputs.since, until=inputs.until, timezone=inputs.tz)
@@ -49,6 +52,7 @@ def read_usage(inputs: InputOptions, period: Period | None = None, *, audits: bo
         engine=inputs.engine,
         scheduler=inputs.scheduler,
         detector_features=audits,
+        keep_events=events,
     )
     return settings, Run(loaded)
 
@@ -109,7 +113,7 @@ def totals_command(
     with user_errors(private_paths(inputs.inputs, None, output.pseudonymize)) as errors:
         keys = [key.strip() for item in (by or ["developer"]) for key in item.split(",") if key.strip()]
         chosen = choose_format(output_format, output.output)
-        settings, run = read_usage(inputs)
+        settings, run = read_usage(inputs, events=False)
         key = pseudonym_key() if output.pseudonymize else None
         run = Run(run.loaded, scrubber=library.output_scrubber(key, False, settings, run.loaded, inputs.inputs))
         errors.scrubber = run.scrubber
@@ -132,7 +136,7 @@ def audit_command(
     """The full audit: usage, raw vs outcome-adjusted ranks, Goodhart-risk flags (JSON is the stable interface)."""
     with user_errors(private_paths(inputs.inputs, outcomes, output.pseudonymize or teams_only)) as errors:
         chosen = choose_format(output_format, output.output)
-        settings, run = read_usage(inputs, audits=True)
+        settings, run = read_usage(inputs, audits=True, events=False)
         run = audited(settings, run, inputs, outcomes, output, errors, teams_only)
         assert run.result is not None
         document = teams_document(run.result, settings.min_group_size) if teams_only else audit_document(run.result)
@@ -157,7 +161,7 @@ def rank_command(
     """The raw token leaderboard and the outcome-adjusted ranking, side by side."""
     with user_errors(private_paths(inputs.inputs, outcomes, output.pseudonymize)) as errors:
         chosen = choose_format(output_format, output.output)
-        settings, run = read_usage(inputs, audits=True)
+        settings, run = read_usage(inputs, audits=True, events=False)
         run = audited(settings, run, inputs, outcomes, output, errors)
         assert run.result is not None
         finish_document(run, rank_document(run.result), chosen, inputs, output)

@@ -36,9 +36,12 @@ def load(
     stdin: Iterable[bytes] | None = None,
     memory_limit: int | None = None,
     detector_features: bool = False,
+    keep_events: bool = True,
 ) -> LoadedEvents:
     """The load on the chosen engine; a Dask cluster is connected (or started) for the load alone. With
-    ``detector_features`` a cluster computes the detectors' features too (the local engine leaves them to the audit).
+    ``detector_features`` the shards' detectors' features are computed where they are cleaned; without
+    ``keep_events`` a cluster sends back the events' usage cube instead of the events, and the local engine, past its
+    memory budget, keeps the cube alone too (for ``totals`` and an audit, which read nothing else of them).
     """
     if engine is Engine.LOCAL:
         if scheduler:
@@ -53,6 +56,8 @@ def load(
             developer=developer,
             stdin=stdin,
             memory_limit=memory_limit,
+            detector_features=detector_features,
+            keep_events=keep_events,
         )
     try:
         from tokenaudit.engines.dask import connect, load_events_on
@@ -69,4 +74,5 @@ def load(
             developer=developer,
             stdin=stdin,
             detector_features=detector_features,
+            keep_events=keep_events,
         )

@@ -10,14 +10,18 @@ Tasks, run by Dask's scheduler on its workers:
    identities, price and keep the period (:func:`~tokenaudit.shards.deduplicate_shard`,
    :func:`~tokenaudit.shards.clean_shard`, the local engine's functions), then split the events again by a
    hash of the developer;
-3. **developer**: one per developer shard, fed its parts by Dask: the detectors' per-developer features
-   (:func:`~tokenaudit.detectors.build_context`, :class:`~tokenaudit.detectors.ShardedFeatures`).
+3. **developer**: one per developer shard, fed its parts by Dask: the usage cube of its developers
+   (:func:`~tokenaudit.metrics.usage_cube`: every total sums exactly from it) and, for an audit, the detectors'
+   per-developer features (:func:`~tokenaudit.detectors.build_context`,
+   :class:`~tokenaudit.detectors.ShardedFeatures`).
 
-The cleaned shards' events, the developer shards' features and the small per-read summaries (rejects, repaired
-files, row counts) come back to the driver, where :func:`~tokenaudit.ingest.assemble` puts the events back in input
-order (the renderers still read them: daily series, totals) and the detectors only judge the features. Rows carry
-their position (task number, row) so that order is the local one; a retried or moved task recomputes the same rows,
-so a worker lost mid-run changes nothing.
+For ``totals`` and an audit (``keep_events=False``) no event comes back to the driver: only the cleaned shards'
+summaries (per-file counts, duplicates, diagnostics), the per-read summaries (rejects, repaired files, row counts),
+the developer shards' cubes and features. The driver concatenates the cubes and judges the features. For a report or
+``explain``, which still read events, the cleaned shards' events come back too and
+:func:`~tokenaudit.ingest.assemble` puts them back in input order. Rows carry their position (task number, row) so
+that order is the local one; a retried or moved task recomputes the same rows, so a worker lost mid-run changes
+nothing.
 
 Dedup-key and developer shards use Polars' ``hash``, which is stable within one Polars version: driver and workers
 must run the same environment (as Dask requires anyway).
@@ -42,7 +46,7 @@ from distributed import Client, Future, LocalCluster, as_completed
 
 from tokenaudit import progress
 from tokenaudit.console import stderr_console, wants_color
-from tokenaudit.detectors import ShardedFeatures, build_context
+from tokenaudit.detectors import ShardedFeatures
 from tokenaudit.errors import TokenauditError, UsageError
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, assemble, plan_inputs
 from tokenaudit.policy import Policy
@@ -55,7 +59,15 @@ from tokenaudit.readers.owner import owners
 from tokenaudit.readers.parse import file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
-from tokenaudit.shards import ORDER, CleanShard, clean_shard, deduplicate_shard, developer_table
+from tokenaudit.shards import (
+    ORDER,
+    CleanShard,
+    DeveloperDigest,
+    clean_shard,
+    deduplicate_shard,
+    developer_digest,
+    merged_digests,
+)
 
 SCHEDULER_VARIABLE: Final = "DASK_SCHEDULER_ADDRESS"
 OWNED_READERS: Final = {"claude-code": CLAUDE_OWNER_FOLDERS, "codex": CODEX_OWNER_FOLDERS}
@@ -171,12 +183,15 @@ def clean_parts(parts: Sequence[bytes], policy: Policy, period: Period, shards: 
     return [*(packed(split.get((part,), empty)) for part in range(shards)), replace(shard, events=empty)]
 
 
-def developer_features(parts: Sequence[bytes], policy: Policy, timezone: str) -> ShardedFeatures:
-    """The detectors' features of whole developers, from every cleaned shard's part of their events (put back in
-    input order, as ties fall locally): the driver judges every developer's features without computing them."""
+def digest_parts(
+    parts: Sequence[bytes], policy: Policy, timezone: str, *, features: bool
+) -> tuple[bytes, ShardedFeatures | None]:
+    """The :func:`~tokenaudit.shards.developer_digest` of whole developers, from every cleaned shard's part of their
+    events (put back in input order, as ties fall locally), its cube :func:`packed`: the driver sums and judges
+    these without the events."""
     events = pl.concat([unpacked(part) for part in parts], how="vertical").sort(ORDER).drop(ORDER)
-    context = build_context(events, developer_table(events, timezone), policy.flags, policy.leaderboard, timezone)
-    return ShardedFeatures.of(context, timezone)
+    digest = developer_digest(events, policy, timezone, features=features)
+    return packed(digest.cube), digest.features
 
 
 def load_events_on(
@@ -189,9 +204,11 @@ def load_events_on(
     developer: str | None = None,
     stdin: Iterable[bytes] | None = None,
     detector_features: bool = False,
+    keep_events: bool = True,
 ) -> LoadedEvents:
     """:func:`~tokenaudit.ingest.load_events` with the reads and shards run as tasks on ``client``'s cluster; with
-    ``detector_features``, the detectors' features of the events too (for an audit of the whole period loaded)."""
+    ``detector_features``, the detectors' features of the events too (for an audit of the whole period loaded).
+    Without ``keep_events`` the events stay on the workers: the load has their usage cube instead."""
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     tasks = read_tasks(planned)
     shards = max(1, SHARDS_PER_WORKER * sum(client.nthreads().values()))
@@ -209,22 +226,36 @@ def load_events_on(
     ]
     cleaned = client.map(clean_parts, parts, policy=policy, period=period, shards=shards, retries=RETRIES)
     del reads, parts  # the read rows are freed on the workers as soon as their shards are cleaned
-    developed: list[Future[ShardedFeatures]] = []
-    if detector_features:
+    developed: list[Future[tuple[bytes, ShardedFeatures | None]]] = []
+    if detector_features or not keep_events:
         by_developer = [
             [client.submit(operator.getitem, clean, shard, retries=RETRIES) for clean in cleaned]
             for shard in range(shards)
         ]
         timezone = planned.period.timezone
-        developed = client.map(developer_features, by_developer, policy=policy, timezone=timezone, retries=RETRIES)
-    results = [
-        replace(split[-1], events=pl.concat([unpacked(part) for part in split[:-1]], how="vertical"))
-        for split in client.gather(cleaned)
-    ]
+        developed = client.map(
+            digest_parts,
+            by_developer,
+            policy=policy,
+            timezone=timezone,
+            features=detector_features,
+            retries=RETRIES,
+        )
+    if keep_events:
+        results = [
+            replace(split[-1], events=pl.concat([unpacked(part) for part in split[:-1]], how="vertical"))
+            for split in client.gather(cleaned)
+        ]
+    else:
+        results = client.gather([client.submit(operator.getitem, clean, -1, retries=RETRIES) for clean in cleaned])
     rejects = pl.concat([empty_rejects(), *(summary.rejects for summary in done)], how="vertical")
     repaired = [name for summary in done for name in summary.repaired]
-    loaded = assemble(planned, results, rejects, repaired, sum(summary.rows for summary in done))
-    return replace(loaded, features=ShardedFeatures.merged(client.gather(developed))) if developed else loaded
+    rows = sum(summary.rows for summary in done)
+    if not developed:
+        return assemble(planned, results, rejects, repaired, rows)
+    digest = merged_digests([DeveloperDigest(unpacked(cube), features) for cube, features in client.gather(developed)])
+    loaded = assemble(planned, results, rejects, repaired, rows, None if keep_events else digest.cube)
+    return replace(loaded, features=digest.features)
 
 
 def _keys(prefix: str, count: int) -> list[str]:
