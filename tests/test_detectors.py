@@ -1036,3 +1036,42 @@ def test_context_stuffing_a_rare_tool_that_sends_more_by_design_raises_its_users
     assert found is not None
     assert (found["severity"], found["baseline"], found["n_tool_peers"]) == ("high", "all tools", 4)
     assert found["peer_loaded_context"] == 103_000  # the other three's median, above the organisation's
+
+
+def _clock(developer: str, days: int = 10) -> pl.DataFrame:
+    """An exact 20-minute clock 9:00-17:00 on weekdays (24 one-prompt sessions a day): machine_regularity at high."""
+    starts = [day * DAY + 9 * 3600 + np.arange(0, 8 * 3600, 1200.0) for day in range(days) if day % 7 < 5]
+    return _headless(developer, np.concatenate(starts), per_session=3)
+
+
+def _team_with_clocks(mimic_per_day: int) -> pl.DataFrame:
+    """Five people (about 9 turns a day), four clocks (24) and a mimic: half the team scripted."""
+    return pl.concat([_paced_org(5), *(_clock(f"clock{i}") for i in range(4)), _paced("mimic", mimic_per_day)])
+
+
+def test_prompt_pace_baseline_leaves_out_colleagues_already_flagged_for_automation() -> None:
+    # With the four clocks in it the team's median is 17 turns a day and a mimic at 28 is 1.6x; the people's is 9.
+    findings = detect(_team_with_clocks(28))
+    assert all(flag(findings, f"clock{i}", "machine_regularity") is not None for i in range(4))
+    found = flag(findings, "mimic", "prompt_pace")
+    assert found is not None
+    assert found["severity"] == "medium"  # both ratios at 3.1x, above the low band
+    assert (found["turns_per_day"], found["peer_median_turns_per_day"], found["peers_left_out"]) == (28.0, 9.0, 4)
+    assert found["n_compared"] == 10
+    assert "leave out 4 peers already flagged for automation" in found["reason"]
+    clock = flag(findings, "clock0", "prompt_pace")
+    assert clock is None or clock["peers_left_out"] == 3  # never counted among its own left-out peers
+
+
+def test_prompt_pace_near_miss_under_the_peoples_baseline_or_beside_busy_people() -> None:
+    # What a mimic reading the README does: stay under 2.5x the people's median, not the team's.
+    findings = detect(_team_with_clocks(22))
+    assert flag(findings, "mimic", "prompt_pace") is None  # 22 / 9 = 2.4x
+    assert needs(findings, "mimic", "prompt_pace") is None
+    # Busy colleagues no automation detector flags stay in the baseline: at 18-21 turns a day they lift the median
+    # to 14 and the mimic at 28 is 2.0x.
+    busy = pl.concat([_paced_org(5), *(_paced(f"busy{i}", 18 + i) for i in range(4)), _paced("mimic", 28)])
+    findings = detect(busy)
+    assert not [f for f in findings.flags if f.family == "automation" and f.severity != "low"]
+    assert flag(findings, "mimic", "prompt_pace") is None
+    assert findings.near_misses.filter(pl.col("developer") == "mimic").is_empty()

@@ -297,6 +297,22 @@ def corroborated_independently(severities: list[pl.DataFrame]) -> list[str]:
     return sorted(evidence.filter(corroborated(pl.col("core"), pl.col("signals"), pl.col("volume")))["developer"])
 
 
+def automated_on_full_baselines(ctx: DetectorContext, features: Mapping[str, pl.DataFrame]) -> tuple[str, ...]:
+    """Developers an automation detector flags at medium or high with every peer in its baselines: the context's
+    ``automated``, left out of the baselines of what people do by hand (:func:`.base.hand_baseline`).
+
+    One round, on the full baselines: a second round on the cleaned ones could keep lowering a team's median by
+    its busiest people, one at a time.
+    """
+    automated: set[str] = set()
+    for detector in DETECTORS:
+        enabled = getattr(ctx.flags, detector.id).enabled
+        if detector.family == "automation" and detector.features is not None and enabled:
+            frame = detector.run(ctx, features.get(detector.id))
+            automated.update(frame.filter(pl.col("needs").is_null() & (pl.col("severity") >= 2))["developer"])
+    return tuple(sorted(automated))
+
+
 def run_detectors(
     ctx: DetectorContext,
     rank: Callable[[list[str], list[str]], pl.DataFrame] | None = None,
@@ -312,6 +328,7 @@ def run_detectors(
     detector computes its own from the context.
     """
     features = detector_features(ctx) if features is None else features
+    ctx = replace(ctx, automated=automated_on_full_baselines(ctx, features))
     flags: list[Flag] = []
     skipped: list[pl.DataFrame] = []
     close: list[pl.DataFrame] = []

@@ -48,6 +48,9 @@ class DetectorContext:
     yield_mean, yield_median, yield_p10, yield_p90, peer_median_yield."""
     outcomes: pl.DataFrame | None = None
     """Identity-resolved outcomes inside the outcome window (:data:`tokenaudit.outcomes.schema.OUTCOME_SCHEMA`)."""
+    automated: tuple[str, ...] = ()
+    """Developers already flagged at medium+ by an automation detector on the full peer baselines: left out of the
+    baselines of what people do by hand (:func:`hand_baseline`), since scripts are no measure of a person's day."""
 
     @cached_property
     def requests_by_day(self) -> pl.DataFrame:
@@ -326,6 +329,23 @@ def over_peers(stat: pl.Expr, *extra: str) -> pl.Expr:
     )
 
 
+def hand_baseline(context: DetectorContext, value: str) -> pl.Expr:
+    """``value`` where the developer counts towards the peer baseline of what people do by hand, else null (which
+    medians and counts skip): everyone but the context's ``automated``.
+
+    A team's median is robust to a few scripts, not to half a team of them: a team of ten with five loops in it has
+    its median halfway between a person's day and a script's, and the subtlest scripts pass under it. Leaving out
+    those another signal already shows to be automated gives the median of the people.
+    """
+    return pl.when(~pl.col("developer").is_in(list(context.automated))).then(pl.col(value))
+
+
+def peers_left_out(context: DetectorContext) -> pl.Expr:
+    """How many of each developer's peers (themselves apart) :func:`hand_baseline` leaves out."""
+    left_out = pl.col("developer").is_in(list(context.automated))
+    return over_peers(left_out.sum()).cast(pl.Int64) - left_out.cast(pl.Int64)
+
+
 Spread = Literal["group", "pooled", "at_least_pooled"]
 """Whose median absolute deviation scales a robust z: the group's own, the one pooled over every group (each
 value's distance from its own group's median), or the larger of the two."""
@@ -392,6 +412,13 @@ def not_evaluated(condition: pl.Expr, needs: str) -> pl.Expr:
 def fmt_int(value: float | int | None) -> str:
     """12,345."""
     return "n/a" if value is None else f"{round(value):,}"
+
+
+def fmt_left_out(row: dict[str, Any]) -> str:
+    """What a reason adds when its peer baseline left peers out (:func:`hand_baseline`), else nothing."""
+    count = row.get("peers_left_out") or 0
+    peers = f"{count} peer{'s' if count > 1 else ''}"
+    return f" (the peer medians leave out {peers} already flagged for automation)" if count else ""
 
 
 def fmt_pct(value: float | None) -> str:

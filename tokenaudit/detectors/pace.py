@@ -32,9 +32,12 @@ from tokenaudit.detectors.base import (
     by_developer,
     capped,
     fmt_int,
+    fmt_left_out,
     fmt_num,
+    hand_baseline,
     not_evaluated,
     over_peers,
+    peers_left_out,
 )
 
 
@@ -80,8 +83,9 @@ def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
         .join(features, on="developer", how="left")
         .with_columns(
             pl.col("turns", "days").fill_null(0),
-            *(over_peers(pl.col(rate).median()).alias(f"peer_median_{rate}") for rate in ratios),
+            *(over_peers(hand_baseline(context, rate).median()).alias(f"peer_median_{rate}") for rate in ratios),
             over_peers(pl.col("turns_per_day").count()).alias("n_compared"),
+            peers_left_out(context).alias("peers_left_out"),
         )
         .with_columns(
             (pl.col(rate) / pl.when(pl.col(f"peer_median_{rate}") > 0).then(pl.col(f"peer_median_{rate}"))).alias(ratio)
@@ -118,7 +122,8 @@ def reason(row: dict[str, Any]) -> str:
     return (
         f"a typical active day held {fmt_num(row['turns_per_day'], 0)} turns (session openers and prompts after "
         f"think time), {fmt_num(row['pace_ratio'], 1)}× the peer median of "
-        f"{fmt_num(row['peer_median_turns_per_day'], 0)}{openers}; {fmt_int(row['turns'])} turns on {row['days']} days."
+        f"{fmt_num(row['peer_median_turns_per_day'], 0)}{openers}; {fmt_int(row['turns'])} turns on {row['days']} days"
+        f"{fmt_left_out(row)}."
     )
 
 
@@ -144,5 +149,6 @@ DETECTOR = Detector(
         "turns",
         "days",
         "n_compared",
+        "peers_left_out",
     ),
 )

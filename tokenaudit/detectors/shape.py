@@ -27,10 +27,13 @@ from tokenaudit.detectors.base import (
     band_strength,
     by_developer,
     capped,
+    fmt_left_out,
     fmt_num,
     fmt_pct,
+    hand_baseline,
     not_evaluated,
     over_peers,
+    peers_left_out,
 )
 from tokenaudit.detectors.config import HeadlessWork
 from tokenaudit.schema import total_tokens
@@ -127,8 +130,9 @@ def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
         .join(features, on="developer", how="left")
         .with_columns(
             pl.col("sessions", "days").fill_null(0),
-            over_peers(pl.col("headless_hours_per_day").median()).alias("peer_median_headless_hours"),
+            over_peers(hand_baseline(context, "headless_hours_per_day").median()).alias("peer_median_headless_hours"),
             over_peers(pl.col("headless_hours_per_day").count()).alias("_compared"),
+            peers_left_out(context).alias("peers_left_out"),
         )
     )
     above_peers = (pl.col("headless_hours_per_day") >= config.min_peer_ratio * pl.col("peer_median_headless_hours")) | (
@@ -158,7 +162,7 @@ def reason(row: dict[str, Any]) -> str:
     return (
         "headless work (sessions with no person's turn after the opener) ran in "
         f"{fmt_num(row['headless_hours_per_day'], 0)} hours of a typical active day "
-        f"(peer median {fmt_num(row['peer_median_headless_hours'], 0)}); "
+        f"(peer median {fmt_num(row['peer_median_headless_hours'], 0)}{fmt_left_out(row)}); "
         f"{fmt_pct(row['headless_session_share'])} of {row['sessions']:,} sessions and "
         f"{fmt_pct(row['headless_token_share'])} of session tokens were headless"
         + (
@@ -190,5 +194,6 @@ DETECTOR = Detector(
         "inferred_session_share",
         "days",
         "peer_median_headless_hours",
+        "peers_left_out",
     ),
 )
