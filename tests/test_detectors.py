@@ -20,6 +20,7 @@ from tokenaudit.detectors import (
     repetition,
     rest,
     run_detectors,
+    shape,
 )
 from tokenaudit.detectors.base import sorted_requests
 from tokenaudit.detectors.config import DripFeed, HeadlessWork
@@ -536,7 +537,9 @@ def test_headless_work_fires_on_a_poisson_timed_loop_all_working_day() -> None:
     assert (found["headless_session_share"], found["headless_token_share"]) == (1.0, 1.0)
     assert found["headless_hours_per_day"] == 9.0
     assert found["peer_median_headless_hours"] == 0.0
-    assert found["inferred_session_share"] == 0.0 and found["reason"].endswith("session tokens were headless.")
+    assert found["inferred_session_share"] == 0.0 and found["reason"].endswith(
+        "session tokens were headless (peer median 0%)."
+    )
     assert flag(findings, "poisson", "machine_regularity") is None  # nothing periodic about it
 
 
@@ -1075,3 +1078,51 @@ def test_prompt_pace_near_miss_under_the_peoples_baseline_or_beside_busy_people(
     assert not [f for f in findings.flags if f.family == "automation" and f.severity != "low"]
     assert flag(findings, "mimic", "prompt_pace") is None
     assert findings.near_misses.filter(pl.col("developer") == "mimic").is_empty()
+
+
+def _busy_with_tasks(developer: str, seed: int, task_requests: int = 2, rounds: int = 1) -> pl.DataFrame:
+    """A person's interactive day (60 requests) plus ``rounds`` streams of one-shot agent tasks (each about every 90
+    minutes, ``task_requests`` requests long)."""
+    human = events(developer, human_offsets(seed, per_day=60), session_every=5)
+    tasks = [
+        _headless(developer, _loop_starts(seed + 50 * k, mean_gap=5400.0), per_session=task_requests).with_columns(
+            pl.col("session_id") + f"-t{k}", pl.col("request_id") + f"-t{k}"
+        )
+        for k in range(rounds)
+    ]
+    return pl.concat([human, *tasks])
+
+
+def _night_agent(developer: str, every_s: float) -> pl.DataFrame:
+    """One-prompt sessions every ``every_s`` seconds 23:00-06:00 UTC on weeknights, nothing by day: all headless."""
+    starts = [day * DAY + 23 * 3600 + np.arange(0, 7 * 3600, every_s) for day in range(20) if day % 7 < 5]
+    return _headless(developer, np.concatenate(starts), per_session=2)
+
+
+def test_headless_work_fires_when_every_session_is_left_to_the_agent_though_peers_run_tasks_all_day() -> None:
+    # The peers' one-shot tasks fill 4 hours of their day, so the agent's 7 hours are under 2x the peers'; but all
+    # of its tokens are headless against a peer median of 17%.
+    findings = detect(pl.concat([*(_busy_with_tasks(f"peer{i}", i) for i in range(10)), _night_agent("night", 540.0)]))
+    found = flag(findings, "night", "headless_work")
+    assert found is not None
+    assert found["severity"] == "medium"  # 7 hours: medium; all tokens headless: high; the weaker counts
+    assert (found["headless_hours_per_day"], found["peer_median_headless_hours"]) == (7.0, 4.0)
+    assert (found["headless_token_share"], found["peer_median_headless_share"]) == (1.0, 0.1744)
+    assert found["reason"].endswith("100% of session tokens were headless (peer median 17%).")
+
+
+def test_headless_work_near_miss_a_team_that_delegates_and_its_busiest_delegator() -> None:
+    # Peers hand out 6-request tasks all day (5 hours, 39% of tokens); one hands out twice as many: 7 hours (1.4x)
+    # and 59% of tokens (1.5x). Both bands are reached, neither is twice the peers'.
+    team = [_busy_with_tasks(f"peer{i}", i, task_requests=6) for i in range(10)]
+    frame = pl.concat([*team, _busy_with_tasks("busier", 99, task_requests=6, rounds=2)])
+    findings = detect(frame)
+    assert flag(findings, "busier", "headless_work") is None
+    assert needs(findings, "busier", "headless_work") is None
+    settings = Policy().flags
+    context = build_context(
+        frame, frame.group_by("developer").agg(pl.col("team").first()), settings, Policy().leaderboard, "UTC"
+    )
+    row = shape.DETECTOR.run(context).filter(pl.col("developer") == "busier").row(0, named=True)
+    assert (row["headless_hours_per_day"], row["peer_median_headless_hours"]) == (7.0, 5.0)
+    assert (round(row["headless_token_share"], 4), round(row["peer_median_headless_share"], 4)) == (0.5901, 0.385)

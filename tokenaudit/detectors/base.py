@@ -418,7 +418,7 @@ def fmt_left_out(row: dict[str, Any]) -> str:
     """What a reason adds when its peer baseline left peers out (:func:`hand_baseline`), else nothing."""
     count = row.get("peers_left_out") or 0
     peers = f"{count} peer{'s' if count > 1 else ''}"
-    return f" (the peer medians leave out {peers} already flagged for automation)" if count else ""
+    return f"; the peer medians leave out {peers} already flagged for automation" if count else ""
 
 
 def fmt_pct(value: float | None) -> str:

@@ -131,12 +131,17 @@ def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
         .with_columns(
             pl.col("sessions", "days").fill_null(0),
             over_peers(hand_baseline(context, "headless_hours_per_day").median()).alias("peer_median_headless_hours"),
+            over_peers(hand_baseline(context, "headless_token_share").median()).alias("peer_median_headless_share"),
             over_peers(pl.col("headless_hours_per_day").count()).alias("_compared"),
             peers_left_out(context).alias("peers_left_out"),
         )
     )
-    above_peers = (pl.col("headless_hours_per_day") >= config.min_peer_ratio * pl.col("peer_median_headless_hours")) | (
-        pl.col("_compared") < 3
+    # Unusual among peers in its duty cycle or in its share: peers' one-shot tasks run through their day too, but
+    # no person leaves every session to the agent.
+    above_peers = (
+        (pl.col("headless_hours_per_day") >= config.min_peer_ratio * pl.col("peer_median_headless_hours"))
+        | (pl.col("headless_token_share") >= config.min_peer_ratio * pl.col("peer_median_headless_share"))
+        | (pl.col("_compared") < 3)
     )
     severity = pl.min_horizontal(
         band_severity(pl.col("headless_hours_per_day"), config.hours_per_day),
@@ -159,18 +164,19 @@ def judge(features: pl.DataFrame, context: DetectorContext) -> pl.DataFrame:
 
 def reason(row: dict[str, Any]) -> str:
     """Quote the duty cycle and the headless shares against peers."""
+    inferred = (
+        f"; {fmt_pct(row['inferred_session_share'])} of the sessions were inferred from prompt caching (the source "
+        "gives no session ids)"
+        if row.get("inferred_session_share")
+        else ""
+    )
     return (
         "headless work (sessions with no person's turn after the opener) ran in "
         f"{fmt_num(row['headless_hours_per_day'], 0)} hours of a typical active day "
-        f"(peer median {fmt_num(row['peer_median_headless_hours'], 0)}{fmt_left_out(row)}); "
+        f"(peer median {fmt_num(row['peer_median_headless_hours'], 0)}); "
         f"{fmt_pct(row['headless_session_share'])} of {row['sessions']:,} sessions and "
-        f"{fmt_pct(row['headless_token_share'])} of session tokens were headless"
-        + (
-            f"; {fmt_pct(row['inferred_session_share'])} of the sessions were inferred from prompt caching (the source "
-            "gives no session ids)."
-            if row.get("inferred_session_share")
-            else "."
-        )
+        f"{fmt_pct(row['headless_token_share'])} of session tokens were headless (peer median "
+        f"{fmt_pct(row['peer_median_headless_share'])}){inferred}{fmt_left_out(row)}."
     )
 
 
@@ -194,6 +200,7 @@ DETECTOR = Detector(
         "inferred_session_share",
         "days",
         "peer_median_headless_hours",
+        "peer_median_headless_share",
         "peers_left_out",
     ),
 )
