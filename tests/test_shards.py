@@ -18,7 +18,9 @@ from tokenaudit.documents import audit_document
 from tokenaudit.errors import UsageError
 from tokenaudit.ingest import Period, load_events, narrow
 from tokenaudit.policy import load_policy
-from tokenaudit.shards import ORDER, Spill, developer_table, parse_memory_limit
+from tokenaudit.readers import ReadPlan
+from tokenaudit.readers.base import ReadContext, ReadResult
+from tokenaudit.shards import ORDER, Spill, developer_table, parse_memory_limit, rows_per_read
 
 CORPUS = Path(__file__).parent / "corpus"
 INPUTS = [
@@ -128,6 +130,35 @@ def test_a_spilled_load_for_an_audit_holds_one_developer_shard_at_a_time(
     assert audit_document(run_audit(sharded, policy)).data == audit_document(run_audit(whole, policy)).data
     assert len(spills) == 1
     assert not spills[0].exists()
+
+
+def test_a_parquet_file_is_read_in_parts_under_a_memory_limit(
+    spills: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An explicit budget bounds the read too: a Parquet file is read a shard's worth of rows at a time (line numbers
+    and duplicates across the parts as in one read)."""
+    events = pl.read_csv(SAMPLE / "events.csv", infer_schema=False)
+    path = tmp_path / "events.parquet"
+    copies = events.gather_every(7)  # they lie in other parts than their originals
+    pl.concat([events, copies]).write_parquet(path)
+    policy = load_policy(SAMPLE / "policy.yaml")
+    whole = load_events([str(path)], policy, Period())
+    heights: list[int] = []
+    read = ReadPlan.read
+
+    def recorded(plan: ReadPlan, context: ReadContext, rows_per_part: int | None = None) -> Iterator[ReadResult]:
+        for result in read(plan, context, rows_per_part):
+            heights.append(result.events.height)
+            yield result
+
+    monkeypatch.setattr(ReadPlan, "read", recorded)
+    limited = load_events([str(path)], policy, Period(), memory_limit=4_000_000)
+    part = rows_per_read(4_000_000)
+    assert len(heights) == -(-(events.height + copies.height) // part) > 1
+    assert max(heights) == part
+    assert whole.quality.duplicates_dropped == copies.height
+    assert_frame_equal(limited.events, whole.events)
+    assert limited.quality == whole.quality
 
 
 @pytest.mark.parametrize(

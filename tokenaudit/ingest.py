@@ -34,6 +34,7 @@ from tokenaudit.shards import (
     in_period,
     merged_digests,
     period_diagnostics,
+    rows_per_read,
 )
 
 if TYPE_CHECKING:
@@ -123,7 +124,8 @@ def load_events(
     repaired: list[str] = []
     with Spill(memory_limit or default_memory_limit(), planned.input_bytes) as spill:
         with progress.reading(planned.input_bytes):
-            for result in planned.plan.read(planned.context):
+            rows_per_part = rows_per_read(memory_limit) if memory_limit else None
+            for result in planned.plan.read(planned.context, rows_per_part):
                 rejected.append(result.rejects)
                 repaired.extend(result.repaired)
                 spill.add(result.events, progress.done())

@@ -47,6 +47,9 @@ MEMORY_SHARE: Final = 4
 SHARD_SHARE: Final = 8
 """A spilled shard holds about budget / this of read rows: cleaning one holds it, its dedup copy and the result."""
 MAX_SHARDS: Final = 1024
+READ_ROW_BYTES: Final = 208
+"""Memory of a read row of a flat export (measured on 10M flat Parquet events)."""
+MAX_READ_ROWS: Final = 1_000_000
 BY_DEVELOPER: Final = "by-developer"
 """The spill folder's subfolder of cleaned events in developer shards (:meth:`Spill.regroup`)."""
 
@@ -218,6 +221,12 @@ def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
         concatenated_cubes([digest.cube for digest in digests]),
         ShardedFeatures.merged(features) if features else None,
     )
+
+
+def rows_per_read(budget: int) -> int:
+    """Under an explicit memory budget, a Parquet file is read in parts of this many rows: about a shard's worth
+    (:data:`SHARD_SHARE`), at most :data:`MAX_READ_ROWS` (a 10M-row file read whole is a 4.7 GB frame)."""
+    return max(1, min(MAX_READ_ROWS, budget // SHARD_SHARE // READ_ROW_BYTES))
 
 
 def default_memory_limit() -> int:

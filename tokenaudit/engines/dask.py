@@ -50,13 +50,12 @@ from tokenaudit.detectors import ShardedFeatures
 from tokenaudit.errors import TokenauditError, UsageError
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, assemble, plan_inputs
 from tokenaudit.policy import Policy
-from tokenaudit.readers import FILE_BY_FILE, read_batch
+from tokenaudit.readers import FILE_BY_FILE, read_batch, row_ranges
 from tokenaudit.readers.base import ReadContext, Reader
 from tokenaudit.readers.claude_code import OWNER_FOLDERS as CLAUDE_OWNER_FOLDERS
 from tokenaudit.readers.codex import OWNER_FOLDERS as CODEX_OWNER_FOLDERS
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.owner import owners
-from tokenaudit.readers.parse import file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.schema import empty_rejects
 from tokenaudit.shards import (
@@ -122,18 +121,12 @@ def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
 
 
 def _row_ranges(source: Source) -> list[tuple[Source, int]]:
-    """A Parquet file in runs of :data:`ROWS_PER_TASK` rows (from its footer), each with its share of the bytes;
-    any other file whole."""
+    """A Parquet file in runs of :data:`ROWS_PER_TASK` rows (:func:`~tokenaudit.readers.row_ranges`), each with its
+    share of the bytes; any other file whole."""
     size = size_of(source)
-    if source.path is None or file_kind(source) != "parquet":
-        return [(source, size)]
-    total = int(pl.scan_parquet(source.path).select(pl.len()).collect().item())
-    if total <= ROWS_PER_TASK:
-        return [(source, size)]
-    return [
-        (replace(source, rows=(offset, min(ROWS_PER_TASK, total - offset))), size * ROWS_PER_TASK // total)
-        for offset in range(0, total, ROWS_PER_TASK)
-    ]
+    parts = row_ranges(source, ROWS_PER_TASK)
+    counts = [part.rows[1] if part.rows else 1 for part in parts]
+    return [(part, size * count // sum(counts)) for part, count in zip(parts, counts, strict=True)]
 
 
 def packed(frame: pl.DataFrame) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import polars as pl
@@ -22,6 +22,7 @@ from tokenaudit.readers.generic import GenericReader
 from tokenaudit.readers.litellm import LiteLLMReader
 from tokenaudit.readers.openai import OpenAIUsageReader
 from tokenaudit.readers.otel import ClaudeCodeOtelReader
+from tokenaudit.readers.parse import file_kind
 from tokenaudit.readers.sources import Source
 from tokenaudit.readers.vertex import VertexRequestResponseReader
 from tokenaudit.readers.windsurf import WindsurfCascadeReader
@@ -99,11 +100,27 @@ class ReadPlan:
     batches: list[tuple[Reader, list[Source]]]
     skipped: list[tuple[str, str]]
 
-    def read(self, context: ReadContext) -> Iterator[ReadResult]:
-        """Each reader's batch (one file at a time for :data:`FILE_BY_FILE` readers), in order."""
+    def read(self, context: ReadContext, rows_per_part: int | None = None) -> Iterator[ReadResult]:
+        """Each reader's batch (one file at a time for :data:`FILE_BY_FILE` readers, a Parquet file in parts of
+        ``rows_per_part`` rows when given), in order."""
         for reader, batch in self.batches:
-            for part in [[source] for source in batch] if reader.name in FILE_BY_FILE else [batch]:
-                yield read_batch(reader, part, context)
+            if reader.name not in FILE_BY_FILE:
+                yield read_batch(reader, batch, context)
+                continue
+            for source in batch:
+                for part in row_ranges(source, rows_per_part) if rows_per_part else [source]:
+                    yield read_batch(reader, [part], context)
+
+
+def row_ranges(source: Source, rows: int) -> list[Source]:
+    """A Parquet file in runs of ``rows`` rows (counted from its footer, in file order); any other file whole. The
+    runs read to the file's rows, line numbers included."""
+    if source.path is None or file_kind(source) != "parquet":
+        return [source]
+    total = int(pl.scan_parquet(source.path).select(pl.len()).collect().item())
+    if total <= rows:
+        return [source]
+    return [replace(source, rows=(offset, min(rows, total - offset))) for offset in range(0, total, rows)]
 
 
 def plan_reads(sources: Sequence[Source], context: ReadContext, input_format: str | None = None) -> ReadPlan:
