@@ -113,7 +113,7 @@ def load_events(
 ) -> LoadedEvents:
     """Read and clean every input; raise :class:`~tokenaudit.errors.InputError` on unreadable ones.
 
-    Read rows beyond half of ``memory_limit`` bytes (default: a fraction of physical memory) go to a temporary
+    Read rows beyond a quarter of ``memory_limit`` bytes (default: a fraction of physical memory) go to a temporary
     Parquet folder in shards by their dedup key, and are cleaned one shard at a time (:mod:`tokenaudit.shards`).
     Without ``keep_events``, spilled events are never held whole: each cleaned shard goes back to the folder split by
     a hash of the developer, and each developer shard is reduced to its usage cube and (``detector_features``) its

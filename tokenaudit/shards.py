@@ -42,13 +42,19 @@ if TYPE_CHECKING:
 
 ORDER: Final = "_order"
 """Position of a read row in the whole input, carried through spilled shards to restore the input order."""
-MEMORY_SHARE: Final = 4
+MEMORY_SHARE: Final = 2
 """The default memory budget is physical memory divided by this."""
-SHARD_SHARE: Final = 8
-"""A spilled shard holds about budget / this of read rows: cleaning one holds it, its dedup copy and the result."""
+HOLD_SHARE: Final = 4
+"""Read rows are held in memory up to budget / this (their estimated size), then spilled: the process around them
+(decoding, partitioning, writing) holds about as much again (10M flat Parquet at 2G: 1.96 GB peak at a half)."""
+SHARD_SHARE: Final = 16
+"""A spilled shard holds about budget / this of read rows: cleaning one holds it, its dedup copy and the result, and
+reducing a developer shard holds its events and the detectors' working copies, six to seven times as much in all."""
 MAX_SHARDS: Final = 1024
 READ_ROW_BYTES: Final = 208
 """Memory of a read row of a flat export (measured on 10M flat Parquet events)."""
+READ_EXPANSION: Final = 2
+"""Reading a part of a file holds several times its rows' final size while decoding and checking them."""
 MAX_READ_ROWS: Final = 1_000_000
 BY_DEVELOPER: Final = "by-developer"
 """The spill folder's subfolder of cleaned events in developer shards (:meth:`Spill.regroup`)."""
@@ -224,9 +230,10 @@ def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
 
 
 def rows_per_read(budget: int) -> int:
-    """Under an explicit memory budget, a Parquet file is read in parts of this many rows: about a shard's worth
-    (:data:`SHARD_SHARE`), at most :data:`MAX_READ_ROWS` (a 10M-row file read whole is a 4.7 GB frame)."""
-    return max(1, min(MAX_READ_ROWS, budget // SHARD_SHARE // READ_ROW_BYTES))
+    """Under an explicit memory budget, a Parquet file is read in parts of this many rows: what decodes in about a
+    shard's share of the budget (:data:`SHARD_SHARE`, :data:`READ_EXPANSION`), at most :data:`MAX_READ_ROWS` (a
+    10M-row file read whole is a 4.7 GB frame)."""
+    return max(1, min(MAX_READ_ROWS, budget // (SHARD_SHARE * READ_EXPANSION) // READ_ROW_BYTES))
 
 
 def default_memory_limit() -> int:
@@ -247,8 +254,8 @@ def parse_memory_limit(text: str) -> int:
 
 
 class Spill:
-    """Read rows held in memory until they pass the budget, then in a temporary Parquet folder, sharded by a hash
-    of their dedup key.
+    """Read rows held in memory until they pass their share of the budget (:data:`HOLD_SHARE`), then in a temporary
+    Parquet folder, sharded by a hash of their dedup key.
 
     Rows keep their position in the input (:data:`ORDER`) once spilled, so that the cleaned shards can be put
     back in input order: ties in the detectors' sort then fall as they do without shards.
@@ -282,7 +289,7 @@ class Spill:
         self.held.append((self.rows, rows))
         self.rows += rows.height
         self.held_bytes += int(rows.estimated_size())
-        if self.folder is None and self.held_bytes <= self.budget // 2:
+        if self.folder is None and self.held_bytes <= self.budget // HOLD_SHARE:
             return
         if self.folder is None:
             expected = self.held_bytes * max(self.input_bytes / max(read_bytes, 1), 1.0)

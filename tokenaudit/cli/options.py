@@ -106,8 +106,9 @@ class InputOptions:
         _valued(
             "--memory-limit",
             envvar="TOKENAUDIT_MEMORY_LIMIT",
-            help="Memory budget for the dedup (512M, 4G): read rows beyond half of it are sharded on disk; each file is"
-            " still read whole and the period's events held whole. [default: a quarter of RAM]",
+            help="Memory budget (512M, 4G): read rows beyond a quarter of it are sharded on disk and Parquet files read"
+            " in parts; totals, audit and rank then reduce one shard at a time (report and explain hold the period's"
+            " events). [default: half of RAM]",
         ),
     ] = None
     engine: Annotated[

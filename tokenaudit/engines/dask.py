@@ -108,7 +108,8 @@ def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
     groups: list[tuple[Reader, list[Source], int]] = []
     for reader, batch in planned.plan.batches:
         if reader.name in FILE_BY_FILE:
-            groups.extend((reader, [part], size) for source in batch for part, size in _row_ranges(source))
+            parts = [part for source in batch for part in row_ranges(source, ROWS_PER_TASK)]
+            groups.extend((reader, [part], size_of(part)) for part in parts)
         elif reader.name in OWNED_READERS:
             mine = owners(batch, planned.context, OWNED_READERS[reader.name])
             by_owner: dict[str, list[Source]] = {}
@@ -118,15 +119,6 @@ def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
         else:
             groups.append((reader, batch, sum(map(size_of, batch))))
     return [ReadTask(number, *group) for number, group in enumerate(groups)]
-
-
-def _row_ranges(source: Source) -> list[tuple[Source, int]]:
-    """A Parquet file in runs of :data:`ROWS_PER_TASK` rows (:func:`~tokenaudit.readers.row_ranges`), each with its
-    share of the bytes; any other file whole."""
-    size = size_of(source)
-    parts = row_ranges(source, ROWS_PER_TASK)
-    counts = [part.rows[1] if part.rows else 1 for part in parts]
-    return [(part, size * count // sum(counts)) for part, count in zip(parts, counts, strict=True)]
 
 
 def packed(frame: pl.DataFrame) -> bytes:

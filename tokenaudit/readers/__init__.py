@@ -120,7 +120,9 @@ def row_ranges(source: Source, rows: int) -> list[Source]:
     total = int(pl.scan_parquet(source.path).select(pl.len()).collect().item())
     if total <= rows:
         return [source]
-    return [replace(source, rows=(offset, min(rows, total - offset))) for offset in range(0, total, rows)]
+    return [
+        replace(source, rows=(offset, min(rows, total - offset)), file_rows=total) for offset in range(0, total, rows)
+    ]
 
 
 def plan_reads(sources: Sequence[Source], context: ReadContext, input_format: str | None = None) -> ReadPlan:

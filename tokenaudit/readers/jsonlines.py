@@ -20,10 +20,11 @@ BATCH_BYTES = 32 * 1024 * 1024
 
 
 def size_of(source: Source) -> int:
-    """The source's size in bytes (what the progress bar counts)."""
+    """The source's size in bytes (what the progress bar counts; a part of a file's rows, its share)."""
     if source.data is not None:
         return len(source.data)
-    return source.path.stat().st_size if source.path is not None else 0
+    size = source.path.stat().st_size if source.path is not None else 0
+    return size * source.rows[1] // source.file_rows if source.rows and source.file_rows else size
 
 
 def batches(sources: Sequence[Source], limit: int | None = None) -> Iterator[tuple[list[Source], int]]:

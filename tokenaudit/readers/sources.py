@@ -68,6 +68,8 @@ class Source:
     """Found by a folder walk or a glob, not named: if no reader recognises it, it is skipped, not fatal."""
     rows: tuple[int, int] | None = None
     """Only these rows of a Parquet file (offset, count): an engine splits a large file into tasks."""
+    file_rows: int = 0
+    """With ``rows``: how many rows the whole file has (the part's share of its bytes is what a progress bar counts)."""
 
     @property
     def suffix(self) -> str:
