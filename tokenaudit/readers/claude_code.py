@@ -420,9 +420,9 @@ _COUNT_COLUMNS = {
 }
 
 
-def _count(name: str, dtype: pl.DataType, context: ReadContext, *, required: bool) -> coerce.Parsed:
+def _count(name: str, dtype: pl.DataType, timezone: str, *, required: bool) -> coerce.Parsed:
     """A token count's parse: a sign check where the typed decode gave an integer, else the text parse."""
-    checked = coerce.typed(name, dtype, context.timezone, field=_FIELDS[name], required=required)
+    checked = coerce.typed(name, dtype, timezone, field=_FIELDS[name], required=required)
     return checked if checked is not None else coerce.count(name, field=_FIELDS[name], required=required)
 
 
@@ -485,7 +485,7 @@ class ClaudeCodeReader:
             try:
                 good, bad, turn = done.result()
             except BrokenProcessPool:  # a helper died (killed, out of memory): this process reads its batch
-                good, bad, turn = _settle(batch, context)
+                good, bad, turn = _settle(batch, context.timezone)
             typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
             rejected.append(bad)
             turns.append(turn)
@@ -499,10 +499,10 @@ class ClaudeCodeReader:
         with ThreadPoolExecutor(max_workers=1) as polars_work, _pool(helpers) as pool:
             for index, (batch, size) in enumerate(work):
                 if pool is not None and index % (helpers + 1):
-                    pending.append((pool.submit(_settle, batch, context), batch, size))
+                    pending.append((pool.submit(_settle, batch, context.timezone), batch, size))
                 else:
                     lines = _TypedLines.of(batch)
-                    pending.append((polars_work.submit(_settled, lines, context), batch, size))
+                    pending.append((polars_work.submit(_settled, lines, context.timezone), batch, size))
                 while len(pending) > helpers + 1:
                     take()
             while pending:
@@ -542,15 +542,16 @@ _HELPER_MIN_BATCHES = 4
 """Helper processes start only for inputs of at least this many batches: each costs an interpreter's start-up."""
 
 
-def _settled(lines: _TypedLines, context: ReadContext) -> _Settled:
+def _settled(lines: _TypedLines, timezone: str) -> _Settled:
     """One decoded batch's rows, rejects and turns: the Polars half of a batch's work."""
-    good, bad = _parse(lines, context)
-    return good, bad, _turns(lines.user_rows(), context.timezone)
+    good, bad = _parse(lines, timezone)
+    return good, bad, _turns(lines.user_rows(), timezone)
 
 
-def _settle(batch: list[Source], context: ReadContext) -> _Settled:
-    """One batch from its files to its rows (in a helper process: it depends on nothing but its arguments)."""
-    return _settled(_TypedLines.of(batch), context)
+def _settle(batch: list[Source], timezone: str) -> _Settled:
+    """One batch from its files to its rows (in a helper process: it depends on nothing but its arguments, the
+    batch's sources and the time zone, which is all of the policy that a batch's rows need)."""
+    return _settled(_TypedLines.of(batch), timezone)
 
 
 def _helper_processes(batches: int) -> int:
@@ -578,7 +579,7 @@ def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
         yield pool
 
 
-def _parse(batch: _TypedLines, context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _parse(batch: _TypedLines, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One batch of files: typed usage rows (before the duplicate rules) and rejected lines."""
     rows, invalid = batch.usage_rows()
     in_progress = pl.any_horizontal([pl.col(f"progress_{name}").is_not_null() for name in _USAGE_FIELDS])
@@ -592,13 +593,13 @@ def _parse(batch: _TypedLines, context: ReadContext) -> tuple[pl.DataFrame, pl.D
         pl.any_horizontal([pl.col(name).is_not_null() for name in _USAGE_FIELDS]),
         pl.col("model").fill_null("") != SYNTHETIC_MODEL,
     )
-    timestamp = coerce.timestamp("timestamp", context.timezone, field="timestamp")
+    timestamp = coerce.timestamp("timestamp", timezone, field="timestamp")
     parsed = {
         "timestamp": timestamp,
         **{name: coerce.text(name) for name in ("session_id", "request_id", "message_id", "uuid", "model")},
         "sidechain": coerce.text("sidechain", field="isSidechain"),
         **{
-            column: _count(name, rows.schema[name], context, required=name in ("input", "output"))
+            column: _count(name, rows.schema[name], timezone, required=name in ("input", "output"))
             for column, name in _COUNT_COLUMNS.items()
         },
         "has_breakdown": coerce.Parsed(

@@ -18,6 +18,7 @@ one person's tokens on another's line.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePath
@@ -56,12 +57,16 @@ def owners(sources: Sequence[Source], context: ReadContext, anchors: Collection[
         return {source.name: context.developer for source in sources}
     pattern = re.compile(context.policy.owner_pattern) if context.policy.owner_pattern else None
     found: dict[str, str] = {}
+    by_folder: dict[str, str | None] = {}  # the folder rule reads only a file's folders: once per folder
     for source in sources:
-        given = PurePath(source.name).as_posix()
-        absolute = Path(source.path).absolute().as_posix() if source.path is not None else given
-        owner = (_from_pattern(pattern, [given, absolute]) if pattern else None) or _from_folder(
-            PurePath(absolute), anchors
-        )
+        named = PurePath(source.name)
+        absolute = Path(source.path).absolute().as_posix() if source.path is not None else named.as_posix()
+        owner = _from_pattern(pattern, [named.as_posix(), absolute]) if pattern else None
+        if owner is None:
+            folder = posixpath.dirname(absolute)
+            if folder not in by_folder:
+                by_folder[folder] = _from_folder(PurePath(absolute), anchors)
+            owner = by_folder[folder]
         if owner is None:
             folders = " or ".join(f"{anchor}/" for anchor in anchors)
             msg = (
