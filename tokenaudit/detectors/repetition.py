@@ -50,26 +50,32 @@ def near_repeats(rows: pl.DataFrame, key: str = "dev") -> pl.Series:
     session) has a signature within :data:`~tokenaudit.signatures.NEAR_DUPLICATE_BITS` bits (an exact repeat
     included). In row order.
 
-    Bounded work per row (bands × candidates), so a loop of thousands of paraphrases costs no quadratic join.
+    Bounded work per row (bands × candidates), so a loop of thousands of paraphrases costs no quadratic join: each
+    signature is compared with the earliest :data:`_CANDIDATES_PER_BAND` signatures of every bucket it falls in (a
+    key, a band and the byte there). Sorted by bucket, then first occurrence, those are the first rows of each run
+    of a bucket, gathered by position: no join or group-by of the buckets.
     """
     first = rows.group_by(key, "prompt_signature").agg(pl.col("seq").min().alias("first"))
-    banded = (
-        first.with_columns(band=pl.int_ranges(0, _BANDS, dtype=pl.UInt32))
-        .explode("band")
-        .with_columns(value=pl.col("prompt_signature") // pl.lit(_BYTE).gather(pl.col("band")) % 256)
-    )
-    earliest = (
-        banded.sort("first", "prompt_signature")
-        .group_by(key, "band", "value", maintain_order=True)
-        .head(_CANDIDATES_PER_BAND)
-        .select(key, "band", "value", pl.col("prompt_signature").alias("other"), pl.col("first").alias("other_first"))
-    )
+    banded = _in_buckets(first, key)
+    index = pl.int_range(pl.len(), dtype=pl.Int64)
+    opening = pl.when(pl.col("bucket") != pl.col("bucket").shift(1)).then(index).forward_fill().fill_null(0)
+    banded = banded.with_columns(opening=opening)
+    last = banded.height - 1
+
+    def candidate(rank: int) -> pl.Expr:
+        """The first occurrence of the bucket's ``rank``-th signature where it came earlier and is near, else null."""
+        at = (pl.col("opening") + rank).clip(upper_bound=last)
+        other = pl.col("first").gather(at)
+        close = hamming(pl.col("prompt_signature").gather(at), "prompt_signature") <= NEAR_DUPLICATE_BITS
+        same = pl.col("bucket").gather(at) == pl.col("bucket")
+        return pl.when(same & (other < pl.col("first")) & close).then(other)
+
+    earliest_near = pl.min_horizontal(map(candidate, range(_CANDIDATES_PER_BAND))).alias("near_first")
     near = (
-        banded.join(earliest, on=[key, "band", "value"])
-        .filter(pl.col("other_first") < pl.col("first"))
-        .filter(hamming("prompt_signature", "other") <= NEAR_DUPLICATE_BITS)
+        banded.select(key, "prompt_signature", earliest_near)
         .group_by(key, "prompt_signature")
-        .agg(pl.col("other_first").min().alias("near_first"))
+        .agg(pl.col("near_first").min())
+        .filter(pl.col("near_first").is_not_null())
     )
     return (
         rows.join(first, on=[key, "prompt_signature"], how="left", maintain_order="left")
@@ -78,6 +84,30 @@ def near_repeats(rows: pl.DataFrame, key: str = "dev") -> pl.Series:
         .to_series()
         .alias("seen_before")
     )
+
+
+def _in_buckets(first: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``first``'s (key, signature, first) rows once per band with ``bucket``, one integer per (key, band, byte
+    there), sorted by bucket, then first occurrence, then signature. The sort is on one integer holding bucket and
+    first occurrence where both fit in 64 bits (always, short of billions of keys or prompts)."""
+    code = pl.col(key).rank("dense").cast(pl.UInt64)
+    band = pl.int_ranges(0, _BANDS, dtype=pl.UInt32)
+    value = pl.col("prompt_signature") // pl.lit(_BYTE).gather(pl.col("band")) % 256
+    banded = (
+        first.with_columns(code=code, band=band)
+        .explode("band")
+        .select(key, "prompt_signature", "first", bucket=(pl.col("code") * _BANDS + pl.col("band")) * 256 + value)
+    )
+    if banded.is_empty():
+        return banded
+    lowest, highest, most = banded.select(
+        pl.col("first").min().alias("lowest"), pl.col("first").max().alias("highest"), pl.col("bucket").max()
+    ).row(0)
+    shift = int(highest).bit_length()
+    if lowest < 0 or int(most).bit_length() + shift > 64:
+        return banded.sort("bucket", "first", "prompt_signature")
+    packed = pl.col("bucket") * 2**shift + pl.col("first").cast(pl.UInt64)
+    return banded.sort(packed, "prompt_signature")
 
 
 def session_openers(requests: pl.DataFrame) -> pl.DataFrame:
