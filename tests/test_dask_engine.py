@@ -169,6 +169,11 @@ def test_totals_and_audits_send_the_driver_no_event(
     assert_frame_equal(on_cluster.usage, local.usage)
     assert on_cluster.quality == local.quality
     assert audit_document(run_audit(on_cluster, policy)).data == audit_document(run_audit(local, policy)).data
+    unpacked_here.clear()
+    for_totals = engine.load_events_on(client, inputs, policy, Period(), keep_events=False)
+    assert len(unpacked_here) == 4  # one cube per cleaned shard, summed on the driver
+    assert all(columns == local.usage.columns for columns in unpacked_here)
+    assert_frame_equal(for_totals.usage, local.usage)
 
 
 def test_mixed_folder_with_rejects_loads_identically(client: Client, mixed_folder: Path) -> None:

@@ -90,8 +90,15 @@ def test_developer_table_on_a_slice_of_whole_developers_matches_the_whole() -> N
     assert_frame_equal(sliced, whole.filter(pl.col("developer").is_in(sliced["developer"].implode())))
 
 
-def test_audit_json_is_identical_under_a_tiny_memory_limit(spills: list[Path]) -> None:
-    args = ("audit", *SAMPLE_ARGS, "--format", "json")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("audit", *SAMPLE_ARGS, "--format", "json"),
+        ("totals", *INPUTS, "--by", "team,model,day", "--format", "json"),  # each shard's cube, summed
+    ],
+    ids=["audit", "totals"],
+)
+def test_json_is_identical_under_a_tiny_memory_limit(spills: list[Path], args: tuple[str, ...]) -> None:
     plain = run_cli(*args)
     sharded = run_cli(*args, "--memory-limit", "4M")
     assert plain.exit_code == sharded.exit_code == 0, sharded.stderr

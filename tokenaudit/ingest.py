@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tokenaudit import progress
-from tokenaudit.metrics import usage_cube
+from tokenaudit.metrics import summed_cubes, usage_cube
 from tokenaudit.periods import Period as Period  # re-exported: callers load events with a period
 from tokenaudit.policy import Policy
 from tokenaudit.readers import ReadPlan, plan_reads
@@ -131,19 +131,22 @@ def load_events(
                 spill.add(result.events, progress.done())
                 del result  # else the last read rows stay referenced here while the spilled shards are cleaned
         by_developer = spill.spilled and not keep_events
-        shards = []
+        shards, cubes = [], []
         for rows in spill.frames():
             unique = deduplicate_shard(rows)
             del rows  # the read rows (every streamed line, every copy) are the largest frame: free them first
             shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
             del unique
-            if by_developer:
+            if by_developer and detector_features:
                 spill.regroup(shard.events)
-                shard = replace(shard, events=shard.events.clear())
-            shards.append(shard)
+            elif by_developer:  # totals: each shard sums its own events
+                cubes.append(usage_cube(shard.events, period.timezone))
+            shards.append(replace(shard, events=shard.events.clear()) if by_developer else shard)
         rejects = pl.concat(rejected, how="vertical")
         if not by_developer:
             return assemble(planned, shards, rejects, repaired, spill.rows)
+        if not detector_features:
+            return assemble(planned, shards, rejects, repaired, spill.rows, summed_cubes(cubes))
         digest = merged_digests(
             [
                 developer_digest(events, policy, period.timezone, features=detector_features)

@@ -61,9 +61,18 @@ def usage_cube(events: pl.DataFrame, timezone: str) -> pl.DataFrame:
     return sums.sort(CUBE_KEYS, nulls_last=True).collect()
 
 
-def concatenated_cubes(cubes: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """The :func:`usage_cube` of events from the cubes of their parts, when no two parts share a developer."""
-    return pl.concat(cubes, how="vertical").sort(CUBE_KEYS, nulls_last=True)
+def summed_cubes(cubes: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The :func:`usage_cube` of events from the cubes of any partition of them: rows of one key (from parts that
+    share a developer and day) add up, exactly, since every figure is an integer, a first or a last time."""
+    whole = pl.concat(cubes, how="vertical")
+    sums = [pl.col(name).sum() for name in whole.columns if name not in (*CUBE_KEYS, "first", "last")]
+    return (
+        whole.lazy()
+        .group_by(CUBE_KEYS)
+        .agg(*sums, pl.col("first").min(), pl.col("last").max())
+        .sort(CUBE_KEYS, nulls_last=True)
+        .collect()
+    )
 
 
 def cube_aggregates() -> list[pl.Expr]:

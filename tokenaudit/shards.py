@@ -32,7 +32,7 @@ import polars as pl
 
 from tokenaudit.errors import UsageError
 from tokenaudit.identity import resolve_identities, unattributed_agents
-from tokenaudit.metrics import concatenated_cubes, cube_totals, exposure_of_cube, usage_cube
+from tokenaudit.metrics import cube_totals, exposure_of_cube, summed_cubes, usage_cube
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
 from tokenaudit.schema import EVENT_SCHEMA, empty_events, total_tokens
@@ -224,7 +224,7 @@ def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
 
     features = [digest.features for digest in digests if digest.features is not None]
     return DeveloperDigest(
-        concatenated_cubes([digest.cube for digest in digests]),
+        summed_cubes([digest.cube for digest in digests]),
         ShardedFeatures.merged(features) if features else None,
     )
 

@@ -49,6 +49,7 @@ from tokenaudit.console import stderr_console, wants_color
 from tokenaudit.detectors import ShardedFeatures
 from tokenaudit.errors import TokenauditError, UsageError
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, assemble, plan_inputs
+from tokenaudit.metrics import summed_cubes, usage_cube
 from tokenaudit.policy import Policy
 from tokenaudit.readers import FILE_BY_FILE, read_batch, row_ranges
 from tokenaudit.readers.base import ReadContext, Reader
@@ -156,12 +157,18 @@ def read_and_split(task: ReadTask, context: ReadContext, shards: int) -> list[by
 def clean_parts(parts: Sequence[bytes], policy: Policy, period: Period, shards: int) -> list[bytes | CleanShard]:
     """One shard from every read task's part of it: deduplicated, identities resolved, priced, in the period.
 
-    The events are split into ``shards`` parts by a hash of the developer (:func:`packed`), for
-    :func:`developer_shard`; the shard's other fields last (its ``events`` left empty)."""
+    The events are split into ``shards`` parts by a hash of the developer (:func:`packed`), for :func:`digest_parts`;
+    with no ``shards``, the events' usage cube instead (what ``totals`` needs of them: the cubes of all shards sum to
+    the period's); the shard's other fields last (its ``events`` left empty)."""
     rows = pl.concat([unpacked(part) for part in parts], how="vertical").rechunk()
     unique = deduplicate_shard(rows)
     del rows
     shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
+    if not shards:
+        return [
+            packed(usage_cube(shard.events, period.timezone)),
+            replace(shard, events=shard.events.clear()),
+        ]
     number = (pl.col("developer").hash() % shards).alias("_shard")
     split = shard.events.with_columns(number).partition_by("_shard", as_dict=True, include_key=False)
     empty = shard.events.clear()
@@ -209,10 +216,13 @@ def load_events_on(
     parts = [
         [client.submit(operator.getitem, read, shard, retries=RETRIES) for read in reads] for shard in range(shards)
     ]
-    cleaned = client.map(clean_parts, parts, policy=policy, period=period, shards=shards, retries=RETRIES)
+    summed = not keep_events and not detector_features  # totals: each cleaned shard sums its own events
+    cleaned = client.map(
+        clean_parts, parts, policy=policy, period=period, shards=0 if summed else shards, retries=RETRIES
+    )
     del reads, parts  # the read rows are freed on the workers as soon as their shards are cleaned
     developed: list[Future[tuple[bytes, ShardedFeatures | None]]] = []
-    if detector_features or not keep_events:
+    if detector_features or not (keep_events or summed):
         by_developer = [
             [client.submit(operator.getitem, clean, shard, retries=RETRIES) for clean in cleaned]
             for shard in range(shards)
@@ -236,6 +246,9 @@ def load_events_on(
     rejects = pl.concat([empty_rejects(), *(summary.rejects for summary in done)], how="vertical")
     repaired = [name for summary in done for name in summary.repaired]
     rows = sum(summary.rows for summary in done)
+    if summed:
+        cubes = client.gather([client.submit(operator.getitem, clean, 0, retries=RETRIES) for clean in cleaned])
+        return assemble(planned, results, rejects, repaired, rows, summed_cubes([unpacked(cube) for cube in cubes]))
     if not developed:
         return assemble(planned, results, rejects, repaired, rows)
     digest = merged_digests([DeveloperDigest(unpacked(cube), features) for cube, features in client.gather(developed)])
