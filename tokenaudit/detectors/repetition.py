@@ -56,7 +56,8 @@ def near_repeats(rows: pl.DataFrame, key: str = "dev") -> pl.Series:
     of a bucket, gathered by position: no join or group-by of the buckets.
     """
     first = rows.group_by(key, "prompt_signature").agg(pl.col("seq").min().alias("first"))
-    banded = _in_buckets(first, key)
+    shared = (pl.col("bucket") == pl.col("bucket").shift(1)) | (pl.col("bucket") == pl.col("bucket").shift(-1))
+    banded = _in_buckets(first, key).filter(shared.fill_null(value=False))  # alone in its bucket: nothing to compare
     index = pl.int_range(pl.len(), dtype=pl.Int64)
     opening = pl.when(pl.col("bucket") != pl.col("bucket").shift(1)).then(index).forward_fill().fill_null(0)
     banded = banded.with_columns(opening=opening)
