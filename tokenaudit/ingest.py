@@ -148,10 +148,7 @@ def load_events(
         if not detector_features:
             return assemble(planned, shards, rejects, repaired, spill.rows, summed_cubes(cubes))
         digest = merged_digests(
-            [
-                developer_digest(events, policy, period.timezone, features=detector_features)
-                for events in spill.developer_frames()
-            ]
+            [developer_digest(events, policy, period.timezone) for events in spill.developer_frames()]
         )
     loaded = assemble(planned, shards, rejects, repaired, spill.rows, digest.cube)
     return replace(loaded, features=digest.features)

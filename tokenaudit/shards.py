@@ -199,21 +199,18 @@ def cube_developer_table(cube: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class DeveloperDigest:
-    """What the driver needs of a developer shard's events: their usage cube and, for an audit, their detectors'
-    features."""
+    """What an audit's driver needs of a developer shard's events: their usage cube and their detectors' features."""
 
     cube: pl.DataFrame
-    features: ShardedFeatures | None
+    features: ShardedFeatures
 
 
-def developer_digest(events: pl.DataFrame, policy: Policy, timezone: str, *, features: bool) -> DeveloperDigest:
+def developer_digest(events: pl.DataFrame, policy: Policy, timezone: str) -> DeveloperDigest:
     """The :class:`DeveloperDigest` of events (in input order) that hold whole developers: the cubes of all shards
-    concatenate to the whole period's, their features merge to its features (``tests/test_partitions.py``)."""
-    cube = usage_cube(events, timezone)
-    if not features:
-        return DeveloperDigest(cube, None)
+    add up to the whole period's, their features merge to its features (``tests/test_partitions.py``)."""
     from tokenaudit.detectors import ShardedFeatures, build_context  # the audit's; totals need none of it
 
+    cube = usage_cube(events, timezone)
     context = build_context(events, cube_developer_table(cube), policy.flags, policy.leaderboard, timezone)
     return DeveloperDigest(cube, ShardedFeatures.of(context, timezone))
 
@@ -222,10 +219,9 @@ def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
     """The digest of the events of every developer shard (one at least), from theirs."""
     from tokenaudit.detectors import ShardedFeatures
 
-    features = [digest.features for digest in digests if digest.features is not None]
     return DeveloperDigest(
         summed_cubes([digest.cube for digest in digests]),
-        ShardedFeatures.merged(features) if features else None,
+        ShardedFeatures.merged([digest.features for digest in digests]),
     )
 
 

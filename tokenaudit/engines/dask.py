@@ -10,15 +10,15 @@ Tasks, run by Dask's scheduler on its workers:
    identities, price and keep the period (:func:`~tokenaudit.shards.deduplicate_shard`,
    :func:`~tokenaudit.shards.clean_shard`, the local engine's functions), then split the events again by a
    hash of the developer;
-3. **developer**: one per developer shard, fed its parts by Dask: the usage cube of its developers
-   (:func:`~tokenaudit.metrics.usage_cube`: every total sums exactly from it) and, for an audit, the detectors'
-   per-developer features (:func:`~tokenaudit.detectors.build_context`,
-   :class:`~tokenaudit.detectors.ShardedFeatures`).
+3. **developer** (for an audit): one per developer shard, fed its parts by Dask: the usage cube of its developers
+   (:func:`~tokenaudit.metrics.usage_cube`: every total sums exactly from it) and their detectors' per-developer
+   features (:func:`~tokenaudit.shards.developer_digest`). For ``totals`` the shard tasks send their own events'
+   usage cube instead of splitting them again.
 
 For ``totals`` and an audit (``keep_events=False``) no event comes back to the driver: only the cleaned shards'
 summaries (per-file counts, duplicates, diagnostics), the per-read summaries (rejects, repaired files, row counts),
-the developer shards' cubes and features. The driver concatenates the cubes and judges the features. For a report or
-``explain``, which still read events, the cleaned shards' events come back too and
+the cubes and the features. The driver adds up the cubes and judges the features. For a report or ``explain``,
+which still read events, the cleaned shards' events come back too and
 :func:`~tokenaudit.ingest.assemble` puts them back in input order. Rows carry their position (task number, row) so
 that order is the local one; a retried or moved task recomputes the same rows, so a worker lost mid-run changes
 nothing.
@@ -175,14 +175,12 @@ def clean_parts(parts: Sequence[bytes], policy: Policy, period: Period, shards: 
     return [*(packed(split.get((part,), empty)) for part in range(shards)), replace(shard, events=empty)]
 
 
-def digest_parts(
-    parts: Sequence[bytes], policy: Policy, timezone: str, *, features: bool
-) -> tuple[bytes, ShardedFeatures | None]:
+def digest_parts(parts: Sequence[bytes], policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
     """The :func:`~tokenaudit.shards.developer_digest` of whole developers, from every cleaned shard's part of their
     events (put back in input order, as ties fall locally), its cube :func:`packed`: the driver sums and judges
     these without the events."""
     events = pl.concat([unpacked(part) for part in parts], how="vertical").sort(ORDER).drop(ORDER)
-    digest = developer_digest(events, policy, timezone, features=features)
+    digest = developer_digest(events, policy, timezone)
     return packed(digest.cube), digest.features
 
 
@@ -221,8 +219,8 @@ def load_events_on(
         clean_parts, parts, policy=policy, period=period, shards=0 if summed else shards, retries=RETRIES
     )
     del reads, parts  # the read rows are freed on the workers as soon as their shards are cleaned
-    developed: list[Future[tuple[bytes, ShardedFeatures | None]]] = []
-    if detector_features or not (keep_events or summed):
+    developed: list[Future[tuple[bytes, ShardedFeatures]]] = []
+    if detector_features:
         by_developer = [
             [client.submit(operator.getitem, clean, shard, retries=RETRIES) for clean in cleaned]
             for shard in range(shards)
@@ -233,7 +231,6 @@ def load_events_on(
             by_developer,
             policy=policy,
             timezone=timezone,
-            features=detector_features,
             retries=RETRIES,
         )
     if keep_events:
