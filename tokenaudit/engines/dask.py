@@ -75,6 +75,12 @@ OWNED_READERS: Final = {"claude-code": CLAUDE_OWNER_FOLDERS, "codex": CODEX_OWNE
 RETRIES: Final = 2
 """Reruns of a task that raised something other than a bad input (an object store's hiccup)."""
 SHARDS_PER_WORKER: Final = 2
+ROWS_PER_SHARD: Final = 1_000_000
+"""More shards than :data:`SHARDS_PER_WORKER` when the input holds more rows than this per shard: a shard task holds
+its read rows, their dedup and the cleaned events (a worker peaked at 3 GiB on shards of 2.5M flat events)."""
+BYTES_PER_ROW: Final = 100
+"""For the shard count, a file that does not say how many rows it holds (Parquet does) is taken to hold a row per
+this many bytes (flat CSV about 150, JSON Lines more, transcripts several thousand: an estimate on the safe side)."""
 TCP_TIMEOUT: Final = "120s"
 ROWS_PER_TASK: Final = 1_000_000
 """A Parquet file of more rows is read by several tasks (a million canonical rows hold about 200 MB)."""
@@ -120,6 +126,14 @@ def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
         else:
             groups.append((reader, batch, sum(map(size_of, batch))))
     return [ReadTask(number, *group) for number, group in enumerate(groups)]
+
+
+def shard_count(tasks: Sequence[ReadTask], threads: int) -> int:
+    """:data:`SHARDS_PER_WORKER` per worker thread, or one per :data:`ROWS_PER_SHARD` of the input's rows if more."""
+    rows = sum(
+        source.rows[1] if source.rows else size_of(source) // BYTES_PER_ROW for task in tasks for source in task.sources
+    )
+    return max(1, SHARDS_PER_WORKER * threads, -(-rows // ROWS_PER_SHARD))
 
 
 def packed(frame: pl.DataFrame) -> bytes:
@@ -201,7 +215,7 @@ def load_events_on(
     Without ``keep_events`` the events stay on the workers: the load has their usage cube instead."""
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     tasks = read_tasks(planned)
-    shards = max(1, SHARDS_PER_WORKER * sum(client.nthreads().values()))
+    shards = shard_count(tasks, sum(client.nthreads().values()))
     reads = client.map(
         read_and_split, tasks, context=planned.context, shards=shards, retries=RETRIES, key=_keys("read", len(tasks))
     )

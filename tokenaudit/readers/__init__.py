@@ -113,16 +113,19 @@ class ReadPlan:
 
 
 def row_ranges(source: Source, rows: int) -> list[Source]:
-    """A Parquet file in runs of ``rows`` rows (counted from its footer, in file order); any other file whole. The
-    runs read to the file's rows, line numbers included."""
+    """A Parquet file in runs of ``rows`` rows (counted from its footer, in file order; a smaller file as one run
+    that says how many rows it has); any other file whole. The runs read to the file's rows, line numbers included."""
     if source.path is None or file_kind(source) != "parquet":
         return [source]
     total = int(pl.scan_parquet(source.path).select(pl.len()).collect().item())
-    if total <= rows:
-        return [source]
-    return [
-        replace(source, rows=(offset, min(rows, total - offset)), file_rows=total) for offset in range(0, total, rows)
-    ]
+    return (
+        [source]
+        if not total
+        else [
+            replace(source, rows=(offset, min(rows, total - offset)), file_rows=total)
+            for offset in range(0, total, rows)
+        ]
+    )
 
 
 def plan_reads(sources: Sequence[Source], context: ReadContext, input_format: str | None = None) -> ReadPlan:
