@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -39,9 +41,11 @@ events = st.lists(event, min_size=1, max_size=40)
 fast = settings(max_examples=25, deadline=None)
 
 
-def scratch() -> Path:
-    """A fresh folder per example (pytest's tmp_path is per test, hypothesis runs many examples)."""
-    return Path(tempfile.mkdtemp(prefix="tokenaudit-prop-"))
+@contextmanager
+def scratch() -> Iterator[Path]:
+    """A fresh folder per example, removed after it (pytest's tmp_path is per test; hypothesis runs many examples)."""
+    with tempfile.TemporaryDirectory(prefix="tokenaudit-prop-") as folder:
+        yield Path(folder)
 
 
 def frame(rows: list[dict[str, int | str]]) -> pl.DataFrame:
@@ -87,52 +91,52 @@ def write(data: pl.DataFrame, path: Path) -> Path:
 @fast
 @given(rows=events, cut=st.integers(0, 40), kind=st.sampled_from([".csv", ".jsonl", ".parquet"]))
 def test_splitting_and_converting_keep_totals(rows: list[dict[str, int | str]], cut: int, kind: str) -> None:
-    folder = scratch()
-    data = frame(rows)
-    whole = write(data, folder / f"all{kind}")
-    head = write(data.head(cut), folder / f"head{kind}")
-    tail = write(data.tail(max(data.height - cut, 0)), folder / f"tail{kind}")
-    assert measured([whole]) == expected(rows)
-    assert measured([head, tail]) == expected(rows)
+    with scratch() as folder:
+        data = frame(rows)
+        whole = write(data, folder / f"all{kind}")
+        head = write(data.head(cut), folder / f"head{kind}")
+        tail = write(data.tail(max(data.height - cut, 0)), folder / f"tail{kind}")
+        assert measured([whole]) == expected(rows)
+        assert measured([head, tail]) == expected(rows)
 
 
 @fast
 @given(rows=events, seed=st.integers(0, 2**16))
 def test_reordering_and_overlap_keep_totals(rows: list[dict[str, int | str]], seed: int) -> None:
-    folder = scratch()
-    data = frame(rows)
-    shuffled = write(data.sample(fraction=1.0, shuffle=True, seed=seed), folder / "shuffled.csv")
-    overlap = write(data.sample(fraction=0.5, seed=seed), folder / "overlap.jsonl")
-    assert measured([shuffled, overlap]) == expected(rows)
-    assert measured([overlap, shuffled]) == expected(rows)
+    with scratch() as folder:
+        data = frame(rows)
+        shuffled = write(data.sample(fraction=1.0, shuffle=True, seed=seed), folder / "shuffled.csv")
+        overlap = write(data.sample(fraction=0.5, seed=seed), folder / "overlap.jsonl")
+        assert measured([shuffled, overlap]) == expected(rows)
+        assert measured([overlap, shuffled]) == expected(rows)
 
 
 @fast
 @given(rows=events, junk=st.lists(st.sampled_from(["abc", "-1", "1.5", "", "99999999999999999999"]), max_size=5))
 def test_rejected_rows_never_change_good_totals(rows: list[dict[str, int | str]], junk: list[str]) -> None:
-    folder = scratch()
-    good = frame(rows)
-    bad = pl.DataFrame(
-        {
-            "timestamp": ["2026-03-02T10:00:00Z"] * len(junk),
-            "developer": ["ana@acme.io"] * len(junk),
-            "request_id": [f"bad-{i}" for i in range(len(junk))],
-            **{name: junk for name in TOKENS},
-        },
-        schema={name: pl.String for name in ("timestamp", "developer", "request_id", *TOKENS)},
-    )
-    mixed = pl.concat([good.with_columns(pl.col(name).cast(pl.String) for name in TOKENS), bad])
-    path = write(mixed, folder / "mixed.csv")
-    loaded = load_events([str(path)], Policy(), Period())
-    assert loaded.quality.rows_rejected == len(junk)
-    assert measured([path]) == expected(rows)
+    with scratch() as folder:
+        good = frame(rows)
+        bad = pl.DataFrame(
+            {
+                "timestamp": ["2026-03-02T10:00:00Z"] * len(junk),
+                "developer": ["ana@acme.io"] * len(junk),
+                "request_id": [f"bad-{i}" for i in range(len(junk))],
+                **{name: junk for name in TOKENS},
+            },
+            schema={name: pl.String for name in ("timestamp", "developer", "request_id", *TOKENS)},
+        )
+        mixed = pl.concat([good.with_columns(pl.col(name).cast(pl.String) for name in TOKENS), bad])
+        path = write(mixed, folder / "mixed.csv")
+        loaded = load_events([str(path)], Policy(), Period())
+        assert loaded.quality.rows_rejected == len(junk)
+        assert measured([path]) == expected(rows)
 
 
 @fast
 @given(rows=events)
 def test_the_audit_is_deterministic(rows: list[dict[str, int | str]]) -> None:
-    folder = scratch()
-    path = write(frame(rows), folder / "events.csv")
-    outputs = [CliRunner().invoke(app, ["audit", str(path), "--format", "json"]).stdout for _ in range(2)]
-    assert outputs[0] == outputs[1]
-    assert json.loads(outputs[0])["summary"]["requests"] == len(rows)
+    with scratch() as folder:
+        path = write(frame(rows), folder / "events.csv")
+        outputs = [CliRunner().invoke(app, ["audit", str(path), "--format", "json"]).stdout for _ in range(2)]
+        assert outputs[0] == outputs[1]
+        assert json.loads(outputs[0])["summary"]["requests"] == len(rows)
