@@ -280,20 +280,9 @@ def generate_flat(folder: Path, rows: int, formats: Sequence[str], seed: int = 8
     """``events.<format>`` with ``rows`` rows (about 1% re-exported duplicates) and the manifest."""
     base = _flat_base(min(rows, FLAT_BASE), seed)
     copies = math.ceil(rows / base.height)
-    frames = [
-        base
-        if copy == 0
-        else base.with_columns(
-            pl.col("developer").str.replace("@", f"+{copy}@"),
-            pl.col("request_id") + f"-{copy}",
-            pl.col("session_id") + f"-{copy}",
-        )
-        for copy in range(copies)
-    ]
-    unique = pl.concat(frames).head(rows)
-    tokens = pl.sum_horizontal("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-    truth = int(unique.select(tokens.sum()).item())
-    events = pl.concat([unique, unique.gather_every(97)]).sort("timestamp", "request_id")
+    unique = pl.concat([_renamed(base, copy) for copy in range(copies)]).head(rows)
+    truth = _truth(unique)
+    events = _with_duplicates(unique)
     folder.mkdir(parents=True, exist_ok=True)
     sizes = {}
     for kind in formats:
@@ -306,6 +295,47 @@ def generate_flat(folder: Path, rows: int, formats: Sequence[str], seed: int = 8
             events.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")).write_ndjson(path)
         sizes[kind] = path.stat().st_size
     return {"kind": "flat", "rows": events.height, "events": unique.height, "total": truth, "bytes": sizes}
+
+
+def _renamed(base: pl.DataFrame, copy: int) -> pl.DataFrame:
+    """Copy ``copy`` of the base organisation: new developer, request and session ids (copy 0 is the base)."""
+    if copy == 0:
+        return base
+    return base.with_columns(
+        pl.col("developer").str.replace("@", f"+{copy}@"),
+        pl.col("request_id") + f"-{copy}",
+        pl.col("session_id") + f"-{copy}",
+    )
+
+
+def _truth(unique: pl.DataFrame) -> int:
+    tokens = pl.sum_horizontal("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    return int(unique.select(tokens.sum()).item())
+
+
+def _with_duplicates(unique: pl.DataFrame) -> pl.DataFrame:
+    """The rows plus every 97th re-exported (about 1% duplicates), in time order."""
+    return pl.concat([unique, unique.gather_every(97)]).sort("timestamp", "request_id")
+
+
+def generate_flat_files(folder: Path, rows: int, seed: int = 8) -> dict[str, Any]:
+    """``data/events-NNNN.parquet``: one Parquet file per copy of the base organisation (a million rows each, about
+    1% re-exported duplicates within the file), written one at a time so that the generator holds one copy, not
+    the whole input (100M rows would be about 20 GB in memory)."""
+    base = _flat_base(min(rows, FLAT_BASE), seed)
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    truth = events = read_rows = size = 0
+    for copy in range(math.ceil(rows / base.height)):
+        unique = _renamed(base, copy).head(rows - events)
+        written = _with_duplicates(unique)
+        path = data / f"events-{copy:04d}.parquet"
+        written.write_parquet(path)
+        truth += _truth(unique)
+        events += unique.height
+        read_rows += written.height
+        size += path.stat().st_size
+    return {"kind": "flat", "rows": read_rows, "events": events, "total": truth, "bytes": {"parquet": size}}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -357,7 +387,9 @@ def reference_claude(root: Path) -> dict[str, Any]:
 def reference_flat(path: Path) -> dict[str, Any]:
     """scan the file (only the needed columns), dedup by request id keeping the largest, sum per developer."""
     columns = ["timestamp", "developer", "request_id", *_TOKENS]
-    if path.suffix == ".parquet":
+    if path.is_dir():  # a folder of Parquet files (--parquet-files)
+        frame = pl.scan_parquet(path / "*.parquet").select(columns)
+    elif path.suffix == ".parquet":
         frame = pl.scan_parquet(path).select(columns)
     elif path.suffix == ".csv":
         frame = pl.scan_csv(path, schema_overrides={"timestamp": pl.String}).select(columns)
@@ -599,6 +631,16 @@ def dataset_flat(args: argparse.Namespace, rows: int) -> tuple[dict[str, Any], P
     return info, folder
 
 
+def dataset_flat_files(args: argparse.Namespace, rows: int) -> tuple[dict[str, Any], Path]:
+    """``--parquet-files``: the flat events of ``rows`` as a folder of Parquet files (:func:`generate_flat_files`)."""
+    folder = args.workdir / f"flat-{human(rows)}-files"
+    manifest = folder / "manifest.json"
+    if not manifest.exists():
+        print(f"generating flat events ({human(rows)} rows) as Parquet files in {folder} …", flush=True)
+        manifest.write_text(json.dumps(generate_flat_files(folder, rows)))
+    return json.loads(manifest.read_text()), folder / "data"
+
+
 def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     meminfo = Path("/proc/meminfo").read_text().splitlines()
@@ -656,6 +698,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--memory-limit", default=None, help="also run tokenaudit with this --memory-limit on flat inputs (e.g. 1G)"
     )
+    parser.add_argument(
+        "--parquet-files",
+        action="store_true",
+        help="flat inputs as a folder of Parquet files, one per million rows (for sizes too large to generate whole)",
+    )
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tokenaudit-bench")
     parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")), help="'-' to skip")
     args = parser.parse_args(argv)
@@ -667,6 +714,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         label = f"Claude Code {human(args.claude)} req ({info['bytes'] / 1e9:.2f} GB, {info['files']:,} files)"
         rows += run_dataset(label, info, path, info["bytes"], args)
     for size in (parse_size(text) for text in args.sizes):
+        if args.parquet_files:
+            info, data = dataset_flat_files(args, size)
+            info = {**info, "memory_limit": args.memory_limit}
+            files = len(list(data.glob("*.parquet")))
+            label = f"flat parquet {human(size)} ({files} files, {info['bytes']['parquet'] / 1e9:.2f} GB)"
+            rows += run_dataset(label, info, data, info["bytes"]["parquet"], args)
+            continue
         info, folder = dataset_flat(args, size)
         info = {**info, "memory_limit": args.memory_limit}
         for kind in args.formats:

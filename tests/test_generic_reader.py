@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.policy import Policy
-from tokenaudit.readers import jsonlines
+from tokenaudit.readers import jsonlines, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.generic import GenericReader
 from tokenaudit.readers.sources import resolve
@@ -237,3 +237,93 @@ def test_a_large_json_lines_file_is_read_in_blocks_with_the_same_rows_and_line_n
     assert sorted(block_rejects["source_line"].to_list()) == [58, 151]
     assert blocks["source_line"].max() == 200
     assert blocks["input_tokens"].sum() == sum(range(200)) - 57 - 120 - 150
+
+
+def _read_in_blocks(path: Path, limit: int, monkeypatch: pytest.MonkeyPatch) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Events, rejects and the number of reads of ``path`` as the load reads it (a file of the generic reader a block
+    at a time), with blocks of about ``limit`` bytes."""
+    monkeypatch.setattr(jsonlines, "BATCH_BYTES", limit)
+    context = ReadContext(policy=Policy())
+    results = list(plan_reads(resolve([str(path)]).sources, context).read(context))
+    return (
+        pl.concat([result.events for result in results]),
+        pl.concat([result.rejects for result in results]),
+        len(results),
+    )
+
+
+def _csv_rows(count: int, odd: bool) -> list[str]:
+    """CSV rows of the canonical columns (plus team); with ``odd``, quoted line breaks, doubled quotes, blank lines,
+    a row cut short and a count that is not a number among them."""
+    rows = [f"2026-03-02T10:{n % 60:02d}:00Z,dev{n % 3},r{n},t{n % 2},{n},{n},{n},{n}" for n in range(count)]
+    if odd:
+        rows[40] = "bad,row"
+        rows[70] = ""
+        rows[90] = rows[90].replace(",t0,", ',"t0\nsecond ""line""\n",')
+        rows[91] = rows[91].replace(",t1,", ',"t1,\nstill"",quoted",')
+        rows[150] = rows[150].replace(",150,150,150,150", ",150,x,150,150")
+        rows[230] = ""
+        rows[260] = rows[260].replace(",t0,", ',"""t0\n"",\n",')
+    return rows
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("odd", [False, True])
+def test_a_large_csv_file_is_read_in_blocks_with_the_same_rows_rejects_and_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str, odd: bool
+) -> None:
+    header = "timestamp,developer,request_id,team," + ",".join(TOKENS)
+    path = tmp_path / "events.csv"
+    path.write_bytes(newline.join([header, *_csv_rows(300, odd)]).encode())  # no line break after the last row
+    whole, whole_rejects, reads = _read_in_blocks(path, 10**9, monkeypatch)
+    assert reads == 1
+    blocks, block_rejects, reads = _read_in_blocks(path, 500, monkeypatch)
+    assert reads > 10
+    assert blocks.equals(whole)
+    assert block_rejects.equals(whole_rejects)
+    assert blocks.height + block_rejects.height == 300
+    if odd:
+        # Records, not lines, are numbered (a quoted line break does not end one); the header is line 1.
+        assert block_rejects.sort("source_line")["source_line"].to_list() == [42, 72, 152, 232]
+        assert blocks.filter(pl.col("request_id") == "r260")["team"].item() == '"t0\n",'  # text is trimmed
+        assert blocks.filter(pl.col("request_id") == "r299")["source_line"].item() == 301
+
+
+def test_rows_longer_than_the_header_in_a_later_block_are_rejected_at_their_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    header = "timestamp,developer,request_id,team," + ",".join(TOKENS)
+    rows = _csv_rows(300, odd=False)
+    rows[250] += ",surplus"
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    whole, whole_rejects, _ = _read_in_blocks(path, 10**9, monkeypatch)
+    blocks, block_rejects, reads = _read_in_blocks(path, 500, monkeypatch)
+    assert reads > 10
+    assert blocks.equals(whole)
+    assert block_rejects.equals(whole_rejects)
+    assert block_rejects.select("source_line", "reason").rows() == [(252, "has 9 fields; the header has 8")]
+
+
+def test_a_large_json_lines_file_is_read_a_block_at_a_time_by_the_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        json.dumps({"timestamp": "2026-03-02T10:00:00Z", "developer": f"dev{n % 3}", "request_id": f"r{n}"})
+        for n in range(100)
+    ]
+    lines[30] = '{"timestamp": "2026-03-02T10:00:00Z", "developer": "dev0",'  # cut short: a block's first line
+    path = tmp_path / "events.txt"  # recognised from its head, which a later block does not have
+    path.write_text(
+        "\n".join(
+            json.dumps(json.loads(line) | dict.fromkeys(TOKENS, 1)) if n != 30 else line for n, line in enumerate(lines)
+        )
+        + "\n"
+    )
+    whole, whole_rejects, _ = _read_in_blocks(path, 10**9, monkeypatch)
+    blocks, block_rejects, reads = _read_in_blocks(path, 300, monkeypatch)
+    assert reads > 10
+    assert blocks.equals(whole)
+    assert block_rejects.equals(whole_rejects)
+    assert block_rejects["source_line"].to_list() == [31]
+    assert blocks.height == 99

@@ -127,7 +127,7 @@ def load_events(
             rows_per_part = rows_per_read(memory_limit) if memory_limit else None
             for result in planned.plan.read(planned.context, rows_per_part):
                 rejected.append(result.rejects)
-                repaired.extend(result.repaired)
+                repaired.extend(name for name in result.repaired if name not in repaired)  # a file's blocks: once
                 spill.add(result.events, progress.done())
                 del result  # else the last read rows stay referenced here while the spilled shards are cleaned
         by_developer = spill.spilled and not keep_events

@@ -18,7 +18,7 @@ from tokenaudit.readers.claude_code import ClaudeCodeReader
 from tokenaudit.readers.codex import CodexReader
 from tokenaudit.readers.copilot import CopilotUsageReader
 from tokenaudit.readers.cursor import CursorCsvReader, CursorDailyUsageReader, CursorUsageEventsReader
-from tokenaudit.readers.generic import GenericReader
+from tokenaudit.readers.generic import GenericReader, blocks_of
 from tokenaudit.readers.litellm import LiteLLMReader
 from tokenaudit.readers.openai import OpenAIUsageReader
 from tokenaudit.readers.otel import ClaudeCodeOtelReader
@@ -89,8 +89,8 @@ def detect(source: Source, context: ReadContext) -> Reader:
 
 
 FILE_BY_FILE: Final = frozenset({"generic"})
-"""Readers whose duplicate rules never span files: read one file at a time, so that what is held while reading
-is bounded by the largest file, not by all of them."""
+"""Readers whose duplicate rules never span files: read one file at a time (a large text file a block at a time), so
+that what is held while reading is bounded by the largest file or block, not by all of them."""
 
 
 @dataclass(frozen=True)
@@ -101,15 +101,16 @@ class ReadPlan:
     skipped: list[tuple[str, str]]
 
     def read(self, context: ReadContext, rows_per_part: int | None = None) -> Iterator[ReadResult]:
-        """Each reader's batch (one file at a time for :data:`FILE_BY_FILE` readers, a Parquet file in parts of
-        ``rows_per_part`` rows when given), in order."""
+        """Each reader's batch (one file at a time for :data:`FILE_BY_FILE` readers: a Parquet file in parts of
+        ``rows_per_part`` rows when given, a text file in blocks of whole records), in order."""
         for reader, batch in self.batches:
             if reader.name not in FILE_BY_FILE:
                 yield read_batch(reader, batch, context)
                 continue
             for source in batch:
                 for part in row_ranges(source, rows_per_part) if rows_per_part else [source]:
-                    yield read_batch(reader, [part], context)
+                    for block in blocks_of(part):
+                        yield read_batch(reader, [block], context)
 
 
 def row_ranges(source: Source, rows: int) -> list[Source]:
@@ -173,6 +174,6 @@ def read_batch(reader: Reader, batch: list[Source], context: ReadContext) -> Rea
         except UnicodeDecodeError:
             repaired.append(source.name)
             fixed = data.decode("utf-8", errors="replace").encode("utf-8")
-            clean.append(Source(name=source.name, path=source.path, data=fixed))
+            clean.append(replace(source, data=fixed))
     result = reader.read(clean, context)
     return ReadResult(events=result.events, rejects=result.rejects, repaired=tuple(repaired))

@@ -45,3 +45,24 @@ def without_cut_off_row(source: Source, width: int) -> tuple[Source, pl.DataFram
     reason = f"has {len(fields)} fields; the header has {width} (the file ends mid-row: truncated?)"
     row = (source.name, complete.count(b"\n") + 2, reason, text)
     return Source(source.name, data=complete + b"\n"), pl.DataFrame([row], schema=REJECT_SCHEMA, orient="row")
+
+
+def record_end(block: bytes) -> int:
+    """The position after the last line break of ``block`` that ends a CSV record (0: none does), ``block`` starting
+    where a record starts: a break inside a quoted field (an odd number of quotes before it) does not end one."""
+    quotes = block.count(b'"')
+    end = len(block)
+    while (found := block.rfind(b"\n", 0, end)) >= 0:
+        quotes -= block.count(b'"', found, end)
+        if quotes % 2 == 0:
+            return found + 1
+        end = found
+    return 0
+
+
+def record_count(whole: bytes) -> int:
+    """How many CSV records the line breaks of ``whole`` end (whole records, from a record's start): the breaks
+    outside quoted fields. A doubled quote inside a field opens and closes nothing, so the parity still holds."""
+    if b'"' not in whole:
+        return whole.count(b"\n")
+    return sum(part.count(b"\n") for part in whole.split(b'"')[::2])

@@ -7,7 +7,8 @@ maps other names onto them (``input_tokens: "Input (w/o Cache Write)"``). Duplic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 import polars as pl
@@ -16,9 +17,10 @@ from tokenaudit import progress
 from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
+from tokenaudit.readers.csvtext import record_count, record_end
 from tokenaudit.readers.jsonlines import extract_fields, line_blocks, scan_lines, size_of
 from tokenaudit.readers.parse import csv_with_ragged_rows, file_header, file_kind
-from tokenaudit.readers.sources import Source
+from tokenaudit.readers.sources import Block, Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
 from tokenaudit.signatures import simhash
 
@@ -64,9 +66,8 @@ class GenericReader:
         return ReadResult(events=events, rejects=rejects)
 
     def _read_one(self, source: Source, context: ReadContext) -> tuple[pl.DataFrame, pl.DataFrame]:
-        kind = file_kind(source)
+        kind, header = (source.block.kind, list(source.block.header)) if source.block else _kind_and_header(source)
         columns = {name: context.policy.columns.get(name, name) for name in (*REQUIRED_COLUMNS, *_OPTIONAL)}
-        header = file_header(source, kind)
         missing = [columns[name] for name in REQUIRED_COLUMNS if columns[name] not in header]
         if missing:
             msg = (
@@ -75,9 +76,8 @@ class GenericReader:
             )
             raise InputError(msg)
         present = {name: column for name, column in columns.items() if column in header}
-        # JSON Lines in blocks: each line's text is held only until its block's fields are checked.
-        blocks = line_blocks(source) if kind == "jsonl" else iter([(source, 0)])
-        parts = [self._read_rows(block, before, kind, present, context) for block, before in blocks]
+        # Text in blocks: each line's text is held only until its block's fields are checked.
+        parts = [self._read_rows(block, kind, present, context) for block in text_blocks(source, kind, header)]
         if len(parts) == 1:
             return parts[0]
         return pl.concat([events for events, _ in parts], how="vertical"), pl.concat(
@@ -85,10 +85,10 @@ class GenericReader:
         )
 
     def _read_rows(
-        self, source: Source, before: int, kind: str, present: dict[str, str], context: ReadContext
+        self, source: Source, kind: str, present: dict[str, str], context: ReadContext
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Events and rejects of one source (or one block of a JSON Lines file, ``before`` lines into it)."""
-        raw_frame, line_rejects = self._raw_rows(source, before, kind, present)
+        """Events and rejects of one source (or one block of a text file, :attr:`Source.block`)."""
+        raw_frame, line_rejects = self._raw_rows(source, kind, present)
         schema = raw_frame.schema
 
         def fast(name: str) -> coerce.Parsed | None:
@@ -127,15 +127,15 @@ class GenericReader:
             msg = f"{source.name}: cannot read as {kind}: {str(exc).splitlines()[0]}"
             raise InputError(msg) from None
 
-    def _raw_rows(
-        self, source: Source, before: int, kind: str, present: dict[str, str]
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Every wanted column as text, with ``source_file``/``source_line``; plus unparseable lines."""
+    def _raw_rows(self, source: Source, kind: str, present: dict[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Every wanted column as text, with ``source_file``/``source_line`` (counted in the whole file when
+        ``source`` is a block of it); plus unparseable lines."""
         no_rejects = pl.DataFrame(
             schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String}
         )
+        lines_before, records_before = (source.block.lines, source.block.records) if source.block else (0, 0)
         if kind == "jsonl":
-            lines = scan_lines([source]).with_columns(pl.col("source_line") + before)
+            lines = scan_lines([source]).with_columns(pl.col("source_line") + lines_before)
             return extract_fields(lines, {column: column for column in present.values()})
         wanted = list(dict.fromkeys(present.values()))
         # Every row points at one copy of the name (a gather from a one-value series): a broadcast literal
@@ -164,14 +164,59 @@ class GenericReader:
                         missing_columns="insert",
                     )
                     .select(wanted)
-                    .with_columns(*located, source_line=pl.int_range(2, pl.len() + 2, dtype=pl.Int64))
+                    .with_columns(*located, source_line=pl.int_range(2, pl.len() + 2, dtype=pl.Int64) + records_before)
                     .collect()
                 )
         except pl.exceptions.ComputeError:
             if kind == "parquet":
                 raise
-            return csv_with_ragged_rows(source, "\t" if kind == "tsv" else ",", wanted)
+            # A block's rows more than the header are rejected in that block (the rest of its file reads on).
+            rows, rejects = csv_with_ragged_rows(source, "\t" if kind == "tsv" else ",", wanted)
+            later = pl.col("source_line") + lines_before
+            return rows.with_columns(later), rejects.with_columns(later)
         return frame, no_rejects
+
+
+def _kind_and_header(source: Source) -> tuple[str, list[str]]:
+    kind = file_kind(source)
+    return kind, file_header(source, kind)
+
+
+def blocks_of(source: Source) -> Iterator[Source]:
+    """:func:`text_blocks` of a file the generic reader reads."""
+    kind = source.block.kind if source.block else file_kind(source)
+    if kind == "parquet" or source.block is not None:
+        yield source
+        return
+    yield from text_blocks(source, kind, file_header(source, kind))
+
+
+def text_blocks(source: Source, kind: str, header: Sequence[str]) -> Iterator[Source]:
+    """A CSV, TSV or JSON Lines file in blocks of whole records of about
+    :data:`~tokenaudit.readers.jsonlines.BATCH_BYTES` read one at a time, each saying where it lies and what the
+    file's columns are (:class:`~tokenaudit.readers.sources.Block`), so that a read holds a block's rows, not the
+    file's; each CSV block starts with a copy of the header line. A smaller file, a Parquet file or a block comes as
+    it is."""
+    if kind == "parquet" or source.block is not None:
+        yield source
+        return
+    columns = tuple(header)
+    header_line: bytes | None = None
+    records = 0
+    for block, before in line_blocks(source, end=None if kind == "jsonl" else record_end):
+        if block is source:
+            yield source
+            return
+        if kind == "jsonl":
+            yield replace(block, block=Block(kind, columns, before, before))
+            continue
+        body = block.read_bytes()
+        if header_line is None:
+            cut = body.find(b"\n") + 1
+            header_line, body = body[:cut], body[cut:]
+        # Lines before the block less the header line (the first block's own header is cut off it).
+        yield Source(name=source.name, data=header_line + body, block=Block(kind, columns, max(before - 1, 0), records))
+        records += record_count(body)
 
 
 def _signed(rows: pl.DataFrame) -> pl.DataFrame:

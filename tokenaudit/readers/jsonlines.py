@@ -8,7 +8,7 @@ pass, and only then decoded, with every leaf read as text for :mod:`tokenaudit.r
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
 import polars as pl
@@ -42,12 +42,15 @@ def batches(sources: Sequence[Source], limit: int | None = None) -> Iterator[tup
         yield batch, size
 
 
-def line_blocks(source: Source, limit: int | None = None) -> Iterator[tuple[Source, int]]:
+def line_blocks(
+    source: Source, limit: int | None = None, end: Callable[[bytes], int] | None = None
+) -> Iterator[tuple[Source, int]]:
     """``source`` as in-memory blocks of whole lines of about ``limit`` bytes, each with the number of lines before it.
 
     A large JSON Lines file is read one block at a time, so memory follows the block, not the file (the generic
     reader keeps each line's text until its fields are checked, for the rejects). A source within the limit is
-    yielded as it is.
+    yielded as it is. ``end`` finds where a block's whole units end (default: after its last line break; a CSV
+    record can hold line breaks in quotes).
     """
     limit = limit or BATCH_BYTES
     if size_of(source) <= limit:
@@ -57,7 +60,7 @@ def line_blocks(source: Source, limit: int | None = None) -> Iterator[tuple[Sour
     with io.BytesIO(source.data) if source.data is not None else _opened(source) as stream:
         while block := stream.read(limit):
             block = rest + block
-            cut = block.rfind(b"\n") + 1
+            cut = end(block) if end is not None else block.rfind(b"\n") + 1
             whole, rest = block[:cut], block[cut:]
             if whole:
                 yield Source(name=source.name, data=whole), before

@@ -58,6 +58,20 @@ _TOOL_HOMES = frozenset({".claude", ".codex"})
 
 
 @dataclass(frozen=True)
+class Block:
+    """Where a block of a larger CSV, TSV or JSON Lines file, read apart from the rest, lies in its file."""
+
+    kind: str
+    """The file's kind (csv, tsv or jsonl), found from its head: a block's own first line may be anything."""
+    header: tuple[str, ...]
+    """The file's column names (a JSON Lines file's: its first object's keys)."""
+    lines: int
+    """Lines before the block (a CSV file's header line not counted: each CSV block starts with a copy of it)."""
+    records: int
+    """CSV records before the block (a line break inside a quoted field does not end one), header not counted."""
+
+
+@dataclass(frozen=True)
 class Source:
     """One input: a path on disk, or bytes already in memory (stdin, a decompressed file)."""
 
@@ -70,6 +84,8 @@ class Source:
     """Only these rows of a Parquet file (offset, count): an engine splits a large file into tasks."""
     file_rows: int = 0
     """With ``rows``: how many rows the whole file has (the part's share of its bytes is what a progress bar counts)."""
+    block: Block | None = None
+    """A block of a larger text file, in memory (:func:`tokenaudit.readers.generic.text_blocks`)."""
 
     @property
     def suffix(self) -> str:
