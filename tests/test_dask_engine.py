@@ -100,7 +100,7 @@ def test_detector_features_come_from_the_workers_and_judge_to_the_local_findings
     assert engine.load_events_on(client, inputs, policy, Period()).features is None  # a load for totals or a report
     assert on_cluster.features is not None
     assert on_cluster.features.fit(policy.flags, policy.leaderboard, on_cluster.period.timezone)
-    assert len(on_cluster.features.people) > 1  # one table per developer shard
+    assert len(on_cluster.features.people) == 1  # one read unit names every developer: reduced where it was read
     judged, computed = run_audit(on_cluster, policy).findings, run_audit(local, policy).findings
     assert judged.flags == computed.flags
     assert len({flag.id for flag in computed.flags}) >= 5
@@ -143,11 +143,36 @@ def test_cli_json_is_byte_identical_to_the_local_engine(
         assert len((tmp_path / "local.csv").read_text().splitlines()) == 6  # header and five rejected rows, once
 
 
+def split_sample(folder: Path, how: str) -> list[str]:
+    """The sample events in two files: alternate rows (every developer in both), or developers a-l and m-z, with
+    ``alias`` fifty of one person's rows under another of their names in the second file."""
+    events = pl.read_csv(SAMPLE / "events.csv", infer_schema=False)
+    if how == "rows":
+        halves = [events.gather_every(2), events.gather_every(2, offset=1)]
+    else:
+        first = events.filter(pl.col("developer") < "m")
+        halves = [first, events.filter(pl.col("developer") >= "m")]
+        if how == "alias":
+            moved = pl.col("developer").eq("arjun.brown@acme.example") & (pl.int_range(pl.len()).over("developer") < 50)
+            aliased = first.filter(moved).with_columns(developer=pl.lit("abrown-gh"))
+            halves = [first.filter(~moved), pl.concat([halves[1], aliased])]
+    paths = [folder / f"events-{number}.csv" for number in range(2)]
+    for half, path in zip(halves, paths, strict=True):
+        half.write_csv(path)
+    return [str(path) for path in paths]
+
+
+@pytest.mark.parametrize(
+    ("how", "digests"),
+    [("rows", 4), ("developers", 2), ("alias", 2 + 4)],
+    ids=["developers-in-both-files", "developers-in-one-file", "a-person-in-both-under-two-names"],
+)
 def test_totals_and_audits_send_the_driver_no_event(
-    client: Client, organisation: Path, monkeypatch: pytest.MonkeyPatch
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, digests: int
 ) -> None:
-    """Without ``keep_events`` the driver unpacks only the developer shards' usage cubes, never a frame of events, and
-    audits them to the local engine's document."""
+    """Without ``keep_events`` the driver unpacks only usage cubes, never a frame of events, and audits them to the
+    local engine's document. A read unit reduces the developers no other unit names (canonical names, not
+    spellings) itself; the others go to developer shards (two per worker)."""
     unpacked_here: list[list[str]] = []
     unpack = engine.unpacked
 
@@ -157,12 +182,14 @@ def test_totals_and_audits_send_the_driver_no_event(
         return frame
 
     monkeypatch.setattr(engine, "unpacked", recorded)  # the driver's: the workers run their own
-    policy = load_policy(organisation / "policy.yaml")
-    inputs = [str(organisation / "events.csv")]
+    policy = load_policy(SAMPLE / "policy.yaml")
+    inputs = split_sample(tmp_path, how)
     on_cluster = engine.load_events_on(client, inputs, policy, Period(), detector_features=True, keep_events=False)
     local = load_events(inputs, policy, Period())
-    assert len(unpacked_here) == 4  # one cube per developer shard (two per worker) ...
-    assert all(columns == local.usage.columns for columns in unpacked_here)  # ... and nothing else
+    assert len(unpacked_here) == digests
+    assert all(columns == local.usage.columns for columns in unpacked_here)  # cubes and nothing else
+    assert on_cluster.features is not None
+    assert len(on_cluster.features.people) == digests
     assert not on_cluster.events_kept
     assert on_cluster.events.width == 0
     assert local.events.height > 10 * on_cluster.usage.height  # what the driver holds instead
@@ -171,7 +198,7 @@ def test_totals_and_audits_send_the_driver_no_event(
     assert audit_document(run_audit(on_cluster, policy)).data == audit_document(run_audit(local, policy)).data
     unpacked_here.clear()
     for_totals = engine.load_events_on(client, inputs, policy, Period(), keep_events=False)
-    assert len(unpacked_here) == 4  # one cube per cleaned shard, summed on the driver
+    assert len(unpacked_here) == 2  # one cube per read unit, summed on the driver
     assert all(columns == local.usage.columns for columns in unpacked_here)
     assert_frame_equal(for_totals.usage, local.usage)
 

@@ -84,22 +84,31 @@ def deduplicate(events: pl.LazyFrame) -> pl.LazyFrame:
     the key (hashing integers is several times cheaper than hashing strings); a hash collision only adds
     a candidate, because the ranking below compares the keys themselves.
     """
-    key = "dedup_key"
     rows = events.with_row_index("_row")
-    repeated = rows.filter(pl.col(key).hash().is_duplicated()).select(
-        "_row", key, "source_file", "source_line", total_tokens().alias("_total")
-    )
+    losers = losing_copies(rows.filter(pl.col("dedup_key").hash().is_duplicated()).pipe(ranked, "_row"), "_row")
+    if losers.is_empty():
+        return events  # nothing to drop: no copy of every row
+    return rows.filter(~pl.col("_row").is_in(losers.implode())).drop("_row")
+
+
+def ranked(rows: pl.LazyFrame, *columns: str) -> pl.LazyFrame:
+    """What :func:`losing_copies` compares of read rows (key, file, line and total tokens), after ``columns`` (their
+    row number first)."""
+    return rows.select(*columns, "dedup_key", "source_file", "source_line", total_tokens().alias("_total"))
+
+
+def losing_copies(candidates: pl.LazyFrame, row: str) -> pl.Series:
+    """The ``row`` numbers of the copies :func:`deduplicate` drops, among :func:`ranked` rows (in input order) that
+    hold every copy of their keys (other rows may come along: each key is ranked on its own)."""
+    key = "dedup_key"
     best = (
-        repeated.filter(pl.col("_total") == pl.col("_total").max().over(key))
+        candidates.filter(pl.col("_total") == pl.col("_total").max().over(key))
         .filter(pl.col("source_file").eq_missing(pl.col("source_file").min().over(key)))
         .filter(pl.col("source_line").eq_missing(pl.col("source_line").min().over(key)))
         # Only the very same file given twice leaves two rows now, and those are identical.
         .unique(key, keep="first", maintain_order=True)
     )
-    losers = repeated.join(best, on="_row", how="anti").select("_row").collect().to_series()
-    if losers.is_empty():
-        return events  # nothing to drop: no copy of every row
-    return rows.filter(~pl.col("_row").is_in(losers.implode())).drop("_row")
+    return candidates.join(best, on=row, how="anti").select(row).collect().to_series()
 
 
 def resolve_identities_and_price(events: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
@@ -136,14 +145,18 @@ class UniqueShard:
 def deduplicate_shard(raw: pl.DataFrame) -> UniqueShard:
     """Per-file summary and dedup of read rows holding every copy of their keys (canonical columns, optionally
     :data:`ORDER`)."""
-    sources = raw.group_by("source_file").agg(  # one reader per file: grouping by the format too costs a row encoding
+    unique = deduplicate(raw.lazy()).drop("dedup_key").collect(engine="in-memory")
+    return UniqueShard(events=unique, sources=read_sources(raw), read_rows=raw.height)
+
+
+def read_sources(raw: pl.DataFrame) -> pl.DataFrame:
+    """Per file of read rows: source_file, source_format, events, first and last timestamp (:class:`CleanShard`)."""
+    return raw.group_by("source_file").agg(  # one reader per file: grouping by the format too costs a row encoding
         pl.col("source_format").first(),
         pl.len().alias("events"),
         pl.col("timestamp").min().alias("first"),
         pl.col("timestamp").max().alias("last"),
     )
-    unique = deduplicate(raw.lazy()).drop("dedup_key").collect(engine="in-memory")
-    return UniqueShard(events=unique, sources=sources, read_rows=raw.height)
 
 
 def clean_shard(

@@ -3,51 +3,56 @@
 The driver resolves the inputs and recognises each file from its head (as locally); it never reads the data.
 Tasks, run by Dask's scheduler on its workers:
 
-1. **read**: one per file of the flat formats, one per owner's transcripts for the agent logs (their duplicate
-   rules span one person's files), one per batch for the other readers, exactly as the local engine batches
-   them. Each splits its rows into shards by a hash of the dedup key, and the parts stay on its worker;
-2. **shard**: one per shard, fed the parts of that shard by Dask (worker to worker): deduplicate, resolve
-   identities, price and keep the period (:func:`~tokenaudit.shards.deduplicate_shard`,
-   :func:`~tokenaudit.shards.clean_shard`, the local engine's functions), then split the events again by a
-   hash of the developer;
-3. **developer** (for an audit): one per developer shard, fed its parts by Dask: the usage cube of its developers
-   (:func:`~tokenaudit.metrics.usage_cube`: every total sums exactly from it) and their detectors' per-developer
-   features (:func:`~tokenaudit.shards.developer_digest`). For ``totals`` the shard tasks send their own events'
-   usage cube instead of splitting them again.
+1. **read**: one per file of the flat formats (a large Parquet file per run of rows), one per owner's transcripts
+   for the agent logs (their duplicate rules span one person's files), one per batch for the other readers, exactly
+   as the local engine batches them. The read rows stay on the worker (a :class:`ReadUnit`); what leaves it is a
+   64-bit hash of each row's dedup key (by key bucket) and the canonical developers the rows name;
+2. **duplicates**, in small frames: per key bucket, the hashes that occur more than once in the whole input; per
+   read unit, its rows of those hashes (key, file, line, total tokens); per bucket, which of those copies lose
+   (:func:`~tokenaudit.shards.losing_copies`, the local engine's rule). Rows do not move for the dedup;
+3. **finish**: one per read unit, on the worker that holds it: drop the losing copies, resolve identities, price and
+   keep the period (:func:`~tokenaudit.shards.clean_shard`, as locally). For ``totals`` it sends the events' usage
+   cube (:func:`~tokenaudit.metrics.usage_cube`: every total sums exactly from it). For an audit it reduces the
+   developers no other unit names (one person's transcripts) to their cube and detectors' features
+   (:func:`~tokenaudit.shards.developer_digest`) itself, and splits the rest of its events by a hash of the
+   developer;
+4. **developer** (for an audit, when units share developers, as flat exports do): one per developer shard, fed its
+   parts by Dask (worker to worker, the only time events move): the cube and features of whole developers.
 
-For ``totals`` and an audit (``keep_events=False``) no event comes back to the driver: only the cleaned shards'
-summaries (per-file counts, duplicates, diagnostics), the per-read summaries (rejects, repaired files, row counts),
-the cubes and the features. The driver adds up the cubes and judges the features. For a report or ``explain``,
-which still read events, the cleaned shards' events come back too and
-:func:`~tokenaudit.ingest.assemble` puts them back in input order. Rows carry their position (task number, row) so
-that order is the local one; a retried or moved task recomputes the same rows, so a worker lost mid-run changes
-nothing.
+For ``totals`` and an audit (``keep_events=False``) no event comes back to the driver: only the units' summaries
+(per-file counts, duplicates, diagnostics, rejects, repaired files, row counts), the cubes and the features. The
+driver adds up the cubes and judges the features. For a report or ``explain``, which still read events, the units'
+cleaned events come back too and :func:`~tokenaudit.ingest.assemble` puts them back in input order. Rows carry their
+position (task number, row) so that order is the local one; a retried or moved task recomputes the same rows, so a
+worker lost mid-run changes nothing.
 
-Dedup-key and developer shards use Polars' ``hash``, which is stable within one Polars version: driver and workers
-must run the same environment (as Dask requires anyway).
+Key buckets and developer shards use Polars' ``hash``, which is stable within one Polars version: driver and
+workers must run the same environment (as Dask requires anyway).
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import operator
 import os
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import dask
 import polars as pl
+from dask.sizeof import sizeof
 from distributed import Client, Future, LocalCluster, as_completed
 
 from tokenaudit import progress
 from tokenaudit.console import stderr_console, wants_color
 from tokenaudit.detectors import ShardedFeatures
 from tokenaudit.errors import TokenauditError, UsageError
+from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, assemble, plan_inputs
 from tokenaudit.metrics import summed_cubes, usage_cube
 from tokenaudit.policy import Policy
@@ -63,10 +68,13 @@ from tokenaudit.shards import (
     ORDER,
     CleanShard,
     DeveloperDigest,
+    UniqueShard,
     clean_shard,
-    deduplicate_shard,
     developer_digest,
+    losing_copies,
     merged_digests,
+    ranked,
+    read_sources,
 )
 
 SCHEDULER_VARIABLE: Final = "DASK_SCHEDULER_ADDRESS"
@@ -76,16 +84,19 @@ RETRIES: Final = 2
 """Reruns of a task that raised something other than a bad input (an object store's hiccup)."""
 SHARDS_PER_WORKER: Final = 2
 ROWS_PER_SHARD: Final = 1_000_000
-"""More shards than :data:`SHARDS_PER_WORKER` when the input holds more rows than this per shard: a shard task holds
-its read rows, their dedup and the cleaned events (a worker peaked at 3 GiB on shards of 2.5M flat events)."""
+"""More developer shards (and key buckets) than :data:`SHARDS_PER_WORKER` when the input holds more rows than this
+per shard: a developer task holds its events and the detectors' working copies."""
 BYTES_PER_ROW: Final = 100
 """For the shard count, a file that does not say how many rows it holds (Parquet does) is taken to hold a row per
 this many bytes (flat CSV about 150, JSON Lines more, transcripts several thousand: an estimate on the safe side)."""
 TCP_TIMEOUT: Final = "120s"
 ROWS_PER_TASK: Final = 1_000_000
-"""A Parquet file of more rows is read by several tasks (a million canonical rows hold about 200 MB)."""
+"""A Parquet file of more rows is read by several tasks of equal runs (a million canonical rows hold about 200 MB)."""
 ROW_BITS: Final = 32
 """A read task's rows are numbered below 2**32 within it: :data:`~tokenaudit.shards.ORDER` is task << 32 | row."""
+KEY_HASH: Final = "_key_hash"
+COMPRESSION: Final = "lz4"
+"""Of the frames that cross processes (:func:`packed`)."""
 
 
 @dataclass(frozen=True)
@@ -100,22 +111,60 @@ class ReadTask:
 
 @dataclass(frozen=True)
 class ReadSummary:
-    """What a read task sends back to the driver besides its shards' parts: small by construction."""
+    """What a read task sends back to the driver: small by construction."""
 
     rejects: pl.DataFrame
     repaired: tuple[str, ...]
     rows: int
+    developers: frozenset[str | None] = frozenset()
+    """The canonical developers the rows name (identities resolved as when they are cleaned)."""
     error: TokenauditError | None = None
     """A bad input, returned rather than raised: Dask would retry it, and the driver raises the first in order."""
 
 
+@dataclass(frozen=True)
+class ReadUnit:
+    """A read task's result, held on its worker: the read rows (with :data:`~tokenaudit.shards.ORDER` and
+    :data:`KEY_HASH`), the summary for the driver, and the rows' key hashes split into key buckets (:func:`packed`)."""
+
+    rows: pl.DataFrame
+    summary: ReadSummary
+    keys: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A read unit cleaned (:func:`finish`), held on its worker until the driver and the developer tasks take their
+    parts: the frames :func:`packed`, the shard's ``events`` left empty."""
+
+    shard: CleanShard
+    events: bytes = b""
+    cube: bytes = b""
+    digest: tuple[bytes, ShardedFeatures] | None = None
+    parts: list[bytes] = field(default_factory=list)
+    """Its events of developers that other units name too, by a hash of the developer."""
+
+
+def _unit_size(unit: ReadUnit) -> int:
+    """What Dask weighs to run a unit's next tasks where it is, rather than move it."""
+    return int(unit.rows.estimated_size()) + sum(map(len, unit.keys))
+
+
+def _finished_size(done: Finished) -> int:
+    return len(done.events) + len(done.cube) + sum(map(len, done.parts))
+
+
+sizeof.register(ReadUnit, _unit_size)
+sizeof.register(Finished, _finished_size)
+
+
 def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
     """The plan's batches cut into tasks: :data:`~tokenaudit.readers.FILE_BY_FILE` per file (a large Parquet file
-    per :data:`ROWS_PER_TASK` rows), owned logs per owner, the other readers' batches whole."""
+    in equal runs of at most :data:`ROWS_PER_TASK` rows), owned logs per owner, the other readers' batches whole."""
     groups: list[tuple[Reader, list[Source], int]] = []
     for reader, batch in planned.plan.batches:
         if reader.name in FILE_BY_FILE:
-            parts = [part for source in batch for part in row_ranges(source, ROWS_PER_TASK)]
+            parts = [part for source in batch for part in equal_runs(source)]
             groups.extend((reader, [part], size_of(part)) for part in parts)
         elif reader.name in OWNED_READERS:
             mine = owners(batch, planned.context, OWNED_READERS[reader.name])
@@ -128,6 +177,13 @@ def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
     return [ReadTask(number, *group) for number, group in enumerate(groups)]
 
 
+def equal_runs(source: Source) -> list[Source]:
+    """A Parquet file in as few runs of at most :data:`ROWS_PER_TASK` rows as it takes, of equal length (a file of
+    a million and ten rows is two runs of half a million, not one of a million and one of ten)."""
+    runs = row_ranges(source, ROWS_PER_TASK)
+    return runs if len(runs) < 2 else row_ranges(source, -(-runs[0].file_rows // len(runs)))
+
+
 def shard_count(tasks: Sequence[ReadTask], threads: int) -> int:
     """:data:`SHARDS_PER_WORKER` per worker thread, or one per :data:`ROWS_PER_SHARD` of the input's rows if more."""
     rows = sum(
@@ -137,13 +193,14 @@ def shard_count(tasks: Sequence[ReadTask], threads: int) -> int:
 
 
 def packed(frame: pl.DataFrame) -> bytes:
-    """``frame`` as zstd-compressed Arrow IPC, the form in which rows travel between processes.
+    """``frame`` as Arrow IPC compressed with :data:`COMPRESSION`, the form in which rows travel between processes.
 
-    A pickled Polars frame takes about twice its memory (450 bytes a canonical row); compressed IPC about a sixth
-    of that. On a busy or networked cluster moving the bytes costs more than compressing them.
+    A pickled Polars frame takes about twice its memory (450 bytes a canonical row) and twice the time to write;
+    lz4-compressed IPC about a fifth of that space, at the cost of writing IPC (on a busy or networked cluster
+    moving the bytes costs more than compressing them).
     """
     buffer = io.BytesIO()
-    frame.write_ipc(buffer, compression="zstd")
+    frame.write_ipc(buffer, compression=COMPRESSION)
     return buffer.getvalue()
 
 
@@ -152,50 +209,136 @@ def unpacked(data: bytes) -> pl.DataFrame:
     return pl.read_ipc(io.BytesIO(data))
 
 
-def read_and_split(task: ReadTask, context: ReadContext, shards: int) -> list[bytes | ReadSummary]:
-    """Read one task's sources and split the rows into ``shards`` parts by their dedup key (:func:`packed`); the
-    summary last."""
+def split(frame: pl.DataFrame, bucket: pl.Expr, parts: int) -> list[bytes]:
+    """``frame``'s rows in ``parts`` frames by ``bucket`` (an integer below ``parts``), each :func:`packed`, in
+    their order."""
+    found = frame.with_columns(bucket.alias("_part")).partition_by("_part", as_dict=True, include_key=False)
+    empty = frame.clear()
+    return [packed(found.get((part,), empty)) for part in range(parts)]
+
+
+def read_unit(task: ReadTask, context: ReadContext, buckets: int) -> ReadUnit:
+    """Read one task's sources (:class:`ReadUnit`); a bad input is the summary's error."""
     try:
         result = read_batch(task.reader, task.sources, context)
     except TokenauditError as exc:
-        return [ReadSummary(empty_rejects(), (), 0, exc)]
+        return ReadUnit(pl.DataFrame(), ReadSummary(empty_rejects(), (), 0, error=exc))
     first = task.number << ROW_BITS
-    rows = result.events.with_columns(pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias(ORDER))
-    number = (pl.col("dedup_key").hash() % shards).alias("_shard")
-    parts = rows.with_columns(number).partition_by("_shard", as_dict=True, include_key=False)
-    empty = rows.clear()
-    split: list[bytes | ReadSummary] = [packed(parts.get((shard,), empty)) for shard in range(shards)]
-    return [*split, ReadSummary(result.rejects, result.repaired, result.events.height)]
+    rows = result.events.with_columns(
+        pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias(ORDER),
+        pl.col("dedup_key").hash().alias(KEY_HASH),
+    )
+    keys = split(rows.select(KEY_HASH), pl.col(KEY_HASH) % buckets, buckets)
+    developers = canonical_developers(rows, context.policy)
+    return ReadUnit(rows, ReadSummary(result.rejects, result.repaired, rows.height, developers), keys)
 
 
-def clean_parts(parts: Sequence[bytes], policy: Policy, period: Period, shards: int) -> list[bytes | CleanShard]:
-    """One shard from every read task's part of it: deduplicated, identities resolved, priced, in the period.
+def canonical_developers(rows: pl.DataFrame, policy: Policy) -> frozenset[str | None]:
+    """The developers read rows name once their identities are resolved (as
+    :func:`~tokenaudit.shards.resolve_identities_and_price` resolves them)."""
+    names = rows.select(pl.col("developer").unique())
+    if policy.identities or policy.agents:
+        names = resolve_identities(names.lazy(), policy).collect()
+    return frozenset(names["developer"].to_list())
 
-    The events are split into ``shards`` parts by a hash of the developer (:func:`packed`), for :func:`digest_parts`;
-    with no ``shards``, the events' usage cube instead (what ``totals`` needs of them: the cubes of all shards sum to
-    the period's); the shard's other fields last (its ``events`` left empty)."""
-    rows = pl.concat([unpacked(part) for part in parts], how="vertical").rechunk()
-    unique = deduplicate_shard(rows)
-    del rows
+
+def unit_summary(unit: ReadUnit) -> ReadSummary:
+    return unit.summary
+
+
+def unit_keys(unit: ReadUnit, bucket: int) -> bytes:
+    return unit.keys[bucket]
+
+
+def repeated_keys(parts: Sequence[bytes]) -> bytes:
+    """Of one key bucket's hashes from every read unit, those that occur more than once (:func:`packed`): the keys
+    that may have copies (a hash collision only adds a candidate)."""
+    hashes = pl.concat([unpacked(part) for part in parts], how="vertical").get_column(KEY_HASH)
+    return packed(hashes.filter(hashes.is_duplicated()).unique().to_frame())
+
+
+def candidates(unit: ReadUnit, repeated: Sequence[bytes], buckets: int) -> list[bytes]:
+    """A unit's rows whose key hash repeats (:func:`repeated_keys` of every bucket), :func:`~tokenaudit.shards.ranked`
+    by their position in the input, by key bucket."""
+    hashes = pl.concat([unpacked(part) for part in repeated], how="vertical").get_column(KEY_HASH)
+    found = unit.rows.filter(pl.col(KEY_HASH).is_in(hashes.implode()))
+    ranking = ranked(found.lazy(), ORDER, KEY_HASH).collect()
+    return split(ranking, pl.col(KEY_HASH) % buckets, buckets)
+
+
+def losers(parts: Sequence[bytes]) -> bytes:
+    """The positions of the copies the dedup drops, from every unit's :func:`candidates` of one key bucket (which
+    hold every copy of their keys; in unit order, so in input order)."""
+    found = pl.concat([unpacked(part) for part in parts], how="vertical")
+    return packed(losing_copies(found.lazy(), ORDER).to_frame())
+
+
+def finished_part(done: Finished, part: int) -> bytes:
+    return done.parts[part]
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What :func:`finish` makes of a unit's cleaned events besides its summary."""
+
+    events: bool
+    """Send them back (a report, ``explain``)."""
+    cube: bool
+    """Send their usage cube (``totals``)."""
+    digest: frozenset[str]
+    """Developers only this unit names: reduce their events to a :class:`~tokenaudit.shards.DeveloperDigest` here."""
+    shards: int
+    """Split the other developers' events into this many developer shards (none: 0)."""
+
+
+def finish(unit: ReadUnit, dropped: Sequence[bytes], policy: Policy, period: Period, output: Finish) -> Finished:
+    """A read unit without its losing copies (every bucket's :func:`losers`), cleaned as locally, and what
+    ``output`` asks of its events."""
+    lost = pl.concat([unpacked(part) for part in dropped], how="vertical").get_column(ORDER)
+    rows = unit.rows
+    kept = rows.filter(~pl.col(ORDER).is_in(lost.implode())) if lost.len() else rows
+    unique = UniqueShard(kept.drop("dedup_key", KEY_HASH), read_sources(rows), rows.height)
     shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
-    if not shards:
-        return [
-            packed(usage_cube(shard.events, period.timezone)),
-            replace(shard, events=shard.events.clear()),
-        ]
-    number = (pl.col("developer").hash() % shards).alias("_shard")
-    split = shard.events.with_columns(number).partition_by("_shard", as_dict=True, include_key=False)
-    empty = shard.events.clear()
-    return [*(packed(split.get((part,), empty)) for part in range(shards)), replace(shard, events=empty)]
+    events = shard.events
+    done = Finished(replace(shard, events=events.clear()))
+    if output.events:
+        done = replace(done, events=packed(events))
+    if output.cube:
+        done = replace(done, cube=packed(usage_cube(events, period.timezone)))
+    if output.digest:
+        own = pl.col("developer").is_in(list(output.digest)).fill_null(value=False)
+        whole = output.digest == unit.summary.developers
+        mine, events = (events, events.clear()) if whole else (events.filter(own), events.filter(~own))
+        digest = developer_digest(mine.drop(ORDER), policy, period.timezone)
+        done = replace(done, digest=(packed(digest.cube), digest.features))
+    if output.shards:
+        done = replace(done, parts=split(events, pl.col("developer").hash() % output.shards, output.shards))
+    return done
 
 
 def digest_parts(parts: Sequence[bytes], policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
-    """The :func:`~tokenaudit.shards.developer_digest` of whole developers, from every cleaned shard's part of their
-    events (put back in input order, as ties fall locally), its cube :func:`packed`: the driver sums and judges
+    """The :func:`~tokenaudit.shards.developer_digest` of whole developers, from every unit's part of their events
+    (in unit order, so in input order, as ties fall locally), its cube :func:`packed`: the driver sums and judges
     these without the events."""
-    events = pl.concat([unpacked(part) for part in parts], how="vertical").sort(ORDER).drop(ORDER)
+    events = pl.concat([unpacked(part) for part in parts], how="vertical").drop(ORDER).rechunk()
     digest = developer_digest(events, policy, timezone)
     return packed(digest.cube), digest.features
+
+
+def finish_plans(
+    summaries: Sequence[ReadSummary], shards: int, *, events: bool, cube: bool, features: bool
+) -> list[Finish]:
+    """Per unit, what :func:`finish` does: with ``features``, the developers only that unit names are digested there
+    and the rest go to ``shards`` developer shards (none if no developer is shared and some unit digests)."""
+    if not features:
+        return [Finish(events, cube, frozenset(), 0) for _ in summaries]
+    units_naming = Counter(name for summary in summaries for name in summary.developers)
+    own = [
+        frozenset(name for name in summary.developers if name is not None and units_naming[name] == 1)
+        for summary in summaries
+    ]
+    shared = any(mine != summary.developers for mine, summary in zip(own, summaries, strict=True)) or not any(own)
+    return [Finish(events, cube, mine, shards if shared else 0) for mine in own]
 
 
 def load_events_on(
@@ -210,61 +353,97 @@ def load_events_on(
     detector_features: bool = False,
     keep_events: bool = True,
 ) -> LoadedEvents:
-    """:func:`~tokenaudit.ingest.load_events` with the reads and shards run as tasks on ``client``'s cluster; with
-    ``detector_features``, the detectors' features of the events too (for an audit of the whole period loaded).
-    Without ``keep_events`` the events stay on the workers: the load has their usage cube instead."""
+    """:func:`~tokenaudit.ingest.load_events` with the reads, dedup and cleaning run as tasks on ``client``'s
+    cluster; with ``detector_features``, the detectors' features of the events too (for an audit of the whole period
+    loaded). Without ``keep_events`` the events stay on the workers: the load has their usage cube instead."""
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     tasks = read_tasks(planned)
     shards = shard_count(tasks, sum(client.nthreads().values()))
-    reads = client.map(
-        read_and_split, tasks, context=planned.context, shards=shards, retries=RETRIES, key=_keys("read", len(tasks))
+    units = client.map(
+        read_unit, tasks, context=planned.context, buckets=shards, retries=RETRIES, key=_keys("read", len(tasks))
     )
-    summaries = [client.submit(operator.getitem, read, -1, retries=RETRIES) for read in reads]
-    done = _summaries(summaries, tasks, planned.input_bytes)
+    _wait_for_reads(units, tasks, planned.input_bytes)
+    where = client.who_has(units)
+
+    def near(future: Future[Any]) -> dict[str, Any]:
+        """Run a unit's next task on the worker that holds it (Dask may take a task of many small selections for a
+        root task, and move the whole unit to run it elsewhere); elsewhere only if that worker is gone."""
+        found = list(where.get(future.key, ()))
+        return {"workers": found, "allow_other_workers": True, "retries": RETRIES} if found else {"retries": RETRIES}
+
+    def follow(results: Sequence[Future[Any]], units: Sequence[Future[Any]]) -> None:
+        """Where each unit is, its result is (see ``near``)."""
+        where.update({result.key: where.get(unit.key, ()) for result, unit in zip(results, units, strict=True)})
+
+    done = client.gather([client.submit(unit_summary, unit, **near(unit)) for unit in units])
     failed = next((summary.error for summary in done if summary.error is not None), None)
     if failed is not None:
-        client.cancel(reads)
+        client.cancel(units)
         raise failed
-    parts = [
-        [client.submit(operator.getitem, read, shard, retries=RETRIES) for read in reads] for shard in range(shards)
+    repeated = [
+        client.submit(repeated_keys, [client.submit(unit_keys, unit, bucket, **near(unit)) for unit in units])
+        for bucket in range(shards)
     ]
-    summed = not keep_events and not detector_features  # totals: each cleaned shard sums its own events
-    cleaned = client.map(
-        clean_parts, parts, policy=policy, period=period, shards=0 if summed else shards, retries=RETRIES
-    )
-    del reads, parts  # the read rows are freed on the workers as soon as their shards are cleaned
+    found = [client.submit(candidates, unit, repeated, shards, **near(unit)) for unit in units]
+    follow(found, units)
+    dropped = [
+        client.submit(losers, [client.submit(_item, one, bucket, **near(one)) for one in found])
+        for bucket in range(shards)
+    ]
+    summed = not keep_events and not detector_features  # totals: each unit sums its own events
+    plans = finish_plans(done, shards, events=keep_events, cube=summed, features=detector_features)
+    finished = [
+        client.submit(finish, unit, dropped, policy, planned.period, plan, **near(unit))
+        for unit, plan in zip(units, plans, strict=True)
+    ]
+    follow(finished, units)
+    del units, found  # the read rows are freed on the workers as soon as their units are finished
     developed: list[Future[tuple[bytes, ShardedFeatures]]] = []
-    if detector_features:
-        by_developer = [
-            [client.submit(operator.getitem, clean, shard, retries=RETRIES) for clean in cleaned]
+    if detector_features and plans[0].shards:
+        timezone = planned.period.timezone
+        developed = [
+            client.submit(
+                digest_parts,
+                [client.submit(finished_part, one, shard, **near(one)) for one in finished],
+                policy,
+                timezone,
+                retries=RETRIES,
+            )
             for shard in range(shards)
         ]
-        timezone = planned.period.timezone
-        developed = client.map(
-            digest_parts,
-            by_developer,
-            policy=policy,
-            timezone=timezone,
-            retries=RETRIES,
-        )
-    if keep_events:
-        results = [
-            replace(split[-1], events=pl.concat([unpacked(part) for part in split[:-1]], how="vertical"))
-            for split in client.gather(cleaned)
-        ]
-    else:
-        results = client.gather([client.submit(operator.getitem, clean, -1, retries=RETRIES) for clean in cleaned])
+    results = client.gather([client.submit(_shard_of, one, keep_events, **near(one)) for one in finished])
+    cleaned = [replace(shard, events=unpacked(events)) if keep_events else shard for shard, events in results]
     rejects = pl.concat([empty_rejects(), *(summary.rejects for summary in done)], how="vertical")
     repaired = [name for summary in done for name in summary.repaired]
     rows = sum(summary.rows for summary in done)
     if summed:
-        cubes = client.gather([client.submit(operator.getitem, clean, 0, retries=RETRIES) for clean in cleaned])
-        return assemble(planned, results, rejects, repaired, rows, summed_cubes([unpacked(cube) for cube in cubes]))
-    if not developed:
-        return assemble(planned, results, rejects, repaired, rows)
-    digest = merged_digests([DeveloperDigest(unpacked(cube), features) for cube, features in client.gather(developed)])
-    loaded = assemble(planned, results, rejects, repaired, rows, None if keep_events else digest.cube)
+        cubes = client.gather([client.submit(_cube_of, one, **near(one)) for one in finished])
+        return assemble(planned, cleaned, rejects, repaired, rows, summed_cubes([unpacked(cube) for cube in cubes]))
+    if not detector_features:
+        return assemble(planned, cleaned, rejects, repaired, rows)
+    local = [
+        client.submit(_digest_of, one, **near(one)) for one, plan in zip(finished, plans, strict=True) if plan.digest
+    ]
+    digests = [DeveloperDigest(unpacked(cube), features) for cube, features in client.gather([*local, *developed])]
+    digest = merged_digests(digests)
+    loaded = assemble(planned, cleaned, rejects, repaired, rows, None if keep_events else digest.cube)
     return replace(loaded, features=digest.features)
+
+
+def _item(parts: Sequence[bytes], number: int) -> bytes:
+    return parts[number]
+
+
+def _shard_of(done: Finished, events: bool) -> tuple[CleanShard, bytes]:
+    return done.shard, done.events if events else b""
+
+
+def _cube_of(done: Finished) -> bytes:
+    return done.cube
+
+
+def _digest_of(done: Finished) -> tuple[bytes, ShardedFeatures] | None:
+    return done.digest
 
 
 def _keys(prefix: str, count: int) -> list[str]:
@@ -273,16 +452,15 @@ def _keys(prefix: str, count: int) -> list[str]:
     return [f"tokenaudit-{prefix}-{token}-{number}" for number in range(count)]
 
 
-def _summaries(futures: list[Future[Any]], tasks: list[ReadTask], total_bytes: int) -> list[ReadSummary]:
-    """Wait for every read, advancing the progress bar by each task's input bytes; summaries in task order."""
+def _wait_for_reads(futures: list[Future[ReadUnit]], tasks: list[ReadTask], total_bytes: int) -> None:
+    """Wait for every read (without fetching it), advancing the progress bar by each task's input bytes; raise what a
+    read raised past its retries."""
     position = {future.key: number for number, future in enumerate(futures)}
-    found: list[ReadSummary | None] = [None] * len(futures)
     with progress.reading(total_bytes):
         for future in as_completed(futures):
-            number = position[future.key]
-            found[number] = future.result()
-            progress.advance(tasks[number].bytes)
-    return [summary for summary in found if summary is not None]
+            if future.status == "error":
+                future.result()
+            progress.advance(tasks[position[future.key]].bytes)
 
 
 def local_cluster() -> LocalCluster:
