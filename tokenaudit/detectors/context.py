@@ -41,7 +41,10 @@ from tokenaudit.detectors.base import (
     fmt_num,
     fmt_pct,
     not_evaluated,
+    packed,
     robust_z,
+    string_codes,
+    unpacked,
 )
 from tokenaudit.detectors.config import ContextStuffing
 from tokenaudit.schema import context_tokens
@@ -55,28 +58,44 @@ _FLOOR_QUANTILE = 0.05
 
 
 def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
-    """dev, tool: requests, median context, context per output, loaded block, static-prefix share, own weekly step."""
-    per_tool = requests.group_by("dev", "tool").agg(
-        pl.len().alias("n_requests"),
-        _CONTEXT.median().alias("median_context"),
-        (_CONTEXT.sum() / pl.col("output_tokens").sum().clip(1)).alias("context_per_output"),
-        _CONTEXT.quantile(_FLOOR_QUANTILE).alias("floor_context"),
+    """dev, tool: requests, median context, context per output, loaded block, static-prefix share, own weekly step.
+
+    Grouped on one integer per (dev, tool) (:func:`~tokenaudit.detectors.base.packed`), named back at the end."""
+    tool_codes, tools = string_codes(requests["tool"])
+    lows = tools.len()
+    rows = requests.select(
+        packed("dev", pl.lit(tool_codes), lows).alias("key"),
+        "session",
+        "timestamp",
+        "opens_session",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        _CONTEXT.alias("_context"),
     )
-    openers = requests.filter("opens_session").select(
-        "dev", "tool", pl.col("cache_read_tokens").alias("prefix"), _CONTEXT.alias("opening_context")
+    context = pl.col("_context")
+    per_tool = rows.group_by("key").agg(
+        pl.len().alias("n_requests"),
+        context.median().alias("median_context"),
+        (context.sum() / pl.col("output_tokens").sum().clip(1)).alias("context_per_output"),
+        context.quantile(_FLOOR_QUANTILE).alias("floor_context"),
+    )
+    openers = rows.filter("opens_session").select(
+        "key", pl.col("cache_read_tokens").alias("prefix"), context.alias("opening_context")
     )
     modal = (
         openers.filter(pl.col("prefix") > 0)
-        .group_by("dev", "tool", (pl.col("prefix").log() / _SAME_PREFIX).round().alias("bucket"))
+        .group_by("key", (pl.col("prefix").log() / _SAME_PREFIX).round().alias("bucket"))
         .agg(pl.len().alias("count"), pl.col("prefix").median().alias("modal_prefix"))
         .sort("count", "bucket", descending=[True, False])
-        .group_by("dev", "tool", maintain_order=True)
+        .group_by("key", maintain_order=True)
         .first()
-        .select("dev", "tool", "modal_prefix")
+        .select("key", "modal_prefix")
     )
     static = (
-        openers.join(modal, on=["dev", "tool"], how="left")
-        .group_by("dev", "tool")
+        openers.join(modal, on="key", how="left")
+        .group_by("key")
         .agg(
             pl.len().alias("sessions"),
             pl.col("modal_prefix").first(),
@@ -92,32 +111,30 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
     # Sessions are runs of a narrow copy sorted by (session, tool) (a stable sort keeps each in time order): the
     # previous request is the row before, and each run aggregates as one slice (at 10M requests: 1.4 s, against 4 s
     # for a group-by hashing 1M sessions and minutes for a window inside their aggregation).
-    same_run = pl.col("session").eq_missing(pl.col("session").shift(1)) & pl.col("_tool").eq_missing(
-        pl.col("_tool").shift(1)
+    same_run = pl.col("session").eq_missing(pl.col("session").shift(1)) & pl.col("key").eq_missing(
+        pl.col("key").shift(1)
     )
     held = pl.col("_held").shift(1)
-    taken_in = pl.min_horizontal(pl.col("_context") - held, pl.col("input_tokens") + pl.col("cache_write_tokens"))
+    taken_in = pl.min_horizontal(context - held, pl.col("input_tokens") + pl.col("cache_write_tokens"))
     # A session's loaded block: its opening, plus a later intake at least as large (a second opening: a corpus
     # pasted or read in one step rather than grown into through the session's work).
     sessions = (
-        requests.filter(pl.col("session").is_not_null())
+        rows.filter(pl.col("session").is_not_null())
         .select(
-            "dev",
-            "tool",
+            "key",
             "session",
             "input_tokens",
             "cache_write_tokens",
-            pl.col("tool").cast(pl.Categorical).to_physical().alias("_tool"),
-            _CONTEXT.alias("_context"),
-            (_CONTEXT + pl.col("output_tokens")).alias("_held"),
+            "_context",
+            (context + pl.col("output_tokens")).alias("_held"),
         )
-        .sort("session", "_tool", maintain_order=True)
+        .sort("session", "key", maintain_order=True)
         .with_columns(_same=same_run)
         .with_columns(_intake=pl.when("_same").then(taken_in), _run=(~pl.col("_same")).cum_sum().set_sorted())
         .group_by("_run", maintain_order=True)
         .agg(
-            pl.col("dev", "tool").first(),
-            pl.col("_context").first().alias("opening"),
+            pl.col("key").first(),
+            context.first().alias("opening"),
             pl.col("_intake").max().alias("later"),
         )
         .with_columns(
@@ -126,22 +143,24 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
             )
         )
     )
-    blocks = sessions.group_by("dev", "tool").agg(pl.col("block").median().alias("median_block"))
+    blocks = sessions.group_by("key").agg(pl.col("block").median().alias("median_block"))
+    week = pl.col("timestamp").dt.truncate("1w").dt.epoch("d") // 7
     weekly = (
-        requests.group_by("dev", "tool", pl.col("timestamp").dt.truncate("1w").alias("week"))
-        .agg(_CONTEXT.median().alias("week_context"), pl.len().alias("week_requests"))
+        rows.group_by(packed("key", week + _WEEKS // 2, _WEEKS).alias("week_key"))
+        .agg(context.median().alias("week_context"), pl.len().alias("week_requests"))
         .filter(pl.col("week_requests") >= config.min_requests_per_week)
-        .group_by("dev", "tool")
+        .group_by((pl.col("week_key") // _WEEKS).alias("key"))
         .agg(
             pl.len().alias("weeks"),
             (pl.col("week_context").max() / pl.col("week_context").median().clip(1)).alias("own_step"),
         )
     )
     with_sessions = pl.col("sessions") >= config.min_sessions
+    dev, tool = unpacked("key", lows)
     return (
-        per_tool.join(static, on=["dev", "tool"], how="left")
-        .join(blocks, on=["dev", "tool"], how="left")
-        .join(weekly, on=["dev", "tool"], how="left")
+        per_tool.join(static, on="key", how="left")
+        .join(blocks, on="key", how="left")
+        .join(weekly, on="key", how="left")
         .filter(pl.col("n_requests") >= config.min_requests)
         .with_columns(
             pl.when(with_sessions)
@@ -149,7 +168,12 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
             .otherwise(pl.col("floor_context"))
             .alias("loaded_context")
         )
+        .select(dev.alias("dev"), pl.lit(tools).gather(tool).alias("tool"), pl.exclude("key"))
     )
+
+
+_WEEKS = 2**20
+"""Weeks since 1970 packed beside a (dev, tool) key, offset by half of this (any date a timestamp can hold)."""
 
 
 def features(context: DetectorContext) -> pl.DataFrame:

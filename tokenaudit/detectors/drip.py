@@ -46,26 +46,33 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order, with
     :func:`~tokenaudit.detectors.shape.with_person_turns`' ``person`` and ``session_gap``.
     """
-    marked = (
-        with_own_day(requests.filter(pl.col("session").is_not_null()))
-        .rename({"session_gap": "quiet"})
-        .with_row_index("_row")
+    marked = with_own_day(
+        requests.select(
+            "dev", "session", "timestamp", "turn", "prompt_signature", "person", pl.col("session_gap").alias("quiet")
+        ).filter(pl.col("session").is_not_null())
     )
-    prompts = marked.filter(pl.col("turn") == "prompt", pl.col("prompt_signature").is_not_null()).with_columns(
-        seq=pl.int_range(pl.len()).over("session")
+    prompts = (
+        marked.with_row_index("_row")
+        .filter(pl.col("turn") == "prompt", pl.col("prompt_signature").is_not_null())
+        .with_columns(seq=pl.int_range(pl.len()).over("session"))
     )
-    repeats = prompts.select("_row", near_repeats(prompts, key="session"))
+    # Put back by position (most rows are no prompt, or the source marks none): no join of every request.
+    seen_before = pl.repeat(None, marked.height, dtype=pl.Boolean, eager=True)
+    if not prompts.is_empty():
+        seen_before = seen_before.scatter(prompts["_row"], near_repeats(prompts, key="session"))
     fed = pl.col("person")
     per_session = (
-        marked.join(repeats, on="_row", how="left")
-        .group_by("dev", "session")
+        marked.with_columns(seen_before=seen_before)
+        .group_by("session")  # a session's code holds its developer's
         .agg(
+            pl.col("dev").first(),
             pl.col("day").first(),
             ((pl.col("timestamp").max() - pl.col("timestamp").min()).dt.total_seconds() / 3600).alias("hours"),
             fed.sum().alias("prompts"),
             (pl.col("seen_before").fill_null(value=False) & fed).sum().alias("repeated"),
             pl.col("quiet").filter(fed).log().std().alias("spread"),
         )
+        .select("dev", pl.exclude("dev"))
         .with_columns(repeat_share=pl.col("repeated") / pl.col("prompts").clip(1))
     )
     steady = pl.col("spread") <= config.steady_spread

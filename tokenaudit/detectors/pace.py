@@ -31,6 +31,8 @@ from tokenaudit.detectors.base import (
     band_strength,
     by_developer,
     capped,
+    developer_and_day,
+    developer_day,
     fmt_int,
     fmt_left_out,
     fmt_num,
@@ -44,31 +46,38 @@ from tokenaudit.detectors.base import (
 def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer: median turns and session openers per active day, turns, active days."""
     gap = pl.col("timestamp").diff().over("dev").dt.total_seconds(fractional=True)
-    requests = context.requests_by_day
+    requests = context.requests_by_day.lazy().select(
+        "dev", "timestamp", "session_id", "opens_session", "person", developer_day().alias("key")
+    )
     turns = pl.concat(
         [
             requests.filter(pl.col("session_id").is_not_null() & (pl.col("opens_session") | pl.col("person"))).select(
-                "dev", "day", "opens_session"
+                "key", "opens_session"
             ),
+            # Collected before the gaps are taken: they are between the rows without a session id.
             requests.filter(pl.col("session_id").is_null())
+            .collect(engine="in-memory")
+            .lazy()
             .filter(gap.is_null() | (gap >= context.flags.headless_work.pause_seconds))
-            .select("dev", "day", pl.lit(value=None, dtype=pl.Boolean).alias("opens_session")),
+            .select("key", pl.lit(value=None, dtype=pl.Boolean).alias("opens_session")),
         ]
     )
-    daily = turns.group_by("dev", "day").agg(pl.len().alias("turns"), pl.col("opens_session").sum().alias("openers"))
+    daily = turns.group_by("key").agg(pl.len().alias("turns"), pl.col("opens_session").sum().alias("openers"))
     with_sessions = pl.col("session_id").is_not_null().any()
+    dev, _ = developer_and_day("key")
     per_day = (
-        requests.group_by("dev", "day")
+        requests.group_by("key")
         .agg(with_sessions.alias("with_sessions"))
-        .join(daily, on=["dev", "day"], how="left")
+        .join(daily, on="key", how="left")
         .with_columns(pl.col("turns", "openers").fill_null(0))
-        .group_by("dev")
+        .group_by(dev.alias("dev"))
         .agg(
             pl.col("turns").median().alias("turns_per_day"),
             pl.when(pl.col("with_sessions").any()).then(pl.col("openers").median()).alias("openers_per_day"),
             pl.col("turns").sum(),
             pl.len().alias("days"),
         )
+        .collect(engine="in-memory")
     )
     return by_developer(context, per_day)
 

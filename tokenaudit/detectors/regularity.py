@@ -27,7 +27,10 @@ from tokenaudit.detectors.base import (
     fmt_pct,
     not_evaluated,
     over_peers,
+    packed,
     seconds_since_previous,
+    string_codes,
+    unpacked,
 )
 from tokenaudit.detectors.config import MachineRegularity
 from tokenaudit.detectors.shape import sessions
@@ -35,17 +38,28 @@ from tokenaudit.detectors.shape import sessions
 _LOG_BIN = math.log(1.02)
 
 
-def _starts(requests: pl.DataFrame, config: MachineRegularity, shapes: pl.DataFrame) -> pl.DataFrame:
-    """dev, cluster, timestamp: each start, in order, in every cluster of similar sessions it belongs to.
+_KINDS = (" interactive", " headless")
+"""The two clusters of a tool's sessions, by ``headless``."""
+
+
+def _starts(requests: pl.DataFrame, config: MachineRegularity, shapes: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """dev, cluster, timestamp: each start, in order, in every cluster of similar sessions it belongs to; and the
+    clusters' names (``cluster`` is an integer code, numbered in the names' sorted order; null for a tool's sessions
+    where the tool is unknown, which form no cluster).
 
     Clusters: all sessions, and sessions of one tool that are headless or interactive (see
     :mod:`~tokenaudit.detectors.shape`), so a loop is measured apart from its owner's own sessions, which
     would otherwise split its gaps. Developers with few sessions get their episode starts instead.
     """
+    tool_codes, tools = string_codes(shapes["tool"])
+    shaped = [None if tool is None else tool + kind for tool in tools.to_list() for kind in _KINDS]
+    names = sorted({"episodes", "all sessions", *(name for name in shaped if name is not None)})
+    code = {name: number for number, name in enumerate(names)}
+    by_tool_and_kind = pl.Series([None if name is None else code[name] for name in shaped], dtype=pl.UInt32)
     gap = seconds_since_previous()
     episodes = (
         requests.filter(gap.is_null() | (gap > config.episode_gap_seconds))
-        .select("dev", pl.lit("episodes").alias("cluster"), "timestamp")
+        .select("dev", pl.lit(code["episodes"], pl.UInt32).alias("cluster"), "timestamp")
         .join(
             requests.filter("opens_session").group_by("dev").len("n"),
             on="dev",
@@ -54,11 +68,15 @@ def _starts(requests: pl.DataFrame, config: MachineRegularity, shapes: pl.DataFr
         .filter(pl.col("n").fill_null(0) < config.min_sessions_for_session_series)
         .drop("n")
     )
-    starts = shapes.filter(pl.len().over("dev") >= config.min_sessions_for_session_series)
-    kind = pl.when(pl.col("headless")).then(pl.lit(" headless")).otherwise(pl.lit(" interactive"))
-    by_shape = starts.select("dev", (pl.col("tool") + kind).alias("cluster"), pl.col("start").alias("timestamp"))
-    merged = starts.select("dev", pl.lit("all sessions").alias("cluster"), pl.col("start").alias("timestamp"))
-    return pl.concat([episodes, merged, by_shape]).sort("dev", "cluster", "timestamp", maintain_order=True)
+    starts = shapes.with_columns(_tool=tool_codes).filter(
+        pl.len().over("dev") >= config.min_sessions_for_session_series
+    )
+    shape = pl.lit(by_tool_and_kind).gather(pl.col("_tool") * len(_KINDS) + pl.col("headless").cast(pl.UInt32))
+    by_shape = starts.select("dev", shape.alias("cluster"), pl.col("start").alias("timestamp"))
+    merged = starts.select(
+        "dev", pl.lit(code["all sessions"], pl.UInt32).alias("cluster"), pl.col("start").alias("timestamp")
+    )
+    return pl.concat([episodes, merged, by_shape]).sort("dev", "cluster", "timestamp", maintain_order=True), names
 
 
 def best_clusters(
@@ -66,26 +84,30 @@ def best_clusters(
 ) -> pl.DataFrame:
     """Per developer (``dev``) from their own requests (see ``sorted_requests``): interval statistics of their
     most regular cluster of starts (lowest local variation among those with enough intervals). ``shapes``: the
-    requests' :func:`~tokenaudit.detectors.shape.sessions`, when already computed."""
-    keys = ["dev", "cluster"]
-    same = (pl.col("dev") == pl.col("dev").shift(1)) & (pl.col("cluster") == pl.col("cluster").shift(1))
+    requests' :func:`~tokenaudit.detectors.shape.sessions`, when already computed.
+
+    The starts are grouped on one integer per (dev, cluster) (:func:`~tokenaudit.detectors.base.packed`), which
+    rises through the sorted starts; clusters are named at the end."""
+    starts, names = _starts(requests, config, sessions(requests) if shapes is None else shapes)
+    clusters = len(names)
+    same = pl.col("key") == pl.col("key").shift(1)
     intervals = (
-        _starts(requests, config, sessions(requests) if shapes is None else shapes)
+        starts.select(packed("dev", "cluster", clusters).alias("key"), "timestamp")
         .with_columns(delta=pl.when(same).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True)))
         .filter(pl.col("delta") > 1)
         .with_columns(log_bin=(pl.col("delta").log() / _LOG_BIN).floor().cast(pl.Int64))
     )
-    bins = intervals.group_by(*keys, "log_bin").len()
+    bins = intervals.group_by("key", "log_bin").len()
     modal = (
         bins.sort("len", "log_bin", descending=[True, False])
-        .group_by(keys, maintain_order=True)
+        .group_by("key", maintain_order=True)
         .first()
-        .select(*keys, pl.col("log_bin").alias("modal_bin"))
+        .select("key", pl.col("log_bin").alias("modal_bin"))
     )
     near_modal = (
-        bins.join(modal, on=keys)
+        bins.join(modal, on="key")
         .filter((pl.col("log_bin") - pl.col("modal_bin")).abs() <= 1)
-        .group_by(keys)
+        .group_by("key")
         .agg(pl.col("len").sum().alias("near_modal"))
     )
     cv = pl.col("delta").std() / pl.col("delta").mean()
@@ -94,13 +116,14 @@ def best_clusters(
     # keep theirs, as the bands were set with them.
     # Only a dense cluster (a median gap under half of ``break_hours``) is a loop's candidate: a person's few
     # one-shot sessions a day, stripped of their nights, would look regular on a handful of pairs.
-    median_gap = pl.col("delta").median().over(keys)
+    median_gap = pl.col("delta").median().over("key")
     break_gap = (pl.col("delta") > config.break_factor * median_gap) & (pl.col("delta") > config.break_hours * 3600)
-    dense = pl.col("cluster").str.ends_with(" headless") & (median_gap <= config.break_hours * 3600 / 2)
+    headless = [number for number, name in enumerate(names) if name.endswith(_KINDS[1])]
+    dense = (pl.col("key") % clusters).is_in(headless) & (median_gap <= config.break_hours * 3600 / 2)
     intervals = intervals.with_columns(within=~(break_gap & dense))
     following = pl.when(pl.col("within") & pl.col("within").shift(-1)).then(pl.col("delta").shift(-1))
     pair = (pl.col("delta") - following) / (pl.col("delta") + following)
-    stats = intervals.group_by(keys).agg(
+    stats = intervals.group_by("key").agg(
         pl.len().alias("n_intervals"),
         cv.alias("cv"),
         (3 * pair.pow(2)).filter(following.is_not_null()).mean().alias("local_variation"),
@@ -110,15 +133,17 @@ def best_clusters(
     )
     period = (pl.col("median_interval_s") / 60).round().clip(1) * 60
     phase = (
-        intervals.join(stats.select(*keys, period.alias("period")), on=keys)
+        intervals.join(stats.select("key", period.alias("period")), on="key")
         .with_columns(angle=2 * math.pi * (pl.col("timestamp").dt.epoch("s") % pl.col("period")) / pl.col("period"))
-        .group_by(keys)
+        .group_by("key")
         .agg((pl.col("angle").cos().mean().pow(2) + pl.col("angle").sin().mean().pow(2)).sqrt().alias("phase_lock"))
     )
     enough = (pl.col("n_intervals") >= config.min_intervals) & (pl.col("days") >= config.min_days)
+    dev, cluster = unpacked("key", clusters)
     return (
-        stats.join(near_modal, on=keys, how="left")
-        .join(phase, on=keys, how="left")
+        stats.join(near_modal, on="key", how="left")
+        .join(phase, on="key", how="left")
+        .select(dev.alias("dev"), pl.lit(pl.Series(names)).gather(cluster).alias("cluster"), pl.exclude("key"))
         .sort(
             "dev",
             enough,

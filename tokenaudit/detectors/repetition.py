@@ -114,21 +114,27 @@ def _in_buckets(first: pl.DataFrame, key: str) -> pl.DataFrame:
 def session_openers(requests: pl.DataFrame) -> pl.DataFrame:
     """dev, session_id, model and context of each session's first request, its first prompt hash and signature.
 
-    Sessions come in the order they started, per developer (``sorted_requests`` order).
+    Sessions come in the order they started, per developer (``sorted_requests`` order). Matched on the integer
+    ``session`` code, which names the developer and the session at once.
     """
 
     def first_of(column: str) -> pl.DataFrame:
         return (
-            requests.filter(pl.col("session_id").is_not_null() & pl.col(column).is_not_null())
-            .filter(pl.col("session_id").is_first_distinct().over("dev"))
-            .select("dev", "session_id", column)
+            requests.lazy()
+            .select("session", column)
+            .filter(pl.col("session").is_not_null() & pl.col(column).is_not_null())
+            .filter(pl.col("session").is_first_distinct())
+            .collect(engine="in-memory")
         )
 
     return (
-        requests.filter(pl.col("opens_session"))
-        .select("dev", "session_id", "model", _CONTEXT.alias("context"))
-        .join(first_of("prompt_hash"), on=["dev", "session_id"], how="left", maintain_order="left")
-        .join(first_of("prompt_signature"), on=["dev", "session_id"], how="left", maintain_order="left")
+        requests.lazy()
+        .filter(pl.col("opens_session"))
+        .select("dev", "session_id", "model", _CONTEXT.alias("context"), "session")
+        .collect(engine="in-memory")
+        .join(first_of("prompt_hash"), on="session", how="left", maintain_order="left")
+        .join(first_of("prompt_signature"), on="session", how="left", maintain_order="left")
+        .drop("session")
     )
 
 
@@ -168,8 +174,12 @@ def _opener_shares(openers: pl.DataFrame) -> pl.DataFrame:
 
 def _prompt_runs(requests: pl.DataFrame) -> pl.DataFrame:
     """Per dev: signed prompt turns, the share that nearly repeat an earlier one, and such repeats per active day."""
-    prompts = requests.filter(pl.col("prompt_signature").is_not_null()).with_columns(
-        seq=pl.int_range(pl.len()).over("dev")
+    prompts = (
+        requests.lazy()
+        .select("dev", "timestamp", "prompt_signature")
+        .filter(pl.col("prompt_signature").is_not_null())
+        .with_columns(seq=pl.int_range(pl.len()).over("dev"))
+        .collect(engine="in-memory")
     )
     return (
         prompts.with_columns(near_repeats(prompts))
@@ -185,9 +195,12 @@ def _prompt_runs(requests: pl.DataFrame) -> pl.DataFrame:
 def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer: repeated-opener share and its basis, repeated prompt turns per day, prompt duplicate share."""
     prompts = (
-        context.requests.filter(pl.col("prompt_hash").is_not_null())
+        context.requests.lazy()
+        .select("dev", "prompt_hash")
+        .filter(pl.col("prompt_hash").is_not_null())
         .group_by("dev")
         .agg((1 - pl.col("prompt_hash").n_unique() / pl.len()).alias("prompt_duplicate_share"))
+        .collect(engine="in-memory")
     )
     return by_developer(
         context, _opener_shares(session_openers(context.requests)), _prompt_runs(context.requests), prompts

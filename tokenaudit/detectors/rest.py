@@ -20,67 +20,90 @@ from tokenaudit.detectors.base import (
     band_strength,
     by_developer,
     capped,
+    developer_and_day,
+    developer_day,
     fmt_int,
     fmt_num,
     fmt_pct,
     not_evaluated,
     over_peers,
+    packed,
     same_developer_as_previous,
+    unpacked,
     with_own_day,
 )
 
 _WINDOW = 8
 
 
-def _rhythm(minutes: pl.DataFrame, keys: list[str], quiet_hour_share: float, min_days: int = 1) -> pl.DataFrame:
-    """Per unit (``keys``): active minutes, the quietest 8-hour window's share and end hour, and rest hours.
+def _rhythm(minutes: pl.DataFrame, quiet_hour_share: float, min_days: int = 1) -> pl.DataFrame:
+    """Per ``unit`` (an integer: a developer's code, or one packed with a week): active minutes, the quietest
+    8-hour window's share and end hour, and rest hours.
 
     Rest hours: the longest circular run of hours each holding under ``quiet_hour_share`` of the unit's
     activity. An hour of the clock with activity on fewer than ``min_days`` days of the unit (``minutes`` then
     need a ``day``) counts as empty: one late session is not a habit. The 24-hour profile is circular, so hours
     0..6 are appended after 23 for the rolling window and two laps of the clock are walked for the runs.
+
+    Every unit's profile is a block of rows in hour order (24, then 31 for the window, 48 for the laps), laid out
+    by position: no per-unit window or sort. A rolling sum of 8 rows stays inside its block from the block's
+    eighth row on, the only rows kept.
     """
-    hours = pl.DataFrame({"hour": pl.int_range(0, 24, eager=True).cast(pl.Int8)})
-    hour = pl.col("minute").dt.hour().cast(pl.Int8).alias("hour")
     days = pl.col("day").n_unique() if min_days > 1 else pl.lit(1)
+    unit, hour = unpacked("key", 24, pl.UInt64)
     counts = (
-        minutes.group_by(*keys, hour)
+        minutes.group_by(packed("unit", pl.col("minute").dt.hour(), 24).alias("key"))
         .agg(pl.len().alias("active"), days.alias("days"))
         .filter(pl.col("days") >= min_days)
-        .drop("days")
+        .select(unit.alias("unit"), hour.alias("hour"), "active")
     )
-    profile = (
-        counts.select(keys)
-        .unique()
-        .join(hours, how="cross")
-        .join(counts, on=[*keys, "hour"], how="left")
-        .with_columns(pl.col("active").fill_null(0))
-        .with_columns(total=pl.col("active").sum().over(keys))
+    units = counts.select(pl.col("unit").unique().sort()).with_row_index("_block")
+    placed = counts.join(units, on="unit")
+    active = pl.zeros(24 * units.height, pl.UInt32, eager=True).scatter(
+        placed["_block"] * 24 + placed["hour"], placed["active"]
     )
-    wrapped = pl.concat([profile, profile.filter(pl.col("hour") < _WINDOW - 1).with_columns(pl.col("hour") + 24)])
+    totals = active.reshape((units.height, 24)).arr.sum() if units.height else active
+
+    def laid(hours: int) -> pl.DataFrame:
+        """Each unit's profile walked for ``hours`` hours of the clock (0, 1, … wrapping at 24)."""
+        row = pl.int_range(hours * units.height, dtype=pl.UInt32, eager=True)
+        block, hour = row // hours, (row % hours).cast(pl.Int8)
+        return pl.DataFrame(
+            {
+                "_block": block,
+                "hour": hour,
+                "active": active.gather(block * 24 + hour % 24),
+                "total": totals.gather(block),
+            }
+        )
+
     quiet = (
-        wrapped.sort(*keys, "hour")
-        .with_columns(window=pl.col("active").rolling_sum(_WINDOW).over(keys))
+        laid(24 + _WINDOW - 1)
+        .with_columns(window=pl.col("active").rolling_sum(_WINDOW))
         .filter(pl.col("hour") >= _WINDOW - 1)
-        .group_by(keys)
+        .group_by("_block", maintain_order=True)
         .agg(
             pl.col("total").first().alias("active_minutes"),
             (pl.col("window").min() / pl.col("total").first()).alias("quiet_share"),
             pl.col("hour").get(pl.col("window").arg_min()).alias("quiet_end_hour"),
         )
     )
-    laps = pl.concat([profile, profile.with_columns(pl.col("hour") + 24)]).sort(*keys, "hour")
-    runs = laps.with_columns(quiet=pl.col("active") < quiet_hour_share * pl.col("total")).with_columns(
-        run=(pl.col("quiet") != pl.col("quiet").shift(1)).fill_null(value=True).cum_sum().over(keys)
-    )
+    laps = laid(48).with_columns(quiet=pl.col("active") < quiet_hour_share * pl.col("total"))
+    starts = (pl.col("quiet") != pl.col("quiet").shift(1)) | (pl.col("_block") != pl.col("_block").shift(1))
     rest = (
-        runs.filter(pl.col("quiet"))
-        .group_by(*keys, "run")
-        .len()
-        .group_by(keys)
+        laps.with_columns(run=starts.fill_null(value=True).cum_sum())
+        .filter(pl.col("quiet"))
+        .group_by("run")
+        .agg(pl.col("_block").first(), pl.len())
+        .group_by("_block")
         .agg(pl.col("len").max().clip(upper_bound=24).alias("rest_hours"))
     )
-    return quiet.join(rest, on=keys, how="left").with_columns(pl.col("rest_hours").fill_null(0))
+    return (
+        units.join(quiet, on="_block")
+        .join(rest, on="_block", how="left")
+        .with_columns(pl.col("rest_hours").fill_null(0))
+        .drop("_block")
+    )
 
 
 def active_minutes(requests: pl.DataFrame) -> pl.DataFrame:
@@ -97,9 +120,14 @@ def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer: the rhythm of their active minutes, pooled and week by week."""
     config = context.flags.no_rest_rhythm
     minutes = active_minutes(context.requests)
-    pooled = _rhythm(minutes, ["dev"], config.quiet_hour_share)
-    days = minutes.group_by("dev", pl.col("minute").dt.date().alias("day")).agg(
-        pl.col("minute").dt.hour().n_unique().alias("hours"), pl.len().alias("minutes")
+    pooled = _rhythm(minutes.with_columns(unit="dev"), config.quiet_hour_share).select(
+        pl.col("unit").cast(pl.UInt32).alias("dev"), pl.exclude("unit")
+    )
+    dev, _ = developer_and_day("key")
+    days = (
+        minutes.group_by(developer_day(pl.col("minute").dt.date()).alias("key"))
+        .agg(pl.col("minute").dt.hour().n_unique().alias("hours"), pl.len().alias("minutes"))
+        .with_columns(dev.alias("dev"))
     )
     per_developer = days.group_by("dev").agg(
         pl.col("hours").median().alias("active_hours"),
@@ -108,16 +136,17 @@ def features(context: DetectorContext) -> pl.DataFrame:
     # Week by week, so that a bounded episode (an on-call week, a trip across time zones) stays one bad week
     # among good ones, while chronic round-the-clock activity fails week after week. Weeks are the developer's
     # own (from their quietest hour on Monday), so a week of nights in Sydney does not spill into two UTC weeks.
-    weekly_minutes = with_own_day(minutes, "minute").with_columns(week=pl.col("day").dt.truncate("1w"))
-    week_days = weekly_minutes.group_by("dev", "week").agg(pl.col("day").n_unique().alias("week_days"))
+    weekly_minutes = with_own_day(minutes, "minute").with_columns(unit=developer_day(pl.col("day").dt.truncate("1w")))
+    week_days = weekly_minutes.group_by("unit").agg(pl.col("day").n_unique().alias("week_days"))
+    dev, _ = developer_and_day("unit")
     weeks = (
-        _rhythm(weekly_minutes, ["dev", "week"], config.quiet_hour_share, config.min_days_per_hour)
-        .join(week_days, on=["dev", "week"])
+        _rhythm(weekly_minutes, config.quiet_hour_share, config.min_days_per_hour)
+        .join(week_days, on="unit")
         .filter(
             (pl.col("week_days") >= config.min_days_per_week)
             & (pl.col("active_minutes") >= config.min_active_minutes_per_week)
         )
-        .group_by("dev")
+        .group_by(dev.alias("dev"))
         .agg(
             pl.len().alias("weeks"),
             pl.col("rest_hours").median().alias("weekly_rest_hours"),

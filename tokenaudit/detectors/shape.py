@@ -27,6 +27,8 @@ from tokenaudit.detectors.base import (
     band_strength,
     by_developer,
     capped,
+    developer_and_day,
+    developer_day,
     fmt_left_out,
     fmt_num,
     fmt_pct,
@@ -54,7 +56,13 @@ def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFr
     gap = pl.when(same_session).then(pl.col("timestamp").diff()).dt.total_seconds(fractional=True)
     prompted = (pl.col("turn") == "prompt") & (pl.col("session_gap") >= config.think_seconds)
     paused = pl.col("session_gap") >= config.pause_seconds
-    turn_known = pl.col("turn").is_not_null().any().over("session")
+    # Whether the session's source marks turns: a window over every session, unless no row or every row says.
+    unmarked = requests["turn"].null_count()
+    turn_known = (
+        pl.lit(unmarked < requests.height)
+        if unmarked in (0, requests.height)
+        else pl.col("turn").is_not_null().any().over("session")
+    )
     in_session = pl.col("session").is_not_null()
     by_session = (
         requests.select("session", "timestamp", "turn")
@@ -67,8 +75,13 @@ def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFr
             person=(in_session & pl.when(turn_known).then(prompted).otherwise(paused)).fill_null(value=False),
         )
     )
-    in_request_order = pl.col("person", "session_gap").gather(pl.col("_row").arg_sort())
-    return requests.with_columns(by_session.select(in_request_order))
+    # Back in request order by position (each row's own ``_row``), not by a sort of the positions.
+    return requests.with_columns(
+        pl.repeat(None, requests.height, dtype=by_session.schema[name], eager=True)
+        .scatter(by_session["_row"], by_session[name])
+        .alias(name)
+        for name in ("person", "session_gap")
+    )
 
 
 def sessions(requests: pl.DataFrame) -> pl.DataFrame:
@@ -79,9 +92,11 @@ def sessions(requests: pl.DataFrame) -> pl.DataFrame:
     ``person``; requests without a session id are left out. ``session``: the session's integer code.
     """
     return (
-        requests.filter(pl.col("session").is_not_null())
-        .group_by("dev", "session", maintain_order=True)
+        requests.lazy()
+        .filter(pl.col("session").is_not_null())
+        .group_by("session", maintain_order=True)  # a session's code holds its developer's
         .agg(
+            pl.col("dev").first(),
             pl.col("session_id").first(),
             pl.col("tool").first(),
             pl.col("timestamp").first().alias("start"),
@@ -91,6 +106,7 @@ def sessions(requests: pl.DataFrame) -> pl.DataFrame:
             pl.col("inferred_session").first().alias("inferred"),
         )
         .select("dev", "session_id", pl.exclude("dev", "session_id"))
+        .collect(engine="in-memory")
     )
 
 
@@ -103,21 +119,23 @@ def features(context: DetectorContext) -> pl.DataFrame:
         (pl.col("tokens").filter("headless").sum() / pl.col("tokens").sum().clip(1)).alias("headless_token_share"),
         pl.col("inferred").mean().alias("inferred_session_share"),
     )
-    requests = context.requests_by_day
-    headless_requests = requests.join(shapes.filter("headless").select("session"), on="session", how="semi")
+    requests = context.requests_by_day.lazy().select(developer_day().alias("key"), "session", "timestamp")
+    headless_requests = requests.join(shapes.lazy().filter("headless").select("session"), on="session", how="semi")
+    dev, _ = developer_and_day("key")
     hours = (
-        requests.group_by("dev", "day")
+        requests.group_by("key")
         .agg()
         .join(
-            headless_requests.group_by("dev", "day").agg(pl.col("timestamp").dt.hour().n_unique().alias("hours")),
-            on=["dev", "day"],
+            headless_requests.group_by("key").agg(pl.col("timestamp").dt.hour().n_unique().alias("hours")),
+            on="key",
             how="left",
         )
-        .group_by("dev")
+        .group_by(dev.alias("dev"))
         .agg(
             pl.col("hours").fill_null(0).median().alias("headless_hours_per_day"),
             pl.len().alias("days"),
         )
+        .collect(engine="in-memory")
     )
     return by_developer(context, per_developer, hours)
 
