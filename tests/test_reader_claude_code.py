@@ -16,7 +16,14 @@ from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.readers import READERS, detect
 from tokenaudit.readers.base import ReadContext, ReadResult
-from tokenaudit.readers.claude_code import HELPERS, ClaudeCodeReader, _helper_processes, _TypedLines, _whole_lines
+from tokenaudit.readers.claude_code import (
+    HELPERS,
+    ClaudeCodeReader,
+    _drop_replays,
+    _helper_processes,
+    _TypedLines,
+    _whole_lines,
+)
 from tokenaudit.readers.jsonlines import object_lines
 from tokenaudit.readers.sources import resolve
 
@@ -334,3 +341,20 @@ def test_a_batch_whose_helper_died_is_read_here(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr("tokenaudit.readers.claude_code.ProcessPoolExecutor", _DeadHelpers)
     monkeypatch.setenv(HELPERS, "1")
     assert read(ROOT).events.equals(whole.events)
+
+
+def test_a_replay_is_dropped_from_its_own_batch_whatever_batch_holds_its_parent() -> None:
+    def rows(*lines: tuple[str | None, str | None, int]) -> pl.DataFrame:
+        return pl.DataFrame(lines, schema=["message_id", "sidechain", "tokens"], orient="row")
+
+    first = rows(("m1", "false", 1), ("m2", "true", 2))
+    second = rows(("m1", "true", 3), ("m3", "true", 4), (None, "true", 5))
+    third = rows(("m2", None, 6))
+    batches = [first, second, third]
+    _drop_replays(batches)
+    # m1's sidechain copy follows its main-chain line; m2's precedes it (a main-chain line without isSidechain).
+    assert [batch["tokens"].to_list() for batch in batches] == [[1], [4, 5], [6]]
+    alone = [rows(("m1", "true", 1)), rows(("m2", "false", 2))]
+    unchanged = list(alone)
+    _drop_replays(alone)
+    assert all(after is before for after, before in zip(alone, unchanged, strict=True))

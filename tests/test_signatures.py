@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tokenaudit.readers.codex import CodexReader
 from tokenaudit.readers.generic import GenericReader
 from tokenaudit.readers.otel import ClaudeCodeOtelReader
 from tokenaudit.readers.sources import resolve
-from tokenaudit.signatures import NEAR_DUPLICATE_BITS, hamming, simhash
+from tokenaudit.signatures import NEAR_DUPLICATE_BITS, attach_turns, hamming, simhash
 
 BASE = "Refactor the payment retry module so that failed webhooks are retried with exponential backoff and logged"
 EDITED = "Refactor the payment retry module so that failed webhooks are retried with exponential backoff and logged now"
@@ -176,3 +177,30 @@ def test_codex_user_messages_become_signatures_on_the_turns_they_start(tmp_path:
     assert first is not None and last is not None and bin(first ^ last).count("1") <= NEAR_DUPLICATE_BITS
     text_columns = [name for name, dtype in events.schema.items() if dtype == pl.String]
     assert all("payment" not in " ".join(v for v in events[c].to_list() if v) for c in text_columns)
+
+
+def test_turns_attach_to_the_next_request_of_their_session_and_leave_the_other_columns_alone() -> None:
+    at = [dt.datetime(2026, 3, 2, 9, minute, tzinfo=dt.UTC) for minute in range(6)]
+    requests = pl.DataFrame(
+        {
+            "timestamp": [at[1], at[3], at[5], at[2]],
+            "session_id": ["s1", "s1", "s1", "s2"],
+            "turn": ["old", "old", "old", "old"],
+            "tokens": [10, 20, 30, 40],
+        }
+    )
+    turns = pl.DataFrame(
+        {
+            "session_id": ["s1", "s1", "s1", "s2", "s3"],
+            "timestamp": [at[0], at[2], at[3], at[4], at[0]],
+            "turn": ["prompt", "tool", "prompt", "prompt", "prompt"],
+            "prompt_signature": [1, None, 3, 4, 5],
+        },
+        schema_overrides={"prompt_signature": pl.UInt64},
+    )
+    attached = attach_turns(requests, turns)
+    # The queued pair before the second request: the last one counts; s2's turn comes after its only request.
+    assert attached.columns == ["timestamp", "session_id", "tokens", "turn", "prompt_signature"]
+    assert attached["turn"].to_list() == ["prompt", "prompt", None, None]
+    assert attached["prompt_signature"].to_list() == [1, 3, None, None]
+    assert attached.select("timestamp", "session_id", "tokens").equals(requests.drop("turn"))

@@ -135,8 +135,9 @@ def attach_turns(requests: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:
         .group_by("_request")
         .agg(pl.col("turn", "prompt_signature").sort_by("timestamp").last())
     )
-    return (
-        indexed.drop("turn", "prompt_signature", strict=False)
-        .join(owners, on="_request", how="left", maintain_order="left")
-        .drop("_request")
+    # The two columns alone are joined to the requests' positions; the requests' own columns are kept as they are
+    # (a join of the whole frame would copy every column of every request).
+    attached = indexed.select("_request").join(owners, on="_request", how="left", maintain_order="left")
+    return requests.drop("turn", "prompt_signature", strict=False).with_columns(
+        attached.get_column("turn"), attached.get_column("prompt_signature")
     )

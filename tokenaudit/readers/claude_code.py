@@ -478,42 +478,16 @@ class ClaudeCodeReader:
         rejected: list[pl.DataFrame] = []
         turns: list[pl.DataFrame] = []
         file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
-        pending: deque[tuple[Future[_Settled], list[Source], int]] = deque()
-
-        def take() -> None:
-            done, batch, size = pending.popleft()
-            try:
-                good, bad, turn = done.result()
-            except BrokenProcessPool:  # a helper died (killed, out of memory): this process reads its batch
-                good, bad, turn = _settle(batch, context.timezone)
+        for good, bad, turn in _settled_batches(list(batches(sources)), context.timezone):
             typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
             rejected.append(bad)
             turns.append(turn)
-            progress.advance(size)
-
-        # A pipeline: while Polars settles one batch's rows (mostly without the GIL), Python decodes the next; with
-        # helper processes, every few batches are decoded and settled in one of them instead (Python's decode holds
-        # the GIL, so only processes put more cores on it). Results are taken in batch order.
-        work = list(batches(sources))
-        helpers = _helper_processes(len(work))
-        with ThreadPoolExecutor(max_workers=1) as polars_work, _pool(helpers) as pool:
-            for index, (batch, size) in enumerate(work):
-                if pool is not None and index % (helpers + 1):
-                    pending.append((pool.submit(_settle, batch, context.timezone), batch, size))
-                else:
-                    lines = _TypedLines.of(batch)
-                    pending.append((polars_work.submit(_settled, lines, context.timezone), batch, size))
-                while len(pending) > helpers + 1:
-                    take()
-            while pending:
-                take()
-        good = pl.concat(typed, how="vertical")
-        typed.clear()
+        _drop_replays(typed)
+        good = _one_chunk(typed)
         number = pl.col("file_number")
-        events = (
-            good.lazy()
-            .filter(~_sidechain_replay())
-            .with_columns(
+        # Columns are added to the read rows, which are never copied whole again: the events share their columns.
+        read_rows = (
+            good.with_columns(
                 pl.lit(pl.Series(names, dtype=pl.String)).gather(number).alias("source_file"),
                 pl.lit(pl.Series([owner[name] for name in names], dtype=pl.String)).gather(number).alias("developer"),
             )
@@ -526,10 +500,38 @@ class ClaudeCodeReader:
             )
             .with_columns(pl.col("timestamp").min().over("dedup_key"))
         )
-        with_turns = attach_turns(events.collect(), pl.concat(turns, how="vertical")).with_columns(
+        del good
+        with_turns = attach_turns(read_rows, pl.concat(turns, how="vertical")).with_columns(
             pl.col("turn", "prompt_signature").max().over("dedup_key")  # every copy of a response, its turn
         )
+        del read_rows
         return ReadResult(events=conform(with_turns.lazy()).collect(), rejects=pl.concat(rejected, how="vertical"))
+
+
+def _one_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """``frames`` (emptied) as one frame of one chunk, made a column at a time: copying the batches' rows into one
+    chunk at once would hold them twice. Later steps (and the caller's own concatenation of reads) then find one
+    chunk and copy nothing."""
+    rows = pl.concat(frames, how="vertical")  # the batches as chunks: no copy
+    frames.clear()
+    columns = []
+    for name in rows.columns:
+        columns.append(rows.get_column(name).rechunk())
+        rows = rows.drop(name)
+    return pl.DataFrame(columns)
+
+
+def _drop_replays(typed: list[pl.DataFrame]) -> None:
+    """Drop sidechain replays (:func:`_sidechain_replay`, which spans every batch) from each batch's rows in place,
+    one batch at a time: filtering the rows of all batches at once would hold two copies of them."""
+    narrow = pl.concat([rows.select("message_id", "sidechain") for rows in typed], how="vertical")
+    replay = narrow.select(_sidechain_replay()).to_series()
+    if not replay.any():
+        return
+    start = 0
+    for index, rows in enumerate(typed):
+        typed[index] = rows.filter(~replay.slice(start, rows.height))
+        start += rows.height
 
 
 _Settled = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
@@ -540,6 +542,61 @@ none). The command line sets ``auto``; a library caller opts in, because a spawn
 again, which a script without the ``if __name__ == "__main__"`` guard does not survive."""
 _HELPER_MIN_BATCHES = 4
 """Helper processes start only for inputs of at least this many batches: each costs an interpreter's start-up."""
+
+
+_HELPER_QUEUE = 2
+"""Batches a helper process holds at a time (one it decodes, one waiting), so that it never waits for this one."""
+
+
+def _settled_batches(work: list[tuple[list[Source], int]], timezone: str) -> Iterator[_Settled]:
+    """Each batch's usage rows, rejects and turns, in batch order: the duplicate rules see rows in the scan's order.
+
+    A pipeline: while Polars settles one batch's rows (mostly without the GIL) in a thread, Python decodes the next
+    here. With helper processes (Python's decode holds the GIL, so only processes put more cores on it), a batch
+    goes to a helper whenever the helpers hold fewer than :data:`_HELPER_QUEUE` each, and this process reads the
+    others: the batches are shared by how fast each side goes (a helper starts late, after an interpreter's
+    start-up; this process also settles its own batches), not in turns.
+    """
+    helpers = _helper_processes(len(work))
+    pending: deque[tuple[Future[_Settled], list[Source], int]] = deque()
+    with ThreadPoolExecutor(max_workers=1) as polars_work, _pool(helpers) as pool:
+        helped: list[Future[_Settled]] = []
+        here: deque[Future[_Settled]] = deque()
+        for batch, size in work:
+            helped = [future for future in helped if not future.done()]
+            future = _to_helper(pool, batch, timezone) if len(helped) < _HELPER_QUEUE * helpers else None
+            if future is not None:
+                helped.append(future)
+            else:
+                while len(here) > 1:  # one decoded batch at most waits for Polars: memory stays bounded
+                    here.popleft().exception()
+                future = polars_work.submit(_settled, _TypedLines.of(batch), timezone)
+                here.append(future)
+            pending.append((future, batch, size))
+            while pending and pending[0][0].done():
+                yield _taken(*pending.popleft(), timezone)
+        while pending:
+            yield _taken(*pending.popleft(), timezone)
+
+
+def _to_helper(pool: ProcessPoolExecutor | None, batch: list[Source], timezone: str) -> Future[_Settled] | None:
+    """``batch`` on its way to a helper process, or None without one (none started, or they died)."""
+    if pool is None:
+        return None
+    try:
+        return pool.submit(_settle, batch, timezone)
+    except BrokenProcessPool:
+        return None
+
+
+def _taken(future: Future[_Settled], batch: list[Source], size: int, timezone: str) -> _Settled:
+    """A batch's result, read here if its helper died (killed, out of memory)."""
+    try:
+        settled = future.result()
+    except BrokenProcessPool:
+        settled = _settle(batch, timezone)
+    progress.advance(size)
+    return settled
 
 
 def _settled(lines: _TypedLines, timezone: str) -> _Settled:
