@@ -460,19 +460,18 @@ def measure(program: Program, scratch: Path) -> tuple[float, float, int, dict[st
 
 def dask_audit(argv: Sequence[str]) -> None:
     """``dask-audit WORKERS RSS_FILE ARGS…``: ``tokenaudit ARGS --engine dask`` on a local cluster of WORKERS
-    processes started here as the CLI starts one, then each worker's peak RSS (bytes) to RSS_FILE as JSON."""
+    processes started here as the CLI starts one (:func:`tokenaudit.engines.dask.local_cluster`), then each worker's
+    peak RSS (bytes) to RSS_FILE as JSON."""
     import resource
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from tokenaudit.cli import main as tokenaudit_main
+    from tokenaudit.engines.dask import local_cluster
 
     workers, side, args = int(argv[0]), Path(argv[1]), list(argv[2:])
     code: object = 0
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         sys.argv = ["tokenaudit", *args, "--engine", "dask", "--scheduler", cluster.scheduler_address]
         try:
             tokenaudit_main()

@@ -84,8 +84,10 @@ RETRIES: Final = 2
 """Reruns of a task that raised something other than a bad input (an object store's hiccup)."""
 SHARDS_PER_WORKER: Final = 2
 ROWS_PER_SHARD: Final = 1_000_000
-"""More developer shards (and key buckets) than :data:`SHARDS_PER_WORKER` when the input holds more rows than this
-per shard: a developer task holds its events and the detectors' working copies."""
+"""More developer shards than :data:`SHARDS_PER_WORKER` when the input holds more rows than this per shard: a
+developer task holds its events and the detectors' working copies. Key buckets stay at :data:`SHARDS_PER_WORKER` per
+worker thread: a key hash is 8 bytes, and every read unit hands each bucket its own small part (units × buckets
+tasks: 100 transcript folders into 22 buckets were 2,200 tasks of a few kilobytes)."""
 BYTES_PER_ROW: Final = 100
 """For the shard count, a file that does not say how many rows it holds (Parquet does) is taken to hold a row per
 this many bytes (flat CSV about 150, JSON Lines more, transcripts several thousand: an estimate on the safe side)."""
@@ -358,9 +360,10 @@ def load_events_on(
     loaded). Without ``keep_events`` the events stay on the workers: the load has their usage cube instead."""
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     tasks = read_tasks(planned)
-    shards = shard_count(tasks, sum(client.nthreads().values()))
+    threads = sum(client.nthreads().values())
+    shards, buckets = shard_count(tasks, threads), max(1, SHARDS_PER_WORKER * threads)
     units = client.map(
-        read_unit, tasks, context=planned.context, buckets=shards, retries=RETRIES, key=_keys("read", len(tasks))
+        read_unit, tasks, context=planned.context, buckets=buckets, retries=RETRIES, key=_keys("read", len(tasks))
     )
     _wait_for_reads(units, tasks, planned.input_bytes)
     where = client.who_has(units)
@@ -382,13 +385,13 @@ def load_events_on(
         raise failed
     repeated = [
         client.submit(repeated_keys, [client.submit(unit_keys, unit, bucket, **near(unit)) for unit in units])
-        for bucket in range(shards)
+        for bucket in range(buckets)
     ]
-    found = [client.submit(candidates, unit, repeated, shards, **near(unit)) for unit in units]
+    found = [client.submit(candidates, unit, repeated, buckets, **near(unit)) for unit in units]
     follow(found, units)
     dropped = [
         client.submit(losers, [client.submit(_item, one, bucket, **near(one)) for one in found])
-        for bucket in range(shards)
+        for bucket in range(buckets)
     ]
     summed = not keep_events and not detector_features  # totals: each unit sums its own events
     plans = finish_plans(done, shards, events=keep_events, cube=summed, features=detector_features)
@@ -463,11 +466,11 @@ def _wait_for_reads(futures: list[Future[ReadUnit]], tasks: list[ReadTask], tota
             progress.advance(tasks[position[future.key]].bytes)
 
 
-def local_cluster() -> LocalCluster:
-    """A cluster of this machine: one single-threaded worker process per core, memory shared out evenly."""
-    workers = os.cpu_count() or 1
+def local_cluster(workers: int | None = None) -> LocalCluster:
+    """A cluster of this machine: ``workers`` single-threaded worker processes (one per core by default), memory
+    shared out evenly."""
     return LocalCluster(
-        n_workers=workers,
+        n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
         silence_logs=logging.ERROR,
