@@ -5,6 +5,7 @@ A restructuring must not change what users see. This runs each checkout's CLI in
 exit code of each run::
 
     python benchmarks/equivalence.py /tmp/base /work/wt-arch
+    python benchmarks/equivalence.py /tmp/base /work/wt-arch --memory-limit 4M   # loads past a budget, sharded
 
 The simulated organisations are written by each checkout (and compared), then both checkouts read the same copy so
 that paths in messages agree. Nothing is stripped: the report's ``generated_at`` is pinned by ``SOURCE_DATE_EPOCH``
@@ -121,8 +122,11 @@ def worker(plan: Path, out: Path) -> None:
         (out / f"{name}.exit").write_text(f"{result.exit_code}\n")
 
 
+MEMORY_LIMIT = "TOKENAUDIT_MEMORY_LIMIT"
+
+
 def _environment(checkout: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TOKENAUDIT_")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TOKENAUDIT_") or key == MEMORY_LIMIT}
     env |= {
         "PYTHONPATH": str(checkout),
         "SOURCE_DATE_EPOCH": "1774000000",
@@ -184,7 +188,12 @@ def main() -> None:
     parser.add_argument("before", type=Path, nargs="?", help="checkout before the change")
     parser.add_argument("after", type=Path, nargs="?", default=ROOT, help="checkout after the change [this one]")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one)")
+    parser.add_argument(
+        "--memory-limit", help="both sides' --memory-limit (e.g. 4M: loads past it take the sharded path)"
+    )
     options = parser.parse_args()
+    if options.memory_limit:
+        os.environ[MEMORY_LIMIT] = options.memory_limit
     if options.worker:
         worker(*options.worker)
         return

@@ -95,10 +95,29 @@ def test_developer_table_on_a_slice_of_whole_developers_matches_the_whole() -> N
     [
         ("audit", *SAMPLE_ARGS, "--format", "json"),
         ("totals", *INPUTS, "--by", "team,model,day", "--format", "json"),  # each shard's cube, summed
+        # A week (short: the detectors read the lookback window) compared with the week before, from one load.
+        ("report", *SAMPLE_ARGS, "--format", "json", "--period", "2026-W39"),
+        ("report", *SAMPLE_ARGS, "--format", "json"),  # the whole span, no comparison
+        ("report", *INPUTS, "--format", "json", "--period", "2030-01"),  # no event in the period
+        ("explain", "DEV.SILVA", *SAMPLE_ARGS, "--format", "json"),  # a name in another case
+        (
+            "explain",
+            "elif.brown@acme.example",
+            *INPUTS,
+            "--since",
+            "2026-09-14",
+            "--until",
+            "2026-09-20",
+            "--format",
+            "json",
+        ),
     ],
-    ids=["audit", "totals"],
+    ids=["audit", "totals", "report-week", "report-whole", "report-empty", "explain", "explain-week"],
 )
-def test_json_is_identical_under_a_tiny_memory_limit(spills: list[Path], args: tuple[str, ...]) -> None:
+def test_json_is_identical_under_a_tiny_memory_limit(
+    spills: list[Path], monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795000000")  # the report's generated_at
     plain = run_cli(*args)
     sharded = run_cli(*args, "--memory-limit", "4M")
     assert plain.exit_code == sharded.exit_code == 0, sharded.stderr
@@ -106,19 +125,15 @@ def test_json_is_identical_under_a_tiny_memory_limit(spills: list[Path], args: t
     assert len(spills) == 1
 
 
-def test_a_spilled_load_for_an_audit_holds_one_developer_shard_at_a_time(
-    spills: list[Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Past the budget, a load for an audit never gathers the events: each developer shard is reduced to its usage
-    cube and detector features in turn, and those audit to the whole load's document."""
-    policy = load_policy(SAMPLE / "policy.yaml")
-    whole = load_events(INPUTS, policy, Period())
-    held: list[int] = []
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the developer shards read, in turn; a load that gathers the events whole fails."""
+    sizes: list[int] = []
     frames = Spill.developer_frames
 
     def recorded(spill: Spill) -> Iterator[pl.DataFrame]:
         for frame in frames(spill):
-            held.append(frame.height)
+            sizes.append(frame.height)
             yield frame
 
     def refused(_: object) -> pl.DataFrame:
@@ -126,6 +141,14 @@ def test_a_spilled_load_for_an_audit_holds_one_developer_shard_at_a_time(
 
     monkeypatch.setattr(Spill, "developer_frames", recorded)
     monkeypatch.setattr(ingest, "in_input_order", refused)
+    return sizes
+
+
+def test_a_spilled_load_for_an_audit_holds_one_developer_shard_at_a_time(spills: list[Path], held: list[int]) -> None:
+    """Past the budget, a load for an audit never gathers the events: each developer shard is reduced to its usage
+    cube and detector features in turn, and those audit to the whole load's document."""
+    policy = load_policy(SAMPLE / "policy.yaml")
+    whole = load_events(INPUTS, policy, Period())
     sharded = load_events(INPUTS, policy, Period(), memory_limit=4_000_000, detector_features=True, keep_events=False)
     assert len(held) > 1
     assert sum(held) == whole.events.height
@@ -192,3 +215,25 @@ def test_a_narrowed_load_of_two_periods_equals_loading_each_alone() -> None:
         assert_frame_equal(narrowed.events, alone.events)
         assert narrowed.quality == alone.quality
         assert narrowed.period == alone.period
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("report", *SAMPLE_ARGS, "--format", "json", "--period", "2026-W39"),
+        ("explain", "dev.silva", *SAMPLE_ARGS, "--format", "json"),
+    ],
+    ids=["report", "explain"],
+)
+def test_a_report_or_explain_past_the_budget_reads_developer_shards_not_the_events(
+    spills: list[Path], held: list[int], monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """Past the budget, the report's periods (with their lookback windows and page views) and explain's evidence
+    come from each developer shard in turn: the events are never put together."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795000000")
+    plain = run_cli(*args)  # within the budget: the events are kept, and no developer shard is read
+    sharded = run_cli(*args, "--memory-limit", "4M")
+    assert plain.exit_code == sharded.exit_code == 0, sharded.stderr
+    assert sharded.stdout == plain.stdout
+    assert len(held) > 1
+    assert max(held) < sum(held) / 2

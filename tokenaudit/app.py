@@ -45,6 +45,7 @@ from tokenaudit.policy import Policy, load_policy
 from tokenaudit.pricing import price_for
 from tokenaudit.privacy import Scrubber, build_scrubber, pseudonym, withhold
 from tokenaudit.readers.sources import EMPTY_FILE
+from tokenaudit.shards import Reduction
 
 __all__ = [
     "audit",
@@ -59,6 +60,7 @@ __all__ = [
     "load_settings",
     "missing_usage",
     "output_scrubber",
+    "previous",
     "prices",
     "rejected_rows",
     "report_data",
@@ -123,10 +125,13 @@ def load(
     scheduler: str | None = None,
     detector_features: bool = False,
     keep_events: bool = True,
+    reduction: Reduction | None = None,
 ) -> LoadedEvents:
     """Read, deduplicate, price and filter every input (see :func:`tokenaudit.ingest.load_events`), here or on a
     Dask cluster (:mod:`tokenaudit.engines`; ``detector_features``: the cluster computes them too, for an audit of
-    the whole period loaded; without ``keep_events`` it sends back only their usage cube, for totals and audits)."""
+    the whole period loaded; without ``keep_events`` it sends back only their usage cube, for totals and audits, and
+    the local engine past its memory budget what ``reduction`` asks for besides: a report's periods, ``explain``'s
+    views)."""
     return engines.load(
         inputs,
         settings,
@@ -138,15 +143,21 @@ def load(
         memory_limit=memory_limit,
         detector_features=detector_features,
         keep_events=keep_events,
+        reduction=reduction,
     )
 
 
 def split_comparison(loaded: LoadedEvents, period: Period, settings: Policy) -> tuple[LoadedEvents, LoadedEvents]:
     """(``period``, the period of equal length before it) from a load over both (:func:`with_previous`): both are
     read in one pass and split in memory."""
+    return narrow(loaded, period, settings), narrow(loaded, previous(period), settings)
+
+
+def previous(period: Period) -> Period:
+    """The period of equal length just before ``period`` (a closed one)."""
     assert period.since is not None and period.until is not None, "a comparison needs a closed period"
     first, last = previous_period(period.since, period.until)
-    return narrow(loaded, period, settings), narrow(loaded, replace(period, since=first, until=last), settings)
+    return replace(period, since=first, until=last)
 
 
 def with_previous(period: Period) -> Period:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Final
 
 import polars as pl
 
@@ -17,9 +16,7 @@ from tokenaudit.detectors.base import Flag, sorted_requests
 from tokenaudit.detectors.shape import sessions, with_person_turns
 from tokenaudit.errors import UsageError
 from tokenaudit.schema import total_tokens
-
-GAP_EDGES_S: Final = (60, 120, 300, 600, 1800, 3600, 3 * 3600)
-GAP_LABELS: Final = ("<1m", "1-2m", "2-5m", "5-10m", "10-30m", "30-60m", "1-3h", ">3h")
+from tokenaudit.views import GAP_LABELS, active_minutes_by_hour, explain_views
 
 
 @dataclass(frozen=True)
@@ -76,46 +73,15 @@ def _find(result: AuditResult, developer: str) -> str:
     raise UsageError(msg)
 
 
-def _bucket(seconds: pl.Expr) -> pl.Expr:
-    """The label of the [edge, next edge) bucket a gap falls in."""
-    index = pl.sum_horizontal([(seconds >= edge).cast(pl.Int32) for edge in GAP_EDGES_S])
-    return index.replace_strict(dict(enumerate(GAP_LABELS)), return_dtype=pl.String)
-
-
-def _gap_histogram(requests: pl.DataFrame) -> pl.DataFrame:
-    """Gaps between consecutive requests of each developer, bucketed, per developer."""
-    gaps = (
-        requests.sort("developer", "timestamp")
-        .with_columns(gap=pl.col("timestamp").diff().over("developer").dt.total_seconds())
-        .filter(pl.col("gap").is_not_null())
-        .with_columns(bucket=_bucket(pl.col("gap")))
-    )
-    return (
-        gaps.group_by("developer", "bucket")
-        .len("count")
-        .with_columns(share=pl.col("count") / pl.col("count").sum().over("developer"))
-    )
-
-
-def active_minutes_by_hour(events: pl.DataFrame, timezone: str) -> pl.DataFrame:
-    """developer, weekday (1 = Monday), hour, active_minutes: minutes with a request, in the audit's zone."""
-    local = pl.col("timestamp").dt.convert_time_zone(timezone)
-    return (
-        events.filter(pl.col("grain") == "request")
-        .select("developer", local.dt.truncate("1m").alias("minute"))
-        .unique()
-        .group_by("developer", pl.col("minute").dt.weekday().alias("weekday"), pl.col("minute").dt.hour().alias("hour"))
-        .len("active_minutes")
-        .sort("developer", "weekday", "hour")
-    )
-
-
 def explain(result: AuditResult, developer: str) -> Explanation:
     """Collect the drill-down for ``developer`` (exact or case-insensitive name)."""
     name = _find(result, developer)
     timezone = result.loaded.period.timezone
-    events = result.loaded.events
-    mine = events.filter(pl.col("developer") == name)
+    views = result.loaded.views
+    if views is None or views.explained is None or views.gaps is None:  # the events were kept
+        views = explain_views(result.loaded.events, name)
+    assert views.explained is not None and views.gaps is not None
+    mine = views.explained.filter(pl.col("developer") == name)
     row = result.developers.filter(pl.col("developer") == name).row(0, named=True)
     daily_all = result.loaded.usage.group_by("developer", "day").agg(pl.col("total_tokens").sum().alias("tokens"))
     # Peers who did not work on a day count as zero that day, so weekends do not look busy.
@@ -133,7 +99,7 @@ def explain(result: AuditResult, developer: str) -> Explanation:
         .sort("day")
     )
     hour_of_week = active_minutes_by_hour(mine, timezone).drop("developer")
-    histogram = _gap_histogram(events.filter(pl.col("grain") == "request"))
+    histogram = views.gaps
     peer_share = histogram.group_by("bucket").agg(pl.col("share").median().alias("peer_share"))
     gaps = (
         histogram.filter(pl.col("developer") == name)

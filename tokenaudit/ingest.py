@@ -7,7 +7,7 @@ never disagree about which events exist.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -22,16 +22,19 @@ from tokenaudit.readers import ReadPlan, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.sources import Resolved, resolve
-from tokenaudit.schema import empty_rejects
+from tokenaudit.schema import empty_events, empty_rejects
 from tokenaudit.shards import (
     ORDER,
     CleanShard,
+    PeriodDigest,
+    Reduction,
     Spill,
     clean_shard,
     deduplicate_shard,
     default_memory_limit,
     developer_digest,
     in_period,
+    lookback_window,
     merged_digests,
     period_diagnostics,
     rows_per_read,
@@ -39,6 +42,7 @@ from tokenaudit.shards import (
 
 if TYPE_CHECKING:
     from tokenaudit.detectors import ShardedFeatures
+    from tokenaudit.views import EventViews
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,11 @@ class LoadedEvents:
     cube: pl.DataFrame | None = None
     """The events' :func:`~tokenaudit.metrics.usage_cube`, computed shard by shard where the events were cleaned;
     None: computed from ``events`` when first asked for (:attr:`usage`)."""
+    views: EventViews | None = None
+    """The report's or ``explain``'s views of the events, computed shard by shard (a load that kept no events)."""
+    narrowed: Mapping[Period, PeriodDigest] = field(default_factory=dict)
+    """Digests of periods within this one, computed shard by shard (a report's load that kept no events): what
+    :func:`narrow` gives for them."""
 
     @cached_property
     def usage(self) -> pl.DataFrame:
@@ -110,6 +119,7 @@ def load_events(
     memory_limit: int | None = None,
     detector_features: bool = False,
     keep_events: bool = True,
+    reduction: Reduction | None = None,
 ) -> LoadedEvents:
     """Read and clean every input; raise :class:`~tokenaudit.errors.InputError` on unreadable ones.
 
@@ -117,7 +127,8 @@ def load_events(
     Parquet folder in shards by their dedup key, and are cleaned one shard at a time (:mod:`tokenaudit.shards`).
     Without ``keep_events``, spilled events are never held whole: each cleaned shard goes back to the folder split by
     a hash of the developer, and each developer shard is reduced to its usage cube and (``detector_features``) its
-    detectors' features, one at a time, as the Dask engine's workers do.
+    detectors' features, one at a time, as the Dask engine's workers do; and to what ``reduction`` asks for besides
+    (a report's periods, ``explain``'s views).
     """
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     rejected: list[pl.DataFrame] = [empty_rejects()]
@@ -131,13 +142,14 @@ def load_events(
                 spill.add(result.events, progress.done())
                 del result  # else the last read rows stay referenced here while the spilled shards are cleaned
         by_developer = spill.spilled and not keep_events
+        digested = detector_features or reduction is not None
         shards, cubes = [], []
         for rows in spill.frames():
             unique = deduplicate_shard(rows)
             del rows  # the read rows (every streamed line, every copy) are the largest frame: free them first
             shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
             del unique
-            if by_developer and detector_features:
+            if by_developer and digested:
                 spill.regroup(shard.events)
             elif by_developer:  # totals: each shard sums its own events
                 cubes.append(usage_cube(shard.events, period.timezone))
@@ -145,13 +157,15 @@ def load_events(
         rejects = pl.concat(rejected, how="vertical")
         if not by_developer:
             return assemble(planned, shards, rejects, repaired, spill.rows)
-        if not detector_features:
+        if not digested:
             return assemble(planned, shards, rejects, repaired, spill.rows, summed_cubes(cubes))
-        digest = merged_digests(
-            [developer_digest(events, policy, period.timezone) for events in spill.developer_frames()]
-        )
+        wanted = replace(reduction or Reduction(), features=detector_features)
+        # No developer shard when no event is left in the period: the digest of no events.
+        frames = spill.developer_frames() if spill.regrouped else iter([empty_events().drop("dedup_key")])
+        digest = merged_digests([developer_digest(events, policy, period.timezone, wanted) for events in frames])
     loaded = assemble(planned, shards, rejects, repaired, spill.rows, digest.cube)
-    return replace(loaded, features=digest.features)
+    narrowed = dict(zip(wanted.periods, digest.periods, strict=True))
+    return replace(loaded, features=digest.features, views=digest.views, narrowed=narrowed)
 
 
 @dataclass(frozen=True)
@@ -245,30 +259,47 @@ def in_input_order(shards: list[CleanShard]) -> pl.DataFrame:
 
 def with_lookback(whole: LoadedEvents, part: LoadedEvents, days: int) -> LoadedEvents:
     """``part`` (a short period narrowed from ``whole``) with the ``days`` ending on its last day as the detectors'
-    history: a week is too short for most detectors, and a flag must not read "cleared" because it could not run."""
-    until = part.period.until
-    if until is None or (part.period.since is not None and (until - part.period.since).days + 1 >= days):
+    history (:func:`~tokenaudit.shards.lookback_window`); a part narrowed shard by shard has its detectors' features
+    of that window already."""
+    if not part.events_kept:
         return part
-    window = in_period(until - dt.timedelta(days=days - 1), until, part.period.timezone)
-    present = part.events["developer"].unique().implode()
-    return replace(part, history=whole.events.filter(window & pl.col("developer").is_in(present)))
+    history = lookback_window(whole.events, part.events, part.period, days)
+    return part if history is None else replace(part, history=history)
 
 
 def narrow(loaded: LoadedEvents, period: Period, policy: Policy) -> LoadedEvents:
     """The part of a load inside ``period`` (which lies within the loaded one), as if it had been loaded alone.
 
     Reading the union of two periods once and narrowing it twice gives each period's exact load: the dedup runs
-    before the period filter, so the same events survive; what depends on the period is recomputed.
+    before the period filter, so the same events survive; what depends on the period is recomputed (shard by shard,
+    where the load kept no events: :attr:`LoadedEvents.narrowed`).
     """
-    inside = loaded.events.filter(in_period(period.since, period.until, period.timezone))
-    unpriced, unattributed = period_diagnostics(inside, policy)
-    named = set(inside["developer"].unique().to_list())
+    digest = loaded.narrowed.get(period)
+    if digest is None:
+        inside = loaded.events.filter(in_period(period.since, period.until, period.timezone))
+        unpriced, unattributed = period_diagnostics(inside, policy)
+        outside = loaded.events.height - inside.height
+        named = set(inside["developer"].unique().to_list())
+    else:
+        inside, unpriced, unattributed = pl.DataFrame(), digest.unpriced_models, digest.unattributed_agents
+        outside = digest.outside
+        named = set(digest.cube["developer"].unique().to_list())
     quality = replace(
         loaded.quality,
-        outside_period=loaded.quality.outside_period + loaded.events.height - inside.height,
+        outside_period=loaded.quality.outside_period + outside,
         unpriced_models=sorted(unpriced),
         # An unmatched name never matches anywhere (it is no canonical id, which is its own alias).
         unmatched_identities=[name for name in loaded.quality.unmatched_identities if name in named],
         unattributed_agents=sorted(unattributed),
     )
-    return LoadedEvents(events=inside, rejects=loaded.rejects, quality=quality, period=period)
+    if digest is None:
+        return LoadedEvents(events=inside, rejects=loaded.rejects, quality=quality, period=period)
+    return LoadedEvents(
+        events=inside,
+        rejects=loaded.rejects,
+        quality=quality,
+        period=period,
+        features=digest.features,
+        cube=digest.cube,
+        views=digest.views,
+    )

@@ -15,13 +15,10 @@ from typing import Any
 import polars as pl
 
 from tokenaudit.audit import AuditResult, team_rollups
-from tokenaudit.detectors.base import sorted_requests
-from tokenaudit.detectors.shape import sessions, with_person_turns
 from tokenaudit.documents import audit_document, outcome_notes, quality_notes
-from tokenaudit.explain import active_minutes_by_hour
 from tokenaudit.metrics import local_day
 from tokenaudit.risk import FLAGGED
-from tokenaudit.schema import total_tokens
+from tokenaudit.views import EventViews, minutes_by_hour, report_views, week_start
 
 FLAGGED_LEVELS = FLAGGED
 NO_TEAM = "(no team)"
@@ -101,11 +98,6 @@ def calendar(result: AuditResult) -> list[dt.date]:
     return [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
-def _week_start(day: pl.Expr) -> pl.Expr:
-    """The Monday of the ISO week of ``day``."""
-    return day.dt.truncate("1w")
-
-
 def _zero_filled(frame: pl.DataFrame, key: str, axis: list[dt.date], value: str) -> dict[str, list[list[Any]]]:
     """``key`` -> [[ISO day, value]] over every day of ``axis`` (missing days are 0), keys sorted."""
     grid = (
@@ -128,7 +120,7 @@ def team_series(result: AuditResult) -> tuple[dict[str, list[list[Any]]], dict[s
     usage = result.loaded.usage.select(pl.col("team").fill_null(NO_TEAM), "day", "total_tokens")
     daily = usage.group_by("team", "day").agg(pl.col("total_tokens").sum())
     weeks = sorted({day - dt.timedelta(days=day.weekday()) for day in days})
-    weekly = daily.group_by("team", _week_start(pl.col("day"))).agg(pl.col("total_tokens").sum())
+    weekly = daily.group_by("team", week_start(pl.col("day"))).agg(pl.col("total_tokens").sum())
     return _zero_filled(daily, "team", days, "total_tokens"), _zero_filled(weekly, "team", weeks, "total_tokens")
 
 
@@ -140,16 +132,12 @@ def _by_developer(frame: pl.DataFrame, columns: list[str]) -> dict[str, list[lis
     }
 
 
-def session_kinds(result: AuditResult) -> pl.DataFrame:
-    """developer, session_id, headless: each session judged by the ``headless_work`` detector's rule (a person's
-    prompt after a pause to think makes it interactive), with the policy's settings, so the page and the flag agree.
-    Sessions of sources without per-request rows are not judged (absent here: unknown)."""
-    requests, codes = sorted_requests(result.loaded.events)
-    return (
-        sessions(with_person_turns(requests, result.findings.settings.headless_work))
-        .join(codes, on="dev")
-        .select("developer", "session_id", "headless")
-    )
+def period_views(result: AuditResult) -> EventViews:
+    """The report's views of the period's events: computed shard by shard past the memory budget, else here."""
+    views = result.loaded.views
+    if views is not None and views.minutes is not None and views.sessions is not None:
+        return views
+    return report_views(result.loaded.events, result.findings.settings.headless_work, result.loaded.period.timezone)
 
 
 def session_split(spans: pl.DataFrame) -> dict[str, dict[str, dict[str, int]]]:
@@ -176,29 +164,27 @@ def session_split(spans: pl.DataFrame) -> dict[str, dict[str, dict[str, int]]]:
     return split
 
 
-def developer_details(result: AuditResult) -> dict[str, dict[str, Any]]:
+def developer_details(result: AuditResult, views: EventViews) -> dict[str, dict[str, Any]]:
     """Each developer's drill-down: weekly tokens and outcome score, hour-of-week minutes per week, sessions (each
-    marked headless or interactive, and their totals of each kind).
+    marked headless or interactive, and their totals of each kind), the last two from the period's ``views``
+    (:func:`period_views`).
 
     The weekly outcome score weighs outcomes as the ranking does. With outcomes, the weeks run on to the end of
     the outcome window (the period plus the policy's lag), because work merges after the tokens that made it:
     those trailing weeks show outcomes against no tokens.
     """
     timezone = result.loaded.period.timezone
-    events = result.loaded.events
     days = calendar(result)
     if result.outcomes is not None and days:
         days += [days[-1] + dt.timedelta(days=n) for n in range(1, (result.outcomes.window[1] - days[-1]).days + 1)]
     weeks = sorted({day - dt.timedelta(days=day.weekday()) for day in days})
-    weekly = result.loaded.usage.group_by("developer", _week_start(pl.col("day"))).agg(
+    weekly = result.loaded.usage.group_by("developer", week_start(pl.col("day"))).agg(
         pl.col("total_tokens").sum().alias("tokens")
     )
     tokens = _zero_filled(weekly, "developer", weeks, "tokens")
     outcomes: dict[str, list[list[Any]]] | None = None
     if result.outcomes is not None:
-        weekly_score = result.outcomes.outcomes.group_by(
-            "developer", _week_start(local_day(timezone)).alias("day")
-        ).agg(
+        weekly_score = result.outcomes.outcomes.group_by("developer", week_start(local_day(timezone)).alias("day")).agg(
             (
                 pl.col("value")
                 * pl.col("kind").replace_strict(result.outcome_weights, default=0.0, return_dtype=pl.Float64)
@@ -208,33 +194,8 @@ def developer_details(result: AuditResult) -> dict[str, dict[str, Any]]:
             .alias("score")
         )
         outcomes = _zero_filled(weekly_score, "developer", weeks, "score")
-    local = pl.col("timestamp").dt.convert_time_zone(timezone)
-    minutes = (
-        events.filter(pl.col("grain") == "request")
-        .select("developer", local.dt.truncate("1m").alias("minute"))
-        .unique()
-        .group_by(
-            "developer",
-            _week_start(pl.col("minute").dt.date()).alias("week"),
-            pl.col("minute").dt.weekday().alias("weekday"),
-            pl.col("minute").dt.hour().alias("hour"),
-        )
-        .len("minutes")
-        .sort("developer", "week", "weekday", "hour")
-    )
-    spans_frame = (
-        events.filter(pl.col("session_id").is_not_null())
-        .group_by("developer", "session_id")
-        .agg(
-            local.min().dt.strftime("%Y-%m-%dT%H:%M").alias("start"),
-            local.max().dt.strftime("%Y-%m-%dT%H:%M").alias("end"),
-            local.dt.truncate("1m").n_unique().cast(pl.Int64).alias("minutes"),
-            pl.col("requests").sum(),
-            total_tokens().sum().alias("tokens"),
-        )
-        .join(session_kinds(result), on=["developer", "session_id"], how="left")
-        .sort("developer", "start", "session_id")
-    )
+    minutes, spans_frame = views.minutes, views.sessions
+    assert minutes is not None and spans_frame is not None
     heat = _by_developer(minutes, ["week", "weekday", "hour", "minutes"])
     spans = _by_developer(spans_frame, ["start", "end", "requests", "tokens", "headless"])
     splits = session_split(spans_frame)
@@ -262,10 +223,12 @@ def report_data(result: AuditResult, previous: AuditResult | None = None) -> dic
     teams, _ = team_rollups(result, 1)
     daily, weekly = team_series(result)
     flagged = [d["developer"] for d in document["developers"] if d["risk"]["level"] in FLAGGED_LEVELS]
-    flagged_events = result.loaded.events.filter(pl.col("developer").is_in(flagged))
+    views = period_views(result)
+    grid = views.minutes
+    assert grid is not None
     evidence: dict[str, list[list[int]]] = {developer: [] for developer in flagged}
-    for developer, weekday, hour, minutes in active_minutes_by_hour(
-        flagged_events, result.loaded.period.timezone
+    for developer, weekday, hour, minutes in minutes_by_hour(
+        grid.filter(pl.col("developer").is_in(flagged))
     ).iter_rows():
         evidence[developer].append([weekday, hour, minutes])
     data: dict[str, Any] = {
@@ -276,7 +239,7 @@ def report_data(result: AuditResult, previous: AuditResult | None = None) -> dic
             "daily_by_team": daily,
             "weekly_by_team": weekly,
             "hour_of_week": evidence,
-            "developer_details": developer_details(result),
+            "developer_details": developer_details(result, views),
         },
     }
     if previous is not None:

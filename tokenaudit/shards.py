@@ -33,12 +33,14 @@ import polars as pl
 from tokenaudit.errors import UsageError
 from tokenaudit.identity import resolve_identities, unattributed_agents
 from tokenaudit.metrics import cube_totals, exposure_of_cube, summed_cubes, usage_cube
+from tokenaudit.periods import Period
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
 from tokenaudit.schema import EVENT_SCHEMA, empty_events, total_tokens
 
 if TYPE_CHECKING:
     from tokenaudit.detectors import ShardedFeatures
+    from tokenaudit.views import EventViews
 
 ORDER: Final = "_order"
 """Position of a read row in the whole input, carried through spilled shards to restore the input order."""
@@ -211,30 +213,135 @@ def cube_developer_table(cube: pl.DataFrame) -> pl.DataFrame:
 
 
 @dataclass(frozen=True)
-class DeveloperDigest:
-    """What an audit's driver needs of a developer shard's events: their usage cube and their detectors' features."""
+class Reduction:
+    """What each developer shard of a load is reduced to besides its usage cube: what the command that reads the load
+    needs of its events (the rest of them is dropped)."""
+
+    features: bool = True
+    """The detectors' features of the load's period (an audit of it)."""
+    periods: tuple[Period, ...] = ()
+    """Periods within the load's, audited on their own (a report's, and the one before it to compare with): each
+    one's :class:`PeriodDigest`, the first one's with the report's views of its events."""
+    lookback_days: int = 0
+    """The detectors of a period shorter than this read this many days ending with it (:func:`lookback_window`)."""
+    explained: str | None = None
+    """explain: :func:`~tokenaudit.views.explain_views` for the developer of this name."""
+
+
+@dataclass(frozen=True)
+class PeriodDigest:
+    """What the load of a period within the loaded one needs of its events (:func:`tokenaudit.ingest.narrow`)."""
 
     cube: pl.DataFrame
     features: ShardedFeatures
+    """The detectors' features of the period, read over its lookback window when it is short."""
+    outside: int
+    """The loaded events outside the period."""
+    unpriced_models: frozenset[str]
+    unattributed_agents: frozenset[str]
+    views: EventViews | None = None
+    """The report's views of the period's events (:func:`~tokenaudit.views.report_views`)."""
+
+    @staticmethod
+    def merged(parts: Sequence[PeriodDigest]) -> PeriodDigest:
+        """The digest of the period's events in every developer shard (one at least), from theirs."""
+        from tokenaudit.detectors import ShardedFeatures
+        from tokenaudit.views import EventViews
+
+        views = [part.views for part in parts if part.views is not None]
+        return PeriodDigest(
+            summed_cubes([part.cube for part in parts]),
+            ShardedFeatures.merged([part.features for part in parts]),
+            sum(part.outside for part in parts),
+            frozenset().union(*(part.unpriced_models for part in parts)),
+            frozenset().union(*(part.unattributed_agents for part in parts)),
+            EventViews.merged(views) if views else None,
+        )
 
 
-def developer_digest(events: pl.DataFrame, policy: Policy, timezone: str) -> DeveloperDigest:
+@dataclass(frozen=True)
+class DeveloperDigest:
+    """What a command's driver needs of a developer shard's events (:class:`Reduction`): their usage cube, and their
+    detectors' features, the digests of periods within the load and views of the events where asked for."""
+
+    cube: pl.DataFrame
+    features: ShardedFeatures | None
+    periods: tuple[PeriodDigest, ...] = ()
+    views: EventViews | None = None
+
+
+def developer_digest(
+    events: pl.DataFrame, policy: Policy, timezone: str, reduction: Reduction | None = None
+) -> DeveloperDigest:
     """The :class:`DeveloperDigest` of events (in input order) that hold whole developers: the cubes of all shards
-    add up to the whole period's, their features merge to its features (``tests/test_partitions.py``)."""
+    add up to the whole period's, their features merge to its features (``tests/test_partitions.py``), their views
+    to its views. ``reduction``: what is wanted (default: the cube and the features, for an audit)."""
+    wanted = reduction or Reduction()
+    cube = usage_cube(events, timezone)
+    periods = tuple(
+        period_digest(events, policy, period, wanted.lookback_days, views=number == 0)
+        for number, period in enumerate(wanted.periods)
+    )
+    views = None
+    if wanted.explained is not None:
+        from tokenaudit.views import explain_views  # the detectors' modules: totals need none of them
+
+        views = explain_views(events, wanted.explained)
+    features = detector_features(events, cube, policy, timezone) if wanted.features else None
+    return DeveloperDigest(cube, features, periods, views)
+
+
+def detector_features(events: pl.DataFrame, cube: pl.DataFrame, policy: Policy, timezone: str) -> ShardedFeatures:
+    """The detectors' features of ``events`` (whole developers), whose developers' teams come from ``cube``."""
     from tokenaudit.detectors import ShardedFeatures, build_context  # the audit's; totals need none of it
 
-    cube = usage_cube(events, timezone)
     context = build_context(events, cube_developer_table(cube), policy.flags, policy.leaderboard, timezone)
-    return DeveloperDigest(cube, ShardedFeatures.of(context, timezone))
+    return ShardedFeatures.of(context, timezone)
+
+
+def period_digest(
+    events: pl.DataFrame, policy: Policy, period: Period, lookback_days: int, views: bool
+) -> PeriodDigest:
+    """The :class:`PeriodDigest` of ``period`` from events of whole developers over a span that holds it and its
+    lookback window; with ``views``, the report's views of its events too."""
+    timezone = period.timezone
+    inside = events.filter(in_period(period.since, period.until, timezone))
+    cube = usage_cube(inside, timezone)
+    history = lookback_window(events, inside, period, lookback_days)
+    unpriced, unattributed = period_diagnostics(inside, policy)
+    shown = None
+    if views:
+        from tokenaudit.views import report_views
+
+        shown = report_views(inside, policy.flags.headless_work, timezone)
+    features = detector_features(inside if history is None else history, cube, policy, timezone)
+    return PeriodDigest(cube, features, events.height - inside.height, unpriced, unattributed, shown)
+
+
+def lookback_window(events: pl.DataFrame, inside: pl.DataFrame, period: Period, days: int) -> pl.DataFrame | None:
+    """The events of the ``days`` ending on ``period``'s last day of the developers of ``inside`` (the period's
+    events), when the period is shorter: a week is too short for most detectors, and a flag must not read "cleared"
+    because it could not run. None when the period is as long or open."""
+    until = period.until
+    if until is None or (period.since is not None and (until - period.since).days + 1 >= days):
+        return None
+    window = in_period(until - dt.timedelta(days=days - 1), until, period.timezone)
+    present = inside["developer"].unique().implode()
+    return events.filter(window & pl.col("developer").is_in(present))
 
 
 def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
     """The digest of the events of every developer shard (one at least), from theirs."""
     from tokenaudit.detectors import ShardedFeatures
+    from tokenaudit.views import EventViews
 
+    features = [digest.features for digest in digests if digest.features is not None]
+    views = [digest.views for digest in digests if digest.views is not None]
     return DeveloperDigest(
         summed_cubes([digest.cube for digest in digests]),
-        ShardedFeatures.merged([digest.features for digest in digests]),
+        ShardedFeatures.merged(features) if features else None,
+        tuple(PeriodDigest.merged(parts) for parts in zip(*(digest.periods for digest in digests), strict=True)),
+        EventViews.merged(views) if views else None,
     )
 
 
@@ -338,6 +445,11 @@ class Spill:
         """Write one cleaned shard's events (with :data:`ORDER`) to the folder again, split by a hash of the
         developer (:meth:`developer_frames`)."""
         self._write(events, "developer", BY_DEVELOPER)
+
+    @property
+    def regrouped(self) -> bool:
+        """Whether any developer shard was written (:meth:`regroup`)."""
+        return self.folder is not None and (self.folder / BY_DEVELOPER).is_dir()
 
     def developer_frames(self) -> Iterator[pl.DataFrame]:
         """Each developer shard's cleaned events (:meth:`regroup`) in input order, without :data:`ORDER`."""

@@ -21,6 +21,7 @@ from tokenaudit.errors import UsageError
 from tokenaudit.ingest import narrow, with_lookback
 from tokenaudit.output import write_file
 from tokenaudit.render.json_format import render as render_json
+from tokenaudit.shards import Reduction
 
 
 class PageFormat(StrEnum):
@@ -74,7 +75,9 @@ def report_command(
         reach = library.with_previous(span) if compare else span
         if reach.since is not None and span.since is not None:
             reach = replace(reach, since=min(reach.since, span.since - dt.timedelta(days=days)))
-        _, run = read_usage(inputs, reach)
+        audited_periods = (span, library.previous(span)) if compare else (span,)
+        reduction = Reduction(features=False, periods=audited_periods, lookback_days=days)
+        _, run = read_usage(inputs, reach, events=False, reduction=reduction)
         whole, earlier = run.loaded, None
         if compare:
             current, earlier = library.split_comparison(whole, span, settings)

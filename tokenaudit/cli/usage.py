@@ -30,15 +30,21 @@ from tokenaudit.policy import Policy
 from tokenaudit.privacy import pseudonym_key
 from tokenaudit.render.explain import explain_data, explain_text
 from tokenaudit.render.json_format import render as render_json
-from tokenaudit.shards import parse_memory_limit
+from tokenaudit.shards import Reduction, parse_memory_limit
 
 
 def read_usage(
-    inputs: InputOptions, period: Period | None = None, *, audits: bool = False, events: bool = True
+    inputs: InputOptions,
+    period: Period | None = None,
+    *,
+    audits: bool = False,
+    events: bool = True,
+    reduction: Reduction | None = None,
 ) -> tuple[Policy, Run]:
     """The policy (loaded once) and the events of the period the options name (or ``period``); ``audits``: the
     whole period loaded is audited (a cluster then computes the detectors' features too); without ``events`` the
-    command reads only usage totals and features (a cluster keeps the events on its workers)."""
+    command reads only usage totals and features (a cluster keeps the events on its workers), and what
+    ``reduction`` asks for besides (a report's periods, ``explain``'s views)."""
     settings = library.load_settings(inputs.policy, inputs.identities)
     if period is None:
         period = library.resolve_period(settings, since=inputs.since, until=inputs.until, timezone=inputs.tz)
@@ -53,6 +59,7 @@ def read_usage(
         scheduler=inputs.scheduler,
         detector_features=audits,
         keep_events=events,
+        reduction=reduction,
     )
     return settings, Run(loaded)
 
@@ -195,10 +202,12 @@ def explain_command(
 ) -> None:
     """One developer's evidence: daily sparkline, hour-of-week heatmap, gap histogram, flags vs peers."""
     with user_errors(private_paths(inputs.inputs, outcomes, output.pseudonymize)) as errors:
-        settings, run = read_usage(inputs, audits=True)
+        settings = library.load_settings(inputs.policy, inputs.identities)
+        name = library.canonical_developer(settings, developer)
+        settings, run = read_usage(inputs, audits=True, events=False, reduction=Reduction(explained=name))
         run = audited(settings, run, inputs, outcomes, output, errors)
         assert run.result is not None
         settle(run, inputs)
-        explanation = explain(run.result, library.canonical_developer(settings, developer))
+        explanation = explain(run.result, name)
         as_text = output_format is TextFormat.TEXT or (output_format is None and on_terminal(output.output))
         deliver(run.scrub(explain_text(explanation) if as_text else render_json(explain_data(explanation))), output)

@@ -15,6 +15,7 @@ from tokenaudit.errors import UsageError
 if TYPE_CHECKING:
     from tokenaudit.ingest import LoadedEvents, Period
     from tokenaudit.policy import Policy
+    from tokenaudit.shards import Reduction
 
 
 class Engine(StrEnum):
@@ -37,11 +38,13 @@ def load(
     memory_limit: int | None = None,
     detector_features: bool = False,
     keep_events: bool = True,
+    reduction: Reduction | None = None,
 ) -> LoadedEvents:
     """The load on the chosen engine; a Dask cluster is connected (or started) for the load alone. With
     ``detector_features`` the shards' detectors' features are computed where they are cleaned; without
     ``keep_events`` a cluster sends back the events' usage cube instead of the events, and the local engine, past its
-    memory budget, keeps the cube alone too (for ``totals`` and an audit, which read nothing else of them).
+    memory budget, keeps the cube alone too (for ``totals`` and an audit, which read nothing else of them), with what
+    ``reduction`` asks for (a report's periods, ``explain``'s views; a cluster sends back the events for those).
     """
     if engine is Engine.LOCAL:
         if scheduler:
@@ -58,6 +61,7 @@ def load(
             memory_limit=memory_limit,
             detector_features=detector_features,
             keep_events=keep_events,
+            reduction=reduction,
         )
     try:
         from tokenaudit.engines.dask import connect, load_events_on
@@ -74,5 +78,5 @@ def load(
             developer=developer,
             stdin=stdin,
             detector_features=detector_features,
-            keep_events=keep_events,
+            keep_events=keep_events or reduction is not None,
         )

@@ -312,6 +312,7 @@ def finish(unit: ReadUnit, dropped: Sequence[bytes], policy: Policy, period: Per
         whole = output.digest == unit.summary.developers
         mine, events = (events, events.clear()) if whole else (events.filter(own), events.filter(~own))
         digest = developer_digest(mine.drop(ORDER), policy, period.timezone)
+        assert digest.features is not None  # computed by default
         done = replace(done, digest=(packed(digest.cube), digest.features))
     if output.shards:
         done = replace(done, parts=split(events, pl.col("developer").hash() % output.shards, output.shards))
@@ -324,6 +325,7 @@ def digest_parts(parts: Sequence[bytes], policy: Policy, timezone: str) -> tuple
     these without the events."""
     events = pl.concat([unpacked(part) for part in parts], how="vertical").drop(ORDER).rechunk()
     digest = developer_digest(events, policy, timezone)
+    assert digest.features is not None  # computed by default
     return packed(digest.cube), digest.features
 
 
