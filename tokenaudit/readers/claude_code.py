@@ -499,19 +499,25 @@ class ClaudeCodeReader:
                 source_format=pl.lit(self.name),
             )
             .with_columns(pl.col("timestamp").min().over("dedup_key"))
+            .drop(_KEYED_ONLY)
         )
         del good
         with_turns = attach_turns(read_rows, pl.concat(turns, how="vertical")).with_columns(
             pl.col("turn", "prompt_signature").max().over("dedup_key")  # every copy of a response, its turn
         )
         del read_rows
-        return ReadResult(events=conform(with_turns.lazy()).collect(), rejects=pl.concat(rejected, how="vertical"))
+        events = _one_chunk([conform(with_turns.lazy()).collect()])
+        return ReadResult(events=events, rejects=pl.concat(rejected, how="vertical"))
+
+
+_KEYED_ONLY = ("message_id", "uuid", "sidechain", "file_number")
+"""Columns the duplicate rules and the file lookups read, and the events do not have: dropped once those are done."""
 
 
 def _one_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """``frames`` (emptied) as one frame of one chunk, made a column at a time: copying the batches' rows into one
-    chunk at once would hold them twice. Later steps (and the caller's own concatenation of reads) then find one
-    chunk and copy nothing."""
+    """``frames`` (emptied) as one frame of one chunk, made a column at a time: copying the batches' rows (or the
+    events, which Polars may leave in several chunks) into one chunk at once would hold them twice. Later steps (and
+    the caller's own concatenation of reads) then find one chunk and copy nothing."""
     rows = pl.concat(frames, how="vertical")  # the batches as chunks: no copy
     frames.clear()
     columns = []
