@@ -335,12 +335,22 @@ class _DeadHelpers:
         return dead
 
 
-def test_a_batch_whose_helper_died_is_read_here(monkeypatch: pytest.MonkeyPatch) -> None:
+class _BrokenPool(_DeadHelpers):
+    """A process pool already broken: it takes no more work."""
+
+    def submit(self, *args: object) -> Future[object]:
+        raise BrokenProcessPool("a helper was killed earlier")
+
+
+@pytest.mark.parametrize("pool", [_DeadHelpers, _BrokenPool])
+def test_a_batch_whose_helper_died_is_read_here(pool: type[_DeadHelpers], monkeypatch: pytest.MonkeyPatch) -> None:
     whole = read(ROOT)
     monkeypatch.setattr("tokenaudit.readers.jsonlines.BATCH_BYTES", 1)
-    monkeypatch.setattr("tokenaudit.readers.claude_code.ProcessPoolExecutor", _DeadHelpers)
+    monkeypatch.setattr("tokenaudit.readers.claude_code.ProcessPoolExecutor", pool)
     monkeypatch.setenv(HELPERS, "1")
-    assert read(ROOT).events.equals(whole.events)
+    helped = read(ROOT)
+    assert helped.events.equals(whole.events)
+    assert helped.rejects.equals(whole.rejects)
 
 
 def test_a_replay_is_dropped_from_its_own_batch_whatever_batch_holds_its_parent() -> None:
