@@ -17,6 +17,7 @@ from tokenaudit.detectors import rest
 from tokenaudit.detectors.base import (
     developer_and_day,
     developer_day,
+    developer_days,
     of_developer,
     packed,
     string_codes,
@@ -160,3 +161,13 @@ def test_of_developer_is_a_left_join_on_the_code() -> None:
     joined = rows.join(table, on="dev", how="left", maintain_order="left")
     assert_frame_equal(rows.with_columns(hour=of_developer(table, "hour")), joined)
     assert rows.with_columns(of_developer(table.clear(), "hour"))["hour"].null_count() == rows.height
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_developer_days_are_the_distinct_own_days_of_each_developer(seed: int) -> None:
+    requests = with_own_day(minutes_frame(seed), "minute")
+    distinct = requests.group_by("dev").agg(pl.col("day").n_unique().alias("days")).sort("dev")
+    found = developer_days(requests)
+    assert_frame_equal(found.group_by("dev").agg(pl.len().alias("days")).sort("dev"), distinct)
+    assert found.height == requests.select("dev", "day").unique().height
+    assert developer_days(requests.clear()).is_empty()

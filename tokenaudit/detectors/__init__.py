@@ -163,11 +163,13 @@ def build_context(
     requests, codes = sorted_requests(kept)
     requests = with_person_turns(requests, flags.headless_work)
     people = (
-        kept.group_by("developer")
+        kept.lazy()  # the default engine groups on the names' strings in about half the time
+        .group_by("developer")
         .agg(total_tokens().sum(), local_day(timezone).n_unique().alias("active_days"))
-        .join(developers.select("developer", "team"), on="developer", how="left")
-        .join(codes, on="developer", how="left")
+        .join(developers.lazy().select("developer", "team"), on="developer", how="left")
+        .join(codes.lazy(), on="developer", how="left")
         .sort("developer")
+        .collect()
     )
     return DetectorContext(
         events=kept,

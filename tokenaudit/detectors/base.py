@@ -316,6 +316,14 @@ def developer_and_day(key: str) -> tuple[pl.Expr, pl.Expr]:
     return dev, (day.cast(pl.Int64) - _DAYS // 2).cast(pl.Int32).cast(pl.Date)
 
 
+def developer_days(requests: pl.DataFrame) -> pl.DataFrame:
+    """dev, day: each developer's active days once, in order, from rows in :func:`sorted_requests` order with
+    :func:`with_own_day`'s ``day``. A developer's own day never goes back in time, so a day's rows are neighbours:
+    the first of each is kept, with no hashing of every row."""
+    first = pl.col("dev").ne_missing(pl.col("dev").shift(1)) | pl.col("day").ne_missing(pl.col("day").shift(1))
+    return requests.lazy().select("dev", "day").filter(first).collect(engine="in-memory")
+
+
 def same_developer_as_previous() -> pl.Expr:
     """True where the row before (in :func:`sorted_requests` order) is the same developer's."""
     return pl.col("dev") == pl.col("dev").shift(1)

@@ -30,6 +30,7 @@ from tokenaudit.detectors.base import (
     band_strength,
     by_developer,
     capped,
+    developer_days,
     fmt_num,
     fmt_pct,
     not_evaluated,
@@ -44,13 +45,14 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     share of them that repeat a prompt sent earlier in it, the spread of the log quiet before them, and ``fed``.
 
     ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order, with
-    :func:`~tokenaudit.detectors.shape.with_person_turns`' ``person`` and ``session_gap``.
+    :func:`~tokenaudit.detectors.shape.with_person_turns`' ``person`` and ``session_gap``; and with
+    :func:`~tokenaudit.detectors.base.with_own_day`'s ``day`` when every request has a session (the days of the
+    requests with one are found otherwise).
     """
-    marked = with_own_day(
-        requests.select(
-            "dev", "session", "timestamp", "turn", "prompt_signature", "person", pl.col("session_gap").alias("quiet")
-        ).filter(pl.col("session").is_not_null())
-    )
+    columns = ("dev", "session", "timestamp", "turn", "prompt_signature", "person", "session_gap")
+    marked = requests.select(*columns, *(["day"] if "day" in requests.columns else [])).rename({"session_gap": "quiet"})
+    if marked["session"].null_count() or "day" not in marked.columns:
+        marked = with_own_day(marked.drop("day", strict=False).filter(pl.col("session").is_not_null()))
     prompts = (
         marked.with_row_index("_row")
         .filter(pl.col("turn") == "prompt", pl.col("prompt_signature").is_not_null())
@@ -84,7 +86,8 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
 
 def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer: sessions, fed sessions and what they looked like, active days."""
-    shapes = fed_sessions(context.requests, context.flags.drip_feed)
+    requests = context.requests if context.requests["session"].null_count() else context.requests_by_day
+    shapes = fed_sessions(requests, context.flags.drip_feed)
     drip = shapes.filter("fed")
     per_developer = (
         shapes.group_by("dev")
@@ -102,7 +105,7 @@ def features(context: DetectorContext) -> pl.DataFrame:
             how="left",
         )
     )
-    days = context.requests_by_day.group_by("dev").agg(pl.col("day").n_unique().alias("days"))
+    days = developer_days(context.requests_by_day).group_by("dev").agg(pl.len().alias("days"))
     return by_developer(context, per_developer, days)
 
 

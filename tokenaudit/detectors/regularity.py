@@ -58,10 +58,11 @@ def _starts(requests: pl.DataFrame, config: MachineRegularity, shapes: pl.DataFr
     by_tool_and_kind = pl.Series([None if name is None else code[name] for name in shaped], dtype=pl.UInt32)
     gap = seconds_since_previous()
     episodes = (
-        requests.filter(gap.is_null() | (gap > config.episode_gap_seconds))
+        requests.select("dev", "timestamp")
+        .filter(gap.is_null() | (gap > config.episode_gap_seconds))
         .select("dev", pl.lit(code["episodes"], pl.UInt32).alias("cluster"), "timestamp")
         .join(
-            requests.filter("opens_session").group_by("dev").len("n"),
+            requests.select("dev", "opens_session").filter("opens_session").group_by("dev").len("n"),
             on="dev",
             how="left",
         )

@@ -29,6 +29,7 @@ from tokenaudit.detectors.base import (
     capped,
     developer_and_day,
     developer_day,
+    developer_days,
     fmt_left_out,
     fmt_num,
     fmt_pct,
@@ -123,8 +124,9 @@ def features(context: DetectorContext) -> pl.DataFrame:
     headless_requests = requests.join(shapes.lazy().filter("headless").select("session"), on="session", how="semi")
     dev, _ = developer_and_day("key")
     hours = (
-        requests.group_by("key")
-        .agg()
+        developer_days(context.requests_by_day)
+        .lazy()
+        .select(developer_day().alias("key"))
         .join(
             headless_requests.group_by("key").agg(pl.col("timestamp").dt.hour().n_unique().alias("hours")),
             on="key",
