@@ -164,15 +164,16 @@ def split_sample(folder: Path, how: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("how", "digests"),
-    [("rows", 4), ("developers", 2), ("alias", 2 + 4)],
+    [("rows", {4}), ("developers", {1, 2}), ("alias", {1 + 4, 2 + 4})],
     ids=["developers-in-both-files", "developers-in-one-file", "a-person-in-both-under-two-names"],
 )
 def test_totals_and_audits_send_the_driver_no_event(
-    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, digests: int
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, digests: set[int]
 ) -> None:
     """Without ``keep_events`` the driver unpacks only usage cubes, never a frame of events, and audits them to the
-    local engine's document. A read unit reduces the developers no other unit names (canonical names, not
-    spellings) itself; the others go to developer shards (two per worker)."""
+    local engine's document. The developers only one read unit names (canonical names, not spellings) are reduced on
+    the worker that read them (one reduction per worker holding such units: one or two here); the others go to
+    developer shards (two per worker)."""
     unpacked_here: list[list[str]] = []
     unpack = engine.unpacked
 
@@ -186,10 +187,10 @@ def test_totals_and_audits_send_the_driver_no_event(
     inputs = split_sample(tmp_path, how)
     on_cluster = engine.load_events_on(client, inputs, policy, Period(), detector_features=True, keep_events=False)
     local = load_events(inputs, policy, Period())
-    assert len(unpacked_here) == digests
+    assert len(unpacked_here) in digests
     assert all(columns == local.usage.columns for columns in unpacked_here)  # cubes and nothing else
     assert on_cluster.features is not None
-    assert len(on_cluster.features.people) == digests
+    assert len(on_cluster.features.people) == len(unpacked_here)
     assert not on_cluster.events_kept
     assert on_cluster.events.width == 0
     assert local.events.height > 10 * on_cluster.usage.height  # what the driver holds instead

@@ -12,12 +12,13 @@ Tasks, run by Dask's scheduler on its workers:
    (:func:`~tokenaudit.shards.losing_copies`, the local engine's rule). Rows do not move for the dedup;
 3. **finish**: one per read unit, on the worker that holds it: drop the losing copies, resolve identities, price and
    keep the period (:func:`~tokenaudit.shards.clean_shard`, as locally). For ``totals`` it sends the events' usage
-   cube (:func:`~tokenaudit.metrics.usage_cube`: every total sums exactly from it). For an audit it reduces the
-   developers no other unit names (one person's transcripts) to their cube and detectors' features
-   (:func:`~tokenaudit.shards.developer_digest`) itself, and splits the rest of its events by a hash of the
-   developer;
-4. **developer** (for an audit, when units share developers, as flat exports do): one per developer shard, fed its
-   parts by Dask (worker to worker, the only time events move): the cube and features of whole developers.
+   cube (:func:`~tokenaudit.metrics.usage_cube`: every total sums exactly from it). For an audit it keeps the
+   events of developers no other unit names (one person's transcripts) where they are, and splits the rest by a
+   hash of the developer;
+4. **developer** (for an audit): per worker, a batch of the units it holds reduces their own developers' events
+   to their cube and detectors' features (:func:`~tokenaudit.shards.developer_digest`); when units share
+   developers, as flat exports do, one task per developer shard, fed its parts by Dask (worker to worker, the only
+   time events move), reduces whole developers the same way.
 
 For ``totals`` and an audit (``keep_events=False``) no event comes back to the driver: only the units' summaries
 (per-file counts, duplicates, diagnostics, rejects, repaired files, row counts), the cubes and the features. The
@@ -142,7 +143,9 @@ class Finished:
     shard: CleanShard
     events: bytes = b""
     cube: bytes = b""
-    digest: tuple[bytes, ShardedFeatures] | None = None
+    own: pl.DataFrame | None = None
+    """Its events of developers no other unit names, for :func:`digest_units` on this worker (not packed: they are
+    meant to stay here)."""
     parts: list[bytes] = field(default_factory=list)
     """Its events of developers that other units name too, by a hash of the developer."""
 
@@ -153,7 +156,8 @@ def _unit_size(unit: ReadUnit) -> int:
 
 
 def _finished_size(done: Finished) -> int:
-    return len(done.events) + len(done.cube) + sum(map(len, done.parts))
+    own = int(done.own.estimated_size()) if done.own is not None else 0
+    return len(done.events) + len(done.cube) + own + sum(map(len, done.parts))
 
 
 sizeof.register(ReadUnit, _unit_size)
@@ -311,9 +315,7 @@ def finish(unit: ReadUnit, dropped: Sequence[bytes], policy: Policy, period: Per
         own = pl.col("developer").is_in(list(output.digest)).fill_null(value=False)
         whole = output.digest == unit.summary.developers
         mine, events = (events, events.clear()) if whole else (events.filter(own), events.filter(~own))
-        digest = developer_digest(mine.drop(ORDER), policy, period.timezone)
-        assert digest.features is not None  # computed by default
-        done = replace(done, digest=(packed(digest.cube), digest.features))
+        done = replace(done, own=mine)
     if output.shards:
         done = replace(done, parts=split(events, pl.col("developer").hash() % output.shards, output.shards))
     return done
@@ -323,8 +325,18 @@ def digest_parts(parts: Sequence[bytes], policy: Policy, timezone: str) -> tuple
     """The :func:`~tokenaudit.shards.developer_digest` of whole developers, from every unit's part of their events
     (in unit order, so in input order, as ties fall locally), its cube :func:`packed`: the driver sums and judges
     these without the events."""
-    events = pl.concat([unpacked(part) for part in parts], how="vertical").drop(ORDER).rechunk()
-    digest = developer_digest(events, policy, timezone)
+    return _digest(pl.concat([unpacked(part) for part in parts], how="vertical"), policy, timezone)
+
+
+def digest_units(units: Sequence[Finished], policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
+    """:func:`digest_parts` of the events of developers that only one unit names, from units (in unit order) held on
+    one worker: one reduction for many small units (a person's transcripts each; their detectors cost about a
+    quarter of a second of fixed work per reduction)."""
+    return _digest(pl.concat([unit.own for unit in units if unit.own is not None], how="vertical"), policy, timezone)
+
+
+def _digest(events: pl.DataFrame, policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
+    digest = developer_digest(events.drop(ORDER).rechunk(), policy, timezone)
     assert digest.features is not None  # computed by default
     return packed(digest.cube), digest.features
 
@@ -343,6 +355,22 @@ def finish_plans(
     ]
     shared = any(mine != summary.developers for mine, summary in zip(own, summaries, strict=True)) or not any(own)
     return [Finish(events, cube, mine, shards if shared else 0) for mine in own]
+
+
+def local_batches(units: Sequence[tuple[Future[Finished], Sequence[str]]], rows: Sequence[int]) -> list[list[Any]]:
+    """Units (with the workers that hold them) in batches of one worker's, in unit order, of at most
+    :data:`ROWS_PER_SHARD` read rows each (a unit of more alone)."""
+    batches: dict[tuple[str, ...], list[list[Any]]] = {}
+    counts: dict[tuple[str, ...], int] = {}
+    for (unit, workers), size in zip(units, rows, strict=True):
+        place = tuple(workers)
+        open_batches = batches.setdefault(place, [[]])
+        if open_batches[-1] and counts[place] + size > ROWS_PER_SHARD:
+            open_batches.append([])
+            counts[place] = 0
+        open_batches[-1].append(unit)
+        counts[place] = counts.get(place, 0) + size
+    return [batch for place in batches.values() for batch in place]
 
 
 def load_events_on(
@@ -426,9 +454,11 @@ def load_events_on(
         return assemble(planned, cleaned, rejects, repaired, rows, summed_cubes([unpacked(cube) for cube in cubes]))
     if not detector_features:
         return assemble(planned, cleaned, rejects, repaired, rows)
-    local = [
-        client.submit(_digest_of, one, **near(one)) for one, plan in zip(finished, plans, strict=True) if plan.digest
-    ]
+    batches = local_batches(
+        [(one, where.get(one.key, ())) for one, plan in zip(finished, plans, strict=True) if plan.digest],
+        [summary.rows for summary, plan in zip(done, plans, strict=True) if plan.digest],
+    )
+    local = [client.submit(digest_units, batch, policy, planned.period.timezone, **near(batch[0])) for batch in batches]
     digests = [DeveloperDigest(unpacked(cube), features) for cube, features in client.gather([*local, *developed])]
     digest = merged_digests(digests)
     loaded = assemble(planned, cleaned, rejects, repaired, rows, None if keep_events else digest.cube)
@@ -445,10 +475,6 @@ def _shard_of(done: Finished, events: bool) -> tuple[CleanShard, bytes]:
 
 def _cube_of(done: Finished) -> bytes:
     return done.cube
-
-
-def _digest_of(done: Finished) -> tuple[bytes, ShardedFeatures] | None:
-    return done.digest
 
 
 def _keys(prefix: str, count: int) -> list[str]:
