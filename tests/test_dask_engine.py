@@ -91,6 +91,26 @@ def test_sample_data_duplicates_and_transcripts_load_identically(client: Client)
     assert_same_load(engine.load_events_on(client, inputs, policy, period), local)
 
 
+def test_transcripts_of_several_people_in_one_read_task_load_identically(
+    client: Client, mixed_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = [
+        Source(f"{owner}-{number}", data=b"x" * size)
+        for owner, sizes in enumerate(([30, 30], [50], [10]))
+        for number, size in enumerate(sizes)
+    ]
+    by_owner = [sources[:2], sources[2:3], sources[3:]]
+    assert engine.owner_runs(by_owner, 1) == [sources[:2], sources[2:]]  # 120 bytes over 2 tasks: whole owners
+    monkeypatch.setattr(engine, "owner_runs", lambda owned, _: [[source for run in owned for source in run]])
+    policy = load_policy(None)
+    local = load_events([str(mixed_folder)], policy, Period())
+    assert local.events["developer"].n_unique() >= 3
+    on_cluster = engine.load_events_on(client, [str(mixed_folder)], policy, Period(), detector_features=True)
+    assert_same_load(on_cluster, local)
+    assert on_cluster.features is not None
+    assert audit_document(run_audit(on_cluster, policy)).data == audit_document(run_audit(local, policy)).data
+
+
 def test_detector_features_come_from_the_workers_and_judge_to_the_local_findings(client: Client) -> None:
     policy = load_policy(SAMPLE / "policy.yaml")
     inputs = [str(SAMPLE / "events.csv")]
@@ -222,8 +242,8 @@ def test_a_parquet_file_read_in_row_ranges_loads_identically(
     monkeypatch.setattr(engine, "ROWS_PER_TASK", events.height // 5)
     monkeypatch.setattr(engine, "ROWS_PER_SHARD", events.height // 8)
     planned = plan_inputs([str(path)], policy, Period())
-    assert len(engine.read_tasks(planned)) == 6  # 30,795 rows in runs of 5,389
-    assert engine.shard_count(engine.read_tasks(planned), 2) == 10  # 35,195 rows in shards of 3,849: more than 2 x 2
+    assert len(engine.read_tasks(planned, 2)) == 6  # 30,795 rows in runs of 5,389
+    assert engine.shard_count(engine.read_tasks(planned, 2), 2) == 10  # 35,195 rows in shards of 3,849: more than 2 x 2
     local = load_events([str(path)], policy, Period())
     assert local.quality.duplicates_dropped == copies.height
     assert_same_load(engine.load_events_on(client, [str(path)], policy, Period()), local)
@@ -251,8 +271,8 @@ def test_a_worker_killed_mid_run_changes_nothing(
     marker = tmp_path / "killed"
     plan_tasks = engine.read_tasks
 
-    def dying(planned: PlannedInputs) -> list[object]:
-        tasks = plan_tasks(planned)
+    def dying(planned: PlannedInputs, threads: int) -> list[object]:
+        tasks = plan_tasks(planned, threads)
         first = tasks[0]
         return [replace(first, reader=DiesOnce(first.reader, marker)), *tasks[1:]]
 

@@ -3,9 +3,9 @@
 The driver resolves the inputs and recognises each file from its head (as locally); it never reads the data.
 Tasks, run by Dask's scheduler on its workers:
 
-1. **read**: one per file of the flat formats (a large Parquet file per run of rows), one per owner's transcripts
-   for the agent logs (their duplicate rules span one person's files), one per batch for the other readers, exactly
-   as the local engine batches them. The read rows stay on the worker (a :class:`ReadUnit`); what leaves it is a
+1. **read**: one per file of the flat formats (a large Parquet file per run of rows), one per run of whole owners'
+   transcripts for the agent logs (their duplicate rules span one person's files), one per batch for the other
+   readers. The read rows stay on the worker (a :class:`ReadUnit`); what leaves it is a
    64-bit hash of each row's dedup key (by key bucket) and the canonical developers the rows name;
 2. **duplicates**, in small frames: per key bucket, the hashes that occur more than once in the whole input; per
    read unit, its rows of those hashes (key, file, line, total tokens); per bucket, which of those copies lose
@@ -93,6 +93,8 @@ BYTES_PER_ROW: Final = 100
 """For the shard count, a file that does not say how many rows it holds (Parquet does) is taken to hold a row per
 this many bytes (flat CSV about 150, JSON Lines more, transcripts several thousand: an estimate on the safe side)."""
 TCP_TIMEOUT: Final = "120s"
+BYTES_PER_TASK: Final = 256 * 2**20
+"""Owned logs (transcripts) are read in runs of whole owners of at most about this many bytes (~120,000 requests)."""
 ROWS_PER_TASK: Final = 1_000_000
 """A Parquet file of more rows is read by several tasks of equal runs (a million canonical rows hold about 200 MB)."""
 ROW_BITS: Final = 32
@@ -164,9 +166,10 @@ sizeof.register(ReadUnit, _unit_size)
 sizeof.register(Finished, _finished_size)
 
 
-def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
+def read_tasks(planned: PlannedInputs, threads: int) -> list[ReadTask]:
     """The plan's batches cut into tasks: :data:`~tokenaudit.readers.FILE_BY_FILE` per file (a large Parquet file
-    in equal runs of at most :data:`ROWS_PER_TASK` rows), owned logs per owner, the other readers' batches whole."""
+    in equal runs of at most :data:`ROWS_PER_TASK` rows), owned logs in runs of whole owners (:func:`owner_runs`),
+    the other readers' batches whole."""
     groups: list[tuple[Reader, list[Source], int]] = []
     for reader, batch in planned.plan.batches:
         if reader.name in FILE_BY_FILE:
@@ -177,10 +180,27 @@ def read_tasks(planned: PlannedInputs) -> list[ReadTask]:
             by_owner: dict[str, list[Source]] = {}
             for source in batch:
                 by_owner.setdefault(mine[source.name], []).append(source)
-            groups.extend((reader, sources, sum(map(size_of, sources))) for sources in by_owner.values())
+            groups.extend((reader, run, sum(map(size_of, run))) for run in owner_runs(list(by_owner.values()), threads))
         else:
             groups.append((reader, batch, sum(map(size_of, batch))))
     return [ReadTask(number, *group) for number, group in enumerate(groups)]
+
+
+def owner_runs(by_owner: Sequence[list[Source]], threads: int) -> list[list[Source]]:
+    """Owners' files (in input order) in runs of whole owners, of about an equal share of their bytes per
+    :data:`SHARDS_PER_WORKER` × ``threads`` tasks, at most :data:`BYTES_PER_TASK` a run: a read unit has fixed costs
+    (identity and price tables, key buckets, dedup candidates) that 100 people's units paid 100 times."""
+    total = sum(size_of(source) for sources in by_owner for source in sources)
+    share = min(BYTES_PER_TASK, -(-total // max(1, SHARDS_PER_WORKER * threads)))
+    runs: list[list[Source]] = []
+    held = 0
+    for sources in by_owner:
+        if not runs or held >= share:
+            runs.append([])
+            held = 0
+        runs[-1].extend(sources)
+        held += sum(map(size_of, sources))
+    return runs
 
 
 def equal_runs(source: Source) -> list[Source]:
@@ -389,8 +409,8 @@ def load_events_on(
     cluster; with ``detector_features``, the detectors' features of the events too (for an audit of the whole period
     loaded). Without ``keep_events`` the events stay on the workers: the load has their usage cube instead."""
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
-    tasks = read_tasks(planned)
     threads = sum(client.nthreads().values())
+    tasks = read_tasks(planned, threads)
     shards, buckets = shard_count(tasks, threads), max(1, SHARDS_PER_WORKER * threads)
     units = client.map(
         read_unit, tasks, context=planned.context, buckets=buckets, retries=RETRIES, key=_keys("read", len(tasks))
