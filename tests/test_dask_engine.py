@@ -3,6 +3,7 @@ as locally. One cluster of two worker processes serves the whole module."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -19,11 +20,13 @@ from polars.testing import assert_frame_equal
 from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit.audit import run_audit
 from tokenaudit.documents import audit_document
-from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events, plan_inputs
+from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, load_events, narrow, plan_inputs
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.readers.base import ReadContext, Reader, ReadResult
 from tokenaudit.readers.sources import Source
+from tokenaudit.shards import Reduction
 from tokenaudit.simulate import SimulationConfig, simulate, write_simulation
+from tokenaudit.views import report_views
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -33,6 +36,9 @@ dask = pytest.importorskip("dask", reason="the dask extra is not installed")
 engine = pytest.importorskip("tokenaudit.engines.dask")
 
 CORPUS = Path(__file__).parent / "corpus"
+A_WEEK = ("--since", "2026-09-21", "--until", "2026-09-27")
+"""A report period shorter than the detectors' lookback, with a week of data before it to compare with."""
+SAMPLE_POLICY = ("--policy", str(SAMPLE / "policy.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +67,14 @@ def mixed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def organisation(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("org")
     write_simulation(simulate(SimulationConfig(developers=24, days=14, seed=3)), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def split_rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample events in two files of alternate rows: every developer in both, so reduced in developer shards."""
+    folder = tmp_path_factory.mktemp("split")
+    split_sample(folder, "rows")
     return folder
 
 
@@ -133,17 +147,33 @@ def test_detector_features_come_from_the_workers_and_judge_to_the_local_findings
     [
         ("audit", *SAMPLE_ARGS, "--format", "json"),
         ("report", *SAMPLE_ARGS, "--format", "json", "--since", "2026-09-14", "--until", "2026-09-27"),
+        ("report", *SAMPLE_ARGS, "--format", "json", *A_WEEK, "--compare-previous"),
+        ("report", "{split}", *SAMPLE_POLICY, "--format", "json", *A_WEEK, "--compare-previous"),
+        ("explain", "DEV.SILVA", *SAMPLE_ARGS, "--format", "json"),
+        ("explain", "dsilva-gh", "{split}", *SAMPLE_POLICY, "--format", "json"),
         ("totals", "{mixed}", "--by", "developer,model", "--format", "json", "--rejects", "{rejects}"),
         ("audit", "{organisation}", "--format", "json", "--tz", "America/New_York"),
         ("rank", *SAMPLE_ARGS, "--format", "json", "--pseudonymize"),
         ("totals", "{organisation}", "--by", "team,week,model", "--format", "json"),
     ],
-    ids=["audit-sample", "report-sample", "totals-mixed", "audit-organisation", "rank-sample", "totals-organisation"],
+    ids=[
+        "audit-sample",
+        "report-sample",
+        "report-sample-compare-previous",
+        "report-split-compare-previous",
+        "explain-sample",
+        "explain-split",
+        "totals-mixed",
+        "audit-organisation",
+        "rank-sample",
+        "totals-organisation",
+    ],
 )
 def test_cli_json_is_byte_identical_to_the_local_engine(
     client: Client,
     mixed_folder: Path,
     organisation: Path,
+    split_rows: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     case: tuple[str, ...],
@@ -152,7 +182,12 @@ def test_cli_json_is_byte_identical_to_the_local_engine(
     monkeypatch.setenv("TOKENAUDIT_PSEUDONYM_KEY", "a key for the test")
     outputs = []
     for run, extra in (("local", ()), ("dask", ("--engine", "dask", "--scheduler", _address(client)))):
-        places = {"mixed": mixed_folder, "organisation": organisation, "rejects": tmp_path / f"{run}.csv"}
+        places = {
+            "mixed": mixed_folder,
+            "organisation": organisation,
+            "split": split_rows,
+            "rejects": tmp_path / f"{run}.csv",
+        }
         result = run_cli(*(word.format(**places) for word in case), *extra)
         assert result.exit_code == 0, result.stderr
         outputs.append(result.stdout)
@@ -187,13 +222,13 @@ def split_sample(folder: Path, how: str) -> list[str]:
     [("rows", {4}), ("developers", {1, 2}), ("alias", {1 + 4, 2 + 4})],
     ids=["developers-in-both-files", "developers-in-one-file", "a-person-in-both-under-two-names"],
 )
-def test_totals_and_audits_send_the_driver_no_event(
+def test_totals_audits_and_reports_send_the_driver_no_event(
     client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, digests: set[int]
 ) -> None:
     """Without ``keep_events`` the driver unpacks only usage cubes, never a frame of events, and audits them to the
-    local engine's document. The developers only one read unit names (canonical names, not spellings) are reduced on
-    the worker that read them (one reduction per worker holding such units: one or two here); the others go to
-    developer shards (two per worker)."""
+    local engine's document; a report's load brings back its period's cube and views, not its events. The developers
+    only one read unit names (canonical names, not spellings) are reduced on the worker that read them (one reduction
+    per worker holding such units: one or two here); the others go to developer shards (two per worker)."""
     unpacked_here: list[list[str]] = []
     unpack = engine.unpacked
 
@@ -222,6 +257,26 @@ def test_totals_and_audits_send_the_driver_no_event(
     assert len(unpacked_here) == 2  # one cube per read unit, summed on the driver
     assert all(columns == local.usage.columns for columns in unpacked_here)
     assert_frame_equal(for_totals.usage, local.usage)
+    unpacked_here.clear()
+    week = Period(since=dt.date(2026, 9, 21), until=dt.date(2026, 9, 27))
+    wanted = Reduction(features=False, periods=(week,), lookback_days=policy.flags.lookback_days)
+    for_report = engine.load_events_on(client, inputs, policy, Period(), keep_events=False, reduction=wanted)
+    assert len(unpacked_here) in digests
+    assert all(columns == local.usage.columns for columns in unpacked_here)
+    assert for_report.events.width == 0
+    assert for_report.features is None
+    report_week, local_week = narrow(for_report, week, policy), narrow(local, week, policy)
+    assert report_week.views is not None
+    expected = report_views(local_week.events, policy.flags.headless_work, week.timezone)
+    for view, wanted_view in (
+        (report_week.views.minutes, expected.minutes),
+        (report_week.views.sessions, expected.sessions),
+    ):
+        assert view is not None and wanted_view is not None
+        assert view.height > 20
+        assert_frame_equal(view, wanted_view)
+    assert_frame_equal(report_week.usage, local_week.usage)
+    assert report_week.quality == local_week.quality
 
 
 def test_mixed_folder_with_rejects_loads_identically(client: Client, mixed_folder: Path) -> None:

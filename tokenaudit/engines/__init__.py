@@ -43,8 +43,8 @@ def load(
     """The load on the chosen engine; a Dask cluster is connected (or started) for the load alone. With
     ``detector_features`` the shards' detectors' features are computed where they are cleaned; without
     ``keep_events`` a cluster sends back the events' usage cube instead of the events, and the local engine, past its
-    memory budget, keeps the cube alone too (for ``totals`` and an audit, which read nothing else of them), with what
-    ``reduction`` asks for (a report's periods, ``explain``'s views; a cluster sends back the events for those).
+    memory budget, keeps the cube alone too (for ``totals`` and an audit, which read nothing else of them), both with
+    what ``reduction`` asks for besides (a report's periods, ``explain``'s views).
     """
     if engine is Engine.LOCAL:
         if scheduler:
@@ -78,5 +78,6 @@ def load(
             developer=developer,
             stdin=stdin,
             detector_features=detector_features,
-            keep_events=keep_events or reduction is not None,
+            keep_events=keep_events,
+            reduction=reduction,
         )

@@ -15,17 +15,18 @@ Tasks, run by Dask's scheduler on its workers:
    cube (:func:`~tokenaudit.metrics.usage_cube`: every total sums exactly from it). For an audit it keeps the
    events of developers no other unit names (one person's transcripts) where they are, and splits the rest by a
    hash of the developer;
-4. **developer** (for an audit): per worker, a batch of the units it holds reduces their own developers' events
-   to their cube and detectors' features (:func:`~tokenaudit.shards.developer_digest`); when units share
-   developers, as flat exports do, one task per developer shard, fed its parts by Dask (worker to worker, the only
-   time events move), reduces whole developers the same way.
+4. **developer** (for an audit, a report, ``explain``): per worker, a batch of the units it holds reduces their own
+   developers' events to their cube and what the command reads of them (:func:`~tokenaudit.shards.developer_digest`
+   with the command's :class:`~tokenaudit.shards.Reduction`: the detectors' features, a report's periods with their
+   views, ``explain``'s views); when units share developers, as flat exports do, one task per developer shard, fed
+   its parts by Dask (worker to worker, the only time events move), reduces whole developers the same way.
 
-For ``totals`` and an audit (``keep_events=False``) no event comes back to the driver: only the units' summaries
-(per-file counts, duplicates, diagnostics, rejects, repaired files, row counts), the cubes and the features. The
-driver adds up the cubes and judges the features. For a report or ``explain``, which still read events, the units'
-cleaned events come back too and :func:`~tokenaudit.ingest.assemble` puts them back in input order. Rows carry their
-position (task number, row) so that order is the local one; a retried or moved task recomputes the same rows, so a
-worker lost mid-run changes nothing.
+Without ``keep_events`` (every command's load) no event comes back to the driver: only the units' summaries
+(per-file counts, duplicates, diagnostics, rejects, repaired files, row counts), the cubes and the digests. The
+driver adds them up, judges the features and renders, as the local engine does past its memory budget. With
+``keep_events`` the units' cleaned events come back and :func:`~tokenaudit.ingest.assemble` puts them back in input
+order. Rows carry their position (task number, row) so that order is the local one; a retried or moved task
+recomputes the same rows, so a worker lost mid-run changes nothing.
 
 Key buckets and developer shards use Polars' ``hash``, which is stable within one Polars version: driver and
 workers must run the same environment (as Dask requires anyway).
@@ -51,7 +52,6 @@ from distributed import Client, Future, LocalCluster, as_completed
 
 from tokenaudit import progress
 from tokenaudit.console import stderr_console, wants_color
-from tokenaudit.detectors import ShardedFeatures
 from tokenaudit.errors import TokenauditError, UsageError
 from tokenaudit.identity import resolve_identities
 from tokenaudit.ingest import LoadedEvents, Period, PlannedInputs, assemble, plan_inputs
@@ -64,11 +64,12 @@ from tokenaudit.readers.codex import OWNER_FOLDERS as CODEX_OWNER_FOLDERS
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.owner import owners
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import empty_rejects
+from tokenaudit.schema import empty_events, empty_rejects
 from tokenaudit.shards import (
     ORDER,
     CleanShard,
     DeveloperDigest,
+    Reduction,
     UniqueShard,
     clean_shard,
     developer_digest,
@@ -341,24 +342,28 @@ def finish(unit: ReadUnit, dropped: Sequence[bytes], policy: Policy, period: Per
     return done
 
 
-def digest_parts(parts: Sequence[bytes], policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
+Digested = tuple[bytes, DeveloperDigest]
+"""A :class:`~tokenaudit.shards.DeveloperDigest` as it travels: its cube :func:`packed`, the digest's left empty."""
+
+
+def digest_parts(parts: Sequence[bytes], policy: Policy, timezone: str, wanted: Reduction) -> Digested:
     """The :func:`~tokenaudit.shards.developer_digest` of whole developers, from every unit's part of their events
-    (in unit order, so in input order, as ties fall locally), its cube :func:`packed`: the driver sums and judges
-    these without the events."""
-    return _digest(pl.concat([unpacked(part) for part in parts], how="vertical"), policy, timezone)
+    (in unit order, so in input order, as ties fall locally): the driver sums, judges and renders these without the
+    events."""
+    return _digest(pl.concat([unpacked(part) for part in parts], how="vertical"), policy, timezone, wanted)
 
 
-def digest_units(units: Sequence[Finished], policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
+def digest_units(units: Sequence[Finished], policy: Policy, timezone: str, wanted: Reduction) -> Digested:
     """:func:`digest_parts` of the events of developers that only one unit names, from units (in unit order) held on
     one worker: one reduction for many small units (a person's transcripts each; their detectors cost about a
     quarter of a second of fixed work per reduction)."""
-    return _digest(pl.concat([unit.own for unit in units if unit.own is not None], how="vertical"), policy, timezone)
+    own = [unit.own for unit in units if unit.own is not None]
+    return _digest(pl.concat(own, how="vertical"), policy, timezone, wanted)
 
 
-def _digest(events: pl.DataFrame, policy: Policy, timezone: str) -> tuple[bytes, ShardedFeatures]:
-    digest = developer_digest(events.drop(ORDER).rechunk(), policy, timezone)
-    assert digest.features is not None  # computed by default
-    return packed(digest.cube), digest.features
+def _digest(events: pl.DataFrame, policy: Policy, timezone: str, wanted: Reduction) -> Digested:
+    digest = developer_digest(events.drop(ORDER).rechunk(), policy, timezone, wanted)
+    return packed(digest.cube), replace(digest, cube=digest.cube.clear())
 
 
 def finish_plans(
@@ -404,10 +409,13 @@ def load_events_on(
     stdin: Iterable[bytes] | None = None,
     detector_features: bool = False,
     keep_events: bool = True,
+    reduction: Reduction | None = None,
 ) -> LoadedEvents:
     """:func:`~tokenaudit.ingest.load_events` with the reads, dedup and cleaning run as tasks on ``client``'s
     cluster; with ``detector_features``, the detectors' features of the events too (for an audit of the whole period
-    loaded). Without ``keep_events`` the events stay on the workers: the load has their usage cube instead."""
+    loaded). Without ``keep_events`` the events stay on the workers: the load has their usage cube instead, and what
+    ``reduction`` asks for besides (a report's periods, ``explain``'s views), reduced on the workers as the local
+    engine reduces its developer shards past its memory budget."""
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     threads = sum(client.nthreads().values())
     tasks = read_tasks(planned, threads)
@@ -443,23 +451,25 @@ def load_events_on(
         client.submit(losers, [client.submit(_item, one, bucket, **near(one)) for one in found])
         for bucket in range(buckets)
     ]
-    summed = not keep_events and not detector_features  # totals: each unit sums its own events
-    plans = finish_plans(done, shards, events=keep_events, cube=summed, features=detector_features)
+    digested = detector_features or (reduction is not None and not keep_events)
+    summed = not keep_events and not digested  # totals: each unit sums its own events
+    plans = finish_plans(done, shards, events=keep_events, cube=summed, features=digested)
+    wanted = replace(reduction or Reduction(), features=detector_features)
     finished = [
         client.submit(finish, unit, dropped, policy, planned.period, plan, **near(unit))
         for unit, plan in zip(units, plans, strict=True)
     ]
     follow(finished, units)
     del units, found  # the read rows are freed on the workers as soon as their units are finished
-    developed: list[Future[tuple[bytes, ShardedFeatures]]] = []
-    if detector_features and plans[0].shards:
-        timezone = planned.period.timezone
+    developed: list[Future[Digested]] = []
+    if digested and plans and plans[0].shards:
         developed = [
             client.submit(
                 digest_parts,
                 [client.submit(finished_part, one, shard, **near(one)) for one in finished],
                 policy,
-                timezone,
+                planned.period.timezone,
+                wanted,
                 retries=RETRIES,
             )
             for shard in range(shards)
@@ -472,17 +482,22 @@ def load_events_on(
     if summed:
         cubes = client.gather([client.submit(_cube_of, one, **near(one)) for one in finished])
         return assemble(planned, cleaned, rejects, repaired, rows, summed_cubes([unpacked(cube) for cube in cubes]))
-    if not detector_features:
+    if not digested:
         return assemble(planned, cleaned, rejects, repaired, rows)
     batches = local_batches(
         [(one, where.get(one.key, ())) for one, plan in zip(finished, plans, strict=True) if plan.digest],
         [summary.rows for summary, plan in zip(done, plans, strict=True) if plan.digest],
     )
-    local = [client.submit(digest_units, batch, policy, planned.period.timezone, **near(batch[0])) for batch in batches]
-    digests = [DeveloperDigest(unpacked(cube), features) for cube, features in client.gather([*local, *developed])]
-    digest = merged_digests(digests)
-    loaded = assemble(planned, cleaned, rejects, repaired, rows, None if keep_events else digest.cube)
-    return replace(loaded, features=digest.features)
+    timezone = planned.period.timezone
+    local = [client.submit(digest_units, batch, policy, timezone, wanted, **near(batch[0])) for batch in batches]
+    digests = [replace(digest, cube=unpacked(cube)) for cube, digest in client.gather([*local, *developed])]
+    # No digest when no event was read: the digest of no events, as locally.
+    digest = merged_digests(digests or [developer_digest(empty_events().drop("dedup_key"), policy, timezone, wanted)])
+    if keep_events:
+        return replace(assemble(planned, cleaned, rejects, repaired, rows), features=digest.features)
+    loaded = assemble(planned, cleaned, rejects, repaired, rows, digest.cube)
+    narrowed = dict(zip(wanted.periods, digest.periods, strict=True))
+    return replace(loaded, features=digest.features, views=digest.views, narrowed=narrowed)
 
 
 def _item(parts: Sequence[bytes], number: int) -> bytes:
