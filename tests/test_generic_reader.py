@@ -327,3 +327,28 @@ def test_a_large_json_lines_file_is_read_a_block_at_a_time_by_the_load(
     assert block_rejects.equals(whole_rejects)
     assert block_rejects["source_line"].to_list() == [31]
     assert blocks.height == 99
+
+
+@pytest.mark.parametrize("negative", [False, True])
+def test_a_csv_scanned_with_integer_counts_reads_as_its_text_does(tmp_path: Path, negative: bool) -> None:
+    """Counts the integer scan accepts (a sign, leading zeros, spaces inside quotes) are the text parse's numbers; a
+    negative one, which it also accepts, sends the file back to the text read, whose reject shows the text."""
+    header = "timestamp,developer,request_id," + ",".join(TOKENS)
+    rows = [
+        "2026-03-02T10:00:00Z,ana,r1,+5,007,0,1",
+        '2026-03-02T10:01:00Z,ana,r2," 7",1,2,3',
+        f"2026-03-02T10:02:00Z,bo,r3,{'-3' if negative else '3'},1,2,3",
+    ]
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    source = resolve([str(path)]).sources[0]
+    present = {name: name for name in ("timestamp", "developer", "request_id", *TOKENS)}
+    context = ReadContext(policy=Policy())
+    events, rejects = GenericReader()._read_rows(source, "csv", present, context)
+    text_events, text_rejects = GenericReader()._read_rows(source, "csv", present, context, typed=False)
+    assert events.equals(text_events)
+    assert rejects.equals(text_rejects)
+    assert events["input_tokens"].to_list() == ([5, 7] if negative else [5, 7, 3])
+    if negative:
+        assert rejects["reason"].to_list() == ["input_tokens: expected a non-negative integer, got '-3'"]
+        assert '"input_tokens":"-3"' in rejects["raw"].item()

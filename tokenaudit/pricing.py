@@ -304,8 +304,11 @@ def apply_prices(events: pl.LazyFrame, overrides: Mapping[str, ModelPrice]) -> p
             for tier_number, (_, tier_rates) in enumerate(price_period.tiers):
                 codes.append((number * _STRIDE + period_number) * _STRIDE + tier_number)
                 rates.append(tier_rates)
-    model_number = pl.col("model").replace_strict(
-        [model for model, _ in priced], list(range(len(priced))), default=None, return_dtype=pl.Int64
+    # Each distinct name's position in an Enum of them (a hash of each row's name, cheaper than replace_strict's
+    # string match at 10M rows), then its number among the priced models (null: unpriced).
+    number_of = {model: number for number, (model, _) in enumerate(priced)}
+    model_number = pl.lit(pl.Series([number_of.get(model) for model in models], dtype=pl.Int64)).gather(
+        pl.col("model").cast(pl.Enum(models)).to_physical()
     )
     numbered = pl.col("_model_number")
     period = _choose(

@@ -98,10 +98,11 @@ def cents(column: str, *, field: str | None = None) -> Parsed:
 def text(column: str, *, field: str | None = None, required: bool = False) -> Parsed:
     """A string field; empty strings become null, and a required one must be present."""
     label = field or column
-    raw = _text(column)
+    stripped = f"_{column}_text"  # staged: the value and the problem would each strip every row again
+    raw = pl.col(stripped)
     value = pl.when(raw == "").then(None).otherwise(raw)
     problem = pl.when(value.is_null()).then(pl.lit(f"{label}: missing; expected a value")) if required else None
-    return Parsed(value, problem if problem is not None else pl.lit(None, pl.String))
+    return Parsed(value, problem if problem is not None else pl.lit(None, pl.String), (_text(column).alias(stripped),))
 
 
 def timestamp(column: str, timezone: str, *, field: str | None = None) -> Parsed:
@@ -166,20 +167,16 @@ def typed(
     col = pl.col(column)
     if dtype.is_integer():
         value = col.cast(pl.Int64, strict=False)
+        # Masked before the cast to text (Polars computes every branch on every row): only bad values are shown.
+        overflow = pl.when(col.is_not_null() & value.is_null()).then(col).cast(pl.String)
+        negative = pl.when(value < 0).then(value).cast(pl.String)
         problem = (
             pl.when(col.is_null())
             .then(pl.lit(f"{label}: missing; expected a non-negative integer") if required else None)
             .when(value.is_null())
-            .then(
-                pl.lit(f"{label}: ")
-                + _shown(pl.when(value.is_null()).then(col.cast(pl.String)))
-                + pl.lit(" is beyond the 64-bit integer range")
-            )
+            .then(pl.lit(f"{label}: ") + _shown(overflow) + pl.lit(" is beyond the 64-bit integer range"))
             .when(value < 0)
-            .then(
-                pl.lit(f"{label}: expected a non-negative integer, got ")
-                + _shown(pl.when(value < 0).then(col.cast(pl.String)))
-            )
+            .then(pl.lit(f"{label}: expected a non-negative integer, got ") + _shown(negative))
         )
         return Parsed(value if required else value.fill_null(0), problem)
     if isinstance(dtype, pl.Datetime):

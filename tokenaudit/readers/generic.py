@@ -85,10 +85,21 @@ class GenericReader:
         )
 
     def _read_rows(
-        self, source: Source, kind: str, present: dict[str, str], context: ReadContext
+        self, source: Source, kind: str, present: dict[str, str], context: ReadContext, *, typed: bool = True
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Events and rejects of one source (or one block of a text file, :attr:`Source.block`)."""
-        raw_frame, line_rejects = self._raw_rows(source, kind, present)
+        """Events and rejects of one source (or one block of a text file, :attr:`Source.block`).
+
+        A CSV or TSV is first scanned with integer token counts (``typed``), which skips parsing every count from
+        text; where any row is then rejected, the source is read again as text, so that rejects show the row's text
+        and give the reason the text parse gives (a value the integer scan refuses, such as ``5.0``, fails that scan
+        and goes to text at once).
+        """
+        raw_frame, line_rejects = self._raw_rows(source, kind, present, typed_counts=typed)
+        scanned_typed = (
+            typed
+            and kind in ("csv", "tsv")
+            and any(raw_frame.schema[present[name]].is_integer() for name in TOKEN_COLUMNS)
+        )
         schema = raw_frame.schema
 
         def fast(name: str) -> coerce.Parsed | None:
@@ -119,17 +130,23 @@ class GenericReader:
         )
         try:
             good_rows, bad_rows = pl.collect_all([rows, rejects])
+            if scanned_typed and (bad_rows.height or line_rejects.height):
+                return self._read_rows(source, kind, present, context, typed=False)
             if PROMPT_TEXT in present:
                 good_rows = _signed(good_rows)
-            events = conform(good_rows.lazy()).with_columns(dedup_key=_dedup_key()).collect()
+            keyed = "request_id" in present and not good_rows["request_id"].has_nulls()
+            events = conform(good_rows.lazy()).with_columns(dedup_key=_dedup_key(every_row_has_id=keyed)).collect()
             return events, pl.concat([line_rejects, bad_rows], how="vertical")
         except pl.exceptions.PolarsError as exc:
             msg = f"{source.name}: cannot read as {kind}: {str(exc).splitlines()[0]}"
             raise InputError(msg) from None
 
-    def _raw_rows(self, source: Source, kind: str, present: dict[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _raw_rows(
+        self, source: Source, kind: str, present: dict[str, str], *, typed_counts: bool = False
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Every wanted column as text, with ``source_file``/``source_line`` (counted in the whole file when
-        ``source`` is a block of it); plus unparseable lines."""
+        ``source`` is a block of it); plus unparseable lines. With ``typed_counts``, a CSV's token counts are scanned as
+        integers when every value parses as one (else as text)."""
         no_rejects = pl.DataFrame(
             schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String}
         )
@@ -155,18 +172,17 @@ class GenericReader:
                     .collect()
                 )
             else:
-                frame = (
-                    pl.scan_csv(
-                        source.payload(),
-                        separator="\t" if kind == "tsv" else ",",
-                        infer_schema=False,
-                        encoding="utf8-lossy",
-                        missing_columns="insert",
-                    )
-                    .select(wanted)
-                    .with_columns(*located, source_line=pl.int_range(2, pl.len() + 2, dtype=pl.Int64) + records_before)
-                    .collect()
-                )
+                numbered = [
+                    *located,
+                    pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("source_line") + records_before,
+                ]
+                counts = [present[name] for name in TOKEN_COLUMNS] if typed_counts else []
+                try:
+                    frame = _scanned_text(source, kind, wanted, numbered, counts)
+                except pl.exceptions.ComputeError:
+                    if not counts:
+                        raise
+                    frame = _scanned_text(source, kind, wanted, numbered, [])
         except pl.exceptions.ComputeError:
             if kind == "parquet":
                 raise
@@ -175,6 +191,27 @@ class GenericReader:
             later = pl.col("source_line") + lines_before
             return rows.with_columns(later), rejects.with_columns(later)
         return frame, no_rejects
+
+
+def _scanned_text(
+    source: Source, kind: str, wanted: list[str], added: list[pl.Expr], counts: Sequence[str]
+) -> pl.DataFrame:
+    """The ``wanted`` columns of a CSV or TSV source as text but the ``counts`` (as integers), plus the ``added``
+    ones."""
+    integers: dict[str, pl.DataType] = {name: pl.Int64() for name in counts}
+    return (
+        pl.scan_csv(
+            source.payload(),
+            separator="\t" if kind == "tsv" else ",",
+            infer_schema=False,
+            schema_overrides=integers or None,
+            encoding="utf8-lossy",
+            missing_columns="insert",
+        )
+        .select(wanted)
+        .with_columns(*added)
+        .collect()
+    )
 
 
 def _kind_and_header(source: Source) -> tuple[str, list[str]]:
@@ -228,11 +265,15 @@ def _signed(rows: pl.DataFrame) -> pl.DataFrame:
     ).drop(PROMPT_TEXT)
 
 
-def _dedup_key() -> pl.Expr:
-    """``rid:<request_id>``, or a hash of every canonical field when there is no request id."""
+def _dedup_key(*, every_row_has_id: bool = False) -> pl.Expr:
+    """``rid:<request_id>``, or a hash of every canonical field when there is no request id (hashed only when some
+    row has none: Polars computes every branch on every row)."""
+    with_id = pl.concat_str(pl.lit("rid:"), pl.col("request_id"))
+    if every_row_has_id:
+        return with_id
     content = pl.struct(
         "timestamp", "developer", "tool", "model", "session_id", *TOKEN_COLUMNS, "cost_usd", "requests"
     ).hash(seed=0)
     # Masked before the cast: Polars computes every branch on every row, and rows with an id need no text.
     row_key = pl.lit("row:") + pl.when(pl.col("request_id").is_null()).then(content).cast(pl.String)
-    return pl.coalesce(pl.lit("rid:") + pl.col("request_id"), row_key)
+    return pl.coalesce(with_id, row_key)
