@@ -1,10 +1,17 @@
 """Speed and memory of ``tokenaudit audit`` against the toolchain's limit and against ccusage (issue 8).
 
-One command generates the inputs, runs every program on them in turns, and writes the table::
+One command produces every figure of issue 18 (inputs generated once, or reused), runs every program on them in
+turns, and prints the table, each target's ratio and whether it is met; ``--results FILE`` also writes them into
+``benchmarks/RESULTS.md`` (between its ``perf.py`` markers, the rest of the file kept)::
 
     pip install -e ".[dev]"
-    python benchmarks/perf.py                                   # full run: ~1M requests, 1M and 10M flat events
-    python benchmarks/perf.py --claude 20k --sizes 100k --repeat 1 --results -   # quick check (~1 min)
+    python benchmarks/perf.py --results benchmarks/RESULTS.md   # every figure: ~45 min on 2 quiet cores
+    python benchmarks/perf.py --with-100m --results benchmarks/RESULTS.md   # and 100M Parquet events (~50 min more)
+    python benchmarks/perf.py --claude 20k --sizes 100k --repeat 1   # quick check (~1 min)
+
+The default inputs are issue 18's: Claude Code transcripts of 300k and 1M requests (against ccusage, polars-min and
+``cat`` of the same files), flat Parquet events of 1M and 10M rows, flat CSV and JSON Lines of 10M rows (against
+polars-min); the 10M/1M scaling is read from the Parquet runs.
 
 Inputs (generated once, reused from ``--workdir``; never committed):
 
@@ -16,13 +23,17 @@ Inputs (generated once, reused from ``--workdir``; never committed):
 * Flat events from ``tokenaudit simulate`` (one row per request, ~1% re-exported duplicates) as
   Parquet, CSV and JSON Lines; sizes above 1M rows are copies of the 1M organisation under new names.
 
+Inputs already under ``--workdir`` are reused when their manifest matches (``flat-10M/`` or any ``*/flat-10M/``
+holding the format; ``claude-300k/``), so a re-run measures only.
+
 Programs, run alternately (A B C A B C …) so that a burst of load on a shared machine hits all alike:
 
 * ``tokenaudit audit INPUT --format json`` (the full audit: dedup, pricing, detectors, ranking);
 * ``polars-min``: this file's ``reference`` sub-command, a minimal Polars script (scan, dedup keeping the
   largest count, group by developer) with the streaming engine: the toolchain's limit;
 * ``ccusage claude daily --json --offline -z UTC`` (npm ``ccusage``, whose native Rust binary is run directly
-  so that Node's start-up is not counted against it) with ``CLAUDE_CONFIG_DIR`` listing every person's folder.
+  so that Node's start-up is not counted against it) with ``CLAUDE_CONFIG_DIR`` listing every person's folder;
+* ``cat`` of every transcript file to ``/dev/null`` (the stretch target: within 3× of reading the bytes).
 
 Wall time is the median of ``--repeat`` runs, peak RSS the median of each run's maximum resident set
 (``wait4``, which includes child processes). Every run's total tokens must equal the generator's truth.
@@ -425,7 +436,8 @@ class Program:
     name: str
     command: list[str]
     env: dict[str, str]
-    total: Callable[[dict[str, Any]], int]
+    total: Callable[[dict[str, Any]], int] | None
+    """The total tokens the program printed (None: a program that prints none, such as ``cat``)."""
     workers_rss: Path | None = None
     """Where the program writes its Dask workers' peak RSS (bytes, a JSON list)."""
 
@@ -455,7 +467,8 @@ def measure(program: Program, scratch: Path) -> tuple[float, float, int, dict[st
         msg = f"{program.name} exited {process.returncode}: {err.read_text()[-2000:]}"
         raise RuntimeError(msg)
     cpu = usage.ru_utime + usage.ru_stime
-    return wall, cpu, usage.ru_maxrss * 1024, json.loads(out.read_text())
+    printed = out.read_text()
+    return wall, cpu, usage.ru_maxrss * 1024, json.loads(printed) if printed.strip() else {}
 
 
 def dask_audit(argv: Sequence[str]) -> None:
@@ -528,6 +541,9 @@ def programs_for(dataset: dict[str, Any], path: Path, workdir: Path, dask_worker
         command = [*audit.command, "--memory-limit", limit]
         programs.insert(1, Program(f"tokenaudit --memory-limit {limit}", command, quiet, tokenaudit_total))
     if dataset["kind"] == "claude":
+        # The shell is the same for every file: xargs hands cat as many paths as fit a command line.
+        read = 'find "$0" -name "*.jsonl" -print0 | xargs -0 cat > /dev/null'
+        programs.append(Program("cat", ["sh", "-c", read, str(path)], {}, None))
         binary = ccusage_binary(workdir)
         if binary is not None:
             home = workdir / "empty-home"
@@ -545,20 +561,30 @@ def programs_for(dataset: dict[str, Any], path: Path, workdir: Path, dask_worker
 
 
 def run_dataset(
-    label: str, dataset: dict[str, Any], path: Path, size: int, args: argparse.Namespace
+    label: str,
+    dataset: dict[str, Any],
+    path: Path,
+    size: int,
+    args: argparse.Namespace,
+    *,
+    repeat: int | None = None,
+    only: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
+    """Every program on one input, ``repeat`` times in turns (default ``--repeat``); ``only``: the programs whose
+    names start so (default ``--only``)."""
+    wanted = list(only) or args.only
     programs = [
         program
         for program in programs_for(dataset, path, args.workdir, args.dask_workers)
-        if not args.only or any(program.name.startswith(name) for name in args.only)
+        if not wanted or any(program.name.startswith(name) for name in wanted)
     ]
     runs = {program.name: Runs() for program in programs}
     with tempfile.TemporaryDirectory() as scratch:
-        for repeat in range(args.repeat):
+        for turn in range(repeat or args.repeat):
             for program in programs:
                 load = os.getloadavg()[0]
                 wall, cpu, rss, document = measure(program, Path(scratch))
-                total = program.total(document)
+                total = dataset["total"] if program.total is None else program.total(document)
                 record = runs[program.name]
                 record.wall.append(wall)
                 record.rss.append(rss)
@@ -569,7 +595,7 @@ def run_dataset(
                 record.cpu.append(cpu)
                 mark = "" if total == dataset["total"] else f"  TOTAL {total:,} != {dataset['total']:,}"
                 print(
-                    f"  {label} run {repeat + 1} {program.name:<10} {wall:7.2f} s {cpu:7.2f} s CPU "
+                    f"  {label} run {turn + 1} {program.name:<10} {wall:7.2f} s {cpu:7.2f} s CPU "
                     f"{rss / 2**20:7.0f} MiB load {load:.1f}{mark}"
                 )
     rows = []
@@ -579,6 +605,10 @@ def run_dataset(
         rows.append(
             {
                 "input": label,
+                "kind": dataset["kind"],
+                "format": dataset["format"],
+                "scale": dataset.get("scale", dataset["events"]),
+                "totals_checked": name != "cat",
                 "program": name,
                 "wall": wall,
                 "cpu": statistics.median(record.cpu),
@@ -604,40 +634,54 @@ def human(count: int) -> str:
     return f"{count / 1e6:g}M" if count >= 1_000_000 else f"{count / 1e3:g}k"
 
 
-def dataset_claude(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
+def dataset_claude(args: argparse.Namespace, requests: int) -> tuple[dict[str, Any], Path]:
     suffix = f"-norid{args.no_request_id:g}" if args.no_request_id else ""
-    root = args.workdir / f"claude-{human(args.claude)}{suffix}"
+    root = args.workdir / f"claude-{human(requests)}{suffix}"
     manifest = root / "manifest.json"
     if not manifest.exists():
         shutil.rmtree(root, ignore_errors=True)
-        print(f"generating Claude Code transcripts ({human(args.claude)} requests) in {root} …", flush=True)
+        print(f"generating Claude Code transcripts ({human(requests)} requests) in {root} …", flush=True)
         data = root / "data"
-        info = generate_claude(data, args.claude, args.no_request_id)
+        info = generate_claude(data, requests, args.no_request_id)
         manifest.write_text(json.dumps(info))
-    return json.loads(manifest.read_text()), root / "data"
+    return {**json.loads(manifest.read_text()), "format": "claude", "scale": requests}, root / "data"
 
 
-def dataset_flat(args: argparse.Namespace, rows: int) -> tuple[dict[str, Any], Path]:
+def made_inputs(workdir: Path, name: str) -> list[Path]:
+    """Folders named ``name`` with a manifest: this run's (``workdir/name``) first, then another run's
+    (``workdir/*/name``, such as a helper's ``--workdir``), which the same generator made the same."""
+    return [
+        folder for folder in [workdir / name, *sorted(workdir.glob(f"*/{name}"))] if (folder / "manifest.json").exists()
+    ]
+
+
+def dataset_flat(args: argparse.Namespace, rows: int, kind: str) -> tuple[dict[str, Any], Path]:
+    """The flat events of ``rows`` rows as ``kind``: a file made before whose manifest lists it, else made now (into
+    ``flat-<rows>/``, next to its other formats)."""
+    for folder in made_inputs(args.workdir, f"flat-{human(rows)}"):
+        info = json.loads((folder / "manifest.json").read_text())
+        if kind in info["bytes"] and (folder / f"events.{kind}").exists():
+            return {**info, "format": kind, "scale": rows}, folder / f"events.{kind}"
     folder = args.workdir / f"flat-{human(rows)}"
     manifest = folder / "manifest.json"
-    if manifest.exists():
-        info = json.loads(manifest.read_text())
-        if set(args.formats) <= set(info["bytes"]):
-            return info, folder
-    print(f"generating flat events ({human(rows)} rows) in {folder} …", flush=True)
-    info = generate_flat(folder, rows, args.formats)
+    print(f"generating flat events ({human(rows)} rows, {kind}) in {folder} …", flush=True)
+    info = generate_flat(folder, rows, [kind])
+    if manifest.exists():  # the other formats made before stay listed
+        info["bytes"] = {**json.loads(manifest.read_text())["bytes"], **info["bytes"]}
     manifest.write_text(json.dumps(info))
-    return info, folder
+    return {**info, "format": kind, "scale": rows}, folder / f"events.{kind}"
 
 
 def dataset_flat_files(args: argparse.Namespace, rows: int) -> tuple[dict[str, Any], Path]:
     """``--parquet-files``: the flat events of ``rows`` as a folder of Parquet files (:func:`generate_flat_files`)."""
-    folder = args.workdir / f"flat-{human(rows)}-files"
+    name = f"flat-{human(rows)}-files"
+    found = made_inputs(args.workdir, name)
+    folder = found[0] if found else args.workdir / name
     manifest = folder / "manifest.json"
     if not manifest.exists():
         print(f"generating flat events ({human(rows)} rows) as Parquet files in {folder} …", flush=True)
         manifest.write_text(json.dumps(generate_flat_files(folder, rows)))
-    return json.loads(manifest.read_text()), folder / "data"
+    return {**json.loads(manifest.read_text()), "format": "parquet-files", "scale": rows}, folder / "data"
 
 
 def machine() -> str:
@@ -664,9 +708,111 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {row['input']} | {row['program']} | {row['wall']:.2f} s | {row['cpu']:.2f} s | "
             f"{row['rss'] / 2**20:,.0f} MiB | "
             f"{row['events_per_s']:,.0f} | {row['mb_per_s']:,.0f} | {ratios} | "
-            f"{'identical' if row['totals_ok'] else 'DIFFER'} |"
+            f"{'—' if not row['totals_checked'] else 'identical' if row['totals_ok'] else 'DIFFER'} |"
         )
     return "\n".join(lines)
+
+
+GIB = 2**30
+HUNDRED_MILLION = 100_000_000
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of issue 18's targets: what it asks, what was measured, and whether that meets it."""
+
+    name: str
+    wanted: str
+    measured: str
+    met: bool
+
+
+def _row(rows: list[dict[str, Any]], fmt: str, scale: int, program: str) -> dict[str, Any] | None:
+    return next(
+        (row for row in rows if row["format"] == fmt and row["scale"] == scale and row["program"] == program), None
+    )
+
+
+def _ratio(rows: list[dict[str, Any]], name: str, fmt: str, scale: int, peer: str, limit: float) -> list[Target]:
+    ours, theirs = _row(rows, fmt, scale, "tokenaudit"), _row(rows, fmt, scale, peer)
+    if ours is None or theirs is None:
+        return []
+    ratio = ours["wall"] / theirs["wall"]
+    return [Target(f"{name}: wall time ÷ {peer}'s", f"≤ {limit:g}×", f"{ratio:.2f}×", ratio <= limit)]
+
+
+def _peak(rows: list[dict[str, Any]], name: str, fmt: str, scale: int, limit_gib: float) -> list[Target]:
+    """The peak RSS target for the local engine's runs on the input (the default budget and ``--memory-limit``);
+    a run that did not complete with the right totals does not meet it."""
+    return [
+        Target(
+            f"{name}: peak RSS, {row['program']}",
+            f"≤ {limit_gib:g} GiB",
+            f"{row['rss'] / GIB:.2f} GiB",
+            row["rss"] <= limit_gib * GIB and row["totals_ok"],
+        )
+        for row in rows
+        if row["format"] == fmt
+        and row["scale"] == scale
+        and row["program"].startswith("tokenaudit")
+        and "--engine" not in row["program"]
+    ]
+
+
+def targets(rows: list[dict[str, Any]]) -> list[Target]:
+    """Issue 18's targets that these runs measured (medians), each met or not."""
+    found = [
+        *_ratio(rows, "Claude Code 300k", "claude", 300_000, "ccusage", 0.8),
+        *_ratio(rows, "Claude Code 1M", "claude", 1_000_000, "ccusage", 0.7),
+        *_peak(rows, "Claude Code 1M", "claude", 1_000_000, 1),
+        *_ratio(rows, "Claude Code 300k (stretch)", "claude", 300_000, "cat", 3),
+        *_ratio(rows, "Claude Code 1M (stretch)", "claude", 1_000_000, "cat", 3),
+        *_ratio(rows, "flat Parquet 10M", "parquet", 10_000_000, "polars-min", 1.5),
+        *_peak(rows, "flat Parquet 10M", "parquet", 10_000_000, 2),
+        *_ratio(rows, "flat CSV 10M", "csv", 10_000_000, "polars-min", 2),
+        *_peak(rows, "flat JSON Lines 10M (completes)", "jsonl", 10_000_000, 2.5),
+        *_peak(rows, "flat Parquet 100M in files (completes)", "parquet-files", HUNDRED_MILLION, 4),
+    ]
+    small, large = _row(rows, "parquet", 1_000_000, "tokenaudit"), _row(rows, "parquet", 10_000_000, "tokenaudit")
+    if small and large:
+        scaling = large["wall"] / small["wall"]
+        found.append(Target("scaling: flat Parquet 10M ÷ 1M, wall time", "≤ 11×", f"{scaling:.1f}×", scaling <= 11))
+    checked = [row for row in rows if row["totals_checked"]]
+    differ = [f"{row['input']} {row['program']}" for row in checked if not row["totals_ok"]]
+    found.append(
+        Target(
+            "every total equal to the generator's manifest (and so to ccusage's)",
+            "identical",
+            f"{len(checked) - len(differ)} of {len(checked)} programs, every run"
+            + (f"; differ: {differ}" if differ else ""),
+            not differ,
+        )
+    )
+    return found
+
+
+def targets_table(found: list[Target]) -> str:
+    lines = ["| target | wanted | measured | met |", "|---|---|---:|---|"]
+    lines += [f"| {t.name} | {t.wanted} | {t.measured} | {'yes' if t.met else '**no**'} |" for t in found]
+    return "\n".join(lines)
+
+
+BEGIN, END = "<!-- perf.py: begin -->", "<!-- perf.py: end -->"
+
+
+def write_results(path: Path, section: str) -> None:
+    """Put ``section`` between the ``perf.py`` markers of ``path`` (replacing the previous run's), or, without them,
+    before its first ``## `` section; every other line of the file is kept."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
+    block = f"{BEGIN}\n{section.strip()}\n{END}\n"
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1 :]
+    elif "\n## " in text:
+        cut = text.index("\n## ") + 1
+        text = text[:cut] + block + "\n" + text[cut:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -680,14 +826,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="*", default=["1M", "10M"], help="flat event counts (default: 1M 10M)")
-    parser.add_argument("--claude", default="1M", help="Claude Code requests to generate (0 to skip; default 1M)")
+    parser.add_argument(
+        "--claude",
+        nargs="*",
+        default=["300k", "1M"],
+        help="Claude Code request counts to measure (default: 300k 1M; 0 or none to skip)",
+    )
     parser.add_argument(
         "--no-request-id", type=float, default=0.0, help="share of Claude Code responses without requestId (default 0)"
     )
     kinds = ["parquet", "csv", "jsonl"]
     parser.add_argument("--formats", nargs="*", default=kinds, choices=kinds, help="flat formats (default: all)")
     parser.add_argument(
-        "--skip", nargs="*", default=[], metavar="SIZE:FORMAT", help="flat inputs to leave out, e.g. 10M:jsonl"
+        "--skip",
+        nargs="*",
+        default=["1M:csv", "1M:jsonl"],
+        metavar="SIZE:FORMAT",
+        help="flat inputs to leave out (default: 1M:csv 1M:jsonl, which no target names)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per program (default 3)")
     parser.add_argument(
@@ -702,15 +857,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="flat inputs as a folder of Parquet files, one per million rows (for sizes too large to generate whole)",
     )
+    parser.add_argument(
+        "--with-100m",
+        nargs="?",
+        const="2G",
+        default=None,
+        metavar="LIMIT",
+        help="also 100M flat events in 100 Parquet files: one run of tokenaudit --memory-limit LIMIT (default 2G), "
+        "about 50 minutes; its totals are checked against the manifest",
+    )
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tokenaudit-bench")
-    parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")), help="'-' to skip")
+    parser.add_argument(
+        "--results", default=None, help="RESULTS.md to write the figures into (default: print them only; '-': same)"
+    )
     args = parser.parse_args(argv)
-    args.claude = parse_size(args.claude)
     args.workdir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    if args.claude:
-        info, path = dataset_claude(args)
-        label = f"Claude Code {human(args.claude)} req ({info['bytes'] / 1e9:.2f} GB, {info['files']:,} files)"
+    for requests in (parse_size(text) for text in args.claude):
+        if not requests:
+            continue
+        info, path = dataset_claude(args, requests)
+        label = f"Claude Code {human(requests)} req ({info['bytes'] / 1e9:.2f} GB, {info['files']:,} files)"
         rows += run_dataset(label, info, path, info["bytes"], args)
     for size in (parse_size(text) for text in args.sizes):
         if args.parquet_files:
@@ -720,29 +887,34 @@ def main(argv: Sequence[str] | None = None) -> None:
             label = f"flat parquet {human(size)} ({files} files, {info['bytes']['parquet'] / 1e9:.2f} GB)"
             rows += run_dataset(label, info, data, info["bytes"]["parquet"], args)
             continue
-        info, folder = dataset_flat(args, size)
-        info = {**info, "memory_limit": args.memory_limit}
         for kind in args.formats:
             if f"{human(size)}:{kind}" in args.skip:
                 continue
-            label = f"flat {kind} {human(size)}"
-            rows += run_dataset(label, info, folder / f"events.{kind}", info["bytes"][kind], args)
+            info, file = dataset_flat(args, size, kind)
+            info = {**info, "memory_limit": args.memory_limit}
+            rows += run_dataset(f"flat {kind} {human(size)}", info, file, info["bytes"][kind], args)
+    if args.with_100m:
+        info, data = dataset_flat_files(args, HUNDRED_MILLION)
+        info = {**info, "memory_limit": args.with_100m}
+        label = (
+            f"flat parquet 100M ({len(list(data.glob('*.parquet')))} files, {info['bytes']['parquet'] / 1e9:.2f} GB)"
+        )
+        rows += run_dataset(label, info, data, info["bytes"]["parquet"], args, repeat=1, only=["tokenaudit --memory"])
     text = table(rows)
-    print(text)
-    if args.results != "-":
+    verdicts = targets_table(targets(rows))
+    print(text, verdicts, sep="\n\n")
+    if args.results not in (None, "-"):
         loads = [row["load"] for row in rows]
-        results = Path(args.results)
-        # Hand-written analysis below the marker survives a re-run.
-        marker = "<!-- notes -->"
-        previous = results.read_text(encoding="utf-8") if results.exists() else ""
-        notes = previous[previous.index(marker) :] if marker in previous else f"{marker}\n"
-        results.write_text(
-            "# Benchmark results\n\n"
+        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        write_results(
+            Path(args.results),
+            f"## {when}: `benchmarks/perf.py`, every figure of issue 18 in one run\n\n"
             f"Machine: {machine()}.\n\n"
-            f"Median wall time and peak RSS of {args.repeat} alternating runs; load average (1 min) during the runs: "
-            f"median {statistics.median(loads):.1f}, max {max(loads):.1f} (2 cores: 2 is this benchmark alone).\n\n"
-            f"Command: `python benchmarks/perf.py {' '.join(argv)}`\n\n{text}\n\n{notes}",
-            encoding="utf-8",
+            f"Median wall time, CPU and peak RSS of {args.repeat} alternating runs (the 100M input: one run); load "
+            f"average (1 min) during the runs: median {statistics.median(loads):.1f}, max {max(loads):.1f} (2 cores: "
+            f"2 is this benchmark alone).\n\n"
+            f"Command: `python benchmarks/perf.py {' '.join(argv)}`\n\n{text}\n\n"
+            f"Issue 18's targets (medians):\n\n{verdicts}\n",
         )
 
 
