@@ -358,6 +358,17 @@ def test_a_bad_file_fails_with_the_local_error_and_exit_code(client: Client, tmp
     assert dask.stdout == local.stdout == ""
 
 
+def test_the_command_lines_own_cluster_gives_the_local_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a scheduler, ``--engine dask`` starts its own cluster (workers forked from a preloaded server)."""
+    monkeypatch.delenv(engine.SCHEDULER_VARIABLE, raising=False)
+    args = ("totals", *SAMPLE_ARGS[:3], "--by", "developer,model", "--format", "json")
+    local, on_cluster = run_cli(*args), run_cli(*args, "--engine", "dask")
+    assert on_cluster.exit_code == local.exit_code == 0, on_cluster.stderr
+    assert on_cluster.stdout == local.stdout
+    assert len(json.loads(local.stdout)["groups"]) > 40
+    assert on_cluster.stderr == local.stderr == ""
+
+
 def test_engine_options_fail_as_usage_errors() -> None:
     lone = run_cli("totals", str(SAMPLE / "events.csv"), "--scheduler", "tcp://127.0.0.1:1")
     assert lone.exit_code == 2
