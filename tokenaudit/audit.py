@@ -190,6 +190,7 @@ def run_audit(loaded: LoadedEvents, policy: Policy, outcomes: OutcomeRead | None
             policy.leaderboard,
             timezone,
             outcomes=outcome_rows,
+            usage=loaded.usage if loaded.history is None else None,
         )
     adjusted: dict[str, Ranking] = {}
 

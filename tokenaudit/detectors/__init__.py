@@ -146,12 +146,15 @@ def build_context(
     timezone: str,
     yields: pl.DataFrame | None = None,
     outcomes: pl.DataFrame | None = None,
+    usage: pl.DataFrame | None = None,
 ) -> DetectorContext:
     """Apply the policy's exclusions and assemble what detectors read.
 
     On a slice of the events that holds whole developers (a shard), the context's ``developers`` has those
     developers' own statistics right and their peer groups wrong: :func:`detector_features` and
-    :func:`people` of every shard, concatenated, give the whole period's (see :func:`judged_context`).
+    :func:`people` of every shard, concatenated, give the whole period's (see :func:`judged_context`). ``usage``:
+    the events' :func:`~tokenaudit.metrics.usage_cube` in ``timezone``, when at hand: where the policy excludes
+    nothing, the developers' totals and active days are read from it instead of every event.
     """
     keep = events.select(
         ~pl.col("developer").is_in(flags.service_accounts)
@@ -163,9 +166,7 @@ def build_context(
     requests, codes = sorted_requests(kept)
     requests = with_person_turns(requests, flags.headless_work)
     people = (
-        kept.lazy()  # the default engine groups on the names' strings in about half the time
-        .group_by("developer")
-        .agg(total_tokens().sum(), local_day(timezone).n_unique().alias("active_days"))
+        developer_totals(kept, timezone, usage if kept is events else None)
         .join(developers.lazy().select("developer", "team"), on="developer", how="left")
         .join(codes.lazy(), on="developer", how="left")
         .sort("developer")
@@ -179,6 +180,22 @@ def build_context(
         leaderboard=leaderboard,
         yields=yields,
         outcomes=outcomes,
+    )
+
+
+def developer_totals(events: pl.DataFrame, timezone: str, usage: pl.DataFrame | None = None) -> pl.LazyFrame:
+    """developer, total_tokens, active_days (local days in ``timezone``) of ``events``, from their usage cube when
+    given (a few hundred thousand rows at 10M events, where the events' names and days cost seconds to group)."""
+    if usage is not None:
+        return (
+            usage.lazy()
+            .group_by("developer")
+            .agg(pl.col("total_tokens").sum(), pl.col("day").n_unique().alias("active_days"))
+        )
+    return (
+        events.lazy()  # the default engine groups on the names' strings in about half the time
+        .group_by("developer")
+        .agg(total_tokens().sum(), local_day(timezone).n_unique().alias("active_days"))
     )
 
 

@@ -132,32 +132,39 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     ``opens_session`` marks each session's first request (null session ids excluded). Codes are local to this
     call (Polars numbers categories per cast).
     """
-    developer = pl.col("developer").cast(pl.Categorical)
-    coded = (
-        events.lazy()
-        .filter(pl.col("grain") == "request")
-        .select(
-            developer.to_physical().alias("dev"),
-            developer,
-            "timestamp",
-            "tool",
-            "model",
-            "session_id",
-            "prompt_hash",
-            "prompt_signature",
-            "turn",
-            *TOKEN_COLUMNS,
-        )
-        .collect()
+    columns = ("timestamp", "tool", "model", "session_id", "prompt_hash", "prompt_signature", "turn", *TOKEN_COLUMNS)
+    is_request = events.get_column("grain") == "request"
+    rows = events.select("developer", *columns)
+    rows = rows if is_request.all() and not is_request.null_count() else rows.filter(is_request)
+    names = rows.get_column("developer").cast(pl.Categorical)
+    runs = developer_runs(names.to_physical())
+    codes = (
+        names.unique()
+        .to_frame()
+        .select(pl.col("developer").to_physical().alias("dev"), pl.col("developer").cast(pl.String))
     )
-    codes = coded.select(pl.col("developer").unique()).select(
-        pl.col("developer").to_physical().alias("dev"), pl.col("developer").cast(pl.String)
+    order = runs.get_column("rows").explode()
+    by_developer = rows.with_columns(dev=names.to_physical()).select(
+        # A column without a value (no prompt signatures, no turns in most exports) is made, not gathered.
+        pl.repeat(None, order.len(), dtype=rows.schema[name]).alias(name)
+        if name != "dev" and rows.get_column(name).null_count() == rows.height
+        else pl.col(name).gather(order)
+        for name in ("dev", *columns)
     )
-    requests = with_inferred_sessions(in_developer_time_order(coded.drop("developer")))
+    requests = with_inferred_sessions(in_time_order(by_developer))
     session = pl.col("dev").cast(pl.UInt64) * (1 << 32) + pl.col("session_id").cast(pl.Categorical).to_physical()
     return requests.with_columns(session=session).with_columns(
         opens_session=pl.col("session").is_not_null() & pl.col("session").is_first_distinct()
     ), codes
+
+
+def developer_runs(dev: pl.Series) -> pl.DataFrame:
+    """dev, rows: each code of ``dev``, ascending, with the numbers of the rows holding it, in order.
+
+    The rows exploded are the order a stable sort by the code gives, found by a group-by of the (few) codes instead
+    of a sort of every row: about a third of the cost at 10M requests of 500 developers.
+    """
+    return dev.alias("dev").to_frame().lazy().with_row_index("rows").group_by("dev").agg("rows").sort("dev").collect()
 
 
 def by_developer(
@@ -171,17 +178,16 @@ def by_developer(
     return keyed.drop("dev")
 
 
-def in_developer_time_order(rows: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` sorted by (dev, timestamp), ties in input order.
+def in_time_order(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows``, in order of their ``dev`` code (ties in input order), sorted by (dev, timestamp), ties in input order.
 
-    Most exports are already in time order, and a stable sort by the developer's code alone then gives the same
-    order at half the cost of sorting on both; the order is checked, and the full sort runs where it does not hold.
+    Most exports are already in time order, and the order by code alone then holds: it is checked, and the sort runs
+    only where it does not hold.
     """
-    by_developer = rows.sort("dev", maintain_order=True)
     in_order = (pl.col("dev") != pl.col("dev").shift(1)) | (pl.col("timestamp") >= pl.col("timestamp").shift(1))
-    if by_developer.select(in_order.slice(1).fill_null(value=False).all()).item():
-        return by_developer
-    return by_developer.sort("dev", "timestamp", maintain_order=True)
+    if rows.select(in_order.slice(1).fill_null(value=False).all()).item():
+        return rows
+    return rows.sort("dev", "timestamp", maintain_order=True)
 
 
 def with_inferred_sessions(requests: pl.DataFrame) -> pl.DataFrame:
