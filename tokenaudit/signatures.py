@@ -26,6 +26,7 @@ needed, because signatures are compared within one run and never written out.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final
 
 import polars as pl
@@ -80,12 +81,18 @@ def _majority_bits(features: pl.DataFrame, most: int) -> pl.DataFrame:
     the next while the row has fewer than ``2**width`` features: 16 bits when ``most``, an upper bound of any row's
     features, is under 65,536, else 32 (a frame holds fewer than 2**32 rows).
     """
-    width = 16 if most < 2**16 else 32
+    votes, signature = _vote_expressions(16 if most < 2**16 else 32)
+    counts = features.group_by("row", maintain_order=True).agg(pl.len().alias("n"), *votes)
+    return counts.select("row", signature)
+
+
+@cache
+def _vote_expressions(width: int) -> tuple[tuple[pl.Expr, ...], pl.Expr]:
+    """:func:`_majority_bits`' vote sums and signature for lanes of ``width`` bits, built once: a reader signs its
+    prompts batch by batch, and the expressions (a term per bit) cost more to build than a small batch to sign."""
     lanes = SIGNATURE_BITS // width
     mask = sum(2 ** (lane * width) for lane in range(lanes))
-    counts = features.group_by("row", maintain_order=True).agg(
-        pl.len().alias("n"), *((pl.col("hash") // 2**shift & mask).sum().alias(f"v{shift}") for shift in range(width))
-    )
+    votes = tuple((pl.col("hash") // 2**shift & mask).sum().alias(f"v{shift}") for shift in range(width))
     lane_bits = [(shift + lane * width, f"v{shift}", lane) for shift in range(width) for lane in range(lanes)]
     signature = pl.sum_horizontal(
         pl.when(2 * (pl.col(name) // 2 ** (lane * width) % 2**width) > pl.col("n"))
@@ -93,7 +100,7 @@ def _majority_bits(features: pl.DataFrame, most: int) -> pl.DataFrame:
         .otherwise(pl.lit(0, pl.UInt64))
         for bit, name, lane in lane_bits
     )
-    return counts.select("row", signature.cast(pl.UInt64).alias("prompt_signature"))
+    return votes, signature.cast(pl.UInt64).alias("prompt_signature")
 
 
 def hamming(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:

@@ -19,7 +19,9 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
+from typing import BinaryIO
 
 from tokenaudit.errors import InputError
 
@@ -118,10 +120,7 @@ class Source:
             return not self.data.strip()
         assert self.path is not None
         with self.path.open("rb") as handle:
-            while chunk := handle.read(4096):
-                if chunk.strip():
-                    return False
-        return True
+            return _blank(handle)
 
     def _sniffed(self) -> tuple[bytes, str]:
         if self.data is not None:
@@ -235,21 +234,39 @@ def _decompress(path: Path, *, walked: bool) -> Source:
     return Source(name=str(path), path=path, data=b"".join(blocks), walked=walked)
 
 
-def _from_file(path: Path, *, walked: bool = False) -> Source:
-    if not path.is_file():
+def _from_file(path: Path, *, walked: bool = False, regular: bool = False) -> tuple[Source, bool]:
+    """``path`` as a source, and whether it is blank (only white space: an empty export), from one open of the file
+    (``regular``: a folder walk found it a regular file already). A folder of transcripts holds thousands of files,
+    and each open costs more than reading a file's first block."""
+    if not regular and not path.is_file():
         msg = f"{path}: not a regular file"
         raise InputError(msg)
+    if path.name.lower().endswith(".gz"):
+        _opened(path).close()
+        source = _decompress(path, walked=walked)
+        return source, source.is_blank()
+    with _opened(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        blank = _blank(handle)
+    if size > MAX_LINE_BYTES:
+        _check_line_lengths(path)
+    return Source(name=str(path), path=path, walked=walked), blank
+
+
+def _opened(path: Path) -> BinaryIO:
     try:
-        with path.open("rb"):
-            pass
+        return path.open("rb")
     except OSError as exc:
         msg = f"{path}: cannot open: {exc.strerror or exc}"
         raise InputError(msg) from None
-    if path.name.lower().endswith(".gz"):
-        return _decompress(path, walked=walked)
-    if path.stat().st_size > MAX_LINE_BYTES:
-        _check_line_lengths(path)
-    return Source(name=str(path), path=path, walked=walked)
+
+
+def _blank(handle: BinaryIO) -> bool:
+    """Whether the rest of an open file is only white space."""
+    while chunk := handle.read(4096):
+        if chunk.strip():
+            return False
+    return True
 
 
 def _hidden(name: str) -> bool:
@@ -257,39 +274,67 @@ def _hidden(name: str) -> bool:
 
 
 def _walk(directory: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Data files under ``directory`` in a stable order, and what was passed over (with why)."""
+    """Data files under ``directory`` in a stable order, and what was passed over (with why).
+
+    As :func:`os.walk` walks (a folder it cannot list is passed over; a link to a folder is not entered), with the
+    folder entries' own file types: no ``stat`` per file, except for links.
+    """
     found: list[Path] = []
     skipped: list[tuple[str, str]] = []
-    for top, subfolders, files in os.walk(directory):
-        folder = Path(top)
-        for name in sorted(subfolders):
-            if name in TOOL_FOLDERS:
-                count = sum(len(names) for _, _, names in os.walk(folder / name))
-                files_held = f"{count:,} file{'' if count == 1 else 's'}"
-                skipped.append((str(folder / name), f"{TOOL_FOLDERS[name]} ({files_held}, no usage)"))
-        subfolders[:] = sorted(name for name in subfolders if not _hidden(name) and name not in TOOL_FOLDERS)
-        for name in files:
-            path = folder / name
-            data_name = name.lower().removesuffix(".gz")
-            if _hidden(name) or not path.is_file():
+    folders = [directory]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if _is_folder(entry):
+                if name in TOOL_FOLDERS:
+                    count = sum(len(names) for _, _, names in os.walk(folder / name))
+                    files_held = f"{count:,} file{'' if count == 1 else 's'}"
+                    skipped.append((str(folder / name), f"{TOOL_FOLDERS[name]} ({files_held}, no usage)"))
+                elif not _hidden(name) and not entry.is_symlink():
+                    folders.append(folder / name)
                 continue
+            data_name = name.lower().removesuffix(".gz")
+            if _hidden(name) or not _is_file(entry):
+                continue
+            path = folder / name
             if data_name in TOOL_FILES:
                 skipped.append((str(path), TOOL_FILES[data_name]))
             elif Path(data_name).suffix in DATA_SUFFIXES:
                 found.append(path)
             else:
                 skipped.append((str(path), NOT_DATA))
-    return sorted(found), sorted(skipped)
+    return sorted(found, key=attrgetter("parts")), sorted(skipped)  # the paths' own order, compared once each
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Resolved:
     """Expand INPUT arguments into sources, in a stable order, failing on anything missing."""
-    sources: list[Source] = []
+    sources: list[tuple[Source, bool]] = []  # and whether it is blank
     skipped: list[tuple[str, str]] = []
     for item in inputs:
         if item == "-":
             data = b"".join(stdin) if stdin is not None else sys.stdin.buffer.read()
-            sources.append(Source(name="<stdin>", data=data))
+            source = Source(name="<stdin>", data=data)
+            sources.append((source, source.is_blank()))
             continue
         path = Path(item)
         if path.is_dir():
@@ -298,7 +343,7 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
             if not files:
                 msg = f"{item}: the directory holds no data files ({', '.join(sorted(DATA_SUFFIXES))})"
                 raise InputError(msg)
-            sources.extend(_from_file(file, walked=True) for file in files)
+            sources.extend(_from_file(file, walked=True, regular=True) for file in files)
         elif path.exists():
             sources.append(_from_file(path))
         elif glob.has_magic(item):
@@ -311,10 +356,9 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
             msg = f"{item}: no such file or directory"
             raise InputError(msg)
     # An empty export (a day without usage) adds nothing and is listed; only all-empty input is an error.
-    empty = [source for source in sources if source.is_blank()]
+    empty = [source for source, blank in sources if blank]
     if empty and len(empty) == len(sources):
         msg = f"{empty[0].name}: the file is empty" if len(empty) == 1 else f"all {len(empty)} inputs are empty"
         raise InputError(msg)
     skipped.extend((source.name, EMPTY_FILE) for source in empty)
-    blank = {id(source) for source in empty}
-    return Resolved(sources=[source for source in sources if id(source) not in blank], skipped=skipped)
+    return Resolved(sources=[source for source, blank in sources if not blank], skipped=skipped)
