@@ -111,10 +111,21 @@ def _dedup_key() -> pl.Expr:
     )
 
 
-def _sidechain_replay() -> pl.Expr:
-    """A sidechain copy of a message that also has a main-chain line (ccusage #913)."""
-    side = pl.col("sidechain").fill_null("false") == "true"
-    return pl.col("message_id").is_not_null() & side & (~side).any().over("message_id")
+def _sidechain_replays(rows: pl.DataFrame) -> pl.Series:
+    """Which of ``rows`` are sidechain copies of a message that also has a main-chain line (ccusage #913).
+
+    Only the few sidechain rows' message ids are looked up among the main-chain rows (a set), not every row grouped
+    by its message id.
+    """
+    side = (pl.col("sidechain").fill_null("false") == "true").alias("side")
+    marked = rows.select("message_id", side)
+    sidechain = marked.filter("side")
+    if sidechain.is_empty():
+        return pl.Series("side", [False] * rows.height, dtype=pl.Boolean)
+    ids = sidechain.get_column("message_id").drop_nulls().unique()
+    replayed = marked.filter(~pl.col("side") & pl.col("message_id").is_in(ids.implode())).get_column("message_id")
+    replay = pl.col("side") & pl.col("message_id").is_in(replayed.unique().implode())
+    return marked.select(replay.fill_null(value=False)).to_series()  # a line without a message id replays nothing
 
 
 def _user_lines(lines: pl.LazyFrame) -> pl.DataFrame:
@@ -528,10 +539,10 @@ def _one_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _drop_replays(typed: list[pl.DataFrame]) -> None:
-    """Drop sidechain replays (:func:`_sidechain_replay`, which spans every batch) from each batch's rows in place,
+    """Drop sidechain replays (:func:`_sidechain_replays`, which spans every batch) from each batch's rows in place,
     one batch at a time: filtering the rows of all batches at once would hold two copies of them."""
     narrow = pl.concat([rows.select("message_id", "sidechain") for rows in typed], how="vertical")
-    replay = narrow.select(_sidechain_replay()).to_series()
+    replay = _sidechain_replays(narrow)
     if not replay.any():
         return
     start = 0
