@@ -297,6 +297,34 @@ def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> 
     assert typed.rejects.filter(typed_rows)["source_line"].to_list() == [1]
 
 
+def test_a_typed_cost_is_read_as_the_text_path_reads_it(tmp_path: Path) -> None:
+    """costUSD stays a number through the typed decode; the text path (a byte-order mark in front) reads its text.
+    Both keep the same amount to the bit and reject a negative one with the same reason."""
+    line = (
+        '{{"type":"assistant","sessionId":"s-c","timestamp":"2026-03-03T10:0{0}:00.000Z","requestId":"r-{0}",'
+        '"message":{{"id":"m-{0}","model":"claude-sonnet-4-5","usage":{{"input_tokens":5,"output_tokens":3}}}},'
+        '"costUSD":{1}}}'
+    )
+    costs = ["0.1", "-0.5", "1e-7", "0", "12.345678901234567"]
+    for copy, prefix in (("typed", b""), ("text", "\ufeff".encode())):
+        folder = tmp_path / copy / "cy@acme.io" / "projects" / "-home-cy"
+        folder.mkdir(parents=True)
+        lines = "\n".join(line.format(index, cost) for index, cost in enumerate(costs)) + "\n"
+        (folder / "costs.jsonl").write_bytes(prefix + lines.encode())
+    assert [object_lines(resolve([str(tmp_path / copy)]).sources[0]) is not None for copy in ("typed", "text")] == [
+        True,
+        False,
+    ]
+    typed, text = read(tmp_path / "typed"), read(tmp_path / "text")
+    assert typed.events.sort("source_line")["cost_usd"].to_list() == [0.1, 1e-7, 0.0, 12.345678901234567]
+    assert text.events.sort("source_line")["cost_usd"].to_list() == [0.1, 1e-7, 0.0, 12.345678901234567]
+    assert typed.rejects.select("source_line", "reason").rows() == [
+        (2, "costUSD: expected a non-negative amount, got '-0.5'")
+    ]
+    assert text.rejects.select("source_line", "reason").rows() == typed.rejects.select("source_line", "reason").rows()
+    assert typed.rejects["raw"].to_list() == text.rejects["raw"].to_list()
+
+
 def test_helper_processes_read_batches_as_this_process_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every file its own batch, every other batch decoded in a helper process: the same events and rejects, so the
     duplicate rules still see every batch's rows (a resumed copy, a sidechain replay, a streamed response)."""

@@ -59,7 +59,7 @@ from tokenaudit.readers.parse import (
     struct_columns,
 )
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import conform, empty_rejects
+from tokenaudit.schema import EVENT_SCHEMA, conform, empty_rejects
 from tokenaudit.signatures import attach_turns, simhash
 
 _USAGE_FIELDS = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
@@ -267,11 +267,12 @@ class _TypedLines:
 
     def usage_rows(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The usage lines' fields (``_PATHS``), and the lines rejected on the way. Fields are text, except token
-        counts when every row came from the typed decode: they stay integers, which the parse only checks."""
+        counts and the cost when every row came from the typed decode: they stay numbers, which the parse only
+        checks."""
         if self.text is None:
             return self._in_order(self.usage), empty_rejects()
         rows, rejects = decode_candidates(candidate_lines(self.text, '"usage"'), _PATHS)
-        usage = self.usage.with_columns(pl.col(_COUNTS).cast(pl.String))
+        usage = self.usage.with_columns(pl.col(*_COUNTS, "cost").cast(pl.String))
         return self._in_order(pl.concat([usage, rows.select(usage.columns)], how="vertical")), rejects
 
     def user_rows(self) -> pl.DataFrame:
@@ -330,7 +331,7 @@ class _Decoded:
         self.usage.append(
             lines[usage]
             .hstack(pl.DataFrame(columns, schema=_DECODED_TYPES))
-            .with_columns(pl.exclude(_COUNTS, "source_file", "source_line").cast(pl.String))
+            .with_columns(pl.exclude(*_COUNTS, "cost", "source_file", "source_line").cast(pl.String))
         )
         self.users.append(_user_rows(lines[users], [records[index] for index in users]))
         self.records, self.names, self.counts = [], [], []
@@ -437,6 +438,16 @@ def _count(name: str, dtype: pl.DataType, timezone: str, *, required: bool) -> c
     return checked if checked is not None else coerce.count(name, field=_FIELDS[name], required=required)
 
 
+def _cost(dtype: pl.DataType) -> coerce.Parsed:
+    """``costUSD``'s parse: where the typed decode gave a number, the number, and the text parse only for a negative
+    one (for its reason, as that parse gives it); else the text parse."""
+    parsed = coerce.money("cost", field="costUSD")
+    if dtype != pl.Float64:
+        return parsed
+    negative = pl.when(pl.col("cost") < 0).then(pl.col("cost")).alias("_negative_cost")
+    return coerce.Parsed(pl.col("cost"), coerce.money("_negative_cost", field="costUSD").problem, (negative,))
+
+
 class ClaudeCodeReader:
     """Claude Code's local JSONL transcripts, one row per API response."""
 
@@ -502,13 +513,7 @@ class ClaudeCodeReader:
                 pl.lit(pl.Series(names, dtype=pl.String)).gather(number).alias("source_file"),
                 pl.lit(pl.Series([owner[name] for name in names], dtype=pl.String)).gather(number).alias("developer"),
             )
-            .with_columns(
-                _dedup_key(),
-                tool=pl.lit("claude-code"),
-                grain=pl.lit("request"),
-                requests=pl.lit(1),
-                source_format=pl.lit(self.name),
-            )
+            .with_columns(_dedup_key())
             .with_columns(pl.col("timestamp").min().over("dedup_key"))
             .drop(_KEYED_ONLY)
         )
@@ -517,7 +522,18 @@ class ClaudeCodeReader:
             pl.col("turn", "prompt_signature").max().over("dedup_key")  # every copy of a response, its turn
         )
         del read_rows
-        events = _one_chunk([conform(with_turns.lazy()).collect()])
+        # The columns that are the same in every row (and those conform adds as nulls) are added after the rows are
+        # made one chunk, as constants: made a column of each row's value, they would take a tenth of the events.
+        events = _one_chunk(
+            [with_turns.lazy().select(pl.col(name).cast(EVENT_SCHEMA[name]) for name in with_turns.columns).collect()]
+        )
+        constants = {
+            "tool": pl.lit("claude-code"),
+            "grain": pl.lit("request"),
+            "requests": pl.lit(1),
+            "source_format": pl.lit(self.name),
+        }
+        events = conform(events.lazy().with_columns(**constants)).collect()
         return ReadResult(events=events, rejects=pl.concat(rejected, how="vertical"))
 
 
@@ -679,7 +695,7 @@ def _parse(batch: _TypedLines, timezone: str) -> tuple[pl.DataFrame, pl.DataFram
         "has_breakdown": coerce.Parsed(
             pl.col("cache_5m").is_not_null() | pl.col("cache_1h").is_not_null(), pl.lit(None, pl.String)
         ),
-        "cost_usd": coerce.money("cost", field="costUSD"),
+        "cost_usd": _cost(rows.schema["cost"]),
     }
     good, rejects = coerce.parse_rows(usage, parsed, raw=fields_as_json(_FIELDS, as_text=True))
     # Row-local columns are settled here, so that the rows kept for the duplicate rules are narrow;
