@@ -1,8 +1,8 @@
-"""The audit context's cheaper layouts give what the plain sorts and group-bys gave.
+"""The audit context's and the detectors' cheaper layouts give what the plain sorts and group-bys gave.
 
-Each helper of :func:`~tokenaudit.detectors.build_context` is checked against the straightforward computation it
-replaced, on small frames with developers interleaved in time, rows out of time order, timestamp ties, rows that are
-not requests, columns without a value, and no rows at all.
+Each helper of :func:`~tokenaudit.detectors.build_context` and each detector stage rewritten for speed is checked
+against the straightforward computation it replaced, on small frames with developers interleaved in time, rows out
+of time order, timestamp ties, rows that are not requests, columns without a value, and no rows at all.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.synthetic import events, human_offsets
-from tokenaudit.detectors import build_context, developer_totals
-from tokenaudit.detectors.base import developer_runs, sorted_requests, with_inferred_sessions
-from tokenaudit.detectors.config import Flags, Leaderboard
+from tokenaudit.detectors import build_context, developer_totals, drip
+from tokenaudit.detectors.base import developer_runs, sorted_requests, with_inferred_sessions, with_own_day
+from tokenaudit.detectors.config import DripFeed, Flags, HeadlessWork, Leaderboard
+from tokenaudit.detectors.repetition import near_repeats
+from tokenaudit.detectors.shape import with_person_turns
 from tokenaudit.metrics import usage_cube
 from tokenaudit.schema import TOKEN_COLUMNS
 
@@ -124,3 +126,63 @@ def test_developer_totals_from_the_usage_cube_equal_those_of_every_event(timezon
     plain = build_context(frame, developers, flags, board, timezone)
     cubed = build_context(frame, developers, flags, board, timezone, usage=usage_cube(frame, timezone))
     assert_frame_equal(cubed.developers, plain.developers)
+
+
+def fed_sessions_grouped(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
+    """:func:`drip.fed_sessions` as it was: every request grouped by session."""
+    columns = ("dev", "session", "timestamp", "turn", "prompt_signature", "person", "session_gap")
+    marked = requests.select(*columns, *(["day"] if "day" in requests.columns else [])).rename({"session_gap": "quiet"})
+    if marked["session"].null_count() or "day" not in marked.columns:
+        marked = with_own_day(marked.drop("day", strict=False).filter(pl.col("session").is_not_null()))
+    prompts = (
+        marked.with_row_index("_row")
+        .filter(pl.col("turn") == "prompt", pl.col("prompt_signature").is_not_null())
+        .with_columns(seq=pl.int_range(pl.len()).over("session"))
+    )
+    seen_before = pl.repeat(None, marked.height, dtype=pl.Boolean, eager=True)
+    if not prompts.is_empty():
+        seen_before = seen_before.scatter(prompts["_row"], near_repeats(prompts, key="session"))
+    fed = pl.col("person")
+    per_session = (
+        marked.with_columns(seen_before=seen_before)
+        .group_by("session")
+        .agg(
+            pl.col("dev").first(),
+            pl.col("day").first(),
+            ((pl.col("timestamp").max() - pl.col("timestamp").min()).dt.total_seconds() / 3600).alias("hours"),
+            fed.sum().alias("prompts"),
+            (pl.col("seen_before").fill_null(value=False) & fed).sum().alias("repeated"),
+            pl.col("quiet").filter(fed).log().std().alias("spread"),
+        )
+        .select("dev", pl.exclude("dev"))
+        .with_columns(repeat_share=pl.col("repeated") / pl.col("prompts").clip(1))
+    )
+    steady = pl.col("spread") <= config.steady_spread
+    return per_session.with_columns(
+        fed=(pl.col("prompts") >= config.min_prompts)
+        & ((pl.col("repeat_share") >= config.repeat_share) | steady.fill_null(value=False))
+    )
+
+
+def fed_events() -> pl.DataFrame:
+    """A person's sessions with paused prompts (some repeated), a session-less developer, and ``mixed_events``."""
+    rng = np.random.default_rng(7)
+    offsets = np.cumsum(rng.choice([20.0, 400.0, 900.0], 90))
+    texts = [["continue", "keep going", "fix the failing test please", None][i % 4] for i in range(90)]
+    fed = events("dev7", offsets, session_every=30, prompts=texts)
+    return pl.concat([mixed_events(5), fed]).sort("timestamp", maintain_order=True)
+
+
+@pytest.mark.parametrize("config", [DripFeed(), DripFeed(min_prompts=2, steady_spread=3.0)])
+def test_fed_sessions_from_openers_and_fed_rows_equal_every_request_grouped(config: DripFeed) -> None:
+    requests = with_person_turns(sorted_requests(fed_events())[0], HeadlessWork())
+    assert requests["session"].null_count() > 0  # sessions found per request, days found from them
+    found, expected = drip.fed_sessions(requests, config), fed_sessions_grouped(requests, config)
+    assert_frame_equal(found.sort("session"), expected.sort("session"))
+    assert found["prompts"].sum() > 0
+    with_sessions = with_own_day(requests.filter(pl.col("session").is_not_null()))  # every request with a session
+    assert_frame_equal(
+        drip.fed_sessions(with_sessions, config).sort("session"),
+        fed_sessions_grouped(with_sessions, config).sort("session"),
+    )
+    assert drip.fed_sessions(requests.clear(), config).is_empty()
