@@ -15,7 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.synthetic import events, human_offsets
-from tokenaudit.detectors import build_context, developer_totals, drip
+from tokenaudit.detectors import build_context, developer_totals, drip, repetition
 from tokenaudit.detectors.base import developer_runs, sorted_requests, with_inferred_sessions, with_own_day
 from tokenaudit.detectors.config import DripFeed, Flags, HeadlessWork, Leaderboard
 from tokenaudit.detectors.repetition import near_repeats
@@ -186,3 +186,60 @@ def test_fed_sessions_from_openers_and_fed_rows_equal_every_request_grouped(conf
         fed_sessions_grouped(with_sessions, config).sort("session"),
     )
     assert drip.fed_sessions(requests.clear(), config).is_empty()
+
+
+def opener_shares_by_window(openers: pl.DataFrame) -> pl.DataFrame:
+    """:func:`repetition._opener_shares` as it was: repeats counted by a window over each (dev, key)."""
+    summary = (
+        pl.len().alias("n"),
+        pl.col("seen_before").mean().alias("share"),
+        (pl.col("key").value_counts(sort=True).struct.field("count").head(3).sum() / pl.len()).alias("top3_share"),
+    )
+    signed = openers.filter(pl.col("prompt_signature").is_not_null()).with_columns(
+        seq=pl.int_range(pl.len()).over("dev")
+    )
+    by_signature = (
+        signed.with_columns(near_repeats(signed), key=pl.col("prompt_signature"))
+        .group_by("dev")
+        .agg(*summary, pl.lit("similar prompts").alias("basis"))
+    )
+    unsigned = openers.join(by_signature.select("dev"), on="dev", how="anti")
+    by_hash = (
+        unsigned.filter(pl.col("prompt_hash").is_not_null())
+        .with_columns(seen_before=pl.col("prompt_hash").cum_count().over("dev", "prompt_hash") > 1, key="prompt_hash")
+        .group_by("dev")
+        .agg(*summary, pl.lit("prompts").alias("basis"))
+    )
+    by_context = (
+        unsigned.join(by_hash.select("dev"), on="dev", how="anti")
+        .with_columns(
+            seen_before=pl.col("context").cum_count().over("dev", "model", "context") > 1,
+            key=pl.struct("model", "context"),
+        )
+        .group_by("dev")
+        .agg(*summary, pl.lit("sessions").alias("basis"))
+    )
+    return pl.concat([by_signature, by_hash, by_context])
+
+
+def test_repeated_openers_by_first_of_their_kind_equal_the_window_counts() -> None:
+    rng = np.random.default_rng(11)
+    n = 400
+    openers = pl.DataFrame(
+        {
+            "dev": rng.integers(0, 8, n).astype(np.uint32),
+            "session_id": [f"s{i}" for i in range(n)],
+            "model": [("opus", "sonnet", None)[i] for i in rng.integers(0, 3, n)],
+            "context": rng.choice([1_000, 2_000, 30_000], n).astype(np.int64),
+            "prompt_hash": [("a", "b", "c", "d", None)[i] for i in rng.integers(0, 5, n)],
+            "prompt_signature": pl.Series(rng.integers(0, 4, n).astype(np.uint64)),
+        }
+    ).with_columns(
+        # dev 0-1 sign their prompts, 2-4 hash them, 5-7 neither: every basis is taken
+        prompt_signature=pl.when(pl.col("dev") < 2).then("prompt_signature"),
+        prompt_hash=pl.when(pl.col("dev").is_between(2, 4)).then("prompt_hash"),
+    )
+    found = repetition._opener_shares(openers).sort("dev")
+    assert_frame_equal(found, opener_shares_by_window(openers).sort("dev"))
+    assert sorted(set(found["basis"])) == ["prompts", "sessions", "similar prompts"]
+    assert found.select(pl.col("share").max()).item() > 0

@@ -139,7 +139,8 @@ def session_openers(requests: pl.DataFrame) -> pl.DataFrame:
 
 
 def _opener_shares(openers: pl.DataFrame) -> pl.DataFrame:
-    """Repeated-opener share per dev on the best basis it has: signatures, hashes, else (model, context)."""
+    """Repeated-opener share per dev on the best basis it has: signatures, hashes, else (model, context). An opener
+    is seen before where its (dev, key) is not the first of its kind (a hash set, no window over the groups)."""
     summary = (
         pl.len().alias("n"),
         pl.col("seen_before").mean().alias("share"),
@@ -156,14 +157,14 @@ def _opener_shares(openers: pl.DataFrame) -> pl.DataFrame:
     unsigned = openers.join(by_signature.select("dev"), on="dev", how="anti")
     by_hash = (
         unsigned.filter(pl.col("prompt_hash").is_not_null())
-        .with_columns(seen_before=pl.col("prompt_hash").cum_count().over("dev", "prompt_hash") > 1, key="prompt_hash")
+        .with_columns(seen_before=~pl.struct("dev", "prompt_hash").is_first_distinct(), key="prompt_hash")
         .group_by("dev")
         .agg(*summary, pl.lit("prompts").alias("basis"))
     )
     by_context = (
         unsigned.join(by_hash.select("dev"), on="dev", how="anti")
         .with_columns(
-            seen_before=pl.col("context").cum_count().over("dev", "model", "context") > 1,
+            seen_before=~pl.struct("dev", "model", "context").is_first_distinct(),
             key=pl.struct("model", "context"),
         )
         .group_by("dev")
