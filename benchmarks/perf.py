@@ -480,17 +480,19 @@ def dask_audit(argv: Sequence[str]) -> None:
     from distributed import Client
 
     from tokenaudit.cli import main as tokenaudit_main
-    from tokenaudit.engines.dask import local_cluster
+    from tokenaudit.engines.dask import close_local, local_cluster
 
     workers, side, args = int(argv[0]), Path(argv[1]), list(argv[2:])
     code: object = 0
-    with local_cluster(workers) as cluster, Client(cluster) as client:
+    cluster = local_cluster(workers)
+    with Client(cluster) as client:
         sys.argv = ["tokenaudit", *args, "--engine", "dask", "--scheduler", cluster.scheduler_address]
         try:
             tokenaudit_main()
         except SystemExit as exit_:
             code = exit_.code
         peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    close_local(cluster)  # the workers' CPU then counts in this process's children's
     side.write_text(json.dumps(sorted(peaks.values())))
     sys.exit(code)
 
