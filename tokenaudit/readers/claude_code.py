@@ -121,7 +121,7 @@ def _sidechain_replays(rows: pl.DataFrame) -> pl.Series:
     marked = rows.select("message_id", side)
     sidechain = marked.filter("side")
     if sidechain.is_empty():
-        return pl.Series("side", [False] * rows.height, dtype=pl.Boolean)
+        return pl.repeat(value=False, n=rows.height, dtype=pl.Boolean, eager=True).alias("side")
     ids = sidechain.get_column("message_id").drop_nulls().unique()
     replayed = marked.filter(~pl.col("side") & pl.col("message_id").is_in(ids.implode())).get_column("message_id")
     replay = pl.col("side") & pl.col("message_id").is_in(replayed.unique().implode())
