@@ -23,9 +23,10 @@ from tokenaudit.readers.claude_code import (
     _helper_processes,
     _TypedLines,
     _whole_lines,
+    _work,
 )
 from tokenaudit.readers.jsonlines import object_lines
-from tokenaudit.readers.sources import resolve
+from tokenaudit.readers.sources import Source, resolve
 
 ROOT = FIXTURES / "claude_code"
 ANA = ROOT / "ana@acme.io" / "projects" / "-home-ana-src-payments"
@@ -345,22 +346,34 @@ def test_helper_processes_read_batches_as_this_process_does(tmp_path: Path, monk
     assert (helped.events.height, helped.rejects.height) == (13, 7)  # usage lines before the duplicate rules
 
 
+def test_with_helpers_the_last_batches_are_read_in_quarters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten files of 100 bytes in batches of 200: with a helper, the last three batches' six files are read one by one
+    (a quarter batch is 50 bytes), every file once, in order; without one, the batches stay whole."""
+    sources = [Source(name=f"{index}.jsonl", data=b"x" * 100) for index in range(10)]
+    monkeypatch.setattr("tokenaudit.readers.jsonlines.BATCH_BYTES", 200)
+    monkeypatch.setenv(HELPERS, "1")
+    work, helpers = _work(sources)
+    assert helpers == 1
+    assert [len(batch) for batch, _ in work] == [2, 2, 1, 1, 1, 1, 1, 1]
+    assert [source for batch, _ in work for source in batch] == sources
+    assert [size for _, size in work] == [200, 200, 100, 100, 100, 100, 100, 100]
+    monkeypatch.setenv(HELPERS, "0")
+    assert _work(sources) == ([(sources[index : index + 2], 200) for index in range(0, 10, 2)], 0)
+
+
 class _DeadHelpers:
     """A process pool whose helpers die before returning anything."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         pass
 
-    def __enter__(self) -> _DeadHelpers:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
     def submit(self, *args: object) -> Future[object]:
         dead: Future[object] = Future()
         dead.set_exception(BrokenProcessPool("a helper was killed"))
         return dead
+
+    def shutdown(self, *args: object, **kwargs: object) -> None:
+        pass
 
 
 class _BrokenPool(_DeadHelpers):

@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Final
 
@@ -47,7 +47,7 @@ import msgspec
 import polars as pl
 
 from tokenaudit import progress
-from tokenaudit.readers import coerce
+from tokenaudit.readers import coerce, jsonlines
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.jsonlines import batches, object_lines, scan_lines
 from tokenaudit.readers.owner import owners
@@ -491,19 +491,21 @@ class ClaudeCodeReader:
         transcripts (mostly prompts, tool output and file snapshots). The duplicate rules need every
         file, so they run once, on the typed rows of all batches.
         """
-        owner = owners(sources, context, OWNER_FOLDERS)
-        # Rows carry a file number until the end: the file name and owner are then looked up from one
-        # copy each, instead of a copy of the path in every row of every batch.
-        names = [source.name for source in sources]
-        numbers = {name: index for index, name in enumerate(names)}
-        typed: list[pl.DataFrame] = []
-        rejected: list[pl.DataFrame] = []
-        turns: list[pl.DataFrame] = []
-        file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
-        for good, bad, turn in _settled_batches(list(batches(sources)), context.timezone):
-            typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
-            rejected.append(bad)
-            turns.append(turn)
+        work, helpers = _work(sources)
+        with _pool(helpers) as pool:  # the helpers start now: an interpreter's start-up overlaps what follows
+            owner = owners(sources, context, OWNER_FOLDERS)
+            # Rows carry a file number until the end: the file name and owner are then looked up from one
+            # copy each, instead of a copy of the path in every row of every batch.
+            names = [source.name for source in sources]
+            numbers = {name: index for index, name in enumerate(names)}
+            typed: list[pl.DataFrame] = []
+            rejected: list[pl.DataFrame] = []
+            turns: list[pl.DataFrame] = []
+            file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
+            for good, bad, turn in _settled_batches(work, context.timezone, pool, helpers):
+                typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
+                rejected.append(bad)
+                turns.append(turn)
         _drop_replays(typed)
         good = _one_chunk(typed)
         number = pl.col("file_number")
@@ -579,20 +581,23 @@ _HELPER_MIN_BATCHES = 4
 
 _HELPER_QUEUE = 2
 """Batches a helper process holds at a time (one it decodes, one waiting), so that it never waits for this one."""
+_TAPERED_BATCHES = 3
+"""Batches at the end of a read with helpers that are cut into quarters (:func:`_work`)."""
 
 
-def _settled_batches(work: list[tuple[list[Source], int]], timezone: str) -> Iterator[_Settled]:
+def _settled_batches(
+    work: list[tuple[list[Source], int]], timezone: str, pool: ProcessPoolExecutor | None, helpers: int
+) -> Iterator[_Settled]:
     """Each batch's usage rows, rejects and turns, in batch order: the duplicate rules see rows in the scan's order.
 
     A pipeline: while Polars settles one batch's rows (mostly without the GIL) in a thread, Python decodes the next
-    here. With helper processes (Python's decode holds the GIL, so only processes put more cores on it), a batch
-    goes to a helper whenever the helpers hold fewer than :data:`_HELPER_QUEUE` each, and this process reads the
-    others: the batches are shared by how fast each side goes (a helper starts late, after an interpreter's
-    start-up; this process also settles its own batches), not in turns.
+    here. With ``helpers`` processes in ``pool`` (Python's decode holds the GIL, so only processes put more cores on
+    it), a batch goes to a helper whenever the helpers hold fewer than :data:`_HELPER_QUEUE` each, and this process
+    reads the others: the batches are shared by how fast each side goes (a helper starts late, after an
+    interpreter's start-up; this process also settles its own batches), not in turns.
     """
-    helpers = _helper_processes(len(work))
     pending: deque[tuple[Future[_Settled], list[Source], int]] = deque()
-    with ThreadPoolExecutor(max_workers=1) as polars_work, _pool(helpers) as pool:
+    with ThreadPoolExecutor(max_workers=1) as polars_work:
         helped: list[Future[_Settled]] = []
         here: deque[Future[_Settled]] = deque()
         for batch, size in work:
@@ -644,6 +649,21 @@ def _settle(batch: list[Source], timezone: str) -> _Settled:
     return _settled(_TypedLines.of(batch), timezone)
 
 
+def _work(sources: Sequence[Source]) -> tuple[list[tuple[list[Source], int]], int]:
+    """The batches to read, and how many helper processes read them with this one (:func:`_helper_processes`).
+
+    With helpers, the last :data:`_TAPERED_BATCHES` batches' files are read in quarter batches, so that at the end
+    neither side waits long for the other's last batch (a helper may hold two).
+    """
+    work = list(batches(sources))
+    helpers = _helper_processes(len(work))
+    if helpers:
+        cut = len(work) - _TAPERED_BATCHES
+        tail = [source for batch, _ in work[cut:] for source in batch]
+        work = work[:cut] + list(batches(tail, max(jsonlines.BATCH_BYTES // 4, 1)))
+    return work, helpers
+
+
 def _helper_processes(batches: int) -> int:
     """Processes beside this one that decode batches, as :data:`HELPERS` allows: ``auto`` is one per further core;
     none for a small input or inside a daemonic process (a Dask worker may not start children)."""
@@ -656,8 +676,9 @@ def _helper_processes(batches: int) -> int:
 
 @contextmanager
 def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
-    """``processes`` fresh interpreters (spawned: Polars' threads do not survive a fork), or None where none can
-    start (no process semaphores in some sandboxes)."""
+    """``processes`` fresh interpreters (spawned: Polars' threads do not survive a fork), started at once, or None
+    where none can start (no process semaphores in some sandboxes). Leaving does not wait for them to exit: they
+    free their memory while this process goes on."""
     try:
         pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) if processes else None
     except (OSError, NotImplementedError):
@@ -665,8 +686,12 @@ def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
     if pool is None:
         yield None
         return
-    with pool:
+    try:
+        with suppress(BrokenProcessPool):  # then each batch finds it broken, and is read here (_to_helper)
+            pool.submit(int)  # starts the helpers (a pool starts them at its first task)
         yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _parse(batch: _TypedLines, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
