@@ -346,6 +346,25 @@ def test_helper_processes_read_batches_as_this_process_does(tmp_path: Path, monk
     assert (helped.events.height, helped.rejects.height) == (13, 7)  # usage lines before the duplicate rules
 
 
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [
+        (b'{"a": 1}\n{"b": {}}\n{"c": [{}]}\n', 3),
+        (b'{"a": 1}\n{"b": 2}', 2),
+        (b'{"a": 1}\n\n{"b": 2}\n', None),  # a blank line
+        (b'{"a": 1}\n {"b": 2}\n', None),  # a padded line
+        (b'{"a": 1} \n{"b": 2}\n', None),
+        (b'{"a":\n1}\n', None),  # an object across lines
+        (b'{"a": 1}\n{"b": 2}\n\n', None),  # a blank last line
+        (b'{"a": 1}\r\n{"b": 2}\r\n', None),
+        (b'{"a": 1}{"b": 2}\n{"c": 3}\n', 2),  # two objects on a line: the decode's count (3) refuses it
+    ],
+)
+def test_only_files_of_one_object_per_line_are_read_whole(data: bytes, lines: int | None) -> None:
+    found = object_lines(Source(name="t.jsonl", data=data))
+    assert (found[1] if found is not None else None) == lines
+
+
 def test_with_helpers_the_last_batches_are_read_in_quarters(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ten files of 100 bytes in batches of 200: with a helper, the last three batches' six files are read one by one
     (a quarter batch is 50 bytes), every file once, in order; without one, the batches stay whole."""

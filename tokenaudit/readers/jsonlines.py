@@ -8,6 +8,7 @@ pass, and only then decoded, with every leaf read as text for :mod:`tokenaudit.r
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
@@ -75,6 +76,8 @@ def _opened(source: Source) -> BinaryIO:
 
 
 _BYTE_ORDER_MARK = "\ufeff".encode()
+_LOOSE_BREAK = re.compile(rb"\n(?:(?<!}\n)|(?!\{))")
+"""A line break not between a ``}`` and a ``{``: one search, cheaper than counting those pairs against the breaks."""
 
 
 def object_lines(source: Source) -> tuple[bytes, int] | None:
@@ -84,11 +87,11 @@ def object_lines(source: Source) -> tuple[bytes, int] | None:
     Such a file has no cut-off, blank or padded line, no carriage return and no byte-order mark, and no JSON object
     in it can span lines, so a reader can decode it as a whole and number the lines by position: if the decode
     gives one object per line, no line can be a reject. Any other file takes :func:`scan_lines`, which accounts for
-    every oddity. The checks are a few byte counts over the file, no pass per line.
+    every oddity. The checks are a few byte searches over the file, no pass per line.
     """
     data = source.read_bytes()
-    breaks = data.count(b"\n") - data.endswith(b"\n")
-    whole = data.startswith(b"{") and data.endswith((b"}\n", b"}")) and data.count(b"}\n{") == breaks
+    inner = len(data) - data.endswith(b"\n")  # what precedes the last newline, if the file ends with one
+    whole = data.startswith(b"{") and data.endswith((b"}\n", b"}")) and not _LOOSE_BREAK.search(data, 0, inner)
     if not whole or b"\r" in data:
         return None
     if not data.isascii():  # else it holds neither a byte-order mark nor invalid UTF-8
@@ -98,7 +101,7 @@ def object_lines(source: Source) -> tuple[bytes, int] | None:
             data.decode("utf-8")
         except UnicodeDecodeError:
             return None  # the text path fails on it, and the batch is read again with the bytes replaced
-    return data, breaks + 1
+    return data, data.count(b"\n", 0, inner) + 1
 
 
 def scan_lines(sources: Sequence[Source]) -> pl.LazyFrame:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
-from typing import BinaryIO
 
 from tokenaudit.errors import InputError
 
@@ -111,16 +110,22 @@ class Source:
         if self.data is not None:
             return _decoded(self.data[:size])[1]
         assert self.path is not None
-        with self.path.open("rb") as handle:
-            return _decoded(handle.read(size))[1]
+        descriptor = os.open(self.path, os.O_RDONLY)
+        try:
+            return _decoded(os.read(descriptor, size))[1]
+        finally:
+            os.close(descriptor)
 
     def is_blank(self) -> bool:
         """True when the content is only white space (an empty export)."""
         if self.data is not None:
             return not self.data.strip()
         assert self.path is not None
-        with self.path.open("rb") as handle:
-            return _blank(handle)
+        descriptor = os.open(self.path, os.O_RDONLY)
+        try:
+            return _blank(descriptor)
+        finally:
+            os.close(descriptor)
 
     def _sniffed(self) -> tuple[bytes, str]:
         if self.data is not None:
@@ -242,28 +247,33 @@ def _from_file(path: Path, *, walked: bool = False, regular: bool = False) -> tu
         msg = f"{path}: not a regular file"
         raise InputError(msg)
     if path.name.lower().endswith(".gz"):
-        _opened(path).close()
+        os.close(_opened(path))
         source = _decompress(path, walked=walked)
         return source, source.is_blank()
-    with _opened(path) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        blank = _blank(handle)
+    descriptor = _opened(path)
+    try:
+        size = os.fstat(descriptor).st_size
+        blank = _blank(descriptor)
+    finally:
+        os.close(descriptor)
     if size > MAX_LINE_BYTES:
         _check_line_lengths(path)
     return Source(name=str(path), path=path, walked=walked), blank
 
 
-def _opened(path: Path) -> BinaryIO:
+def _opened(path: Path) -> int:
+    """``path`` opened for reading, unbuffered: a folder walk opens thousands of files to read a block of each, and
+    a buffered file object costs more than that read."""
     try:
-        return path.open("rb")
+        return os.open(path, os.O_RDONLY)
     except OSError as exc:
         msg = f"{path}: cannot open: {exc.strerror or exc}"
         raise InputError(msg) from None
 
 
-def _blank(handle: BinaryIO) -> bool:
+def _blank(descriptor: int) -> bool:
     """Whether the rest of an open file is only white space."""
-    while chunk := handle.read(4096):
+    while chunk := os.read(descriptor, 4096):
         if chunk.strip():
             return False
     return True
