@@ -41,7 +41,7 @@ import os
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -119,8 +119,34 @@ and the engine's modules (:data:`PRELOADED`) once, rather than each started afre
 periodic checks than Dask's defaults (an event loop's tick every 20 ms, system and memory monitors, a statistical
 profiler every 10 ms), which cost each process 3-9 % of a core for the whole run, idle or not (measured: half that
 with these)."""
+UNREAD: Final = ("request_id", "source_file", "source_line")
+"""Event columns that no reduction but ``explain``'s reads (it shows the explained developer's events whole): left
+out of the events handed to developer reductions (a third of a flat event's packed bytes)."""
 COMPRESSION: Final = "lz4"
 """Of the frames that cross processes (:func:`packed`)."""
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A frame one task hands to others (key hashes, dedup candidates, a developer shard's part of a unit's events).
+    Tasks on the worker that made it read the frame as it is; only when Dask moves it to another process (or spills
+    it to disk) is it pickled, as :func:`packed` bytes. Packing every part was a third of the workers' CPU at 10M
+    flat events, and with two workers half the parts stay where they were made."""
+
+    frame: pl.DataFrame
+
+    def __reduce__(self) -> tuple[Callable[[bytes], Handoff], tuple[bytes]]:
+        return handed, (packed(self.frame),)
+
+
+def handed(data: bytes) -> Handoff:
+    """The :class:`Handoff` pickled as ``data`` (:func:`packed`)."""
+    return Handoff(unpacked(data))
+
+
+def combined(parts: Sequence[Handoff]) -> pl.DataFrame:
+    """Hand-offs' frames one after the other (in the given order)."""
+    return pl.concat([part.frame for part in parts], how="vertical")
 
 
 @dataclass(frozen=True)
@@ -149,40 +175,45 @@ class ReadSummary:
 @dataclass(frozen=True)
 class ReadUnit:
     """A read task's result, held on its worker: the read rows (with :data:`~tokenaudit.shards.ORDER` and
-    :data:`KEY_HASH`), the summary for the driver, and the rows' key hashes split into key buckets (:func:`packed`)."""
+    :data:`KEY_HASH`), the summary for the driver, and the rows' key hashes split into key buckets."""
 
     rows: pl.DataFrame
     summary: ReadSummary
-    keys: list[bytes] = field(default_factory=list)
+    keys: list[Handoff] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Finished:
     """A read unit cleaned (:func:`finish`), held on its worker until the driver and the developer tasks take their
-    parts: the frames :func:`packed`, the shard's ``events`` left empty."""
+    parts: the driver's frames :func:`packed`, the shard's ``events`` left empty."""
 
     shard: CleanShard
     events: bytes = b""
     cube: bytes = b""
     own: pl.DataFrame | None = None
-    """Its events of developers no other unit names, for :func:`digest_units` on this worker (not packed: they are
-    meant to stay here)."""
-    parts: list[bytes] = field(default_factory=list)
+    """Its events of developers no other unit names, for :func:`digest_units` on this worker (they are meant to stay
+    here)."""
+    parts: list[Handoff] = field(default_factory=list)
     """Its events of developers that other units name too, by a hash of the developer."""
 
 
 def _unit_size(unit: ReadUnit) -> int:
     """What Dask weighs to run a unit's next tasks where it is, rather than move it."""
-    return int(unit.rows.estimated_size()) + sum(map(len, unit.keys))
+    return int(unit.rows.estimated_size()) + sum(map(_handoff_size, unit.keys))
 
 
 def _finished_size(done: Finished) -> int:
     own = int(done.own.estimated_size()) if done.own is not None else 0
-    return len(done.events) + len(done.cube) + own + sum(map(len, done.parts))
+    return len(done.events) + len(done.cube) + own + sum(map(_handoff_size, done.parts))
+
+
+def _handoff_size(part: Handoff) -> int:
+    return int(part.frame.estimated_size())
 
 
 sizeof.register(ReadUnit, _unit_size)
 sizeof.register(Finished, _finished_size)
+sizeof.register(Handoff, _handoff_size)
 
 
 def read_tasks(planned: PlannedInputs, threads: int) -> list[ReadTask]:
@@ -254,12 +285,11 @@ def unpacked(data: bytes) -> pl.DataFrame:
     return pl.read_ipc(io.BytesIO(data))
 
 
-def split(frame: pl.DataFrame, bucket: pl.Expr, parts: int) -> list[bytes]:
-    """``frame``'s rows in ``parts`` frames by ``bucket`` (an integer below ``parts``), each :func:`packed`, in
-    their order; each part is freed once packed (a worker holds the packed parts and one unpacked at a time)."""
+def split(frame: pl.DataFrame, bucket: pl.Expr, parts: int) -> list[Handoff]:
+    """``frame``'s rows in ``parts`` hand-offs by ``bucket`` (an integer below ``parts``), in their order."""
     found = frame.with_columns(bucket.alias("_part")).partition_by("_part", as_dict=True, include_key=False)
     empty = frame.clear()
-    return [packed(found.pop((part,), empty)) for part in range(parts)]
+    return [Handoff(found.get((part,), empty)) for part in range(parts)]
 
 
 def read_unit(task: ReadTask, context: ReadContext, buckets: int) -> ReadUnit:
@@ -291,34 +321,33 @@ def unit_summary(unit: ReadUnit) -> ReadSummary:
     return unit.summary
 
 
-def unit_keys(unit: ReadUnit, bucket: int) -> bytes:
+def unit_keys(unit: ReadUnit, bucket: int) -> Handoff:
     return unit.keys[bucket]
 
 
-def repeated_keys(parts: Sequence[bytes]) -> bytes:
-    """Of one key bucket's hashes from every read unit, those that occur more than once (:func:`packed`): the keys
-    that may have copies (a hash collision only adds a candidate)."""
-    hashes = pl.concat([unpacked(part) for part in parts], how="vertical").get_column(KEY_HASH)
-    return packed(hashes.filter(hashes.is_duplicated()).unique().to_frame())
+def repeated_keys(parts: Sequence[Handoff]) -> Handoff:
+    """Of one key bucket's hashes from every read unit, those that occur more than once: the keys that may have
+    copies (a hash collision only adds a candidate)."""
+    hashes = combined(parts).get_column(KEY_HASH)
+    return Handoff(hashes.filter(hashes.is_duplicated()).unique().to_frame())
 
 
-def candidates(unit: ReadUnit, repeated: Sequence[bytes], buckets: int) -> list[bytes]:
+def candidates(unit: ReadUnit, repeated: Sequence[Handoff], buckets: int) -> list[Handoff]:
     """A unit's rows whose key hash repeats (:func:`repeated_keys` of every bucket), :func:`~tokenaudit.shards.ranked`
     by their position in the input, by key bucket."""
-    hashes = pl.concat([unpacked(part) for part in repeated], how="vertical").get_column(KEY_HASH)
+    hashes = combined(repeated).get_column(KEY_HASH)
     found = unit.rows.filter(pl.col(KEY_HASH).is_in(hashes.implode()))
     ranking = ranked(found.lazy(), ORDER, KEY_HASH).collect()
     return split(ranking, pl.col(KEY_HASH) % buckets, buckets)
 
 
-def losers(parts: Sequence[bytes]) -> bytes:
+def losers(parts: Sequence[Handoff]) -> Handoff:
     """The positions of the copies the dedup drops, from every unit's :func:`candidates` of one key bucket (which
     hold every copy of their keys; in unit order, so in input order)."""
-    found = pl.concat([unpacked(part) for part in parts], how="vertical")
-    return packed(losing_copies(found.lazy(), ORDER).to_frame())
+    return Handoff(losing_copies(combined(parts).lazy(), ORDER).to_frame())
 
 
-def finished_part(done: Finished, part: int) -> bytes:
+def finished_part(done: Finished, part: int) -> Handoff:
     return done.parts[part]
 
 
@@ -334,12 +363,14 @@ class Finish:
     """Developers only this unit names: reduce their events to a :class:`~tokenaudit.shards.DeveloperDigest` here."""
     shards: int
     """Split the other developers' events into this many developer shards (none: 0)."""
+    unread: tuple[str, ...] = ()
+    """Columns the reductions do not read (:data:`UNREAD`), left out of the events they are given."""
 
 
-def finish(unit: ReadUnit, dropped: Sequence[bytes], policy: Policy, period: Period, output: Finish) -> Finished:
+def finish(unit: ReadUnit, dropped: Sequence[Handoff], policy: Policy, period: Period, output: Finish) -> Finished:
     """A read unit without its losing copies (every bucket's :func:`losers`), cleaned as locally, and what
     ``output`` asks of its events."""
-    lost = pl.concat([unpacked(part) for part in dropped], how="vertical").get_column(ORDER)
+    lost = combined(dropped).get_column(ORDER)
     rows = unit.rows
     kept = rows.filter(~pl.col(ORDER).is_in(lost.implode())) if lost.len() else rows
     unique = UniqueShard(kept.drop("dedup_key", KEY_HASH), read_sources(rows), rows.height)
@@ -352,6 +383,7 @@ def finish(unit: ReadUnit, dropped: Sequence[bytes], policy: Policy, period: Per
         done = replace(done, events=packed(events))
     if output.cube:
         done = replace(done, cube=packed(usage_cube(events, period.timezone)))
+    events = events.drop(ORDER, *output.unread)  # the reductions take a unit's rows in order, not their positions
     if output.digest:
         own = pl.col("developer").is_in(list(output.digest)).fill_null(value=False)
         whole = output.digest == unit.summary.developers
@@ -366,11 +398,11 @@ Digested = tuple[bytes, DeveloperDigest]
 """A :class:`~tokenaudit.shards.DeveloperDigest` as it travels: its cube :func:`packed`, the digest's left empty."""
 
 
-def digest_parts(parts: Sequence[bytes], policy: Policy, timezone: str, wanted: Reduction) -> Digested:
+def digest_parts(parts: Sequence[Handoff], policy: Policy, timezone: str, wanted: Reduction) -> Digested:
     """The :func:`~tokenaudit.shards.developer_digest` of whole developers, from every unit's part of their events
     (in unit order, so in input order, as ties fall locally): the driver sums, judges and renders these without the
     events."""
-    return _digest(pl.concat([unpacked(part) for part in parts], how="vertical"), policy, timezone, wanted)
+    return _digest(combined(parts), policy, timezone, wanted)
 
 
 def digest_units(units: Sequence[Finished], policy: Policy, timezone: str, wanted: Reduction) -> Digested:
@@ -382,15 +414,16 @@ def digest_units(units: Sequence[Finished], policy: Policy, timezone: str, wante
 
 
 def _digest(events: pl.DataFrame, policy: Policy, timezone: str, wanted: Reduction) -> Digested:
-    digest = developer_digest(events.drop(ORDER).rechunk(), policy, timezone, wanted)
+    digest = developer_digest(events.rechunk(), policy, timezone, wanted)
     return packed(digest.cube), replace(digest, cube=digest.cube.clear())
 
 
 def finish_plans(
-    summaries: Sequence[ReadSummary], shards: int, *, events: bool, cube: bool, features: bool
+    summaries: Sequence[ReadSummary], shards: int, *, events: bool, cube: bool, features: bool, unread: tuple[str, ...]
 ) -> list[Finish]:
     """Per unit, what :func:`finish` does: with ``features``, the developers only that unit names are digested there
-    and the rest go to ``shards`` developer shards (none if no developer is shared and some unit digests)."""
+    (without the ``unread`` columns) and the rest go to ``shards`` developer shards (none if no developer is shared
+    and some unit digests)."""
     if not features:
         return [Finish(events, cube, frozenset(), 0) for _ in summaries]
     units_naming = Counter(name for summary in summaries for name in summary.developers)
@@ -399,7 +432,7 @@ def finish_plans(
         for summary in summaries
     ]
     shared = any(mine != summary.developers for mine, summary in zip(own, summaries, strict=True)) or not any(own)
-    return [Finish(events, cube, mine, shards if shared else 0) for mine in own]
+    return [Finish(events, cube, mine, shards if shared else 0, unread) for mine in own]
 
 
 def local_batches(units: Sequence[tuple[Future[Finished], Sequence[str]]], rows: Sequence[int]) -> list[list[Any]]:
@@ -473,8 +506,9 @@ def load_events_on(
     ]
     digested = detector_features or (reduction is not None and not keep_events)
     summed = not keep_events and not digested  # totals: each unit sums its own events
-    plans = finish_plans(done, shards, events=keep_events, cube=summed, features=digested)
     wanted = replace(reduction or Reduction(), features=detector_features)
+    unread = UNREAD if wanted.explained is None else ()
+    plans = finish_plans(done, shards, events=keep_events, cube=summed, features=digested, unread=unread)
     finished = [
         client.submit(finish, unit, dropped, policy, planned.period, plan, **near(unit))
         for unit, plan in zip(units, plans, strict=True)
@@ -520,7 +554,7 @@ def load_events_on(
     return replace(loaded, features=digest.features, views=digest.views, narrowed=narrowed)
 
 
-def _item(parts: Sequence[bytes], number: int) -> bytes:
+def _item(parts: Sequence[Handoff], number: int) -> Handoff:
     return parts[number]
 
 
