@@ -15,7 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.synthetic import events, human_offsets
-from tokenaudit.detectors import build_context, developer_totals, drip, repetition
+from tokenaudit.detectors import build_context, developer_totals, drip, regularity, repetition
 from tokenaudit.detectors.base import developer_runs, sorted_requests, with_inferred_sessions, with_own_day
 from tokenaudit.detectors.config import DripFeed, Flags, HeadlessWork, Leaderboard
 from tokenaudit.detectors.repetition import near_repeats
@@ -252,3 +252,20 @@ def test_repeated_openers_by_first_of_their_kind_equal_the_window_counts() -> No
     assert_frame_equal(found, opener_shares_by_window(openers).sort("dev"))
     assert sorted(set(found["basis"])) == ["prompts", "sessions", "similar prompts"]
     assert found.select(pl.col("share").max()).item() > 0
+
+
+def test_next_gap_in_a_cluster_equals_a_shift_inside_each_cluster() -> None:
+    rng = np.random.default_rng(5)
+    n = 300
+    intervals = pl.DataFrame(
+        {
+            "key": np.sort(rng.integers(0, 12, n)).astype(np.uint64),  # clusters of 0 to ~50 rows, some of one row
+            "delta": rng.uniform(2, 5_000, n),
+            "within": rng.random(n) > 0.2,
+        }
+    )
+    inside = pl.when(pl.col("within") & pl.col("within").shift(-1)).then(pl.col("delta").shift(-1))
+    expected = intervals.group_by("key", maintain_order=True).agg(inside.alias("following")).explode("following")
+    found = intervals.select("key", following=regularity.next_gap())
+    assert_frame_equal(found, expected)
+    assert found["following"].null_count() > intervals["key"].n_unique()  # cluster ends and breaks both count

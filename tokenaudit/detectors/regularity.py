@@ -122,7 +122,8 @@ def best_clusters(
     headless = [number for number, name in enumerate(names) if name.endswith(_KINDS[1])]
     dense = (pl.col("key") % clusters).is_in(headless) & (median_gap <= config.break_hours * 3600 / 2)
     intervals = intervals.with_columns(within=~(break_gap & dense))
-    following = pl.when(pl.col("within") & pl.col("within").shift(-1)).then(pl.col("delta").shift(-1))
+    intervals = intervals.with_columns(following=next_gap())
+    following = pl.col("following")
     pair = (pl.col("delta") - following) / (pl.col("delta") + following)
     stats = intervals.group_by("key").agg(
         pl.len().alias("n_intervals"),
@@ -157,6 +158,17 @@ def best_clusters(
         .group_by("dev", maintain_order=True)
         .first()
     )
+
+
+def next_gap() -> pl.Expr:
+    """Each row's next ``delta`` in its cluster (``key``) where both rows are ``within``, else null.
+
+    A cluster's rows are neighbours, in time order, so the next one is the row after when that row is the same
+    cluster's: taken on every row before the aggregation, as a shift inside it runs once per cluster (at 10M requests
+    0.75 s of the aggregation's 0.9 s CPU).
+    """
+    next_within = pl.col("within") & pl.col("within").shift(-1) & (pl.col("key") == pl.col("key").shift(-1))
+    return pl.when(next_within).then(pl.col("delta").shift(-1))
 
 
 def features(context: DetectorContext) -> pl.DataFrame:
