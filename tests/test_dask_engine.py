@@ -299,6 +299,8 @@ def test_a_parquet_file_read_in_row_ranges_loads_identically(
     planned = plan_inputs([str(path)], policy, Period())
     assert len(engine.read_tasks(planned, 2)) == 6  # 30,795 rows in runs of 5,389
     assert engine.shard_count(engine.read_tasks(planned, 2), 2) == 10  # 35,195 rows in shards of 3,849: more than 2 x 2
+    assert len(engine.read_tasks(planned, 4)) == 8  # as many runs for each of 4 threads
+    assert engine.shard_count(engine.read_tasks(planned, 4), 4) == 12
     local = load_events([str(path)], policy, Period())
     assert local.quality.duplicates_dropped == copies.height
     assert_same_load(engine.load_events_on(client, [str(path)], policy, Period()), local)

@@ -223,7 +223,7 @@ def read_tasks(planned: PlannedInputs, threads: int) -> list[ReadTask]:
     groups: list[tuple[Reader, list[Source], int]] = []
     for reader, batch in planned.plan.batches:
         if reader.name in FILE_BY_FILE:
-            parts = [part for source in batch for part in equal_runs(source)]
+            parts = [part for source in batch for part in equal_runs(source, threads)]
             groups.extend((reader, [part], size_of(part)) for part in parts)
         elif reader.name in OWNED_READERS:
             mine = owners(batch, planned.context, OWNED_READERS[reader.name])
@@ -253,19 +253,29 @@ def owner_runs(by_owner: Sequence[list[Source]], threads: int) -> list[list[Sour
     return runs
 
 
-def equal_runs(source: Source) -> list[Source]:
-    """A Parquet file in as few runs of at most :data:`ROWS_PER_TASK` rows as it takes, of equal length (a file of
-    a million and ten rows is two runs of half a million, not one of a million and one of ten)."""
+def equal_runs(source: Source, threads: int) -> list[Source]:
+    """A Parquet file in as few runs of at most :data:`ROWS_PER_TASK` rows as it takes (:func:`balanced` for
+    ``threads``), of equal length (a file of a million and ten rows is two runs of half a million, not one of a
+    million and one of ten)."""
     runs = row_ranges(source, ROWS_PER_TASK)
-    return runs if len(runs) < 2 else row_ranges(source, -(-runs[0].file_rows // len(runs)))
+    count = balanced(len(runs), threads)
+    return runs if count < 2 else row_ranges(source, -(-runs[0].file_rows // count))
 
 
 def shard_count(tasks: Sequence[ReadTask], threads: int) -> int:
-    """:data:`SHARDS_PER_WORKER` per worker thread, or one per :data:`ROWS_PER_SHARD` of the input's rows if more."""
+    """:data:`SHARDS_PER_WORKER` per worker thread, or one per :data:`ROWS_PER_SHARD` of the input's rows if more
+    (:func:`balanced`)."""
     rows = sum(
         source.rows[1] if source.rows else size_of(source) // BYTES_PER_ROW for task in tasks for source in task.sources
     )
-    return max(1, SHARDS_PER_WORKER * threads, -(-rows // ROWS_PER_SHARD))
+    return max(1, SHARDS_PER_WORKER * threads, balanced(-(-rows // ROWS_PER_SHARD), threads))
+
+
+def balanced(count: int, threads: int) -> int:
+    """``count`` tasks of one stage, rounded up to a multiple of ``threads`` once more than them: the stage's tasks
+    then end together, rather than one thread running the last while the others wait (11 read units and 11
+    developer shards of 10M events on 2 workers were 6 against 5 at each stage)."""
+    return -(-count // threads) * threads if count > threads else count
 
 
 def packed(frame: pl.DataFrame) -> bytes:
