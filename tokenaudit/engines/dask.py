@@ -525,15 +525,27 @@ def load_events_on(
     ]
     follow(finished, units)
     del units, found  # the read rows are freed on the workers as soon as their units are finished
+
+    def brought(one: Future[Finished], shard: int, home: str) -> Future[Handoff]:
+        """A unit's part of a developer shard, moved to the shard's ``home`` worker as soon as the unit is finished
+        (while others are being finished), rather than all at once when the shard's task is ready."""
+        part = client.submit(finished_part, one, shard, **near(one))
+        if home in where.get(one.key, (home,)):
+            return part
+        return client.submit(_moved, part, workers=[home], allow_other_workers=True, retries=RETRIES)
+
     developed: list[Future[Digested]] = []
     if digested and plans and plans[0].shards:
+        homes = [address for address, count in client.nthreads().items() for _ in range(count)]
         developed = [
             client.submit(
                 digest_parts,
-                [client.submit(finished_part, one, shard, **near(one)) for one in finished],
+                [brought(one, shard, homes[shard % len(homes)]) for one in finished],
                 policy,
                 planned.period.timezone,
                 wanted,
+                workers=[homes[shard % len(homes)]],
+                allow_other_workers=True,
                 retries=RETRIES,
             )
             for shard in range(shards)
@@ -566,6 +578,11 @@ def load_events_on(
 
 def _item(parts: Sequence[Handoff], number: int) -> Handoff:
     return parts[number]
+
+
+def _moved(part: Handoff) -> Handoff:
+    """``part``, held on the worker that ran this (Dask moved it there)."""
+    return part
 
 
 def _shard_of(done: Finished, events: bool) -> tuple[CleanShard, bytes]:
