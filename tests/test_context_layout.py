@@ -15,7 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.synthetic import events, human_offsets
-from tokenaudit.detectors import build_context, developer_totals, drip, regularity, repetition
+from tokenaudit.detectors import build_context, context, developer_totals, drip, regularity, repetition
 from tokenaudit.detectors.base import developer_runs, sorted_requests, with_inferred_sessions, with_own_day
 from tokenaudit.detectors.config import DripFeed, Flags, HeadlessWork, Leaderboard
 from tokenaudit.detectors.repetition import near_repeats
@@ -269,3 +269,13 @@ def test_next_gap_in_a_cluster_equals_a_shift_inside_each_cluster() -> None:
     found = intervals.select("key", following=regularity.next_gap())
     assert_frame_equal(found, expected)
     assert found["following"].null_count() > intervals["key"].n_unique()  # cluster ends and breaks both count
+
+
+def test_monday_weeks_group_timestamps_as_their_week_truncation_does() -> None:
+    hours = pl.datetime_range(
+        dt.datetime(1969, 12, 1, tzinfo=dt.UTC), dt.datetime(1970, 2, 1, tzinfo=dt.UTC), "5h", eager=True
+    )
+    frame = pl.DataFrame({"timestamp": pl.concat([hours, hours + dt.timedelta(days=20_000)])})
+    found = frame.select(context.monday_weeks(), truncated=pl.col("timestamp").dt.truncate("1w").dt.epoch("d") // 7)
+    assert found["timestamp"].to_list() == found["truncated"].to_list()
+    assert found.select((pl.col("timestamp").min() < 0) & (pl.col("timestamp").max() > 0)).item()  # before 1970 too

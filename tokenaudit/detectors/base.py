@@ -138,11 +138,8 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     rows = rows if is_request.all() and not is_request.null_count() else rows.filter(is_request)
     names = rows.get_column("developer").cast(pl.Categorical)
     runs = developer_runs(names.to_physical())
-    codes = (
-        names.unique()
-        .to_frame()
-        .select(pl.col("developer").to_physical().alias("dev"), pl.col("developer").cast(pl.String))
-    )
+    # Each code's name from its first row: a few thousand rows read, not every name made distinct again.
+    codes = runs.select("dev", developer=rows.get_column("developer").gather(runs.get_column("rows").list.first()))
     order = runs.get_column("rows").explode()
     by_developer = rows.with_columns(dev=names.to_physical()).select(
         # A column without a value (no prompt signatures, no turns in most exports) is made, not gathered.
