@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -411,6 +414,29 @@ def test_a_batch_whose_helper_died_is_read_here(pool: type[_DeadHelpers], monkey
     helped = read(ROOT)
     assert helped.events.equals(whole.events)
     assert helped.rejects.equals(whole.rejects)
+
+
+_KILLED_PARENT = """
+import os, time
+from tokenaudit.readers.claude_code import _pool
+with _pool(1) as pool:
+    print(pool.submit(os.getpid).result(), flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_a_helper_exits_when_its_parent_is_killed() -> None:
+    """A killed parent tells its pool nothing: its helper must not wait for work for ever."""
+    run = [sys.executable, "-c", _KILLED_PARENT]
+    with subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as parent:
+        assert parent.stdout is not None
+        helper = Path(f"/proc/{int(parent.stdout.readline())}/stat")
+        parent.kill()
+    deadline = time.monotonic() + 10
+    while helper.exists() and helper.read_text().split(") ")[-1][:1] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not helper.exists() or helper.read_text().split(") ")[-1][:1] == "Z"  # gone, or dead and not yet reaped
 
 
 def test_a_replay_is_dropped_from_its_own_batch_whatever_batch_holds_its_parent() -> None:

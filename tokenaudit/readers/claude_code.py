@@ -35,6 +35,8 @@ import json
 import multiprocessing
 import os
 import re
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -678,9 +680,19 @@ def _helper_processes(batches: int) -> int:
 def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
     """``processes`` fresh interpreters (spawned: Polars' threads do not survive a fork), started at once, or None
     where none can start (no process semaphores in some sandboxes). Leaving does not wait for them to exit: they
-    free their memory while this process goes on."""
+    free their memory while this process goes on. Should this process be killed, they exit too
+    (:func:`_follow_parent`)."""
     try:
-        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) if processes else None
+        pool = (
+            ProcessPoolExecutor(
+                processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_follow_parent,
+                initargs=(os.getpid(),),
+            )
+            if processes
+            else None
+        )
     except (OSError, NotImplementedError):
         pool = None
     if pool is None:
@@ -692,6 +704,22 @@ def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
         yield pool
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+_PARENT_CHECK_SECONDS = 1.0
+"""How often a helper process looks for its parent (:func:`_follow_parent`)."""
+
+
+def _follow_parent(parent: int) -> None:
+    """In a helper process: exit once ``parent`` is gone. A killed process says nothing to its pool, and a helper
+    waiting on the pool's queue (whose writing end it holds too) would wait for ever."""
+    threading.Thread(target=_exit_after, args=(parent,), daemon=True).start()
+
+
+def _exit_after(parent: int) -> None:
+    while os.getppid() == parent:  # an orphan's parent becomes init or a subreaper
+        time.sleep(_PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _parse(batch: _TypedLines, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
