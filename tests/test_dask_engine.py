@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import signal
@@ -379,3 +380,26 @@ def test_engine_options_fail_as_usage_errors() -> None:
         nobody = run_cli("totals", str(SAMPLE / "events.csv"), "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1")
     assert nobody.exit_code == 2
     assert nobody.stderr.startswith("tokenaudit: error: --scheduler: no Dask scheduler answers at tcp://127.0.0.1:1")
+
+
+DASK_HEARTBEAT_FAILED = "Failed to communicate with scheduler during heartbeat."
+"""What distributed's worker logs (with the OSError's traceback) when a heartbeat fails; it retries at the next."""
+
+
+def test_the_own_clusters_workers_drop_only_the_retried_heartbeat_failures() -> None:
+    """The command line's cluster keeps Dask's recovered heartbeat faults (an ERROR with a traceback) off stderr."""
+
+    def kept_records() -> tuple[bool, bool]:
+
+        logger = logging.getLogger("distributed.worker")
+        heartbeat = logger.makeRecord(logger.name, logging.ERROR, "worker.py", 1, DASK_HEARTBEAT_FAILED, (), None)
+        other = logger.makeRecord(logger.name, logging.ERROR, "worker.py", 1, "Compute Failed", (), None)
+        return bool(logger.filter(heartbeat)), bool(logger.filter(other))
+
+    cluster = engine.local_cluster(1)
+    try:
+        with distributed.Client(cluster) as connected:
+            kept = connected.run(kept_records)
+    finally:
+        engine.close_local(cluster)
+    assert list(kept.values()) == [(False, True)]

@@ -104,8 +104,15 @@ ROWS_PER_TASK: Final = 1_000_000
 ROW_BITS: Final = 32
 """A read task's rows are numbered below 2**32 within it: :data:`~tokenaudit.shards.ORDER` is task << 32 | row."""
 KEY_HASH: Final = "_key_hash"
-PRELOADED: Final = ("distributed", "tokenaudit.engines.dask", "tokenaudit.detectors", "tokenaudit.views")
-"""What a local cluster's workers have imported before they start (:func:`local_cluster`)."""
+PRELOADED: Final = (
+    "distributed",
+    "tokenaudit.engines.worker_logs",
+    "tokenaudit.engines.dask",
+    "tokenaudit.detectors",
+    "tokenaudit.views",
+)
+"""What a local cluster's workers have imported before they start (:func:`local_cluster`); ``worker_logs`` keeps
+their recovered faults' tracebacks off stderr."""
 QUIET: Final = {
     "distributed.worker.multiprocessing-method": "forkserver",
     "distributed.admin.tick.interval": "200ms",
