@@ -16,11 +16,21 @@ from tokenaudit import ingest
 from tokenaudit.audit import run_audit
 from tokenaudit.documents import audit_document
 from tokenaudit.errors import UsageError
-from tokenaudit.ingest import Period, load_events, narrow
+from tokenaudit.ingest import Period, load_events, narrow, plan_inputs
 from tokenaudit.policy import load_policy
 from tokenaudit.readers import ReadPlan
 from tokenaudit.readers.base import ReadContext, ReadResult
-from tokenaudit.shards import ORDER, Spill, developer_table, parse_memory_limit, rows_per_read
+from tokenaudit.shards import (
+    ORDER,
+    Spill,
+    developer_table,
+    parse_memory_limit,
+    rows_per_read,
+    typed,
+)
+from tokenaudit.shards import (
+    held as held_rows,
+)
 
 CORPUS = Path(__file__).parent / "corpus"
 INPUTS = [
@@ -232,9 +242,45 @@ def test_a_report_or_explain_past_the_budget_reads_developer_shards_not_the_even
     """Past the budget, the report's periods (with their lookback windows and page views) and explain's evidence
     come from each developer shard in turn: the events are never put together."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795000000")
-    plain = run_cli(*args)  # within the budget: the events are kept, and no developer shard is read
+    plain = run_cli(*args)  # within the budget: one developer shard in memory, no spilled one read
     sharded = run_cli(*args, "--memory-limit", "4M")
     assert plain.exit_code == sharded.exit_code == 0, sharded.stderr
     assert sharded.stdout == plain.stdout
     assert len(held) > 1
     assert max(held) < sum(held) / 2
+
+
+def test_read_rows_are_held_smaller_and_given_back_exactly() -> None:
+    """Rows held in memory keep every value: text as categorical codes, empty columns as nothing, a flat export's
+    ``rid:`` keys left out and made again, and every other key (here: rows without a request id) kept."""
+    policy = load_policy(SAMPLE / "policy.yaml")
+    planned = plan_inputs([*INPUTS, str(CORPUS / "duplicates_within.csv")], policy, Period())
+    rows = pl.concat([result.events for result in planned.plan.read(planned.context)], how="vertical")
+    without_id = pl.col("request_id").is_null()
+    assert rows.filter(without_id).height and rows.filter(~without_id).height
+    kept = held_rows(rows)
+    assert kept.schema["developer"] == pl.Categorical
+    assert kept.schema["errored_tokens"] == pl.Null
+    assert kept["dedup_key"].null_count() == rows.filter(pl.col("dedup_key").str.starts_with("rid:")).height
+    assert_frame_equal(typed(kept.lazy()).collect(), rows)
+
+
+def test_an_audit_in_memory_reduces_one_developer_shard_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within the budget an audit's events are held small and reduced a developer shard at a time, in canonical
+    types: the same document as from one shard."""
+    whole = run_cli("audit", *SAMPLE_ARGS, "--format", "json")
+    sizes: list[int] = []
+    shards = ingest.developer_shards
+
+    def recorded(buckets: list[list[pl.DataFrame]]) -> Iterator[pl.DataFrame]:
+        for frame in shards(buckets):
+            sizes.append(frame.height)
+            yield frame
+
+    monkeypatch.setattr(ingest, "developer_shards", recorded)
+    monkeypatch.setattr(ingest, "DEVELOPER_SHARD_ROWS", 200)
+    split = run_cli("audit", *SAMPLE_ARGS, "--format", "json")
+    assert whole.exit_code == split.exit_code == 0, split.stderr
+    assert split.stdout == whole.stdout
+    assert len(sizes) > 2
+    assert max(sizes) < sum(sizes) / 2

@@ -97,7 +97,8 @@ def resolve_identities(frame: pl.LazyFrame, policy: Policy, column: str = "devel
     callers can list what the map did not cover.
     """
     names = frame.select(pl.col(column).drop_nulls().unique()).collect()[column].to_list()
-    table = name_table(names, policy)
+    # Names held as categorical codes (the ingest's in-memory rows) are joined as such.
+    table = name_table(names, policy).with_columns(pl.col("_name").cast(frame.collect_schema()[column]))
     joined = frame.join(table.lazy(), left_on=column, right_on="_name", how="left")
     own_team = pl.col("team") if "team" in frame.collect_schema().names() else pl.lit(None, pl.String)
     return joined.with_columns(

@@ -7,7 +7,8 @@ never disagree about which events exist.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -22,22 +23,31 @@ from tokenaudit.readers import ReadPlan, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.sources import Resolved, resolve
-from tokenaudit.schema import empty_events, empty_rejects
+from tokenaudit.schema import TOKEN_COLUMNS, empty_events, empty_rejects
 from tokenaudit.shards import (
+    DEVELOPER_SHARD_ROWS,
+    KEY_HASH,
     ORDER,
+    UNDIGESTED,
     CleanShard,
     PeriodDigest,
     Reduction,
     Spill,
+    UniqueShard,
     clean_shard,
     deduplicate_shard,
     default_memory_limit,
     developer_digest,
+    held,
     in_period,
     lookback_window,
+    losing_rows,
     merged_digests,
     period_diagnostics,
+    read_sources,
     rows_per_read,
+    split_by_hash,
+    typed,
 )
 
 if TYPE_CHECKING:
@@ -123,49 +133,117 @@ def load_events(
 ) -> LoadedEvents:
     """Read and clean every input; raise :class:`~tokenaudit.errors.InputError` on unreadable ones.
 
-    Read rows beyond a quarter of ``memory_limit`` bytes (default: a fraction of physical memory) go to a temporary
-    Parquet folder in shards by their dedup key, and are cleaned one shard at a time (:mod:`tokenaudit.shards`).
-    Without ``keep_events``, spilled events are never held whole: each cleaned shard goes back to the folder split by
-    a hash of the developer, and each developer shard is reduced to its usage cube and (``detector_features``) its
-    detectors' features, one at a time, as the Dask engine's workers do; and to what ``reduction`` asks for besides
-    (a report's periods, ``explain``'s views).
+    Read rows are held in memory small (:func:`~tokenaudit.shards.held`) up to a quarter of ``memory_limit`` bytes
+    (default: a fraction of physical memory); beyond it they go to a temporary Parquet folder in shards by their dedup
+    key, and are cleaned one shard at a time (:mod:`tokenaudit.shards`). Without ``keep_events`` the events are never
+    held whole in canonical types: they are split by a hash of the developer (in memory, or back to the folder), and
+    each developer shard is reduced to its usage cube and (``detector_features``) its detectors' features, one at a
+    time, as the Dask engine's workers do; and to what ``reduction`` asks for besides (a report's periods,
+    ``explain``'s views).
     """
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     rejected: list[pl.DataFrame] = [empty_rejects()]
     repaired: list[str] = []
-    with Spill(memory_limit or default_memory_limit(), planned.input_bytes) as spill:
+    budget = memory_limit or default_memory_limit()
+    digested = detector_features or reduction is not None
+    with Spill(budget, planned.input_bytes) as spill:
         with progress.reading(planned.input_bytes):
-            rows_per_part = rows_per_read(memory_limit) if memory_limit else None
-            for result in planned.plan.read(planned.context, rows_per_part):
+            for result in planned.plan.read(planned.context, rows_per_read(budget)):
                 rejected.append(result.rejects)
                 repaired.extend(name for name in result.repaired if name not in repaired)  # a file's blocks: once
                 spill.add(result.events, progress.done())
                 del result  # else the last read rows stay referenced here while the spilled shards are cleaned
-        by_developer = spill.spilled and not keep_events
-        digested = detector_features or reduction is not None
-        shards, cubes = [], []
-        for rows in spill.frames():
-            unique = deduplicate_shard(rows)
-            del rows  # the read rows (every streamed line, every copy) are the largest frame: free them first
-            shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
-            del unique
-            if by_developer and digested:
-                spill.regroup(shard.events)
-            elif by_developer:  # totals: each shard sums its own events
-                cubes.append(usage_cube(shard.events, period.timezone))
-            shards.append(replace(shard, events=shard.events.clear()) if by_developer else shard)
         rejects = pl.concat(rejected, how="vertical")
-        if not by_developer:
+        if not spill.spilled:
+            shards, frames = clean_held(spill.take_held(), policy, period, split=not keep_events)
+        else:
+            shards, cubes = clean_spilled(spill, policy, period, keep_events=keep_events, regroup=digested)
+            if not (keep_events or digested):
+                return assemble(planned, shards, rejects, repaired, spill.rows, summed_cubes(cubes))
+            frames = spill.developer_frames() if spill.regrouped else iter(())
+        if keep_events:
             return assemble(planned, shards, rejects, repaired, spill.rows)
-        if not digested:
-            return assemble(planned, shards, rejects, repaired, spill.rows, summed_cubes(cubes))
         wanted = replace(reduction or Reduction(), features=detector_features)
+        digests = [developer_digest(events, policy, period.timezone, wanted) for events in frames]
         # No developer shard when no event is left in the period: the digest of no events.
-        frames = spill.developer_frames() if spill.regrouped else iter([empty_events().drop("dedup_key")])
-        digest = merged_digests([developer_digest(events, policy, period.timezone, wanted) for events in frames])
+        digest = merged_digests(digests or [developer_digest(no_events(), policy, period.timezone, wanted)])
     loaded = assemble(planned, shards, rejects, repaired, spill.rows, digest.cube)
     narrowed = dict(zip(wanted.periods, digest.periods, strict=True))
     return replace(loaded, features=digest.features, views=digest.views, narrowed=narrowed)
+
+
+def clean_spilled(
+    spill: Spill, policy: Policy, period: Period, *, keep_events: bool, regroup: bool
+) -> tuple[list[CleanShard], list[pl.DataFrame]]:
+    """The cleaned shards of spilled read rows, one dedup shard at a time. Unless ``keep_events``, their events are
+    left out: with ``regroup`` written back to the folder by developer (:meth:`~tokenaudit.shards.Spill.regroup`),
+    else summed into each shard's usage cube (totals), returned."""
+    shards, cubes = [], []
+    for rows in spill.frames():
+        unique = deduplicate_shard(rows)
+        del rows  # the read rows (every streamed line, every copy) are the largest frame: free them first
+        shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
+        del unique
+        if keep_events:
+            shards.append(shard)
+            continue
+        if regroup:
+            spill.regroup(shard.events.drop(UNDIGESTED))
+        else:
+            cubes.append(usage_cube(shard.events, period.timezone))
+        shards.append(replace(shard, events=shard.events.clear()))
+    return shards, cubes
+
+
+def no_events() -> pl.DataFrame:
+    """What a developer shard of no events holds (:data:`~tokenaudit.shards.UNDIGESTED` left out)."""
+    return empty_events().drop("dedup_key", *UNDIGESTED)
+
+
+def clean_held(
+    parts: list[pl.DataFrame], policy: Policy, period: Period, *, split: bool
+) -> tuple[list[CleanShard], Iterator[pl.DataFrame]]:
+    """The cleaned shards of rows held in memory (:func:`~tokenaudit.shards.held`, in input order), one per part,
+    deduplicated over all of them; with ``split``, their events are left out and come instead, in the iterator, as
+    developer shards of about :data:`~tokenaudit.shards.DEVELOPER_SHARD_ROWS` read rows (by a hash of the developer,
+    each in input order), so that a reduction holds one shard's events in canonical types at a time, not all of
+    them; else each shard keeps its events in canonical types.
+
+    The parts are taken out of ``parts`` and freed one by one as they are cleaned: the cleaned events are held
+    :func:`~tokenaudit.shards.held` again meanwhile.
+    """
+    wanted = [KEY_HASH, "dedup_key", "request_id", "source_file", "source_line", *TOKEN_COLUMNS]
+    numbered = pl.concat([part.lazy().select(wanted) for part in parts], how="vertical_relaxed")
+    lost = losing_rows(numbered.with_row_index("_row")).implode()
+    del numbered  # it holds the parts' columns it reads
+    count = max(1, math.ceil(sum(part.height for part in parts) / DEVELOPER_SHARD_ROWS))
+    buckets: list[list[pl.DataFrame]] = [[] for _ in range(count)]
+    shards = []
+    first = 0
+    while parts:
+        part = parts.pop(0)
+        kept = part.filter(~pl.int_range(first, first + part.height).is_in(lost))
+        first += part.height
+        kept = typed(kept.drop("dedup_key", KEY_HASH).lazy(), codes=True).collect()
+        unique = UniqueShard(kept, read_sources(part), part.height)
+        del part, kept
+        shard = clean_shard(unique, policy, period.since, period.until, period.timezone)
+        del unique
+        if split:
+            for number, piece in split_by_hash(held(shard.events.drop(UNDIGESTED)), "developer", count).items():
+                buckets[number].append(piece)
+            shards.append(replace(shard, events=shard.events.clear()))
+        else:
+            shards.append(replace(shard, events=typed(shard.events.lazy()).collect()))
+    return shards, developer_shards(buckets)
+
+
+def developer_shards(buckets: list[list[pl.DataFrame]]) -> Iterator[pl.DataFrame]:
+    """Each bucket's held pieces as one frame in canonical types, the bucket freed as it is taken."""
+    while buckets:
+        pieces = buckets.pop(0)
+        if pieces:
+            yield typed(pl.concat(pieces, how="vertical_relaxed", rechunk=True).lazy()).collect()
 
 
 @dataclass(frozen=True)
@@ -211,6 +289,8 @@ def assemble(
         events = pl.DataFrame()
     elif len(shards) == 1 and ORDER not in shards[0].events.columns:
         events = shards[0].events
+    elif shards and ORDER not in shards[0].events.columns:  # cleaned in input order (:func:`clean_held`)
+        events = pl.concat([shard.events for shard in shards], how="vertical", rechunk=True)
     else:
         events = in_input_order(shards)
     sources = (

@@ -76,6 +76,12 @@ def total_tokens() -> pl.Expr:
     return pl.sum_horizontal(*TOKEN_COLUMNS).alias("total_tokens")
 
 
+def request_key() -> pl.Expr:
+    """``rid:<request_id>``: the dedup key of a row that has a request id (flat exports), which the ingest rebuilds
+    instead of holding a copy of every id."""
+    return pl.concat_str(pl.lit("rid:"), pl.col("request_id"))
+
+
 def context_tokens() -> pl.Expr:
     """Context sent with a request: uncached input plus cache reads and writes."""
     return pl.sum_horizontal("input_tokens", "cache_read_tokens", "cache_write_tokens")

@@ -36,12 +36,33 @@ from tokenaudit.metrics import cube_totals, exposure_of_cube, summed_cubes, usag
 from tokenaudit.periods import Period
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
-from tokenaudit.schema import EVENT_SCHEMA, empty_events, total_tokens
+from tokenaudit.schema import EVENT_SCHEMA, empty_events, request_key, total_tokens
 
 if TYPE_CHECKING:
     from tokenaudit.detectors import ShardedFeatures
     from tokenaudit.views import EventViews
 
+KEY_HASH: Final = "_key_hash"
+"""The 64-bit hash of a row's ``dedup_key``, on which repeated keys are found (:func:`losing_rows`)."""
+HELD_CODES: Final = (
+    "developer",
+    "team",
+    "tool",
+    "model",
+    "session_id",
+    "prompt_hash",
+    "grain",
+    "turn",
+    "source_format",
+    "source_file",
+)
+"""Text columns of few distinct values, held as categorical codes while the input is in memory (:func:`held`)."""
+UNDIGESTED: Final = ("request_id", "source_file", "source_line")
+"""Columns no developer shard's reduction reads (:func:`developer_digest`): dropped from held events before they
+are split by developer."""
+DEVELOPER_SHARD_ROWS: Final = 1_000_000
+"""Events held in memory are reduced in developer shards of about this many read rows (:func:`developer_digest`):
+one shard's events and the detectors' working copies of them are what the reduction holds besides the held rows."""
 ORDER: Final = "_order"
 """Position of a read row in the whole input, carried through spilled shards to restore the input order."""
 MEMORY_SHARE: Final = 2
@@ -81,16 +102,23 @@ def deduplicate(events: pl.LazyFrame) -> pl.LazyFrame:
     """Keep one row per ``dedup_key``: the one with the most tokens (streamed partial lines lose).
 
     Ties go to the earliest file and line, so the result does not depend on the order of inputs.
-    Most keys are unique, so only the rows whose key repeats are ranked (by hash-grouped windows, not
-    a sort of every row); the rest pass through a single filter. Repeats are found on a 64-bit hash of
-    the key (hashing integers is several times cheaper than hashing strings); a hash collision only adds
-    a candidate, because the ranking below compares the keys themselves.
+    Most keys are unique, so only the rows whose key repeats are ranked (:func:`losing_rows`); the rest pass
+    through a single filter.
     """
     rows = events.with_row_index("_row")
-    losers = losing_copies(rows.filter(repeated(pl.col("dedup_key").hash())).pipe(ranked, "_row"), "_row")
+    losers = losing_rows(rows.with_columns(pl.col("dedup_key").hash().alias(KEY_HASH)))
     if losers.is_empty():
         return events  # nothing to drop: no copy of every row
     return rows.filter(~pl.col("_row").is_in(losers.implode())).drop("_row")
+
+
+def losing_rows(rows: pl.LazyFrame) -> pl.Series:
+    """The ``_row`` numbers of the copies the dedup drops, among rows (read or held: :func:`held`) numbered ``_row``
+    with their key's :data:`KEY_HASH`. Repeats are found on the 64-bit hash (hashing integers is several times
+    cheaper than hashing strings, by hash-grouped windows, not a sort of every row); a hash collision only adds a
+    candidate, because :func:`losing_copies` compares the keys themselves."""
+    candidates = rows.filter(repeated(pl.col(KEY_HASH))).pipe(typed)
+    return losing_copies(ranked(candidates, "_row"), "_row")
 
 
 def repeated(values: pl.Expr) -> pl.Expr:
@@ -159,13 +187,15 @@ def deduplicate_shard(raw: pl.DataFrame) -> UniqueShard:
 
 
 def read_sources(raw: pl.DataFrame) -> pl.DataFrame:
-    """Per file of read rows: source_file, source_format, events, first and last timestamp (:class:`CleanShard`)."""
-    return raw.group_by("source_file").agg(  # one reader per file: grouping by the format too costs a row encoding
+    """Per file of read (or :func:`held`) rows: source_file, source_format, events, first and last timestamp
+    (:class:`CleanShard`)."""
+    by_file = raw.group_by("source_file").agg(  # one reader per file: grouping by the format too costs a row encoding
         pl.col("source_format").first(),
         pl.len().alias("events"),
         pl.col("timestamp").min().alias("first"),
         pl.col("timestamp").max().alias("last"),
     )
+    return by_file.with_columns(pl.col("source_file", "source_format").cast(pl.String))
 
 
 def clean_shard(
@@ -352,10 +382,43 @@ def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
     )
 
 
+def held(rows: pl.DataFrame) -> pl.DataFrame:
+    """Read or cleaned rows as the ingest holds them in memory, a third of their size or less: the text of
+    :data:`HELD_CODES` as categorical codes (4 bytes a row against a 16-byte view and the text), each column without
+    a value as Null (no bytes), and read rows' ``dedup_key`` hashed (:data:`KEY_HASH`) and left out where it is
+    ``rid:`` and the request id (:func:`typed` makes it again). Values are kept exactly."""
+    if "dedup_key" in rows.columns:
+        key = pl.col("dedup_key")
+        rows = rows.with_columns(key.hash().alias(KEY_HASH), pl.when(key.ne_missing(request_key())).then(key))
+    nulls = rows.null_count().row(0, named=True)
+    return rows.select(
+        pl.col(name).cast(pl.Null)
+        if nulls[name] == rows.height
+        else pl.col(name).cast(pl.Categorical)
+        if name in HELD_CODES
+        else pl.col(name)
+        for name in rows.columns
+    )
+
+
+def typed(rows: pl.LazyFrame, *, codes: bool = False) -> pl.LazyFrame:
+    """:func:`held` rows in :data:`~tokenaudit.schema.EVENT_SCHEMA`'s types, their ``dedup_key`` made again,
+    without :data:`KEY_HASH` (other columns as they are); with ``codes``, categorical codes stay (cleaning reads them
+    as they are)."""
+    schema = rows.collect_schema()
+    key = pl.col("dedup_key").cast(pl.String)
+    key = pl.coalesce(key, request_key()) if "request_id" in schema else key
+    return rows.with_columns(
+        (key if name == "dedup_key" else pl.col(name).cast(EVENT_SCHEMA[name])).alias(name)
+        for name, dtype in schema.items()
+        if name in EVENT_SCHEMA and not (codes and dtype == pl.Categorical)
+    ).drop(KEY_HASH, strict=False)
+
+
 def rows_per_read(budget: int) -> int:
-    """Under an explicit memory budget, a Parquet file is read in parts of this many rows: what decodes in about a
-    shard's share of the budget (:data:`SHARD_SHARE`, :data:`READ_EXPANSION`), at most :data:`MAX_READ_ROWS` (a
-    10M-row file read whole is a 4.7 GB frame)."""
+    """A Parquet file is read in parts of this many rows: what decodes in about a shard's share of the memory
+    ``budget`` (:data:`SHARD_SHARE`, :data:`READ_EXPANSION`), at most :data:`MAX_READ_ROWS` (a 10M-row file read whole
+    is a 4.7 GB frame)."""
     return max(1, min(MAX_READ_ROWS, budget // (SHARD_SHARE * READ_EXPANSION) // READ_ROW_BYTES))
 
 
@@ -376,6 +439,15 @@ def parse_memory_limit(text: str) -> int:
     return int(float(match[1]) * _UNITS[match[2]])
 
 
+def split_by_hash(rows: pl.DataFrame, key: str, parts: int) -> dict[int, pl.DataFrame]:
+    """``rows`` in up to ``parts`` frames by a hash of ``key``, by number (none for a number no row has), each in
+    their order."""
+    found = rows.with_columns((pl.col(key).hash() % parts).alias("_shard")).partition_by(
+        "_shard", as_dict=True, include_key=False, maintain_order=True
+    )
+    return {int(number): part for (number,), part in found.items()}
+
+
 class Spill:
     """Read rows held in memory until they pass their share of the budget (:data:`HOLD_SHARE`), then in a temporary
     Parquet folder, sharded by a hash of their dedup key.
@@ -387,8 +459,8 @@ class Spill:
     def __init__(self, budget: int, input_bytes: int) -> None:
         self.budget = budget
         self.input_bytes = max(input_bytes, 1)
-        self.held: list[tuple[int, pl.DataFrame]] = []
-        """Frames in memory with the input position of their first row."""
+        self.held: list[tuple[int, pl.DataFrame, int]] = []
+        """Frames in memory with the input position of their first row and their size as read."""
         self.held_bytes = 0
         self.rows = 0
         self.folder: Path | None = None
@@ -408,22 +480,25 @@ class Spill:
         return self.folder is not None
 
     def add(self, rows: pl.DataFrame, read_bytes: int) -> None:
-        """Take read rows; ``read_bytes`` is how much input has been read so far (to extrapolate the total)."""
-        self.held.append((self.rows, rows))
+        """Take read rows; ``read_bytes`` is how much input has been read so far (to extrapolate the total). The
+        budget counts rows at their size as read; rows kept in memory are held smaller (:func:`held`)."""
+        size = int(rows.estimated_size())
+        self.held_bytes += size
+        spills = self.folder is not None or self.held_bytes > self.budget // HOLD_SHARE
+        self.held.append((self.rows, rows if spills else held(rows), size))
         self.rows += rows.height
-        self.held_bytes += int(rows.estimated_size())
-        if self.folder is None and self.held_bytes <= self.budget // HOLD_SHARE:
+        if not spills:
             return
         if self.folder is None:
             expected = self.held_bytes * max(self.input_bytes / max(read_bytes, 1), 1.0)
             self.shards = min(MAX_SHARDS, max(2, math.ceil(expected / (self.budget / SHARD_SHARE))))
             self.folder = Path(tempfile.mkdtemp(prefix="tokenaudit-shards-"))
-        held, self.held, self.held_bytes = self.held, [], 0
-        for first, frame in held:
+        kept, self.held, self.held_bytes = self.held, [], 0
+        for first, frame, frame_size in kept:
             # A slice at a time: partitioning copies its rows, and a whole read batch can be larger than the budget.
-            step = max(1, int(frame.height * self.budget / SHARD_SHARE / max(int(frame.estimated_size()), 1)))
+            step = max(1, int(frame.height * self.budget / SHARD_SHARE / max(frame_size, 1)))
             for start in range(0, frame.height, step):
-                rows = frame.slice(start, step)
+                rows = typed(frame.slice(start, step).lazy()).collect()
                 self._write(
                     rows.with_columns(
                         pl.int_range(first + start, first + start + rows.height, dtype=pl.Int64).alias(ORDER)
@@ -433,18 +508,15 @@ class Spill:
     def _write(self, rows: pl.DataFrame, key: str = "dedup_key", under: str = "") -> None:
         """One part file in each shard folder (under ``under``) that a row goes to by a hash of ``key``."""
         assert self.folder is not None
-        shard = (pl.col(key).hash() % self.shards).alias("_shard")
-        for (number,), part in rows.with_columns(shard).partition_by("_shard", as_dict=True).items():
+        for number, part in split_by_hash(rows, key, self.shards).items():
             folder = self.folder / under / f"shard-{number:04d}"
             folder.mkdir(parents=True, exist_ok=True)
-            part.drop("_shard").write_parquet(folder / f"part-{self.parts:06d}.parquet", compression="lz4")
+            part.write_parquet(folder / f"part-{self.parts:06d}.parquet", compression="lz4")
         self.parts += 1
 
     def frames(self) -> Iterator[pl.DataFrame]:
-        """Each shard's rows; everything as one frame when nothing was spilled."""
-        if self.folder is None:
-            yield self._take_held()
-            return
+        """Each spilled shard's rows."""
+        assert self.folder is not None
         for folder in sorted(self.folder.glob("shard-*")):
             yield pl.read_parquet(folder / "*.parquet")
 
@@ -464,7 +536,8 @@ class Spill:
         for folder in sorted((self.folder / BY_DEVELOPER).glob("shard-*")):
             yield pl.read_parquet(folder / "*.parquet").sort(ORDER).drop(ORDER)
 
-    def _take_held(self) -> pl.DataFrame:
-        """The rows held in memory as one frame, no longer referenced here (the caller alone frees them)."""
-        held, self.held = self.held, []
-        return pl.concat([frame for _, frame in held], how="vertical").rechunk() if held else empty_events()
+    def take_held(self) -> list[pl.DataFrame]:
+        """The rows held in memory (:func:`held`, nothing spilled), in input order, no longer referenced here (the
+        caller alone frees them)."""
+        kept, self.held = self.held, []
+        return [frame for _, frame, _ in kept] or [held(empty_events())]

@@ -21,7 +21,7 @@ from tokenaudit.readers.csvtext import record_count, record_end
 from tokenaudit.readers.jsonlines import extract_fields, line_blocks, scan_lines, size_of
 from tokenaudit.readers.parse import csv_with_ragged_rows, file_header, file_kind
 from tokenaudit.readers.sources import Block, Source
-from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform
+from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform, request_key
 from tokenaudit.signatures import simhash
 
 _TEXT_COLUMNS = ("team", "tool", "model", "session_id", "request_id", "prompt_hash", "grain", "turn")
@@ -268,7 +268,7 @@ def _signed(rows: pl.DataFrame) -> pl.DataFrame:
 def _dedup_key(*, every_row_has_id: bool = False) -> pl.Expr:
     """``rid:<request_id>``, or a hash of every canonical field when there is no request id (hashed only when some
     row has none: Polars computes every branch on every row)."""
-    with_id = pl.concat_str(pl.lit("rid:"), pl.col("request_id"))
+    with_id = request_key()
     if every_row_has_id:
         return with_id
     content = pl.struct(
