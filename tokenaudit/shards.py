@@ -390,15 +390,19 @@ def held(rows: pl.DataFrame) -> pl.DataFrame:
     if "dedup_key" in rows.columns:
         key = pl.col("dedup_key")
         rows = rows.with_columns(key.hash().alias(KEY_HASH), pl.when(key.ne_missing(request_key())).then(key))
-    nulls = rows.null_count().row(0, named=True)
-    return rows.select(
-        pl.col(name).cast(pl.Null)
-        if nulls[name] == rows.height
-        else pl.col(name).cast(pl.Categorical)
-        if name in HELD_CODES
-        else pl.col(name)
-        for name in rows.columns
-    )
+    return rows.select(_held_column(rows.get_column(name)) for name in rows.columns)
+
+
+def _held_column(column: pl.Series) -> pl.Expr:
+    """A column of :func:`held` rows."""
+    name = column.name
+    if column.null_count() == column.len():
+        return pl.col(name).cast(pl.Null)
+    if name not in HELD_CODES or column.dtype == pl.Categorical:
+        return pl.col(name)
+    if not column.null_count() and column.min() == column.max():  # a file's name, its format: no hash of every row
+        return pl.lit(column.first(), pl.Categorical).alias(name)
+    return pl.col(name).cast(pl.Categorical)
 
 
 def typed(rows: pl.LazyFrame, *, codes: bool = False) -> pl.LazyFrame:
