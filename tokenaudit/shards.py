@@ -32,7 +32,7 @@ import polars as pl
 
 from tokenaudit.errors import UsageError
 from tokenaudit.identity import resolve_identities, unattributed_agents
-from tokenaudit.metrics import cube_totals, exposure_of_cube, summed_cubes, usage_cube
+from tokenaudit.metrics import CUBE_KEYS, cube_totals, exposure_of_cube, usage_cube
 from tokenaudit.periods import Period
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
@@ -68,11 +68,18 @@ ORDER: Final = "_order"
 MEMORY_SHARE: Final = 2
 """The default memory budget is physical memory divided by this."""
 HOLD_SHARE: Final = 4
-"""Read rows are held in memory up to budget / this (their estimated size), then spilled: the process around them
-(decoding, partitioning, writing) holds about as much again (10M flat Parquet at 2G: 1.96 GB peak at a half)."""
+"""Read rows are held in memory up to budget / this (their estimated size as read), then spilled: the process around
+them (decoding, partitioning, writing) holds about as much again (10M flat Parquet at 2G: 1.96 GB peak at a half)."""
+MAX_HOLD_BYTES: Final = 5 * 2**29
+"""...and at most this much (2.5 GiB), whatever the budget (10M flat Parquet events are 1.95 GiB as estimated when
+read, 1.6 GiB held): what is held when the rows spill is kept while they are written (100M events at the default
+budget of a 24 GiB machine would hold 3 GiB as read)."""
 SHARD_SHARE: Final = 16
 """A spilled shard holds about budget / this of read rows: cleaning one holds it, its dedup copy and the result, and
 reducing a developer shard holds its events and the detectors' working copies, six to seven times as much in all."""
+MAX_SHARD_BYTES: Final = 256 * 2**20
+"""...and at most this much, whatever the budget: larger shards save little (a shard's fixed work is about a quarter
+of a second) and cost memory (100M events at the default budget of a 24 GiB machine: 768 MB shards)."""
 MAX_SHARDS: Final = 1024
 READ_ROW_BYTES: Final = 208
 """Memory of a read row of a flat export (measured on 10M flat Parquet events)."""
@@ -287,7 +294,7 @@ class PeriodDigest:
 
         views = [part.views for part in parts if part.views is not None]
         return PeriodDigest(
-            summed_cubes([part.cube for part in parts]),
+            developer_cubes([part.cube for part in parts]),
             ShardedFeatures.merged([part.features for part in parts]),
             sum(part.outside for part in parts),
             frozenset().union(*(part.unpriced_models for part in parts)),
@@ -375,7 +382,7 @@ def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
     features = [digest.features for digest in digests if digest.features is not None]
     views = [digest.views for digest in digests if digest.views is not None]
     return DeveloperDigest(
-        summed_cubes([digest.cube for digest in digests]),
+        developer_cubes([digest.cube for digest in digests]),
         ShardedFeatures.merged(features) if features else None,
         tuple(PeriodDigest.merged(parts) for parts in zip(*(digest.periods for digest in digests), strict=True)),
         EventViews.merged(views) if views else None,
@@ -419,11 +426,23 @@ def typed(rows: pl.LazyFrame, *, codes: bool = False) -> pl.LazyFrame:
     ).drop(KEY_HASH, strict=False)
 
 
+def developer_cubes(cubes: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The usage cube of developer shards' events (no developer in two shards) from theirs: their rows in key order.
+    Each key is in one shard, so this is :func:`~tokenaudit.metrics.summed_cubes` without its group-by, which holds
+    further copies of a cube that is large at 100M events of 50,000 developers."""
+    return pl.concat(cubes, how="vertical").sort(CUBE_KEYS, nulls_last=True)
+
+
 def rows_per_read(budget: int) -> int:
-    """A Parquet file is read in parts of this many rows: what decodes in about a shard's share of the memory
-    ``budget`` (:data:`SHARD_SHARE`, :data:`READ_EXPANSION`), at most :data:`MAX_READ_ROWS` (a 10M-row file read whole
+    """A Parquet file is read in parts of this many rows: what decodes in about a shard's size under the memory
+    ``budget`` (:func:`shard_bytes`, :data:`READ_EXPANSION`), at most :data:`MAX_READ_ROWS` (a 10M-row file read whole
     is a 4.7 GB frame)."""
-    return max(1, min(MAX_READ_ROWS, budget // (SHARD_SHARE * READ_EXPANSION) // READ_ROW_BYTES))
+    return max(1, min(MAX_READ_ROWS, shard_bytes(budget) // READ_EXPANSION // READ_ROW_BYTES))
+
+
+def shard_bytes(budget: int) -> int:
+    """The read rows' size of a spilled shard under ``budget`` (:data:`SHARD_SHARE`, :data:`MAX_SHARD_BYTES`)."""
+    return min(budget // SHARD_SHARE, MAX_SHARD_BYTES)
 
 
 def default_memory_limit() -> int:
@@ -488,19 +507,20 @@ class Spill:
         budget counts rows at their size as read; rows kept in memory are held smaller (:func:`held`)."""
         size = int(rows.estimated_size())
         self.held_bytes += size
-        spills = self.folder is not None or self.held_bytes > self.budget // HOLD_SHARE
+        spills = self.folder is not None or self.held_bytes > min(self.budget // HOLD_SHARE, MAX_HOLD_BYTES)
         self.held.append((self.rows, rows if spills else held(rows), size))
         self.rows += rows.height
         if not spills:
             return
         if self.folder is None:
             expected = self.held_bytes * max(self.input_bytes / max(read_bytes, 1), 1.0)
-            self.shards = min(MAX_SHARDS, max(2, math.ceil(expected / (self.budget / SHARD_SHARE))))
+            self.shards = min(MAX_SHARDS, max(2, math.ceil(expected / shard_bytes(self.budget))))
             self.folder = Path(tempfile.mkdtemp(prefix="tokenaudit-shards-"))
         kept, self.held, self.held_bytes = self.held, [], 0
-        for first, frame, frame_size in kept:
+        while kept:  # each frame freed once written
+            first, frame, frame_size = kept.pop(0)
             # A slice at a time: partitioning copies its rows, and a whole read batch can be larger than the budget.
-            step = max(1, int(frame.height * self.budget / SHARD_SHARE / max(frame_size, 1)))
+            step = max(1, int(frame.height * shard_bytes(self.budget) / max(frame_size, 1)))
             for start in range(0, frame.height, step):
                 rows = typed(frame.slice(start, step).lazy()).collect()
                 self._write(
