@@ -202,7 +202,10 @@ def read_sources(raw: pl.DataFrame) -> pl.DataFrame:
         pl.col("timestamp").min().alias("first"),
         pl.col("timestamp").max().alias("last"),
     )
-    return by_file.with_columns(pl.col("source_file", "source_format").cast(pl.String))
+    timestamp = EVENT_SCHEMA["timestamp"]
+    return by_file.with_columns(
+        pl.col("source_file", "source_format").cast(pl.String), pl.col("first", "last").cast(timestamp)
+    )
 
 
 def clean_shard(
