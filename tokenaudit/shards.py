@@ -121,9 +121,9 @@ def deduplicate(events: pl.LazyFrame) -> pl.LazyFrame:
 
 def losing_rows(rows: pl.LazyFrame) -> pl.Series:
     """The ``_row`` numbers of the copies the dedup drops, among rows (read or held: :func:`held`) numbered ``_row``
-    with their key's :data:`KEY_HASH`. Repeats are found on the 64-bit hash (hashing integers is several times
-    cheaper than hashing strings, by hash-grouped windows, not a sort of every row); a hash collision only adds a
-    candidate, because :func:`losing_copies` compares the keys themselves."""
+    with their key's :data:`KEY_HASH`. Repeats are found on the 64-bit hash (integers are several times cheaper to
+    compare than strings) and only those rows are ranked; a hash collision only adds a candidate, because
+    :func:`losing_copies` compares the keys themselves."""
     candidates = rows.filter(repeated(pl.col(KEY_HASH))).pipe(typed)
     return losing_copies(ranked(candidates, "_row"), "_row")
 
@@ -393,7 +393,7 @@ def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
 
 
 def held(rows: pl.DataFrame) -> pl.DataFrame:
-    """Read or cleaned rows as the ingest holds them in memory, a third of their size or less: the text of
+    """Read or cleaned rows as the ingest holds them in memory, in less than half their size: the text of
     :data:`HELD_CODES` as categorical codes (4 bytes a row against a 16-byte view and the text), each column without
     a value as Null (no bytes), and read rows' ``dedup_key`` hashed (:data:`KEY_HASH`) and left out where it is
     ``rid:`` and the request id (:func:`typed` makes it again). Values are kept exactly."""
