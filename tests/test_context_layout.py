@@ -115,6 +115,14 @@ def test_sorted_requests_by_developer_runs_equal_a_sort_of_every_request(seed: i
     assert no_codes.is_empty()
 
 
+def test_sorted_requests_of_a_frame_in_chunks_equal_those_of_the_frame_in_one() -> None:
+    """A developer shard of the load comes in one chunk per part read; :func:`sorted_requests` makes it one."""
+    frame = mixed_events(1).rechunk()
+    chunked = pl.concat([frame.slice(start, 7) for start in range(0, frame.height, 7)], rechunk=False)
+    assert chunked.n_chunks() > 1
+    assert_frame_equal(by_name(*sorted_requests(chunked)), by_name(*sorted_requests(frame)))
+
+
 def test_developer_runs_explode_to_a_stable_sort() -> None:
     dev = pl.Series("dev", np.random.default_rng(4).integers(0, 6, 300).astype(np.uint32))
     runs = developer_runs(dev)

@@ -136,6 +136,10 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     is_request = events.get_column("grain") == "request"
     rows = events.select("developer", *columns)
     rows = rows if is_request.all() and not is_request.null_count() else rows.filter(is_request)
+    # One chunk before the gathers: a gather looks each row up across a column's chunks, and a developer shard of
+    # the load comes in one chunk per part read (at 10M flat events, 11 shards of 8-10 chunks: the gathers took
+    # 4.7 s CPU, 2.6 s with this copy).
+    rows = rows.rechunk()
     names = rows.get_column("developer").cast(pl.Categorical)
     runs = developer_runs(names.to_physical())
     # Each code's name from its first row: a few thousand rows read, not every name made distinct again.
