@@ -5,6 +5,9 @@ the per-event stage run on shards, one at a time or on a cluster's workers."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from tokenaudit.detectors import (
     people,
     run_detectors,
 )
+from tokenaudit.detectors.base import DetectorContext, computed_once
 from tokenaudit.ingest import LoadedEvents, Period, load_events
 from tokenaudit.policy import Policy, load_policy
 from tokenaudit.shards import developer_table
@@ -121,3 +125,44 @@ def test_the_audit_judges_features_computed_elsewhere_only_for_its_own_settings(
     # Features computed with other settings are not used: the audit computes its own from the events.
     elsewhere = replace(shards[0], timezone="Asia/Tokyo")
     assert_same_findings(run_audit(replace(loaded, features=elsewhere), policy).findings, computed)
+
+
+def test_the_features_computed_side_by_side_are_each_detectors_own(adversary: Path) -> None:
+    policy = load_policy(adversary / "policy.yaml")
+    loaded = load_events([str(adversary / "logs")], policy, Period())
+    timezone = loaded.period.timezone
+    developers = developer_table(loaded.events, timezone)
+
+    def context() -> DetectorContext:
+        return build_context(loaded.events, developers, policy.flags, policy.leaderboard, timezone)
+
+    side_by_side = detector_features(context())
+    alone = context()
+    assert list(side_by_side) == [d.id for d in DETECTORS if d.id in side_by_side]  # in the registry's order
+    for detector in DETECTORS:
+        if detector.id in side_by_side:
+            assert detector.features is not None
+            assert_frame_equal(side_by_side[detector.id], detector.features(alone), check_row_order=False)
+
+
+def test_a_property_two_threads_ask_for_at_once_is_computed_once() -> None:
+    calls: list[str] = []
+    asked = threading.Barrier(2)
+
+    class Holder:
+        @computed_once
+        def value(self) -> int:
+            calls.append(threading.current_thread().name)
+            time.sleep(0.05)  # the other thread asks meanwhile
+            return 7
+
+    holder = Holder()
+
+    def ask(_: int) -> int:
+        asked.wait()
+        return holder.value
+
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(ask, range(2))) == [7, 7]
+    assert len(calls) == 1
+    assert holder.value == 7

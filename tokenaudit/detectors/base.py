@@ -8,10 +8,10 @@ it could not be evaluated, else null). Turning those rows into readable flags ha
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Final, Literal
+from typing import Any, Final, Generic, Literal, TypeVar, overload
 
 import polars as pl
 
@@ -25,6 +25,41 @@ Family = Literal["inflation", "automation", "waste", "timing", "yield"]
 ORG: Final = "(org)"
 NO_TOKENS: Final = "(no token data)"
 """Peer group of developers whose sources report no tokens (day-grain Copilot/Cursor activity)."""
+
+
+_T = TypeVar("_T")
+
+
+class computed_once(Generic[_T]):  # noqa: N801 (a decorator, named as functools.cached_property is)
+    """A cached property that threads asking for it at the same time compute once: the others wait for it.
+
+    The detectors' features run side by side in threads (:func:`~tokenaudit.detectors.detector_features`), and
+    several read the same :class:`DetectorContext` property; ``functools.cached_property`` computes it in each thread
+    that asks before it is stored (since Python 3.12, which dropped its lock).
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.lock = threading.Lock()
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> computed_once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> computed_once[_T] | _T:
+        if instance is None:
+            return self
+        stored = instance.__dict__  # a value stored there is found before this (non-data) descriptor from then on
+        if self.name not in stored:
+            with self.lock:
+                if self.name not in stored:
+                    stored[self.name] = self.compute(instance)
+        value: _T = stored[self.name]
+        return value
 
 
 @dataclass(frozen=True)
@@ -52,13 +87,13 @@ class DetectorContext:
     """Developers already flagged at medium+ by an automation detector on the full peer baselines: left out of the
     baselines of what people do by hand (:func:`hand_baseline`), since scripts are no measure of a person's day."""
 
-    @cached_property
+    @computed_once
     def requests_by_day(self) -> pl.DataFrame:
         """``requests`` with :func:`with_own_day`'s ``day``, computed once: several detectors read it (about a second
         each at 10M requests). It shares the requests' columns, so only the day column is held."""
         return self.requests.with_columns(with_own_day(self.requests)["day"])
 
-    @cached_property
+    @computed_once
     def sessions(self) -> pl.DataFrame:
         """:func:`~tokenaudit.detectors.shape.sessions` of ``requests``, computed once: headless_work and
         machine_regularity both read it (a group-by of every request)."""
