@@ -440,17 +440,17 @@ def test_a_helper_exits_when_its_parent_is_killed() -> None:
 
 
 def test_a_replay_is_dropped_from_its_own_batch_whatever_batch_holds_its_parent() -> None:
-    def rows(*lines: tuple[str | None, str | None, int]) -> pl.DataFrame:
-        return pl.DataFrame(lines, schema=["message_id", "sidechain", "tokens"], orient="row")
+    def rows(*lines: tuple[str | None, bool, int]) -> pl.DataFrame:
+        return pl.DataFrame(lines, schema=["message_id", "side", "tokens"], orient="row")
 
-    first = rows(("m1", "false", 1), ("m2", "true", 2))
-    second = rows(("m1", "true", 3), ("m3", "true", 4), (None, "true", 5))
-    third = rows(("m2", None, 6))
+    first = rows(("m1", False, 1), ("m2", True, 2))
+    second = rows(("m1", True, 3), ("m3", True, 4), (None, True, 5))
+    third = rows(("m2", False, 6))
     batches = [first, second, third]
     _drop_replays(batches)
     # m1's sidechain copy follows its main-chain line; m2's precedes it (a main-chain line without isSidechain).
     assert [batch["tokens"].to_list() for batch in batches] == [[1], [4, 5], [6]]
-    alone = [rows(("m1", "true", 1)), rows(("m2", "false", 2))]
+    alone = [rows(("m1", True, 1)), rows(("m2", False, 2))]
     unchanged = list(alone)
     _drop_replays(alone)
     assert all(after is before for after, before in zip(alone, unchanged, strict=True))

@@ -61,7 +61,7 @@ from tokenaudit.readers.parse import (
     struct_columns,
 )
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import EVENT_SCHEMA, conform, empty_rejects
+from tokenaudit.schema import conform, empty_rejects
 from tokenaudit.signatures import attach_turns, simhash
 
 _USAGE_FIELDS = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
@@ -95,39 +95,37 @@ _LINE_KIND = re.compile(
 _CLAUDE_KEYS = re.compile(r'"(?:sessionId|leafUuid|parentUuid)"\s*:')
 
 
-def _dedup_key() -> pl.Expr:
+def _dedup_key(names: pl.Series) -> pl.Expr:
+    """The module's ``dedup_key`` of rows with ``message_id``, ``request_id``, ``uuid``, ``file_number`` (into
+    ``names``) and ``source_line``. Each part is made only for the rows that take it (the others are null where it
+    is concatenated): a concatenation costs every row it is evaluated on, and a file's name is long."""
     message, request = pl.col("message_id"), pl.col("request_id")
-    prefix = pl.lit("claude-code:")
+    orphan = message.is_null()
+    with_request = request.is_not_null() & (request.n_unique().over("message_id") == 1)
+    keyed = pl.concat_str([message, pl.when(with_request).then(pl.lit(":") + request)], ignore_nulls=True)
+    line = pl.lit(names).gather(pl.when(orphan).then(pl.col("file_number"))) + pl.lit(":")
     without_message = pl.coalesce(
-        pl.lit("req:") + request,
-        pl.lit("uuid:") + pl.col("uuid"),
-        pl.col("source_file") + pl.lit(":") + pl.col("source_line").cast(pl.String),
+        pl.lit("req:") + pl.when(orphan).then(request),
+        pl.lit("uuid:") + pl.col("uuid"),  # only kept where the message id is missing (:func:`_parse`)
+        line + pl.when(orphan).then(pl.col("source_line")).cast(pl.String),
     )
-    return (
-        pl.when(message.is_null())
-        .then(prefix + without_message)
-        .when(request.is_null() | (request.n_unique().over("message_id") > 1))
-        .then(prefix + message)
-        .otherwise(prefix + message + pl.lit(":") + request)
-        .alias("dedup_key")
-    )
+    return (pl.lit("claude-code:") + pl.when(orphan).then(without_message).otherwise(keyed)).alias("dedup_key")
 
 
 def _sidechain_replays(rows: pl.DataFrame) -> pl.Series:
-    """Which of ``rows`` are sidechain copies of a message that also has a main-chain line (ccusage #913).
+    """Which of ``rows`` (``message_id``, ``side``: whether a line is a sidechain's) are sidechain copies of a message
+    that also has a main-chain line (ccusage #913).
 
     Only the few sidechain rows' message ids are looked up among the main-chain rows (a set), not every row grouped
     by its message id.
     """
-    side = (pl.col("sidechain").fill_null("false") == "true").alias("side")
-    marked = rows.select("message_id", side)
-    sidechain = marked.filter("side")
+    sidechain = rows.filter("side")
     if sidechain.is_empty():
         return pl.repeat(value=False, n=rows.height, dtype=pl.Boolean, eager=True).alias("side")
     ids = sidechain.get_column("message_id").drop_nulls().unique()
-    replayed = marked.filter(~pl.col("side") & pl.col("message_id").is_in(ids.implode())).get_column("message_id")
+    replayed = rows.filter(~pl.col("side") & pl.col("message_id").is_in(ids.implode())).get_column("message_id")
     replay = pl.col("side") & pl.col("message_id").is_in(replayed.unique().implode())
-    return marked.select(replay.fill_null(value=False)).to_series()  # a line without a message id replays nothing
+    return rows.select(replay.fill_null(value=False)).to_series()  # a line without a message id replays nothing
 
 
 def _user_lines(lines: pl.LazyFrame) -> pl.DataFrame:
@@ -320,11 +318,12 @@ class _Decoded:
 
     def _flush(self) -> None:
         records = self.records
-        numbered = pl.DataFrame(
-            {"source_file": self.names, "n": self.counts}, schema={"source_file": pl.String, "n": pl.Int64}
-        )
+        numbered = pl.DataFrame({"n": self.counts}, schema={"n": pl.Int64})
         lines = numbered.select(
-            pl.col("source_file").repeat_by("n").explode(),
+            # Each line's file name is a view of the one copy of it (a copy per line is a tenth of the rows' bytes).
+            pl.lit(pl.Series(self.names, dtype=pl.String))
+            .gather(pl.int_range(pl.len(), dtype=pl.UInt32).repeat_by("n").explode())
+            .alias("source_file"),
             pl.int_ranges(1, pl.col("n") + 1, dtype=pl.Int64).explode().alias("source_line"),
         )
         usage = [index for index, record in enumerate(records) if _holds_usage(record)]
@@ -500,49 +499,77 @@ class ClaudeCodeReader:
             # copy each, instead of a copy of the path in every row of every batch.
             names = [source.name for source in sources]
             numbers = {name: index for index, name in enumerate(names)}
+            sessions, models = _Dictionary(), _Dictionary()
             typed: list[pl.DataFrame] = []
             rejected: list[pl.DataFrame] = []
             turns: list[pl.DataFrame] = []
-            file_number = pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32)
             for good, bad, turn in _settled_batches(work, context.timezone, pool, helpers):
-                typed.append(good.select(pl.exclude("source_file"), file_number.alias("file_number")))
+                typed.append(
+                    good.select(
+                        pl.exclude("source_file", "session_id", "model", "sidechain"),
+                        pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32).alias("file_number"),
+                        sessions.encode(good.get_column("session_id")),
+                        models.encode(good.get_column("model")),
+                        (pl.col("sidechain") == "true").fill_null(value=False).alias("side"),
+                    )
+                )
                 rejected.append(bad)
-                turns.append(turn)
+                turns.append(turn.with_columns(sessions.encode(turn.get_column("session_id"))))
+                del good, turn
         _drop_replays(typed)
-        good = _one_chunk(typed)
+        rows = _one_chunk(typed)
+        files = pl.Series(names, dtype=pl.String)
+        # The read rows are narrow while the duplicate rules run over them (ids as codes, no file name): the events'
+        # text columns are made at the end, as views of one copy of each value.
+        rows = rows.with_columns(_dedup_key(files)).drop("message_id", "uuid", "side")
+        # Every copy of a response takes its first copy's time and, below, its turn. The first copy's position names
+        # the copies: the second window groups integers, not the keys' text again.
+        rows = rows.with_row_index(_COPIES).with_columns(pl.col("timestamp", _COPIES).min().over("dedup_key"))
+        rows = attach_turns(rows, pl.concat(turns, how="vertical"))
+        turns.clear()
+        rows = rows.with_columns(pl.col("turn", "prompt_signature").max().over(_COPIES)).drop(_COPIES)
         number = pl.col("file_number")
-        # Columns are added to the read rows, which are never copied whole again: the events share their columns.
-        read_rows = (
-            good.with_columns(
-                pl.lit(pl.Series(names, dtype=pl.String)).gather(number).alias("source_file"),
-                pl.lit(pl.Series([owner[name] for name in names], dtype=pl.String)).gather(number).alias("developer"),
-            )
-            .with_columns(_dedup_key())
-            .with_columns(pl.col("timestamp").min().over("dedup_key"))
-            .drop(_KEYED_ONLY)
-        )
-        del good
-        with_turns = attach_turns(read_rows, pl.concat(turns, how="vertical")).with_columns(
-            pl.col("turn", "prompt_signature").max().over("dedup_key")  # every copy of a response, its turn
-        )
-        del read_rows
         # The columns that are the same in every row (and those conform adds as nulls) are added after the rows are
         # made one chunk, as constants: made a column of each row's value, they would take a tenth of the events.
-        events = _one_chunk(
-            [with_turns.lazy().select(pl.col(name).cast(EVENT_SCHEMA[name]) for name in with_turns.columns).collect()]
-        )
         constants = {
             "tool": pl.lit("claude-code"),
             "grain": pl.lit("request"),
             "requests": pl.lit(1),
             "source_format": pl.lit(self.name),
         }
-        events = conform(events.lazy().with_columns(**constants)).collect()
+        rows = rows.with_columns(
+            sessions.decoded("session_id"),
+            models.decoded("model"),
+            pl.lit(files).gather(number).alias("source_file"),
+            pl.lit(pl.Series([owner[name] for name in names], dtype=pl.String)).gather(number).alias("developer"),
+        )
+        events = conform(rows.lazy().with_columns(**constants)).collect()
+        del rows
         return ReadResult(events=events, rejects=pl.concat(rejected, how="vertical"))
 
 
-_KEYED_ONLY = ("message_id", "uuid", "sidechain", "file_number")
-"""Columns the duplicate rules and the file lookups read, and the events do not have: dropped once those are done."""
+_COPIES = "_copies"
+"""The read rows' column naming each row's response by the position of its first copy."""
+
+
+class _Dictionary:
+    """Text of few distinct values (session ids, models) as codes while the read rows are held (4 bytes a row against
+    a 16-byte view and the text), and back as views of one copy of each value (not a copy per row)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+
+    def encode(self, column: pl.Series) -> pl.Series:
+        """``column``'s codes, under its name (nulls stay null)."""
+        values = column.unique().drop_nulls()
+        if values.is_empty():  # no value to replace: replace_strict would keep the text type
+            return pl.repeat(None, column.len(), dtype=pl.UInt32, eager=True).alias(column.name)
+        codes = [self.codes.setdefault(value, len(self.codes)) for value in values.to_list()]
+        return column.replace_strict(values, pl.Series(codes, dtype=pl.UInt32), return_dtype=pl.UInt32)
+
+    def decoded(self, name: str) -> pl.Expr:
+        """Column ``name``'s codes as their text again."""
+        return pl.lit(pl.Series(list(self.codes), dtype=pl.String)).gather(pl.col(name)).alias(name)
 
 
 def _one_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -561,7 +588,7 @@ def _one_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
 def _drop_replays(typed: list[pl.DataFrame]) -> None:
     """Drop sidechain replays (:func:`_sidechain_replays`, which spans every batch) from each batch's rows in place,
     one batch at a time: filtering the rows of all batches at once would hold two copies of them."""
-    narrow = pl.concat([rows.select("message_id", "sidechain") for rows in typed], how="vertical")
+    narrow = pl.concat([rows.select("message_id", "side") for rows in typed], how="vertical")
     replay = _sidechain_replays(narrow)
     if not replay.any():
         return
