@@ -517,7 +517,8 @@ class ClaudeCodeReader:
                 turns.append(turn.with_columns(sessions.encode(turn.get_column("session_id"))))
                 del good, turn
         _drop_replays(typed)
-        rows = _one_chunk(typed)
+        rows = pl.concat(typed, how="vertical", rechunk=False)
+        typed.clear()
         files = pl.Series(names, dtype=pl.String)
         # The read rows are narrow while the duplicate rules run over them (ids as codes, no file name): the events'
         # text columns are made at the end, as views of one copy of each value.
@@ -570,19 +571,6 @@ class _Dictionary:
     def decoded(self, name: str) -> pl.Expr:
         """Column ``name``'s codes as their text again."""
         return pl.lit(pl.Series(list(self.codes), dtype=pl.String)).gather(pl.col(name)).alias(name)
-
-
-def _one_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """``frames`` (emptied) as one frame of one chunk, made a column at a time: copying the batches' rows (or the
-    events, which Polars may leave in several chunks) into one chunk at once would hold them twice. Later steps (and
-    the caller's own concatenation of reads) then find one chunk and copy nothing."""
-    rows = pl.concat(frames, how="vertical")  # the batches as chunks: no copy
-    frames.clear()
-    columns = []
-    for name in rows.columns:
-        columns.append(rows.get_column(name).rechunk())
-        rows = rows.drop(name)
-    return pl.DataFrame(columns)
 
 
 def _drop_replays(typed: list[pl.DataFrame]) -> None:
