@@ -507,7 +507,7 @@ class ClaudeCodeReader:
                 typed.append(
                     good.select(
                         pl.exclude("source_file", "session_id", "model", "sidechain"),
-                        pl.col("source_file").replace_strict(numbers, return_dtype=pl.UInt32).alias("file_number"),
+                        _looked_up(good.get_column("source_file"), numbers).alias("file_number"),
                         sessions.encode(good.get_column("session_id")),
                         models.encode(good.get_column("model")),
                         (pl.col("sidechain") == "true").fill_null(value=False).alias("side"),
@@ -547,6 +547,13 @@ class ClaudeCodeReader:
         events = conform(rows.lazy().with_columns(**constants)).collect()
         del rows
         return ReadResult(events=events, rejects=pl.concat(rejected, how="vertical"))
+
+
+def _looked_up(column: pl.Series, numbers: dict[str, int]) -> pl.Series:
+    """``column``'s values' numbers in ``numbers`` (which holds each of them), from a mapping of the values the column
+    holds: replacing by the whole mapping builds a table of every file name, once per batch."""
+    values = column.unique()
+    return column.replace_strict(values, pl.Series([numbers[name] for name in values.to_list()], dtype=pl.UInt32))
 
 
 _COPIES = "_copies"
