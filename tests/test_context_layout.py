@@ -12,11 +12,17 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
+from polars.testing import assert_frame_equal, assert_series_equal
 
 from tests.synthetic import events, human_offsets
 from tokenaudit.detectors import build_context, context, developer_totals, drip, regularity, repetition
-from tokenaudit.detectors.base import developer_runs, sorted_requests, with_inferred_sessions, with_own_day
+from tokenaudit.detectors.base import (
+    by_runs,
+    developer_runs,
+    sorted_requests,
+    with_inferred_sessions,
+    with_own_day,
+)
 from tokenaudit.detectors.config import DripFeed, Flags, HeadlessWork, Leaderboard
 from tokenaudit.detectors.repetition import near_repeats
 from tokenaudit.detectors.shape import with_person_turns
@@ -121,6 +127,24 @@ def test_sorted_requests_of_a_frame_in_chunks_equal_those_of_the_frame_in_one() 
     chunked = pl.concat([frame.slice(start, 7) for start in range(0, frame.height, 7)], rechunk=False)
     assert chunked.n_chunks() > 1
     assert_frame_equal(by_name(*sorted_requests(chunked)), by_name(*sorted_requests(frame)))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[None, None, "s1", "s1", "s2", None, "s1", "s3", "s3"], ["a"], [None], []],
+)
+def test_codes_by_runs_equal_the_codes_of_every_value(values: list[str | None]) -> None:
+    ids = pl.Series("session_id", values, dtype=pl.String)
+
+    def words(first: pl.Series) -> pl.Series:
+        return first.str.to_uppercase()
+
+    assert_series_equal(by_runs(ids, words), words(ids))
+    physical = by_runs(ids, lambda first: first.cast(pl.Categorical).to_physical())
+    assert physical.len() == ids.len()
+    assert physical.is_null().to_list() == ids.is_null().to_list()
+    pairs = pl.DataFrame({"code": physical, "id": ids}).drop_nulls().unique()
+    assert pairs["code"].n_unique() == pairs["id"].n_unique() == pairs.height  # one code, one id
 
 
 def test_developer_runs_explode_to_a_stable_sort() -> None:

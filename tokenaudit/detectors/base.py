@@ -188,7 +188,8 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         for name in ("dev", *columns)
     )
     requests = with_inferred_sessions(in_time_order(by_developer))
-    session = pl.col("dev").cast(pl.UInt64) * (1 << 32) + pl.col("session_id").cast(pl.Categorical).to_physical()
+    ids = by_runs(requests.get_column("session_id"), lambda first: first.cast(pl.Categorical).to_physical())
+    session = pl.col("dev").cast(pl.UInt64) * (1 << 32) + ids
     return requests.with_columns(session=session).with_columns(
         opens_session=pl.col("session").is_not_null() & pl.col("session").is_first_distinct()
     ), codes
@@ -305,6 +306,21 @@ caching (the cache's extended lifetime; its default lifetime is 5 minutes)."""
 MIN_LINKED_SHARE: Final = 0.5
 """Sessions are inferred from prompt caching only where at least this share of a developer's rows on a tool
 link to an earlier row."""
+
+
+def by_runs(values: pl.Series, coded: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``coded(values)``, for a ``coded`` that maps each value alone (a code of a string), computed on the first value
+    of each run of equal neighbours only and repeated over the run.
+
+    Requests in :func:`sorted_requests` order hold long runs of one session, and coding a string hashes it: at 10M
+    flat requests (runs of about eight requests) the session codes took 1.13 s CPU, 0.86 s by runs. The first
+    occurrence of every value starts a run, so the values are met in the same order as in ``values``."""
+    starts = (
+        values.to_frame("value")
+        .select(pl.col("value").ne_missing(pl.col("value").shift(1)) | (pl.int_range(pl.len()) == 0))
+        .to_series()
+    )
+    return coded(values.filter(starts)).gather(starts.cum_sum() - 1).alias(values.name)
 
 
 def string_codes(values: pl.Series) -> tuple[pl.Series, pl.Series]:
