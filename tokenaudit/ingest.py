@@ -41,10 +41,12 @@ from tokenaudit.shards import (
     held,
     in_period,
     lookback_window,
-    losing_rows,
+    losing_copies,
     merged_digests,
     period_diagnostics,
+    ranked,
     read_sources,
+    repeated_values,
     rows_per_read,
     split_by_hash,
     typed,
@@ -212,10 +214,7 @@ def clean_held(
     The parts are taken out of ``parts`` and freed one by one as they are cleaned: the cleaned events are held
     :func:`~tokenaudit.shards.held` again meanwhile.
     """
-    wanted = [KEY_HASH, "dedup_key", "request_id", "source_file", "source_line", *TOKEN_COLUMNS]
-    numbered = pl.concat([part.lazy().select(wanted) for part in parts], how="vertical_relaxed")
-    lost = losing_rows(numbered.with_row_index("_row")).implode()
-    del numbered  # it holds the parts' columns it reads
+    lost = held_losers(parts).implode()
     count = max(1, math.ceil(sum(part.height for part in parts) / DEVELOPER_SHARD_ROWS))
     buckets: list[list[pl.DataFrame]] = [[] for _ in range(count)]
     shards = []
@@ -236,6 +235,26 @@ def clean_held(
         else:
             shards.append(replace(shard, events=typed(shard.events.lazy()).collect()))
     return shards, developer_shards(buckets)
+
+
+def held_losers(parts: list[pl.DataFrame]) -> pl.Series:
+    """The numbers (in the parts' order) of the :func:`~tokenaudit.shards.held` rows the dedup drops. The repeated
+    key hashes are found on the hashes alone, and only the rows that hold one are gathered to be ranked: putting the
+    parts' dedup columns together first held a copy of every request id (10M flat events: the load's peak)."""
+    hashes = [part.get_column(KEY_HASH) for part in parts if part.height]
+    if not hashes:
+        return pl.Series("_row", [], pl.UInt32)
+    repeats = repeated_values(pl.concat(hashes, rechunk=False)).implode()
+    wanted = ["dedup_key", "request_id", "source_file", "source_line", *TOKEN_COLUMNS]
+    candidates = []
+    first = 0
+    for part in parts:
+        if part.height:
+            found = part.lazy().with_row_index("_row", offset=first).filter(pl.col(KEY_HASH).is_in(repeats))
+            candidates.append(found.select("_row", *wanted).collect())
+        first += part.height
+    rows = pl.concat(candidates, how="vertical_relaxed").lazy().pipe(typed)
+    return losing_copies(ranked(rows, "_row"), "_row")
 
 
 def developer_shards(buckets: list[list[pl.DataFrame]]) -> Iterator[pl.DataFrame]:

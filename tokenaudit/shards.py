@@ -135,6 +135,14 @@ def repeated(values: pl.Expr) -> pl.Expr:
     return values.is_in(ordered.filter(ordered == ordered.shift(1)).implode())
 
 
+def repeated_values(values: pl.Series) -> pl.Series:
+    """The values that occur more than once in ``values``, each once, found by a sort (:func:`repeated`); equal
+    neighbours are compared on two slices of the sorted values, not on a shifted copy."""
+    ordered = values.sort()
+    later = ordered.slice(1)
+    return later.filter(later == ordered.slice(0, later.len())).unique()
+
+
 def ranked(rows: pl.LazyFrame, *columns: str) -> pl.LazyFrame:
     """What :func:`losing_copies` compares of read rows (key, file, line and total tokens), after ``columns`` (their
     row number first)."""
@@ -394,9 +402,10 @@ def merged_digests(digests: Sequence[DeveloperDigest]) -> DeveloperDigest:
 
 def held(rows: pl.DataFrame) -> pl.DataFrame:
     """Read or cleaned rows as the ingest holds them in memory, in less than half their size: the text of
-    :data:`HELD_CODES` as categorical codes (4 bytes a row against a 16-byte view and the text), each column without
-    a value as Null (no bytes), and read rows' ``dedup_key`` hashed (:data:`KEY_HASH`) and left out where it is
-    ``rid:`` and the request id (:func:`typed` makes it again). Values are kept exactly."""
+    :data:`HELD_CODES` as categorical codes (4 bytes a row against a 16-byte view and the text), 64-bit integers in
+    the narrowest type that holds their values, each column without a value as Null (no bytes), and read rows'
+    ``dedup_key`` hashed (:data:`KEY_HASH`) and left out where it is ``rid:`` and the request id (:func:`typed` makes
+    it again). Values are kept exactly."""
     if "dedup_key" in rows.columns:
         key = pl.col("dedup_key")
         rows = rows.with_columns(key.hash().alias(KEY_HASH), pl.when(key.ne_missing(request_key())).then(key))
@@ -408,11 +417,27 @@ def _held_column(column: pl.Series) -> pl.Expr:
     name = column.name
     if column.null_count() == column.len():
         return pl.col(name).cast(pl.Null)
+    if column.dtype == pl.Int64:
+        return pl.col(name).cast(_narrowest(column))
     if name not in HELD_CODES or column.dtype == pl.Categorical:
         return pl.col(name)
     if not column.null_count() and column.min() == column.max():  # a file's name, its format: no hash of every row
         return pl.lit(column.first(), pl.Categorical).alias(name)
     return pl.col(name).cast(pl.Categorical)
+
+
+_NARROW: Final = ((pl.Int8, 2**7), (pl.Int16, 2**15), (pl.Int32, 2**31))
+
+
+def _narrowest(column: pl.Series) -> pl.DataType:
+    """The smallest signed integer type that holds every value of an Int64 ``column`` (token counts, line numbers:
+    4 bytes a row or less against 8)."""
+    low, high = column.min(), column.max()
+    assert isinstance(low, int) and isinstance(high, int)
+    for dtype, bound in _NARROW:
+        if -bound <= low and high < bound:
+            return dtype()
+    return pl.Int64()
 
 
 def typed(rows: pl.LazyFrame, *, codes: bool = False) -> pl.LazyFrame:
