@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.policy import Policy
-from tokenaudit.readers import jsonlines, plan_reads
+from tokenaudit.readers import generic, jsonlines, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.generic import GenericReader
 from tokenaudit.readers.sources import resolve
@@ -352,3 +352,48 @@ def test_a_csv_scanned_with_integer_counts_reads_as_its_text_does(tmp_path: Path
     if negative:
         assert rejects["reason"].to_list() == ["input_tokens: expected a non-negative integer, got '-3'"]
         assert '"input_tokens":"-3"' in rejects["raw"].item()
+
+
+_ODD_BUT_VALID = [
+    '{"timestamp": "2026-03-02T10:00:00Z", "developer": "d\\u00e9v", "request_id": "r1", "team": 7, "model": 1.50}',
+    '{"timestamp": "2026-03-02T10:00:01Z", "developer": "dev", "request_id": "r2", "team": true, "tool": "  x "}',
+    '{"timestamp": "2026-03-02T10:00:02Z", "developer": "dev", "request_id": "r3", "team": null, "extra": {"k": 1}}',
+    '{"timestamp": 1772445603, "developer": "dev", "request_id": "r4", "team": "\\"quoted\\"\\n", "model": 1e3}',
+    '{"timestamp": "2026-03-02T10:00:04Z", "developer": "dev", "developer": "twice", "request_id": "r5", "team": ""}',
+    '{"timestamp": "2026-03-02T10:00:05Z", "developer": "dev", "session_id": 12345678901234567890}',
+]
+
+
+@pytest.mark.parametrize(
+    ("odd", "decoded"),
+    [
+        (None, True),  # every line decoded at once with integer counts
+        ('"input_tokens": "5"', False),  # a count given as text
+        ('"input_tokens": 5.0', False),
+        ('"input_tokens": -5', True),  # decoded, then rejected: read again as text for the reject's reason
+        ('"input_tokens": 99999999999999999999', False),  # beyond 64 bits
+        ('"input_tokens": null', True),  # missing: rejected, read again as text
+        ('"input_tokens": 5, "team": {"name": "a"}', False),  # an object where text belongs
+        ('"input_tokens": 5, "team": ["a"]', False),
+    ],
+)
+def test_json_lines_decoded_with_integer_counts_read_as_the_text_path_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: str | None, decoded: bool
+) -> None:
+    counts = ", ".join(f'"{name}": {n + 1}' for n, name in enumerate(TOKENS))
+    lines = [line[:-1] + ", " + counts + "}" for line in _ODD_BUT_VALID]
+    if odd is not None:
+        others = ", ".join(f'"{name}": 1' for name in TOKENS[1:])
+        lines.append('{"timestamp": "2026-03-02T11:00:00Z", "developer": "dev", ' + odd + ", " + others + "}")
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    source = resolve([str(path)]).sources[0]
+    columns = {name: name for name in (*TOKENS, "timestamp", "developer", "team")}
+    assert (generic._decoded_objects(source, columns, 0) is not None) == decoded
+    context = ReadContext(policy=Policy())
+    both = GenericReader().read([source], context)
+    monkeypatch.setattr(generic, "_decoded_objects", lambda *_: None)
+    text = GenericReader().read([source], context)
+    assert both.events.equals(text.events)
+    assert both.rejects.equals(text.rejects)
+    assert both.events.height + both.rejects.height == len(lines)

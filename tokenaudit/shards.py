@@ -570,10 +570,13 @@ class Spill:
         self.parts += 1
 
     def frames(self) -> Iterator[pl.DataFrame]:
-        """Each spilled shard's rows."""
+        """Each spilled shard's rows, its folder deleted once read (the folder holds every read row: 100M events
+        took 24 GB of disk while they were cleaned)."""
         assert self.folder is not None
         for folder in sorted(self.folder.glob("shard-*")):
-            yield pl.read_parquet(folder / "*.parquet")
+            rows = pl.read_parquet(folder / "*.parquet")
+            shutil.rmtree(folder, ignore_errors=True)
+            yield rows
 
     def regroup(self, events: pl.DataFrame) -> None:
         """Write one cleaned shard's events (with :data:`ORDER`) to the folder again, split by a hash of the
@@ -586,10 +589,13 @@ class Spill:
         return self.folder is not None and (self.folder / BY_DEVELOPER).is_dir()
 
     def developer_frames(self) -> Iterator[pl.DataFrame]:
-        """Each developer shard's cleaned events (:meth:`regroup`) in input order, without :data:`ORDER`."""
+        """Each developer shard's cleaned events (:meth:`regroup`) in input order, without :data:`ORDER`, its folder
+        deleted once read."""
         assert self.folder is not None
         for folder in sorted((self.folder / BY_DEVELOPER).glob("shard-*")):
-            yield pl.read_parquet(folder / "*.parquet").sort(ORDER).drop(ORDER)
+            events = pl.read_parquet(folder / "*.parquet").sort(ORDER).drop(ORDER)
+            shutil.rmtree(folder, ignore_errors=True)
+            yield events
 
     def take_held(self) -> list[pl.DataFrame]:
         """The rows held in memory (:func:`held`, nothing spilled), in input order, no longer referenced here (the

@@ -7,6 +7,7 @@ maps other names onto them (``input_tokens: "Input (w/o Cache Write)"``). Duplic
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import ClassVar
@@ -18,7 +19,7 @@ from tokenaudit.errors import InputError
 from tokenaudit.readers import coerce
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.csvtext import record_count, record_end
-from tokenaudit.readers.jsonlines import extract_fields, line_blocks, scan_lines, size_of
+from tokenaudit.readers.jsonlines import extract_fields, line_blocks, object_lines, scan_lines, size_of
 from tokenaudit.readers.parse import csv_with_ragged_rows, file_header, file_kind
 from tokenaudit.readers.sources import Block, Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform, request_key
@@ -89,15 +90,15 @@ class GenericReader:
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Events and rejects of one source (or one block of a text file, :attr:`Source.block`).
 
-        A CSV or TSV is first scanned with integer token counts (``typed``), which skips parsing every count from
-        text; where any row is then rejected, the source is read again as text, so that rejects show the row's text
-        and give the reason the text parse gives (a value the integer scan refuses, such as ``5.0``, fails that scan
-        and goes to text at once).
+        A CSV, TSV or JSON Lines source is first read with integer token counts (``typed``), which skips parsing
+        every count from text; where any row is then rejected, the source is read again as text, so that rejects
+        show the row's text and give the reason the text parse gives (a value the integer scan refuses, such as
+        ``5.0``, fails that scan and goes to text at once).
         """
         raw_frame, line_rejects = self._raw_rows(source, kind, present, typed_counts=typed)
         scanned_typed = (
             typed
-            and kind in ("csv", "tsv")
+            and kind in ("csv", "tsv", "jsonl")
             and any(raw_frame.schema[present[name]].is_integer() for name in TOKEN_COLUMNS)
         )
         schema = raw_frame.schema
@@ -146,12 +147,16 @@ class GenericReader:
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Every wanted column as text, with ``source_file``/``source_line`` (counted in the whole file when
         ``source`` is a block of it); plus unparseable lines. With ``typed_counts``, a CSV's token counts are scanned as
-        integers when every value parses as one (else as text)."""
+        integers when every value parses as one (else as text), and a JSON Lines source of one object a line is decoded
+        with integer counts where it can be (:func:`_decoded_objects`)."""
         no_rejects = pl.DataFrame(
             schema={"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String}
         )
         lines_before, records_before = (source.block.lines, source.block.records) if source.block else (0, 0)
         if kind == "jsonl":
+            fast = _decoded_objects(source, present, lines_before) if typed_counts else None
+            if fast is not None:
+                return fast, no_rejects
             lines = scan_lines([source]).with_columns(pl.col("source_line") + lines_before)
             return extract_fields(lines, {column: column for column in present.values()})
         wanted = list(dict.fromkeys(present.values()))
@@ -191,6 +196,38 @@ class GenericReader:
             later = pl.col("source_line") + lines_before
             return rows.with_columns(later), rejects.with_columns(later)
         return frame, no_rejects
+
+
+def _decoded_objects(source: Source, present: dict[str, str], lines_before: int) -> pl.DataFrame | None:
+    """The ``present`` columns of a JSON Lines source whose every line is one object (:func:`object_lines`), decoded
+    by Polars' NDJSON reader in one call with integer token counts and every other field as text, numbered by
+    position (no ``line`` text: any reject sends the source back to the text path); None where the text path must
+    read it: another shape of line, a dotted column name (a nested field), a count that is not a JSON integer, a
+    field holding an object or an array (whose text the two decoders write differently)."""
+    found = object_lines(source)
+    if found is None or any("." in column for column in present.values()):
+        return None
+    data, lines = found
+    counts = {present[name] for name in TOKEN_COLUMNS}
+    schema: dict[str, pl.DataType] = {
+        column: pl.Int64() if column in counts else pl.String() for column in dict.fromkeys(present.values())
+    }
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), schema=schema)
+    except pl.exceptions.ComputeError:
+        return None
+    texts = [column for column, dtype in schema.items() if dtype == pl.String]
+    nested = pl.any_horizontal(
+        pl.col(column).str.starts_with("{") | pl.col(column).str.starts_with("[") for column in texts
+    )
+    if frame.height != lines or (texts and frame.select(nested.any()).item()):
+        return None
+    name = pl.lit(pl.Series([source.name], dtype=pl.String)).gather(pl.repeat(0, pl.len(), dtype=pl.UInt32))
+    return frame.with_columns(
+        name.alias("source_file"),
+        source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + lines_before,
+        line=pl.lit(None, pl.String),
+    )
 
 
 def _scanned_text(
