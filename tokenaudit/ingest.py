@@ -253,7 +253,7 @@ def held_losers(parts: list[pl.DataFrame]) -> pl.Series:
             found = part.lazy().with_row_index("_row", offset=first).filter(pl.col(KEY_HASH).is_in(repeats))
             candidates.append(found.select("_row", *wanted).collect())
         first += part.height
-    rows = pl.concat(candidates, how="vertical_relaxed").lazy().pipe(typed)
+    rows = pl.concat(candidates, how="vertical_relaxed").lazy().pipe(typed, codes=True)
     return losing_copies(ranked(rows, "_row"), "_row")
 
 
