@@ -126,7 +126,7 @@ def losing_rows(rows: pl.LazyFrame) -> pl.Series:
     with their key's :data:`KEY_HASH`. Repeats are found on the 64-bit hash (integers are several times cheaper to
     compare than strings) and only those rows are ranked; a hash collision only adds a candidate, because
     :func:`losing_copies` compares the keys themselves."""
-    candidates = rows.filter(repeated(pl.col(KEY_HASH))).pipe(typed)
+    candidates = rows.filter(repeated(pl.col(KEY_HASH))).pipe(typed, codes=True)
     return losing_copies(ranked(candidates, "_row"), "_row")
 
 

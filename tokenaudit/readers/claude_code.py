@@ -38,7 +38,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
@@ -497,9 +497,7 @@ class ClaudeCodeReader:
             owner = owners(sources, context, OWNER_FOLDERS)
             # Rows carry a file number until the end: the file name and owner are then looked up from one
             # copy each, instead of a copy of the path in every row of every batch.
-            names = [source.name for source in sources]
-            numbers = {name: index for index, name in enumerate(names)}
-            sessions, models = _Dictionary(), _Dictionary()
+            files, sessions, models = _Dictionary(source.name for source in sources), _Dictionary(), _Dictionary()
             typed: list[pl.DataFrame] = []
             rejected: list[pl.DataFrame] = []
             turns: list[pl.DataFrame] = []
@@ -507,7 +505,7 @@ class ClaudeCodeReader:
                 typed.append(
                     good.select(
                         pl.exclude("source_file", "session_id", "model", "sidechain"),
-                        _looked_up(good.get_column("source_file"), numbers).alias("file_number"),
+                        files.encode(good.get_column("source_file")).alias("file_number"),
                         sessions.encode(good.get_column("session_id")),
                         models.encode(good.get_column("model")),
                         (pl.col("sidechain") == "true").fill_null(value=False).alias("side"),
@@ -519,10 +517,9 @@ class ClaudeCodeReader:
         _drop_replays(typed)
         rows = pl.concat(typed, how="vertical", rechunk=False)
         typed.clear()
-        files = pl.Series(names, dtype=pl.String)
         # The read rows are narrow while the duplicate rules run over them (ids as codes, no file name): the events'
         # text columns are made at the end, as views of one copy of each value.
-        rows = rows.with_columns(_dedup_key(files)).drop("message_id", "uuid", "side")
+        rows = rows.with_columns(_dedup_key(files.values())).drop("message_id", "uuid", "side")
         # Every copy of a response takes its first copy's time and, below, its turn. The first copy's position names
         # the copies: the second window groups integers, not the keys' text again.
         rows = rows.with_row_index(_COPIES).with_columns(pl.col("timestamp", _COPIES).min().over("dedup_key"))
@@ -541,19 +538,12 @@ class ClaudeCodeReader:
         rows = rows.with_columns(
             sessions.decoded("session_id"),
             models.decoded("model"),
-            pl.lit(files).gather(number).alias("source_file"),
-            pl.lit(pl.Series([owner[name] for name in names], dtype=pl.String)).gather(number).alias("developer"),
+            files.decoded("file_number").alias("source_file"),
+            pl.lit(pl.Series([owner[name] for name in files.codes], dtype=pl.String)).gather(number).alias("developer"),
         )
         events = conform(rows.lazy().with_columns(**constants)).collect()
         del rows
         return ReadResult(events=events, rejects=pl.concat(rejected, how="vertical"))
-
-
-def _looked_up(column: pl.Series, numbers: dict[str, int]) -> pl.Series:
-    """``column``'s values' numbers in ``numbers`` (which holds each of them), from a mapping of the values the column
-    holds: replacing by the whole mapping builds a table of every file name, once per batch."""
-    values = column.unique()
-    return column.replace_strict(values, pl.Series([numbers[name] for name in values.to_list()], dtype=pl.UInt32))
 
 
 _COPIES = "_copies"
@@ -561,11 +551,15 @@ _COPIES = "_copies"
 
 
 class _Dictionary:
-    """Text of few distinct values (session ids, models) as codes while the read rows are held (4 bytes a row against
-    a 16-byte view and the text), and back as views of one copy of each value (not a copy per row)."""
+    """Text of few distinct values (file names, session ids, models) as codes while the read rows are held (4 bytes a
+    row against a 16-byte view and the text), and back as views of one copy of each value (not a copy per row). A
+    column is encoded from a mapping of the values it holds: replacing by the whole mapping builds a table of every
+    value, once per batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Iterable[str] = ()) -> None:
         self.codes: dict[str, int] = {}
+        for value in known:
+            self.codes.setdefault(value, len(self.codes))
 
     def encode(self, column: pl.Series) -> pl.Series:
         """``column``'s codes, under its name (nulls stay null)."""
@@ -575,9 +569,13 @@ class _Dictionary:
         codes = [self.codes.setdefault(value, len(self.codes)) for value in values.to_list()]
         return column.replace_strict(values, pl.Series(codes, dtype=pl.UInt32), return_dtype=pl.UInt32)
 
+    def values(self) -> pl.Series:
+        """The text of each code, at its position."""
+        return pl.Series(list(self.codes), dtype=pl.String)
+
     def decoded(self, name: str) -> pl.Expr:
         """Column ``name``'s codes as their text again."""
-        return pl.lit(pl.Series(list(self.codes), dtype=pl.String)).gather(pl.col(name)).alias(name)
+        return pl.lit(self.values()).gather(pl.col(name)).alias(name)
 
 
 def _drop_replays(typed: list[pl.DataFrame]) -> None:
