@@ -23,7 +23,7 @@ from tokenaudit.detectors import (
     shape,
 )
 from tokenaudit.detectors.base import sorted_requests
-from tokenaudit.detectors.config import DripFeed, HeadlessWork
+from tokenaudit.detectors.config import DripFeed, Flags, HeadlessWork
 from tokenaudit.detectors.shape import with_person_turns
 from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.schema import TOKEN_COLUMNS
@@ -1126,3 +1126,35 @@ def test_headless_work_near_miss_a_team_that_delegates_and_its_busiest_delegator
     row = shape.DETECTOR.run(context).filter(pl.col("developer") == "busier").row(0, named=True)
     assert (row["headless_hours_per_day"], row["peer_median_headless_hours"]) == (7.0, 5.0)
     assert (round(row["headless_token_share"], 4), round(row["peer_median_headless_share"], 4)) == (0.5901, 0.385)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {},
+        {"service_accounts": ["bot@acme.example"]},
+        {"ignore_models": ["cheap-model"]},
+        {"min_request_tokens": 10_000},
+    ],
+)
+def test_exclusions_keep_the_same_events_from_text_and_from_codes(flags: dict[str, Any]) -> None:
+    """The policy's exclusions keep exactly the events their rule keeps (a null developer: left out), with or
+    without the shortcut for a policy that excludes nothing, and the same from text as from categorical codes."""
+    small = events("small@acme.example", np.arange(20) * 600.0, cache_read_tokens=0, cache_write_tokens=0)
+    bot = events("bot@acme.example", np.arange(20) * 600.0).with_columns(pl.lit("cheap-model").alias("model"))
+    person = events("a@acme.example", np.arange(20) * 600.0)
+    nobody = events("x", np.arange(3) * 600.0).with_columns(pl.lit(None, pl.String).alias("developer"))
+    settings = Policy(flags=Flags(**flags))
+    rule = (
+        ~pl.col("developer").is_in(settings.flags.service_accounts)
+        & ~pl.col("model").fill_null("").is_in(settings.flags.ignore_models)
+        & ((pl.col("grain") != "request") | (pl.sum_horizontal(*TOKEN_COLUMNS) >= settings.flags.min_request_tokens))
+    )
+    text_columns = ["developer", "model", "grain", "tool", "session_id", "prompt_hash"]
+    for frame in (pl.concat([small, bot, person]), pl.concat([small, bot, person, nobody])):
+        expected = frame.filter(rule)
+        assert expected.height == frame.height - 20 * bool(flags) - 3 * (frame.height == 63)
+        developers = frame.group_by("developer").agg(pl.lit(None, pl.String).alias("team"))
+        for given in (frame, frame.with_columns(pl.col(text_columns).cast(pl.Categorical))):
+            context = build_context(given, developers, settings.flags, settings.leaderboard, "UTC")
+            assert_frame_equal(context.events.with_columns(pl.col(text_columns).cast(pl.String)), expected)

@@ -258,11 +258,13 @@ def held_losers(parts: list[pl.DataFrame]) -> pl.Series:
 
 
 def developer_shards(buckets: list[list[pl.DataFrame]]) -> Iterator[pl.DataFrame]:
-    """Each bucket's held pieces as one frame in canonical types, the bucket freed as it is taken."""
+    """Each bucket's held pieces as one frame in canonical types but for the text held as categorical codes (the
+    digest groups and compares them as codes: :func:`~tokenaudit.shards.developer_digest`), the bucket freed as it is
+    taken."""
     while buckets:
         pieces = buckets.pop(0)
         if pieces:
-            yield typed(pl.concat(pieces, how="vertical_relaxed", rechunk=True).lazy()).collect()
+            yield typed(pl.concat(pieces, how="vertical_relaxed", rechunk=True).lazy(), codes=True).collect()
 
 
 @dataclass(frozen=True)

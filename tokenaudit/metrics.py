@@ -58,7 +58,10 @@ def usage_cube(events: pl.DataFrame, timezone: str) -> pl.DataFrame:
             pl.col("timestamp").max().alias("last"),
         )
     )
-    return sums.sort(CUBE_KEYS, nulls_last=True).collect()
+    # Keys given as categorical codes are grouped as codes and named after (a few hundred thousand rows, not every
+    # event): the cube's keys are text.
+    text = [pl.col(key).cast(pl.String) for key in CUBE_KEYS[:-1] if events.schema[key] == pl.Categorical]
+    return sums.with_columns(text).sort(CUBE_KEYS, nulls_last=True).collect()
 
 
 def summed_cubes(cubes: Sequence[pl.DataFrame]) -> pl.DataFrame:

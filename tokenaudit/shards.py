@@ -332,8 +332,13 @@ def developer_digest(
 ) -> DeveloperDigest:
     """The :class:`DeveloperDigest` of events (in input order) that hold whole developers: the cubes of all shards
     add up to the whole period's, their features merge to its features (``tests/test_partitions.py``), their views
-    to its views. ``reduction``: what is wanted (default: the cube and the features, for an audit)."""
+    to its views. ``reduction``: what is wanted (default: the cube and the features, for an audit). Text columns may
+    come as categorical codes (:func:`held` rows in :func:`typed` with ``codes``): the cube and the features group and
+    compare them as they are and give text."""
     wanted = reduction or Reduction()
+    if wanted.periods or wanted.explained is not None:
+        # The views read text (names in any case, sessions' ids); an audit's cube and features read codes.
+        events = typed(events.lazy()).collect()
     cube = usage_cube(events, timezone)
     periods = tuple(
         period_digest(events, policy, period, wanted.lookback_days, views=number == 0)

@@ -37,6 +37,7 @@ from tokenaudit.detectors.base import (
     Detector,
     DetectorContext,
     Flag,
+    as_text,
     over_peers,
     sorted_requests,
 )
@@ -44,7 +45,7 @@ from tokenaudit.detectors.config import Bands, Flags, Leaderboard
 from tokenaudit.detectors.coverage import coverage_note as coverage_note
 from tokenaudit.detectors.shape import with_person_turns
 from tokenaudit.metrics import local_day
-from tokenaudit.schema import total_tokens
+from tokenaudit.schema import TOKEN_COLUMNS, total_tokens
 
 DETECTORS: Final[tuple[Detector, ...]] = (
     volume.DETECTOR,
@@ -163,13 +164,8 @@ def build_context(
     the events' :func:`~tokenaudit.metrics.usage_cube` in ``timezone``, when at hand: where the policy excludes
     nothing, the developers' totals and active days are read from it instead of every event.
     """
-    keep = events.select(
-        ~pl.col("developer").is_in(flags.service_accounts)
-        & ~pl.col("model").fill_null("").is_in(flags.ignore_models)
-        & ((pl.col("grain") != "request") | (total_tokens() >= flags.min_request_tokens))
-    ).to_series()
-    # Most policies exclude nothing: then no copy of every event.
-    kept = events if keep.null_count() == 0 and keep.all() else events.filter(keep)
+    # Most policies exclude nothing: then no copy of every event, nor a test of every event where none can be excluded.
+    kept = events if keeps_all(events, flags) else events.filter(kept_by(flags))
     requests, codes = sorted_requests(kept)
     requests = with_person_turns(requests, flags.headless_work)
     people = (
@@ -190,6 +186,28 @@ def build_context(
     )
 
 
+def kept_by(flags: Flags) -> pl.Expr:
+    """Whether the policy's exclusions keep an event (null: it cannot tell, and the event is left out): not a service
+    account's, not an ignored model's, no request below ``min_request_tokens``."""
+    return (
+        ~pl.col("developer").is_in(flags.service_accounts)
+        & ~pl.col("model").fill_null("").is_in(flags.ignore_models)
+        & ((pl.col("grain") != "request") | (total_tokens() >= flags.min_request_tokens))
+    )
+
+
+def keeps_all(events: pl.DataFrame, flags: Flags) -> bool:
+    """Whether :func:`kept_by` keeps every event. Without service accounts and ignored models, with every developer and
+    token count known and no count negative, no request is below a ``min_request_tokens`` of 0: null counts and four
+    column minimums tell, not a test of every event (0.8 s of CPU at 10M flat events)."""
+    if not (flags.service_accounts or flags.ignore_models or flags.min_request_tokens > 0):
+        known = all(events.get_column(name).null_count() == 0 for name in ("developer", *TOKEN_COLUMNS))
+        lowest = events.select(pl.min_horizontal(pl.col(name).min() for name in TOKEN_COLUMNS)).item()
+        if known and (lowest is None or lowest >= 0):
+            return True
+    return bool(events.select(kept_by(flags).fill_null(value=False).all()).item())
+
+
 def developer_totals(events: pl.DataFrame, timezone: str, usage: pl.DataFrame | None = None) -> pl.LazyFrame:
     """developer, total_tokens, active_days (local days in ``timezone``) of ``events``, from their usage cube when
     given (a few hundred thousand rows at 10M events, where the events' names and days cost seconds to group)."""
@@ -203,6 +221,7 @@ def developer_totals(events: pl.DataFrame, timezone: str, usage: pl.DataFrame | 
         events.lazy()  # the default engine groups on the names' strings in about half the time
         .group_by("developer")
         .agg(total_tokens().sum(), local_day(timezone).n_unique().alias("active_days"))
+        .with_columns(pl.col("developer").cast(pl.String))  # given as codes: text
     )
 
 
@@ -227,7 +246,7 @@ def detector_features(context: DetectorContext) -> dict[str, pl.DataFrame]:
 
     def computed(detector: Detector) -> pl.DataFrame:
         assert detector.features is not None
-        return detector.features(context)
+        return as_text(detector.features(context))
 
     with ThreadPoolExecutor(FEATURE_THREADS, thread_name_prefix="features") as pool:
         frames = dict(zip([detector.id for detector in started], pool.map(computed, started), strict=True))

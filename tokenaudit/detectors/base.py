@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Generic, Literal, TypeVar, overload
 
 import polars as pl
+from polars.datatypes import DataType, DataTypeClass
 
 from tokenaudit.detectors.config import Bands, Flags, Leaderboard
 from tokenaudit.risk import LEVELS
@@ -178,7 +179,9 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     names = rows.get_column("developer").cast(pl.Categorical)
     runs = developer_runs(names.to_physical())
     # Each code's name from its first row: a few thousand rows read, not every name made distinct again.
-    codes = runs.select("dev", developer=rows.get_column("developer").gather(runs.get_column("rows").list.first()))
+    codes = runs.select(
+        "dev", developer=rows.get_column("developer").gather(runs.get_column("rows").list.first()).cast(pl.String)
+    )
     order = runs.get_column("rows").explode()
     by_developer = rows.with_columns(dev=names.to_physical()).select(
         # A column without a value (no prompt signatures, no turns in most exports) is made, not gathered.
@@ -188,11 +191,35 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         for name in ("dev", *columns)
     )
     requests = with_inferred_sessions(in_time_order(by_developer))
-    ids = by_runs(requests.get_column("session_id"), lambda first: first.cast(pl.Categorical).to_physical())
+    session_id = requests.get_column("session_id")
+    ids = (
+        session_id.to_physical()  # held as codes: the codes themselves
+        if session_id.dtype == pl.Categorical
+        else by_runs(session_id, lambda first: first.cast(pl.Categorical).to_physical())
+    )
     session = pl.col("dev").cast(pl.UInt64) * (1 << 32) + ids
     return requests.with_columns(session=session).with_columns(
         opens_session=pl.col("session").is_not_null() & pl.col("session").is_first_distinct()
     ), codes
+
+
+def as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with categorical codes (in its columns, lists and structs) as their text: what a detector's features
+    give, whether the events' text columns came as text or as codes (:func:`tokenaudit.shards.developer_digest`)."""
+    cast = {name: _text_type(dtype) for name, dtype in frame.schema.items()}
+    changed = [pl.col(name).cast(dtype) for name, dtype in cast.items() if dtype != frame.schema[name]]
+    return frame.with_columns(changed) if changed else frame
+
+
+def _text_type(dtype: DataType | DataTypeClass) -> DataType:
+    """``dtype`` with each categorical in it as text."""
+    if isinstance(dtype, pl.Categorical):
+        return pl.String()
+    if isinstance(dtype, pl.List):
+        return pl.List(_text_type(dtype.inner))
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct([pl.Field(field.name, _text_type(field.dtype)) for field in dtype.fields])
+    return dtype if isinstance(dtype, DataType) else dtype()
 
 
 def developer_runs(dev: pl.Series) -> pl.DataFrame:
@@ -245,6 +272,9 @@ def with_inferred_sessions(requests: pl.DataFrame) -> pl.DataFrame:
     loose = rows.filter("inferred_session")
     if loose.is_empty():
         return rows.drop("_row")
+    # Inferred ids are new text: session ids given as categorical codes are made text here.
+    rows = rows.with_columns(pl.col("session_id", "tool").cast(pl.String))
+    loose = loose.with_columns(pl.col("session_id", "tool").cast(pl.String))
     cached = pl.col("cache_read_tokens") + pl.col("cache_write_tokens")
     asked = loose.filter(pl.col("cache_read_tokens") > 0).select(
         "_row", "dev", "tool", "timestamp", pl.col("cache_read_tokens").alias("_prefix")

@@ -71,16 +71,16 @@ def shares(events: pl.DataFrame) -> pl.DataFrame:
     sources = (
         events.lazy()
         .filter(~request & (tokens > 0))
-        .group_by("developer")
-        .agg(pl.col("source_format").unique().sort().alias("unexamined_sources"))
+        .group_by(pl.col("developer").cast(pl.Categorical))
+        .agg(pl.col("source_format").cast(pl.String).unique().sort().alias("unexamined_sources"))
     )
     return (
-        sums.select(
-            pl.col("developer").cast(pl.String),
-            *((pl.col(name) / pl.col("_tokens").clip(1)).round(4) for name in share),
-        )
+        sums.select("developer", *((pl.col(name) / pl.col("_tokens").clip(1)).round(4) for name in share))
         .join(sources, on="developer", how="left")
-        .with_columns(pl.col("unexamined_sources").fill_null(pl.lit([], pl.List(pl.String))))
+        .with_columns(
+            pl.col("developer").cast(pl.String),
+            pl.col("unexamined_sources").fill_null(pl.lit([], pl.List(pl.String))),
+        )
         .collect()
     )
 
