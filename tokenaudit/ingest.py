@@ -22,7 +22,7 @@ from tokenaudit.policy import Policy
 from tokenaudit.readers import ReadPlan, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.jsonlines import size_of
-from tokenaudit.readers.sources import Resolved, resolve
+from tokenaudit.readers.sources import Resolved, long_lines_first, resolve
 from tokenaudit.schema import TOKEN_COLUMNS, empty_events, empty_rejects
 from tokenaudit.shards import (
     DEVELOPER_SHARD_ROWS,
@@ -149,7 +149,7 @@ def load_events(
     budget = memory_limit or default_memory_limit()
     digested = detector_features or reduction is not None
     with Spill(budget, planned.input_bytes) as spill:
-        with progress.reading(planned.input_bytes):
+        with progress.reading(planned.input_bytes), long_lines_first(planned.resolved.sources):
             for result in planned.plan.read(planned.context, rows_per_read(budget)):
                 rejected.append(result.rejects)
                 repaired.extend(name for name in result.repaired if name not in repaired)  # a file's blocks: once

@@ -65,7 +65,7 @@ from tokenaudit.readers.claude_code import OWNER_FOLDERS as CLAUDE_OWNER_FOLDERS
 from tokenaudit.readers.codex import OWNER_FOLDERS as CODEX_OWNER_FOLDERS
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.owner import owners
-from tokenaudit.readers.sources import Source
+from tokenaudit.readers.sources import Source, long_lines_first
 from tokenaudit.schema import empty_events, empty_rejects
 from tokenaudit.shards import (
     ORDER,
@@ -494,7 +494,8 @@ def load_events_on(
     units = client.map(
         read_unit, tasks, context=planned.context, buckets=buckets, retries=RETRIES, key=_keys("read", len(tasks))
     )
-    _wait_for_reads(units, tasks, planned.input_bytes)
+    with long_lines_first(planned.resolved.sources):  # an over-long line is the error, as in a local read
+        _wait_for_reads(units, tasks, planned.input_bytes)
     where = client.who_has(units)
 
     def near(future: Future[Any]) -> dict[str, Any]:
@@ -511,7 +512,8 @@ def load_events_on(
     failed = next((summary.error for summary in done if summary.error is not None), None)
     if failed is not None:
         client.cancel(units)
-        raise failed
+        with long_lines_first(planned.resolved.sources):
+            raise failed
     repeated = [
         client.submit(repeated_keys, [client.submit(unit_keys, unit, bucket, **near(unit)) for unit in units])
         for bucket in range(buckets)

@@ -17,7 +17,7 @@ from tokenaudit.outcomes.github import GitHubPullRequestsReader
 from tokenaudit.outcomes.incidents import OpsgenieReader, PagerDutyReader
 from tokenaudit.outcomes.jira import JiraReader
 from tokenaudit.outcomes.schema import empty_outcomes
-from tokenaudit.readers.sources import Source, resolve
+from tokenaudit.readers.sources import Source, check_lines, resolve
 from tokenaudit.schema import empty_rejects
 
 __all__ = ["OUTCOME_READERS", "OutcomeRead", "detect_outcome_format", "read_outcomes"]
@@ -57,6 +57,7 @@ def read_outcomes(
     """Read every outcome file (files, folders, globs, ``-``), whatever mix of formats they are."""
     context = OutcomeContext(config, timezone)
     resolved = resolve(inputs, stdin)
+    check_lines(resolved.sources)  # no outcome reader reads a file in blocks of lines
     by_format: dict[str, list[Source]] = {}
     files = [(name, f"skipped: {why}") for name, why in resolved.skipped]
     for source in resolved.sources:

@@ -23,7 +23,7 @@ from tokenaudit.readers.litellm import LiteLLMReader
 from tokenaudit.readers.openai import OpenAIUsageReader
 from tokenaudit.readers.otel import ClaudeCodeOtelReader
 from tokenaudit.readers.parse import file_kind
-from tokenaudit.readers.sources import Source
+from tokenaudit.readers.sources import Source, check_lines, long_lines_first
 from tokenaudit.readers.vertex import VertexRequestResponseReader
 from tokenaudit.readers.windsurf import WindsurfCascadeReader
 
@@ -134,22 +134,41 @@ def plan_reads(sources: Sequence[Source], context: ReadContext, input_format: st
 
     A file found by a folder walk that no reader recognises is skipped (listed in ``skipped``); one named
     on the command line is an error. With ``--input-format`` every file is read as that format.
+
+    The line lengths of a large file (:attr:`~tokenaudit.readers.sources.Source.lines_unchecked`) are checked as it
+    is read when a :data:`FILE_BY_FILE` reader reads it in blocks of lines; any other is checked here, after the
+    files before it: as if every file were checked in input order before any is read.
     """
     forced = reader_named(input_format) if input_format else None
     batches: dict[str, tuple[Reader, list[Source]]] = {}
     skipped: list[tuple[str, str]] = []
-    for source in sources:
-        reader = forced or (_recognise(source, context) if source.walked else detect(source, context))
-        if isinstance(reader, list):
-            skipped.append((source.name, UNRECOGNISED))
-            continue
-        batches.setdefault(reader.name, (reader, []))[1].append(source)
-    if skipped and not batches:
-        msg = (
-            f"no reader recognises any of the {len(skipped)} files found (first: {skipped[0][0]});"
-            " name one file to see what each reader expected"
-        )
-        raise InputError(msg)
+    with long_lines_first(sources):
+        for source in sources:
+            reader = forced or (_recognise(source, context) if source.walked else detect(source, context))
+            if isinstance(reader, list):
+                skipped.append((source.name, UNRECOGNISED))
+                continue
+            batches.setdefault(reader.name, (reader, []))[1].append(source)
+        if skipped and not batches:
+            msg = (
+                f"no reader recognises any of the {len(skipped)} files found (first: {skipped[0][0]});"
+                " name one file to see what each reader expected"
+            )
+            raise InputError(msg)
+    streamed = {
+        id(source)
+        for reader, batch in batches.values()
+        if reader.name in FILE_BY_FILE
+        for source in batch
+        if source.lines_unchecked and file_kind(source) != "parquet"
+    }
+    unread = [number for number, source in enumerate(sources) if source.lines_unchecked and id(source) not in streamed]
+    if unread:
+        check_lines(sources[: unread[-1] + 1])
+        checked = {id(source): replace(source, lines_unchecked=False) for source in sources[: unread[-1] + 1]}
+        batches = {
+            name: (reader, [checked.get(id(one), one) for one in batch]) for name, (reader, batch) in batches.items()
+        }
     return ReadPlan(batches=list(batches.values()), skipped=skipped)
 
 

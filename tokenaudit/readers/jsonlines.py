@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, BinaryIO
 
 import polars as pl
 
-from tokenaudit.readers.sources import Source
+from tokenaudit.readers.sources import LineGuard, Source, check_lines
 
 BATCH_BYTES = 32 * 1024 * 1024
 """Input read per batch by the agent-log readers: memory stays bounded by this, not by the folder."""
@@ -49,17 +50,23 @@ def line_blocks(
     """``source`` as in-memory blocks of whole lines of about ``limit`` bytes, each with the number of lines before it.
 
     A large JSON Lines file is read one block at a time, so memory follows the block, not the file (the generic
-    reader keeps each line's text until its fields are checked, for the rejects). A source within the limit is
-    yielded as it is. ``end`` finds where a block's whole units end (default: after its last line break; a CSV
+    reader keeps each line's text until its fields are checked, for the rejects), and an unchecked file's line lengths
+    are checked as it is read (:attr:`~tokenaudit.readers.sources.Source.lines_unchecked`). A source within the limit
+    is yielded as it is. ``end`` finds where a block's whole units end (default: after its last line break; a CSV
     record can hold line breaks in quotes).
     """
     limit = limit or BATCH_BYTES
     if size_of(source) <= limit:
+        check_lines([source])
         yield source, 0
         return
+    # A file's line lengths are checked as it is read; the line breaks before an over-long line are counted only then.
+    guard = LineGuard(source.name) if source.lines_unchecked else None
     before, rest = 0, b""
     with io.BytesIO(source.data) if source.data is not None else _opened(source) as stream:
         while block := stream.read(limit):
+            if guard is not None:
+                guard.feed(block, partial(_breaks, before, rest))
             block = rest + block
             cut = end(block) if end is not None else block.rfind(b"\n") + 1
             whole, rest = block[:cut], block[cut:]
@@ -68,6 +75,11 @@ def line_blocks(
                 before += whole.count(b"\n")
     if rest:
         yield Source(name=source.name, data=rest), before
+
+
+def _breaks(before: int, rest: bytes) -> int:
+    """The line breaks before a block read: ``before`` those of the blocks yielded, plus those of the ``rest``."""
+    return before + rest.count(b"\n")
 
 
 def _opened(source: Source) -> BinaryIO:

@@ -16,8 +16,9 @@ import gzip
 import os
 import sys
 import zlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
@@ -87,6 +88,10 @@ class Source:
     """With ``rows``: how many rows the whole file has (the part's share of its bytes is what a progress bar counts)."""
     block: Block | None = None
     """A block of a larger text file, in memory (:func:`tokenaudit.readers.generic.text_blocks`)."""
+    lines_unchecked: bool = False
+    """A file larger than :data:`MAX_LINE_BYTES` whose line lengths are not checked yet: the reader that streams it
+    checks them as it reads (:func:`tokenaudit.readers.jsonlines.line_blocks`), any other reader's file is checked
+    before it is read (:func:`check_lines`)."""
 
     @property
     def suffix(self) -> str:
@@ -179,47 +184,72 @@ BLOCK_BYTES = 1024 * 1024
 """Decompression and line checks work in blocks of this size."""
 
 
-class _LineGuard:
+class LineGuard:
     """Follows a byte stream block by block and fails on the first line longer than :data:`MAX_LINE_BYTES`.
 
     Only the length of the current line is kept: a block's inner lines are shorter than the block, which is shorter
-    than the limit, so two ``find`` calls per block are the whole check.
+    than the limit, so two ``find`` calls per block are the whole check. The line breaks before a block are counted
+    as it goes, or (given ``lines_before`` with each block) only when a line is too long: a reader that reads the
+    stream counts them anyway.
     """
 
     def __init__(self, name: str) -> None:
         self.name, self.lines, self.open_line = name, 0, 0
 
-    def feed(self, block: bytes) -> None:
+    def feed(self, block: bytes, lines_before: Callable[[], int] | None = None) -> None:
+        """Follow ``block``, the stream's next bytes; ``lines_before``: the line breaks before it (else counted)."""
         first = block.find(b"\n")
         if first < 0:
             self.open_line += len(block)
-        else:
-            self._check(self.open_line + first)
+            self._check(self.open_line, lines_before, block, 0)
+            return
+        self._check(self.open_line + first, lines_before, block, 0)
+        self.open_line = len(block) - block.rfind(b"\n") - 1
+        self._check(self.open_line, lines_before, block, len(block))
+        if lines_before is None:
             self.lines += block.count(b"\n")
-            self.open_line = len(block) - block.rfind(b"\n") - 1
-        self._check(self.open_line)
 
-    def _check(self, length: int) -> None:
+    def _check(self, length: int, lines_before: Callable[[], int] | None, block: bytes, end: int) -> None:
+        """Fail if ``length``, the length of the line that starts after the line breaks before the block and those
+        of its first ``end`` bytes, is over the limit."""
         if length > MAX_LINE_BYTES:
+            lines = (self.lines if lines_before is None else lines_before()) + block.count(b"\n", 0, end)
             limit = MAX_LINE_BYTES // (1024 * 1024)
-            msg = (
-                f"{self.name}: line {self.lines + 1} is longer than {limit} MiB (the limit): a corrupt or hostile file"
-            )
+            msg = f"{self.name}: line {lines + 1} is longer than {limit} MiB (the limit): a corrupt or hostile file"
             raise InputError(msg)
 
 
-def _check_line_lengths(path: Path) -> None:
-    """Fail on an over-long line before a reader would hold it whole (only files larger than the limit can have one)."""
-    guard = _LineGuard(str(path))
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK_BYTES):
-            guard.feed(block)
+def check_lines(sources: Iterable[Source]) -> None:
+    """Fail on the first over-long line of the :attr:`~Source.lines_unchecked` files of ``sources``, in order, each
+    read once more before a reader would hold the line whole."""
+    for source in sources:
+        if source.lines_unchecked:
+            assert source.path is not None
+            guard = LineGuard(source.name)
+            with source.path.open("rb") as handle:
+                while block := handle.read(BLOCK_BYTES):
+                    guard.feed(block)
+
+
+@contextmanager
+def long_lines_first(sources: Iterable[Source]) -> Iterator[None]:
+    """Any error raised inside, once :func:`check_lines` has found no over-long line in ``sources`` (iterated when
+    the error is raised): a file's line check comes before anything read after it, as when every file was checked as
+    it was found, whatever fails first."""
+    try:
+        yield
+    except Exception:
+        try:
+            check_lines(list(sources))
+        except InputError as found:
+            raise found from None
+        raise
 
 
 def _decompress(path: Path, *, walked: bool) -> Source:
     """Inflate a ``.gz`` file in bounded blocks, stopping at an over-long line or beyond :data:`MAX_INFLATED_BYTES`,
     so a small hostile file cannot take the machine's memory."""
-    guard, blocks, size = _LineGuard(str(path)), [], 0
+    guard, blocks, size = LineGuard(str(path)), [], 0
     try:
         with gzip.open(path, "rb") as stream:
             while block := stream.read(BLOCK_BYTES):
@@ -256,9 +286,7 @@ def _from_file(path: Path, *, walked: bool = False, regular: bool = False) -> tu
         blank = _blank(descriptor)
     finally:
         os.close(descriptor)
-    if size > MAX_LINE_BYTES:
-        _check_line_lengths(path)
-    return Source(name=str(path), path=path, walked=walked), blank
+    return Source(name=str(path), path=path, walked=walked, lines_unchecked=size > MAX_LINE_BYTES), blank
 
 
 def _opened(path: Path) -> int:
@@ -337,9 +365,39 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
 
 
 def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Resolved:
-    """Expand INPUT arguments into sources, in a stable order, failing on anything missing."""
+    """Expand INPUT arguments into sources, in a stable order, failing on anything missing.
+
+    A file larger than :data:`MAX_LINE_BYTES` comes :attr:`~Source.lines_unchecked` (its reader checks it); an error
+    here is raised once the files found before it are checked (:func:`long_lines_first`).
+    """
     sources: list[tuple[Source, bool]] = []  # and whether it is blank
     skipped: list[tuple[str, str]] = []
+    with long_lines_first(source for source, _ in sources):  # the sources found when an error is raised
+        _found(inputs, stdin, sources, skipped)
+    # A blank file is never read: one too large to be free of over-long lines is checked here, after those before it.
+    last = max(
+        (number for number, (source, blank) in enumerate(sources) if blank and source.lines_unchecked), default=-1
+    )
+    if last >= 0:
+        check_lines(source for source, _ in sources[: last + 1])
+        sources[: last + 1] = [(replace(source, lines_unchecked=False), blank) for source, blank in sources[: last + 1]]
+    # An empty export (a day without usage) adds nothing and is listed; only all-empty input is an error.
+    empty = [source for source, blank in sources if blank]
+    if empty and len(empty) == len(sources):
+        msg = f"{empty[0].name}: the file is empty" if len(empty) == 1 else f"all {len(empty)} inputs are empty"
+        raise InputError(msg)
+    skipped.extend((source.name, EMPTY_FILE) for source in empty)
+    return Resolved(sources=[source for source, blank in sources if not blank], skipped=skipped)
+
+
+def _found(
+    inputs: Sequence[str],
+    stdin: Iterable[bytes] | None,
+    sources: list[tuple[Source, bool]],
+    skipped: list[tuple[str, str]],
+) -> None:
+    """Add the sources of ``inputs`` to ``sources`` (with whether each is blank) and what walks passed over to
+    ``skipped``, in order."""
     for item in inputs:
         if item == "-":
             data = b"".join(stdin) if stdin is not None else sys.stdin.buffer.read()
@@ -365,10 +423,3 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
         else:
             msg = f"{item}: no such file or directory"
             raise InputError(msg)
-    # An empty export (a day without usage) adds nothing and is listed; only all-empty input is an error.
-    empty = [source for source, blank in sources if blank]
-    if empty and len(empty) == len(sources):
-        msg = f"{empty[0].name}: the file is empty" if len(empty) == 1 else f"all {len(empty)} inputs are empty"
-        raise InputError(msg)
-    skipped.extend((source.name, EMPTY_FILE) for source in empty)
-    return Resolved(sources=[source for source, blank in sources if not blank], skipped=skipped)
