@@ -16,7 +16,7 @@ from tokenaudit.policy import Policy
 from tokenaudit.readers import generic, jsonlines, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.generic import GenericReader
-from tokenaudit.readers.sources import resolve
+from tokenaudit.readers.sources import Source, resolve
 
 GENERIC = FIXTURES / "generic"
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -397,3 +397,31 @@ def test_json_lines_decoded_with_integer_counts_read_as_the_text_path_reads_them
     assert both.events.equals(text.events)
     assert both.rejects.equals(text.rejects)
     assert both.events.height + both.rejects.height == len(lines)
+
+
+@pytest.mark.parametrize("head", [False, True])
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_line_blocks_cut_a_file_into_whole_lines_wherever_the_reads_end(
+    tmp_path: Path, head: bool, on_disk: bool
+) -> None:
+    """Lines shorter and longer than a read, a last line with and without its break: the blocks are the file's
+    bytes in order (each after the first with the first line in front, ``head``), cut after line breaks, with the
+    lines before each and its own."""
+    lengths = [0, 5, 700, 3, 1999, 2000, 2001, 64, 0, 4500, 17, *range(1, 300, 7)]
+    for ending in (b"\n", b""):
+        data = b"\n".join(bytes([97 + number % 26]) * length for number, length in enumerate(lengths)) + ending
+        path = tmp_path / "lines.txt"
+        path.write_bytes(data)
+        source = Source(name="lines", path=path) if on_disk else Source(name="lines", data=data)
+        first = data[: data.find(b"\n") + 1] if head else b""
+        pieces, lines = [], 0
+        for number, (block, before, breaks) in enumerate(jsonlines.line_blocks(source, 1000, head=head)):
+            assert block.data is not None
+            body = block.data[len(first) :] if number else block.data
+            assert block.data.startswith(first)
+            assert before == lines and breaks == body.count(b"\n")
+            assert body.endswith(b"\n") or data.endswith(body)  # only the last block ends without a break
+            pieces.append(body)
+            lines += breaks
+        assert b"".join(pieces) == data
+        assert len(pieces) > 5

@@ -47,11 +47,12 @@ def without_cut_off_row(source: Source, width: int) -> tuple[Source, pl.DataFram
     return Source(source.name, data=complete + b"\n"), pl.DataFrame([row], schema=REJECT_SCHEMA, orient="row")
 
 
-def record_end(block: bytes) -> int:
-    """The position after the last line break of ``block`` that ends a CSV record (0: none does), ``block`` starting
-    where a record starts: a break inside a quoted field (an odd number of quotes before it) does not end one."""
-    quotes = block.count(b'"')
-    end = len(block)
+def record_end(block: bytes | bytearray, stop: int = -1) -> int:
+    """The position after the last line break of ``block[:stop]`` (``stop`` -1: all of it) that ends a CSV record (0:
+    none does), ``block`` starting where a record starts: a break inside a quoted field (an odd number of quotes
+    before it) does not end one."""
+    end = len(block) if stop < 0 else stop
+    quotes = block.count(b'"', 0, end)
     while (found := block.rfind(b"\n", 0, end)) >= 0:
         quotes -= block.count(b'"', found, end)
         if quotes % 2 == 0:

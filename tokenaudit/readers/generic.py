@@ -275,22 +275,21 @@ def text_blocks(source: Source, kind: str, header: Sequence[str]) -> Iterator[So
         yield source
         return
     columns = tuple(header)
-    header_line: bytes | None = None
     records = 0
-    for block, before in line_blocks(source, end=None if kind == "jsonl" else record_end):
+    csv = kind != "jsonl"
+    for block, before, breaks in line_blocks(source, end=record_end if csv else None, head=csv):
         if block is source:
             yield source
             return
-        if kind == "jsonl":
+        if not csv:
             yield replace(block, block=Block(kind, columns, before, before))
             continue
-        body = block.read_bytes()
-        if header_line is None:
-            cut = body.find(b"\n") + 1
-            header_line, body = body[:cut], body[cut:]
-        # Lines before the block less the header line (the first block's own header is cut off it).
-        yield Source(name=source.name, data=header_line + body, block=Block(kind, columns, max(before - 1, 0), records))
-        records += record_count(body)
+        # Lines before the block less the header line (the first block's own header line is not a record).
+        yield replace(block, block=Block(kind, columns, max(before - 1, 0), records))
+        data = block.read_bytes()
+        body = data.find(b"\n") + 1
+        # Without a quote, every line break ends a record (the first block's breaks count its header line's).
+        records += record_count(data[body:]) if data.find(b'"', body) >= 0 else breaks - (not before)
 
 
 def _signed(rows: pl.DataFrame) -> pl.DataFrame:

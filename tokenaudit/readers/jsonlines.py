@@ -11,7 +11,7 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, BinaryIO
+from typing import Any
 
 import polars as pl
 
@@ -45,44 +45,69 @@ def batches(sources: Sequence[Source], limit: int | None = None) -> Iterator[tup
 
 
 def line_blocks(
-    source: Source, limit: int | None = None, end: Callable[[bytes], int] | None = None
-) -> Iterator[tuple[Source, int]]:
-    """``source`` as in-memory blocks of whole lines of about ``limit`` bytes, each with the number of lines before it.
+    source: Source,
+    limit: int | None = None,
+    end: Callable[[bytearray, int], int] | None = None,
+    *,
+    head: bool = False,
+) -> Iterator[tuple[Source, int, int]]:
+    """``source`` as in-memory blocks of whole lines of about ``limit`` bytes, each with the number of lines before it
+    and of its own line breaks.
 
     A large JSON Lines file is read one block at a time, so memory follows the block, not the file (the generic
     reader keeps each line's text until its fields are checked, for the rejects), and an unchecked file's line lengths
     are checked as it is read (:attr:`~tokenaudit.readers.sources.Source.lines_unchecked`). A source within the limit
-    is yielded as it is. ``end`` finds where a block's whole units end (default: after its last line break; a CSV
-    record can hold line breaks in quotes).
+    is yielded as it is. ``end`` finds where the whole units of a buffer's first bytes end (default: after its last
+    line break; a CSV record can hold line breaks in quotes). With ``head``, every block after the first starts with
+    a copy of the file's first line (a CSV header; its line break not counted in the block's).
+
+    The file is read into one buffer, which keeps the unfinished line for the next read, and each block's bytes are
+    copied out of it once: the bytes of a 10M-row CSV file were copied four times and counted twice.
     """
     limit = limit or BATCH_BYTES
     if size_of(source) <= limit:
         check_lines([source])
-        yield source, 0
+        yield source, 0, 0
         return
     # A file's line lengths are checked as it is read; the line breaks before an over-long line are counted only then.
     guard = LineGuard(source.name) if source.lines_unchecked else None
-    before, rest = 0, b""
+    buffer = bytearray(limit)
+    before, held, first = 0, 0, b""  # lines yielded, bytes held over from the last read, the first line (``head``)
     with io.BytesIO(source.data) if source.data is not None else _opened(source) as stream:
-        while block := stream.read(limit):
+        while True:
+            if len(buffer) < held + limit:  # a unit longer than the limit is being read
+                buffer.extend(bytes(held + limit - len(buffer)))
+            with memoryview(buffer) as view:
+                read = stream.readinto(view[held : held + limit])
+            if not read:
+                break
             if guard is not None:
-                guard.feed(block, partial(_breaks, before, rest))
-            block = rest + block
-            cut = end(block) if end is not None else block.rfind(b"\n") + 1
-            whole, rest = block[:cut], block[cut:]
-            if whole:
-                yield Source(name=source.name, data=whole), before
-                before += whole.count(b"\n")
-    if rest:
-        yield Source(name=source.name, data=rest), before
+                guard.feed(buffer, partial(_breaks, before, buffer, held), held, held + read)
+            filled = held + read
+            cut = end(buffer, filled) if end is not None else buffer.rfind(b"\n", 0, filled) + 1
+            if cut:
+                breaks = buffer.count(b"\n", 0, cut)
+                with memoryview(buffer) as view:
+                    data = first + view[:cut]
+                if head and not before:
+                    first = data[: data.find(b"\n") + 1]
+                yield Source(name=source.name, data=data), before, breaks
+                before += breaks
+                buffer[: filled - cut] = buffer[cut:filled]
+            held = filled - cut
+    if held:
+        with memoryview(buffer) as view:
+            data = first + view[:held]
+        yield Source(name=source.name, data=data), before, buffer.count(b"\n", 0, held)
 
 
-def _breaks(before: int, rest: bytes) -> int:
-    """The line breaks before a block read: ``before`` those of the blocks yielded, plus those of the ``rest``."""
-    return before + rest.count(b"\n")
+def _breaks(before: int, buffer: bytearray, held: int) -> int:
+    """The line breaks before a read into ``buffer``: ``before`` those of the blocks yielded, plus those of the
+    ``held`` bytes at its start."""
+    return before + buffer.count(b"\n", 0, held)
 
 
-def _opened(source: Source) -> BinaryIO:
+def _opened(source: Source) -> io.BufferedIOBase:
     assert source.path is not None
     return source.path.open("rb")
 

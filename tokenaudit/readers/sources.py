@@ -196,24 +196,30 @@ class LineGuard:
     def __init__(self, name: str) -> None:
         self.name, self.lines, self.open_line = name, 0, 0
 
-    def feed(self, block: bytes, lines_before: Callable[[], int] | None = None) -> None:
-        """Follow ``block``, the stream's next bytes; ``lines_before``: the line breaks before it (else counted)."""
-        first = block.find(b"\n")
+    def feed(
+        self, block: bytes | bytearray, lines_before: Callable[[], int] | None = None, start: int = 0, stop: int = -1
+    ) -> None:
+        """Follow ``block[start:stop]`` (``stop`` -1: to its end), the stream's next bytes; ``lines_before``: the line
+        breaks before them (else counted)."""
+        stop = len(block) if stop < 0 else stop
+        first = block.find(b"\n", start, stop)
         if first < 0:
-            self.open_line += len(block)
-            self._check(self.open_line, lines_before, block, 0)
+            self.open_line += stop - start
+            self._check(self.open_line, lines_before, block, start, start)
             return
-        self._check(self.open_line + first, lines_before, block, 0)
-        self.open_line = len(block) - block.rfind(b"\n") - 1
-        self._check(self.open_line, lines_before, block, len(block))
+        self._check(self.open_line + first - start, lines_before, block, start, start)
+        self.open_line = stop - block.rfind(b"\n", start, stop) - 1
+        self._check(self.open_line, lines_before, block, start, stop)
         if lines_before is None:
-            self.lines += block.count(b"\n")
+            self.lines += block.count(b"\n", start, stop)
 
-    def _check(self, length: int, lines_before: Callable[[], int] | None, block: bytes, end: int) -> None:
-        """Fail if ``length``, the length of the line that starts after the line breaks before the block and those
-        of its first ``end`` bytes, is over the limit."""
+    def _check(
+        self, length: int, lines_before: Callable[[], int] | None, block: bytes | bytearray, start: int, end: int
+    ) -> None:
+        """Fail if ``length``, the length of the line that starts after the line breaks before the bytes followed and
+        those of ``block[start:end]``, is over the limit."""
         if length > MAX_LINE_BYTES:
-            lines = (self.lines if lines_before is None else lines_before()) + block.count(b"\n", 0, end)
+            lines = (self.lines if lines_before is None else lines_before()) + block.count(b"\n", start, end)
             limit = MAX_LINE_BYTES // (1024 * 1024)
             msg = f"{self.name}: line {lines + 1} is longer than {limit} MiB (the limit): a corrupt or hostile file"
             raise InputError(msg)
