@@ -425,3 +425,23 @@ def test_line_blocks_cut_a_file_into_whole_lines_wherever_the_reads_end(
             lines += breaks
         assert b"".join(pieces) == data
         assert len(pieces) > 5
+
+
+@pytest.mark.parametrize("ending", ["\n", ""])
+def test_clean_json_lines_decoded_whole_read_the_same_in_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """Every line an object: each block is decoded in one call, its lines numbered from the breaks counted as it was
+    read."""
+    lines = [
+        json.dumps({"timestamp": f"2026-03-02T10:{n % 60:02d}:00Z", "developer": f"dev{n % 3}", "request_id": f"r{n}"})
+        for n in range(300)
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(json.loads(line) | dict.fromkeys(TOKENS, 1)) for line in lines) + ending)
+    whole, whole_rejects, _ = _read_in_blocks(path, 10**9, monkeypatch)
+    blocks, block_rejects, reads = _read_in_blocks(path, 700, monkeypatch)
+    assert reads > 10
+    assert blocks.equals(whole)
+    assert block_rejects.height == whole_rejects.height == 0
+    assert blocks["source_line"].to_list() == list(range(1, 301))

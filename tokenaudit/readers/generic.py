@@ -282,7 +282,7 @@ def text_blocks(source: Source, kind: str, header: Sequence[str]) -> Iterator[So
             yield source
             return
         if not csv:
-            yield replace(block, block=Block(kind, columns, before, before))
+            yield replace(block, block=Block(kind, columns, before, before, breaks))
             continue
         # Lines before the block less the header line (the first block's own header line is not a record).
         yield replace(block, block=Block(kind, columns, max(before - 1, 0), records))

@@ -138,7 +138,8 @@ def object_lines(source: Source) -> tuple[bytes, int] | None:
             data.decode("utf-8")
         except UnicodeDecodeError:
             return None  # the text path fails on it, and the batch is read again with the bytes replaced
-    return data, data.count(b"\n", 0, inner) + 1
+    breaks = source.block.breaks if source.block is not None else -1  # counted as the block was read
+    return data, (data.count(b"\n", 0, inner) if breaks < 0 else breaks - (inner < len(data))) + 1
 
 
 def scan_lines(sources: Sequence[Source]) -> pl.LazyFrame:

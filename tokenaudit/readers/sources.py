@@ -71,6 +71,8 @@ class Block:
     """Lines before the block (a CSV file's header line not counted: each CSV block starts with a copy of it)."""
     records: int
     """CSV records before the block (a line break inside a quoted field does not end one), header not counted."""
+    breaks: int = -1
+    """The block's own line breaks, where they were counted as it was read (-1: not counted)."""
 
 
 @dataclass(frozen=True)
