@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 import shutil
 import subprocess
 import sys
@@ -20,16 +22,21 @@ from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.readers import READERS, detect
 from tokenaudit.readers.base import ReadContext, ReadResult
 from tokenaudit.readers.claude_code import (
+    _COPIES,
+    _KEPT,
     HELPERS,
     ClaudeCodeReader,
+    _dedup_key,
     _drop_replays,
     _helper_processes,
+    _responses,
     _TypedLines,
     _whole_lines,
     _work,
 )
 from tokenaudit.readers.jsonlines import object_lines
 from tokenaudit.readers.sources import Source, resolve
+from tokenaudit.shards import deduplicate
 
 ROOT = FIXTURES / "claude_code"
 ANA = ROOT / "ana@acme.io" / "projects" / "-home-ana-src-payments"
@@ -78,9 +85,56 @@ def test_streamed_lines_count_once_with_the_largest_usage_and_the_first_time() -
 
 
 def test_resumed_copy_in_another_file_is_the_same_response() -> None:
-    events = read(SESSION_A, RESUMED).events.filter(pl.col("request_id") == "req_011CXa9pQ2A1")
-    assert events["dedup_key"].unique().to_list() == ["claude-code:msg_01HkT8A1:req_011CXa9pQ2A1"]
-    assert sorted(events["source_file"].unique().to_list()) == sorted([str(SESSION_A), str(RESUMED)])
+    result = read(SESSION_A, RESUMED)
+    events = result.events.filter(pl.col("request_id") == "req_011CXa9pQ2A1")
+    # The reader keeps the copy the ingest's dedup keeps: the final streamed line, of the first file by name (the
+    # resumed copy has as many tokens).
+    assert events.select("dedup_key", "source_file", "output_tokens").rows() == [
+        ("claude-code:msg_01HkT8A1:req_011CXa9pQ2A1", str(SESSION_A), 918)
+    ]
+    # The partial streamed line and the resumed copy still count among their files' rows.
+    assert result.copies is not None
+    assert sorted(result.copies.select("source_file", "events").rows()) == [(str(SESSION_A), 1), (str(RESUMED), 1)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_reader_keeps_the_copies_the_ingest_keeps(seed: int) -> None:
+    """Copies of responses with ties in tokens, file names and lines, orphans (no message id) keyed by request id,
+    uuid or line, messages seen with and without a request id; message ids of a colon, or spelling an orphan's key
+    (``req``, a file name), which the key's text groups as one response. Grouped by hashes or by text, the read keeps
+    the rows :func:`~tokenaudit.shards.deduplicate` keeps, and every copy takes its response's first time."""
+    rng = random.Random(seed)
+    names = pl.Series(["b.jsonl", "a.jsonl", "c:1", "req"], dtype=pl.String)
+    messages = [f"m{number}" for number in range(8)] + [None, None]
+    if seed % 3 == 1:
+        messages += ["m1:r1", "req", "c"]
+    rows = []
+    for line in range(300):
+        message = rng.choice(messages)
+        rows.append(
+            {
+                "message_id": message,
+                "request_id": rng.choice(["r1", "r2", "1", None]) if message != "m0" else "r1",
+                "uuid": rng.choice(["u1", "u2", None]) if message is None else None,
+                "file_number": rng.randrange(len(names)),
+                "source_line": rng.randrange(1, 5) if seed % 2 else line + 1,
+                "timestamp": dt.datetime(2026, 3, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=rng.randrange(100)),
+                "input_tokens": rng.choice([1, 2]),
+                "output_tokens": rng.choice([3, 4, None]),
+                "cache_read_tokens": rng.choice([0, 5]),
+                "cache_write_tokens": None,
+            }
+        )
+    frame = pl.DataFrame(rows).with_columns(pl.col("file_number").cast(pl.UInt32)).with_row_index(_COPIES)
+    read_rows = _responses(frame.with_columns(pl.col(_COPIES).alias("row")), names)
+    one = pl.col("request_id").n_unique().over("message_id") == 1
+    keyed = frame.with_columns(_dedup_key(names, one), pl.lit(names).gather(pl.col("file_number")).alias("source_file"))
+    expected = deduplicate(keyed.lazy()).collect()
+    assert read_rows.filter(_KEPT)["row"].to_list() == expected[_COPIES].to_list()
+    first = keyed.select(pl.col("timestamp").min().over("dedup_key"))["timestamp"]
+    assert read_rows["timestamp"].to_list() == first.to_list()
+    copies = keyed.select(pl.col(_COPIES).min().over("dedup_key"))[_COPIES]
+    assert read_rows[_COPIES].to_list() == copies.to_list()
 
 
 def test_sidechain_replay_of_a_parent_message_is_not_counted_again() -> None:
@@ -297,7 +351,11 @@ def test_typed_decode_reads_every_line_as_the_text_path_does(tmp_path: Path) -> 
     # Rejected: 412.5, beyond 64 bits, -5, a sidechain line without output_tokens, and invalid JSON.
     assert typed.rejects.filter(odd_rows).sort("source_line")["source_line"].to_list() == [2, 3, 4, 7, 8]
     typed_rows = pl.col("source_file").str.ends_with("typed.jsonl")
-    assert typed.events.filter(typed_rows)["request_id"].to_list() == ["r-8"]
+    # typed.jsonl's m-8 line is read too: a copy of odd.jsonl's, which the read keeps (the first file by name).
+    assert typed.copies is not None and text.copies is not None
+    copies = [plain(copied.with_columns(source_line=0)).drop("source_line") for copied in (typed.copies, text.copies)]
+    assert copies[0].equals(copies[1])
+    assert typed.copies.filter(typed_rows)["events"].to_list() == [1]
     assert typed.rejects.filter(typed_rows)["source_line"].to_list() == [1]
 
 
@@ -346,7 +404,11 @@ def test_helper_processes_read_batches_as_this_process_does(tmp_path: Path, monk
     assert helped.events.equals(alone.events)
     assert helped.rejects.equals(alone.rejects)
     assert helped.events.equals(whole.events)
-    assert (helped.events.height, helped.rejects.height) == (13, 7)  # usage lines before the duplicate rules
+    assert helped.copies is not None and alone.copies is not None and whole.copies is not None
+    assert helped.copies.sort("source_file").equals(alone.copies.sort("source_file"))
+    assert helped.copies.sort("source_file").equals(whole.copies.sort("source_file"))
+    # Usage lines after the duplicate rules, and the copies they dropped (a streamed line, a resumed copy).
+    assert (helped.events.height, int(helped.copies["events"].sum()), helped.rejects.height) == (11, 2, 7)
 
 
 @pytest.mark.parametrize(

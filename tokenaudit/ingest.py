@@ -146,12 +146,15 @@ def load_events(
     planned = plan_inputs(inputs, policy, period, input_format=input_format, developer=developer, stdin=stdin)
     rejected: list[pl.DataFrame] = [empty_rejects()]
     repaired: list[str] = []
+    copies: list[pl.DataFrame] = []
     budget = memory_limit or default_memory_limit()
     digested = detector_features or reduction is not None
     with Spill(budget, planned.input_bytes) as spill:
         with progress.reading(planned.input_bytes), long_lines_first(planned.resolved.sources):
             for result in planned.plan.read(planned.context, rows_per_read(budget)):
                 rejected.append(result.rejects)
+                if result.copies is not None:
+                    copies.append(result.copies)
                 repaired.extend(name for name in result.repaired if name not in repaired)  # a file's blocks: once
                 spill.add(result.events, progress.done())
                 del result  # else the last read rows stay referenced here while the spilled shards are cleaned
@@ -161,15 +164,15 @@ def load_events(
         else:
             shards, cubes = clean_spilled(spill, policy, period, keep_events=keep_events, regroup=digested)
             if not (keep_events or digested):
-                return assemble(planned, shards, rejects, repaired, spill.rows, summed_cubes(cubes))
+                return assemble(planned, shards, rejects, repaired, spill.rows, summed_cubes(cubes), copies)
             frames = spill.developer_frames() if spill.regrouped else iter(())
         if keep_events:
-            return assemble(planned, shards, rejects, repaired, spill.rows)
+            return assemble(planned, shards, rejects, repaired, spill.rows, copies=copies)
         wanted = replace(reduction or Reduction(), features=detector_features)
         digests = [developer_digest(events, policy, period.timezone, wanted) for events in frames]
         # No developer shard when no event is left in the period: the digest of no events.
         digest = merged_digests(digests or [developer_digest(no_events(), policy, period.timezone, wanted)])
-    loaded = assemble(planned, shards, rejects, repaired, spill.rows, digest.cube)
+    loaded = assemble(planned, shards, rejects, repaired, spill.rows, digest.cube, copies)
     narrowed = dict(zip(wanted.periods, digest.periods, strict=True))
     return replace(loaded, features=digest.features, views=digest.views, narrowed=narrowed)
 
@@ -302,10 +305,13 @@ def assemble(
     repaired: list[str],
     rows: int,
     cube: pl.DataFrame | None = None,
+    copies: Sequence[pl.DataFrame] = (),
 ) -> LoadedEvents:
     """One load from its cleaned shards (in input order by :data:`~tokenaudit.shards.ORDER` when it is present),
     the rejected rows, the repaired files and the number of read rows; any engine ends here. Given the events'
-    usage ``cube``, the shards' events are left out (a load that keeps no events: :attr:`LoadedEvents.usage`)."""
+    usage ``cube``, the shards' events are left out (a load that keeps no events: :attr:`LoadedEvents.usage`).
+    ``copies``: the readers' own dropped copies (:attr:`~tokenaudit.readers.base.ReadResult.copies`), counted as
+    read rows and dropped duplicates of their files."""
     if cube is not None:
         events = pl.DataFrame()
     elif len(shards) == 1 and ORDER not in shards[0].events.columns:
@@ -314,8 +320,9 @@ def assemble(
         events = pl.concat([shard.events for shard in shards], how="vertical", rechunk=True)
     else:
         events = in_input_order(shards)
+    copied = sum(int(frame.get_column("events").sum()) for frame in copies)
     sources = (
-        pl.concat([shard.sources for shard in shards], how="vertical")
+        pl.concat([*(shard.sources for shard in shards), *copies], how="vertical")
         .group_by("source_file")
         .agg(
             pl.col("source_format").first(),
@@ -326,9 +333,9 @@ def assemble(
         .sort("source_file")
     )
     quality = DataQuality(
-        rows_read=rows + rejects.height,
+        rows_read=rows + copied + rejects.height,
         rows_rejected=rejects.height,
-        duplicates_dropped=sum(shard.duplicates_dropped for shard in shards),
+        duplicates_dropped=copied + sum(shard.duplicates_dropped for shard in shards),
         outside_period=sum(shard.outside_period for shard in shards),
         unpriced_models=sorted(set().union(*(shard.unpriced_models for shard in shards))),
         unmatched_identities=sorted(set().union(*(shard.unmatched_identities for shard in shards))),

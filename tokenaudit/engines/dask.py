@@ -177,6 +177,8 @@ class ReadSummary:
     """The canonical developers the rows name (identities resolved as when they are cleaned)."""
     error: TokenauditError | None = None
     """A bad input, returned rather than raised: Dask would retry it, and the driver raises the first in order."""
+    copies: pl.DataFrame | None = None
+    """The copies the reader dropped itself (:attr:`~tokenaudit.readers.base.ReadResult.copies`)."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,8 @@ def read_unit(task: ReadTask, context: ReadContext, buckets: int) -> ReadUnit:
     )
     keys = split(rows.select(KEY_HASH), pl.col(KEY_HASH) % buckets, buckets)
     developers = canonical_developers(rows, context.policy)
-    return ReadUnit(rows, ReadSummary(result.rejects, result.repaired, rows.height, developers), keys)
+    summary = ReadSummary(result.rejects, result.repaired, rows.height, developers, copies=result.copies)
+    return ReadUnit(rows, summary, keys)
 
 
 def canonical_developers(rows: pl.DataFrame, policy: Policy) -> frozenset[str | None]:
@@ -565,11 +568,13 @@ def load_events_on(
     rejects = pl.concat([empty_rejects(), *(summary.rejects for summary in done)], how="vertical")
     repaired = [name for summary in done for name in summary.repaired]
     rows = sum(summary.rows for summary in done)
+    copies = [summary.copies for summary in done if summary.copies is not None]
     if summed:
         cubes = client.gather([client.submit(_cube_of, one, **near(one)) for one in finished])
-        return assemble(planned, cleaned, rejects, repaired, rows, summed_cubes([unpacked(cube) for cube in cubes]))
+        whole = summed_cubes([unpacked(cube) for cube in cubes])
+        return assemble(planned, cleaned, rejects, repaired, rows, whole, copies)
     if not digested:
-        return assemble(planned, cleaned, rejects, repaired, rows)
+        return assemble(planned, cleaned, rejects, repaired, rows, copies=copies)
     batches = local_batches(
         [(one, where.get(one.key, ())) for one, plan in zip(finished, plans, strict=True) if plan.digest],
         [summary.rows for summary, plan in zip(done, plans, strict=True) if plan.digest],
@@ -580,8 +585,8 @@ def load_events_on(
     # No digest when no event was read: the digest of no events, as locally.
     digest = merged_digests(digests or [developer_digest(empty_events().drop("dedup_key"), policy, timezone, wanted)])
     if keep_events:
-        return replace(assemble(planned, cleaned, rejects, repaired, rows), features=digest.features)
-    loaded = assemble(planned, cleaned, rejects, repaired, rows, digest.cube)
+        return replace(assemble(planned, cleaned, rejects, repaired, rows, copies=copies), features=digest.features)
+    loaded = assemble(planned, cleaned, rejects, repaired, rows, digest.cube, copies)
     narrowed = dict(zip(wanted.periods, digest.periods, strict=True))
     return replace(loaded, features=digest.features, views=digest.views, narrowed=narrowed)
 

@@ -195,4 +195,4 @@ def read_batch(reader: Reader, batch: list[Source], context: ReadContext) -> Rea
             fixed = data.decode("utf-8", errors="replace").encode("utf-8")
             clean.append(replace(source, data=fixed))
     result = reader.read(clean, context)
-    return ReadResult(events=result.events, rejects=result.rejects, repaired=tuple(repaired))
+    return ReadResult(events=result.events, rejects=result.rejects, repaired=tuple(repaired), copies=result.copies)

@@ -35,6 +35,10 @@ class ReadResult:
     """Files whose invalid UTF-8 bytes were replaced (U+FFFD) so that their rows could be read."""
     skipped: tuple[tuple[str, str], ...] = ()
     """Files found by a folder walk that no reader recognises, with why (path, reason)."""
+    copies: pl.DataFrame | None = None
+    """Copies of events the reader dropped itself, as the ingest's dedup would have (a reader that sees every copy
+    of its events: Claude Code's), per file in :func:`~tokenaudit.shards.read_sources`' columns: they count among
+    the rows read, the duplicates dropped and their files' events (:func:`~tokenaudit.ingest.assemble`)."""
 
 
 @dataclass(frozen=True)

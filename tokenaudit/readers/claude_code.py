@@ -61,7 +61,7 @@ from tokenaudit.readers.parse import (
     struct_columns,
 )
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import conform, empty_rejects
+from tokenaudit.schema import EVENT_SCHEMA, TOKEN_COLUMNS, conform, empty_rejects
 from tokenaudit.signatures import attach_turns, simhash
 
 _USAGE_FIELDS = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
@@ -95,21 +95,112 @@ _LINE_KIND = re.compile(
 _CLAUDE_KEYS = re.compile(r'"(?:sessionId|leafUuid|parentUuid)"\s*:')
 
 
-def _dedup_key(names: pl.Series) -> pl.Expr:
+def _dedup_key(names: pl.Series, one_request: pl.Expr) -> pl.Expr:
     """The module's ``dedup_key`` of rows with ``message_id``, ``request_id``, ``uuid``, ``file_number`` (into
-    ``names``) and ``source_line``. Each part is made only for the rows that take it (the others are null where it
-    is concatenated): a concatenation costs every row it is evaluated on, and a file's name is long."""
+    ``names``) and ``source_line``; ``one_request``: whether every row of a row's message id holds the same request
+    id, or every one none (``request_id.n_unique().over("message_id") == 1``). Each part is made only for the rows
+    that take it (the others are null where it is concatenated): a concatenation costs every row it is evaluated on,
+    and a file's name is long."""
     message, request = pl.col("message_id"), pl.col("request_id")
-    orphan = message.is_null()
-    with_request = request.is_not_null() & (request.n_unique().over("message_id") == 1)
+    with_request = request.is_not_null() & one_request
     keyed = pl.concat_str([message, pl.when(with_request).then(pl.lit(":") + request)], ignore_nulls=True)
+    return (pl.lit("claude-code:") + pl.when(message.is_null()).then(_orphan_key(names)).otherwise(keyed)).alias(
+        "dedup_key"
+    )
+
+
+def _orphan_key(names: pl.Series) -> pl.Expr:
+    """What follows ``claude-code:`` in the ``dedup_key`` of a row without a message id (null for the others)."""
+    orphan = pl.col("message_id").is_null()
     line = pl.lit(names).gather(pl.when(orphan).then(pl.col("file_number"))) + pl.lit(":")
-    without_message = pl.coalesce(
-        pl.lit("req:") + pl.when(orphan).then(request),
+    return pl.coalesce(
+        pl.lit("req:") + pl.when(orphan).then(pl.col("request_id")),
         pl.lit("uuid:") + pl.col("uuid"),  # only kept where the message id is missing (:func:`_parse`)
         line + pl.when(orphan).then(pl.col("source_line")).cast(pl.String),
     )
-    return (pl.lit("claude-code:") + pl.when(orphan).then(without_message).otherwise(keyed)).alias("dedup_key")
+
+
+_GROUP = "_group"
+"""The read rows' column that groups the copies of a response (:func:`_responses`)."""
+_ONE = "_one_request"
+"""The read rows' column saying whether every row of a row's message id holds the same request id, or every one
+none: how its ``dedup_key`` is made (:func:`_dedup_key`)."""
+_KEPT = "_kept"
+"""The read rows' column marking the copy of each response that the ingest's dedup keeps (:func:`_responses`)."""
+
+
+def _responses(rows: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
+    """``rows`` (numbered :data:`_COPIES`; with message and request ids, uuids, file numbers into ``names``, lines,
+    times and token counts) grouped into responses as their ``dedup_key`` groups them: each row's ``timestamp``
+    becomes its response's first, :data:`_COPIES` its first copy's position; with :data:`_ONE` and :data:`_KEPT`.
+
+    The copies are grouped by a 64-bit hash of the message id (of the key's text where it is missing: few rows),
+    not by the key's text: integers group several times cheaper than text, and the keys' text is then made for the
+    kept copies alone (1.8M read rows of 1M responses: the text of every row's key and its groups were the read's
+    peak). The message id groups the keys exactly when no message id holds a colon (and, where some row has none,
+    no message id is ``req``, ``uuid`` or a file name's part before its first colon, which could spell a key made
+    without a message id); the hash groups are the message ids' when each row's id is its group's first row's.
+    Else the rows are grouped by their keys' text, as before.
+    """
+    message = pl.col("message_id")
+    plain = not rows.select(message.str.contains(":", literal=True).any()).item()
+    if plain and rows.select(message.null_count()).item():
+        clashing = pl.Series(["req", "uuid", *(name.split(":", 1)[0] for name in names.to_list())], dtype=pl.String)
+        plain = not rows.select(message.is_in(clashing.implode()).any()).item()
+    if plain and not rows.select(message.null_count()).item():
+        found = _grouped(rows.with_columns(message.hash().alias(_GROUP)), ("message_id",), names)
+        if found is not None:
+            return found
+    elif plain:  # the few keys made without a message id are made (and hashed) here, not the others
+        ids = rows.with_columns(_orphan_key(names).alias("_orphan_key"))
+        group = pl.when(message.is_null()).then(pl.col("_orphan_key").hash()).otherwise(message.hash())
+        found = _grouped(ids.with_columns(group.alias(_GROUP)), ("message_id", "_orphan_key"), names)
+        if found is not None:
+            return found.drop("_orphan_key")
+    keyed = rows.with_columns((pl.col("request_id").n_unique().over("message_id") == 1).alias(_ONE))
+    keyed = keyed.with_columns(_dedup_key(names, pl.col(_ONE)))
+    found = _grouped(keyed.with_columns(pl.col("dedup_key").hash().alias(_GROUP)), ("dedup_key",), names)
+    if found is None:  # two keys share a hash: grouped by the text itself
+        found = _grouped(keyed.with_columns(pl.col("dedup_key").alias(_GROUP)), (), names)
+    assert found is not None  # no identity to check
+    return found
+
+
+def _grouped(rows: pl.DataFrame, identity: Sequence[str], names: pl.Series) -> pl.DataFrame | None:
+    """:func:`_responses` of ``rows`` grouped by :data:`_GROUP` (dropped), or None where a group holds rows of
+    different ``identity`` (their values differ from their group's first row's: a hash collision).
+
+    The kept copy is the ingest's (:func:`~tokenaudit.shards.losing_copies`): the most tokens, then the first file
+    name, then the first line, then the first row.
+    """
+    total = pl.sum_horizontal(*TOKEN_COLUMNS)
+    group = pl.col(_GROUP)
+    found = rows.select(
+        pl.col(_COPIES).min().over(group),
+        pl.col("timestamp").min().over(group),
+        (total == total.max().over(group)).alias("_most"),
+    )
+    first = found.get_column(_COPIES)
+    for name in identity:
+        values = rows.get_column(name)
+        if not values.eq_missing(values.gather(first)).all():
+            return None
+    if _ONE not in rows.columns:
+        # A request id of its own (or none where the first has one) marks the response: few rows, no text grouped.
+        requests = rows.get_column("request_id")
+        mixed = first.filter(~requests.eq_missing(requests.gather(first)))
+        found = found.with_columns(first.is_in(mixed.unique().implode()).not_().alias(_ONE))
+    ranks = names.rank("min").cast(pl.UInt32)
+    candidates = rows.select(_COPIES, "file_number", "source_line").with_columns(first.alias("_first"))
+    candidates = candidates.filter(found.get_column("_most"))
+    best = (
+        candidates.with_columns(pl.lit(ranks).gather(pl.col("file_number")).alias("file_number"))
+        .sort("_first", "file_number", "source_line", maintain_order=True)
+        .filter(pl.col("_first").is_first_distinct())
+        .get_column(_COPIES)
+    )
+    kept = pl.repeat(value=False, n=rows.height, dtype=pl.Boolean, eager=True).scatter(best, values=True)
+    return rows.drop(_GROUP).with_columns(found.drop("_most")).with_columns(kept.alias(_KEPT))
 
 
 def _sidechain_replays(rows: pl.DataFrame) -> pl.Series:
@@ -519,13 +610,22 @@ class ClaudeCodeReader:
         typed.clear()
         # The read rows are narrow while the duplicate rules run over them (ids as codes, no file name): the events'
         # text columns are made at the end, as views of one copy of each value.
-        rows = rows.with_columns(_dedup_key(files.values())).drop("message_id", "uuid", "side")
-        # Every copy of a response takes its first copy's time and, below, its turn. The first copy's position names
-        # the copies: the second window groups integers, not the keys' text again.
-        rows = rows.with_row_index(_COPIES).with_columns(pl.col("timestamp", _COPIES).min().over("dedup_key"))
+        names = files.values()
+        rows = _responses(rows.drop("side").with_row_index(_COPIES), names)
         rows = attach_turns(rows, pl.concat(turns, how="vertical"))
         turns.clear()
-        rows = rows.with_columns(pl.col("turn", "prompt_signature").max().over(_COPIES)).drop(_COPIES)
+        # The losing copies are dropped here, as the ingest's dedup would drop them (it then finds no copies): the
+        # events are made of the responses alone. What the quality section counts of them travels as a summary.
+        kept = rows.get_column(_KEPT)
+        copies = _copies_by_file(rows.select("file_number", "timestamp").filter(~kept), names, self.name)
+        # Every copy of a response took its first copy's time, and takes its turn: the copies that have one (few).
+        turned = _turns_of_copies(rows)
+        rows = rows.drop("turn", "prompt_signature").filter(kept)
+        del kept
+        rows = rows.with_columns(rows.select(_COPIES).join(turned, on=_COPIES, how="left", maintain_order="left"))
+        if "dedup_key" not in rows.columns:
+            rows = rows.with_columns(_dedup_key(names, pl.col(_ONE)))
+        rows = rows.drop("message_id", "uuid", _ONE, _KEPT, _COPIES)
         number = pl.col("file_number")
         # The columns that are the same in every row (and those conform adds as nulls) are added after the rows are
         # made one chunk, as constants: made a column of each row's value, they would take a tenth of the events.
@@ -543,7 +643,32 @@ class ClaudeCodeReader:
         )
         events = conform(rows.lazy().with_columns(**constants)).collect()
         del rows
-        return ReadResult(events=events, rejects=pl.concat(rejected, how="vertical"))
+        return ReadResult(events=events, rejects=pl.concat(rejected, how="vertical"), copies=copies)
+
+
+def _turns_of_copies(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per response (:data:`_COPIES`) whose copies have a turn or a prompt signature, the largest of each: what
+    ``max().over(_COPIES)`` gives every copy, from the few rows a turn was attached to."""
+    turn, signature = pl.col("turn"), pl.col("prompt_signature")
+    attached = rows.select(_COPIES, turn, signature).filter(turn.is_not_null() | signature.is_not_null())
+    return attached.group_by(_COPIES).agg(turn.max(), signature.max())
+
+
+def _copies_by_file(losers: pl.DataFrame, names: pl.Series, reader: str) -> pl.DataFrame:
+    """Per file, the losing copies the read dropped (:attr:`~tokenaudit.readers.base.ReadResult.copies`), in
+    :func:`~tokenaudit.shards.read_sources`' columns: what the ingest would have counted of them."""
+    by_file = losers.group_by("file_number").agg(
+        pl.len().alias("events"),
+        pl.col("timestamp").min().alias("first"),
+        pl.col("timestamp").max().alias("last"),
+    )
+    timestamp = EVENT_SCHEMA["timestamp"]
+    return by_file.select(
+        pl.lit(names).gather(pl.col("file_number")).alias("source_file"),
+        pl.lit(reader, pl.String).alias("source_format"),
+        "events",
+        pl.col("first", "last").cast(timestamp),
+    )
 
 
 _COPIES = "_copies"
