@@ -39,6 +39,7 @@ from tokenaudit.detectors.base import (
     Flag,
     as_text,
     over_peers,
+    session_order,
     sorted_requests,
 )
 from tokenaudit.detectors.config import Bands, Flags, Leaderboard
@@ -167,7 +168,8 @@ def build_context(
     # Most policies exclude nothing: then no copy of every event, nor a test of every event where none can be excluded.
     kept = events if keeps_all(events, flags) else events.filter(kept_by(flags))
     requests, codes = sorted_requests(kept)
-    requests = with_person_turns(requests, flags.headless_work)
+    by_session = session_order(requests)
+    requests = with_person_turns(requests, flags.headless_work, by_session)
     people = (
         developer_totals(kept, timezone, usage if kept is events else None)
         .join(developers.lazy().select("developer", "team"), on="developer", how="left")
@@ -183,6 +185,7 @@ def build_context(
         leaderboard=leaderboard,
         yields=yields,
         outcomes=outcomes,
+        session_order=by_session,
     )
 
 

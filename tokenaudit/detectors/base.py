@@ -87,6 +87,14 @@ class DetectorContext:
     automated: tuple[str, ...] = ()
     """Developers already flagged at medium+ by an automation detector on the full peer baselines: left out of the
     baselines of what people do by hand (:func:`hand_baseline`), since scripts are no measure of a person's day."""
+    session_order: pl.Series | None = None
+    """:func:`session_order` of ``requests``, when the caller has it (:func:`~tokenaudit.detectors.build_context`
+    made it for the persons' turns); else :attr:`by_session` makes it."""
+
+    @computed_once
+    def by_session(self) -> pl.Series:
+        """:func:`session_order` of ``requests``: the persons' turns and context_stuffing's sessions share it."""
+        return session_order(self.requests) if self.session_order is None else self.session_order
 
     @computed_once
     def requests_by_day(self) -> pl.DataFrame:
@@ -220,6 +228,21 @@ def _text_type(dtype: DataType | DataTypeClass) -> DataType:
     if isinstance(dtype, pl.Struct):
         return pl.Struct([pl.Field(field.name, _text_type(field.dtype)) for field in dtype.fields])
     return dtype if isinstance(dtype, DataType) else dtype()
+
+
+def session_order(requests: pl.DataFrame) -> pl.Series:
+    """The row numbers of ``requests`` (in :func:`sorted_requests` order) that have a ``session``, in order of it,
+    ties (a session's requests) in request order: what a stable sort by the session gives, made once for the steps
+    that walk each session's requests in time order (``shape.with_person_turns``, ``context._per_tool``)."""
+    return (
+        requests.lazy()
+        .select("session")
+        .with_row_index("_row")
+        .filter(pl.col("session").is_not_null())
+        .sort("session", maintain_order=True)
+        .collect(engine="in-memory")
+        .get_column("_row")
+    )
 
 
 def developer_runs(dev: pl.Series) -> pl.DataFrame:

@@ -43,6 +43,7 @@ from tokenaudit.detectors.base import (
     not_evaluated,
     packed,
     robust_z,
+    session_order,
     string_codes,
     unpacked,
 )
@@ -57,10 +58,11 @@ _FLOOR_QUANTILE = 0.05
 """Where a tool has too few sessions, the loaded block is read as the context of a developer's lightest requests."""
 
 
-def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
+def _per_tool(requests: pl.DataFrame, config: ContextStuffing, by_session: pl.Series | None = None) -> pl.DataFrame:
     """dev, tool: requests, median context, context per output, loaded block, static-prefix share, own weekly step.
 
-    Grouped on one integer per (dev, tool) (:func:`~tokenaudit.detectors.base.packed`), named back at the end."""
+    Grouped on one integer per (dev, tool) (:func:`~tokenaudit.detectors.base.packed`), named back at the end.
+    ``by_session``: the requests' :func:`~tokenaudit.detectors.base.session_order`, where the caller has it."""
     tool_codes, tools = string_codes(requests["tool"])
     lows = tools.len()
     rows = requests.select(
@@ -118,18 +120,18 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing) -> pl.DataFrame:
     taken_in = pl.min_horizontal(context - held, pl.col("input_tokens") + pl.col("cache_write_tokens"))
     # A session's loaded block: its opening, plus a later intake at least as large (a second opening: a corpus
     # pasted or read in one step rather than grown into through the session's work).
+    order = session_order(requests) if by_session is None else by_session
+    in_sessions = rows.select(
+        pl.col("key", "session", "input_tokens", "cache_write_tokens", "_context").gather(order),
+        (context + pl.col("output_tokens")).gather(order).alias("_held"),
+    )
+    # In session order already; sorted by the tool too only where a session's requests name more than one (a
+    # stable sort: each (session, tool) keeps its requests in time order, as a sort of the requests gives).
+    mixed = (pl.col("session") == pl.col("session").shift(1)) & (pl.col("key") != pl.col("key").shift(1))
+    if in_sessions.select(mixed.any()).item():
+        in_sessions = in_sessions.sort("session", "key", maintain_order=True)
     sessions = (
-        rows.filter(pl.col("session").is_not_null())
-        .select(
-            "key",
-            "session",
-            "input_tokens",
-            "cache_write_tokens",
-            "_context",
-            (context + pl.col("output_tokens")).alias("_held"),
-        )
-        .sort("session", "key", maintain_order=True)
-        .with_columns(_same=same_run)
+        in_sessions.with_columns(_same=same_run)
         .with_columns(_intake=pl.when("_same").then(taken_in), _run=(~pl.col("_same")).cum_sum().set_sorted())
         .group_by("_run", maintain_order=True)
         .agg(
@@ -186,7 +188,8 @@ _WEEKS = 2**20
 
 def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer and tool with enough requests: context per request and per output, loaded block, prefixes."""
-    return by_developer(context, _per_tool(context.requests, context.flags.context_stuffing), how="inner")
+    per_tool = _per_tool(context.requests, context.flags.context_stuffing, context.by_session)
+    return by_developer(context, per_tool, how="inner")
 
 
 _BASELINES = {

@@ -37,12 +37,15 @@ from tokenaudit.detectors.base import (
     not_evaluated,
     over_peers,
     peers_left_out,
+    session_order,
 )
 from tokenaudit.detectors.config import HeadlessWork
 from tokenaudit.schema import total_tokens
 
 
-def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFrame:
+def with_person_turns(
+    requests: pl.DataFrame, config: HeadlessWork, by_session: pl.Series | None = None
+) -> pl.DataFrame:
     """``requests`` with ``person``: whether a person's turn after the session's opener led to the request (false
     outside sessions), and ``session_gap``: seconds since the session's previous request (null on its first and
     outside sessions).
@@ -50,8 +53,9 @@ def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFr
     ``requests`` in :func:`~tokenaudit.detectors.base.sorted_requests` order. The audit adds the columns once
     (:func:`~tokenaudit.detectors.build_context`) for every detector that reads sessions. The windows over sessions
     are the costliest step of the session-based detectors, so they run on a narrow copy sorted by the integer
-    ``session`` code (a stable sort keeps each session's requests in time order): the gap is then a comparison with
-    the row before, and the results are put back in request order.
+    ``session`` code (a stable sort keeps each session's requests in time order: :func:`session_order`, given as
+    ``by_session`` where the caller has it): the gap is then a comparison with the row before, and the results are put
+    back in request order.
     """
     same_session = pl.col("session") == pl.col("session").shift(1)
     gap = pl.when(same_session).then(pl.col("timestamp").diff()).dt.total_seconds(fractional=True)
@@ -64,24 +68,23 @@ def with_person_turns(requests: pl.DataFrame, config: HeadlessWork) -> pl.DataFr
         if unmarked in (0, requests.height)
         else pl.col("turn").is_not_null().any().over("session")
     )
-    in_session = pl.col("session").is_not_null()
-    by_session = (
+    order = session_order(requests) if by_session is None else by_session
+    # Rows without a session are left out: no gap, no person's turn.
+    in_order = (
         requests.select("session", "timestamp", "turn")
         .with_row_index("_row")
-        .sort("session", maintain_order=True)
+        .select(pl.all().gather(order))
         .with_columns(session_gap=gap)
         .select(
-            "_row",
-            "session_gap",
-            person=(in_session & pl.when(turn_known).then(prompted).otherwise(paused)).fill_null(value=False),
+            "_row", "session_gap", person=pl.when(turn_known).then(prompted).otherwise(paused).fill_null(value=False)
         )
     )
     # Back in request order by position (each row's own ``_row``), not by a sort of the positions.
     return requests.with_columns(
-        pl.repeat(None, requests.height, dtype=by_session.schema[name], eager=True)
-        .scatter(by_session["_row"], by_session[name])
+        pl.repeat(empty, requests.height, dtype=in_order.schema[name], eager=True)
+        .scatter(in_order["_row"], in_order[name])
         .alias(name)
-        for name in ("person", "session_gap")
+        for name, empty in (("person", False), ("session_gap", None))
     )
 
 
