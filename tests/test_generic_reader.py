@@ -17,6 +17,7 @@ from tokenaudit.readers import generic, jsonlines, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.generic import GenericReader
 from tokenaudit.readers.sources import Source, resolve
+from tokenaudit.shards import read_size
 
 GENERIC = FIXTURES / "generic"
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -246,7 +247,7 @@ def _read_in_blocks(path: Path, limit: int, monkeypatch: pytest.MonkeyPatch) -> 
     context = ReadContext(policy=Policy())
     results = list(plan_reads(resolve([str(path)]).sources, context).read(context))
     return (
-        pl.concat([result.events for result in results]),
+        pl.concat([result.events for result in results], how="vertical_relaxed"),  # a block may read text as codes
         pl.concat([result.rejects for result in results]),
         len(results),
     )
@@ -445,3 +446,36 @@ def test_clean_json_lines_decoded_whole_read_the_same_in_blocks(
     assert blocks.equals(whole)
     assert block_rejects.height == whole_rejects.height == 0
     assert blocks["source_line"].to_list() == list(range(1, 301))
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
+def test_clean_text_is_read_as_codes_and_text_with_spaces_as_before(tmp_path: Path, kind: str) -> None:
+    """A text column the ingest holds as codes comes as codes where no value needs stripping (its values checked
+    once each), else as text, stripped and empty as missing, as before; codes and text read alike."""
+    frame = pl.DataFrame(
+        {
+            "timestamp": ["2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z", "2026-03-02T12:00:00Z"],
+            "developer": ["ana@acme.io", "bo@acme.io", "ana@acme.io"],
+            "tool": ["claude-code", " cursor ", ""],
+            "model": ["m1", None, "m2"],
+            **{name: [1, 2, 3] for name in TOKENS},
+        }
+    )
+    path = tmp_path / f"events.{kind}"
+    getattr(frame, {"csv": "write_csv", "jsonl": "write_ndjson", "parquet": "write_parquet"}[kind])(path)
+    context = ReadContext(policy=Policy())
+    events = GenericReader().read(resolve([str(path)]).sources, context).events
+    assert events.schema["developer"] == pl.Categorical and events.schema["model"] == pl.Categorical
+    assert events.schema["tool"] == pl.String
+    assert events["tool"].to_list() == ["claude-code", "cursor", "generic"]  # empty: missing
+    assert events["developer"].cast(pl.String).to_list() == ["ana@acme.io", "bo@acme.io", "ana@acme.io"]
+    assert events["model"].cast(pl.String).to_list() == ["m1", None, "m2"]
+    both = GenericReader().read(resolve([str(path), str(path)]).sources, context).events
+    assert both.height == 6
+
+
+def test_read_rows_count_codes_as_the_text_they_stand_for() -> None:
+    text = pl.DataFrame({"developer": ["ana@acme.io"] * 1000, "n": list(range(1000))})
+    codes = text.with_columns(pl.col("developer").cast(pl.Categorical))
+    assert read_size(codes) == int(codes.estimated_size()) + 1000 * 12
+    assert read_size(text) == int(text.estimated_size())

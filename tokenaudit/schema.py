@@ -87,12 +87,15 @@ def context_tokens() -> pl.Expr:
     return pl.sum_horizontal("input_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
-def conform(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Add missing optional columns as nulls and order/cast columns to :data:`EVENT_SCHEMA`."""
-    present = set(frame.collect_schema().names())
+def conform(frame: pl.LazyFrame, *, codes: bool = False) -> pl.LazyFrame:
+    """Add missing optional columns as nulls and order/cast columns to :data:`EVENT_SCHEMA` (``codes``: a categorical
+    text column stays categorical)."""
+    schema = frame.collect_schema()
     return frame.select(
         [
-            (pl.col(name) if name in present else pl.lit(None)).cast(dtype).alias(name)
+            pl.col(name)
+            if codes and schema.get(name) == pl.Categorical
+            else (pl.col(name) if name in schema else pl.lit(None)).cast(dtype).alias(name)
             for name, dtype in EVENT_SCHEMA.items()
         ]
     )

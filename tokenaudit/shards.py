@@ -513,6 +513,18 @@ def parse_memory_limit(text: str) -> int:
     return int(float(match[1]) * _UNITS[match[2]])
 
 
+TEXT_VIEW_BYTES: Final = 16
+"""What a row of a text column holds at least (its view), which a reader's categorical codes (4 bytes) stand for."""
+
+
+def read_size(rows: pl.DataFrame) -> int:
+    """The size of read rows as the memory budget counts them: their estimated size, a categorical column counted as
+    the text column it stands for (the generic reader reads clean text as codes): the budget's shares were measured
+    on rows read as text, and the process around read rows (decoding, partitioning, writing) still holds text."""
+    codes = sum(dtype == pl.Categorical for dtype in rows.schema.values())
+    return int(rows.estimated_size()) + codes * rows.height * (TEXT_VIEW_BYTES - 4)
+
+
 def split_by_hash(rows: pl.DataFrame, key: str, parts: int) -> dict[int, pl.DataFrame]:
     """``rows`` in up to ``parts`` frames by a hash of ``key``, by number (none for a number no row has), each in
     their order."""
@@ -556,7 +568,7 @@ class Spill:
     def add(self, rows: pl.DataFrame, read_bytes: int) -> None:
         """Take read rows; ``read_bytes`` is how much input has been read so far (to extrapolate the total). The
         budget counts rows at their size as read; rows kept in memory are held smaller (:func:`held`)."""
-        size = int(rows.estimated_size())
+        size = read_size(rows)
         self.held_bytes += size
         spills = self.folder is not None or self.held_bytes > min(self.budget // HOLD_SHARE, MAX_HOLD_BYTES)
         self.held.append((self.rows, rows if spills else held(rows), size))

@@ -318,7 +318,8 @@ def read_unit(task: ReadTask, context: ReadContext, buckets: int) -> ReadUnit:
     except TokenauditError as exc:
         return ReadUnit(pl.DataFrame(), ReadSummary(empty_rejects(), (), 0, error=exc))
     first = task.number << ROW_BITS
-    rows = result.events.with_columns(
+    # The generic reader's categorical codes (clean text) as text, as the units have always held and moved them.
+    rows = result.events.with_columns(pl.col(pl.Categorical).cast(pl.String)).with_columns(
         pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias(ORDER),
         pl.col("dedup_key").hash().alias(KEY_HASH),
     )

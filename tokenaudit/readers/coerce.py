@@ -105,6 +105,21 @@ def text(column: str, *, field: str | None = None, required: bool = False) -> Pa
     return Parsed(value, problem if problem is not None else pl.lit(None, pl.String), (_text(column).alias(stripped),))
 
 
+def coded(column: str, *, field: str | None = None, required: bool = False) -> Parsed:
+    """:func:`text` of a categorical column whose every value is already stripped and not empty (see
+    :func:`clean_codes`): the column as it is."""
+    problem = pl.when(pl.col(column).is_null()).then(pl.lit(f"{field or column}: missing; expected a value"))
+    return Parsed(pl.col(column), problem if required else pl.lit(None, pl.String))
+
+
+def clean_codes(column: pl.Series) -> pl.Series | None:
+    """A text ``column`` as categorical codes if each of its values is what :func:`text` makes of it (no white space
+    to strip, not empty), else None: the values are checked once each, not row by row."""
+    codes = column.cast(pl.Categorical)
+    values = codes.unique().drop_nulls().cast(pl.String)
+    return None if ((values == "") | (values.str.strip_chars() != values)).any() else codes
+
+
 def timestamp(column: str, timezone: str, *, field: str | None = None) -> Parsed:
     """ISO 8601 (with offset, ``Z`` or none), a bare date, or epoch seconds/milliseconds, to UTC.
 

@@ -62,7 +62,7 @@ class GenericReader:
         for source in sources:
             results.append(self._read_one(source, context))
             progress.advance(size_of(source))
-        events = pl.concat([events for events, _ in results], how="vertical")
+        events = pl.concat([events for events, _ in results], how="vertical_relaxed")  # codes and text: text
         rejects = pl.concat([rejects for _, rejects in results], how="vertical")
         return ReadResult(events=events, rejects=rejects)
 
@@ -81,7 +81,7 @@ class GenericReader:
         parts = [self._read_rows(block, kind, present, context) for block in text_blocks(source, kind, header)]
         if len(parts) == 1:
             return parts[0]
-        return pl.concat([events for events, _ in parts], how="vertical"), pl.concat(
+        return pl.concat([events for events, _ in parts], how="vertical_relaxed"), pl.concat(
             [rejects for _, rejects in parts], how="vertical"
         )
 
@@ -96,6 +96,7 @@ class GenericReader:
         ``5.0``, fails that scan and goes to text at once).
         """
         raw_frame, line_rejects = self._raw_rows(source, kind, present, typed_counts=typed)
+        raw_frame, coded = _coded(raw_frame, present)
         scanned_typed = (
             typed
             and kind in ("csv", "tsv", "jsonl")
@@ -108,9 +109,15 @@ class GenericReader:
 
         parsed: dict[str, coerce.Parsed] = {
             "timestamp": fast("timestamp") or coerce.timestamp(present["timestamp"], context.timezone),
-            "developer": coerce.text(present["developer"], required=True),
+            "developer": (coerce.coded if present["developer"] in coded else coerce.text)(
+                present["developer"], required=True
+            ),
             **{name: fast(name) or coerce.count(present[name]) for name in TOKEN_COLUMNS},
-            **{name: coerce.text(present[name]) for name in _TEXT_COLUMNS if name in present},
+            **{
+                name: coerce.coded(present[name]) if present[name] in coded else coerce.text(present[name])
+                for name in _TEXT_COLUMNS
+                if name in present
+            },
             **{name: coerce.count(present[name], required=False) for name in _COUNT_COLUMNS if name in present},
             **({PROMPT_TEXT: coerce.text(present[PROMPT_TEXT])} if PROMPT_TEXT in present else {}),
         }
@@ -120,7 +127,9 @@ class GenericReader:
         raw = (
             pl.col("line")
             if kind == "jsonl" and PROMPT_TEXT not in present
-            else pl.struct([pl.col(column) for column in shown]).struct.json_encode()
+            else pl.struct(
+                [pl.col(column).cast(pl.String) if column in coded else pl.col(column) for column in shown]
+            ).struct.json_encode()
         )
         good, rejects = coerce.split_rejects(raw_frame.lazy(), parsed, raw=raw)
         rows = good.with_columns(
@@ -136,7 +145,11 @@ class GenericReader:
             if PROMPT_TEXT in present:
                 good_rows = _signed(good_rows)
             keyed = "request_id" in present and not good_rows["request_id"].has_nulls()
-            events = conform(good_rows.lazy()).with_columns(dedup_key=_dedup_key(every_row_has_id=keyed)).collect()
+            events = (
+                conform(good_rows.lazy(), codes=True)
+                .with_columns(dedup_key=_dedup_key(every_row_has_id=keyed))
+                .collect()
+            )
             return events, pl.concat([line_rejects, bad_rows], how="vertical")
         except pl.exceptions.PolarsError as exc:
             msg = f"{source.name}: cannot read as {kind}: {str(exc).splitlines()[0]}"
@@ -196,6 +209,24 @@ class GenericReader:
             later = pl.col("source_line") + lines_before
             return rows.with_columns(later), rejects.with_columns(later)
         return frame, no_rejects
+
+
+_CODED = ("developer", "team", "tool", "model", "session_id", "prompt_hash")
+"""Text columns read as categorical codes where their values need no stripping (:func:`coerce.clean_codes`): the
+ingest holds them as codes (:data:`~tokenaudit.shards.HELD_CODES`), and their values are checked once each."""
+
+
+def _coded(frame: pl.DataFrame, present: dict[str, str]) -> tuple[pl.DataFrame, set[str]]:
+    """``frame`` with the :data:`_CODED` columns as categorical codes where they are clean text, and their names."""
+    found = {}
+    for name in _CODED:
+        column = present.get(name)
+        if column is None or column in found or frame.schema[column] != pl.String:
+            continue
+        codes = coerce.clean_codes(frame.get_column(column))
+        if codes is not None:
+            found[column] = codes
+    return (frame.with_columns(found.values()) if found else frame), set(found)
 
 
 def _decoded_objects(source: Source, present: dict[str, str], lines_before: int) -> pl.DataFrame | None:
@@ -307,9 +338,8 @@ def _dedup_key(*, every_row_has_id: bool = False) -> pl.Expr:
     with_id = request_key()
     if every_row_has_id:
         return with_id
-    content = pl.struct(
-        "timestamp", "developer", "tool", "model", "session_id", *TOKEN_COLUMNS, "cost_usd", "requests"
-    ).hash(seed=0)
+    texts = [pl.col(name).cast(pl.String) for name in ("developer", "tool", "model", "session_id")]  # codes as text
+    content = pl.struct("timestamp", *texts, *TOKEN_COLUMNS, "cost_usd", "requests").hash(seed=0)
     # Masked before the cast: Polars computes every branch on every row, and rows with an id need no text.
     row_key = pl.lit("row:") + pl.when(pl.col("request_id").is_null()).then(content).cast(pl.String)
     return pl.coalesce(with_id, row_key)
