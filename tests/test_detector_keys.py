@@ -22,6 +22,7 @@ from tokenaudit.detectors.base import (
     packed,
     string_codes,
     unpacked,
+    utc_hour,
     with_own_day,
 )
 
@@ -171,3 +172,18 @@ def test_developer_days_are_the_distinct_own_days_of_each_developer(seed: int) -
     assert_frame_equal(found.group_by("dev").agg(pl.len().alias("days")).sort("dev"), distinct)
     assert found.height == requests.select("dev", "day").unique().height
     assert developer_days(requests.clear()).is_empty()
+
+
+def test_utc_hour_is_dt_hour() -> None:
+    """The hour in integer arithmetic is ``dt.hour``'s, before 1970 too (floored), and null stays null."""
+    times = [
+        dt.datetime(1969, 12, 31, 23, 30, tzinfo=dt.UTC),
+        dt.datetime(1960, 5, 5, 3, 0, 0, 1, tzinfo=dt.UTC),
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 3, 17, 59, 59, 999_999, tzinfo=dt.UTC),
+        None,
+    ]
+    frame = pl.DataFrame({"timestamp": times}, schema={"timestamp": pl.Datetime("us", "UTC")})
+    assert_frame_equal(frame.select(utc_hour()), frame.select(pl.col("timestamp").dt.hour()))
+    minutes = minutes_frame(3)
+    assert_frame_equal(minutes.select(utc_hour("minute")), minutes.select(pl.col("minute").dt.hour()))

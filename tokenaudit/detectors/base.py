@@ -445,6 +445,16 @@ def seconds_since_previous() -> pl.Expr:
     return pl.when(same_developer_as_previous()).then(pl.col("timestamp").diff().dt.total_seconds(fractional=True))
 
 
+_HOUR_US: Final = 3_600_000_000
+
+
+def utc_hour(time: str = "timestamp") -> pl.Expr:
+    """The hour of the day (``Int8``, 0-23) of ``time``, a UTC timestamp: ``dt.hour()``'s, in integer arithmetic on
+    the microseconds since 1970 (floored, so before 1970 too), which costs a third of it (``dt.hour`` converts every
+    value to a local date and time: 16 ms against 5 ms of CPU for 820,000 requests)."""
+    return (pl.col(time).dt.epoch("us") // _HOUR_US % 24).cast(pl.Int8)
+
+
 def with_own_day(requests: pl.DataFrame, time: str = "timestamp") -> pl.DataFrame:
     """``requests`` (with ``dev`` and ``time``) plus ``day``: the developer's own day, which starts at the UTC
     hour that holds the fewest of their rows.
@@ -455,7 +465,7 @@ def with_own_day(requests: pl.DataFrame, time: str = "timestamp") -> pl.DataFram
     """
     dev, hour = unpacked("key", 24)
     counts = (
-        requests.group_by(packed("dev", pl.col(time).dt.hour(), 24).alias("key"))
+        requests.group_by(packed("dev", utc_hour(time), 24).alias("key"))
         .agg(pl.len().alias("n"))
         .select(dev.alias("dev"), hour.cast(pl.Int8).alias("hour"), "n")
     )

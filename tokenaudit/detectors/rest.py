@@ -30,6 +30,7 @@ from tokenaudit.detectors.base import (
     packed,
     same_developer_as_previous,
     unpacked,
+    utc_hour,
     with_own_day,
 )
 
@@ -52,7 +53,7 @@ def _rhythm(minutes: pl.DataFrame, quiet_hour_share: float, min_days: int = 1) -
     days = pl.col("day").n_unique() if min_days > 1 else pl.lit(1)
     unit, hour = unpacked("key", 24, pl.UInt64)
     counts = (
-        minutes.group_by(packed("unit", pl.col("minute").dt.hour(), 24).alias("key"))
+        minutes.group_by(packed("unit", utc_hour("minute"), 24).alias("key"))
         .agg(pl.len().alias("active"), days.alias("days"))
         .filter(pl.col("days") >= min_days)
         .select(unit.alias("unit"), hour.alias("hour"), "active")
@@ -126,7 +127,7 @@ def features(context: DetectorContext) -> pl.DataFrame:
     dev, _ = developer_and_day("key")
     days = (
         minutes.group_by(developer_day(pl.col("minute").dt.date()).alias("key"))
-        .agg(pl.col("minute").dt.hour().n_unique().alias("hours"), pl.len().alias("minutes"))
+        .agg(utc_hour("minute").n_unique().alias("hours"), pl.len().alias("minutes"))
         .with_columns(dev.alias("dev"))
     )
     per_developer = days.group_by("dev").agg(

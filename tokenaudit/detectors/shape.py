@@ -38,6 +38,7 @@ from tokenaudit.detectors.base import (
     over_peers,
     peers_left_out,
     session_order,
+    utc_hour,
 )
 from tokenaudit.detectors.config import HeadlessWork
 from tokenaudit.schema import total_tokens
@@ -131,7 +132,7 @@ def features(context: DetectorContext) -> pl.DataFrame:
         .lazy()
         .select(developer_day().alias("key"))
         .join(
-            headless_requests.group_by("key").agg(pl.col("timestamp").dt.hour().n_unique().alias("hours")),
+            headless_requests.group_by("key").agg(utc_hour().n_unique().alias("hours")),
             on="key",
             how="left",
         )
