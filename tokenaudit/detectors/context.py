@@ -111,8 +111,7 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing, by_session: pl.Se
     # pasted), i.e. the growth over the previous request's context and answer, and no more than it sent uncached
     # or wrote to the cache (a parent request after its subagent's shorter ones re-reads its own cached prefix).
     # Sessions are runs of a narrow copy sorted by (session, tool) (a stable sort keeps each in time order): the
-    # previous request is the row before, and each run aggregates as one slice (at 10M requests: 1.4 s, against 4 s
-    # for a group-by hashing 1M sessions and minutes for a window inside their aggregation).
+    # previous request is the row before, and a run's opening is its first row (no group-by hashing 1M sessions).
     same_run = pl.col("session").eq_missing(pl.col("session").shift(1)) & pl.col("key").eq_missing(
         pl.col("key").shift(1)
     )
@@ -130,20 +129,25 @@ def _per_tool(requests: pl.DataFrame, config: ContextStuffing, by_session: pl.Se
     mixed = (pl.col("session") == pl.col("session").shift(1)) & (pl.col("key") != pl.col("key").shift(1))
     if in_sessions.select(mixed.any()).item():
         in_sessions = in_sessions.sort("session", "key", maintain_order=True)
+    # Each row's run is named by the position of its first row. A later intake counts only when at least as large
+    # as the opening, so only such rows (about 1% at 10M flat events) are grouped to find the largest, not every row.
+    marked = in_sessions.with_columns(_same=same_run).select(
+        "key",
+        "_context",
+        "_same",
+        _intake=pl.when("_same").then(taken_in),
+        _run=pl.when(~pl.col("_same")).then(pl.int_range(pl.len(), dtype=pl.UInt32)).forward_fill(),
+    )
+    later = (
+        marked.filter(pl.col("_intake") >= context.gather(pl.col("_run")))
+        .group_by("_run")
+        .agg(pl.col("_intake").max().alias("later"))
+    )
     sessions = (
-        in_sessions.with_columns(_same=same_run)
-        .with_columns(_intake=pl.when("_same").then(taken_in), _run=(~pl.col("_same")).cum_sum().set_sorted())
-        .group_by("_run", maintain_order=True)
-        .agg(
-            pl.col("key").first(),
-            context.first().alias("opening"),
-            pl.col("_intake").max().alias("later"),
-        )
-        .with_columns(
-            (pl.col("opening") + pl.when(pl.col("later") >= pl.col("opening")).then("later").otherwise(0)).alias(
-                "block"
-            )
-        )
+        marked.filter(~pl.col("_same"))
+        .select("_run", "key", context.alias("opening"))
+        .join(later, on="_run", how="left")
+        .with_columns((pl.col("opening") + pl.col("later").fill_null(0)).alias("block"))
     )
     blocks = sessions.group_by("key").agg(pl.col("block").median().alias("median_block"))
     week = monday_weeks()
