@@ -36,6 +36,8 @@ from tokenaudit.detectors.config import MachineRegularity
 from tokenaudit.detectors.shape import sessions
 
 _LOG_BIN = math.log(1.02)
+_LOG_BINS = 2**11
+"""Above any log bin of a gap over a second (a timestamp's whole range, 584,000 years, is bin 1,505)."""
 
 
 _KINDS = (" interactive", " headless")
@@ -98,12 +100,16 @@ def best_clusters(
         .filter(pl.col("delta") > 1)
         .with_columns(log_bin=(pl.col("delta").log() / _LOG_BIN).floor().cast(pl.Int64))
     )
-    bins = intervals.group_by("key", "log_bin").len()
-    modal = (
-        bins.sort("len", "log_bin", descending=[True, False])
-        .group_by("key", maintain_order=True)
-        .first()
-        .select("key", pl.col("log_bin").alias("modal_bin"))
+    # The bins of a (dev, cluster) packed with it in one integer (a log bin is below 2**11 for any gap a timestamp
+    # can hold), and the modal bin as the lowest of those of the largest count: no sort of every bin.
+    key, log_bin = unpacked("bin", _LOG_BINS, pl.UInt64)
+    bins = (
+        intervals.group_by(packed("key", "log_bin", _LOG_BINS).alias("bin"))
+        .len()
+        .select(key.alias("key"), log_bin.cast(pl.Int64).alias("log_bin"), "len")
+    )
+    modal = bins.group_by("key").agg(
+        pl.col("log_bin").filter(pl.col("len") == pl.col("len").max()).min().alias("modal_bin")
     )
     near_modal = (
         bins.join(modal, on="key")
@@ -117,14 +123,18 @@ def best_clusters(
     # keep theirs, as the bands were set with them.
     # Only a dense cluster (a median gap under half of ``break_hours``) is a loop's candidate: a person's few
     # one-shot sessions a day, stripped of their nights, would look regular on a handful of pairs.
-    median_gap = pl.col("delta").median().over("key")
+    median_gap = pl.col("_median")
     break_gap = (pl.col("delta") > config.break_factor * median_gap) & (pl.col("delta") > config.break_hours * 3600)
     headless = [number for number, name in enumerate(names) if name.endswith(_KINDS[1])]
     dense = (pl.col("key") % clusters).is_in(headless) & (median_gap <= config.break_hours * 3600 / 2)
+    # The median gap is the cluster's median_interval_s, which also sets the period its phase is read against.
+    intervals = intervals.with_columns(_median=pl.col("delta").median().over("key"))
     intervals = intervals.with_columns(within=~(break_gap & dense))
     intervals = intervals.with_columns(following=next_gap())
     following = pl.col("following")
     pair = (pl.col("delta") - following) / (pl.col("delta") + following)
+    period = (median_gap / 60).round().clip(1) * 60
+    angle = 2 * math.pi * (pl.col("timestamp").dt.epoch("s") % period) / period
     stats = intervals.group_by("key").agg(
         pl.len().alias("n_intervals"),
         cv.alias("cv"),
@@ -132,20 +142,18 @@ def best_clusters(
         (pair.abs() < 0.1).filter(following.is_not_null()).mean().alias("steady_share"),
         pl.col("delta").median().alias("median_interval_s"),
         pl.col("timestamp").dt.date().n_unique().alias("days"),
-    )
-    period = (pl.col("median_interval_s") / 60).round().clip(1) * 60
-    phase = (
-        intervals.join(stats.select("key", period.alias("period")), on="key")
-        .with_columns(angle=2 * math.pi * (pl.col("timestamp").dt.epoch("s") % pl.col("period")) / pl.col("period"))
-        .group_by("key")
-        .agg((pl.col("angle").cos().mean().pow(2) + pl.col("angle").sin().mean().pow(2)).sqrt().alias("phase_lock"))
+        (angle.cos().mean().pow(2) + angle.sin().mean().pow(2)).sqrt().alias("phase_lock"),
     )
     enough = (pl.col("n_intervals") >= config.min_intervals) & (pl.col("days") >= config.min_days)
     dev, cluster = unpacked("key", clusters)
     return (
         stats.join(near_modal, on="key", how="left")
-        .join(phase, on="key", how="left")
-        .select(dev.alias("dev"), pl.lit(pl.Series(names)).gather(cluster).alias("cluster"), pl.exclude("key"))
+        .select(
+            dev.alias("dev"),
+            pl.lit(pl.Series(names)).gather(cluster).alias("cluster"),
+            pl.exclude("key", "phase_lock"),
+            "phase_lock",
+        )
         .sort(
             "dev",
             enough,
