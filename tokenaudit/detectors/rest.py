@@ -47,8 +47,9 @@ def _rhythm(minutes: pl.DataFrame, quiet_hour_share: float, min_days: int = 1) -
     0..6 are appended after 23 for the rolling window and two laps of the clock are walked for the runs.
 
     Every unit's profile is a block of rows in hour order (24, then 31 for the window, 48 for the laps), laid out
-    by position: no per-unit window or sort. A rolling sum of 8 rows stays inside its block from the block's
-    eighth row on, the only rows kept.
+    by position: no per-unit window, sort or group-by. A rolling sum of 8 rows stays inside its block from the
+    block's eighth row on, the only rows kept; the 24 kept of each block are one row of an array, whose minimum and
+    its first position give the quietest window.
     """
     days = pl.col("day").n_unique() if min_days > 1 else pl.lit(1)
     unit, hour = unpacked("key", 24, pl.UInt64)
@@ -65,45 +66,29 @@ def _rhythm(minutes: pl.DataFrame, quiet_hour_share: float, min_days: int = 1) -
     )
     totals = active.reshape((units.height, 24)).arr.sum() if units.height else active
 
-    def laid(hours: int) -> pl.DataFrame:
-        """Each unit's profile walked for ``hours`` hours of the clock (0, 1, … wrapping at 24)."""
+    def walked(hours: int) -> tuple[pl.Series, pl.Series, pl.Series]:
+        """Each unit's profile walked for ``hours`` hours of the clock (0, 1, … wrapping at 24): block, hour, active."""
         row = pl.int_range(hours * units.height, dtype=pl.UInt32, eager=True)
-        block, hour = row // hours, (row % hours).cast(pl.Int8)
-        return pl.DataFrame(
-            {
-                "_block": block,
-                "hour": hour,
-                "active": active.gather(block * 24 + hour % 24),
-                "total": totals.gather(block),
-            }
-        )
+        block, hour = row // hours, row % hours
+        return block, hour, active.gather(block * 24 + hour % 24)
 
-    quiet = (
-        laid(24 + _WINDOW - 1)
-        .with_columns(window=pl.col("active").rolling_sum(_WINDOW))
-        .filter(pl.col("hour") >= _WINDOW - 1)
-        .group_by("_block", maintain_order=True)
-        .agg(
-            pl.col("total").first().alias("active_minutes"),
-            (pl.col("window").min() / pl.col("total").first()).alias("quiet_share"),
-            pl.col("hour").get(pl.col("window").arg_min()).alias("quiet_end_hour"),
-        )
-    )
-    laps = laid(48).with_columns(quiet=pl.col("active") < quiet_hour_share * pl.col("total"))
-    starts = (pl.col("quiet") != pl.col("quiet").shift(1)) | (pl.col("_block") != pl.col("_block").shift(1))
-    rest = (
-        laps.with_columns(run=starts.fill_null(value=True).cum_sum())
-        .filter(pl.col("quiet"))
-        .group_by("run")
-        .agg(pl.col("_block").first(), pl.len())
-        .group_by("_block")
-        .agg(pl.col("len").max().clip(upper_bound=24).alias("rest_hours"))
-    )
-    return (
-        units.join(quiet, on="_block")
-        .join(rest, on="_block", how="left")
-        .with_columns(pl.col("rest_hours").fill_null(0))
-        .drop("_block")
+    # The quietest window: the 24 windows ending at hours 7..30 of each unit, one row of an array each.
+    _, clock, around = walked(24 + _WINDOW - 1)
+    windows = around.rolling_sum(_WINDOW).filter(clock >= _WINDOW - 1).reshape((units.height, 24))
+    # Rest hours: each quiet hour's run so far (hours since the last busy hour or the walk's start), at most per unit.
+    block, clock, laps = walked(48)
+    walk = pl.DataFrame({"quiet": laps < quiet_hour_share * totals.gather(block), "hour": clock})
+    seen = pl.col("quiet").cum_sum()
+    restart = pl.when(~pl.col("quiet") | (pl.col("hour") == 0)).then(seen - pl.col("quiet").cast(pl.UInt32))
+    run = walk.select(seen - restart.forward_fill()).to_series()
+    return pl.DataFrame(
+        {
+            "unit": units["unit"],
+            "active_minutes": totals,
+            "quiet_share": windows.arr.min() / totals,
+            "quiet_end_hour": (windows.arr.arg_min() + _WINDOW - 1).cast(pl.Int8),
+            "rest_hours": run.reshape((units.height, 48)).arr.max().clip(upper_bound=24),
+        }
     )
 
 
@@ -125,8 +110,10 @@ def features(context: DetectorContext) -> pl.DataFrame:
         pl.col("unit").cast(pl.UInt32).alias("dev"), pl.exclude("unit")
     )
     dev, _ = developer_and_day("key")
+    # Minutes in time order per developer: their (dev, day) keys rise, and a group-by on a key marked sorted takes
+    # each group as a slice (no hashing).
     days = (
-        minutes.group_by(developer_day(pl.col("minute").dt.date()).alias("key"))
+        minutes.group_by(developer_day(pl.col("minute").dt.date()).set_sorted().alias("key"))
         .agg(utc_hour("minute").n_unique().alias("hours"), pl.len().alias("minutes"))
         .with_columns(dev.alias("dev"))
     )
@@ -138,7 +125,7 @@ def features(context: DetectorContext) -> pl.DataFrame:
     # among good ones, while chronic round-the-clock activity fails week after week. Weeks are the developer's
     # own (from their quietest hour on Monday), so a week of nights in Sydney does not spill into two UTC weeks.
     weekly_minutes = with_own_day(minutes, "minute").with_columns(unit=developer_day(pl.col("day").dt.truncate("1w")))
-    week_days = weekly_minutes.group_by("unit").agg(pl.col("day").n_unique().alias("week_days"))
+    week_days = weekly_minutes.group_by(pl.col("unit").set_sorted()).agg(pl.col("day").n_unique().alias("week_days"))
     dev, _ = developer_and_day("unit")
     weeks = (
         _rhythm(weekly_minutes, config.quiet_hour_share, config.min_days_per_hour)
