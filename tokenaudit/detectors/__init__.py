@@ -38,9 +38,8 @@ from tokenaudit.detectors.base import (
     DetectorContext,
     Flag,
     as_text,
+    ordered_requests,
     over_peers,
-    session_order,
-    sorted_requests,
 )
 from tokenaudit.detectors.config import Bands, Flags, Leaderboard
 from tokenaudit.detectors.coverage import coverage_note as coverage_note
@@ -167,8 +166,7 @@ def build_context(
     """
     # Most policies exclude nothing: then no copy of every event, nor a test of every event where none can be excluded.
     kept = events if keeps_all(events, flags) else events.filter(kept_by(flags))
-    requests, codes = sorted_requests(kept)
-    by_session = session_order(requests)
+    requests, codes, by_session = ordered_requests(kept)
     requests = with_person_turns(requests, flags.headless_work, by_session)
     people = (
         developer_totals(kept, timezone, usage if kept is events else None)

@@ -165,6 +165,27 @@ class Flag:
 
 
 def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`requests_by_developer` with ``opens_session``: each session's first request (null session ids
+    excluded); and the codes (developer, dev)."""
+    requests, codes = requests_by_developer(events)
+    return requests.with_columns(
+        opens_session=pl.col("session").is_not_null() & pl.col("session").is_first_distinct()
+    ), codes
+
+
+def ordered_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """:func:`sorted_requests` and its :func:`session_order`, with ``opens_session`` read from that order (each
+    session's first row there) instead of a hash of every request's session (at 10M flat events: 3 against 10 ms
+    CPU a developer shard of 820,000 requests)."""
+    requests, codes = requests_by_developer(events)
+    order = session_order(requests)
+    in_order = requests.get_column("session").gather(order)
+    first = order.filter(in_order.ne_missing(in_order.shift(1)))
+    opens = pl.repeat(False, requests.height, dtype=pl.Boolean, eager=True).scatter(first, True)
+    return requests.with_columns(opens.alias("opens_session")), codes, order
+
+
+def requests_by_developer(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per-request rows with an integer developer code ``dev``, sorted by (dev, timestamp), ties in input order;
     and the codes (developer, dev).
 
@@ -173,8 +194,7 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     so a feature that reads only a developer's own rows gives the same answer on any slice that holds
     whole developers (the stage can run shard by shard). ``session`` is an integer code of (developer, session
     id), null without a session id: session windows group on it instead of hashing the ids' strings.
-    ``opens_session`` marks each session's first request (null session ids excluded). Codes are local to this
-    call (Polars numbers categories per cast).
+    Codes are local to this call (Polars numbers categories per cast).
     """
     columns = ("timestamp", "tool", "model", "session_id", "prompt_hash", "prompt_signature", "turn", *TOKEN_COLUMNS)
     is_request = events.get_column("grain") == "request"
@@ -206,9 +226,7 @@ def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         else by_runs(session_id, lambda first: first.cast(pl.Categorical).to_physical())
     )
     session = pl.col("dev").cast(pl.UInt64) * (1 << 32) + ids
-    return requests.with_columns(session=session).with_columns(
-        opens_session=pl.col("session").is_not_null() & pl.col("session").is_first_distinct()
-    ), codes
+    return requests.with_columns(session=session), codes
 
 
 def as_text(frame: pl.DataFrame) -> pl.DataFrame:
