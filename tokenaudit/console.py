@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def wants_color(stream: TextIO) -> bool:
@@ -18,5 +19,7 @@ def wants_color(stream: TextIO) -> bool:
 
 def stderr_console() -> Console:
     """A console for diagnostics; plain text when stderr is not a colour terminal."""
+    from rich.console import Console  # not at import: a reader's helper process draws nothing
+
     color = wants_color(sys.stderr)
     return Console(stderr=True, force_terminal=color, no_color=not color, highlight=False, soft_wrap=True)

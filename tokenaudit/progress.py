@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from tokenaudit.console import stderr_console, wants_color
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DELAY = 2.0
 """Seconds a read must last before the bar is drawn."""
@@ -37,6 +39,9 @@ class _Tracker:
         if not self.enabled:
             return
         if self.bar is None and time.monotonic() - self.started >= DELAY:
+            # Imported here: a reader's helper process reports progress too, and never draws a bar.
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
             self.bar = Progress(
                 TextColumn("tokenaudit: reading"),
                 BarColumn(),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 import polars as pl
 
-from tokenaudit.policy import Policy
 from tokenaudit.readers.sources import Source
+
+if TYPE_CHECKING:  # a reader's helper process imports the readers alone, not the policy's settings models
+    from tokenaudit.policy import Policy
 
 ContextT = TypeVar("ContextT", contravariant=True)
 ResultT = TypeVar("ResultT", covariant=True)
