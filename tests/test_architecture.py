@@ -45,6 +45,36 @@ def test_an_audit_without_outcomes_never_loads_numpy() -> None:
     assert ran.stdout.split() == ["0", "False"]
 
 
+def _loaded_by(code: str) -> set[str]:
+    """The tokenaudit modules a fresh interpreter has loaded after running ``code``."""
+    shown = f"import sys; {code}; print(' '.join(m for m in sys.modules if m.split('.')[0] == 'tokenaudit'))"
+    ran = subprocess.run([sys.executable, "-c", shown], capture_output=True, text=True, check=True, timeout=120)
+    return set(ran.stdout.split())
+
+
+def test_a_transcript_helper_process_imports_the_readers_alone() -> None:
+    """A helper process of a large transcript read imports its reader's module, and the console script it runs
+    again as its main module: neither may pull in the application, its detectors or the policy's settings models
+    (0.4-0.6 s of start-up in each helper)."""
+    reader = _loaded_by("import tokenaudit.readers.claude_code")
+    assert "tokenaudit.readers.claude_code" in reader
+    assert not reader & {"tokenaudit.app", "tokenaudit.audit", "tokenaudit.policy", "tokenaudit.detectors"}
+    assert _loaded_by("from tokenaudit.cli import main") == {"tokenaudit", "tokenaudit.cli"}
+
+
+def test_the_package_api_stays_the_application_functions() -> None:
+    """``tokenaudit.audit`` is the application's function although a submodule shares its name."""
+    import importlib
+
+    import tokenaudit
+    from tokenaudit import app
+
+    submodule = importlib.import_module("tokenaudit.audit")  # sets the package's attribute, as any import of it does
+    assert submodule.__name__ == "tokenaudit.audit"
+    assert tokenaudit.audit is app.audit
+    assert tokenaudit.load is app.load
+
+
 def test_the_check_sees_a_polars_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("from polars import col\nimport os\n", encoding="utf-8")
