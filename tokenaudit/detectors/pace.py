@@ -65,9 +65,15 @@ def features(context: DetectorContext) -> pl.DataFrame:
     daily = turns.group_by("key").agg(pl.len().alias("turns"), pl.col("opens_session").sum().alias("openers"))
     with_sessions = pl.col("session_id").is_not_null().any()
     dev, _ = developer_and_day("key")
-    per_day = (
-        requests.group_by("key")
+    # A developer's own days rise through their requests (time order), so the (dev, day) keys rise: grouped eagerly
+    # on a key marked sorted, each day is a slice (no hashing of every request; a lazy group-by hashes them).
+    days = (
+        context.requests_by_day.select(developer_day().set_sorted().alias("key"), "session_id")
+        .group_by("key")
         .agg(with_sessions.alias("with_sessions"))
+    )
+    per_day = (
+        days.lazy()
         .join(daily, on="key", how="left")
         .with_columns(pl.col("turns", "openers").fill_null(0))
         .group_by(dev.alias("dev"))
