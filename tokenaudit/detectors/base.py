@@ -211,12 +211,15 @@ def requests_by_developer(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
         "dev", developer=rows.get_column("developer").gather(runs.get_column("rows").list.first()).cast(pl.String)
     )
     order = runs.get_column("rows").explode()
-    by_developer = rows.with_columns(dev=names.to_physical()).select(
-        # A column without a value (no prompt signatures, no turns in most exports) is made, not gathered.
-        pl.repeat(None, order.len(), dtype=rows.schema[name]).alias(name)
-        if name != "dev" and rows.get_column(name).null_count() == rows.height
-        else pl.col(name).gather(order)
-        for name in ("dev", *columns)
+    # A column without a value (no prompt signatures, no turns in most exports) is made, not gathered. The others
+    # are gathered as one frame (a frame's take: at 10M flat events 26-33 against 33-39 ms CPU a shard for a
+    # gather expression per column).
+    empty = [name for name in columns if rows.get_column(name).null_count() == rows.height]
+    by_developer = (
+        rows.with_columns(dev=names.to_physical())
+        .select(name for name in ("dev", *columns) if name not in empty)[order]
+        .with_columns(pl.repeat(None, order.len(), dtype=rows.schema[name]).alias(name) for name in empty)
+        .select("dev", *columns)
     )
     requests = with_inferred_sessions(in_time_order(by_developer))
     session_id = requests.get_column("session_id")
