@@ -40,7 +40,7 @@ from tokenaudit.detectors.config import DripFeed
 from tokenaudit.detectors.repetition import near_repeats
 
 
-def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
+def fed_sessions(requests: pl.DataFrame, config: DripFeed, by_session: pl.Series | None = None) -> pl.DataFrame:
     """One row per (dev, session): its day, hours, prompts fed after the opener, the
     share of them that repeat a prompt sent earlier in it, the spread of the log quiet before them, and ``fed``.
 
@@ -50,12 +50,15 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     requests with one are found otherwise).
 
     A session's rows are in time order, so its day and start are its opener's, its end its last row's: only the fed
-    rows (a person's turns, a fifth of the requests at 10M flat events) are grouped, not every request.
+    rows (a person's turns, a fifth of the requests at 10M flat events) are grouped, not every request. With
+    ``by_session`` (the requests' :func:`~tokenaudit.detectors.base.session_order`), each session's last row is read
+    from it rather than found by a hash of every request's session.
     """
     columns = ("dev", "session", "timestamp", "turn", "prompt_signature", "person", "session_gap", "opens_session")
     marked = requests.select(*columns, *(["day"] if "day" in requests.columns else [])).rename({"session_gap": "quiet"})
     if marked["session"].null_count() or "day" not in marked.columns:
         marked = with_own_day(marked.drop("day", strict=False).filter(pl.col("session").is_not_null()))
+        by_session = None  # other rows than the order's
     prompts = (
         marked.with_row_index("_row")
         .filter(pl.col("turn") == "prompt", pl.col("prompt_signature").is_not_null())
@@ -66,7 +69,12 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
     if not prompts.is_empty():
         seen_before = seen_before.scatter(prompts["_row"], near_repeats(prompts, key="session"))
     rows = marked.lazy()
-    ends = rows.filter(pl.col("session").is_last_distinct()).select("session", pl.col("timestamp").alias("_end"))
+    if by_session is None:
+        ends = rows.filter(pl.col("session").is_last_distinct()).select("session", pl.col("timestamp").alias("_end"))
+    else:
+        in_order = marked.get_column("session").gather(by_session)
+        last = by_session.filter(in_order.ne_missing(in_order.shift(-1)))
+        ends = marked.select("session", pl.col("timestamp").alias("_end"))[last].lazy()
     fed = (
         marked.with_columns(seen_before=seen_before)
         .lazy()
@@ -104,7 +112,7 @@ def fed_sessions(requests: pl.DataFrame, config: DripFeed) -> pl.DataFrame:
 def features(context: DetectorContext) -> pl.DataFrame:
     """Per developer: sessions, fed sessions and what they looked like, active days."""
     requests = context.requests if context.requests["session"].null_count() else context.requests_by_day
-    shapes = fed_sessions(requests, context.flags.drip_feed)
+    shapes = fed_sessions(requests, context.flags.drip_feed, context.by_session)
     drip = shapes.filter("fed")
     per_developer = (
         shapes.group_by("dev")
