@@ -40,22 +40,37 @@ def usage_cube(events: pl.DataFrame, timezone: str) -> pl.DataFrame:
     sharded run needs these rows, not the events (about 30 times fewer at 10M events over 70 days).
     """
     cost = pl.col("cost_usd")
+    # The total and the exposure are sums of the token columns' sums (integers: exactly the sums of each event's),
+    # made per cube row rather than per event (at 10M flat events: 17 of 98 ms CPU a developer shard).
     percent = pl.sum_horizontal(pl.col(name) * weight for name, weight in EFFECTIVE_WEIGHTS_PERCENT.items())
     sums = (
         events.lazy()
         .group_by(*CUBE_KEYS[:-1], local_day(timezone).alias("day"))
         .agg(
             *[pl.col(name).sum() for name in TOKEN_COLUMNS],
-            total_tokens().sum(),
             pl.col("requests").sum(),
             (cost * 1e9).round().cast(pl.Int64).sum().alias("cost_nano"),
             cost.is_not_null().sum().cast(pl.Int64).alias("priced"),
             total_tokens().filter(cost.is_null()).sum().alias("unpriced_tokens"),
             pl.col("errored_tokens").sum(),
             pl.len().cast(pl.Int64).alias("events"),
-            percent.sum().alias("exposure_percent"),
             pl.col("timestamp").min().alias("first"),
             pl.col("timestamp").max().alias("last"),
+        )
+        .with_columns(total_tokens(), percent.alias("exposure_percent"))
+        .select(
+            *CUBE_KEYS,
+            *TOKEN_COLUMNS,
+            "total_tokens",
+            "requests",
+            "cost_nano",
+            "priced",
+            "unpriced_tokens",
+            "errored_tokens",
+            "events",
+            "exposure_percent",
+            "first",
+            "last",
         )
     )
     # Keys given as categorical codes are grouped as codes and named after (a few hundred thousand rows, not every
