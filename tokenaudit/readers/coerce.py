@@ -120,22 +120,30 @@ def clean_codes(column: pl.Series) -> pl.Series | None:
     return None if ((values == "") | (values.str.strip_chars() != values)).any() else codes
 
 
+_ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
+"""The common timestamp form (``2026-03-02T14:05:11.482Z``), parsed first (:func:`timestamp`)."""
+
+
 def timestamp(column: str, timezone: str, *, field: str | None = None) -> Parsed:
     """ISO 8601 (with offset, ``Z`` or none), a bare date, or epoch seconds/milliseconds, to UTC.
 
     Timestamps without a zone are read in ``timezone`` (the policy's or ``--tz``), because that is
     what a spreadsheet round-trip leaves behind; a bare date means local midnight. The common
-    ``2026-03-02T14:05:11.482Z`` is parsed once; only the other rows reach the format-by-format parse.
+    ``2026-03-02T14:05:11.482Z`` is parsed once, as it is (a value that parses so is the same instant with its
+    white space stripped); only the other rows are stripped and reach the format-by-format parse (the common form
+    first again: with white space around it, it parses only once stripped).
     """
     label = field or column
-    text = _text(column)
+    unstripped = pl.col(column).cast(pl.String)
     fast_name, rest_name = f"_{column}_fast", f"_{column}_rest"
     staged = (
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC").alias(fast_name),
-        # Polars evaluates every branch on every row: the slow parse sees nulls wherever the fast one worked.
-        pl.when(pl.col(fast_name).is_null()).then(text).alias(rest_name),
+        unstripped.str.to_datetime(_ISO_Z, strict=False, time_unit="us", time_zone="UTC").alias(fast_name),
+        # Polars evaluates every branch on every row: the strip and the slow parse see nulls wherever the fast one
+        # worked.
+        pl.when(pl.col(fast_name).is_null()).then(unstripped).str.strip_chars().alias(rest_name),
     )
     fast, raw = pl.col(fast_name), pl.col(rest_name)
+    stripped_fast = raw.str.to_datetime(_ISO_Z, strict=False, time_unit="us", time_zone="UTC")
     iso = raw.str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt]", "$1 ").str.replace(r"[Zz]$", "+00:00")
     aware = pl.coalesce(
         iso.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_unit="us"),
@@ -157,10 +165,14 @@ def timestamp(column: str, timezone: str, *, field: str | None = None) -> Parsed
         .then(pl.from_epoch(epoch, time_unit="ms"))
         .dt.replace_time_zone("UTC")
     )
-    value = pl.coalesce(fast, aware.dt.convert_time_zone("UTC"), local.dt.convert_time_zone("UTC"), from_epoch)
+    value = pl.coalesce(
+        fast, stripped_fast, aware.dt.convert_time_zone("UTC"), local.dt.convert_time_zone("UTC"), from_epoch
+    )
     value = value.cast(UTC_DATETIME)
+    # Missing: no fast parse, and nothing left once stripped (the stripped text of every row, without a strip of
+    # every row).
     problem = (
-        pl.when(text.is_null() | (text == ""))
+        pl.when(fast.is_null() & (raw.is_null() | (raw == "")))
         .then(pl.lit(f"{label}: missing; expected a timestamp"))
         .when(value.is_null())
         .then(pl.lit(f"{label}: expected an ISO 8601 timestamp or epoch seconds/milliseconds, got ") + _shown(raw))
