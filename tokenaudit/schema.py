@@ -76,6 +76,20 @@ def total_tokens() -> pl.Expr:
     return pl.sum_horizontal(*TOKEN_COLUMNS).alias("total_tokens")
 
 
+def kept_copies(candidates: pl.LazyFrame, key: str = "dedup_key") -> pl.LazyFrame:
+    """The copy of each ``key`` that the dedup keeps, among rows (in input order) of ``_total`` (total tokens),
+    ``source_file`` (names, or codes in the names' order) and ``source_line`` that hold every copy of their keys: the
+    most tokens, then the first file, then the first line, then the first row. The one rule of the ingest
+    (:func:`~tokenaudit.shards.losing_copies`) and of readers that drop copies themselves."""
+    return (
+        candidates.filter(pl.col("_total") == pl.col("_total").max().over(key))
+        .filter(pl.col("source_file").eq_missing(pl.col("source_file").min().over(key)))
+        .filter(pl.col("source_line").eq_missing(pl.col("source_line").min().over(key)))
+        # Only the very same file given twice leaves two rows now, and those are identical.
+        .unique(key, keep="first", maintain_order=True)
+    )
+
+
 def request_key() -> pl.Expr:
     """``rid:<request_id>``: the dedup key of a row that has a request id (flat exports), which the ingest rebuilds
     instead of holding a copy of every id."""

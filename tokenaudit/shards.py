@@ -36,7 +36,7 @@ from tokenaudit.metrics import CUBE_KEYS, cube_totals, exposure_of_cube, usage_c
 from tokenaudit.periods import Period
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
-from tokenaudit.schema import EVENT_SCHEMA, empty_events, request_key, total_tokens
+from tokenaudit.schema import EVENT_SCHEMA, empty_events, kept_copies, request_key, total_tokens
 
 if TYPE_CHECKING:
     from tokenaudit.detectors import ShardedFeatures
@@ -154,14 +154,7 @@ def ranked(rows: pl.LazyFrame, *columns: str) -> pl.LazyFrame:
 def losing_copies(candidates: pl.LazyFrame, row: str) -> pl.Series:
     """The ``row`` numbers of the copies :func:`deduplicate` drops, among :func:`ranked` rows (in input order) that
     hold every copy of their keys (other rows may come along: each key is ranked on its own)."""
-    key = "dedup_key"
-    best = (
-        candidates.filter(pl.col("_total") == pl.col("_total").max().over(key))
-        .filter(pl.col("source_file").eq_missing(pl.col("source_file").min().over(key)))
-        .filter(pl.col("source_line").eq_missing(pl.col("source_line").min().over(key)))
-        # Only the very same file given twice leaves two rows now, and those are identical.
-        .unique(key, keep="first", maintain_order=True)
-    )
+    best = kept_copies(candidates)
     return candidates.join(best, on=row, how="anti").select(row).collect().to_series()
 
 

@@ -61,7 +61,7 @@ from tokenaudit.readers.parse import (
     struct_columns,
 )
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import EVENT_SCHEMA, TOKEN_COLUMNS, conform, empty_rejects
+from tokenaudit.schema import EVENT_SCHEMA, TOKEN_COLUMNS, conform, empty_rejects, kept_copies
 from tokenaudit.signatures import attach_turns, simhash
 
 _USAGE_FIELDS = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
@@ -148,59 +148,64 @@ def _responses(rows: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
         clashing = pl.Series(["req", "uuid", *(name.split(":", 1)[0] for name in names.to_list())], dtype=pl.String)
         plain = not rows.select(message.is_in(clashing.implode()).any()).item()
     if plain and not rows.select(message.null_count()).item():
-        found = _grouped(rows.with_columns(message.hash().alias(_GROUP)), ("message_id",), names)
-        if found is not None:
-            return found
+        hashed = rows.with_columns(message.hash().alias(_GROUP))
+        found = _firsts(hashed)
+        if _same_as_first(hashed, found, ("message_id",)):
+            return _grouped(hashed, found, names)
     elif plain:  # the few keys made without a message id are made (and hashed) here, not the others
         ids = rows.with_columns(_orphan_key(names).alias("_orphan_key"))
         group = pl.when(message.is_null()).then(pl.col("_orphan_key").hash()).otherwise(message.hash())
-        found = _grouped(ids.with_columns(group.alias(_GROUP)), ("message_id", "_orphan_key"), names)
-        if found is not None:
-            return found.drop("_orphan_key")
+        hashed = ids.with_columns(group.alias(_GROUP))
+        found = _firsts(hashed)
+        if _same_as_first(hashed, found, ("message_id", "_orphan_key")):
+            return _grouped(hashed, found, names).drop("_orphan_key")
     keyed = rows.with_columns((pl.col("request_id").n_unique().over("message_id") == 1).alias(_ONE))
     keyed = keyed.with_columns(_dedup_key(names, pl.col(_ONE)))
-    found = _grouped(keyed.with_columns(pl.col("dedup_key").hash().alias(_GROUP)), ("dedup_key",), names)
-    if found is None:  # two keys share a hash: grouped by the text itself
-        found = _grouped(keyed.with_columns(pl.col("dedup_key").alias(_GROUP)), (), names)
-    assert found is not None  # no identity to check
-    return found
+    hashed = keyed.with_columns(pl.col("dedup_key").hash().alias(_GROUP))
+    found = _firsts(hashed)
+    if _same_as_first(hashed, found, ("dedup_key",)):
+        return _grouped(hashed, found, names)
+    # Two keys share a hash: grouped by the text itself.
+    by_text = keyed.with_columns(pl.col("dedup_key").alias(_GROUP))
+    return _grouped(by_text, _firsts(by_text), names)
 
 
-def _grouped(rows: pl.DataFrame, identity: Sequence[str], names: pl.Series) -> pl.DataFrame | None:
-    """:func:`_responses` of ``rows`` grouped by :data:`_GROUP` (dropped), or None where a group holds rows of
-    different ``identity`` (their values differ from their group's first row's: a hash collision).
-
-    The kept copy is the ingest's (:func:`~tokenaudit.shards.losing_copies`): the most tokens, then the first file
-    name, then the first line, then the first row.
-    """
-    total = pl.sum_horizontal(*TOKEN_COLUMNS)
+def _firsts(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each row's group's (:data:`_GROUP`) first :data:`_COPIES` and earliest ``timestamp``."""
     group = pl.col(_GROUP)
-    found = rows.select(
-        pl.col(_COPIES).min().over(group),
-        pl.col("timestamp").min().over(group),
-        (total == total.max().over(group)).alias("_most"),
-    )
+    return rows.select(pl.col(_COPIES).min().over(group), pl.col("timestamp").min().over(group))
+
+
+def _same_as_first(rows: pl.DataFrame, found: pl.DataFrame, identity: Sequence[str]) -> bool:
+    """Whether every row's ``identity`` values are its group's first row's (:func:`_firsts` ``found``): else two
+    responses share a hash."""
     first = found.get_column(_COPIES)
-    for name in identity:
-        values = rows.get_column(name)
-        if not values.eq_missing(values.gather(first)).all():
-            return None
+    return all(rows.get_column(name).eq_missing(rows.get_column(name).gather(first)).all() for name in identity)
+
+
+def _grouped(rows: pl.DataFrame, found: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
+    """:func:`_responses` of ``rows`` grouped by :data:`_GROUP` (dropped), their groups' :func:`_firsts` ``found``.
+
+    The kept copy is the ingest's (:func:`~tokenaudit.schema.kept_copies`, the rule of
+    :func:`~tokenaudit.shards.losing_copies`), each response's copies ranked by file number in the names' order.
+    """
+    first = found.get_column(_COPIES)
     if _ONE not in rows.columns:
         # A request id of its own (or none where the first has one) marks the response: few rows, no text grouped.
         requests = rows.get_column("request_id")
         mixed = first.filter(~requests.eq_missing(requests.gather(first)))
         found = found.with_columns(first.is_in(mixed.unique().implode()).not_().alias(_ONE))
     ranks = names.rank("min").cast(pl.UInt32)
-    candidates = rows.select(_COPIES, "file_number", "source_line").with_columns(first.alias("_first"))
-    candidates = candidates.filter(found.get_column("_most"))
-    best = (
-        candidates.with_columns(pl.lit(ranks).gather(pl.col("file_number")).alias("file_number"))
-        .sort("_first", "file_number", "source_line", maintain_order=True)
-        .filter(pl.col("_first").is_first_distinct())
-        .get_column(_COPIES)
+    candidates = rows.lazy().select(
+        _COPIES,
+        pl.lit(ranks).gather(pl.col("file_number")).alias("source_file"),
+        "source_line",
+        pl.sum_horizontal(*TOKEN_COLUMNS).alias("_total"),
+        pl.lit(first).alias("_first"),
     )
+    best = kept_copies(candidates, "_first").select(_COPIES).collect().to_series()
     kept = pl.repeat(value=False, n=rows.height, dtype=pl.Boolean, eager=True).scatter(best, values=True)
-    return rows.drop(_GROUP).with_columns(found.drop("_most")).with_columns(kept.alias(_KEPT))
+    return rows.drop(_GROUP).with_columns(found).with_columns(kept.alias(_KEPT))
 
 
 def _sidechain_replays(rows: pl.DataFrame) -> pl.Series:
