@@ -27,7 +27,9 @@ from tokenaudit.readers.claude_code import (
     HELPERS,
     ClaudeCodeReader,
     _dedup_key,
+    _Dictionary,
     _drop_replays,
+    _encoded,
     _helper_processes,
     _responses,
     _TypedLines,
@@ -95,6 +97,43 @@ def test_resumed_copy_in_another_file_is_the_same_response() -> None:
     # The partial streamed line and the resumed copy still count among their files' rows.
     assert result.copies is not None
     assert sorted(result.copies.select("source_file", "events").rows()) == [(str(SESSION_A), 1), (str(RESUMED), 1)]
+
+
+def test_each_batchs_codes_become_the_reads_codes() -> None:
+    """A batch encodes its files, sessions and models against its own values (where it is settled); the read's
+    dictionaries turn those codes into one numbering across batches, and back into the same text."""
+    read = {
+        name: _Dictionary(["a.jsonl", "b.jsonl", "c.jsonl"] if name == "files" else [])
+        for name in ("files", "sessions", "models")
+    }
+    batches = [
+        (["b.jsonl", "c.jsonl"], ["s2", "s1", None], ["m1", None, "m1"], ["s3", None]),
+        (["a.jsonl"], ["s1", "s1", "s4"], [None, None, None], []),
+    ]
+    for files, sessions, models, turn_sessions in batches:
+        good = pl.DataFrame(
+            {
+                "source_file": [files[index % len(files)] for index in range(3)],
+                "session_id": sessions,
+                "model": models,
+                "sidechain": ["true", None, "false"],
+            },
+            schema=dict.fromkeys(("source_file", "session_id", "model", "sidechain"), pl.String),
+        )
+        turns = pl.DataFrame({"session_id": turn_sessions}, schema={"session_id": pl.String})
+        usage, turned, values = _encoded(good, turns, files)
+        assert usage["side"].to_list() == [True, False, False]
+        for column, name, frame in (
+            ("file_number", "files", usage),
+            ("session_id", "sessions", usage),
+            ("model", "models", usage),
+            ("session_id", "sessions", turned),
+        ):
+            dictionary = read[name]
+            codes = dictionary.table(getattr(values, name)).gather(frame[column])
+            original = good["source_file" if column == "file_number" else column] if frame is usage else turns[column]
+            assert dictionary.values().gather(codes).to_list() == original.to_list()
+    assert read["sessions"].values().to_list() == ["s2", "s1", "s3", "s4"]
 
 
 @pytest.mark.parametrize("seed", range(6))

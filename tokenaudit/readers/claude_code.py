@@ -597,18 +597,18 @@ class ClaudeCodeReader:
             typed: list[pl.DataFrame] = []
             rejected: list[pl.DataFrame] = []
             turns: list[pl.DataFrame] = []
-            for good, bad, turn in _settled_batches(work, context.timezone, pool, helpers):
+            for good, bad, turn, values in _settled_batches(work, context.timezone, pool, helpers):
+                # The batch's codes (its own dictionaries') become the read's through a table of each batch value.
+                session = sessions.table(values.sessions)
                 typed.append(
-                    good.select(
-                        pl.exclude("source_file", "session_id", "model", "sidechain"),
-                        files.encode(good.get_column("source_file")).alias("file_number"),
-                        sessions.encode(good.get_column("session_id")),
-                        models.encode(good.get_column("model")),
-                        (pl.col("sidechain") == "true").fill_null(value=False).alias("side"),
+                    good.with_columns(
+                        files.table(values.files).gather(good.get_column("file_number")).alias("file_number"),
+                        session.gather(good.get_column("session_id")).alias("session_id"),
+                        models.table(values.models).gather(good.get_column("model")).alias("model"),
                     )
                 )
                 rejected.append(bad)
-                turns.append(turn.with_columns(sessions.encode(turn.get_column("session_id"))))
+                turns.append(turn.with_columns(session.gather(turn.get_column("session_id")).alias("session_id")))
                 del good, turn
         _drop_replays(typed)
         rows = pl.concat(typed, how="vertical", rechunk=False)
@@ -682,22 +682,21 @@ _COPIES = "_copies"
 
 class _Dictionary:
     """Text of few distinct values (file names, session ids, models) as codes while the read rows are held (4 bytes a
-    row against a 16-byte view and the text), and back as views of one copy of each value (not a copy per row). A
-    column is encoded from a mapping of the values it holds: replacing by the whole mapping builds a table of every
-    value, once per batch."""
+    row against a 16-byte view and the text), and back as views of one copy of each value (not a copy per row).
+
+    Each batch encodes its own columns against its own values (:func:`_local_codes`, where the batch is settled: in
+    a helper process or beside this thread's decode, not after it); :meth:`table` turns a batch's codes into these.
+    """
 
     def __init__(self, known: Iterable[str] = ()) -> None:
         self.codes: dict[str, int] = {}
         for value in known:
             self.codes.setdefault(value, len(self.codes))
 
-    def encode(self, column: pl.Series) -> pl.Series:
-        """``column``'s codes, under its name (nulls stay null)."""
-        values = column.unique().drop_nulls()
-        if values.is_empty():  # no value to replace: replace_strict would keep the text type
-            return pl.repeat(None, column.len(), dtype=pl.UInt32, eager=True).alias(column.name)
-        codes = [self.codes.setdefault(value, len(self.codes)) for value in values.to_list()]
-        return column.replace_strict(values, pl.Series(codes, dtype=pl.UInt32), return_dtype=pl.UInt32)
+    def table(self, values: Sequence[str]) -> pl.Series:
+        """The code of each of a batch's ``values`` (a batch's code is a position in them), to gather a batch's codes
+        from: these codes (nulls stay null)."""
+        return pl.Series([self.codes.setdefault(value, len(self.codes)) for value in values], dtype=pl.UInt32)
 
     def values(self) -> pl.Series:
         """The text of each code, at its position."""
@@ -721,8 +720,50 @@ def _drop_replays(typed: list[pl.DataFrame]) -> None:
         start += rows.height
 
 
-_Settled = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
-"""One batch's usage rows (before the duplicate rules), rejected lines and user turns."""
+@dataclass(frozen=True)
+class _Values:
+    """The text of a batch's codes: its ``file_number``'s, ``session_id``'s and ``model``'s, by position."""
+
+    files: list[str]
+    sessions: list[str]
+    models: list[str]
+
+
+_Settled = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, _Values]
+"""One batch's usage rows (before the duplicate rules; file, session and model as the batch's codes, ``side``),
+rejected lines, user turns (session as a code) and the text of its codes."""
+
+
+def _local_codes(column: pl.Series, values: pl.Series) -> pl.Series:
+    """``column``'s values as their positions in ``values`` (which holds every one of them), under its name; nulls
+    stay null."""
+    if values.is_empty():  # no value to replace: replace_strict would keep the text type
+        return pl.repeat(None, column.len(), dtype=pl.UInt32, eager=True).alias(column.name)
+    positions = pl.int_range(values.len(), dtype=pl.UInt32, eager=True)
+    return column.replace_strict(values, positions, return_dtype=pl.UInt32)
+
+
+def _encoded(
+    good: pl.DataFrame, turns: pl.DataFrame, files: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, _Values]:
+    """A batch's usage rows and turns with text of few distinct values as the batch's own codes (``files``: the
+    batch's file names, each once): narrow rows to send from a helper, and no dictionary work left to the thread
+    that gathers the batches."""
+    names = pl.Series(files, dtype=pl.String)
+    sessions = pl.concat([good.get_column("session_id"), turns.get_column("session_id")]).drop_nulls()
+    sessions = sessions.unique(maintain_order=True)
+    models = good.get_column("model").drop_nulls().unique(maintain_order=True)
+    good = good.select(
+        pl.exclude("source_file", "session_id", "model", "sidechain"),
+        _local_codes(good.get_column("source_file"), names).alias("file_number"),
+        _local_codes(good.get_column("session_id"), sessions),
+        _local_codes(good.get_column("model"), models),
+        (pl.col("sidechain") == "true").fill_null(value=False).alias("side"),
+    )
+    turns = turns.with_columns(_local_codes(turns.get_column("session_id"), sessions))
+    return good, turns, _Values(list(files), sessions.to_list(), models.to_list())
+
+
 HELPERS: Final = "TOKENAUDIT_HELPERS"
 """Environment variable: helper processes a large transcript read may start (``auto``: one per further core; unset:
 none). The command line sets ``auto``; a library caller opts in, because a spawned helper imports the main module
@@ -792,7 +833,8 @@ def _taken(future: Future[_Settled], batch: list[Source], size: int, timezone: s
 def _settled(lines: _TypedLines, timezone: str) -> _Settled:
     """One decoded batch's rows, rejects and turns: the Polars half of a batch's work."""
     good, bad = _parse(lines, timezone)
-    return good, bad, _turns(lines.user_rows(), timezone)
+    usage, turns, values = _encoded(good, _turns(lines.user_rows(), timezone), list(lines.order))
+    return usage, bad, turns, values
 
 
 def _settle(batch: list[Source], timezone: str) -> _Settled:
