@@ -71,15 +71,27 @@ def owners(sources: Sequence[Source], context: ReadContext, anchors: Collection[
     by_folder: dict[str, str | None] = {}  # the folder rule reads only a file's folders: once per folder
     plain: dict[str, str] = {}
     made_absolute: dict[str, str] = {}
+    # Without a pattern a file's owner is its folder's: found once per folder as written (the part of the path
+    # before its last slash, or of the name where there is no path), not per file (a folder of thousands).
+    by_written: dict[tuple[bool, str], str | None] = {}
     for source in sources:
-        named = _posix(source.name, plain, absolute=False)
-        absolute = _posix(str(source.path), made_absolute, absolute=True) if source.path is not None else named
-        owner = _from_pattern(pattern, [named, absolute]) if pattern else None
-        if owner is None:
-            folder = posixpath.dirname(absolute)
-            if folder not in by_folder:
-                by_folder[folder] = _from_folder(PurePath(absolute), anchors)
-            owner = by_folder[folder]
+        written = source.name if source.path is None else str(source.path)
+        folder_written = (source.path is None, written[: written.rfind("/") + 1])
+        if pattern is None and folder_written in by_written:
+            owner = by_written[folder_written]
+        else:
+            if source.path is None:
+                named = absolute = _posix(source.name, plain, absolute=False)
+            else:
+                absolute = _posix(written, made_absolute, absolute=True)
+                named = _posix(source.name, plain, absolute=False) if pattern else absolute  # the pattern's alone
+            owner = _from_pattern(pattern, [named, absolute]) if pattern else None
+            if owner is None:
+                folder = posixpath.dirname(absolute)
+                if folder not in by_folder:
+                    by_folder[folder] = _from_folder(PurePath(absolute), anchors)
+                owner = by_folder[folder]
+            by_written[folder_written] = owner
         if owner is None:
             folders = " or ".join(f"{anchor}/" for anchor in anchors)
             msg = (
