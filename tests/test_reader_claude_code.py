@@ -24,6 +24,7 @@ from tokenaudit.readers.base import ReadContext, ReadResult
 from tokenaudit.readers.claude_code import (
     _COPIES,
     _KEPT,
+    _MERGED,
     HELPERS,
     ClaudeCodeReader,
     _dedup_key,
@@ -31,6 +32,7 @@ from tokenaudit.readers.claude_code import (
     _drop_replays,
     _encoded,
     _helper_processes,
+    _merged_copies,
     _responses,
     _TypedLines,
     _whole_lines,
@@ -174,6 +176,51 @@ def test_the_reader_keeps_the_copies_the_ingest_keeps(seed: int) -> None:
     assert read_rows["timestamp"].to_list() == first.to_list()
     copies = keyed.select(pl.col(_COPIES).min().over("dedup_key"))[_COPIES]
     assert read_rows[_COPIES].to_list() == copies.to_list()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_copies_merged_within_a_file_keep_what_the_duplicate_rules_keep(seed: int) -> None:
+    """A batch merges the copies of a response within one file (:func:`_merged_copies`); the duplicate rules over
+    the merged rows keep the very rows they keep over all rows, with the same first times, and the merged counts make
+    up the losing copies per file."""
+    rng = random.Random(seed)
+    names = ["a.jsonl", "b.jsonl", "c.jsonl"]
+    rows = []
+    for file_number, name in enumerate(names):
+        for line in range(1, 120):
+            message = rng.choice([*(f"m{number}" for number in range(10)), None])
+            rows.append(
+                {
+                    "source_file": name,
+                    "file_number": file_number,
+                    "source_line": line if seed % 2 else rng.randrange(1, 4),
+                    "message_id": message,
+                    "request_id": rng.choice(["r1", "r2", None]),
+                    "session_id": rng.choice(["s1", "s2"]),
+                    "sidechain": rng.choice(["true", "false", None]),
+                    "uuid": rng.choice(["u1", "u2", None]) if message is None else None,
+                    "timestamp": dt.datetime(2026, 3, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=rng.randrange(100)),
+                    "input_tokens": rng.choice([1, 2]),
+                    "output_tokens": rng.choice([3, 4, None]),
+                    "cache_read_tokens": rng.choice([0, 5]),
+                    "cache_write_tokens": None,
+                }
+            )
+    frame = pl.DataFrame(rows).with_columns(pl.col("file_number").cast(pl.UInt32)).with_row_index("row")
+    file_names = pl.Series(names, dtype=pl.String)
+
+    def responses(rows: pl.DataFrame) -> pl.DataFrame:
+        return _responses(rows.drop("source_file", "sidechain").with_row_index(_COPIES), file_names)
+
+    everything = responses(frame)
+    merged = responses(_merged_copies(frame))
+    assert merged.height < everything.height
+    kept = everything.filter(_KEPT).select("row", "timestamp")
+    assert merged.filter(_KEPT).select("row", "timestamp").equals(kept)
+    losing = pl.when(pl.col(_KEPT)).then(pl.col(_MERGED)).otherwise(pl.col(_MERGED) + 1)
+    by_file = merged.group_by("file_number").agg(losing.sum().cast(pl.UInt32).alias("copies")).sort("file_number")
+    expected = everything.group_by("file_number").agg((~pl.col(_KEPT)).sum().alias("copies")).sort("file_number")
+    assert by_file.equals(expected)
 
 
 def test_sidechain_replay_of_a_parent_message_is_not_counted_again() -> None:

@@ -622,7 +622,12 @@ class ClaudeCodeReader:
         # The losing copies are dropped here, as the ingest's dedup would drop them (it then finds no copies): the
         # events are made of the responses alone. What the quality section counts of them travels as a summary.
         kept = rows.get_column(_KEPT)
-        copies = _copies_by_file(rows.select("file_number", "timestamp").filter(~kept), names, self.name)
+        # A losing row stands for itself and the copies merged into it; a kept one for those copies.
+        merged = pl.col(_MERGED)
+        losing = pl.when(kept).then(merged).otherwise(merged + 1).alias("events")
+        copies = _copies_by_file(
+            rows.select("file_number", "timestamp", losing).filter(pl.col("events") > 0), names, self.name
+        )
         # Every copy of a response took its first copy's time, and takes its turn: the copies that have one (few).
         turned = _turns_of_copies(rows)
         rows = rows.drop("turn", "prompt_signature").filter(kept)
@@ -630,7 +635,7 @@ class ClaudeCodeReader:
         rows = rows.with_columns(rows.select(_COPIES).join(turned, on=_COPIES, how="left", maintain_order="left"))
         if "dedup_key" not in rows.columns:
             rows = rows.with_columns(_dedup_key(names, pl.col(_ONE)))
-        rows = rows.drop("message_id", "uuid", _ONE, _KEPT, _COPIES)
+        rows = rows.drop("message_id", "uuid", _ONE, _KEPT, _COPIES, _MERGED)
         number = pl.col("file_number")
         # The columns that are the same in every row (and those conform adds as nulls) are added after the rows are
         # made one chunk, as constants: made a column of each row's value, they would take a tenth of the events.
@@ -661,9 +666,10 @@ def _turns_of_copies(rows: pl.DataFrame) -> pl.DataFrame:
 
 def _copies_by_file(losers: pl.DataFrame, names: pl.Series, reader: str) -> pl.DataFrame:
     """Per file, the losing copies the read dropped (:attr:`~tokenaudit.readers.base.ReadResult.copies`), in
-    :func:`~tokenaudit.shards.read_sources`' columns: what the ingest would have counted of them."""
+    :func:`~tokenaudit.shards.read_sources`' columns: what the ingest would have counted of them. ``losers``: rows
+    (``file_number``, ``timestamp``) that stand for ``events`` losing copies each."""
     by_file = losers.group_by("file_number").agg(
-        pl.len().alias("events"),
+        pl.col("events").sum().cast(pl.UInt32),
         pl.col("timestamp").min().alias("first"),
         pl.col("timestamp").max().alias("last"),
     )
@@ -830,10 +836,49 @@ def _taken(future: Future[_Settled], batch: list[Source], size: int, timezone: s
     return settled
 
 
+_MERGED = "_merged"
+"""The read rows' column counting the copies of a row's response in its own file that were merged into it
+(:func:`_merged_copies`): losing copies the quality section counts all the same."""
+
+
+def _merged_copies(good: pl.DataFrame) -> pl.DataFrame:
+    """A batch's usage rows (in the scan's order) with the copies of a response within one file merged into the one
+    the dedup would keep of them, which takes their earliest time and counts the others in :data:`_MERGED`.
+
+    Claude Code writes a response as several lines (one per content block, streamed), so most read rows are copies
+    in the response's own file. Copies of one message id, request id, session and chain in one file share their
+    ``dedup_key`` whatever it is made of, and are ranked by the keep rule (:func:`~tokenaudit.schema.kept_copies`:
+    the most tokens, then the first line, then the first row; the file is the same): the best of them is the only
+    one that can be kept, and the only one the duplicate rules need besides the group's earliest time and its size.
+    Rows without a message id (keyed by their request id, uuid or line) stay as they are.
+    """
+    total = pl.sum_horizontal(*TOKEN_COLUMNS)
+    numbered = good.with_row_index("_row")
+    keyed = pl.col("message_id").is_not_null()
+    best = (
+        numbered.filter(keyed)
+        .sort(total, "source_line", "_row", descending=[True, False, False])
+        .group_by("source_file", "message_id", "request_id", "session_id", "sidechain")
+        .agg(
+            pl.col("_row").first(),
+            pl.col("timestamp").min().alias("_earliest"),
+            (pl.len() - 1).cast(pl.UInt32).alias(_MERGED),
+        )
+        .select("_row", "_earliest", _MERGED)
+    )
+    alone = numbered.filter(~keyed).select(
+        "_row", pl.col("timestamp").alias("_earliest"), pl.lit(0, pl.UInt32).alias(_MERGED)
+    )
+    kept = pl.concat([best, alone], how="vertical").sort("_row")
+    return good[kept.get_column("_row")].with_columns(
+        kept.get_column("_earliest").alias("timestamp"), kept.get_column(_MERGED)
+    )
+
+
 def _settled(lines: _TypedLines, timezone: str) -> _Settled:
     """One decoded batch's rows, rejects and turns: the Polars half of a batch's work."""
     good, bad = _parse(lines, timezone)
-    usage, turns, values = _encoded(good, _turns(lines.user_rows(), timezone), list(lines.order))
+    usage, turns, values = _encoded(_merged_copies(good), _turns(lines.user_rows(), timezone), list(lines.order))
     return usage, bad, turns, values
 
 
