@@ -52,6 +52,8 @@ def record_end(block: bytes | bytearray, stop: int = -1) -> int:
     none does), ``block`` starting where a record starts: a break inside a quoted field (an odd number of quotes
     before it) does not end one."""
     end = len(block) if stop < 0 else stop
+    if block.find(b'"', 0, end) < 0:  # no quoted field: the last break ends a record (a search, not a count)
+        return block.rfind(b"\n", 0, end) + 1
     quotes = block.count(b'"', 0, end)
     while (found := block.rfind(b"\n", 0, end)) >= 0:
         quotes -= block.count(b'"', found, end)
