@@ -8,7 +8,7 @@ maps other names onto them (``input_tokens: "Input (w/o Cache Write)"``). Duplic
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
@@ -195,12 +195,13 @@ class GenericReader:
                     pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("source_line") + records_before,
                 ]
                 counts = [present[name] for name in TOKEN_COLUMNS] if typed_counts else []
+                codes = {present[name] for name in _CODED if name in present}
                 try:
-                    frame = _scanned_text(source, kind, wanted, numbered, counts)
+                    frame = _scanned_text(source, kind, wanted, numbered, counts, codes)
                 except pl.exceptions.ComputeError:
                     if not counts:
                         raise
-                    frame = _scanned_text(source, kind, wanted, numbered, [])
+                    frame = _scanned_text(source, kind, wanted, numbered, [], codes)
         except pl.exceptions.ComputeError:
             if kind == "parquet":
                 raise
@@ -218,15 +219,17 @@ ingest holds them as codes (:data:`~tokenaudit.shards.HELD_CODES`), and their va
 
 def _coded(frame: pl.DataFrame, present: dict[str, str]) -> tuple[pl.DataFrame, set[str]]:
     """``frame`` with the :data:`_CODED` columns as categorical codes where they are clean text, and their names."""
-    found = {}
+    found, unclean = {}, []
     for name in _CODED:
         column = present.get(name)
-        if column is None or column in found or frame.schema[column] != pl.String:
+        if column is None or column in found or frame.schema[column] not in (pl.String, pl.Categorical):
             continue
         codes = coerce.clean_codes(frame.get_column(column))
         if codes is not None:
             found[column] = codes
-    return (frame.with_columns(found.values()) if found else frame), set(found)
+        elif frame.schema[column] == pl.Categorical:  # read as codes (a CSV block): its text goes the text path
+            unclean.append(pl.col(column).cast(pl.String))
+    return (frame.with_columns(*found.values(), *unclean) if found or unclean else frame), set(found)
 
 
 def _decoded_objects(source: Source, present: dict[str, str], lines_before: int) -> pl.DataFrame | None:
@@ -262,17 +265,26 @@ def _decoded_objects(source: Source, present: dict[str, str], lines_before: int)
 
 
 def _scanned_text(
-    source: Source, kind: str, wanted: list[str], added: list[pl.Expr], counts: Sequence[str]
+    source: Source,
+    kind: str,
+    wanted: list[str],
+    added: list[pl.Expr],
+    counts: Sequence[str],
+    codes: Collection[str] = (),
 ) -> pl.DataFrame:
-    """The ``wanted`` columns of a CSV or TSV source as text but the ``counts`` (as integers), plus the ``added``
-    ones."""
-    integers: dict[str, pl.DataType] = {name: pl.Int64() for name in counts}
+    """The ``wanted`` columns of a CSV or TSV source as text but the ``counts`` (as integers) and the ``codes`` (the
+    text as categorical codes, made as the file is parsed: cheaper than text and a cast, and the same values), plus
+    the ``added`` ones."""
+    types: dict[str, pl.DataType] = {
+        **{name: pl.Categorical() for name in codes},
+        **{name: pl.Int64() for name in counts},  # a column that is both: a count
+    }
     return (
         pl.scan_csv(
             source.payload(),
             separator="\t" if kind == "tsv" else ",",
             infer_schema=False,
-            schema_overrides=integers or None,
+            schema_overrides=types or None,
             encoding="utf8-lossy",
             missing_columns="insert",
         )
