@@ -217,14 +217,21 @@ def clean_held(
     The parts are taken out of ``parts`` and freed one by one as they are cleaned: the cleaned events are held
     :func:`~tokenaudit.shards.held` again meanwhile.
     """
-    lost = held_losers(parts).implode()
+    lost = held_losers(parts).sort()
     count = max(1, math.ceil(sum(part.height for part in parts) / DEVELOPER_SHARD_ROWS))
     buckets: list[list[pl.DataFrame]] = [[] for _ in range(count)]
     shards = []
     first = 0
     while parts:
         part = parts.pop(0)
-        kept = part.filter(~pl.int_range(first, first + part.height).is_in(lost))
+        # The part's own losers (a slice of the sorted numbers): none, no filter (a copy of every column).
+        start, end = (int(lost.search_sorted(number)) for number in (first, first + part.height))
+        if end > start:
+            kept = part.filter(
+                ~pl.int_range(first, first + part.height).is_in(lost.slice(start, end - start).implode())
+            )
+        else:
+            kept = part
         first += part.height
         kept = typed(kept.drop("dedup_key", KEY_HASH).lazy(), codes=True).collect()
         unique = UniqueShard(kept, read_sources(part), part.height)
@@ -247,15 +254,20 @@ def held_losers(parts: list[pl.DataFrame]) -> pl.Series:
     hashes = [part.get_column(KEY_HASH) for part in parts if part.height]
     if not hashes:
         return pl.Series("_row", [], pl.UInt32)
-    repeats = repeated_values(pl.concat(hashes, rechunk=False)).implode()
+    every = pl.concat(hashes, rechunk=False)
+    # The rows of a repeated hash, numbered in the parts' order: one lookup table for every part, not one each.
+    found = every.is_in(repeated_values(every).implode()).arg_true()
     wanted = ["dedup_key", "request_id", "source_file", "source_line", *TOKEN_COLUMNS]
     candidates = []
     first = 0
     for part in parts:
-        if part.height:
-            found = part.lazy().with_row_index("_row", offset=first).filter(pl.col(KEY_HASH).is_in(repeats))
-            candidates.append(found.select("_row", *wanted).collect())
+        start, end = (int(found.search_sorted(number)) for number in (first, first + part.height))
+        if end > start:
+            numbers = found.slice(start, end - start).alias("_row")
+            candidates.append(part.select(wanted)[numbers - first].insert_column(0, numbers))
         first += part.height
+    if not candidates:
+        return pl.Series("_row", [], pl.UInt32)
     rows = pl.concat(candidates, how="vertical_relaxed").lazy().pipe(typed, codes=True)
     return losing_copies(ranked(rows, "_row"), "_row")
 
