@@ -167,10 +167,8 @@ class Flag:
 def sorted_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """:func:`requests_by_developer` with ``opens_session``: each session's first request (null session ids
     excluded); and the codes (developer, dev)."""
-    requests, codes = requests_by_developer(events)
-    return requests.with_columns(
-        opens_session=pl.col("session").is_not_null() & pl.col("session").is_first_distinct()
-    ), codes
+    requests, codes, _ = ordered_requests(events)
+    return requests, codes
 
 
 def ordered_requests(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
