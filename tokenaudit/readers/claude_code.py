@@ -175,7 +175,7 @@ def _firsts(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     rows whose group holds several (in order). Only those are grouped: a row alone in its group is its own first, at
     its own time, and most rows are (a batch merges the copies of a response within one file: 1M responses, 9k more
     rows)."""
-    several = rows.select(pl.col(_GROUP).is_duplicated().arg_true()).to_series()
+    several = _repeated_positions(rows.get_column(_GROUP))
     group = pl.col(_GROUP)
     shared = rows.select(_GROUP, _COPIES, "timestamp")[several].select(
         pl.col(_COPIES).min().over(group), pl.col("timestamp").min().over(group)
@@ -186,16 +186,26 @@ def _firsts(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     ), several
 
 
-def _moved(rows: pl.DataFrame, first: pl.Series) -> pl.Series:
-    """The positions of the rows whose group's first copy (``first``: :func:`_firsts`) is another row."""
-    return (first != rows.get_column(_COPIES)).arg_true()
+def _repeated_positions(values: pl.Series) -> pl.Series:
+    """The positions (in order) of ``values`` that occur more than once. Hashes (integers) are sorted and neighbours
+    compared, a few times cheaper than ``is_duplicated``'s table of every value; few values repeat."""
+    if not values.dtype.is_integer() or values.null_count():
+        return values.is_duplicated().arg_true()
+    ordered = values.sort()
+    repeats = ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, max(values.len() - 1, 0)))
+    return values.is_in(repeats.unique().implode()).arg_true()
+
+
+def _moved(first: pl.Series) -> pl.Series:
+    """The positions of the rows whose group's first copy (``first``, row numbers: :func:`_firsts`) is another row."""
+    return (first != pl.int_range(first.len(), dtype=pl.UInt32, eager=True)).arg_true()
 
 
 def _same_as_first(rows: pl.DataFrame, found: pl.DataFrame, identity: Sequence[str]) -> bool:
     """Whether every row's ``identity`` values are its group's first row's (:func:`_firsts` ``found``): else two
     responses share a hash. Only rows that are not their group's first are compared."""
     first = found.get_column(_COPIES)
-    moved = _moved(rows, first)
+    moved = _moved(first)
     firsts = first.gather(moved)
     return all(
         rows.get_column(name).gather(moved).eq_missing(rows.get_column(name).gather(firsts)).all() for name in identity
@@ -214,7 +224,7 @@ def _grouped(rows: pl.DataFrame, found: pl.DataFrame, several: pl.Series, names:
     if _ONE not in rows.columns:
         # A request id of its own (or none where the first has one) marks the response: few rows, no text grouped.
         requests = rows.get_column("request_id")
-        moved = _moved(rows, first)
+        moved = _moved(first)
         firsts = first.gather(moved)
         mixed = firsts.filter(~requests.gather(moved).eq_missing(requests.gather(firsts)))
         found = found.with_columns(first.is_in(mixed.unique().implode()).not_().alias(_ONE))
@@ -685,9 +695,12 @@ def _turns_of_copies(rows: pl.DataFrame) -> pl.DataFrame:
     """``rows`` with each copy's ``turn`` and ``prompt_signature`` the largest of its response's (:data:`_COPIES`)
     copies': ``max().over(_COPIES)``, computed for the copies of responses read more than once alone (a response read
     once is its own largest, and most are)."""
-    several = rows.select(pl.col(_COPIES).is_duplicated().arg_true()).to_series()
-    if several.is_empty():
+    first = rows.get_column(_COPIES)
+    moved = _moved(first)
+    if moved.is_empty():
         return rows
+    # A response's copies: its first copy, and the copies that have it as their first.
+    several = pl.concat([moved, first.gather(moved)]).unique().sort()
     columns = ("turn", "prompt_signature")
     shared = rows.select(_COPIES, *columns)[several].select(pl.col(*columns).max().over(_COPIES))
     return rows.with_columns(rows.get_column(name).scatter(several, shared.get_column(name)) for name in columns)
