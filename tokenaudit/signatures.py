@@ -125,26 +125,45 @@ def attach_turns(requests: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:
     after it; when several turns precede one request (queued prompts), the last one counts. Requests that
     no turn precedes directly keep nulls (unknown).
     """
-    indexed = requests.with_row_index("_request")
-    owners = (
-        turns.filter(pl.col("session_id").is_not_null() & pl.col("timestamp").is_not_null())
+    # Positions and times alone are sorted and joined: each request's owning turn is found as a row number, and its
+    # two columns are gathered once, at the end.
+    indexed = requests.select("session_id", "timestamp").with_row_index("_request")
+    sent = turns.select("session_id", "timestamp").with_row_index("_turn")
+    found = (
+        sent.filter(pl.col("session_id").is_not_null() & pl.col("timestamp").is_not_null())
         .sort("timestamp")
         .join_asof(
-            indexed.filter(pl.col("session_id").is_not_null())
-            .select("session_id", "timestamp", "_request")
-            .sort("timestamp"),
+            indexed.filter(pl.col("session_id").is_not_null()).sort("timestamp"),
             on="timestamp",
             by="session_id",
             strategy="forward",
             check_sortedness=False,  # sorted by time overall, hence within every session
         )
         .filter(pl.col("_request").is_not_null())
-        .group_by("_request")
-        .agg(pl.col("turn", "prompt_signature").sort_by("timestamp").last())
     )
-    # The two columns alone are joined to the requests' positions; the requests' own columns are kept as they are
-    # (a join of the whole frame would copy every column of every request).
-    attached = indexed.select("_request").join(owners, on="_request", how="left", maintain_order="left")
+    # A request that owns one turn takes it; only the requests that own several are grouped (their last in time).
+    several = _repeated(found.get_column("_request"))
+    chosen = pl.concat(
+        [
+            found.filter(~several).select("_request", "_turn"),
+            found.filter(several).group_by("_request").agg(pl.col("_turn").sort_by("timestamp").last()),
+        ],
+        how="vertical",
+    ).rechunk()
+    owner = pl.repeat(None, requests.height, dtype=pl.UInt32, eager=True).scatter(
+        chosen.get_column("_request"), chosen.get_column("_turn")
+    )
+    # The requests' own columns are kept as they are (a join of the whole frame would copy every column of every
+    # request); the two columns are gathered from one chunk (a gather across chunks looks each row up in them all).
+    owned = turns.select("turn", "prompt_signature").rechunk()
     return requests.drop("turn", "prompt_signature", strict=False).with_columns(
-        attached.get_column("turn"), attached.get_column("prompt_signature")
+        owned.get_column(name).gather(owner) for name in owned.columns
     )
+
+
+def _repeated(values: pl.Series) -> pl.Series:
+    """Whether each of ``values`` (integers without nulls) occurs more than once: sorted and compared with their
+    neighbours, a few times cheaper than ``is_duplicated``'s table of every value."""
+    ordered = values.sort()
+    repeats = ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, max(values.len() - 1, 0)))
+    return values.is_in(repeats.unique().implode())
