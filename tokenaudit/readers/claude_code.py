@@ -103,9 +103,13 @@ def _dedup_key(names: pl.Series, one_request: pl.Expr) -> pl.Expr:
     and a file's name is long."""
     message, request = pl.col("message_id"), pl.col("request_id")
     with_request = request.is_not_null() & one_request
-    keyed = pl.concat_str([message, pl.when(with_request).then(pl.lit(":") + request)], ignore_nulls=True)
-    return (pl.lit("claude-code:") + pl.when(message.is_null()).then(_orphan_key(names)).otherwise(keyed)).alias(
-        "dedup_key"
+    # One concatenation makes a keyed row's text: each ``+`` of text columns makes a whole column of text.
+    keyed = pl.concat_str(
+        [pl.lit("claude-code:"), message, pl.when(with_request).then(pl.lit(":")), pl.when(with_request).then(request)],
+        ignore_nulls=True,
+    )
+    return (
+        pl.when(message.is_null()).then(pl.lit("claude-code:") + _orphan_key(names)).otherwise(keyed).alias("dedup_key")
     )
 
 
@@ -666,11 +670,11 @@ class ClaudeCodeReader:
             rows.select("file_number", "timestamp", losing).filter(pl.col("events") > 0), names, self.name
         )
         # Every copy of a response took its first copy's time, and takes the largest turn of its copies.
-        rows = _turns_of_copies(rows).filter(kept)
-        del kept
-        if "dedup_key" not in rows.columns:
+        rows = _turns_of_copies(rows)
+        if "dedup_key" not in rows.columns:  # made for the losing copies too (few): the ids are not copied to drop them
             rows = rows.with_columns(_dedup_key(names, pl.col(_ONE)))
-        rows = rows.drop("message_id", "uuid", _ONE, _KEPT, _COPIES, _MERGED)
+        rows = rows.drop("message_id", "uuid", _ONE, _KEPT, _COPIES, _MERGED).filter(kept)
+        del kept
         number = pl.col("file_number")
         # The columns that are the same in every row (and those conform adds as nulls) are added after the rows are
         # made one chunk, as constants: made a column of each row's value, they would take a tenth of the events.
