@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers import FIXTURES, by_developer, run_cli, run_json
 from tokenaudit.errors import InputError
+from tokenaudit.helper_pool import HELPERS
 from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Policy, parse_policy
 from tokenaudit.readers import READERS, detect
@@ -25,7 +26,6 @@ from tokenaudit.readers.claude_code import (
     _COPIES,
     _KEPT,
     _MERGED,
-    HELPERS,
     ClaudeCodeReader,
     _dedup_key,
     _Dictionary,
@@ -557,7 +557,7 @@ class _BrokenPool(_DeadHelpers):
 def test_a_batch_whose_helper_died_is_read_here(pool: type[_DeadHelpers], monkeypatch: pytest.MonkeyPatch) -> None:
     whole = read(ROOT)
     monkeypatch.setattr("tokenaudit.readers.jsonlines.BATCH_BYTES", 1)
-    monkeypatch.setattr("tokenaudit.readers.claude_code.ProcessPoolExecutor", pool)
+    monkeypatch.setattr("tokenaudit.helper_pool.ProcessPoolExecutor", pool)
     monkeypatch.setenv(HELPERS, "1")
     helped = read(ROOT)
     assert helped.events.equals(whole.events)

@@ -9,6 +9,10 @@ package: the console script imports this package, and so does every helper proce
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Sequence
+from itertools import pairwise
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,8 +36,48 @@ def _commands() -> typer.Typer:
     return app
 
 
+READING_COMMANDS = frozenset({"totals", "audit", "rank", "explain", "report"})
+"""The commands that read usage inputs (a test checks them against the commands' arguments)."""
+EARLY_INPUT_BYTES = 128 * 1024 * 1024
+"""Named files of at least this many bytes together may want helper processes (a transcript read starts them from
+four batches of :data:`~tokenaudit.readers.jsonlines.BATCH_BYTES`; a test checks the two agree)."""
+
+
 def main() -> None:
     """Console-script entry point: large transcript reads may use helper processes (this entry point is import-safe
-    for them; see :data:`tokenaudit.readers.claude_code.HELPERS`)."""
+    for them; see :data:`tokenaudit.helper_pool.HELPERS`). They are started here when the arguments say a read may
+    want them, before the commands are imported and the inputs planned (a second of work they overlap); the read takes
+    them, and a pool it does not take is discarded."""
     os.environ.setdefault("TOKENAUDIT_HELPERS", "auto")
-    _commands()()
+    early = early_helpers(sys.argv[1:])
+    if not early:
+        _commands()()
+        return
+    from tokenaudit import helper_pool
+
+    helper_pool.start_early(early)
+    try:
+        _commands()()
+    finally:
+        helper_pool.discard()
+
+
+def early_helpers(args: Sequence[str]) -> int:
+    """How many helper processes to start before anything else for the command line ``args``: those allowed
+    (:func:`~tokenaudit.helper_pool.allowed`), for a command that reads usage, locally, from a folder or from named
+    files of :data:`EARLY_INPUT_BYTES` or more; else none. Only the file system is looked at, not the files."""
+    dask = "--engine=dask" in args or ("--engine", "dask") in pairwise(args)
+    if not args or args[0] not in READING_COMMANDS or dask:
+        return 0
+    named = [Path(arg) for arg in args[1:] if not arg.startswith("-")]
+    try:
+        wanted = any(path.is_dir() for path in named) or (
+            sum(path.stat().st_size for path in named if path.is_file()) >= EARLY_INPUT_BYTES
+        )
+    except OSError:
+        return 0
+    if not wanted:
+        return 0
+    from tokenaudit import helper_pool
+
+    return helper_pool.allowed()

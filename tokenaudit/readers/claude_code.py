@@ -32,23 +32,19 @@ it counts once when both are present and is not lost when the subagent's file is
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import re
-import threading
-import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Final
+from typing import Annotated, ClassVar
 
 import msgspec
 import polars as pl
 
-from tokenaudit import progress
+from tokenaudit import helper_pool, progress
 from tokenaudit.readers import coerce, jsonlines
 from tokenaudit.readers.base import Detection, ReadContext, ReadResult
 from tokenaudit.readers.jsonlines import batches, object_lines, scan_lines
@@ -816,10 +812,6 @@ def _encoded(
     return good, turns, _Values(list(files), sessions.to_list(), models.to_list())
 
 
-HELPERS: Final = "TOKENAUDIT_HELPERS"
-"""Environment variable: helper processes a large transcript read may start (``auto``: one per further core; unset:
-none). The command line sets ``auto``; a library caller opts in, because a spawned helper imports the main module
-again, which a script without the ``if __name__ == "__main__"`` guard does not survive."""
 _HELPER_MIN_BATCHES = 4
 """Helper processes start only for inputs of at least this many batches: each costs an interpreter's start-up."""
 
@@ -950,59 +942,29 @@ def _work(sources: Sequence[Source]) -> tuple[list[tuple[list[Source], int]], in
 
 
 def _helper_processes(batches: int) -> int:
-    """Processes beside this one that decode batches, as :data:`HELPERS` allows: ``auto`` is one per further core;
-    none for a small input or inside a daemonic process (a Dask worker may not start children)."""
-    allowed = os.environ.get(HELPERS, "0").strip().lower()
-    cores = len(os.sched_getaffinity(0)) - 1 if allowed == "auto" else int(allowed) if allowed.isdigit() else 0
-    if batches < _HELPER_MIN_BATCHES or multiprocessing.current_process().daemon:
+    """Processes beside this one that decode batches, as :data:`~tokenaudit.helper_pool.HELPERS` allows
+    (:func:`~tokenaudit.helper_pool.allowed`); none for a small input."""
+    if batches < _HELPER_MIN_BATCHES:
         return 0
-    return max(min(cores, batches - 1), 0)
+    return max(min(helper_pool.allowed(), batches - 1), 0)
 
 
 @contextmanager
 def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
-    """``processes`` fresh interpreters (spawned: Polars' threads do not survive a fork), started at once, or None
-    where none can start (no process semaphores in some sandboxes). Leaving does not wait for them to exit: they
-    free their memory while this process goes on. Should this process be killed, they exit too
-    (:func:`_follow_parent`)."""
-    try:
-        pool = (
-            ProcessPoolExecutor(
-                processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_follow_parent,
-                initargs=(os.getpid(),),
-            )
-            if processes
-            else None
-        )
-    except (OSError, NotImplementedError):
-        pool = None
+    """``processes`` helper processes: those the command line started early (:func:`~tokenaudit.helper_pool.take`),
+    else fresh ones, started at once (:func:`~tokenaudit.helper_pool.start`); None where none can start. An early
+    pool the read does not want (``processes`` 0) is discarded. Leaving does not wait for the helpers: they free their
+    memory while this process goes on."""
+    if not processes:
+        helper_pool.discard()
+    pool = (helper_pool.take(processes) or helper_pool.start(processes)) if processes else None
     if pool is None:
         yield None
         return
     try:
-        with suppress(BrokenProcessPool):  # then each batch finds it broken, and is read here (_to_helper)
-            pool.submit(int)  # starts the helpers (a pool starts them at its first task)
         yield pool
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-_PARENT_CHECK_SECONDS = 1.0
-"""How often a helper process looks for its parent (:func:`_follow_parent`)."""
-
-
-def _follow_parent(parent: int) -> None:
-    """In a helper process: exit once ``parent`` is gone. A killed process says nothing to its pool, and a helper
-    waiting on the pool's queue (whose writing end it holds too) would wait for ever."""
-    threading.Thread(target=_exit_after, args=(parent,), daemon=True).start()
-
-
-def _exit_after(parent: int) -> None:
-    while os.getppid() == parent:  # an orphan's parent becomes init or a subreaper
-        time.sleep(_PARENT_CHECK_SECONDS)
-    os._exit(1)
 
 
 def _parse(batch: _TypedLines, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -1,0 +1,124 @@
+"""The transcript read's helper processes started early by the command line: who starts them, who takes them, and
+that a pool nobody takes costs nothing."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from tests.helpers import FIXTURES, run_cli
+from tokenaudit import helper_pool
+from tokenaudit.cli import EARLY_INPUT_BYTES, READING_COMMANDS, app, early_helpers
+from tokenaudit.helper_pool import HELPERS
+from tokenaudit.readers import jsonlines
+from tokenaudit.readers.claude_code import _HELPER_MIN_BATCHES
+
+from .test_reader_claude_code import ROOT, read
+
+
+def _early() -> object:
+    """The early pool, read afresh (mypy keeps what an assert said of the attribute across calls)."""
+    return helper_pool._early
+
+
+def test_the_command_line_starts_helpers_early_for_a_local_read_of_a_folder_or_large_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HELPERS, "1")
+    small = tmp_path / "small.jsonl"
+    small.write_text("{}\n")
+    folder = str(ROOT)
+    assert early_helpers(["audit", folder, "--format", "json", "-q"]) == 1
+    assert early_helpers(["report", "-q", folder]) == 1
+    assert early_helpers(["audit", str(small)]) == 0  # one small file: a read of one batch takes no helper
+    assert early_helpers(["audit", folder, "--engine", "dask"]) == 0  # read by the cluster's workers
+    assert early_helpers(["audit", folder, "--engine=dask"]) == 0
+    assert early_helpers(["simulate", folder]) == 0  # reads no usage
+    assert early_helpers(["audit", str(tmp_path / "missing")]) == 0
+    assert early_helpers([]) == 0
+    monkeypatch.setenv(HELPERS, "0")
+    assert early_helpers(["audit", folder]) == 0
+
+
+def test_the_early_start_follows_what_the_read_wants() -> None:
+    """The commands named as reading usage are those with INPUT arguments; named files of the early start's size are
+    as many batches as a read takes helpers from."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    reading = {name for name, sub in command.commands.items() if any(param.name == "inputs" for param in sub.params)}
+    assert reading == READING_COMMANDS
+    assert EARLY_INPUT_BYTES == _HELPER_MIN_BATCHES * jsonlines.BATCH_BYTES
+
+
+def test_the_read_takes_the_pool_started_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(ROOT, tmp_path / "logs")
+    alone = read(tmp_path / "logs")
+    monkeypatch.setattr("tokenaudit.readers.jsonlines.BATCH_BYTES", 1)  # a batch per file: helpers wanted
+    monkeypatch.setenv(HELPERS, "1")
+    helper_pool.start_early(1)
+    started = helper_pool._early
+    assert started is not None
+    taken: list[object] = []
+    take = helper_pool.take
+
+    def taking(processes: int) -> object:
+        taken.append(take(processes))
+        return taken[-1]
+
+    monkeypatch.setattr(helper_pool, "take", taking)
+    monkeypatch.setattr(helper_pool, "start", lambda processes: pytest.fail("a second pool started"))
+    helped = read(tmp_path / "logs")
+    assert taken == [started[0]]
+    assert _early() is None
+    assert helped.events.equals(alone.events)
+    assert helped.rejects.equals(alone.rejects)
+
+
+def test_a_read_that_wants_no_helper_discards_the_early_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(HELPERS, "1")
+    helper_pool.start_early(1)
+    assert helper_pool._early is not None
+    read(ROOT)  # one batch: no helper
+    assert _early() is None
+
+
+def test_a_discarded_pool_stops_its_helpers() -> None:
+    helper_pool.start_early(1)
+    assert helper_pool._early is not None
+    helpers = list(helper_pool._early[0]._processes.values())
+    assert helpers
+    helper_pool.discard()
+    assert _early() is None
+    for helper in helpers:
+        helper.join(timeout=30)
+        assert helper.exitcode == -signal.SIGTERM
+
+
+_UNUSED = """
+from tokenaudit import helper_pool
+helper_pool.start_early(1)
+helper_pool.discard()
+print("done", flush=True)
+"""
+
+
+def test_a_pool_nobody_uses_leaves_no_trace() -> None:
+    """Started and discarded at once (its helper still starting): the process exits at once, with nothing on stderr
+    (no leaked semaphore, no helper's traceback)."""
+    ran = subprocess.run([sys.executable, "-c", _UNUSED], capture_output=True, text=True, timeout=60, check=True)
+    assert (ran.stdout, ran.stderr) == ("done\n", "")
+
+
+def test_in_process_command_line_runs_start_no_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the console script (:func:`tokenaudit.cli.main`) starts helpers early: the tests' in-process runs do not."""
+    monkeypatch.setenv(HELPERS, "1")
+    monkeypatch.setattr(helper_pool, "start_early", lambda processes: pytest.fail("an early pool started"))
+    result = run_cli("audit", str(FIXTURES / "claude_code"), "--format", "json", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert helper_pool._early is None
