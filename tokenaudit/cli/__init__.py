@@ -8,8 +8,10 @@ package: the console script imports this package, and so does every helper proce
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -47,9 +49,18 @@ def main() -> None:
     """Console-script entry point: large transcript reads may use helper processes (this entry point is import-safe
     for them; see :data:`tokenaudit.helper_pool.HELPERS`). They are started here when the arguments say a read may
     want them, before the commands are imported and the inputs planned (a second of work they overlap); the read takes
-    them, and a pool it does not take is discarded."""
+    them, and a pool it does not take is discarded. Once the command is done, the process ends at once
+    (:func:`_exit_now`)."""
     os.environ.setdefault("TOKENAUDIT_HELPERS", "auto")
-    early = early_helpers(sys.argv[1:])
+    try:
+        _run(early_helpers(sys.argv[1:]))
+    except SystemExit as done:
+        _exit_now(done.code)
+        raise
+
+
+def _run(early: int) -> None:
+    """The command, with ``early`` helper processes started before anything else."""
     if not early:
         _commands()()
         return
@@ -60,6 +71,29 @@ def main() -> None:
         _commands()()
     finally:
         helper_pool.discard()
+
+
+def _exit_now(code: object) -> None:
+    """End the process with ``code`` once the output is flushed and the exit hooks have run, without the interpreter's
+    teardown: freeing every object and module one by one takes 0.2-0.4 s after a large audit, and the system frees
+    the memory at once. Only where nothing else is left to wait for: no thread but this one (and daemons), no child
+    process; else (or for an exit code that is not a number, or an output that cannot be flushed) the interpreter
+    exits as usual."""
+    if not (code is None or isinstance(code, int)):
+        return
+    main_thread = threading.main_thread()
+    if any(not thread.daemon for thread in threading.enumerate() if thread is not main_thread):
+        return
+    processes = sys.modules.get("multiprocessing")
+    if processes is not None and processes.active_children():
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    atexit._run_exitfuncs()  # the exit hooks still run (temporary folders, the helpers' semaphores)
+    os._exit(code or 0)
 
 
 def early_helpers(args: Sequence[str]) -> int:

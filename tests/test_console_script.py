@@ -1,20 +1,23 @@
-"""The transcript read's helper processes started early by the command line: who starts them, who takes them, and
-that a pool nobody takes costs nothing."""
+"""What the console script does around the commands: the transcript read's helper processes started early (who
+starts them, who takes them, and that a pool nobody takes costs nothing), and the process's end."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import typer
 
-from tests.helpers import FIXTURES, run_cli
+from tests.helpers import FIXTURES, SAMPLE_ARGS, run_cli
 from tokenaudit import helper_pool
-from tokenaudit.cli import EARLY_INPUT_BYTES, READING_COMMANDS, app, early_helpers
+from tokenaudit.cli import EARLY_INPUT_BYTES, READING_COMMANDS, _exit_now, app, early_helpers
 from tokenaudit.helper_pool import HELPERS
 from tokenaudit.readers import jsonlines
 from tokenaudit.readers.claude_code import _HELPER_MIN_BATCHES
@@ -122,3 +125,38 @@ def test_in_process_command_line_runs_start_no_pool(monkeypatch: pytest.MonkeyPa
     result = run_cli("audit", str(FIXTURES / "claude_code"), "--format", "json", "-q")
     assert result.exit_code == 0, result.stderr
     assert helper_pool._early is None
+
+
+def test_the_console_script_ends_with_the_commands_output_and_exit_code(tmp_path: Path) -> None:
+    """The console script ends the process once the command is done (:func:`tokenaudit.cli._exit_now`): the same
+    output, notes and exit code as the command run in-process, and a file output written whole."""
+    args = ["audit", *SAMPLE_ARGS, "--format", "json"]
+    ran = subprocess.run([sys.executable, "-m", "tokenaudit", *args], capture_output=True, text=True, timeout=300)
+    here = run_cli(*args)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (here.exit_code, here.stdout, here.stderr)
+    written = tmp_path / "audit.json"
+    to_file = [sys.executable, "-m", "tokenaudit", *args, "-q", "--output", str(written)]
+    ran = subprocess.run(to_file, capture_output=True, text=True, timeout=300)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "", "")
+    assert written.read_text() == here.stdout
+    missing = [sys.executable, "-m", "tokenaudit", "audit", str(tmp_path / "missing.csv")]
+    ran = subprocess.run(missing, capture_output=True, text=True, timeout=300)
+    here = run_cli("audit", str(tmp_path / "missing.csv"))
+    assert (ran.returncode, ran.stderr) == (here.exit_code, here.stderr) != (0, "")
+
+
+def test_the_process_ends_at_once_only_when_nothing_is_left_to_wait_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    ended: list[int] = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: None)  # pytest's own hooks stay for pytest's exit
+    release = threading.Event()
+    waiting = threading.Thread(target=release.wait)
+    waiting.start()
+    _exit_now(0)  # a thread still works: the interpreter waits for it
+    release.set()
+    waiting.join()
+    _exit_now("a message")  # printed by the interpreter's exit
+    assert ended == []
+    _exit_now(None)
+    _exit_now(4)
+    assert ended == [0, 4]
