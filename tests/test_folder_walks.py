@@ -18,6 +18,7 @@ import csv
 import gzip
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ from tokenaudit.ingest import Period, load_events
 from tokenaudit.policy import Policy
 from tokenaudit.readers import READERS, detect
 from tokenaudit.readers.base import ReadContext
-from tokenaudit.readers.sources import Source
+from tokenaudit.readers.jsonlines import size_of
+from tokenaudit.readers.sources import DATA_SUFFIXES, Source, resolve
 
 HOME = FIXTURES / "claude_home" / ".claude"
 PROJECTS = HOME / "projects"
@@ -204,3 +206,19 @@ def test_a_subagent_prompt_quoted_in_agent_progress_is_not_a_turn_of_the_parent(
     assert alone[0] == "prompt"
     assert alone[1] is not None
     assert signature(PROJECTS) == alone
+
+
+def test_a_walk_keeps_each_files_size_and_takes_the_data_extensions_as_a_path_would(tmp_path: Path) -> None:
+    """Each file found keeps the size it had then: planning and batching ask it of every file, not of the disk."""
+    names = ["a.jsonl", "b.CSV", "c.json.gz", "d.", "e.tar", "f..parquet", "noext", "g.jsonl.bak", "h.txt.gz"]
+    for number, name in enumerate(names):
+        (tmp_path / name).write_bytes(b"{}\n" * (number + 1) if not name.endswith(".gz") else gzip.compress(b"{}\n"))
+    found = resolve([str(tmp_path)])
+    assert sorted(Path(source.name).name for source in found.sources) == sorted(
+        name for name in names if Path(name.lower().removesuffix(".gz")).suffix in DATA_SUFFIXES
+    )
+    for source in found.sources:
+        assert size_of(source) == (len(source.data) if source.data is not None else Path(source.name).stat().st_size)
+    on_disk = next(source for source in found.sources if source.data is None)
+    assert on_disk.size >= 0
+    assert size_of(replace(on_disk, path=tmp_path / "gone")) == on_disk.size  # not asked of the disk again

@@ -25,7 +25,7 @@ def size_of(source: Source) -> int:
     """The source's size in bytes (what the progress bar counts; a part of a file's rows, its share)."""
     if source.data is not None:
         return len(source.data)
-    size = source.path.stat().st_size if source.path is not None else 0
+    size = source.size if source.size >= 0 else source.path.stat().st_size if source.path is not None else 0
     return size * source.rows[1] // source.file_rows if source.rows and source.file_rows else size
 
 

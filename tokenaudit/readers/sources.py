@@ -90,6 +90,10 @@ class Source:
     """With ``rows``: how many rows the whole file has (the part's share of its bytes is what a progress bar counts)."""
     block: Block | None = None
     """A block of a larger text file, in memory (:func:`tokenaudit.readers.generic.text_blocks`)."""
+    size: int = -1
+    """A file's size in bytes when it was found (-1: not known, :func:`~tokenaudit.readers.jsonlines.size_of` asks the
+    file system): the inputs' planning and the readers' batching ask for it of every file, and a folder of transcripts
+    holds thousands."""
     lines_unchecked: bool = False
     """A file larger than :data:`MAX_LINE_BYTES` whose line lengths are not checked yet: the reader that streams it
     checks them as it reads (:func:`tokenaudit.readers.jsonlines.line_blocks`), any other reader's file is checked
@@ -294,7 +298,7 @@ def _from_file(path: Path, *, walked: bool = False, regular: bool = False) -> tu
         blank = _blank(descriptor)
     finally:
         os.close(descriptor)
-    return Source(name=str(path), path=path, walked=walked, lines_unchecked=size > MAX_LINE_BYTES), blank
+    return Source(name=str(path), path=path, walked=walked, size=size, lines_unchecked=size > MAX_LINE_BYTES), blank
 
 
 def _opened(path: Path) -> int:
@@ -351,11 +355,17 @@ def _walk(directory: Path) -> tuple[list[Path], list[tuple[str, str]]]:
             path = folder / name
             if data_name in TOOL_FILES:
                 skipped.append((str(path), TOOL_FILES[data_name]))
-            elif Path(data_name).suffix in DATA_SUFFIXES:
+            elif _suffix(data_name) in DATA_SUFFIXES:
                 found.append(path)
             else:
                 skipped.append((str(path), NOT_DATA))
     return sorted(found, key=attrgetter("parts")), sorted(skipped)  # the paths' own order, compared once each
+
+
+def _suffix(name: str) -> str:
+    """``Path(name).suffix`` of a file's name, without making a path of it (a folder walk's thousands of files)."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:
