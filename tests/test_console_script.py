@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 import typer
 
-from tests.helpers import FIXTURES, SAMPLE_ARGS, run_cli
+from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit import helper_pool
-from tokenaudit.cli import EARLY_INPUT_BYTES, READING_COMMANDS, _exit_now, app, early_helpers
+from tokenaudit.cli import EARLY_INPUT_BYTES, EARLY_INPUT_FILES, READING_COMMANDS, _exit_now, app, early_helpers
 from tokenaudit.helper_pool import HELPERS
+from tokenaudit.ingest import Period, plan_inputs
+from tokenaudit.policy import Policy
 from tokenaudit.readers import jsonlines
 from tokenaudit.readers.claude_code import _HELPER_MIN_BATCHES
 
@@ -30,16 +32,22 @@ def _early() -> object:
     return helper_pool._early
 
 
-def test_the_command_line_starts_helpers_early_for_a_local_read_of_a_folder_or_large_files(
+def test_the_command_line_starts_helpers_early_for_a_local_read_of_many_transcripts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Helpers start early for a command that reads usage locally from JSON Lines files, named or in folders, of at
+    least :data:`~tokenaudit.cli.EARLY_INPUT_BYTES` (here a byte) in four files or more."""
     monkeypatch.setenv(HELPERS, "1")
+    folder = str(ROOT)
     small = tmp_path / "small.jsonl"
     small.write_text("{}\n")
-    folder = str(ROOT)
+    assert early_helpers(["audit", folder, "--format", "json", "-q"]) == 0  # a small folder: no read of 4 batches
+    monkeypatch.setattr("tokenaudit.cli.EARLY_INPUT_BYTES", 1)
     assert early_helpers(["audit", folder, "--format", "json", "-q"]) == 1
     assert early_helpers(["report", "-q", folder]) == 1
-    assert early_helpers(["audit", str(small)]) == 0  # one small file: a read of one batch takes no helper
+    assert early_helpers(["audit", str(small)]) == 0  # one file is one batch
+    assert early_helpers(["audit", *[str(small)] * 4]) == 1  # named files count together
+    assert early_helpers(["audit", str(SAMPLE)]) == 0  # CSV, JSON and Parquet files: no transcript
     assert early_helpers(["audit", folder, "--engine", "dask"]) == 0  # read by the cluster's workers
     assert early_helpers(["audit", folder, "--engine=dask"]) == 0
     assert early_helpers(["simulate", folder]) == 0  # reads no usage
@@ -57,6 +65,7 @@ def test_the_early_start_follows_what_the_read_wants() -> None:
     reading = {name for name, sub in command.commands.items() if any(param.name == "inputs" for param in sub.params)}
     assert reading == READING_COMMANDS
     assert EARLY_INPUT_BYTES == _HELPER_MIN_BATCHES * jsonlines.BATCH_BYTES
+    assert EARLY_INPUT_FILES == _HELPER_MIN_BATCHES
 
 
 def test_the_read_takes_the_pool_started_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,6 +97,14 @@ def test_a_read_that_wants_no_helper_discards_the_early_pool(monkeypatch: pytest
     helper_pool.start_early(1)
     assert helper_pool._early is not None
     read(ROOT)  # one batch: no helper
+    assert _early() is None
+
+
+def test_inputs_without_transcripts_discard_the_early_pool_once_planned(monkeypatch: pytest.MonkeyPatch) -> None:
+    helper_pool.start_early(1)
+    assert helper_pool._early is not None
+    planned = plan_inputs([str(SAMPLE / "events.csv")], Policy(), Period())
+    assert [reader.name for reader, _ in planned.plan.batches] == ["generic"]
     assert _early() is None
 
 

@@ -12,7 +12,8 @@ import atexit
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +42,10 @@ def _commands() -> typer.Typer:
 READING_COMMANDS = frozenset({"totals", "audit", "rank", "explain", "report"})
 """The commands that read usage inputs (a test checks them against the commands' arguments)."""
 EARLY_INPUT_BYTES = 128 * 1024 * 1024
-"""Named files of at least this many bytes together may want helper processes (a transcript read starts them from
+"""Transcripts of at least this many bytes together may want helper processes (a transcript read starts them from
 four batches of :data:`~tokenaudit.readers.jsonlines.BATCH_BYTES`; a test checks the two agree)."""
+EARLY_INPUT_FILES = 4
+"""... in at least this many files: a batch holds whole files (a test checks this is the helpers' least batches)."""
 
 
 def main() -> None:
@@ -98,20 +101,45 @@ def _exit_now(code: object) -> None:
 
 def early_helpers(args: Sequence[str]) -> int:
     """How many helper processes to start before anything else for the command line ``args``: those allowed
-    (:func:`~tokenaudit.helper_pool.allowed`), for a command that reads usage, locally, from a folder or from named
-    files of :data:`EARLY_INPUT_BYTES` or more; else none. Only the file system is looked at, not the files."""
+    (:func:`~tokenaudit.helper_pool.allowed`), for a command that reads usage, locally, from JSON Lines files named or
+    in folders named that hold :data:`EARLY_INPUT_BYTES` or more in :data:`EARLY_INPUT_FILES` files or more (a read
+    batches whole files); else none. Only the file system is looked at, not the files."""
     dask = "--engine=dask" in args or ("--engine", "dask") in pairwise(args)
     if not args or args[0] not in READING_COMMANDS or dask:
         return 0
-    named = [Path(arg) for arg in args[1:] if not arg.startswith("-")]
-    try:
-        wanted = any(path.is_dir() for path in named) or (
-            sum(path.stat().st_size for path in named if path.is_file()) >= EARLY_INPUT_BYTES
-        )
-    except OSError:
-        return 0
-    if not wanted:
+    named = [arg for arg in args[1:] if not arg.startswith("-")]
+    size, files = _lines_files_up_to(named, EARLY_INPUT_BYTES, EARLY_INPUT_FILES)
+    if size < EARLY_INPUT_BYTES or files < EARLY_INPUT_FILES:
         return 0
     from tokenaudit import helper_pool
 
     return helper_pool.allowed()
+
+
+def _lines_files_up_to(paths: Sequence[str], size: int, files: int) -> tuple[int, int]:
+    """The bytes and the number of the JSON Lines files (``.jsonl``: transcripts) at ``paths`` and under the folders at
+    ``paths`` (from each folder's listing and a ``stat`` per file), counted until they reach ``size`` and ``files``: a
+    folder of a few hundred transcripts holds as many, and a small one is walked whole at little cost. Anything
+    unreadable counts nothing."""
+    found = [0, 0]
+
+    def add(name: str, stat: Callable[[], os.stat_result]) -> None:
+        if name.lower().endswith(".jsonl"):
+            found[0] += stat().st_size
+            found[1] += 1
+
+    folders: list[str | Path] = []
+    for path in map(Path, paths):
+        with suppress(OSError):
+            if path.is_dir():
+                folders.append(path)
+            elif path.is_file():
+                add(path.name, path.stat)
+    while folders and (found[0] < size or found[1] < files):
+        with suppress(OSError), os.scandir(folders.pop()) as listing:
+            for entry in listing:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                elif entry.is_file():
+                    add(entry.name, entry.stat)
+    return found[0], found[1]

@@ -9,6 +9,7 @@ from typing import Final
 
 import polars as pl
 
+from tokenaudit import helper_pool
 from tokenaudit.errors import InputError, UsageError
 from tokenaudit.readers.anthropic import AnthropicMessagesUsageReader, ClaudeCodeAnalyticsReader
 from tokenaudit.readers.azure_openai import AzureOpenAIGatewayReader
@@ -155,6 +156,8 @@ def plan_reads(sources: Sequence[Source], context: ReadContext, input_format: st
                 " name one file to see what each reader expected"
             )
             raise InputError(msg)
+    if ClaudeCodeReader.name not in batches:
+        helper_pool.discard()  # no transcript read to take the helper processes started early
     streamed = {
         id(source)
         for reader, batch in batches.values()
