@@ -57,6 +57,15 @@ def test_the_command_line_starts_helpers_early_for_a_local_read_of_many_transcri
     assert early_helpers(["audit", folder]) == 0
 
 
+def test_auto_is_one_helper_per_further_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(HELPERS, "auto")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert helper_pool.allowed() == 2
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS has none: the machine's cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert helper_pool.allowed() == 3
+
+
 def test_the_early_start_follows_what_the_read_wants() -> None:
     """The commands named as reading usage are those with INPUT arguments; named files of the early start's size are
     as many batches as a read takes helpers from."""

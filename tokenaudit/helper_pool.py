@@ -32,7 +32,13 @@ def allowed() -> int:
     setting = os.environ.get(HELPERS, "0").strip().lower()
     if multiprocessing.current_process().daemon:
         return 0
-    return len(os.sched_getaffinity(0)) - 1 if setting == "auto" else int(setting) if setting.isdigit() else 0
+    return _cores() - 1 if setting == "auto" else int(setting) if setting.isdigit() else 0
+
+
+def _cores() -> int:
+    """The cores this process may run on (where the system does not say, as macOS does not: the machine's)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def start(processes: int) -> ProcessPoolExecutor | None:
