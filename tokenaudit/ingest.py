@@ -23,7 +23,7 @@ from tokenaudit.readers import ReadPlan, plan_reads
 from tokenaudit.readers.base import ReadContext
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.sources import Resolved, long_lines_first, resolve
-from tokenaudit.schema import TOKEN_COLUMNS, empty_events, empty_rejects
+from tokenaudit.schema import TOKEN_COLUMNS, empty_events, empty_rejects, repeated_values
 from tokenaudit.shards import (
     DEVELOPER_SHARD_ROWS,
     KEY_HASH,
@@ -46,7 +46,6 @@ from tokenaudit.shards import (
     period_diagnostics,
     ranked,
     read_sources,
-    repeated_values,
     rows_per_read,
     split_by_hash,
     typed,

@@ -36,7 +36,7 @@ from tokenaudit.metrics import CUBE_KEYS, cube_totals, exposure_of_cube, usage_c
 from tokenaudit.periods import Period
 from tokenaudit.policy import Policy
 from tokenaudit.pricing import apply_prices
-from tokenaudit.schema import EVENT_SCHEMA, empty_events, kept_copies, request_key, total_tokens
+from tokenaudit.schema import EVENT_SCHEMA, empty_events, kept_copies, repeated, request_key, total_tokens
 
 if TYPE_CHECKING:
     from tokenaudit.detectors import ShardedFeatures
@@ -128,21 +128,6 @@ def losing_rows(rows: pl.LazyFrame) -> pl.Series:
     :func:`losing_copies` compares the keys themselves."""
     candidates = rows.filter(repeated(pl.col(KEY_HASH))).pipe(typed, codes=True)
     return losing_copies(ranked(candidates, "_row"), "_row")
-
-
-def repeated(values: pl.Expr) -> pl.Expr:
-    """``values.is_duplicated()`` found by a sort: on 10M mostly distinct 64-bit hashes about three times cheaper than
-    its hash table (the repeated values are few, so looking each row up among them is cheap)."""
-    ordered = values.sort()
-    return values.is_in(ordered.filter(ordered == ordered.shift(1)).implode())
-
-
-def repeated_values(values: pl.Series) -> pl.Series:
-    """The values that occur more than once in ``values``, each once, found by a sort (:func:`repeated`); equal
-    neighbours are compared on two slices of the sorted values, not on a shifted copy."""
-    ordered = values.sort()
-    later = ordered.slice(1)
-    return later.filter(later == ordered.slice(0, later.len())).unique()
 
 
 def ranked(rows: pl.LazyFrame, *columns: str) -> pl.LazyFrame:

@@ -31,6 +31,8 @@ from typing import Final
 
 import polars as pl
 
+from tokenaudit.schema import repeated_values
+
 SIGNATURE_BITS: Final = 64
 MIN_WORDS: Final = 4
 NEAR_DUPLICATE_BITS: Final = 10
@@ -142,7 +144,8 @@ def attach_turns(requests: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("_request").is_not_null())
     )
     # A request that owns one turn takes it; only the requests that own several are grouped (their last in time).
-    several = _repeated(found.get_column("_request"))
+    owners = found.get_column("_request")
+    several = owners.is_in(repeated_values(owners).implode())
     chosen = pl.concat(
         [
             found.filter(~several).select("_request", "_turn"),
@@ -159,11 +162,3 @@ def attach_turns(requests: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:
     return requests.drop("turn", "prompt_signature", strict=False).with_columns(
         owned.get_column(name).gather(owner) for name in owned.columns
     )
-
-
-def _repeated(values: pl.Series) -> pl.Series:
-    """Whether each of ``values`` (integers without nulls) occurs more than once: sorted and compared with their
-    neighbours, a few times cheaper than ``is_duplicated``'s table of every value."""
-    ordered = values.sort()
-    repeats = ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, max(values.len() - 1, 0)))
-    return values.is_in(repeats.unique().implode())

@@ -57,7 +57,7 @@ from tokenaudit.readers.parse import (
     struct_columns,
 )
 from tokenaudit.readers.sources import Source
-from tokenaudit.schema import EVENT_SCHEMA, TOKEN_COLUMNS, conform, empty_rejects, kept_copies
+from tokenaudit.schema import EVENT_SCHEMA, TOKEN_COLUMNS, conform, empty_rejects, kept_copies, repeated_values
 from tokenaudit.signatures import attach_turns, simhash
 
 _USAGE_FIELDS = ("input", "output", "cache_read", "cache_creation", "cache_5m", "cache_1h")
@@ -175,7 +175,8 @@ def _firsts(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     rows whose group holds several (in order). Only those are grouped: a row alone in its group is its own first, at
     its own time, and most rows are (a batch merges the copies of a response within one file: 1M responses, 9k more
     rows)."""
-    several = _repeated_positions(rows.get_column(_GROUP))
+    groups = rows.get_column(_GROUP)
+    several = groups.is_in(repeated_values(groups).implode()).arg_true()
     group = pl.col(_GROUP)
     shared = rows.select(_GROUP, _COPIES, "timestamp")[several].select(
         pl.col(_COPIES).min().over(group), pl.col("timestamp").min().over(group)
@@ -184,16 +185,6 @@ def _firsts(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     return found.with_columns(
         found.get_column(name).scatter(several, shared.get_column(name)) for name in found.columns
     ), several
-
-
-def _repeated_positions(values: pl.Series) -> pl.Series:
-    """The positions (in order) of ``values`` that occur more than once. Hashes (integers) are sorted and neighbours
-    compared, a few times cheaper than ``is_duplicated``'s table of every value; few values repeat."""
-    if not values.dtype.is_integer() or values.null_count():
-        return values.is_duplicated().arg_true()
-    ordered = values.sort()
-    repeats = ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, max(values.len() - 1, 0)))
-    return values.is_in(repeats.unique().implode()).arg_true()
 
 
 def _moved(first: pl.Series) -> pl.Series:
