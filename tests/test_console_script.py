@@ -17,7 +17,15 @@ import typer
 
 from tests.helpers import FIXTURES, SAMPLE, SAMPLE_ARGS, run_cli
 from tokenaudit import helper_pool
-from tokenaudit.cli import EARLY_INPUT_BYTES, EARLY_INPUT_FILES, READING_COMMANDS, _exit_now, app, early_helpers
+from tokenaudit.cli import (
+    EARLY_INPUT_BYTES,
+    EARLY_INPUT_FILES,
+    ENTRY_POINT,
+    READING_COMMANDS,
+    _exit_now,
+    app,
+    early_helpers,
+)
 from tokenaudit.helper_pool import HELPERS
 from tokenaudit.ingest import Period, plan_inputs
 from tokenaudit.policy import Policy
@@ -169,6 +177,16 @@ def test_the_console_script_ends_with_the_commands_output_and_exit_code(tmp_path
     ran = subprocess.run(missing, capture_output=True, text=True, timeout=300)
     here = run_cli("audit", str(tmp_path / "missing.csv"))
     assert (ran.returncode, ran.stderr) == (here.exit_code, here.stderr) != (0, "")
+
+
+def test_a_program_that_calls_main_goes_on_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the console script's own process ends at once: a wrapper that calls :func:`tokenaudit.cli.main` (as the
+    benchmark's Dask wrapper does) gets its SystemExit and goes on."""
+    monkeypatch.setattr(os, "_exit", lambda code: pytest.fail("the calling program was ended"))
+    monkeypatch.setattr(sys, "argv", ["tokenaudit", "--version"])
+    with pytest.raises(SystemExit) as done:
+        ENTRY_POINT()
+    assert done.value.code in (0, None)
 
 
 def test_the_process_ends_at_once_only_when_nothing_is_left_to_wait_for(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,14 +52,26 @@ def main() -> None:
     """Console-script entry point: large transcript reads may use helper processes (this entry point is import-safe
     for them; see :data:`tokenaudit.helper_pool.HELPERS`). They are started here when the arguments say a read may
     want them, before the commands are imported and the inputs planned (a second of work they overlap); the read takes
-    them, and a pool it does not take is discarded. Once the command is done, the process ends at once
+    them, and a pool it does not take is discarded. Once the command is done, the console script's process ends at once
     (:func:`_exit_now`)."""
     os.environ.setdefault("TOKENAUDIT_HELPERS", "auto")
     try:
         _run(early_helpers(sys.argv[1:]))
     except SystemExit as done:
-        _exit_now(done.code)
+        if _is_the_program():
+            _exit_now(done.code)
         raise
+
+
+def _is_the_program() -> bool:
+    """Whether this process runs the console script (or ``python -m tokenaudit``): its main module's ``main`` is
+    :func:`main`. A program that calls it itself (a benchmark's wrapper) goes on after it."""
+    return getattr(sys.modules.get("__main__"), "main", None) is ENTRY_POINT
+
+
+ENTRY_POINT = main
+"""The console script's function, :func:`main`: once the commands are imported, this package's ``main`` attribute is
+their module (``cli/main.py``)."""
 
 
 def _run(early: int) -> None:
