@@ -185,14 +185,14 @@ def test_a_parquet_file_is_read_in_parts_under_a_memory_limit(
     policy = load_policy(SAMPLE / "policy.yaml")
     whole = load_events([str(path)], policy, Period())
     heights: list[int] = []
-    read = ReadPlan.read
+    read = ingest.read_ahead
 
-    def recorded(plan: ReadPlan, context: ReadContext, rows_per_part: int | None = None) -> Iterator[ReadResult]:
+    def recorded(plan: ReadPlan, context: ReadContext, rows_per_part: int) -> Iterator[ReadResult]:
         for result in read(plan, context, rows_per_part):
             heights.append(result.events.height)
             yield result
 
-    monkeypatch.setattr(ReadPlan, "read", recorded)
+    monkeypatch.setattr(ingest, "read_ahead", recorded)
     limited = load_events([str(path)], policy, Period(), memory_limit=4_000_000)
     part = rows_per_read(4_000_000)
     assert len(heights) == -(-(events.height + copies.height) // part) > 1

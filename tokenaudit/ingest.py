@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import TYPE_CHECKING
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
@@ -19,8 +21,8 @@ from tokenaudit import progress
 from tokenaudit.metrics import summed_cubes, usage_cube
 from tokenaudit.periods import Period as Period  # re-exported: callers load events with a period
 from tokenaudit.policy import Policy
-from tokenaudit.readers import ReadPlan, plan_reads
-from tokenaudit.readers.base import ReadContext
+from tokenaudit.readers import FILE_BY_FILE, ReadPlan, plan_reads, read_batch
+from tokenaudit.readers.base import ReadContext, ReadResult
 from tokenaudit.readers.jsonlines import size_of
 from tokenaudit.readers.sources import Resolved, long_lines_first, resolve
 from tokenaudit.schema import TOKEN_COLUMNS, empty_events, empty_rejects, repeated_values
@@ -28,8 +30,10 @@ from tokenaudit.shards import (
     DEVELOPER_SHARD_ROWS,
     KEY_HASH,
     ORDER,
+    READ_ROW_BYTES,
     UNDIGESTED,
     CleanShard,
+    DeveloperDigest,
     PeriodDigest,
     Reduction,
     Spill,
@@ -38,6 +42,7 @@ from tokenaudit.shards import (
     deduplicate_shard,
     default_memory_limit,
     developer_digest,
+    digests_at_once,
     held,
     in_period,
     lookback_window,
@@ -47,6 +52,7 @@ from tokenaudit.shards import (
     ranked,
     read_sources,
     rows_per_read,
+    shard_bytes,
     split_by_hash,
     typed,
 )
@@ -150,7 +156,7 @@ def load_events(
     digested = detector_features or reduction is not None
     with Spill(budget, planned.input_bytes) as spill:
         with progress.reading(planned.input_bytes), long_lines_first(planned.resolved.sources):
-            for result in planned.plan.read(planned.context, rows_per_read(budget)):
+            for result in read_ahead(planned.plan, planned.context, rows_per_read(budget)):
                 rejected.append(result.rejects)
                 if result.copies is not None:
                     copies.append(result.copies)
@@ -168,12 +174,84 @@ def load_events(
         if keep_events:
             return assemble(planned, shards, rejects, repaired, spill.rows, copies=copies)
         wanted = replace(reduction or Reduction(), features=detector_features)
-        digests = [developer_digest(events, policy, period.timezone, wanted) for events in frames]
+        # A developer shard holds about a spilled shard's read rows, or (in memory) DEVELOPER_SHARD_ROWS of them.
+        shard = shard_bytes(budget) if spill.spilled else min(spill.rows, DEVELOPER_SHARD_ROWS) * READ_ROW_BYTES
+        digests = developer_digests(frames, policy, period.timezone, wanted, digests_at_once(budget, shard))
         # No developer shard when no event is left in the period: the digest of no events.
         digest = merged_digests(digests or [developer_digest(no_events(), policy, period.timezone, wanted)])
     loaded = assemble(planned, shards, rejects, repaired, spill.rows, digest.cube, copies)
     narrowed = dict(zip(wanted.periods, digest.periods, strict=True))
     return replace(loaded, features=digest.features, views=digest.views, narrowed=narrowed)
+
+
+READ_AHEAD: Final = 2
+"""Parts of a Parquet file read at once, in threads, while the rows before them are held (:func:`read_ahead`)."""
+
+
+def read_ahead(plan: ReadPlan, context: ReadContext, rows_per_part: int) -> Iterator[ReadResult]:
+    """``plan.read(context, rows_per_part)``: the same results in the same order, the row ranges of Parquet files
+    (:func:`~tokenaudit.readers.row_ranges`) read :data:`READ_AHEAD` at once in threads ahead of the one taken
+    (Polars decodes, checks and encodes a part mostly without the GIL, but one part at a time left the second core
+    idle through the read's single-threaded steps); any other batch read here when its turn comes: the Claude Code
+    reader's helper processes are started and followed from this thread, and a CSV block's scan already uses both
+    cores (two at once took 10% more CPU at 10M flat CSV events). Each part's read bytes are reported
+    as it is taken (:func:`~tokenaudit.progress.counted`), so that the bytes read so far are those of the rows taken.
+    Holds at most :data:`READ_AHEAD` more parts than reading one at a time (a part is a shard's size or less under
+    the memory budget: :func:`~tokenaudit.shards.rows_per_read`)."""
+    pending: deque[Future[tuple[ReadResult, int]]] = deque()
+
+    def taken() -> ReadResult:
+        result, read_bytes = pending.popleft().result()
+        progress.advance(read_bytes)
+        return result
+
+    with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="read") as pool:
+        try:
+            for reader, batch in plan.parts(rows_per_part):
+                if reader.name not in FILE_BY_FILE or any(source.rows is None for source in batch):
+                    while pending:
+                        yield taken()
+                    yield read_batch(reader, batch, context)
+                    continue
+                pending.append(pool.submit(progress.counted, partial(read_batch, reader, batch, context)))
+                if len(pending) > READ_AHEAD:
+                    yield taken()
+            while pending:
+                yield taken()
+        finally:
+            for future in pending:  # an error: the parts after it are not read
+                future.cancel()
+
+
+def developer_digests(
+    frames: Iterable[pl.DataFrame], policy: Policy, timezone: str, wanted: Reduction, at_once: int
+) -> list[DeveloperDigest]:
+    """Each developer shard's :func:`~tokenaudit.shards.developer_digest`, in order, ``at_once`` shards reduced at
+    once in threads (:func:`~tokenaudit.shards.digests_at_once`): Polars runs a shard's steps mostly without the GIL,
+    and one shard at a time left the second core idle through the single-threaded steps of its detector context.
+    The next shard is taken from ``frames`` when one is reduced, so that at most ``at_once`` shards' events are
+    held."""
+    if at_once <= 1:
+        return [developer_digest(events, policy, timezone, wanted) for events in frames]
+    taken = iter(frames)
+    digests: list[DeveloperDigest] = []
+    pending: deque[Future[DeveloperDigest]] = deque()
+    with ThreadPoolExecutor(at_once, thread_name_prefix="digest") as pool:
+        try:
+            while True:
+                if len(pending) >= at_once:
+                    digests.append(pending.popleft().result())
+                events = next(taken, None)
+                if events is None:
+                    break
+                pending.append(pool.submit(developer_digest, events, policy, timezone, wanted))
+                del events  # freed once reduced
+            while pending:
+                digests.append(pending.popleft().result())
+        finally:
+            for future in pending:  # an error: the shards after it are not reduced
+                future.cancel()
+    return digests
 
 
 def clean_spilled(

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from tokenaudit.console import stderr_console, wants_color
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+T = TypeVar("T")
 
 DELAY = 2.0
 """Seconds a read must last before the bar is drawn."""
@@ -80,6 +82,17 @@ def advance(nbytes: int) -> None:
     tracker = _current.get()
     if tracker is not None:
         tracker.advance(nbytes)
+
+
+def counted(read: Callable[[], T]) -> tuple[T, int]:
+    """``read()`` and the bytes it reported, counted apart from the current read (outside it): for a read in another
+    thread, whose bytes the thread that takes its result reports (:func:`advance`), in reading order."""
+    tracker = _Tracker(0, enabled=False)
+    token = _current.set(tracker)
+    try:
+        return read(), tracker.done
+    finally:
+        _current.reset(token)
 
 
 def done() -> int:

@@ -474,6 +474,21 @@ def shard_bytes(budget: int) -> int:
     return min(budget // SHARD_SHARE, MAX_SHARD_BYTES)
 
 
+REDUCTION_EXPANSION: Final = 7
+"""Reducing a developer shard holds about this many times its read rows' size: its events and the detectors' working
+copies of them (:data:`SHARD_SHARE`)."""
+DIGESTS_AT_ONCE: Final = 2
+"""Developer shards reduced at once where the memory budget holds their reductions (:func:`digests_at_once`)."""
+
+
+def digests_at_once(budget: int, shard: int) -> int:
+    """How many developer shards of about ``shard`` bytes of read rows are reduced at once under the memory
+    ``budget`` (:func:`tokenaudit.ingest.developer_digests`): :data:`DIGESTS_AT_ONCE` where the budget holds as many
+    reductions (:data:`REDUCTION_EXPANSION`), else fewer, one at least. A spilled shard is a sixteenth of the budget
+    or less (:data:`SHARD_SHARE`): two of its reductions fit."""
+    return max(1, min(DIGESTS_AT_ONCE, budget // max(1, REDUCTION_EXPANSION * shard)))
+
+
 def default_memory_limit() -> int:
     """A fraction of physical memory (:data:`MEMORY_SHARE`)."""
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MEMORY_SHARE

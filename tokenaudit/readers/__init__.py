@@ -104,14 +104,20 @@ class ReadPlan:
     def read(self, context: ReadContext, rows_per_part: int | None = None) -> Iterator[ReadResult]:
         """Each reader's batch (one file at a time for :data:`FILE_BY_FILE` readers: a Parquet file in parts of
         ``rows_per_part`` rows when given, a text file in blocks of whole records), in order."""
+        for reader, batch in self.parts(rows_per_part):
+            yield read_batch(reader, batch, context)
+
+    def parts(self, rows_per_part: int | None = None) -> Iterator[tuple[Reader, list[Source]]]:
+        """What :meth:`read` reads, in order: each :func:`read_batch` call's reader and sources. The parts of a
+        :data:`FILE_BY_FILE` reader are independent of each other (a caller may read them at once)."""
         for reader, batch in self.batches:
             if reader.name not in FILE_BY_FILE:
-                yield read_batch(reader, batch, context)
+                yield reader, batch
                 continue
             for source in batch:
                 for part in row_ranges(source, rows_per_part) if rows_per_part else [source]:
                     for block in blocks_of(part):
-                        yield read_batch(reader, [block], context)
+                        yield reader, [block]
 
 
 def row_ranges(source: Source, rows: int) -> list[Source]:
