@@ -107,8 +107,8 @@ class InputOptions:
             "--memory-limit",
             envvar="TOKENAUDIT_MEMORY_LIMIT",
             help="Memory budget (512M, 4G): read rows beyond a quarter of it are sharded on disk and Parquet files read"
-            " in parts; totals, audit and rank then reduce one shard at a time (report and explain hold the period's"
-            " events). [default: half of RAM]",
+            " in parts; totals, audit and rank then reduce up to two shards at a time (report and explain hold the"
+            " period's events). [default: half of RAM]",
         ),
     ] = None
     engine: Annotated[
