@@ -454,12 +454,24 @@ class Runs:
     """User plus system seconds of each run: on a shared machine, less at the mercy of the other load than wall time."""
 
 
+POLARS_ALLOCATOR = "_RJEM_MALLOC_CONF"
+"""Importing Polars writes its allocator's setting into this process's environment (``polars/__init__.py``); a
+program run from a shell does not inherit it, so neither do the programs measured here."""
+
+
+def program_environment(program: Program) -> dict[str, str]:
+    """This process's environment as a shell would pass it on (without what importing Polars added), and the
+    program's own variables."""
+    inherited = {name: value for name, value in os.environ.items() if name != POLARS_ALLOCATOR}
+    return {**inherited, **program.env}
+
+
 def measure(program: Program, scratch: Path) -> tuple[float, float, int, dict[str, Any]]:
     """Run once: (wall seconds, CPU seconds, peak RSS bytes of the process tree's largest process, parsed stdout)."""
     out, err = scratch / "stdout", scratch / "stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         began = time.perf_counter()
-        process = subprocess.Popen(program.command, stdout=stdout, stderr=stderr, env={**os.environ, **program.env})
+        process = subprocess.Popen(program.command, stdout=stdout, stderr=stderr, env=program_environment(program))
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - began
     process.returncode = os.waitstatus_to_exitcode(status)
