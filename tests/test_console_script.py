@@ -23,6 +23,7 @@ from tokenaudit.cli import (
     ENTRY_POINT,
     READING_COMMANDS,
     _exit_now,
+    _run,
     app,
     early_helpers,
 )
@@ -103,7 +104,7 @@ def test_the_read_takes_the_pool_started_early(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(helper_pool, "take", taking)
     monkeypatch.setattr(helper_pool, "start", lambda processes: pytest.fail("a second pool started"))
     helped = read(tmp_path / "logs")
-    assert taken == [started[0]]
+    assert taken == [started]
     assert _early() is None
     assert helped.events.equals(alone.events)
     assert helped.rejects.equals(alone.rejects)
@@ -230,3 +231,19 @@ def test_the_benchmark_runs_programs_without_the_allocator_setting_polars_wrote_
     passed = perf.program_environment(program)
     assert perf.POLARS_ALLOCATOR not in passed and passed["NO_COLOR"] == "1"
     assert ALLOCATOR_SETTING[0] == perf.POLARS_ALLOCATOR
+
+
+def test_the_early_helpers_begin_the_named_inputs_in_the_time_zone_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The early pool is asked to read the first transcripts of the arguments that may name inputs, in ``--tz``'s
+    time zone, else UTC (a policy's own is not known yet: the read then reads those batches again)."""
+    started: list[tuple[object, ...]] = []
+    monkeypatch.setattr(helper_pool, "start_early", lambda *args: started.append(args))
+    monkeypatch.setattr("tokenaudit.cli._commands", lambda: lambda: None)
+    _run(["audit", "logs", "--tz", "Europe/Berlin", "-q", "more"], 1)
+    _run(["audit", "logs", "--tz=Asia/Tokyo"], 1)
+    _run(["totals", "logs"], 1)
+    assert started == [
+        (1, ["logs", "Europe/Berlin", "more"], "Europe/Berlin"),
+        (1, ["logs"], "Asia/Tokyo"),
+        (1, ["logs"], "UTC"),
+    ]

@@ -27,6 +27,7 @@ from tokenaudit.readers.claude_code import (
     _KEPT,
     _MERGED,
     ClaudeCodeReader,
+    HeadStart,
     _dedup_key,
     _Dictionary,
     _drop_replays,
@@ -34,9 +35,12 @@ from tokenaudit.readers.claude_code import (
     _helper_processes,
     _merged_copies,
     _responses,
+    _Settled,
+    _settled_batches,
     _TypedLines,
     _whole_lines,
     _work,
+    head_start,
 )
 from tokenaudit.readers.jsonlines import object_lines
 from tokenaudit.readers.sources import Source, resolve
@@ -567,7 +571,7 @@ def test_a_batch_whose_helper_died_is_read_here(pool: type[_DeadHelpers], monkey
 _KILLED_PARENT = """
 import os, time
 from tokenaudit.readers.claude_code import _pool
-with _pool(1) as pool:
+with _pool(1) as (pool, _):
     print(pool.submit(os.getpid).result(), flush=True)
     time.sleep(60)
 """
@@ -602,3 +606,38 @@ def test_a_replay_is_dropped_from_its_own_batch_whatever_batch_holds_its_parent(
     unchanged = list(alone)
     _drop_replays(alone)
     assert all(after is before for after, before in zip(alone, unchanged, strict=True))
+
+
+def _done(start: HeadStart | None) -> Future[HeadStart | None]:
+    future: Future[HeadStart | None] = Future()
+    future.set_result(start)
+    return future
+
+
+def test_the_batches_a_helper_began_before_the_read_are_taken_where_they_are_the_reads_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An early helper finds the read's first batches from the command line's arguments alone (those naming no file or
+    folder passed over) and settles them (:func:`head_start`); the read takes such a batch as its own where it holds
+    the same sources in the same time zone, and reads any other again."""
+    monkeypatch.setattr("tokenaudit.readers.jsonlines.BATCH_BYTES", 1)  # a batch per file
+    monkeypatch.delenv(HELPERS, raising=False)
+    work, _ = _work(resolve([str(ROOT)]).sources)
+    arguments = (str(ROOT), "json", str(tmp_path / "missing"))
+    starts = [head_start(arguments, "UTC", index) for index in range(len(work) + 1)]
+    assert [None if start is None else start.batch for start in starts] == [batch for batch, _ in work] + [None]
+    assert head_start((str(tmp_path / "missing"),), "UTC", 0) is None
+
+    def same(one: _Settled, other: _Settled) -> bool:
+        return all(a.equals(b) for a, b in zip(one[:3], other[:3], strict=True)) and one[3] == other[3]
+
+    alone = list(_settled_batches(work, "UTC", None, 0))
+    first = starts[0]
+    assert first is not None
+    assert all(same(*pair) for pair in zip(alone, _settled_batches(work, "UTC", None, 0, [_done(first)]), strict=True))
+    taken = next(_settled_batches(work, "UTC", None, 0, [_done(first)]))
+    assert taken is first.settled
+    for other in (starts[1], HeadStart(first.batch, "Europe/Berlin", first.settled), None):
+        again = next(_settled_batches(work, "UTC", None, 0, [_done(other)]))
+        assert again is not first.settled
+        assert same(again, alone[0])

@@ -15,10 +15,11 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 HELPERS: Final = "TOKENAUDIT_HELPERS"
 """Environment variable: helper processes a large transcript read may start (``auto``: one per further core; unset:
@@ -59,25 +60,48 @@ def start(processes: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-_early: tuple[ProcessPoolExecutor, int] | None = None
-"""The pool :func:`start_early` started, and its size, until the reader takes it or it is discarded."""
+class EarlyPool(NamedTuple):
+    """A pool :func:`start_early` started."""
+
+    pool: ProcessPoolExecutor
+    processes: int
+    head_starts: list[Future[Any]]
+    """The first batches of the transcripts named on the command line, read by the helpers while this process imports
+    and plans (:func:`~tokenaudit.readers.claude_code.head_start`), in batch order."""
 
 
-def start_early(processes: int) -> None:
-    """Start a pool of ``processes`` helpers now, for the read to :func:`take` later (none if one is waiting)."""
+HEAD_START_BATCHES: Final = 2
+"""Batches the helpers of an early pool read before the read asks for any: about what one helper reads while this
+process imports and plans after the helper's own start-up."""
+
+_early: EarlyPool | None = None
+"""The pool :func:`start_early` started, until the reader takes it or it is discarded."""
+
+
+def start_early(processes: int, inputs: Sequence[str] = (), timezone: str = "UTC") -> None:
+    """Start a pool of ``processes`` helpers now, for the read to :func:`take` later (none if one is waiting), and
+    have it read the first :data:`HEAD_START_BATCHES` batches of the transcripts at ``inputs`` in ``timezone``."""
     global _early
     if _early is None and processes > 0:
         pool = start(processes)
-        _early = None if pool is None else (pool, processes)
+        if pool is None:
+            return
+        head_starts: list[Future[Any]] = []
+        with suppress(BrokenProcessPool):  # then the read reads those batches itself
+            head_starts.extend(
+                pool.submit(_head_start, tuple(inputs), timezone, index)
+                for index in range(HEAD_START_BATCHES if inputs else 0)
+            )
+        _early = EarlyPool(pool, processes, head_starts)
 
 
-def take(processes: int) -> ProcessPoolExecutor | None:
+def take(processes: int) -> EarlyPool | None:
     """The early pool if it has ``processes`` helpers (the caller shuts it down), else None (a pool of another size
     is discarded)."""
     global _early
-    if _early is not None and _early[1] == processes:
-        pool, _early = _early[0], None
-        return pool
+    if _early is not None and _early.processes == processes:
+        early, _early = _early, None
+        return early
     discard()
     return None
 
@@ -89,7 +113,7 @@ def discard() -> None:
     global _early
     if _early is None:
         return
-    pool, _early = _early[0], None
+    pool, _early = _early.pool, None
     helpers = list((getattr(pool, "_processes", None) or {}).values())  # the pool names them in no public attribute
     pool.shutdown(wait=False, cancel_futures=True)
     for helper in helpers:
@@ -106,6 +130,13 @@ def _ready(parent: int) -> None:
     before any batch arrives."""
     threading.Thread(target=_exit_after, args=(parent,), daemon=True).start()
     import tokenaudit.readers.claude_code  # noqa: F401 - the batches' work: what an early start is for
+
+
+def _head_start(inputs: tuple[str, ...], timezone: str, index: int) -> object:
+    """In a helper: :func:`~tokenaudit.readers.claude_code.head_start` (the reader is imported by then)."""
+    from tokenaudit.readers.claude_code import head_start
+
+    return head_start(inputs, timezone, index)
 
 
 def _exit_after(parent: int) -> None:

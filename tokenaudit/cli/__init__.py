@@ -64,7 +64,7 @@ def main() -> None:
     os.environ.setdefault("TOKENAUDIT_HELPERS", "auto")
     os.environ.setdefault(*ALLOCATOR_SETTING)
     try:
-        _run(early_helpers(sys.argv[1:]))
+        _run(sys.argv[1:], early_helpers(sys.argv[1:]))
     except SystemExit as done:
         if _is_the_program():
             _exit_now(done.code)
@@ -82,14 +82,18 @@ ENTRY_POINT = main
 their module (``cli/main.py``)."""
 
 
-def _run(early: int) -> None:
-    """The command, with ``early`` helper processes started before anything else."""
+def _run(args: Sequence[str], early: int) -> None:
+    """The command line ``args``, with ``early`` helper processes started before anything else, reading the first
+    transcripts of the arguments that name files or folders (in the time zone of ``--tz``, else UTC: a read in
+    another time zone reads those batches again)."""
     if not early:
         _commands()()
         return
     from tokenaudit import helper_pool
 
-    helper_pool.start_early(early)
+    zone = [value for option, value in pairwise(args) if option == "--tz"]
+    zone += [arg.removeprefix("--tz=") for arg in args if arg.startswith("--tz=")]
+    helper_pool.start_early(early, _named(args), zone[-1] if zone else "UTC")
     try:
         _commands()()
     finally:
@@ -127,13 +131,18 @@ def early_helpers(args: Sequence[str]) -> int:
     dask = "--engine=dask" in args or ("--engine", "dask") in pairwise(args)
     if not args or args[0] not in READING_COMMANDS or dask:
         return 0
-    named = [arg for arg in args[1:] if not arg.startswith("-")]
-    size, files = _lines_files_up_to(named, EARLY_INPUT_BYTES, EARLY_INPUT_FILES)
+    size, files = _lines_files_up_to(_named(args), EARLY_INPUT_BYTES, EARLY_INPUT_FILES)
     if size < EARLY_INPUT_BYTES or files < EARLY_INPUT_FILES:
         return 0
     from tokenaudit import helper_pool
 
     return helper_pool.allowed()
+
+
+def _named(args: Sequence[str]) -> list[str]:
+    """The arguments after the command that may name inputs: all but options (and the values of some, which name no
+    file or folder, or not a transcript)."""
+    return [arg for arg in args[1:] if not arg.startswith("-")]
 
 
 def _lines_files_up_to(paths: Sequence[str], size: int, files: int) -> tuple[int, int]:

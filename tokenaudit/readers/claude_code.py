@@ -39,6 +39,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from typing import Annotated, ClassVar
 
 import msgspec
@@ -56,7 +57,7 @@ from tokenaudit.readers.parse import (
     fields_as_json,
     struct_columns,
 )
-from tokenaudit.readers.sources import Source
+from tokenaudit.readers.sources import Source, transcript_sources
 from tokenaudit.schema import EVENT_SCHEMA, TOKEN_COLUMNS, conform, empty_rejects, kept_copies, repeated_values
 from tokenaudit.signatures import attach_turns, simhash
 
@@ -617,7 +618,7 @@ class ClaudeCodeReader:
         file, so they run once, on the typed rows of all batches.
         """
         work, helpers = _work(sources)
-        with _pool(helpers) as pool:  # the helpers start now: an interpreter's start-up overlaps what follows
+        with _pool(helpers) as (pool, head_starts):  # the helpers start now: a start-up overlaps what follows
             owner = owners(sources, context, OWNER_FOLDERS)
             # Rows carry a file number until the end: the file name and owner are then looked up from one
             # copy each, instead of a copy of the path in every row of every batch.
@@ -625,7 +626,7 @@ class ClaudeCodeReader:
             typed: list[pl.DataFrame] = []
             rejected: list[pl.DataFrame] = []
             turns: list[pl.DataFrame] = []
-            for good, bad, turn, values in _settled_batches(work, context.timezone, pool, helpers):
+            for good, bad, turn, values in _settled_batches(work, context.timezone, pool, helpers, head_starts):
                 # The batch's codes (its own dictionaries') become the read's through a table of each batch value.
                 session = sessions.table(values.sessions)
                 typed.append(
@@ -814,7 +815,11 @@ _TAPERED_BATCHES = 3
 
 
 def _settled_batches(
-    work: list[tuple[list[Source], int]], timezone: str, pool: ProcessPoolExecutor | None, helpers: int
+    work: list[tuple[list[Source], int]],
+    timezone: str,
+    pool: ProcessPoolExecutor | None,
+    helpers: int,
+    head_starts: Sequence[Future[HeadStart | None]] = (),
 ) -> Iterator[_Settled]:
     """Each batch's usage rows, rejects and turns, in batch order: the duplicate rules see rows in the scan's order.
 
@@ -822,15 +827,22 @@ def _settled_batches(
     here. With ``helpers`` processes in ``pool`` (Python's decode holds the GIL, so only processes put more cores on
     it), a batch goes to a helper whenever the helpers hold fewer than :data:`_HELPER_QUEUE` each, and this process
     reads the others: the batches are shared by how fast each side goes (a helper starts late, after an
-    interpreter's start-up; this process also settles its own batches), not in turns.
+    interpreter's start-up; this process also settles its own batches), not in turns. The first batches are those the
+    helpers began before the read (``head_starts``: :func:`head_start`), each taken where it is the same batch.
     """
-    pending: deque[tuple[Future[_Settled], list[Source], int]] = deque()
+    pending: deque[tuple[Future[_Settled] | Future[HeadStart | None], list[Source], int]] = deque()
     with ThreadPoolExecutor(max_workers=1) as polars_work:
-        helped: list[Future[_Settled]] = []
+        helped: list[Future[_Settled] | Future[HeadStart | None]] = []
         here: deque[Future[_Settled]] = deque()
-        for batch, size in work:
+        for number, (batch, size) in enumerate(work):
             helped = [future for future in helped if not future.done()]
-            future = _to_helper(pool, batch, timezone) if len(helped) < _HELPER_QUEUE * helpers else None
+            future: Future[_Settled] | Future[HeadStart | None] | None = (
+                head_starts[number]
+                if number < len(head_starts)
+                else _to_helper(pool, batch, timezone)
+                if len(helped) < _HELPER_QUEUE * helpers
+                else None
+            )
             if future is not None:
                 helped.append(future)
             else:
@@ -855,14 +867,41 @@ def _to_helper(pool: ProcessPoolExecutor | None, batch: list[Source], timezone: 
         return None
 
 
-def _taken(future: Future[_Settled], batch: list[Source], size: int, timezone: str) -> _Settled:
-    """A batch's result, read here if its helper died (killed, out of memory)."""
+def _taken(
+    future: Future[_Settled] | Future[HeadStart | None], batch: list[Source], size: int, timezone: str
+) -> _Settled:
+    """A batch's result, read here if its helper died (killed, out of memory) or began another batch before the read
+    (:func:`head_start`)."""
     try:
         settled = future.result()
     except BrokenProcessPool:
-        settled = _settle(batch, timezone)
+        settled = None
+    if isinstance(settled, HeadStart):
+        settled = settled.settled if (settled.batch, settled.timezone) == (batch, timezone) else None
     progress.advance(size)
-    return settled
+    return _settle(batch, timezone) if settled is None else settled
+
+
+@dataclass(frozen=True)
+class HeadStart:
+    """A batch a helper began before the read was planned (:func:`head_start`): its sources, time zone and rows."""
+
+    batch: list[Source]
+    timezone: str
+    settled: _Settled
+
+
+def head_start(inputs: tuple[str, ...], timezone: str, index: int) -> HeadStart | None:
+    """Batch ``index`` of the transcripts at the command line's ``inputs``
+    (:func:`~tokenaudit.readers.sources.transcript_sources`), settled in ``timezone``: in a helper that the command
+    line started (:mod:`tokenaudit.helper_pool`), while this process imports and plans, on a core that would wait for
+    the read; the read takes it where it is its own batch (:func:`_taken`). None where there is no such batch or
+    anything went wrong: the read then reads the batch itself (and meets the problem there, if it is one)."""
+    try:
+        batch = next(islice(batches(transcript_sources(inputs)), index, None), None)
+        return None if batch is None else HeadStart(batch[0], timezone, _settle(batch[0], timezone))
+    except Exception:  # a guess that failed: the read does the work again, errors included
+        return None
 
 
 _MERGED = "_merged"
@@ -941,19 +980,21 @@ def _helper_processes(batches: int) -> int:
 
 
 @contextmanager
-def _pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
+def _pool(processes: int) -> Iterator[tuple[ProcessPoolExecutor | None, list[Future[HeadStart | None]]]]:
     """``processes`` helper processes: those the command line started early (:func:`~tokenaudit.helper_pool.take`),
-    else fresh ones, started at once (:func:`~tokenaudit.helper_pool.start`); None where none can start. An early
-    pool the read does not want (``processes`` 0) is discarded. Leaving does not wait for the helpers: they free their
-    memory while this process goes on."""
+    with the batches they began (:func:`head_start`), else fresh ones, started at once
+    (:func:`~tokenaudit.helper_pool.start`); None where none can start. An early pool the read does not want
+    (``processes`` 0) is discarded. Leaving does not wait for the helpers: they free their memory while this process
+    goes on."""
     if not processes:
         helper_pool.discard()
-    pool = (helper_pool.take(processes) or helper_pool.start(processes)) if processes else None
+    early = helper_pool.take(processes) if processes else None
+    pool = early.pool if early is not None else helper_pool.start(processes) if processes else None
     if pool is None:
-        yield None
+        yield None, []
         return
     try:
-        yield pool
+        yield pool, early.head_starts if early is not None else []
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -29,7 +29,7 @@ def size_of(source: Source) -> int:
     return size * source.rows[1] // source.file_rows if source.rows and source.file_rows else size
 
 
-def batches(sources: Sequence[Source], limit: int | None = None) -> Iterator[tuple[list[Source], int]]:
+def batches(sources: Iterable[Source], limit: int | None = None) -> Iterator[tuple[list[Source], int]]:
     """``sources`` in order, grouped into runs of about ``limit`` bytes; yields (batch, its bytes)."""
     limit = limit or BATCH_BYTES
     batch: list[Source] = []

@@ -408,6 +408,21 @@ def resolve(inputs: Sequence[str], stdin: Iterable[bytes] | None = None) -> Reso
     return Resolved(sources=[source for source, blank in sources if not blank], skipped=skipped)
 
 
+def transcript_sources(paths: Sequence[str]) -> Iterator[Source]:
+    """The JSON Lines files (``.jsonl``, as transcripts are) that :func:`resolve` finds at ``paths``, named or in named
+    folders, in its order and as it makes them, blank ones left out, one at a time: what an early helper process
+    starts reading while this process still plans the read (:func:`~tokenaudit.readers.claude_code.head_start`),
+    without opening the files after those it wants. A path that is neither a folder nor a file is passed over."""
+    for item in paths:
+        path = Path(item)
+        walked = path.is_dir()
+        for file in _walk(path)[0] if walked else [path] if path.is_file() else []:
+            if file.name.lower().endswith(".jsonl"):
+                source, blank = _from_file(file, walked=walked, regular=walked)
+                if not blank:
+                    yield source
+
+
 def _found(
     inputs: Sequence[str],
     stdin: Iterable[bytes] | None,
