@@ -226,7 +226,7 @@ def test_a_large_json_lines_file_is_read_in_blocks_with_the_same_rows_and_line_n
     source = resolve([str(path)]).sources[0]
 
     def read(limit: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-        monkeypatch.setattr(jsonlines, "BATCH_BYTES", limit)
+        monkeypatch.setattr(generic, "TEXT_BLOCK_BYTES", limit)
         result = GenericReader().read([source], ReadContext(policy=Policy()))
         return result.events, result.rejects
 
@@ -243,7 +243,7 @@ def test_a_large_json_lines_file_is_read_in_blocks_with_the_same_rows_and_line_n
 def _read_in_blocks(path: Path, limit: int, monkeypatch: pytest.MonkeyPatch) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Events, rejects and the number of reads of ``path`` as the load reads it (a file of the generic reader a block
     at a time), with blocks of about ``limit`` bytes."""
-    monkeypatch.setattr(jsonlines, "BATCH_BYTES", limit)
+    monkeypatch.setattr(generic, "TEXT_BLOCK_BYTES", limit)
     context = ReadContext(policy=Policy())
     results = list(plan_reads(resolve([str(path)]).sources, context).read(context))
     return (

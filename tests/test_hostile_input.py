@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import FIXTURES, run_cli
 from tokenaudit.errors import ExitCode, InputError
-from tokenaudit.readers import jsonlines, sources
+from tokenaudit.readers import generic, jsonlines, sources
 
 MIB = 1024 * 1024
 ROW = {
@@ -145,6 +145,7 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     larger than the limit is read in many blocks, and an over-long line spans several."""
     monkeypatch.setattr(sources, "MAX_LINE_BYTES", MIB)
     monkeypatch.setattr(jsonlines, "BATCH_BYTES", 256 * 1024)
+    monkeypatch.setattr(generic, "TEXT_BLOCK_BYTES", 256 * 1024)
 
 
 def _flat_rows(kind: str, count: int) -> list[bytes]:

@@ -7,10 +7,9 @@ maps other names onto them (``input_tokens: "Input (w/o Cache Write)"``). Duplic
 
 from __future__ import annotations
 
-import io
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import polars as pl
 
@@ -24,6 +23,12 @@ from tokenaudit.readers.parse import csv_with_ragged_rows, file_header, file_kin
 from tokenaudit.readers.sources import Block, Source
 from tokenaudit.schema import REQUIRED_COLUMNS, TOKEN_COLUMNS, conform, request_key
 from tokenaudit.signatures import simhash
+
+TEXT_BLOCK_BYTES: Final = 30 * 1024 * 1024
+"""A CSV, TSV or JSON Lines file is read in blocks of about this many bytes (:func:`text_blocks`): under 32 MiB, the
+largest size glibc's allocator stops giving fresh pages from the system for, so that each block's bytes reuse the
+memory freed by the block before instead of faulting in 32 MB of new pages (10M flat CSV events, 32 MiB blocks
+against 30: 3.3 against 2.8 s of CPU for cutting the blocks)."""
 
 _TEXT_COLUMNS = ("team", "tool", "model", "session_id", "request_id", "prompt_hash", "grain", "turn")
 _COUNT_COLUMNS = ("requests", "accepted", "rejected")
@@ -247,7 +252,7 @@ def _decoded_objects(source: Source, present: dict[str, str], lines_before: int)
         column: pl.Int64() if column in counts else pl.String() for column in dict.fromkeys(present.values())
     }
     try:
-        frame = pl.read_ndjson(io.BytesIO(data), schema=schema)
+        frame = pl.read_ndjson(data, schema=schema)
     except pl.exceptions.ComputeError:
         return None
     texts = [column for column, dtype in schema.items() if dtype == pl.String]
@@ -309,18 +314,17 @@ def blocks_of(source: Source) -> Iterator[Source]:
 
 
 def text_blocks(source: Source, kind: str, header: Sequence[str]) -> Iterator[Source]:
-    """A CSV, TSV or JSON Lines file in blocks of whole records of about
-    :data:`~tokenaudit.readers.jsonlines.BATCH_BYTES` read one at a time, each saying where it lies and what the
-    file's columns are (:class:`~tokenaudit.readers.sources.Block`), so that a read holds a block's rows, not the
-    file's; each CSV block starts with a copy of the header line. A smaller file, a Parquet file or a block comes as
-    it is."""
+    """A CSV, TSV or JSON Lines file in blocks of whole records of about :data:`TEXT_BLOCK_BYTES`, cut as they are
+    taken, each saying where it lies and what the file's columns are (:class:`~tokenaudit.readers.sources.Block`), so
+    that a read holds a few blocks' rows, not the file's; each CSV block starts with a copy of the header line. A
+    smaller file, a Parquet file or a block comes as it is."""
     if kind == "parquet" or source.block is not None:
         yield source
         return
     columns = tuple(header)
     records = 0
     csv = kind != "jsonl"
-    for block, before, breaks in line_blocks(source, end=record_end if csv else None, head=csv):
+    for block, before, breaks in line_blocks(source, TEXT_BLOCK_BYTES, end=record_end if csv else None, head=csv):
         if block is source:
             yield source
             return
