@@ -15,7 +15,7 @@ from tests.helpers import FIXTURES, SAMPLE, run_cli
 from tokenaudit import ingest, progress
 from tokenaudit.ingest import Period, developer_digests, plan_inputs, read_ahead
 from tokenaudit.policy import load_policy
-from tokenaudit.readers import read_batch
+from tokenaudit.readers import generic, read_batch
 from tokenaudit.readers.sources import Source
 from tokenaudit.shards import (
     DIGESTS_AT_ONCE,
@@ -39,10 +39,14 @@ def parquet(tmp_path: Path) -> Path:
     return path
 
 
-def test_parts_read_ahead_come_as_read_one_at_a_time_with_their_bytes(parquet: Path) -> None:
+def test_parts_read_ahead_come_as_read_one_at_a_time_with_their_bytes(
+    parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same results in the same order, and the bytes read so far are those of the results taken (the spill
-    extrapolates its shard count from them)."""
-    planned = plan_inputs([str(parquet), str(FIXTURES / "claude_code")], load_policy(SAMPLE / "policy.yaml"), Period())
+    extrapolates its shard count from them): Parquet parts, CSV blocks and a Claude Code folder."""
+    monkeypatch.setattr(generic, "TEXT_BLOCK_BYTES", 1024 * 1024)
+    inputs = [str(parquet), str(SAMPLE / "events.csv"), str(FIXTURES / "claude_code")]
+    planned = plan_inputs(inputs, load_policy(SAMPLE / "policy.yaml"), Period())
     expected, ahead = [], []
     with progress.reading(planned.input_bytes, enabled=False):
         for result in planned.plan.read(planned.context, 50):
@@ -56,26 +60,26 @@ def test_parts_read_ahead_come_as_read_one_at_a_time_with_their_bytes(parquet: P
         assert done == expected_done
 
 
-def test_only_parquet_parts_are_read_in_threads(parquet: Path) -> None:
-    """A CSV block's scan already uses both cores, and the Claude Code reader starts and follows its helper processes
-    from the thread that reads: those are read in the caller's thread, in their turn."""
-    inputs = [str(parquet), str(SAMPLE / "events.csv"), str(FIXTURES / "claude_code")]
+def test_only_parquet_parts_and_text_blocks_are_read_in_threads(parquet: Path, tmp_path: Path) -> None:
+    """The Claude Code reader starts and follows its helper processes from the thread that reads, and a whole file
+    may be of any reader: those are read in the caller's thread, in their turn."""
+    whole = tmp_path / "whole.csv"  # within a block: read whole
+    whole.write_text("".join((SAMPLE / "events.csv").read_text().splitlines(keepends=True)[:3]))
+    inputs = [str(parquet), str(SAMPLE / "events.csv"), str(whole), str(FIXTURES / "claude_code")]
     planned = plan_inputs(inputs, load_policy(SAMPLE / "policy.yaml"), Period())
     threads = set()
     read = read_batch
 
     def recorded(reader: object, batch: list[Source], context: object) -> object:
-        suffix = Path(batch[0].name).suffix or "folder"
-        threads.add((suffix, threading.current_thread() is threading.main_thread()))
+        kind = "block" if batch[0].block is not None else Path(batch[0].name).suffix
+        threads.add((kind, threading.current_thread() is threading.main_thread()))
         return read(reader, batch, context)  # type: ignore[arg-type]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ingest, "read_batch", recorded)
+        patch.setattr(generic, "TEXT_BLOCK_BYTES", 1024 * 1024)  # the sample events in blocks
         list(read_ahead(planned.plan, planned.context, 50))
-    assert (".parquet", False) in threads
-    assert (".parquet", True) not in threads
-    assert {main for suffix, main in threads if suffix != ".parquet"} == {True}
-    assert ".csv" in {suffix for suffix, _ in threads}
+    assert threads == {(".parquet", False), ("block", False), (".csv", True), (".jsonl", True)}  # transcripts: .jsonl
 
 
 def test_an_error_in_a_part_read_ahead_is_raised_in_its_turn(parquet: Path, monkeypatch: pytest.MonkeyPatch) -> None:

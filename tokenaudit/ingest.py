@@ -190,14 +190,15 @@ READ_AHEAD: Final = 2
 
 def read_ahead(plan: ReadPlan, context: ReadContext, rows_per_part: int) -> Iterator[ReadResult]:
     """``plan.read(context, rows_per_part)``: the same results in the same order, the row ranges of Parquet files
-    (:func:`~tokenaudit.readers.row_ranges`) read :data:`READ_AHEAD` at once in threads ahead of the one taken
+    (:func:`~tokenaudit.readers.row_ranges`) and the blocks of CSV, TSV and JSON Lines files
+    (:func:`~tokenaudit.readers.generic.text_blocks`) read :data:`READ_AHEAD` at once in threads ahead of the one taken
     (Polars decodes, checks and encodes a part mostly without the GIL, but one part at a time left the second core
-    idle through the read's single-threaded steps); any other batch read here when its turn comes: the Claude Code
-    reader's helper processes are started and followed from this thread, and a CSV block's scan already uses both
-    cores (two at once took 10% more CPU at 10M flat CSV events). Each part's read bytes are reported
-    as it is taken (:func:`~tokenaudit.progress.counted`), so that the bytes read so far are those of the rows taken.
-    Holds at most :data:`READ_AHEAD` more parts than reading one at a time (a part is a shard's size or less under
-    the memory budget: :func:`~tokenaudit.shards.rows_per_read`)."""
+    idle through the read's single-threaded steps, and the next text block was cut only once the last was read); any
+    other batch read here when its turn comes: the Claude Code reader's helper processes are started and followed from
+    this thread. Each part's read bytes are reported as it is taken (:func:`~tokenaudit.progress.counted`), so that
+    the bytes read so far are those of the rows taken. Holds at most :data:`READ_AHEAD` more parts than reading one at
+    a time (a part is a shard's size or less under the memory budget, :func:`~tokenaudit.shards.rows_per_read`; a
+    text block about :data:`~tokenaudit.readers.generic.TEXT_BLOCK_BYTES`)."""
     pending: deque[Future[tuple[ReadResult, int]]] = deque()
 
     def taken() -> ReadResult:
@@ -208,7 +209,8 @@ def read_ahead(plan: ReadPlan, context: ReadContext, rows_per_part: int) -> Iter
     with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="read") as pool:
         try:
             for reader, batch in plan.parts(rows_per_part):
-                if reader.name not in FILE_BY_FILE or any(source.rows is None for source in batch):
+                whole = any(source.rows is None and source.block is None for source in batch)
+                if reader.name not in FILE_BY_FILE or whole:
                     while pending:
                         yield taken()
                     yield read_batch(reader, batch, context)
