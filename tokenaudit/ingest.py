@@ -185,7 +185,8 @@ def load_events(
 
 
 READ_AHEAD: Final = 2
-"""Parts of a Parquet file read at once, in threads, while the rows before them are held (:func:`read_ahead`)."""
+"""Parts of a Parquet file, or blocks of a CSV, TSV or JSON Lines file, read at once in threads while the rows before
+them are held (:func:`read_ahead`)."""
 
 
 def read_ahead(plan: ReadPlan, context: ReadContext, rows_per_part: int) -> Iterator[ReadResult]:

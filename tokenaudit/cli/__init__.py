@@ -91,13 +91,19 @@ def _run(args: Sequence[str], early: int) -> None:
         return
     from tokenaudit import helper_pool
 
-    zone = [value for option, value in pairwise(args) if option == "--tz"]
-    zone += [arg.removeprefix("--tz=") for arg in args if arg.startswith("--tz=")]
-    helper_pool.start_early(early, _named(args), zone[-1] if zone else "UTC")
+    helper_pool.start_early(early, _named(args), _option(args, "--tz") or "UTC")
     try:
         _commands()()
     finally:
         helper_pool.discard()
+
+
+def _option(args: Sequence[str], name: str) -> str | None:
+    """The value the command line ``args`` give the option ``name`` (``name value`` or ``name=value``; the last, as
+    the command line itself takes it), or None: read before the commands are imported, to start helpers early."""
+    values = [value for option, value in pairwise(args) if option == name]
+    values += [arg.removeprefix(f"{name}=") for arg in args if arg.startswith(f"{name}=")]
+    return values[-1] if values else None
 
 
 def _exit_now(code: object) -> None:
@@ -128,8 +134,7 @@ def early_helpers(args: Sequence[str]) -> int:
     (:func:`~tokenaudit.helper_pool.allowed`), for a command that reads usage, locally, from JSON Lines files named or
     in folders named that hold :data:`EARLY_INPUT_BYTES` or more in :data:`EARLY_INPUT_FILES` files or more (a read
     batches whole files); else none. Only the file system is looked at, not the files."""
-    dask = "--engine=dask" in args or ("--engine", "dask") in pairwise(args)
-    if not args or args[0] not in READING_COMMANDS or dask:
+    if not args or args[0] not in READING_COMMANDS or _option(args, "--engine") == "dask":
         return 0
     size, files = _lines_files_up_to(_named(args), EARLY_INPUT_BYTES, EARLY_INPUT_FILES)
     if size < EARLY_INPUT_BYTES or files < EARLY_INPUT_FILES:

@@ -986,9 +986,7 @@ def _pool(processes: int) -> Iterator[tuple[ProcessPoolExecutor | None, list[Fut
     (:func:`~tokenaudit.helper_pool.start`); None where none can start. An early pool the read does not want
     (``processes`` 0) is discarded. Leaving does not wait for the helpers: they free their memory while this process
     goes on."""
-    if not processes:
-        helper_pool.discard()
-    early = helper_pool.take(processes) if processes else None
+    early = helper_pool.take(processes)
     pool = early.pool if early is not None else helper_pool.start(processes) if processes else None
     if pool is None:
         yield None, []
